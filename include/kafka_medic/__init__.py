@@ -1,0 +1,1 @@
+"""kafka-medic: heal and balance Apache Kafka clusters from Airflow DAGs."""
