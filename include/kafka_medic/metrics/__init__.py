@@ -1,0 +1,1 @@
+"""Load from real brokers: samplers, the metrics store, and windows that turn samples into the load model."""

@@ -1,0 +1,207 @@
+"""The metrics store: samples of many clusters in one SQL database (SQLite by default, PostgreSQL in production).
+
+Each sample table's primary key starts with (cluster_id, ts), so the one query the load model makes,
+"this cluster between these two times", is an index range scan on either database; pruning by age
+walks the same index cluster by cluster. Timestamps are epoch seconds (double), which both
+databases and pandas handle without time-zone surprises.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Self
+
+import pandas as pd
+import sqlalchemy as sa
+
+from kafka_medic.errors import MedicError
+from kafka_medic.metrics.sample import BROKER_METRICS, PARTITION_METRICS, BrokerSample, PartitionSample
+
+STORE_URL_ENV = "KAFKA_MEDIC_STORE_URL"
+
+metadata = sa.MetaData()
+
+clusters = sa.Table(
+    "clusters",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+)
+
+broker_samples = sa.Table(
+    "broker_samples",
+    metadata,
+    sa.Column("cluster_id", sa.Integer, sa.ForeignKey("clusters.id"), primary_key=True),
+    sa.Column("ts", sa.Double, primary_key=True),
+    sa.Column("broker", sa.Integer, primary_key=True),
+    sa.Column("source", sa.String(32), primary_key=True),
+    sa.Column("alive", sa.Boolean, nullable=False),
+    *(sa.Column(name, sa.Double) for name in BROKER_METRICS),
+)
+
+partition_samples = sa.Table(
+    "partition_samples",
+    metadata,
+    sa.Column("cluster_id", sa.Integer, sa.ForeignKey("clusters.id"), primary_key=True),
+    sa.Column("ts", sa.Double, primary_key=True),
+    sa.Column("topic", sa.String(255), primary_key=True),
+    sa.Column("partition", sa.Integer, primary_key=True),
+    sa.Column("broker", sa.Integer, primary_key=True),
+    sa.Column("source", sa.String(32), primary_key=True),
+    sa.Column("leader", sa.Boolean, nullable=False),
+    sa.Column("reassigning", sa.Boolean, nullable=False),
+    *(sa.Column(name, sa.Double) for name in PARTITION_METRICS),
+)
+
+BROKER_COLUMNS = [f.name for f in dataclasses.fields(BrokerSample)]
+PARTITION_COLUMNS = [f.name for f in dataclasses.fields(PartitionSample)]
+
+
+def medic_home() -> Path:
+    """Where kafka-medic keeps its state: $KAFKA_MEDIC_HOME, else ~/.local/state/kafka-medic."""
+    home = os.environ.get("KAFKA_MEDIC_HOME")
+    return Path(home) if home else Path.home() / ".local" / "state" / "kafka-medic"
+
+
+def default_store_url() -> str:
+    """$KAFKA_MEDIC_STORE_URL, else a SQLite file in the kafka-medic home."""
+    return os.environ.get(STORE_URL_ENV) or f"sqlite:///{medic_home() / 'metrics.db'}"
+
+
+class MetricsStore:
+    """Batched writes and time-range reads of samples; the schema is created on first use."""
+
+    def __init__(self, url: str | None = None, batch_size: int = 5000) -> None:
+        self.url = url or default_store_url()
+        self.batch_size = batch_size
+        self.engine = _engine(self.url)
+        try:
+            metadata.create_all(self.engine)
+        except sa.exc.OperationalError as exc:
+            raise MedicError(f"cannot open metrics store {self._safe_url()}: {exc.orig}") from exc
+        self._cluster_ids: dict[str, int] = {}
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def add_broker_samples(self, cluster: str, samples: Iterable[BrokerSample]) -> int:
+        return self._insert(broker_samples, cluster, (dataclasses.asdict(s) for s in samples))
+
+    def add_partition_samples(self, cluster: str, samples: Iterable[PartitionSample]) -> int:
+        return self._insert(partition_samples, cluster, (dataclasses.asdict(s) for s in samples))
+
+    def broker_samples(self, cluster: str, since: float, until: float) -> pd.DataFrame:
+        """Samples with since <= ts < until, sorted by time; columns are BrokerSample's fields."""
+        return self._range(broker_samples, BROKER_COLUMNS, cluster, since, until)
+
+    def partition_samples(self, cluster: str, since: float, until: float) -> pd.DataFrame:
+        """Samples with since <= ts < until, sorted by time; columns are PartitionSample's fields."""
+        return self._range(partition_samples, PARTITION_COLUMNS, cluster, since, until)
+
+    def latest_partition_samples(self, cluster: str, since: float, until: float) -> pd.DataFrame:
+        """The last sample of each partition replica (per source) in [since, until): last known load."""
+        cid = self._cluster_id(cluster, create=False)
+        t = partition_samples
+        key = [t.c.topic, t.c.partition, t.c.broker, t.c.source]
+        in_range = sa.and_(t.c.cluster_id == cid, t.c.ts >= since, t.c.ts < until)
+        last = sa.select(*key, sa.func.max(t.c.ts).label("ts")).where(in_range).group_by(*key).subquery()
+        query = (
+            sa.select(*(t.c[name] for name in PARTITION_COLUMNS))
+            .join(last, sa.and_(t.c.ts == last.c.ts, *(col == last.c[col.name] for col in key)))
+            .where(t.c.cluster_id == cid)
+            .order_by(t.c.ts)
+        )
+        return self._frame(query, PARTITION_COLUMNS)
+
+    def clusters(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(conn.scalars(sa.select(clusters.c.name).order_by(clusters.c.name)))
+
+    def prune(self, before: float) -> int:
+        """Delete every sample older than `before` (epoch seconds) in every cluster; returns rows deleted."""
+        deleted = 0
+        with self.engine.begin() as conn:
+            for cid in conn.scalars(sa.select(clusters.c.id)):
+                for table in (broker_samples, partition_samples):
+                    result = conn.execute(table.delete().where(table.c.cluster_id == cid, table.c.ts < before))
+                    deleted += result.rowcount
+        return deleted
+
+    def _insert(self, table: sa.Table, cluster: str, rows: Iterable[dict]) -> int:
+        cid = self._cluster_id(cluster, create=True)
+        count = 0
+        with self.engine.begin() as conn:
+            for batch in _batches(rows, self.batch_size):
+                for row in batch:
+                    row["cluster_id"] = cid
+                conn.execute(table.insert(), batch)
+                count += len(batch)
+        return count
+
+    def _range(self, table: sa.Table, columns: list[str], cluster: str, since: float, until: float):
+        cid = self._cluster_id(cluster, create=False)
+        query = (
+            sa.select(*(table.c[name] for name in columns))
+            .where(table.c.cluster_id == cid, table.c.ts >= since, table.c.ts < until)
+            .order_by(table.c.ts)
+        )
+        return self._frame(query, columns)
+
+    def _frame(self, query, columns: list[str]) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        frame = pd.DataFrame(rows, columns=columns)
+        metric_columns = [c for c in columns if c in BROKER_METRICS or c in PARTITION_METRICS or c == "ts"]
+        return frame.astype(dict.fromkeys(metric_columns, "float64"))
+
+    def _cluster_id(self, cluster: str, create: bool) -> int | None:
+        if cluster in self._cluster_ids:
+            return self._cluster_ids[cluster]
+        with self.engine.begin() as conn:
+            cid = conn.scalar(sa.select(clusters.c.id).where(clusters.c.name == cluster))
+            if cid is None and create:
+                cid = conn.execute(clusters.insert().values(name=cluster)).inserted_primary_key[0]
+        if cid is not None:
+            self._cluster_ids[cluster] = cid
+        return cid
+
+    def _safe_url(self) -> str:
+        return sa.engine.make_url(self.url).render_as_string(hide_password=True)
+
+
+def _engine(url: str) -> sa.Engine:
+    parsed = sa.engine.make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(parsed, connect_args={"timeout": 30})
+        sa.event.listen(engine, "connect", _sqlite_wal)
+        return engine
+    return sa.create_engine(parsed, pool_pre_ping=True)
+
+
+def _sqlite_wal(dbapi_connection, _record) -> None:
+    """WAL lets `kafka-medic load` read while a sampler loop writes."""
+    dbapi_connection.execute("PRAGMA journal_mode=WAL")
+
+
+def _batches(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
+    batch: list[dict] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
