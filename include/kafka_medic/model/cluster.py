@@ -1,0 +1,59 @@
+"""The cluster model: brokers, partitions and their load, as plain dataclasses.
+
+This is the one model type that flows from the sampler to the planner, the executor and the UI;
+`kafka_medic.model.files` is its JSON form and `kafka_medic.model.arrays` its numpy view.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kafka_medic.errors import MedicError
+
+# Resource order used everywhere a load or capacity is a vector (spec units: MB, KB/s, KB/s, %).
+RESOURCES = ("disk", "nw_in", "nw_out", "cpu")
+
+
+class ModelError(MedicError):
+    """An invalid cluster model or proposal; the message names the offending entry."""
+
+
+@dataclass
+class Broker:
+    id: int
+    rack: str | None
+    alive: bool = True
+    capacity: dict[str, float] = field(default_factory=dict)
+    excluded: bool = False
+    decommission: bool = False
+    host: str | None = None
+
+
+@dataclass
+class Partition:
+    """One partition; `load` is the leader's load (followers carry disk and nw_in only, plus some cpu)."""
+
+    topic: str
+    partition: int
+    replicas: list[int]
+    leader: int | None
+    load: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"{self.topic}-{self.partition}"
+
+
+@dataclass
+class ClusterModel:
+    cluster: str
+    brokers: list[Broker]
+    partitions: list[Partition]
+    taken_at: str
+    follower_cpu_ratio: float = 0.3
+
+    def broker(self, broker_id: int) -> Broker:
+        for broker in self.brokers:
+            if broker.id == broker_id:
+                return broker
+        raise ModelError(f"cluster {self.cluster!r} has no broker {broker_id}")

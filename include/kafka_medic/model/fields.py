@@ -1,0 +1,142 @@
+"""Typed access to the JSON objects of model and proposal files, with errors that name the entry.
+
+Every error is one line of the form "<entry>: <what is wrong>", e.g.
+"partitions[3] (orders-0): missing key 'leader'", so a person can find the entry in a large file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from kafka_medic.model.cluster import ModelError
+
+_MISSING = object()
+
+
+class Fields:
+    """One JSON object and the label that errors about it carry."""
+
+    def __init__(self, data: Any, label: str):
+        if not isinstance(data, dict):
+            raise ModelError(f"{label}: expected an object, got {_kind(data)}")
+        self.data = data
+        self.label = label
+
+    def _get(self, key: str, default: Any) -> Any:
+        value = self.data.get(key, _MISSING)
+        if value is _MISSING:
+            if default is _MISSING:
+                raise ModelError(f"{self.label}: missing key {key!r}")
+            return default
+        return value
+
+    def fail(self, message: str) -> ModelError:
+        return ModelError(f"{self.label}: {message}")
+
+    def string(self, key: str, default: Any = _MISSING, nullable: bool = False) -> Any:
+        value = self._get(key, default)
+        if value is default or (nullable and value is None) or isinstance(value, str):
+            return value
+        raise self.fail(f"{key!r} must be a string, got {_kind(value)}")
+
+    def boolean(self, key: str, default: Any = _MISSING) -> bool:
+        value = self._get(key, default)
+        if isinstance(value, bool):
+            return value
+        raise self.fail(f"{key!r} must be true or false, got {_kind(value)}")
+
+    def integer(self, key: str, default: Any = _MISSING, nullable: bool = False) -> Any:
+        value = self._get(key, default)
+        if nullable and value is None:
+            return None
+        return self._check_int(key, value)
+
+    def number(self, key: str, default: Any = _MISSING, minimum: float | None = 0.0) -> float:
+        value = self._get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise self.fail(f"{key!r} must be a finite number, got {_kind(value)}")
+        if minimum is not None and value < minimum:
+            raise self.fail(f"{key!r} must be >= {minimum:g}, got {value!r}")
+        return float(value)
+
+    def int_list(self, key: str) -> list[int]:
+        value = self._get(key, _MISSING)
+        if not isinstance(value, list):
+            raise self.fail(f"{key!r} must be a list of broker ids, got {_kind(value)}")
+        ints = [self._check_int(key, item) for item in value]
+        if len(set(ints)) != len(ints):
+            duplicate = next(i for i in ints if ints.count(i) > 1)
+            raise self.fail(f"{key!r} lists broker {duplicate} twice: {ints}")
+        return ints
+
+    def obj(self, key: str, label: str) -> Fields:
+        return Fields(self._get(key, _MISSING), f"{self.label} {label}")
+
+    def array(self, key: str) -> list:
+        value = self._get(key, _MISSING)
+        if not isinstance(value, list):
+            raise self.fail(f"{key!r} must be a list, got {_kind(value)}")
+        return value
+
+    def _check_int(self, key: str, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(f"{key!r} must be an integer, got {_kind(value)}")
+        return value
+
+
+def check_format(fields: Fields, expected: str) -> None:
+    found = fields.string("format")
+    if found != expected:
+        raise fields.fail(f"format is {found!r}, expected {expected!r}")
+
+
+def entry_name(item: Any) -> str:
+    """The " (topic-N)" suffix of an entry label when its name keys are valid, else ""."""
+    if not isinstance(item, dict):
+        return ""
+    topic, number = item.get("topic"), item.get("partition")
+    if isinstance(topic, str) and isinstance(number, int) and not isinstance(number, bool):
+        return f" ({topic}-{number})"
+    return ""
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """Parse a JSON file; errors name the file and the line/column of bad JSON."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelError(f"cannot read {path}: {exc}") from exc
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
+    except ValueError as exc:
+        raise ModelError(f"{path}: invalid JSON: {exc}") from exc
+
+
+def write_json(data: Any, path: str | os.PathLike) -> None:
+    """Stable bytes: key order as built, indent 2, trailing newline, written atomically."""
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    os.replace(tmp, target)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number in JSON")
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return f"the string {value[:40]!r}"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"
+    return f"a JSON {'array' if isinstance(value, list) else 'object'}"

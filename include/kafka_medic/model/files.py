@@ -1,0 +1,141 @@
+"""The cluster model file, "kafka-medic/cluster-model/v1" (see shared/spec/cluster-model.md).
+
+Other tools write these files too, so parsing follows the spec exactly: unknown keys are ignored,
+`rack`, `excluded`, `decommission` and `follower_cpu_ratio` are optional, and every invalid entry
+is reported by position and name. Writing is byte-stable: save, load and save again gives the same file.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from kafka_medic.model.cluster import RESOURCES, Broker, ClusterModel, ModelError, Partition
+from kafka_medic.model.fields import Fields, check_format, entry_name, read_json, write_json
+
+MODEL_FORMAT = "kafka-medic/cluster-model/v1"
+
+
+def parse_model(data: Any) -> ClusterModel:
+    root = Fields(data, "cluster model")
+    check_format(root, MODEL_FORMAT)
+    ratio = root.number("follower_cpu_ratio", default=0.3)
+    if ratio > 1:
+        raise root.fail(f"'follower_cpu_ratio' must be between 0 and 1, got {ratio!r}")
+    brokers = [_parse_broker(item, i) for i, item in enumerate(root.array("brokers"))]
+    broker_ids = _unique_broker_ids(brokers)
+    partitions = [_parse_partition(item, i, broker_ids) for i, item in enumerate(root.array("partitions"))]
+    _check_unique_partitions(partitions)
+    return ClusterModel(
+        cluster=root.string("cluster"),
+        brokers=brokers,
+        partitions=partitions,
+        taken_at=root.string("taken_at"),
+        follower_cpu_ratio=ratio,
+    )
+
+
+def load_model(path: str | os.PathLike) -> ClusterModel:
+    data = read_json(path)
+    try:
+        return parse_model(data)
+    except ModelError as exc:
+        raise ModelError(f"{path}: {exc}") from exc
+
+
+def model_to_dict(model: ClusterModel) -> dict[str, Any]:
+    return {
+        "format": MODEL_FORMAT,
+        "cluster": model.cluster,
+        "taken_at": model.taken_at,
+        "follower_cpu_ratio": model.follower_cpu_ratio,
+        "brokers": [_broker_to_dict(b) for b in model.brokers],
+        "partitions": [
+            {
+                "topic": p.topic,
+                "partition": p.partition,
+                "replicas": list(p.replicas),
+                "leader": p.leader,
+                "load": {r: float(p.load[r]) for r in RESOURCES},
+            }
+            for p in model.partitions
+        ],
+    }
+
+
+def save_model(model: ClusterModel, path: str | os.PathLike) -> None:
+    write_json(model_to_dict(model), path)
+
+
+def _broker_to_dict(broker: Broker) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": broker.id}
+    if broker.rack is not None:
+        out["rack"] = broker.rack
+    out["alive"] = broker.alive
+    out["capacity"] = {r: float(broker.capacity[r]) for r in RESOURCES}
+    if broker.excluded:
+        out["excluded"] = True
+    if broker.decommission:
+        out["decommission"] = True
+    if broker.host is not None:
+        out["host"] = broker.host
+    return out
+
+
+def _parse_broker(item: Any, index: int) -> Broker:
+    label = f"brokers[{index}]"
+    if isinstance(item, dict) and isinstance(item.get("id"), int) and not isinstance(item["id"], bool):
+        label += f" (id {item['id']})"
+    fields = Fields(item, label)
+    broker_id = fields.integer("id")
+    capacity = fields.obj("capacity", "capacity")
+    return Broker(
+        id=broker_id,
+        rack=fields.string("rack", default=None, nullable=True),
+        alive=fields.boolean("alive"),
+        capacity={r: capacity.number(r) for r in RESOURCES},
+        excluded=fields.boolean("excluded", default=False),
+        decommission=fields.boolean("decommission", default=False),
+        host=fields.string("host", default=None, nullable=True),
+    )
+
+
+def _parse_partition(item: Any, index: int, broker_ids: set[int]) -> Partition:
+    label = f"partitions[{index}]"
+    label += entry_name(item)
+    fields = Fields(item, label)
+    topic = fields.string("topic")
+    if not topic:
+        raise fields.fail("'topic' is empty")
+    number = fields.integer("partition")
+    if number < 0:
+        raise fields.fail(f"'partition' must be >= 0, got {number}")
+    replicas = fields.int_list("replicas")
+    if not replicas:
+        raise fields.fail("'replicas' is empty")
+    unknown = [b for b in replicas if b not in broker_ids]
+    if unknown:
+        raise fields.fail(f"replica on unknown broker {unknown[0]} (replicas {replicas})")
+    leader = fields.integer("leader", nullable=True)
+    if leader is not None and leader not in replicas:
+        raise fields.fail(f"leader {leader} is not one of the replicas {replicas}")
+    load = fields.obj("load", "load")
+    return Partition(topic, number, replicas, leader, {r: load.number(r) for r in RESOURCES})
+
+
+def _unique_broker_ids(brokers: list[Broker]) -> set[int]:
+    seen: set[int] = set()
+    for index, broker in enumerate(brokers):
+        if broker.id in seen:
+            raise ModelError(f"brokers[{index}] (id {broker.id}): duplicate broker id {broker.id}")
+        seen.add(broker.id)
+    return seen
+
+
+def _check_unique_partitions(partitions: list[Partition]) -> None:
+    seen: set[tuple[str, int]] = set()
+    for index, p in enumerate(partitions):
+        key = (p.topic, p.partition)
+        if key in seen:
+            raise ModelError(f"partitions[{index}] ({p.name}): duplicate partition {p.name}")
+        seen.add(key)

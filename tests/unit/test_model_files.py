@@ -1,0 +1,168 @@
+"""Cluster model files: spec validation errors name the entry, and saving is byte-stable."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import pytest
+from kafka_medic.errors import MedicError
+from kafka_medic.model import (
+    ClusterArrays,
+    ModelError,
+    load_model,
+    model_to_dict,
+    parse_model,
+    save_model,
+)
+
+SPEC_EXAMPLE = {
+    "format": "kafka-medic/cluster-model/v1",
+    "cluster": "demo",
+    "taken_at": "2026-11-22T10:00:00Z",
+    "follower_cpu_ratio": 0.3,
+    "brokers": [
+        {
+            "id": i,
+            "rack": f"r{i}",
+            "alive": True,
+            "capacity": {"disk": 500000, "nw_in": 125000, "nw_out": 125000, "cpu": 100},
+        }
+        for i in (1, 2, 3, 4)
+    ],
+    "partitions": [
+        {
+            "topic": "orders",
+            "partition": 0,
+            "replicas": [1, 2, 3],
+            "leader": 1,
+            "load": {"disk": 1200.5, "nw_in": 800.0, "nw_out": 2400.0, "cpu": 1.2},
+        },
+        {
+            "topic": "orders",
+            "partition": 1,
+            "replicas": [2, 3, 4],
+            "leader": 3,
+            "load": {"disk": 100.0, "nw_in": 80.0, "nw_out": 240.0, "cpu": 0.5},
+        },
+    ],
+}
+
+
+def model_data(**changes):
+    data = copy.deepcopy(SPEC_EXAMPLE)
+    data.update(changes)
+    return data
+
+
+def test_parses_the_spec_example():
+    model = parse_model(SPEC_EXAMPLE)
+    assert model.cluster == "demo"
+    assert [b.id for b in model.brokers] == [1, 2, 3, 4]
+    assert model.brokers[0].capacity["disk"] == 500000.0
+    assert model.partitions[0].replicas == [1, 2, 3]
+    assert model.partitions[0].leader == 1
+
+
+def test_save_load_save_is_byte_identical(tmp_path):
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    data = model_data(extra_key="ignored")
+    data["brokers"][1].pop("rack")
+    data["brokers"][2]["excluded"] = True
+    data["brokers"][3]["decommission"] = True
+    save_model(parse_model(data), first)
+    save_model(load_model(first), second)
+    assert first.read_bytes() == second.read_bytes()
+    assert first.read_text().endswith("}\n")
+    assert "extra_key" not in first.read_text()
+
+
+def test_optional_keys_default():
+    data = model_data()
+    del data["follower_cpu_ratio"]
+    del data["brokers"][0]["rack"]
+    model = parse_model(data)
+    assert model.follower_cpu_ratio == 0.3
+    assert model.brokers[0].rack is None
+    assert not model.brokers[0].excluded and not model.brokers[0].decommission
+    assert "rack" not in model_to_dict(model)["brokers"][0]
+
+
+def break_partition(key, value=None, delete=False, index=1):
+    data = model_data()
+    if delete:
+        del data["partitions"][index][key]
+    else:
+        data["partitions"][index][key] = value
+    return data
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (break_partition("leader", delete=True), "partitions[1] (orders-1): missing key 'leader'"),
+        (break_partition("replicas", [2, 3, 9]), "partitions[1] (orders-1): replica on unknown broker 9"),
+        (break_partition("replicas", [2, 3, 3]), "partitions[1] (orders-1): 'replicas' lists broker 3 twice"),
+        (
+            break_partition("load", {"disk": -1, "nw_in": 0, "nw_out": 0, "cpu": 0}),
+            "partitions[1] (orders-1) load: 'disk' must be >= 0",
+        ),
+        (
+            break_partition("load", {"disk": 1, "nw_in": "x", "nw_out": 0, "cpu": 0}),
+            "partitions[1] (orders-1) load: 'nw_in' must be a finite number",
+        ),
+        (
+            break_partition("load", {"disk": 1, "nw_out": 0, "cpu": 0}),
+            "partitions[1] (orders-1) load: missing key 'nw_in'",
+        ),
+        (break_partition("leader", 1), "partitions[1] (orders-1): leader 1 is not one of the replicas"),
+        (break_partition("partition", 0), "partitions[1] (orders-0): duplicate partition orders-0"),
+        (break_partition("replicas", []), "partitions[1] (orders-1): 'replicas' is empty"),
+        (break_partition("partition", True), "partitions[1]: 'partition' must be an integer"),
+        (model_data(format="other/v2"), "format is 'other/v2'"),
+        (
+            model_data(brokers=SPEC_EXAMPLE["brokers"] + SPEC_EXAMPLE["brokers"][:1]),
+            "brokers[4] (id 1): duplicate broker id 1",
+        ),
+        (model_data(brokers=[{"id": 1, "alive": True}]), "brokers[0] (id 1): missing key 'capacity'"),
+        (model_data(brokers=[{"id": 1, "capacity": {}}]), "brokers[0] (id 1): missing key 'alive'"),
+        (model_data(brokers=[{"id": "1"}]), "brokers[0]: 'id' must be an integer"),
+        (model_data(follower_cpu_ratio=2), "'follower_cpu_ratio' must be between 0 and 1"),
+        (model_data(partitions={}), "cluster model: 'partitions' must be a list"),
+        ([], "cluster model: expected an object"),
+    ],
+)
+def test_invalid_models_name_the_entry(data, message):
+    with pytest.raises(ModelError) as info:
+        parse_model(data)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+    assert isinstance(info.value, MedicError)
+
+
+def test_bad_json_names_file_and_position(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text('{"format": "kafka-medic/cluster-model/v1",\n "cluster": }')
+    with pytest.raises(ModelError, match=r"bad.json: invalid JSON at line 2 column 13"):
+        load_model(path)
+
+
+def test_file_errors_carry_the_file_name(tmp_path):
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(break_partition("leader", delete=True)))
+    with pytest.raises(ModelError, match=r"m.json: partitions\[1\] \(orders-1\): missing key 'leader'"):
+        load_model(path)
+    with pytest.raises(ModelError, match="cannot read"):
+        load_model(tmp_path / "missing.json")
+
+
+def test_arrays_compute_broker_load_by_role():
+    arrays = ClusterArrays.from_model(parse_model(SPEC_EXAMPLE))
+    load = arrays.broker_load()
+    # broker 1 leads orders-0; broker 3 follows orders-0 and leads orders-1
+    np.testing.assert_allclose(load[0], [1200.5, 800.0, 2400.0, 1.2])
+    np.testing.assert_allclose(load[2], [1300.5, 880.0, 240.0, 1.2 * 0.3 + 0.5])
+    assert arrays.topics == ["orders"]
+    assert list(arrays.replica_start) == [0, 3, 6]
+    assert arrays.leader.tolist() == [0, 2]
