@@ -1,0 +1,32 @@
+# kafka-medic: `make demo` runs the main job, `make test` runs every test.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: install demo test test-unit lint down clean
+
+$(BIN)/kafka-medic: pyproject.toml uv.lock
+	@command -v uv >/dev/null || python3 -m pip install --quiet --user uv==0.13.9
+	PATH="$$HOME/.local/bin:$$PATH" uv sync --frozen --python python3.11
+	@touch $@
+
+install: $(BIN)/kafka-medic
+
+demo: install
+	$(BIN)/kafka-medic demo
+
+down: install
+	$(BIN)/kafka-medic dev-cluster down
+
+# pytest exits 5 when it collected no test: that must fail, not pass.
+test: install
+	$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+test-unit: install
+	$(BIN)/pytest -m "not kafka and not zk and not postgres" $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+lint: install
+	$(BIN)/ruff check .

@@ -1,0 +1,86 @@
+"""`kafka-medic state` and `kafka-medic snapshot`: look at a live cluster."""
+
+from __future__ import annotations
+
+import argparse
+
+from kafka_medic.kafka.reader import read_cluster_state
+from kafka_medic.kafka.state import ClusterState
+from kafka_medic.kafka.target import add_cluster_args, resolve_cluster
+from kafka_medic.output import add_json_flag, print_json, print_table
+
+
+def register(subparsers) -> None:
+    state = subparsers.add_parser("state", help="brokers, unhealthy partitions, reassignments and throttles")
+    add_cluster_args(state)
+    add_json_flag(state)
+    state.set_defaults(func=run_state)
+
+    snap = subparsers.add_parser("snapshot", help="write the cluster model file of a live cluster")
+    add_cluster_args(snap)
+    snap.add_argument("--output", "-o", required=True, help="model file to write")
+    snap.set_defaults(func=run_snapshot)
+
+
+def run_state(args: argparse.Namespace) -> int:
+    config, known = resolve_cluster(args)
+    state = read_cluster_state(config, known)
+    if args.json:
+        print_json(state_summary(state))
+        return 0
+    print(f"cluster {state.cluster_id} ({state.mode}), controller {state.controller_id}, taken at {state.taken_at}")
+    print_table(
+        [
+            (b.id, b.host, b.port, b.rack, "yes" if b.alive else "DEAD", _replica_count(state, b.id),
+             round(sum(p.sizes.get(b.id, 0) for p in state.partitions) / 2**20, 1))
+            for b in state.brokers.values()
+        ],
+        ["broker", "host", "port", "rack", "alive", "replicas", "size_mb"],
+    )
+    summary = state_summary(state)
+    print(f"\n{len(state.partitions)} partitions; under-replicated: {len(summary['under_replicated'])}; "
+          f"offline: {len(summary['offline'])}; reassigning: {len(summary['reassigning'])}")
+    for key in ("under_replicated", "offline", "reassigning"):
+        if summary[key]:
+            print(f"{key.replace('_', '-')}: {', '.join(summary[key])}")
+    throttles = summary["throttles"]
+    if throttles["brokers"] or throttles["topics"]:
+        print(f"throttles: {throttles}")
+    return 0
+
+
+def run_snapshot(args: argparse.Namespace) -> int:
+    from kafka_medic.model import save_model
+    from kafka_medic.model.snapshot import state_to_model
+
+    config, known = resolve_cluster(args)
+    state = read_cluster_state(config, known)
+    model = state_to_model(state, cluster=config.name)
+    save_model(model, args.output)
+    dead = state.dead_brokers
+    print(f"wrote {args.output}: {len(model.brokers)} brokers ({len(dead)} dead{': ' + str(dead) if dead else ''}), "
+          f"{len(model.partitions)} partitions")
+    return 0
+
+
+def state_summary(state: ClusterState) -> dict:
+    return {
+        "cluster_id": state.cluster_id,
+        "mode": state.mode,
+        "controller_id": state.controller_id,
+        "taken_at": state.taken_at,
+        "brokers": [
+            {"id": b.id, "host": b.host, "port": b.port, "rack": b.rack, "alive": b.alive,
+             "replicas": _replica_count(state, b.id)}
+            for b in state.brokers.values()
+        ],
+        "partitions": len(state.partitions),
+        "under_replicated": [p.name for p in state.under_replicated_partitions()],
+        "offline": [p.name for p in state.offline_partitions()],
+        "reassigning": [p.name for p in state.reassigning_partitions()],
+        "throttles": state.throttles(),
+    }
+
+
+def _replica_count(state: ClusterState, broker_id: int) -> int:
+    return sum(broker_id in p.replicas for p in state.partitions)

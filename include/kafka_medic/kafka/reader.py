@@ -1,0 +1,163 @@
+"""Read a live cluster into a ClusterState through the Admin API (and ZooKeeper for legacy clusters).
+
+Broker liveness: a broker is alive when it is registered and not fenced. Brokers that the
+cluster still assigns replicas to, or that the caller knew before (`known_brokers`), but that
+are not registered (or are fenced) are reported dead, so a dead broker never silently vanishes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from kafka.admin import ConfigResource, ConfigResourceType
+from kafka.errors import KafkaError
+
+from kafka_medic.errors import MedicError
+from kafka_medic.kafka.admin import admin_client
+from kafka_medic.kafka.config import ClusterConfig
+from kafka_medic.kafka.state import (
+    THROTTLE_RATE_CONFIGS,
+    THROTTLE_REPLICA_CONFIGS,
+    BrokerState,
+    ClusterState,
+    PartitionState,
+)
+
+TOPIC_CONFIGS = ("min.insync.replicas", *THROTTLE_REPLICA_CONFIGS)
+
+
+def read_cluster_state(
+    config: ClusterConfig, known_brokers: Mapping[int, str | None] | None = None
+) -> ClusterState:
+    """Everything the planner, executor and detector need to know about the cluster now.
+
+    `known_brokers` maps broker id -> rack for brokers expected to exist (e.g. from earlier
+    snapshots); any of them that is not registered is reported dead with that rack.
+    """
+    try:
+        with admin_client(config) as admin:
+            return _read(admin, config, dict(known_brokers or {}))
+    except KafkaError as exc:
+        raise MedicError(f"reading cluster state from {config.bootstrap} failed: {exc}") from exc
+
+
+def _read(admin, config: ClusterConfig, known: dict[int, str | None]) -> ClusterState:
+    taken_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    cluster = admin.describe_cluster()
+    if config.zookeeper:
+        from kafka_medic.kafka.zookeeper import read_zookeeper
+
+        zk = read_zookeeper(config.zookeeper)
+        brokers = {b.id: b for b in zk.brokers}
+        reassignments = zk.reassignments
+        mode = "zookeeper"
+    else:
+        brokers = {
+            b["broker_id"]: BrokerState(
+                id=b["broker_id"],
+                host=b["host"],
+                port=b["port"],
+                rack=b.get("rack"),
+                alive=not b.get("is_fenced", False),
+            )
+            for b in cluster["brokers"]
+        }
+        reassignments = {}
+        mode = "kraft"
+    partitions = _read_partitions(admin)
+    if not config.zookeeper:
+        reassignments = {
+            (tp.topic, tp.partition): r for tp, r in admin.list_partition_reassignments().items()
+        }
+    for p in partitions:
+        r = reassignments.get((p.topic, p.partition))
+        if r:
+            p.adding_replicas = list(r.get("adding_replicas", []))
+            p.removing_replicas = list(r.get("removing_replicas", []))
+    _add_missing_brokers(brokers, partitions, known)
+    _read_log_dirs(admin, brokers, partitions)
+    topics = sorted({p.topic for p in partitions})
+    return ClusterState(
+        cluster_id=cluster.get("cluster_id") or config.name,
+        controller_id=cluster.get("controller_id") if cluster.get("controller_id", -1) >= 0 else None,
+        brokers=dict(sorted(brokers.items())),
+        partitions=partitions,
+        topic_configs=_read_configs(admin, ConfigResourceType.TOPIC, topics, TOPIC_CONFIGS),
+        broker_configs={
+            int(k): v
+            for k, v in _read_configs(
+                admin, ConfigResourceType.BROKER, [str(b) for b in brokers if brokers[b].alive],
+                THROTTLE_RATE_CONFIGS,
+            ).items()
+        },
+        taken_at=taken_at,
+        mode=mode,
+    )
+
+
+def _read_partitions(admin) -> list[PartitionState]:
+    partitions = []
+    for topic in admin.describe_topics():
+        if topic["error_code"]:
+            raise MedicError(f"describing topic {topic['name']!r} failed with error code {topic['error_code']}")
+        for p in topic["partitions"]:
+            leader = p["leader_id"]
+            partitions.append(
+                PartitionState(
+                    topic=topic["name"],
+                    partition=p["partition_index"],
+                    replicas=list(p["replica_nodes"]),
+                    leader=leader if leader >= 0 else None,
+                    isr=list(p["isr_nodes"]),
+                    offline_replicas=list(p.get("offline_replicas") or []),
+                )
+            )
+    partitions.sort(key=lambda p: (p.topic, p.partition))
+    return partitions
+
+
+def _add_missing_brokers(
+    brokers: dict[int, BrokerState], partitions: list[PartitionState], known: dict[int, str | None]
+) -> None:
+    """Brokers that hold replicas or were known before but are not registered are dead, not absent."""
+    assigned = {b for p in partitions for b in p.replicas}
+    for broker_id in sorted((assigned | set(known)) - set(brokers)):
+        brokers[broker_id] = BrokerState(
+            id=broker_id, host=None, port=None, rack=known.get(broker_id), alive=False
+        )
+    for broker_id, rack in known.items():
+        if brokers[broker_id].rack is None:
+            brokers[broker_id].rack = rack
+
+
+def _read_log_dirs(admin, brokers: dict[int, BrokerState], partitions: list[PartitionState]) -> None:
+    """Replica sizes and log dirs from DescribeLogDirs on every live broker."""
+    by_key = {(p.topic, p.partition): p for p in partitions}
+    alive = [b for b in brokers.values() if b.alive]
+    for response in admin.describe_log_dirs(brokers=[b.id for b in alive]):
+        broker = brokers[response["broker"]]
+        for log_dir in response["log_dirs"]:
+            if log_dir["error_code"]:
+                continue  # an offline log dir: its replicas show up as offline replicas instead
+            broker.log_dirs[log_dir["log_dir"]] = (log_dir.get("total_bytes", -1), log_dir.get("usable_bytes", -1))
+            for topic in log_dir["topics"]:
+                for part in topic["partitions"]:
+                    p = by_key.get((topic["name"], part["partition_index"]))
+                    if p is None or part["is_future_key"]:
+                        continue
+                    p.sizes[broker.id] = part["partition_size"]
+                    p.log_dirs[broker.id] = log_dir["log_dir"]
+
+
+def _read_configs(admin, resource_type, names: list[str], keys: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """The effective value of `keys` for each resource, defaults included."""
+    if not names:
+        return {}
+    resources = [ConfigResource(resource_type, name, configs={k: None for k in keys}) for name in names]
+    described = admin.describe_configs(resources, config_filter="all")
+    result = described.get(resource_type.name.lower(), {})
+    return {
+        name: {k: entry["value"] for k, entry in result.get(name, {}).items() if entry.get("value") is not None}
+        for name in names
+    }

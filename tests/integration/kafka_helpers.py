@@ -1,0 +1,41 @@
+"""Small helpers for tests that talk to real brokers: topics, producing, waiting."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+
+def create_topic(bootstrap: str, name: str, partitions: int, replication: int = 3, config: dict | None = None) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futures = admin.create_topics(
+        [NewTopic(name, num_partitions=partitions, replication_factor=replication, config=config or {})]
+    )
+    futures[name].result(timeout=30)
+    wait_for(lambda: name in admin.list_topics(timeout=10).topics, 30, f"topic {name} to appear")
+
+
+def produce(bootstrap: str, topic: str, count: int, size: int = 1000) -> None:
+    """`count` messages of `size` bytes, keyed round robin, all acknowledged by all in-sync replicas."""
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 20})
+    payload = b"x" * size
+    for i in range(count):
+        producer.produce(topic, key=str(i).encode(), value=payload)
+        if i % 1000 == 0:
+            producer.poll(0)
+    assert producer.flush(60) == 0, "producer did not deliver every message"
+
+
+def wait_for(condition: Callable[[], object], timeout: float, what: str, interval: float = 0.5):
+    """Poll until `condition()` is truthy and return its value; fail naming `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)

@@ -1,0 +1,133 @@
+"""The cluster state reader and snapshots against real KRaft brokers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+from kafka.admin import ConfigResource, ConfigResourceType, NewPartitionReassignment
+
+from kafka_medic.kafka.admin import admin_client
+from kafka_medic.kafka.config import ClusterConfig
+from kafka_medic.kafka.reader import read_cluster_state
+from kafka_medic.model import load_model, save_model
+from kafka_medic.model.snapshot import state_to_model
+
+from .kafka_helpers import create_topic, produce, wait_for
+
+pytestmark = pytest.mark.kafka
+
+
+@pytest.fixture(scope="module")
+def config(kraft_cluster) -> ClusterConfig:
+    create_topic(kraft_cluster.bootstrap, "reader-orders", partitions=8, replication=3)
+    produce(kraft_cluster.bootstrap, "reader-orders", 4000, size=1000)
+    return ClusterConfig(bootstrap=kraft_cluster.bootstrap)
+
+
+def test_reads_brokers_partitions_sizes_and_configs(config, healthy_kraft_cluster):
+    state = read_cluster_state(config)
+    assert state.alive_brokers == [1, 2, 3, 4]
+    assert {b.rack for b in state.brokers.values()} == {"r1", "r2"}
+    orders = [p for p in state.partitions if p.topic == "reader-orders"]
+    assert [p.partition for p in orders] == list(range(8))
+    for p in orders:
+        assert len(p.replicas) == 3 and p.leader == p.replicas[0]
+        assert sorted(p.isr) == sorted(p.replicas)
+        assert set(p.sizes) == set(p.replicas) and set(p.log_dirs) == set(p.replicas)
+    # 4000 messages of 1 kB were produced; every replica holds a copy on disk.
+    assert sum(p.size_bytes for p in orders) > 4000 * 1000
+    assert state.min_insync_replicas("reader-orders") == 2
+    assert all(b.log_dirs and all(total > 0 for total, _ in b.log_dirs.values()) for b in state.brokers.values())
+
+
+def test_reads_throttles_and_inflight_reassignment(config, healthy_kraft_cluster):
+    """A reassignment held back by a 1 kB/s throttle stays in flight long enough to be seen."""
+    state = read_cluster_state(config)
+    p = next(p for p in state.partitions if p.topic == "reader-orders" and p.size_bytes > 0)
+    target = [b for b in state.alive_brokers if b not in p.replicas][:1] + p.replicas[1:]
+    throttle_brokers = sorted(set(p.replicas) | set(target))
+    with admin_client(config) as admin:
+        admin.alter_configs(
+            [ConfigResource(ConfigResourceType.BROKER, str(b), configs={
+                "leader.replication.throttled.rate": "1000", "follower.replication.throttled.rate": "1000"})
+             for b in throttle_brokers]
+            + [ConfigResource(ConfigResourceType.TOPIC, p.topic, configs={
+                "leader.replication.throttled.replicas": "*", "follower.replication.throttled.replicas": "*"})]
+        )
+        admin.alter_partition_reassignments({(p.topic, p.partition): NewPartitionReassignment(target)})
+        try:
+            moving = wait_for(
+                lambda: next((q for q in read_cluster_state(config).reassigning_partitions()
+                              if (q.topic, q.partition) == (p.topic, p.partition)), None),
+                30, "the reassignment to show as in flight",
+            )
+            assert moving.adding_replicas == [target[0]]
+            assert moving.removing_replicas == [p.replicas[0]]
+            throttles = read_cluster_state(config).throttles()
+            assert throttles["brokers"][throttle_brokers[0]]["leader.replication.throttled.rate"] == "1000"
+            assert throttles["topics"][p.topic]["follower.replication.throttled.replicas"] == "*"
+        finally:
+            admin.alter_partition_reassignments({(p.topic, p.partition): None})  # cancel: roll back
+            admin.alter_configs(
+                [ConfigResource(ConfigResourceType.BROKER, str(b), configs={
+                    "leader.replication.throttled.rate": None, "follower.replication.throttled.rate": None})
+                 for b in throttle_brokers]
+                + [ConfigResource(ConfigResourceType.TOPIC, p.topic, configs={
+                    "leader.replication.throttled.replicas": None,
+                    "follower.replication.throttled.replicas": None})],
+                incremental=True,
+            )
+    after = wait_for(lambda: (s := read_cluster_state(config)) and not s.reassigning_partitions() and s,
+                     30, "the cancelled reassignment to finish")
+    assert next(q for q in after.partitions if (q.topic, q.partition) == (p.topic, p.partition)).replicas == p.replicas
+    assert after.throttles() == {"brokers": {}, "topics": {}}
+
+
+def test_dead_broker_reported_with_exactly_its_under_replicated_partitions(config, kraft_cluster, tmp_path):
+    victim = 3
+    kraft_cluster.kill_broker(victim)
+    killed_at = time.monotonic()
+    state = wait_for(lambda: (s := read_cluster_state(config)) and victim in s.dead_brokers and s,
+                     30, f"broker {victim} to be reported dead")
+    assert time.monotonic() - killed_at < 30
+    hosted = {p.name for p in state.partitions if victim in p.replicas}
+    # Leadership and ISR shrink follow the fencing within a few seconds.
+    state = wait_for(
+        lambda: (s := read_cluster_state(config)) and {p.name for p in s.under_replicated_partitions()} == hosted and s,
+        30, "exactly the dead broker's partitions to be under-replicated",
+    )
+    assert hosted and all(victim not in p.isr for p in state.partitions if p.name in hosted)
+
+    model = state_to_model(state, cluster="dev")
+    dead = model.broker(victim)
+    assert dead.alive is False and dead.rack == "r1"
+    assert {p.name for p in model.partitions if victim in p.replicas} == hosted
+    save_model(model, tmp_path / "dead.json")
+    assert json.loads((tmp_path / "dead.json").read_text())["brokers"][victim - 1]["alive"] is False
+
+    kraft_cluster.start_broker(victim)
+    healthy = wait_for(
+        lambda: (s := read_cluster_state(config)) and not s.dead_brokers and not s.under_replicated_partitions() and s,
+        90, "the cluster to be healthy again",
+    )
+    assert healthy.alive_brokers == [1, 2, 3, 4]
+
+
+def test_snapshot_cli_round_trip(config, healthy_kraft_cluster, tmp_path):
+    out = tmp_path / "model.json"
+    subprocess.run(
+        [sys.executable, "-m", "kafka_medic.cli", "snapshot", "--bootstrap", config.bootstrap, "--output", str(out)],
+        check=True, capture_output=True, text=True,
+    )
+    data = json.loads(out.read_text())
+    assert data["format"] == "kafka-medic/cluster-model/v1"
+    assert [b["id"] for b in data["brokers"]] == [1, 2, 3, 4]
+    orders = [p for p in data["partitions"] if p["topic"] == "reader-orders"]
+    assert len(orders) == 8 and sum(p["load"]["disk"] for p in orders) > 3.8  # MB, real sizes
+    again = tmp_path / "again.json"
+    save_model(load_model(out), again)
+    assert again.read_bytes() == out.read_bytes()
