@@ -15,6 +15,7 @@ from kafka_medic.errors import MedicError
 COMMAND_MODULES = (
     "kafka_medic.devcluster.commands",
     "kafka_medic.kafka.commands",
+    "kafka_medic.demo",
 )
 
 
