@@ -106,6 +106,9 @@ def _capacity(raw: dict[str, Any], source: str, name: str) -> BrokerCapacity:
 
 
 def _positive(value: Any, source: str, name: str, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-        raise MedicError(f"capacity file {source}: entry {name!r}: {what} must be a positive number, got {value!r}")
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not number or not math.isfinite(value) or value <= 0:
+        raise MedicError(
+            f"capacity file {source}: entry {name!r}: {what} must be a positive number, got {value!r}"
+        )
     return float(value)

@@ -48,15 +48,30 @@ def postgres_url():
         entry = pwd.getpwnam("postgres")
         os.chown(data, entry.pw_uid, entry.pw_gid)
     subprocess.run(
-        [_pg_binary("initdb"), "-D", str(data / "db"), "-U", "medic", "--auth=trust", "--no-sync", "-E", "UTF8"],
-        check=True, capture_output=True, user=user,
+        [_pg_binary("initdb"), "-D", str(data / "db"), "-U", "medic", "--auth=trust", "--no-sync"],
+        check=True,
+        capture_output=True,
+        user=user,
     )
     port = _free_port()
     log = open(data / "postgres.log", "wb")  # noqa: SIM115 - closed after the server stops
     server = subprocess.Popen(
-        [_pg_binary("postgres"), "-D", str(data / "db"), "-p", str(port), "-c", "listen_addresses=127.0.0.1",
-         "-c", "unix_socket_directories=", "-c", "fsync=off"],
-        stdout=log, stderr=subprocess.STDOUT, user=user,
+        [
+            _pg_binary("postgres"),
+            "-D",
+            str(data / "db"),
+            "-p",
+            str(port),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "unix_socket_directories=",
+            "-c",
+            "fsync=off",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        user=user,
     )
     url = f"postgresql://medic@127.0.0.1:{port}/postgres"
     try:
@@ -95,8 +110,18 @@ def store(request, tmp_path):
 
 def _partition_rows(ts: float, broker: int = 1, topics=("orders",), partitions: int = 3):
     return [
-        PartitionSample(ts=ts, topic=t, partition=p, broker=broker, source="admin", leader=True,
-                        size=1000.0 * p, bytes_in=10.0, bytes_out=20.0, messages_in=1.0)
+        PartitionSample(
+            ts=ts,
+            topic=t,
+            partition=p,
+            broker=broker,
+            source="admin",
+            leader=True,
+            size=1000.0 * p,
+            bytes_in=10.0,
+            bytes_out=20.0,
+            messages_in=1.0,
+        )
         for t in topics
         for p in range(partitions)
     ]

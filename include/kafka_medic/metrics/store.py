@@ -1,4 +1,4 @@
-"""The metrics store: samples of many clusters in one SQL database (SQLite by default, PostgreSQL in production).
+"""The metrics store: samples of many clusters in one SQL database (SQLite default, PostgreSQL in production).
 
 Each sample table's primary key starts with (cluster_id, ts), so the one query the load model makes,
 "this cluster between these two times", is an index range scan on either database; pruning by age
@@ -132,8 +132,8 @@ class MetricsStore:
         with self.engine.begin() as conn:
             for cid in conn.scalars(sa.select(clusters.c.id)):
                 for table in (broker_samples, partition_samples):
-                    result = conn.execute(table.delete().where(table.c.cluster_id == cid, table.c.ts < before))
-                    deleted += result.rowcount
+                    old = table.delete().where(table.c.cluster_id == cid, table.c.ts < before)
+                    deleted += conn.execute(old).rowcount
         return deleted
 
     def _insert(self, table: sa.Table, cluster: str, rows: Iterable[dict]) -> int:
