@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "kafka_medic.devcluster.commands",
     "kafka_medic.kafka.commands",
     "kafka_medic.demo",
+    "kafka_medic.metrics.commands",
 )
 
 

@@ -139,5 +139,5 @@ def test_silent_broker_has_no_fresh_samples(store):
 def test_empty_store_is_not_complete(store):
     model = build_load_model(store, "nothing", now=T0, **WINDOW)
     assert model.partition_load == {} and model.valid_windows == 0
-    with pytest.raises(MedicError, match="no partitions sampled yet"):
+    with pytest.raises(MedicError, match="no partition has fresh samples"):
         model.require_complete()

@@ -100,7 +100,7 @@ class LoadModel:
         more = f"; and {len(named) - MAX_NAMED} more" if len(named) > MAX_NAMED else ""
         raise MedicError(
             f"load model of cluster {self.cluster!r} is not complete enough to plan: {' and '.join(reasons)}"
-            + (f" (incomplete: {listed}{more})" if named else " (no partitions sampled yet)")
+            + (f" (incomplete: {listed}{more})" if named else " (no partition has fresh samples)")
         )
 
 
@@ -234,7 +234,7 @@ def _rates_and_disk(partitions, rates: pd.DataFrame, samples: pd.DataFrame, earl
     """Rates from the valid windows, else the last known ones; disk from the best latest size we have."""
     known = earlier[earlier.leader & earlier.bytes_in.notna()].sort_values("ts")
     known = known.groupby(PARTITION_KEY)[RATES].last()
-    rates = pd.concat([rates, known[~known.index.isin(rates.index)]])
+    rates = pd.concat([rates, known[~known.index.isin(rates.index)]]).fillna(0.0)  # unmeasured: zero
     # Size candidates in order of preference: valid leader rows, any leader row, any replica, then earlier.
     candidates = pd.concat(
         [

@@ -81,7 +81,7 @@ class MetricsStore:
         try:
             metadata.create_all(self.engine)
         except sa.exc.OperationalError as exc:
-            raise MedicError(f"cannot open metrics store {self._safe_url()}: {exc.orig}") from exc
+            raise MedicError(f"cannot open metrics store {self.safe_url}: {exc.orig}") from exc
         self._cluster_ids: dict[str, int] = {}
 
     def close(self) -> None:
@@ -174,7 +174,9 @@ class MetricsStore:
             self._cluster_ids[cluster] = cid
         return cid
 
-    def _safe_url(self) -> str:
+    @property
+    def safe_url(self) -> str:
+        """The URL without its password, for messages."""
         return sa.engine.make_url(self.url).render_as_string(hide_password=True)
 
 

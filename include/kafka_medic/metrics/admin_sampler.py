@@ -1,0 +1,120 @@
+"""A sampler that needs nothing on the brokers: the Admin API alone.
+
+Sizes per replica come from DescribeLogDirs (through the cluster state reader), end offsets from
+ListOffsets, reassignments from ListPartitionReassignments. Between two readings, a leader's
+message rate is the end-offset delta over the elapsed time, and its bytes-in rate the size delta;
+when the size shrank (retention deleted a segment) bytes in is the message delta times the
+partition's last seen bytes per message. Consumer bytes out is invisible here (left empty).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec
+
+from kafka_medic.kafka.config import ClusterConfig
+from kafka_medic.kafka.reader import read_cluster_state
+from kafka_medic.kafka.state import ClusterState, PartitionState
+from kafka_medic.metrics.sample import BrokerSample, PartitionSample
+
+SOURCE = "admin"
+
+
+@dataclass(frozen=True)
+class _Reading:
+    at: float  # time.monotonic()
+    size: int
+    end_offset: int
+
+
+class AdminSampler:
+    source = SOURCE
+
+    def __init__(self, config: ClusterConfig, known_brokers: dict[int, str | None] | None = None) -> None:
+        self.config = config
+        self.known_brokers = dict(known_brokers or {})
+        self._admin = AdminClient(config.confluent())
+        self._previous: dict[tuple[str, int], _Reading] = {}
+        self._bytes_per_message: dict[tuple[str, int], float] = {}
+        self.latest: dict[tuple[str, int], PartitionSample] = {}  # leader rows of the last round
+        self.latest_state: ClusterState | None = None
+
+    def sample(self, ts: float) -> tuple[list[BrokerSample], list[PartitionSample]]:
+        state = read_cluster_state(self.config, self.known_brokers)
+        self.known_brokers.update({b.id: b.rack for b in state.brokers.values()})
+        offsets = self.end_offsets(state)
+        now = time.monotonic()
+        partitions, led_in, followed_in = (
+            [],
+            dict.fromkeys(state.brokers, 0.0),
+            dict.fromkeys(state.brokers, 0.0),
+        )
+        for p in state.partitions:
+            rates = self._rates(p, offsets.get((p.topic, p.partition)), now)
+            for broker, size in sorted(p.sizes.items()):
+                leader = broker == p.leader
+                partitions.append(
+                    PartitionSample(
+                        ts=ts, topic=p.topic, partition=p.partition, broker=broker, source=SOURCE,
+                        leader=leader, reassigning=p.reassigning, size=float(size),
+                        **(rates if leader and rates else {}),
+                    )
+                )  # fmt: skip
+            if rates and p.leader is not None:
+                led_in[p.leader] += rates["bytes_in"]
+                for follower in p.replicas:
+                    if follower != p.leader and follower in followed_in:
+                        followed_in[follower] += rates["bytes_in"]
+        rated = any(s.bytes_in is not None for s in partitions)
+        brokers = [
+            BrokerSample(
+                ts=ts, broker=b.id, source=SOURCE, alive=b.alive,
+                bytes_in=led_in[b.id] if b.alive and rated else None,
+                replication_bytes_in=followed_in[b.id] if b.alive and rated else None,
+            )
+            for b in state.brokers.values()
+        ]  # fmt: skip
+        self.latest = {(s.topic, s.partition): s for s in partitions if s.leader}
+        self.latest_state = state
+        return brokers, partitions
+
+    def end_offsets(self, state: ClusterState) -> dict[tuple[str, int], int]:
+        """Latest offsets of partitions that have a leader; an unanswered partition is left out."""
+        request = {
+            TopicPartition(p.topic, p.partition): OffsetSpec.latest()
+            for p in state.partitions
+            if p.leader is not None
+        }
+        if not request:
+            return {}
+        offsets = {}
+        futures = self._admin.list_offsets(request, request_timeout=self.config.request_timeout_ms / 1000)
+        for tp, future in futures.items():
+            try:
+                offsets[(tp.topic, tp.partition)] = future.result().offset
+            except KafkaException:
+                continue
+        return offsets
+
+    def _rates(self, p: PartitionState, end_offset: int | None, now: float) -> dict[str, float] | None:
+        key = (p.topic, p.partition)
+        if end_offset is None or p.leader not in p.sizes:
+            self._previous.pop(key, None)
+            return None
+        reading = _Reading(now, p.sizes[p.leader], end_offset)
+        before, self._previous[key] = self._previous.get(key), reading
+        if before is None or reading.at <= before.at:
+            return None
+        elapsed = reading.at - before.at
+        messages = max(reading.end_offset - before.end_offset, 0)
+        grown = reading.size - before.size
+        if grown >= 0 and messages:
+            self._bytes_per_message[key] = grown / messages
+        if grown < 0:
+            if key not in self._bytes_per_message:
+                return None
+            grown = messages * self._bytes_per_message[key]
+        return {"bytes_in": grown / elapsed, "messages_in": messages / elapsed}

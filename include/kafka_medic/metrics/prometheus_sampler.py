@@ -1,0 +1,113 @@
+"""A sampler that asks a Prometheus server (HTTP API, instant queries) instead of the brokers.
+
+Production clusters are usually scraped by Prometheus already; its rate() over the scrapes gives
+the same per-second rates the JMX sampler computes itself. Queries are configurable (a JSON file
+with any of the keys of DEFAULT_QUERIES) because metric and label names depend on the exporter
+rules and on how targets are labelled; each broker-level result must carry the broker id in the
+`broker_label` label, topic results also `topic`, size results `topic` and `partition`.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from kafka_medic.errors import MedicError
+from kafka_medic.metrics.admin_sampler import AdminSampler
+from kafka_medic.metrics.broker_metrics import TOPIC_RATES, BrokerReading, readings_to_samples
+from kafka_medic.metrics.sample import BROKER_METRICS, BrokerSample, PartitionSample
+
+SOURCE = "prometheus"
+_BTM = "kafka_server_brokertopicmetrics"
+_IDLE = "kafka_server_kafkarequesthandlerpool_requesthandleravgidlepercent"
+DEFAULT_QUERIES: dict = {
+    "broker_label": "broker",
+    "broker": {
+        "bytes_in": f'sum by (broker) (rate({_BTM}_bytesin_total{{topic=""}}[1m]))',
+        "bytes_out": f'sum by (broker) (rate({_BTM}_bytesout_total{{topic=""}}[1m]))',
+        "replication_bytes_in": f'sum by (broker) (rate({_BTM}_replicationbytesin_total{{topic=""}}[1m]))',
+        "replication_bytes_out": f'sum by (broker) (rate({_BTM}_replicationbytesout_total{{topic=""}}[1m]))',
+        "produce_requests": f'sum by (broker) (rate({_BTM}_totalproducerequests_total{{topic=""}}[1m]))',
+        "fetch_requests": f'sum by (broker) (rate({_BTM}_totalfetchrequests_total{{topic=""}}[1m]))',
+        "request_handler_idle": f"max by (broker) ({_IDLE})",
+        "cpu": "100 * max by (broker) (java_lang_operatingsystem_processcpuload >= 0)",
+    },
+    "topic": {
+        "bytes_in": f'sum by (broker, topic) (rate({_BTM}_bytesin_total{{topic!=""}}[1m]))',
+        "bytes_out": f'sum by (broker, topic) (rate({_BTM}_bytesout_total{{topic!=""}}[1m]))',
+        "messages_in": f'sum by (broker, topic) (rate({_BTM}_messagesin_total{{topic!=""}}[1m]))',
+    },
+    "size": "max by (broker, topic, partition) (kafka_log_log_size)",
+}
+
+
+def load_queries(path: str | Path | None) -> dict:
+    """DEFAULT_QUERIES, with the entries of a JSON file (same shape) replacing the defaults they name."""
+    queries = json.loads(json.dumps(DEFAULT_QUERIES))
+    if path is None:
+        return queries
+    try:
+        override = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise MedicError(f"cannot read Prometheus queries file {path}: {exc}") from exc
+    for key, value in override.items():
+        if key not in queries:
+            raise MedicError(
+                f"Prometheus queries file {path}: unknown key {key!r}; valid: {', '.join(queries)}"
+            )
+        if isinstance(queries[key], dict):
+            valid = BROKER_METRICS if key == "broker" else TOPIC_RATES
+            unknown = set(value) - set(valid) if isinstance(value, dict) else {"(not an object)"}
+            if unknown:
+                raise MedicError(
+                    f"Prometheus queries file {path}: {key!r} has unknown entries {sorted(unknown)}"
+                )
+            queries[key].update(value)
+        else:
+            queries[key] = value
+    return queries
+
+
+class PrometheusSampler:
+    source = SOURCE
+
+    def __init__(self, url: str, admin: AdminSampler, queries: dict | None = None, timeout_s: float = 10.0):
+        self.url = url.rstrip("/")
+        self.admin = admin
+        self.queries = queries or load_queries(None)
+        self.timeout_s = timeout_s
+
+    def sample(self, ts: float) -> tuple[list[BrokerSample], list[PartitionSample]]:
+        label = self.queries["broker_label"]
+        readings: dict[int, BrokerReading] = {}
+
+        def reading(labels: dict[str, str]) -> BrokerReading:
+            return readings.setdefault(int(labels[label]), BrokerReading(topics={}))
+
+        for field, query in self.queries["broker"].items():
+            for labels, value in self.query(query, ts):
+                reading(labels).broker[field] = value
+        for field, query in self.queries["topic"].items():
+            for labels, value in self.query(query, ts):
+                reading(labels).topics.setdefault(labels["topic"], {})[field] = value
+        for labels, value in self.query(self.queries["size"], ts):
+            reading(labels).sizes[(labels["topic"], int(labels["partition"]))] = value
+        return readings_to_samples(ts, SOURCE, readings, self.admin)
+
+    def query(self, promql: str, ts: float) -> list[tuple[dict[str, str], float]]:
+        """An instant query at `ts`: (labels, value) per series of the resulting vector."""
+        url = f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": promql, "time": f"{ts:.3f}"})
+        try:
+            with urllib.request.urlopen(url, timeout=self.timeout_s) as response:
+                body = json.load(response)
+        except urllib.error.HTTPError as exc:
+            detail = json.loads(exc.read() or b"{}").get("error", exc.reason)
+            raise MedicError(f"Prometheus at {self.url} rejected query {promql!r}: {detail}") from exc
+        except (urllib.error.URLError, OSError) as exc:
+            raise MedicError(f"cannot reach Prometheus at {self.url}: {exc}") from exc
+        if body.get("data", {}).get("resultType") != "vector":
+            raise MedicError(f"Prometheus query {promql!r} must give an instant vector")
+        return [(series["metric"], float(series["value"][1])) for series in body["data"]["result"]]
