@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "kafka_medic.kafka.commands",
     "kafka_medic.demo",
     "kafka_medic.metrics.commands",
+    "kafka_medic.executor.commands",
 )
 
 

@@ -1,0 +1,146 @@
+"""Which moves to start next: per-broker and cluster-wide concurrency, ordering strategies, min-ISR safety.
+
+Replica moves are scheduled greedily: whenever a slot frees up on every broker a move involves, the
+next move in strategy order starts (Cruise Control's executor does the same), so the throttled
+replication pipes stay full. A batch is the set of moves submitted together. Leadership-only moves
+run afterwards in their own batches of preferred leader elections. `plan_batches` replays that
+schedule as if each batch finished before the next, which is what a dry run shows.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from kafka_medic.executor.options import ExecutionOptions
+from kafka_medic.executor.tasks import LEADER, REPLICA, Task
+from kafka_medic.kafka.state import ClusterState, PartitionState
+
+
+@dataclass
+class Batch:
+    kind: str  # REPLICA or LEADER
+    tasks: list[Task]
+
+
+@dataclass
+class Selection:
+    """The moves to start now, and those held back for a reason other than a full slot."""
+
+    tasks: list[Task] = field(default_factory=list)
+    held: dict[str, str] = field(default_factory=dict)  # partition name -> reason
+
+
+def order_tasks(tasks: Iterable[Task], state: ClusterState, strategy: tuple[str, ...]) -> list[Task]:
+    """Replica tasks in strategy order; ties keep the proposal's order (Python's sort is stable)."""
+    partitions = {(p.topic, p.partition): p for p in state.partitions}
+    keys = [_STRATEGY_KEYS[name] for name in strategy]
+
+    def key(task: Task) -> tuple:
+        p = partitions.get(task.key)
+        return tuple(k(task, p, state) for k in keys)
+
+    return sorted(tasks, key=key)
+
+
+def involved_brokers(task: Task, alive: set[int]) -> set[int]:
+    """Brokers a replica move loads: destinations that copy, and live replicas that leave (Cruise Control's count)."""
+    return set(task.added) | {b for b in task.removed if b in alive}
+
+
+def select_replica_tasks(
+    pending: list[Task], in_flight: Iterable[Task], state: ClusterState, options: ExecutionOptions
+) -> Selection:
+    """The next replica moves to start, in `pending`'s order, without exceeding any concurrency cap."""
+    alive = set(state.alive_brokers)
+    partitions = {(p.topic, p.partition): p for p in state.partitions}
+    load: Counter[int] = Counter()
+    running = 0
+    for task in in_flight:
+        load.update(involved_brokers(task, alive))
+        running += 1
+    selection = Selection()
+    for task in pending:
+        if running >= options.max_moves:
+            break
+        reason = unsafe_reason(task, partitions.get(task.key), state)
+        if reason:
+            selection.held[task.name] = reason
+            continue
+        brokers = involved_brokers(task, alive)
+        if any(load[b] >= options.concurrency for b in brokers):
+            continue
+        load.update(brokers)
+        running += 1
+        selection.tasks.append(task)
+    return selection
+
+
+def unsafe_reason(task: Task, p: PartitionState | None, state: ClusterState) -> str | None:
+    """Why starting this move now could lose data or hang, or None when it is safe.
+
+    Kafka keeps every old replica until all new ones are in sync, so a move alone never shrinks the
+    ISR. What it can do is drop an in-sync replica at completion: for a partition already below
+    min.insync.replicas that copy is one of too few holding acknowledged data, so such a move waits
+    until the ISR recovers; moves that only replace dead or lagging replicas (healing) may run.
+    """
+    if p is None:
+        return None
+    if p.leader is None:
+        return "partition is offline: no leader to copy from"
+    alive = set(state.alive_brokers)
+    dead_destinations = [b for b in task.added if b not in alive]
+    if dead_destinations:
+        return f"destination broker {dead_destinations[0]} is not alive"
+    in_sync = {b for b in p.isr if b in alive}
+    min_isr = state.min_insync_replicas(p.topic)
+    if len(in_sync) < min_isr and in_sync & set(task.removed):
+        return f"only {len(in_sync)} in-sync replicas (min.insync.replicas={min_isr}) and the move removes one"
+    return None
+
+
+def leader_batches(tasks: list[Task], options: ExecutionOptions) -> list[Batch]:
+    size = options.leader_batch_size
+    return [Batch(LEADER, tasks[i:i + size]) for i in range(0, len(tasks), size)]
+
+
+def plan_batches(tasks: list[Task], state: ClusterState, options: ExecutionOptions) -> tuple[list[Batch], dict]:
+    """The whole schedule as if each batch finished before the next starts (a dry run's view).
+
+    Returns the batches (replica batches, then leadership batches for every task whose leader
+    changes) and the moves held back as unsafe, by partition name.
+    """
+    pending = order_tasks([t for t in tasks if t.kind == REPLICA], state, options.strategy)
+    batches: list[Batch] = []
+    held: dict[str, str] = {}
+    while pending:
+        selection = select_replica_tasks(pending, [], state, options)
+        held.update(selection.held)
+        if not selection.tasks:
+            break
+        batches.append(Batch(REPLICA, selection.tasks))
+        chosen = {t.key for t in selection.tasks}
+        pending = [t for t in pending if t.key not in chosen]
+    leaders = [t for t in tasks if t.leader_changes and t.name not in held]
+    return batches + leader_batches(leaders, options), held
+
+
+def _in_sync_deficit(task: Task, p: PartitionState | None, state: ClusterState) -> int:
+    """0 for partitions at or under min ISR (they go first), 1 otherwise."""
+    if p is None:
+        return 1
+    return 0 if len(p.isr) <= state.min_insync_replicas(p.topic) else 1
+
+
+def _under_replicated(task: Task, p: PartitionState | None, state: ClusterState) -> int:
+    return 0 if p is not None and p.under_replicated else 1
+
+
+_STRATEGY_KEYS: dict[str, Callable[[Task, PartitionState | None, ClusterState], object]] = {
+    "min_isr_first": _in_sync_deficit,
+    "urp_first": _under_replicated,
+    "postpone_urp": lambda task, p, state: -_under_replicated(task, p, state),
+    "large_first": lambda task, p, state: -task.size_bytes,
+    "small_first": lambda task, p, state: task.size_bytes,
+}

@@ -1,0 +1,144 @@
+"""`kafka-medic execute`, `kafka-medic executions` and `kafka-medic stop`."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from datetime import UTC, datetime
+
+from kafka_medic.errors import MedicError
+from kafka_medic.executor.batches import plan_batches
+from kafka_medic.executor.journal import Journal
+from kafka_medic.executor.options import MB, STRATEGIES, ExecutionOptions
+from kafka_medic.executor.run import execute, stop
+from kafka_medic.executor.steps import report_lines
+from kafka_medic.executor.tasks import REPLICA, tasks_for
+from kafka_medic.kafka.reader import read_cluster_state
+from kafka_medic.kafka.target import add_cluster_args, resolve_cluster
+from kafka_medic.model import load_proposal
+from kafka_medic.output import add_json_flag, print_json, print_table
+
+
+def register(subparsers) -> None:
+    run = subparsers.add_parser("execute", help="carry out a proposal: throttled, in batches, with progress")
+    add_cluster_args(run)
+    run.add_argument("--proposal", required=True, help="proposal file (kafka-medic plan --output)")
+    run.add_argument("--dry-run", action="store_true", help="show the batches and stop there")
+    run.add_argument("--throttle", metavar="MB/s|auto",
+                     help="replication throttle per broker in MB/s, or 'auto' for measured headroom")
+    run.add_argument("--capacity", help="capacity file for --throttle auto")
+    run.add_argument("--concurrency", type=int, default=5, help="concurrent replica moves per broker (default 5)")
+    run.add_argument("--max-moves", type=int, default=50, help="concurrent replica moves in the cluster (default 50)")
+    run.add_argument("--strategy", default="min_isr_first,large_first",
+                     help=f"comma-separated ordering of moves, from: {', '.join(STRATEGIES)}")
+    run.add_argument("--poll", type=float, default=1.0, help="seconds between progress checks (default 1)")
+    add_json_flag(run)
+    run.set_defaults(func=run_execute)
+
+    listing = subparsers.add_parser("executions", help="recent executions and their outcome")
+    listing.add_argument("--cluster", help="only this cluster")
+    listing.add_argument("--limit", type=int, default=20)
+    add_json_flag(listing)
+    listing.set_defaults(func=run_executions)
+
+    halt = subparsers.add_parser("stop", help="stop the running execution: roll back moves in flight, clear throttles")
+    add_cluster_args(halt)
+    add_json_flag(halt)
+    halt.set_defaults(func=run_stop)
+
+
+def run_execute(args: argparse.Namespace) -> int:
+    config, _ = resolve_cluster(args)
+    proposal = load_proposal(args.proposal)
+    options = ExecutionOptions(
+        concurrency=args.concurrency, max_moves=args.max_moves, strategy=tuple(args.strategy.split(",")),
+        throttle=_throttle(args.throttle), auto_throttle=args.throttle == "auto", capacity_file=args.capacity,
+        poll_interval_s=args.poll,
+    )
+    if args.dry_run:
+        return _dry_run(config, proposal, options, args.json)
+    signal.signal(signal.SIGTERM, _interrupt)  # Airflow and service managers stop with SIGTERM: stop cleanly
+    report = execute(config, proposal, options, Journal(), log=_log)
+    if args.json:
+        print_json(report)
+    return 0 if report.get("status") == "succeeded" else 1
+
+
+def run_executions(args: argparse.Namespace) -> int:
+    journal = Journal()
+    rows = journal.list(args.cluster, args.limit)
+    if args.json:
+        print_json([{"id": e.id, "cluster": e.cluster, "status": e.status, "phase": e.phase, "message": e.message,
+                     "moves": len(e.proposal.moves), "started_at": e.started_at, "finished_at": e.finished_at,
+                     "owner": f"{e.owner_host}:{e.owner_pid}" if e.owner_pid else None, "report": e.report}
+                    for e in rows])
+        return 0
+    print_table(
+        [(e.id, e.cluster, e.status, e.phase, len(e.proposal.moves), _time(e.started_at),
+          round((e.finished_at or datetime.now(UTC).timestamp()) - e.started_at), e.message)
+         for e in rows],
+        ["id", "cluster", "status", "phase", "moves", "started", "seconds", "message"],
+    )
+    return 0
+
+
+def run_stop(args: argparse.Namespace) -> int:
+    config, _ = resolve_cluster(args)
+    report = stop(config, Journal(), log=_log)
+    if args.json:
+        print_json(report)
+    else:
+        for line in report_lines(report):
+            print(line)
+    return 0
+
+
+def _dry_run(config, proposal, options: ExecutionOptions, as_json: bool) -> int:
+    state = read_cluster_state(config)
+    tasks, skipped = tasks_for(proposal.moves, state)
+    batches, held = plan_batches(tasks, state, options)
+    if as_json:
+        print_json({
+            "batches": [{"kind": b.kind, "partitions": [t.as_dict() for t in b.tasks]} for b in batches],
+            "skipped": {s.task.name: s.reason for s in skipped}, "held": held,
+        })
+        return 0
+    print_table(
+        [(i + 1, b.kind, len(b.tasks), round(sum(t.bytes_to_move for t in b.tasks) / MB, 1),
+          ", ".join(t.name for t in b.tasks[:6]) + (" ..." if len(b.tasks) > 6 else ""))
+         for i, b in enumerate(batches)],
+        ["batch", "kind", "moves", "mb", "partitions"],
+    )
+    replica = [t for t in tasks if t.kind == REPLICA]
+    print(f"\n{len(replica)} replica moves ({sum(t.bytes_to_move for t in replica) / MB:.1f} MB), "
+          f"{len(batches)} batches; skipped {len(skipped)}; held back as unsafe {len(held)}")
+    for s in skipped:
+        print(f"skip {s.task.name}: {s.reason}")
+    for name, reason in held.items():
+        print(f"hold {name}: {reason}")
+    return 0
+
+
+def _throttle(value: str | None) -> float | None:
+    if value is None or value == "auto":
+        return None
+    try:
+        rate = float(value)
+    except ValueError:
+        raise MedicError(f"--throttle {value!r} is neither a number of MB/s nor 'auto'") from None
+    return rate * MB
+
+
+def _log(line: str) -> None:
+    print(f"{datetime.now():%H:%M:%S} {line}", flush=True)
+
+
+def _time(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _interrupt(signum, frame) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    print("kafka-medic: SIGTERM: stopping the execution", file=sys.stderr, flush=True)
+    raise KeyboardInterrupt

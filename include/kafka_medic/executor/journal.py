@@ -1,0 +1,357 @@
+"""The executor's journal: executions, their tasks, the throttles they set, and the one-per-cluster lock.
+
+It lives in the metrics store's database (same URL, same engine conventions) in tables of its own.
+The cluster is the truth for what is in flight; the journal remembers what only kafka-medic knows:
+which moves belong to which execution, what was submitted when, the throttle values that were there
+before kafka-medic changed them, who runs the execution, and whether someone asked it to stop.
+Every state change is written before the matching cluster write, so a crash between the two is
+resolved by reading the cluster, never by repeating the write blindly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import psutil
+import sqlalchemy as sa
+
+from kafka_medic.errors import MedicError
+from kafka_medic.executor.options import ExecutionOptions
+from kafka_medic.executor.tasks import Task
+from kafka_medic.metrics.store import _engine, default_store_url
+from kafka_medic.model import Proposal, parse_proposal, proposal_to_dict
+
+# Task states. A submitted task is in flight until the cluster shows it finished or rolled back.
+PENDING, SUBMITTED, DONE = "pending", "submitted", "done"
+CANCELLED, DEAD, TIMED_OUT, HELD, FAILED = "cancelled", "dead", "timed_out", "held", "failed"
+SKIPPED = "skipped"  # the proposal's move needed nothing, or could not apply (the reason says which)
+RUNNING = "running"
+FINISHED_STATUSES = ("succeeded", "stopped", "failed")
+
+metadata = sa.MetaData()
+
+executions = sa.Table(
+    "executor_executions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("cluster", sa.String(255), nullable=False, index=True),
+    sa.Column("proposal_hash", sa.String(64), nullable=False),
+    sa.Column("proposal", sa.Text, nullable=False),
+    sa.Column("options", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("phase", sa.String(32), nullable=False),
+    sa.Column("message", sa.Text),
+    sa.Column("started_at", sa.Double, nullable=False),
+    sa.Column("finished_at", sa.Double),
+    sa.Column("owner_host", sa.String(255)),
+    sa.Column("owner_pid", sa.Integer),
+    sa.Column("heartbeat", sa.Double),
+    sa.Column("stop_requested", sa.Boolean, nullable=False, default=False),
+    sa.Column("batches", sa.Integer, nullable=False, default=0),
+    sa.Column("report", sa.Text),
+)
+
+locks = sa.Table(
+    "executor_locks",
+    metadata,
+    sa.Column("cluster", sa.String(255), primary_key=True),
+    sa.Column("execution_id", sa.String(64), nullable=False),
+)
+
+tasks = sa.Table(
+    "executor_tasks",
+    metadata,
+    sa.Column("execution_id", sa.String(64), sa.ForeignKey("executor_executions.id"), primary_key=True),
+    sa.Column("topic", sa.String(255), primary_key=True),
+    sa.Column("partition", sa.Integer, primary_key=True),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("task", sa.Text, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("batch", sa.Integer),
+    sa.Column("submissions", sa.Integer, nullable=False, default=0),
+    sa.Column("submitted_at", sa.Double),
+    sa.Column("finished_at", sa.Double),
+)
+
+throttles = sa.Table(
+    "executor_throttles",
+    metadata,
+    sa.Column("execution_id", sa.String(64), sa.ForeignKey("executor_executions.id"), primary_key=True),
+    sa.Column("resource", sa.String(8), primary_key=True),  # "broker" or "topic"
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("config", sa.String(64), primary_key=True),
+    sa.Column("original", sa.Text),  # the value before kafka-medic touched it; NULL: it was not set
+    sa.Column("applied", sa.Text),  # the value kafka-medic last set; NULL: kafka-medic left it as it was
+    sa.Column("cleared", sa.Boolean, nullable=False, default=False),
+)
+
+
+@dataclass
+class Execution:
+    id: str
+    cluster: str
+    proposal_hash: str
+    proposal: Proposal
+    options: ExecutionOptions
+    status: str
+    phase: str
+    message: str | None
+    started_at: float
+    finished_at: float | None
+    owner_host: str | None
+    owner_pid: int | None
+    heartbeat: float | None
+    stop_requested: bool
+    batches: int
+    report: dict | None
+
+    def owner_alive(self, timeout_s: float, now: float | None = None) -> bool:
+        """A process owns the execution and has shown signs of life (on this host: its pid exists)."""
+        if self.owner_pid is None or self.heartbeat is None:
+            return False
+        if (now or time.time()) - self.heartbeat > timeout_s:
+            return False
+        return self.owner_host != socket.gethostname() or psutil.pid_exists(self.owner_pid)
+
+    def owned_by_me(self) -> bool:
+        return (self.owner_host, self.owner_pid) == (socket.gethostname(), os.getpid())
+
+    def describe(self) -> str:
+        started = datetime.fromtimestamp(self.started_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        owner = f" by pid {self.owner_pid} on {self.owner_host}" if self.owner_pid else ""
+        return f"execution {self.id} ({len(self.proposal.moves)} moves, started {started}{owner}, {self.phase})"
+
+
+@dataclass
+class TaskRecord:
+    task: Task
+    state: str
+    reason: str | None
+    batch: int | None
+    submissions: int
+    submitted_at: float | None
+    finished_at: float | None
+
+
+@dataclass
+class ThrottleRecord:
+    resource: str
+    name: str
+    config: str
+    original: str | None
+    applied: str | None
+    cleared: bool
+
+
+def proposal_hash(proposal: Proposal) -> str:
+    """Identifies a proposal by its moves, so re-running the same proposal resumes instead of starting over."""
+    moves = json.dumps(proposal_to_dict(proposal)["moves"], sort_keys=True)
+    return hashlib.sha256(f"{proposal.cluster}\n{moves}".encode()).hexdigest()
+
+
+class Journal:
+    """Reads and writes the executor tables; every method is its own transaction."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or default_store_url()
+        self.engine = _engine(self.url)
+        try:
+            metadata.create_all(self.engine)
+        except sa.exc.OperationalError as exc:
+            raise MedicError(f"cannot open the executor journal at {self.url}: {exc.orig}") from exc
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # Executions and the lock
+
+    def create(self, cluster: str, proposal: Proposal, options: ExecutionOptions, task_list: list[Task]) -> str | None:
+        """Record a new execution holding the cluster's lock; None when another execution holds it."""
+        now = time.time()
+        execution_id = f"{cluster}-{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(locks.insert().values(cluster=cluster, execution_id=execution_id))
+                conn.execute(executions.insert().values(
+                    id=execution_id, cluster=cluster, proposal_hash=proposal_hash(proposal),
+                    proposal=json.dumps(proposal_to_dict(proposal)), options=json.dumps(options.as_dict()),
+                    status=RUNNING, phase="created", started_at=now, stop_requested=False, batches=0,
+                    owner_host=socket.gethostname(), owner_pid=os.getpid(), heartbeat=now,
+                ))
+                if task_list:
+                    conn.execute(tasks.insert(), [
+                        {"execution_id": execution_id, "topic": t.topic, "partition": t.partition, "seq": i,
+                         "task": json.dumps(t.as_dict()), "state": PENDING, "submissions": 0}
+                        for i, t in enumerate(task_list)
+                    ])
+        except sa.exc.IntegrityError:
+            return None
+        return execution_id
+
+    def lock_holder(self, cluster: str) -> Execution | None:
+        with self.engine.connect() as conn:
+            execution_id = conn.scalar(sa.select(locks.c.execution_id).where(locks.c.cluster == cluster))
+        return self.get(execution_id) if execution_id else None
+
+    def get(self, execution_id: str) -> Execution:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(executions).where(executions.c.id == execution_id)).mappings().first()
+        if row is None:
+            raise MedicError(f"no execution {execution_id!r} in the journal at {self.url}")
+        return _execution(row)
+
+    def list(self, cluster: str | None = None, limit: int = 20) -> list[Execution]:
+        query = sa.select(executions).order_by(executions.c.started_at.desc()).limit(limit)
+        if cluster:
+            query = query.where(executions.c.cluster == cluster)
+        with self.engine.connect() as conn:
+            return [_execution(row) for row in conn.execute(query).mappings()]
+
+    def claim(self, execution_id: str) -> Execution:
+        """Make this process the execution's owner; refused while another live process owns it."""
+        me = (socket.gethostname(), os.getpid())
+        execution = self.get(execution_id)
+        if execution.status != RUNNING:
+            raise MedicError(f"{execution.describe()} has already finished: {execution.status}")
+        if not execution.owned_by_me() and execution.owner_alive(execution.options.heartbeat_timeout_s):
+            raise MedicError(f"{execution.describe()} is running in another process")
+        # Compare and swap: only one of two processes claiming at the same moment wins.
+        seen = (
+            executions.c.owner_pid.is_not_distinct_from(execution.owner_pid),
+            executions.c.heartbeat.is_not_distinct_from(execution.heartbeat),
+        )
+        with self.engine.begin() as conn:
+            claimed = conn.execute(executions.update().where(executions.c.id == execution_id, *seen).values(
+                owner_host=me[0], owner_pid=me[1], heartbeat=time.time())).rowcount
+        if not claimed:
+            raise MedicError(f"{self.get(execution_id).describe()} was just claimed by another process")
+        return self.get(execution_id)
+
+    @contextmanager
+    def claimed(self, execution_id: str) -> Iterator[Execution]:
+        """Own the execution for one step and let go of it afterwards, whatever happens."""
+        execution = self.claim(execution_id)
+        try:
+            yield execution
+        finally:
+            self.release(execution_id)
+
+    def release(self, execution_id: str) -> None:
+        """Give up ownership between steps, so the next step (maybe another process) may claim at once."""
+        self._update(execution_id, owner_pid=None, owner_host=None)
+
+    def heartbeat(self, execution_id: str, **values) -> Execution:
+        self._update(execution_id, heartbeat=time.time(), **values)
+        return self.get(execution_id)
+
+    def request_stop(self, execution_id: str) -> None:
+        self._update(execution_id, stop_requested=True)
+
+    def finish(self, execution_id: str, status: str, message: str | None, report: dict) -> None:
+        """Record the outcome and free the cluster for the next execution."""
+        with self.engine.begin() as conn:
+            conn.execute(executions.update().where(executions.c.id == execution_id).values(
+                status=status, phase="finished", message=message, report=json.dumps(report, default=str),
+                finished_at=time.time(), owner_pid=None, owner_host=None))
+            conn.execute(locks.delete().where(locks.c.execution_id == execution_id))
+
+    def _update(self, execution_id: str, **values) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(executions.update().where(executions.c.id == execution_id).values(**values))
+
+    # Tasks
+
+    def tasks(self, execution_id: str) -> list[TaskRecord]:
+        query = sa.select(tasks).where(tasks.c.execution_id == execution_id).order_by(tasks.c.seq)
+        with self.engine.connect() as conn:
+            return [
+                TaskRecord(
+                    task=Task.from_dict(json.loads(row["task"])), state=row["state"], reason=row["reason"],
+                    batch=row["batch"], submissions=row["submissions"], submitted_at=row["submitted_at"],
+                    finished_at=row["finished_at"],
+                )
+                for row in conn.execute(query).mappings()
+            ]
+
+    def mark_submitted(self, execution_id: str, task_list: list[Task]) -> int:
+        """Record a batch as submitted (before the cluster write) and return its number."""
+        now = time.time()
+        with self.engine.begin() as conn:
+            conn.execute(executions.update().where(executions.c.id == execution_id).values(
+                batches=executions.c.batches + 1))
+            number = conn.scalar(sa.select(executions.c.batches).where(executions.c.id == execution_id))
+            for t in task_list:
+                conn.execute(
+                    tasks.update().where(*_task_key(execution_id, t)).values(
+                        state=SUBMITTED, batch=number, submitted_at=now, submissions=tasks.c.submissions + 1)
+                )
+        return number
+
+    def set_task_state(self, execution_id: str, task: Task, state: str, reason: str | None = None) -> None:
+        finished = None if state in (PENDING, SUBMITTED, HELD) else time.time()
+        with self.engine.begin() as conn:
+            conn.execute(tasks.update().where(*_task_key(execution_id, task)).values(
+                state=state, reason=reason, finished_at=finished))
+
+    # Throttles
+
+    def throttles(self, execution_id: str) -> list[ThrottleRecord]:
+        query = sa.select(throttles).where(throttles.c.execution_id == execution_id)
+        with self.engine.connect() as conn:
+            return [
+                ThrottleRecord(r["resource"], r["name"], r["config"], r["original"], r["applied"], r["cleared"])
+                for r in conn.execute(query).mappings()
+            ]
+
+    def remember_original(self, execution_id: str, resource: str, name: str, config: str, original: str | None) -> None:
+        """Keep the value found before the first change; later calls never overwrite it."""
+        key = _throttle_key(execution_id, resource, name, config)
+        with self.engine.begin() as conn:
+            if conn.scalar(sa.select(sa.func.count()).select_from(throttles).where(*key)):
+                return
+            conn.execute(throttles.insert().values(
+                execution_id=execution_id, resource=resource, name=name, config=config, original=original,
+                applied=None, cleared=False))
+
+    def record_applied(self, execution_id: str, resource: str, name: str, config: str, applied: str | None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(throttles.update().where(*_throttle_key(execution_id, resource, name, config)).values(
+                applied=applied, cleared=False))
+
+    def mark_cleared(self, execution_id: str, resource: str, name: str, config: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(throttles.update().where(*_throttle_key(execution_id, resource, name, config)).values(
+                cleared=True))
+
+
+def _task_key(execution_id: str, task: Task):
+    return (tasks.c.execution_id == execution_id, tasks.c.topic == task.topic, tasks.c.partition == task.partition)
+
+
+def _throttle_key(execution_id: str, resource: str, name: str, config: str):
+    return (
+        throttles.c.execution_id == execution_id, throttles.c.resource == resource,
+        throttles.c.name == name, throttles.c.config == config,
+    )
+
+
+def _execution(row) -> Execution:
+    return Execution(
+        id=row["id"], cluster=row["cluster"], proposal_hash=row["proposal_hash"],
+        proposal=parse_proposal(json.loads(row["proposal"])),
+        options=ExecutionOptions.from_dict(json.loads(row["options"])),
+        status=row["status"], phase=row["phase"], message=row["message"], started_at=row["started_at"],
+        finished_at=row["finished_at"], owner_host=row["owner_host"], owner_pid=row["owner_pid"],
+        heartbeat=row["heartbeat"], stop_requested=bool(row["stop_requested"]), batches=row["batches"],
+        report=json.loads(row["report"]) if row["report"] else None,
+    )

@@ -1,0 +1,58 @@
+"""How an execution runs: concurrency, ordering, throttle and timing, kept with the execution's journal."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from kafka_medic.errors import MedicError
+
+MB = 1024 * 1024  # the CLI's MB/s, like the cluster model's MB, is 2^20 bytes
+STRATEGIES = ("min_isr_first", "urp_first", "postpone_urp", "large_first", "small_first")
+
+
+@dataclass(frozen=True)
+class ExecutionOptions:
+    concurrency: int = 5  # concurrent replica moves per broker, counting destinations and live sources
+    max_moves: int = 50  # concurrent replica moves in the whole cluster
+    leader_batch_size: int = 1000  # partitions per preferred leader election request
+    # Ordering of replica moves: strategies applied in turn (ties keep proposal order), as Cruise Control chains them.
+    strategy: tuple[str, ...] = ("min_isr_first", "large_first")
+    throttle: float | None = None  # replication throttle in bytes/s on every involved broker; None: no throttle
+    auto_throttle: bool = False  # per-broker throttle from measured headroom (needs metrics samples)
+    auto_throttle_fraction: float = 0.8  # of network capacity that clients plus replication may use
+    capacity_file: str | None = None  # broker capacities for auto_throttle; None: the built-in default
+    poll_interval_s: float = 1.0
+    stall_alert_s: float = 60.0  # alert when a move copies nothing for this long
+    task_timeout_s: float | None = None  # per move; None: 3x its size at the throttle, at least 10 minutes
+    heartbeat_timeout_s: float = 30.0  # an executor silent for this long is considered gone
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1 or self.max_moves < 1 or self.leader_batch_size < 1:
+            raise MedicError("concurrency, max_moves and leader_batch_size must be at least 1")
+        unknown = [s for s in self.strategy if s not in STRATEGIES]
+        if unknown:
+            raise MedicError(f"unknown strategy {unknown[0]!r}; valid: {', '.join(STRATEGIES)}")
+        if self.throttle is not None and self.throttle <= 0:
+            raise MedicError(f"throttle must be positive bytes/s, got {self.throttle}")
+        if self.throttle is not None and self.auto_throttle:
+            raise MedicError("give either a fixed throttle or auto_throttle, not both")
+        if self.poll_interval_s <= 0:
+            raise MedicError("poll_interval_s must be positive")
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["strategy"] = list(self.strategy)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ExecutionOptions:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        if "strategy" in values:
+            values["strategy"] = tuple(values["strategy"])
+        return cls(**values)
+
+    def timeout_for(self, bytes_to_move: int, rate: float | None) -> float:
+        if self.task_timeout_s is not None:
+            return self.task_timeout_s
+        return max(600.0, 3 * bytes_to_move / rate) if rate else 3600.0

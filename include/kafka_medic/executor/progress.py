@@ -1,0 +1,94 @@
+"""Progress of an execution in partitions and bytes, with rate and ETA, measured from the cluster itself.
+
+Bytes copied for a move in flight are what its new replicas hold on disk (DescribeLogDirs), capped
+at the partition's size when planned, so the figure is right after a restart too. The rate is taken
+over a sliding window, so it follows throttle changes and stalls instead of averaging them away.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import asdict, dataclass, field
+
+from kafka_medic.executor.journal import DONE, SKIPPED, SUBMITTED, TaskRecord
+from kafka_medic.executor.options import MB
+from kafka_medic.executor.tasks import REPLICA, Task
+from kafka_medic.kafka.state import ClusterState, PartitionState
+
+
+@dataclass
+class Progress:
+    ts: float
+    batch: int
+    partitions_done: int
+    partitions_total: int
+    bytes_done: int
+    bytes_total: int
+    rate_bps: float | None  # bytes per second over the last window
+    eta_s: float | None
+    in_flight: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def line(self) -> str:
+        pct = 100.0 * self.bytes_done / self.bytes_total if self.bytes_total else 100.0
+        rate = f"{self.rate_bps / MB:.1f} MB/s" if self.rate_bps is not None else "- MB/s"
+        eta = f"ETA {self.eta_s:.0f}s" if self.eta_s is not None else "ETA -"
+        moving = ", ".join(self.in_flight[:5]) + (f" +{len(self.in_flight) - 5}" if len(self.in_flight) > 5 else "")
+        return (
+            f"batch {self.batch}: {self.partitions_done}/{self.partitions_total} partitions, "
+            f"{self.bytes_done / MB:.1f}/{self.bytes_total / MB:.1f} MB ({pct:.0f}%), {rate}, {eta}"
+            + (f"; moving {moving}" if moving else "")
+        )
+
+
+def copied_bytes(task: Task, p: PartitionState | None) -> int:
+    """What the move's new replicas hold so far, each capped at the planned size."""
+    if p is None:
+        return 0
+    return sum(min(p.sizes.get(b, 0), task.size_bytes) for b in task.added)
+
+
+class ProgressMeter:
+    """Turns successive observations into progress figures and notices moves that stopped copying."""
+
+    def __init__(self, window_s: float = 15.0) -> None:
+        self.window_s = window_s
+        self._readings: deque[tuple[float, int]] = deque()
+        self._last_change: dict[tuple[str, int], tuple[int, float]] = {}
+
+    def measure(self, records: list[TaskRecord], state: ClusterState, batch: int, now: float) -> Progress:
+        partitions = {(p.topic, p.partition): p for p in state.partitions}
+        replica = [r for r in records if r.task.kind == REPLICA and r.state != SKIPPED]
+        done = 0
+        in_flight = []
+        for r in replica:
+            if r.state == DONE:
+                done += r.task.bytes_to_move
+            elif r.state == SUBMITTED:
+                copied = copied_bytes(r.task, partitions.get(r.task.key))
+                done += copied
+                in_flight.append(r.task.name)
+                before = self._last_change.get(r.task.key)
+                if before is None or copied > before[0]:
+                    self._last_change[r.task.key] = (copied, now)
+        total = sum(r.task.bytes_to_move for r in replica)
+        self._readings.append((now, done))
+        while len(self._readings) > 2 and now - self._readings[0][0] > self.window_s:
+            self._readings.popleft()
+        rate = None
+        first_ts, first_done = self._readings[0]
+        if now > first_ts:
+            rate = max(0.0, (done - first_done) / (now - first_ts))
+        eta = (total - done) / rate if rate else None
+        finished = sum(r.state == DONE for r in records if r.state != SKIPPED)
+        return Progress(
+            ts=now, batch=batch, partitions_done=finished, partitions_total=sum(r.state != SKIPPED for r in records),
+            bytes_done=done, bytes_total=total, rate_bps=rate, eta_s=eta, in_flight=in_flight,
+        )
+
+    def idle_for(self, task: Task, now: float) -> float:
+        """Seconds since the move last copied a byte (since it was first seen when it never has)."""
+        seen = self._last_change.get(task.key)
+        return now - seen[1] if seen else 0.0

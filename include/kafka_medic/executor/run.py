@@ -1,0 +1,73 @@
+"""The CLI's entry points: run a whole execution, or stop the one running on a cluster.
+
+`execute` chains the steps and always ends with the teardown (clear throttles, finish); an error
+or Ctrl-C on the way stops the execution cleanly (rolls back what is in flight) rather than leaving
+unthrottled moves behind. Only a hard kill skips that, and then re-running resumes.
+"""
+
+from __future__ import annotations
+
+import time
+
+from kafka_medic.errors import MedicError
+from kafka_medic.executor import journal as j
+from kafka_medic.executor.journal import Journal
+from kafka_medic.executor.options import ExecutionOptions
+from kafka_medic.executor.steps import (
+    Log,
+    clear_throttles,
+    elect_leaders,
+    execute_batches,
+    finish,
+    set_throttles,
+    start_execution,
+)
+from kafka_medic.executor.stop import abort
+from kafka_medic.kafka.config import ClusterConfig
+from kafka_medic.model import Proposal
+
+
+def execute(config: ClusterConfig, proposal: Proposal, options: ExecutionOptions, journal: Journal | None = None,
+            log: Log = print) -> dict:
+    """Carry out a proposal from start to end (or resume it after a crash) and return the final report."""
+    journal = journal or Journal()
+    execution_id = start_execution(config, proposal, options, journal, log)
+    try:
+        set_throttles(config, execution_id, journal, log)
+        if execute_batches(config, execution_id, journal, log) == "done":
+            elect_leaders(config, execution_id, journal, log)
+    except (Exception, KeyboardInterrupt) as exc:
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        if interrupted:
+            journal.request_stop(execution_id)
+        with journal.claimed(execution_id):
+            abort(config, journal, execution_id, "interrupted" if interrupted else f"executor error: {exc}", log)
+    finally:
+        clear_throttles(config, execution_id, journal, log)
+    return finish(config, execution_id, journal, log)
+
+
+def stop(config: ClusterConfig, journal: Journal | None = None, wait_s: float = 120.0, log: Log = print) -> dict:
+    """Stop the cluster's execution: ask its executor, or do the stop here when no executor is alive."""
+    journal = journal or Journal()
+    holder = journal.lock_holder(config.name)
+    if holder is None:
+        raise MedicError(f"no execution is running on cluster {config.name!r}")
+    journal.request_stop(holder.id)
+    log(f"stop requested for {holder.describe()}")
+    timeout = holder.options.heartbeat_timeout_s
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        execution = journal.get(holder.id)
+        if execution.status != j.RUNNING:
+            return execution.report or {}
+        if not execution.owner_alive(timeout):
+            break
+        time.sleep(1)
+    else:
+        raise MedicError(f"{holder.describe()} did not stop within {wait_s:.0f}s")
+    log("no executor is running it: rolling back and clearing throttles here")
+    with journal.claimed(holder.id):
+        abort(config, journal, holder.id, "stop requested", log)
+    clear_throttles(config, holder.id, journal, log)
+    return finish(config, holder.id, journal, log)

@@ -1,0 +1,347 @@
+"""The executor's steps, each one idempotent and safe to re-run after a crash.
+
+The Airflow DAG runs them as separate retryable tasks (start -> set throttles -> execute batches ->
+elect leaders -> verify -> clear throttles -> finish, the last two as teardown); `run.execute`
+chains them for the CLI. Every step claims the execution in the journal (refused while another live process
+owns it), reads in-flight reassignments and throttles from the cluster before it acts, and lets go of
+the execution when it returns so that the next step, maybe in another process, may claim it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from kafka_medic.capacity import load_capacities
+from kafka_medic.errors import MedicError
+from kafka_medic.executor import journal as j
+from kafka_medic.executor.batches import order_tasks, select_replica_tasks
+from kafka_medic.executor.journal import Journal, TaskRecord, proposal_hash
+from kafka_medic.executor.options import MB, ExecutionOptions
+from kafka_medic.executor.progress import ProgressMeter
+from kafka_medic.executor.report import build_report
+from kafka_medic.executor.stop import abort
+from kafka_medic.executor.submit import cancel_reassignments, elect_preferred_leaders, submit_reassignments
+from kafka_medic.executor.tasks import LEADER, REPLICA, Task, reassignment_target, tasks_for
+from kafka_medic.executor.throttles import clear_throttles as clear_throttle_configs
+from kafka_medic.executor.throttles import set_broker_rates, set_replica_throttles
+from kafka_medic.kafka.admin import admin_client
+from kafka_medic.kafka.config import ClusterConfig
+from kafka_medic.kafka.reader import read_cluster_state
+from kafka_medic.kafka.state import ClusterState
+from kafka_medic.model import Proposal
+
+Log = Callable[[str], None]
+READ_FAILURE_LIMIT_S = 120.0  # a cluster unreadable for this long fails the step (brokers being fenced take ~10s)
+ELECTION_WAIT_S = 60.0
+
+
+def start_execution(config: ClusterConfig, proposal: Proposal, options: ExecutionOptions, journal: Journal,
+                    log: Log = print) -> str:
+    """Record a new execution and take the cluster's lock; or pick up the interrupted one for this proposal.
+
+    A second execution on the same cluster is refused with a message naming the one that holds it.
+    """
+    holder = journal.lock_holder(config.name)
+    if holder is None:
+        state = read_cluster_state(config)
+        task_list, skipped = tasks_for(proposal.moves, state)
+        execution_id = journal.create(config.name, proposal, options, task_list + [s.task for s in skipped])
+        if execution_id is None:
+            holder = journal.lock_holder(config.name)
+        else:
+            for s in skipped:
+                journal.set_task_state(execution_id, s.task, j.SKIPPED, s.reason)
+                log(f"skip {s.task.name}: {s.reason}")
+            journal.release(execution_id)
+            replica = [t for t in task_list if t.kind == REPLICA]
+            log(f"execution {execution_id}: {len(replica)} replica moves "
+                f"({sum(t.bytes_to_move for t in replica) / MB:.1f} MB), "
+                f"{sum(t.kind == LEADER for t in task_list)} leadership moves, {len(skipped)} skipped")
+            return execution_id
+    if holder is None:
+        raise MedicError(f"could not take the execution lock of cluster {config.name!r}; try again")
+    if holder.proposal_hash != proposal_hash(proposal):
+        hint = ("it is running" if holder.owner_alive(holder.options.heartbeat_timeout_s)
+                else "it was interrupted: re-run it with its own proposal to resume, or `kafka-medic stop` it")
+        raise MedicError(f"cluster {config.name!r} already has {holder.describe()}; {hint}")
+    if holder.owner_alive(holder.options.heartbeat_timeout_s):
+        raise MedicError(f"cluster {config.name!r} is already executing this proposal: {holder.describe()}")
+    log(f"resuming {holder.describe()} with its recorded options")
+    return holder.id
+
+
+def set_throttles(config: ClusterConfig, execution_id: str, journal: Journal, log: Log = print) -> dict:
+    """Put replication rates on every live broker the remaining moves involve; returns broker -> rates."""
+    with journal.claimed(execution_id) as execution:
+        options = execution.options
+        if options.throttle is None and not options.auto_throttle:
+            return {}
+        state = read_cluster_state(config)
+        alive = set(state.alive_brokers)
+        remaining = [r.task for r in journal.tasks(execution_id)
+                     if r.task.kind == REPLICA and r.state in (j.PENDING, j.HELD, j.SUBMITTED)]
+        brokers = sorted({b for t in remaining for b in (*t.old_replicas, *t.new_replicas)} & alive)
+        rates = _rates(config, options, brokers)
+        with admin_client(config) as admin:
+            set_broker_rates(admin, journal, execution_id, rates)
+        journal.heartbeat(execution_id, phase="throttled")
+        shown = ", ".join(f"{b}: {lr / MB:.1f}/{fr / MB:.1f}" for b, (lr, fr) in rates.items())
+        log(f"throttle (leader/follower MB/s) on brokers {shown}")
+        return rates
+
+
+def execute_batches(config: ClusterConfig, execution_id: str, journal: Journal, log: Log = print) -> str:
+    """Start moves as slots free up until none are left; returns "done", "stopped" or "failed".
+
+    Stops cleanly (rolls back what is in flight) when asked to stop or when a destination broker
+    dies; moves without progress raise alerts, and moves past their timeout are rolled back alone.
+    """
+    with journal.claimed(execution_id) as execution:
+        options = execution.options
+        meter = ProgressMeter()
+        throttled: set[tuple[str, int]] | None = None
+        unreadable_since: float | None = None
+        alerted: set[tuple[str, int]] = set()
+        journal.heartbeat(execution_id, phase="moving")
+        while True:
+            execution = journal.heartbeat(execution_id)
+            try:
+                state = read_cluster_state(config)
+                unreadable_since = None
+            except MedicError as exc:
+                unreadable_since = unreadable_since or time.monotonic()
+                if time.monotonic() - unreadable_since > READ_FAILURE_LIMIT_S:
+                    raise
+                log(f"WARNING cannot read the cluster ({exc}); retrying")
+                time.sleep(options.poll_interval_s)
+                continue
+            records = journal.tasks(execution_id)
+            dead = _reconcile(records, state, journal, execution_id, log)
+            if execution.stop_requested:
+                abort(config, journal, execution_id, "stop requested", log)
+                return "stopped"
+            if dead:
+                abort(config, journal, execution_id, f"destination broker(s) {dead} died", log)
+                return "failed"
+            records = journal.tasks(execution_id)
+            _time_out(config, records, meter, journal, execution_id, options, log, alerted)
+            records = journal.tasks(execution_id)
+            log(meter.measure(records, state, execution.batches, time.time()).line())
+            in_flight = [r.task for r in records if r.task.kind == REPLICA and r.state == j.SUBMITTED]
+            waiting = [r for r in records if r.task.kind == REPLICA and r.state in (j.PENDING, j.HELD)]
+            pending = order_tasks([r.task for r in waiting], state, options.strategy)
+            if config.zookeeper and in_flight:
+                selection = select_replica_tasks([], in_flight, state, options)  # the znode takes one batch at a time
+            else:
+                selection = select_replica_tasks(pending, in_flight, state, options)
+            _record_held(waiting, selection.held, journal, execution_id, log)
+            wanted = {t.key for t in in_flight + selection.tasks}
+            if (options.throttle or options.auto_throttle) and wanted != throttled:
+                with admin_client(config) as admin:
+                    set_replica_throttles(admin, journal, execution_id, in_flight + selection.tasks)
+                throttled = wanted
+            if selection.tasks:
+                _submit(config, selection.tasks, journal, execution_id, log)
+            elif not in_flight:
+                held = [r.task.name for r in waiting]
+                if held:
+                    log(f"{len(held)} moves held back as unsafe: {', '.join(held)}")
+                return "done"
+            time.sleep(options.poll_interval_s)
+
+
+def elect_leaders(config: ClusterConfig, execution_id: str, journal: Journal, log: Log = print) -> dict[str, str]:
+    """Preferred leader elections, in batches, for moves whose leader is not yet the proposed one.
+
+    Returns partition name -> why its leader could not be moved.
+    """
+    with journal.claimed(execution_id) as execution:
+        if execution.stop_requested:
+            return {}
+        journal.heartbeat(execution_id, phase="electing")
+        records = journal.tasks(execution_id)
+        wanted = {r.task.key: r for r in records
+                  if r.task.new_leader is not None and r.state in (j.DONE, j.PENDING, j.HELD) and
+                  (r.task.kind == LEADER or r.state == j.DONE)}
+        failures: dict[str, str] = {}
+        state = read_cluster_state(config)
+        todo = []
+        for p in state.partitions:
+            r = wanted.get((p.topic, p.partition))
+            if r is None or p.leader == r.task.new_leader:
+                continue
+            if list(p.replicas) != list(r.task.new_replicas) or p.reassigning:
+                failures[p.name] = f"replicas are {p.replicas}, not the proposed {list(r.task.new_replicas)}"
+            elif r.task.new_replicas[0] != r.task.new_leader:
+                failures[p.name] = f"new leader {r.task.new_leader} is not the preferred (first) replica"
+            else:
+                todo.append(r.task)
+        size = execution.options.leader_batch_size
+        for i in range(0, len(todo), size):
+            failures.update(_elect(config, todo[i:i + size], log))
+        for r in wanted.values():
+            if r.task.kind == LEADER:
+                reason = failures.get(r.task.name)
+                journal.set_task_state(execution_id, r.task, j.FAILED if reason else j.DONE, reason)
+        return failures
+
+
+def verify(config: ClusterConfig, execution_id: str, journal: Journal) -> dict:
+    """Compare the cluster with the proposal: which moves are done, which not and why."""
+    execution = journal.get(execution_id)
+    state = read_cluster_state(config)
+    return build_report(execution, journal.tasks(execution_id), journal.throttles(execution_id), state)
+
+
+def clear_throttles(config: ClusterConfig, execution_id: str, journal: Journal, log: Log = print) -> list[str]:
+    """Put every throttle value the execution changed back as it was (the teardown: always runs)."""
+    execution = journal.get(execution_id)
+    if execution.status == j.RUNNING and execution.owner_alive(execution.options.heartbeat_timeout_s) and \
+            not execution.owned_by_me():
+        raise MedicError(f"{execution.describe()} is running in another process: stop it instead")
+    state = read_cluster_state(config)
+    with admin_client(config) as admin:
+        left = clear_throttle_configs(admin, journal, execution_id, set(state.alive_brokers), log)
+    for note in left:
+        log(f"WARNING {note}")
+    if not any(r.applied is not None for r in journal.throttles(execution_id)):
+        return left
+    log("throttles cleared" if not left else "throttles cleared except on brokers that are down")
+    return left
+
+
+def finish(config: ClusterConfig, execution_id: str, journal: Journal, log: Log = print) -> dict:
+    """Decide the outcome, store the report and free the cluster's lock; a finished execution's report as is."""
+    execution = journal.get(execution_id)
+    if execution.status != j.RUNNING:
+        return execution.report or {}
+    report = verify(config, execution_id, journal)
+    if execution.phase == "aborted":
+        status = "stopped" if execution.stop_requested else "failed"
+    else:
+        status = "succeeded" if not report["undone"] else "failed"
+    report["status"] = status
+    report["message"] = execution.message
+    journal.finish(execution_id, status, execution.message, report)
+    for line in report_lines(report):
+        log(line)
+    return report
+
+
+def report_lines(report: dict) -> list[str]:
+    lines = [f"execution {report['execution_id']} {report['status']}"
+             + (f": {report['message']}" if report.get("message") else "")
+             + f" in {report['duration_s']:.0f}s, {report['bytes_moved'] / MB:.1f} MB moved"]
+    lines.append(f"done ({len(report['done'])}): {', '.join(report['done']) or '-'}")
+    if report["undone"]:
+        lines.append(f"not done ({len(report['undone'])}): "
+                     + ", ".join(f"{u['partition']} ({u['state']}: {u['reason']})" for u in report["undone"]))
+    if report["throttles_left"]:
+        lines.append(f"throttles left: {report['throttles_left']}")
+    return lines
+
+
+def _rates(config: ClusterConfig, options: ExecutionOptions, brokers: list[int]) -> dict[int, tuple[int, int]]:
+    if options.throttle is not None:
+        return {b: (int(options.throttle), int(options.throttle)) for b in brokers}
+    from kafka_medic.executor.headroom import headroom_rates, measured_traffic
+    from kafka_medic.metrics.store import MetricsStore
+
+    with MetricsStore() as store:
+        traffic = measured_traffic(store, config.name, brokers)
+    return headroom_rates(load_capacities(options.capacity_file), traffic, options.auto_throttle_fraction)
+
+
+def _reconcile(records: list[TaskRecord], state: ClusterState, journal: Journal, execution_id: str,
+               log: Log) -> list[int]:
+    """Bring submitted tasks up to date from the cluster; returns destination brokers found dead."""
+    partitions = {(p.topic, p.partition): p for p in state.partitions}
+    alive = set(state.alive_brokers)
+    dead: set[int] = set()
+    for r in records:
+        if r.state != j.SUBMITTED:
+            continue
+        p = partitions.get(r.task.key)
+        if p is None:
+            journal.set_task_state(execution_id, r.task, j.FAILED, "partition no longer exists")
+        elif p.reassigning and reassignment_target(p) == list(r.task.new_replicas):
+            lost = [b for b in r.task.added if b not in alive]
+            if lost:
+                dead.update(lost)
+                journal.set_task_state(execution_id, r.task, j.DEAD, f"destination broker {lost[0]} died")
+                log(f"ALERT {r.task.name}: destination broker {lost[0]} died; the move is dead")
+        elif not p.reassigning and list(p.replicas) == list(r.task.new_replicas):
+            journal.set_task_state(execution_id, r.task, j.DONE)
+            log(f"done {r.task.name} -> {list(r.task.new_replicas)}")
+        else:
+            journal.set_task_state(execution_id, r.task, j.CANCELLED,
+                                   f"reassignment gone, replicas are {p.replicas}: cancelled elsewhere")
+            log(f"ALERT {r.task.name}: its reassignment was cancelled outside kafka-medic")
+    return sorted(dead)
+
+
+def _time_out(config, records, meter: ProgressMeter, journal: Journal, execution_id: str,
+              options: ExecutionOptions, log: Log, alerted: set) -> None:
+    """Alert on moves that copy nothing for a while; roll back those past their timeout."""
+    now = time.time()
+    expired = []
+    for r in records:
+        if r.state != j.SUBMITTED:
+            continue
+        idle = meter.idle_for(r.task, now)
+        if idle > options.stall_alert_s and r.task.key not in alerted:
+            alerted.add(r.task.key)
+            log(f"ALERT {r.task.name}: no progress for {idle:.0f}s")
+        rate = options.throttle
+        if r.submitted_at and now - r.submitted_at > options.timeout_for(r.task.bytes_to_move, rate):
+            expired.append(r.task)
+    if not expired:
+        return
+    with admin_client(config) as admin:
+        errors = cancel_reassignments(admin, [t.key for t in expired])
+    for t in expired:
+        journal.set_task_state(execution_id, t, j.TIMED_OUT, errors.get(t.name, "timed out: rolled back"))
+        log(f"ALERT {t.name}: timed out, rolled back")
+
+
+def _record_held(waiting: list[TaskRecord], held: dict[str, str], journal: Journal, execution_id: str,
+                 log: Log) -> None:
+    for r in waiting:
+        reason = held.get(r.task.name)
+        if reason and (r.state != j.HELD or r.reason != reason):
+            journal.set_task_state(execution_id, r.task, j.HELD, reason)
+            log(f"hold {r.task.name}: {reason}")
+        elif not reason and r.state == j.HELD:
+            journal.set_task_state(execution_id, r.task, j.PENDING)
+
+
+def _submit(config: ClusterConfig, task_list: list[Task], journal: Journal, execution_id: str, log: Log) -> None:
+    """Journal first, then the cluster: a crash in between shows as a submitted move the cluster never saw."""
+    number = journal.mark_submitted(execution_id, task_list)
+    with admin_client(config) as admin:
+        errors = submit_reassignments(admin, config, task_list)
+    for t in task_list:
+        if t.name in errors:
+            journal.set_task_state(execution_id, t, j.FAILED, f"refused by the cluster: {errors[t.name]}")
+            log(f"ALERT {t.name}: submission refused: {errors[t.name]}")
+    log(f"batch {number}: submitted " + ", ".join(
+        f"{t.name} {list(t.old_replicas)}->{list(t.new_replicas)}" for t in task_list if t.name not in errors))
+
+
+def _elect(config: ClusterConfig, task_list: list[Task], log: Log) -> dict[str, str]:
+    with admin_client(config) as admin:
+        errors = elect_preferred_leaders(admin, [t.key for t in task_list])
+    log(f"preferred leader election for {len(task_list)} partitions"
+        + (f"; refused: {errors}" if errors else ""))
+    wanted = {t.key: t.new_leader for t in task_list if t.name not in errors}
+    deadline = time.monotonic() + ELECTION_WAIT_S
+    while wanted and time.monotonic() < deadline:
+        state = read_cluster_state(config)
+        wanted = {k: v for k, v in wanted.items()
+                  if next((p.leader for p in state.partitions if (p.topic, p.partition) == k), None) != v}
+        if wanted:
+            time.sleep(1)
+    errors.update({f"{t}-{p}": f"leader is not {v} after {ELECTION_WAIT_S:.0f}s" for (t, p), v in wanted.items()})
+    return errors
+

@@ -1,0 +1,73 @@
+"""The cluster writes that move partitions: submit, cancel (roll back) and preferred leader election.
+
+KRaft and modern clusters take AlterPartitionReassignments (kafka-python); ZooKeeper-mode clusters
+are given the /admin/reassign_partitions znode, as legacy tooling does. Each function returns the
+partitions the cluster refused, with the error, so callers can record them instead of guessing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from kafka import TopicPartition
+from kafka.errors import KafkaError, for_code
+
+from kafka_medic.errors import MedicError
+from kafka_medic.executor.tasks import Task
+from kafka_medic.kafka.config import ClusterConfig
+from kafka_medic.kafka.zookeeper import write_legacy_reassignment
+
+PREFERRED = 0
+
+
+def submit_reassignments(admin, config: ClusterConfig, tasks: list[Task]) -> dict[str, str]:
+    """Start these moves; returns partition name -> error for those the cluster refused."""
+    if not tasks:
+        return {}
+    if config.zookeeper:
+        write_legacy_reassignment(config.zookeeper, {t.key: list(t.new_replicas) for t in tasks})
+        return {}
+    results = _call(admin.alter_partition_reassignments,
+                    {TopicPartition(t.topic, t.partition): list(t.new_replicas) for t in tasks})
+    return {f"{tp.topic}-{tp.partition}": err.__name__ for tp, err in results.items() if err is not None}
+
+
+def cancel_reassignments(admin, keys: Iterable[tuple[str, int]]) -> dict[str, str]:
+    """Roll in-flight moves back to their original replicas; returns partition name -> error for refusals.
+
+    A partition with no reassignment in flight (it finished meanwhile) is not an error.
+    """
+    request = {TopicPartition(t, p): None for t, p in keys}
+    if not request:
+        return {}
+    results = _call(admin.alter_partition_reassignments, request)
+    return {
+        f"{tp.topic}-{tp.partition}": err.__name__
+        for tp, err in results.items()
+        if err is not None and err.__name__ != "NoReassignmentInProgressError"
+    }
+
+
+def elect_preferred_leaders(admin, keys: Iterable[tuple[str, int]]) -> dict[str, str]:
+    """Preferred leader election; returns partition name -> error for partitions that did not get it."""
+    by_topic: dict[str, list[int]] = defaultdict(list)
+    for topic, partition in keys:
+        by_topic[topic].append(partition)
+    if not by_topic:
+        return {}
+    response = _call(admin.elect_leaders, PREFERRED, dict(by_topic), raise_errors=False)
+    errors = {}
+    for result in response.replica_election_results:
+        for p in result.partition_result:
+            error = for_code(p.error_code)
+            if p.error_code and error.__name__ != "ElectionNotNeededError":
+                errors[f"{result.topic}-{p.partition_id}"] = p.error_message or error.__name__
+    return errors
+
+
+def _call(method, *args, **kwargs):
+    try:
+        return method(*args, **kwargs)
+    except KafkaError as exc:
+        raise MedicError(f"{method.__name__} failed: {exc}") from exc

@@ -1,0 +1,136 @@
+"""Batch planning on plain data: skipping, ordering strategies, concurrency caps, min-ISR safety."""
+
+from __future__ import annotations
+
+from kafka_medic.executor.batches import order_tasks, plan_batches, select_replica_tasks
+from kafka_medic.executor.options import ExecutionOptions
+from kafka_medic.executor.tasks import LEADER, REPLICA, tasks_for
+from kafka_medic.kafka.state import BrokerState, ClusterState, PartitionState
+from kafka_medic.model import Move
+
+MB = 1024 * 1024
+
+
+def cluster(partitions: list[PartitionState], dead: tuple[int, ...] = (), min_isr: int = 2) -> ClusterState:
+    brokers = {b: BrokerState(b, "localhost", 9000 + b, None, b not in dead) for b in range(1, 7)}
+    topics = {p.topic for p in partitions}
+    return ClusterState("c", 1, brokers, partitions, {t: {"min.insync.replicas": str(min_isr)} for t in topics},
+                        {}, "2026-01-01T00:00:00Z")
+
+
+def partition(n: int, replicas: list[int], size_mb: float = 1, isr: list[int] | None = None, topic: str = "t"):
+    leader = (isr or replicas)[0] if (isr is None or isr) else None
+    return PartitionState(topic, n, replicas, leader, list(replicas if isr is None else isr),
+                          sizes={b: int(size_mb * MB) for b in replicas})
+
+
+def move(n: int, old: list[int], new: list[int], topic: str = "t") -> Move:
+    return Move(topic, n, old, new, old[0], new[0])
+
+
+def test_tasks_skip_moves_already_done_and_stale_ones():
+    state = cluster([partition(0, [1, 2, 3]), partition(1, [4, 2, 3]), partition(2, [1, 2, 5]),
+                     partition(3, [2, 1, 3])])
+    tasks, skipped = tasks_for(
+        [move(0, [1, 2, 3], [4, 2, 3]), move(1, [1, 2, 3], [4, 2, 3]), move(2, [1, 2, 3], [4, 2, 3]),
+         move(3, [2, 1, 3], [1, 2, 3]), Move("t", 9, [1], [2], 1, 2)],
+        state,
+    )
+    assert [(t.name, t.kind) for t in tasks] == [("t-0", REPLICA), ("t-3", REPLICA)]
+    reasons = {s.task.name: s.reason for s in skipped}
+    assert reasons["t-1"] == "already as proposed"
+    assert "stale proposal" in reasons["t-2"]
+    assert reasons["t-9"] == "no such partition in the cluster"
+    assert tasks[0].added == (4,) and tasks[0].removed == (1,) and tasks[0].bytes_to_move == MB
+
+
+def test_leadership_only_move_is_a_leader_task():
+    p = partition(0, [1, 2, 3])
+    p.leader = 2
+    tasks, _ = tasks_for([Move("t", 0, [1, 2, 3], [1, 2, 3], 2, 1)], cluster([p]))
+    assert [t.kind for t in tasks] == [LEADER] and tasks[0].leader_changes
+    reordered, _ = tasks_for([Move("t", 0, [1, 2, 3], [2, 1, 3], 2, 2)], cluster([p]))
+    assert reordered[0].kind == REPLICA and not reordered[0].added  # a new order needs a reassignment, no copy
+
+
+def test_destination_on_a_dead_broker_is_skipped():
+    tasks, skipped = tasks_for([move(0, [1, 2, 3], [6, 2, 3])], cluster([partition(0, [1, 2, 3])], dead=(6,)))
+    assert not tasks and skipped[0].reason == "destination broker 6 is not alive"
+
+
+def test_in_flight_reassignment_to_the_same_target_is_adopted_not_resubmitted():
+    p = partition(0, [4, 2, 3, 1])
+    p.adding_replicas, p.removing_replicas = [4], [1]
+    tasks, skipped = tasks_for([move(0, [1, 2, 3], [4, 2, 3])], cluster([p]))
+    assert not skipped and tasks[0].old_replicas == (2, 3, 1)
+
+
+def test_per_broker_concurrency_counts_destinations_and_live_sources():
+    parts = [partition(i, [1, 2, 3]) for i in range(8)]
+    state = cluster(parts)
+    tasks, _ = tasks_for([move(i, [1, 2, 3], [4 + i % 2, 2, 3]) for i in range(8)], state)
+    options = ExecutionOptions(concurrency=3, strategy=())
+    first = select_replica_tasks(tasks, [], state, options)
+    # Broker 1 loses a replica in every move: it allows 3 at a time.
+    assert [t.partition for t in first.tasks] == [0, 1, 2]
+    second = select_replica_tasks(tasks[3:], first.tasks[:1], state, options)
+    assert [t.partition for t in second.tasks] == [3, 4]
+
+
+def test_cluster_wide_cap():
+    parts = [partition(i, [1 + i % 3, 1 + (i + 1) % 3]) for i in range(6)]
+    state = cluster(parts)
+    tasks, _ = tasks_for([move(i, p.replicas, [p.replicas[0], 4 + i % 3]) for i, p in enumerate(parts)], state)
+    selection = select_replica_tasks(tasks, [], state, ExecutionOptions(concurrency=5, max_moves=4))
+    assert len(selection.tasks) == 4
+
+
+def test_dead_sources_do_not_use_slots_so_heal_moves_are_limited_by_destinations():
+    parts = [partition(i, [1, 2, 3], isr=[1, 2]) for i in range(6)]
+    state = cluster(parts, dead=(3,))
+    tasks, _ = tasks_for([move(i, [1, 2, 3], [1, 2, 4 + i % 2]) for i in range(6)], state)
+    selection = select_replica_tasks(tasks, [], state, ExecutionOptions(concurrency=2))
+    assert [t.new_replicas[2] for t in selection.tasks] == [4, 5, 4, 5]
+
+
+def test_strategies_order_moves():
+    parts = [partition(0, [1, 2, 3], 10), partition(1, [1, 2, 3], 30), partition(2, [1, 2, 3], 20, isr=[1, 2]),
+             partition(3, [1, 2, 3], 5, isr=[1])]
+    state = cluster(parts)
+    tasks, _ = tasks_for([move(i, [1, 2, 3], [4, 2, 3]) for i in range(4)], state)
+    names = lambda strategy: [t.partition for t in order_tasks(tasks, state, strategy)]  # noqa: E731
+    assert names(("large_first",)) == [1, 2, 0, 3]
+    assert names(("small_first",)) == [3, 0, 2, 1]
+    assert names(("min_isr_first", "large_first")) == [2, 3, 1, 0]
+    assert names(("urp_first",)) == [2, 3, 0, 1]
+    assert names(("postpone_urp", "small_first")) == [0, 1, 3, 2]
+    assert names(()) == [0, 1, 2, 3]
+
+
+def test_move_removing_an_in_sync_replica_below_min_isr_is_held():
+    # ISR [1] with min.insync.replicas=2: removing 1 is held; replacing the lagging 3 heals and may run.
+    parts = [partition(0, [1, 2, 3], isr=[1]), partition(1, [1, 2, 3], isr=[1])]
+    state = cluster(parts)
+    tasks, _ = tasks_for([move(0, [1, 2, 3], [4, 2, 3]), move(1, [1, 2, 3], [1, 2, 4])], state)
+    selection = select_replica_tasks(tasks, [], state, ExecutionOptions())
+    assert [t.name for t in selection.tasks] == ["t-1"]
+    assert "min.insync.replicas=2" in selection.held["t-0"]
+
+
+def test_offline_partition_is_held():
+    state = cluster([partition(0, [1, 2, 3], isr=[])])
+    tasks, _ = tasks_for([move(0, [1, 2, 3], [4, 2, 3])], state)
+    assert select_replica_tasks(tasks, [], state, ExecutionOptions()).held == {
+        "t-0": "partition is offline: no leader to copy from"}
+
+
+def test_plan_batches_puts_leadership_moves_in_their_own_batches():
+    parts = [partition(i, [1, 2, 3]) for i in range(6)]
+    parts[5].leader = 2
+    state = cluster(parts)
+    moves = [move(i, [1, 2, 3], [4, 2, 3]) for i in range(5)] + [Move("t", 5, [1, 2, 3], [1, 2, 3], 2, 1)]
+    tasks, _ = tasks_for(moves, state)
+    batches, held = plan_batches(tasks, state, ExecutionOptions(concurrency=2, leader_batch_size=4))
+    assert not held
+    assert [(b.kind, [t.partition for t in b.tasks]) for b in batches] == [
+        (REPLICA, [0, 1]), (REPLICA, [2, 3]), (REPLICA, [4]), (LEADER, [0, 1, 2, 3]), (LEADER, [4, 5])]

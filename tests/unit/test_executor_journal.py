@@ -1,0 +1,73 @@
+"""The executor journal on SQLite: one execution per cluster, claims, submissions, throttle originals."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from kafka_medic.errors import MedicError
+from kafka_medic.executor import journal as j
+from kafka_medic.executor.journal import Journal, proposal_hash
+from kafka_medic.executor.options import ExecutionOptions
+from kafka_medic.executor.tasks import REPLICA, Task
+from kafka_medic.model import Move, Proposal
+
+TASKS = [Task("t", i, REPLICA, (1, 2), (3, 2), 1, 3, 1000) for i in range(3)]
+PROPOSAL = Proposal("c", [], [Move("t", i, [1, 2], [3, 2], 1, 3) for i in range(3)])
+
+
+@pytest.fixture
+def journal(tmp_path):
+    journal = Journal(f"sqlite:///{tmp_path / 'store.db'}")
+    yield journal
+    journal.close()
+
+
+def test_one_execution_per_cluster(journal):
+    first = journal.create("c", PROPOSAL, ExecutionOptions(), TASKS)
+    assert first and journal.create("c", PROPOSAL, ExecutionOptions(), TASKS) is None
+    assert journal.lock_holder("c").id == first
+    assert journal.create("other", PROPOSAL, ExecutionOptions(), TASKS)
+    journal.finish(first, "succeeded", None, {"done": []})
+    assert journal.lock_holder("c") is None
+    assert journal.get(first).status == "succeeded" and journal.get(first).report == {"done": []}
+
+
+def test_claim_refuses_a_live_owner_and_takes_over_from_a_dead_one(journal):
+    execution_id = journal.create("c", PROPOSAL, ExecutionOptions(), TASKS)
+    assert journal.claim(execution_id).owned_by_me()
+    journal._update(execution_id, owner_pid=1)  # pid 1 is alive and is not us
+    with pytest.raises(MedicError, match="running in another process"):
+        journal.claim(execution_id)
+    dead_pid = max(os.getpid() + 100000, 4_000_000)
+    journal._update(execution_id, owner_pid=dead_pid)
+    assert journal.claim(execution_id).owner_pid == os.getpid()
+    journal.release(execution_id)
+    assert not journal.get(execution_id).owner_alive(30)
+
+
+def test_submissions_are_numbered_batches_and_counted(journal):
+    execution_id = journal.create("c", PROPOSAL, ExecutionOptions(throttle=1e6), TASKS)
+    assert journal.mark_submitted(execution_id, TASKS[:2]) == 1
+    assert journal.mark_submitted(execution_id, TASKS[2:]) == 2
+    journal.set_task_state(execution_id, TASKS[0], j.DONE)
+    records = journal.tasks(execution_id)
+    assert [(r.state, r.batch, r.submissions) for r in records] == [
+        (j.DONE, 1, 1), (j.SUBMITTED, 1, 1), (j.SUBMITTED, 2, 1)]
+    assert records[0].task == TASKS[0] and records[0].finished_at
+    assert journal.get(execution_id).options.throttle == 1e6
+
+
+def test_the_first_original_of_a_throttle_is_kept(journal):
+    execution_id = journal.create("c", PROPOSAL, ExecutionOptions(), TASKS)
+    journal.remember_original(execution_id, "topic", "t", "x", "0:1")
+    journal.record_applied(execution_id, "topic", "t", "x", "0:1,0:3")
+    journal.remember_original(execution_id, "topic", "t", "x", "0:1,0:3")  # after a crash: must not overwrite
+    [record] = journal.throttles(execution_id)
+    assert (record.original, record.applied, record.cleared) == ("0:1", "0:1,0:3", False)
+
+
+def test_proposal_hash_depends_on_moves_only():
+    assert proposal_hash(PROPOSAL) == proposal_hash(Proposal("c", ["x"], PROPOSAL.moves, {"a": 1}))
+    assert proposal_hash(PROPOSAL) != proposal_hash(Proposal("c", [], PROPOSAL.moves[:2]))
