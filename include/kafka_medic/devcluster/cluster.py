@@ -1,0 +1,414 @@
+"""`DevCluster`: a real local Kafka cluster (KRaft or ZooKeeper mode) made of plain JVM processes.
+
+Used by the demo and by the integration tests, so it favours "fails loudly and cleans up after
+itself" over speed: a node that dies or never becomes ready stops the whole start-up, the error
+carries that node's log tail, and nothing it started is left running.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import shutil
+import subprocess
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from kafka_medic.devcluster import artifacts
+from kafka_medic.devcluster.configs import format_command, java_command, write_configs
+from kafka_medic.devcluster.locks import file_lock
+from kafka_medic.devcluster.ports import (
+    DEFAULT_BASE_PORT,
+    HOST,
+    MAX_BROKERS,
+    plan_ports,
+    port_accepting,
+    port_taken,
+)
+from kafka_medic.devcluster.probes import registered_brokers
+from kafka_medic.devcluster.processes import (
+    find_process,
+    java_executable,
+    kill,
+    processes_mentioning,
+    spawn,
+    started_at,
+    stop,
+)
+from kafka_medic.devcluster.state import (
+    ClusterState,
+    Layout,
+    Node,
+    default_home,
+    delete_state,
+    load_state,
+    save_state,
+)
+from kafka_medic.errors import MedicError
+
+log = logging.getLogger(__name__)
+
+MODES = ("kraft", "zk")
+FIRST_CONTROLLER_ID = 1000  # broker ids are 1..N; controller ids must not clash with them
+READY_TIMEOUT_S = 90.0
+LOG_TAIL_LINES = 30
+UP_HINT = "run `kafka-medic dev-cluster up`"
+
+
+class DevCluster:
+    """A named local cluster whose state lives in `home` (default `$KAFKA_MEDIC_HOME/devcluster/<name>`).
+
+    The constructor only describes the cluster; `up()` starts it. Shape arguments are ignored when
+    a cluster with this home is already running: its persisted state wins.
+    """
+
+    def __init__(
+        self,
+        name: str = "dev",
+        home: str | Path | None = None,
+        brokers: int = 4,
+        racks: int = 2,
+        controllers: int = 1,
+        mode: str = "kraft",
+        version: str | None = None,
+        base_port: int = DEFAULT_BASE_PORT,
+        broker_config: dict[str, object] | None = None,
+    ):
+        if mode not in MODES:
+            raise MedicError(f"unknown dev-cluster mode {mode!r}; valid modes: {', '.join(MODES)}")
+        if not 1 <= brokers <= MAX_BROKERS:
+            raise MedicError(f"--brokers must be between 1 and {MAX_BROKERS}, not {brokers}")
+        if not 1 <= racks <= brokers:
+            raise MedicError(f"--racks must be between 1 and the broker count {brokers}, not {racks}")
+        if controllers not in (1, 3, 5):
+            raise MedicError(f"--controllers must be 1, 3 or 5 (a majority quorum), not {controllers}")
+        version = version or (artifacts.KRAFT_VERSION if mode == "kraft" else artifacts.ZOOKEEPER_MODE_VERSION)
+        if mode == "zk" and int(version.split(".")[0]) >= 4:
+            raise MedicError(
+                f"Kafka {version} has no ZooKeeper mode (removed in 4.0); "
+                f"use a 3.x version such as {artifacts.ZOOKEEPER_MODE_VERSION}"
+            )
+        self.name = name
+        self.layout = Layout(Path(home) if home is not None else default_home(name))
+        self._shape = {"brokers": brokers, "racks": racks, "controllers": controllers, "mode": mode}
+        self._version = version
+        self._base_port = base_port
+        self._broker_config = broker_config
+        self._state: ClusterState | None = load_state(self.layout)
+        self._children: dict[str, subprocess.Popen] = {}  # kept so our own children get reaped
+
+    @classmethod
+    def load(cls, name: str = "dev", home: str | Path | None = None) -> DevCluster:
+        """The cluster that `up()` started (in this or another process)."""
+        cluster = cls(name=name, home=home)
+        if cluster._state is None:
+            raise MedicError(f"no dev-cluster {name!r} is running (no state in {cluster.home}); {UP_HINT}")
+        return cluster
+
+    # -- facts about the cluster ---------------------------------------------------------------
+
+    @property
+    def home(self) -> Path:
+        return self.layout.home
+
+    @property
+    def state(self) -> ClusterState:
+        if self._state is None:
+            raise MedicError(f"dev-cluster {self.name!r} is not running; {UP_HINT}")
+        return self._state
+
+    @property
+    def bootstrap(self) -> str:
+        return self.state.bootstrap
+
+    @property
+    def broker_ids(self) -> list[int]:
+        return [n.node_id for n in self.state.brokers]
+
+    @property
+    def zookeeper_connect(self) -> str | None:
+        if self.state.mode != "zk":
+            return None
+        return f"{HOST}:{self.state.servers[0].port}"
+
+    def jmx_url(self, broker_id: int) -> str:
+        return f"http://{HOST}:{self.state.broker(broker_id).jmx_port}/metrics"
+
+    def log_path(self, broker_id: int) -> Path:
+        return self.layout.server_log(self.state.broker(broker_id))
+
+    def status(self) -> dict[str, Any]:
+        """What is running now; a node is alive when its process runs and its port accepts."""
+        state = self.state
+        brokers = [{**self._node_status(n), "rack": n.rack, "jmx_url": self.jmx_url(n.node_id)} for n in state.brokers]
+        servers = [self._node_status(n) for n in state.servers]
+        return {
+            "name": state.name,
+            "mode": state.mode,
+            "version": state.version,
+            "cluster_id": state.cluster_id,
+            "home": str(self.home),
+            "bootstrap": state.bootstrap,
+            "zookeeper_connect": self.zookeeper_connect,
+            "brokers": brokers,
+            "controllers": servers if state.mode == "kraft" else [],
+            "zookeeper": servers[0] if state.mode == "zk" else None,
+        }
+
+    def _node_status(self, node: Node) -> dict[str, Any]:
+        proc = find_process(node.pid, node.pid_started)
+        return {
+            "id": node.node_id,
+            "alive": proc is not None and port_accepting(node.port),
+            "port": node.port,
+            "pid": proc.pid if proc else None,
+            "log": str(self.layout.server_log(node)),
+        }
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def up(self, timeout_s: float = READY_TIMEOUT_S) -> bool:
+        """Start the cluster and wait until every broker is registered and serving.
+
+        Returns False if it was already running (dead nodes of it are restarted). On any failure
+        everything started is stopped again and a MedicError carries the failing node's log tail.
+        """
+        with file_lock(self.layout.lock_file):
+            if self._state is not None:
+                if any(self._process(n) for n in self._state.nodes):
+                    log.info("dev-cluster %r is already running: %s", self._state.name, self._describe())
+                    self._restart_dead(timeout_s)
+                    return False
+                log.info("dev-cluster %r: found state of a stopped cluster, cleaning it up", self.name)
+                self._teardown()
+            began = time.monotonic()
+            self._state = self._plan()
+            try:
+                self._launch(timeout_s)
+            except BaseException:  # Ctrl-C included: never leave half a cluster running
+                self._teardown()
+                raise
+        log.info(
+            "dev-cluster %r is up in %.1f s: %s, bootstrap %s",
+            self.name, time.monotonic() - began, self._describe(), self.bootstrap,
+        )  # fmt: skip
+        return True
+
+    def down(self) -> bool:
+        """Stop every process of the cluster, wait until their ports are free, delete the data.
+
+        Logs and configs stay for post-mortems. Returns False if nothing was running.
+        """
+        with file_lock(self.layout.lock_file):
+            was_running = self._state is not None or bool(self._strays())
+            self._teardown()
+        return was_running
+
+    def kill_broker(self, broker_id: int) -> None:
+        """SIGKILL one broker (a crash, not a clean shutdown) and return once it is gone."""
+        node = self.state.broker(broker_id)
+        proc = self._process(node)
+        if proc is None:
+            log.info("broker %d is not running", broker_id)
+            return
+        kill([proc])
+        self._reap()
+        log.info("broker %d (pid %d) killed", broker_id, proc.pid)
+
+    def start_broker(self, broker_id: int, timeout_s: float = READY_TIMEOUT_S) -> None:
+        """Start a stopped broker again on its old data dir and wait until the cluster lists it."""
+        node = self.state.broker(broker_id)
+        with file_lock(self.layout.lock_file):
+            if self._process(node) is not None:
+                log.info("broker %d is already running", broker_id)
+                return
+            self._spawn(node)
+            try:
+                self._wait_ready([node], timeout_s)
+            except BaseException:
+                self._stop_nodes([node], grace_s=0)
+                raise
+        log.info("broker %d is back", broker_id)
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _plan(self) -> ClusterState:
+        """Fetch the jars and decide ids, racks and ports for a new cluster."""
+        shape = self._shape
+        libs = artifacts.kafka_libs(self._version)
+        agent = artifacts.jmx_exporter_jar()
+        servers = 1 if shape["mode"] == "zk" else shape["controllers"]
+        ports = plan_ports(self._base_port, shape["brokers"], servers)
+        if shape["mode"] == "zk":
+            nodes = [Node("zookeeper", "zookeeper", None, ports["servers"][0])]
+        else:
+            nodes = [
+                Node(f"controller-{FIRST_CONTROLLER_ID + k}", "controller", FIRST_CONTROLLER_ID + k, port)
+                for k, port in enumerate(ports["servers"])
+            ]
+        for i, (port, jmx_port) in enumerate(zip(ports["brokers"], ports["jmx"], strict=True)):
+            rack = f"r{i % shape['racks'] + 1}"
+            nodes.append(Node(f"broker-{i + 1}", "broker", i + 1, port, jmx_port=jmx_port, rack=rack))
+        return ClusterState(
+            name=self.name,
+            mode=shape["mode"],
+            version=self._version,
+            cluster_id=_new_cluster_id(),
+            libs=str(libs),
+            jmx_agent=str(agent),
+            nodes=nodes,
+        )
+
+    def _launch(self, timeout_s: float) -> None:
+        state = self.state
+        log.info("starting dev-cluster %r: %s", self.name, self._describe())
+        for node in state.nodes:
+            for port in (node.port, node.jmx_port):
+                if port is not None and port_taken(port):
+                    raise MedicError(
+                        f"port {port} for {node.name} is already in use; stop what holds it "
+                        f"or choose another --base-port (0 picks free ports)"
+                    )
+        shutil.rmtree(self.layout.data_root, ignore_errors=True)
+        shutil.rmtree(self.layout.logs_root, ignore_errors=True)
+        write_configs(state, self.layout, self._broker_config)
+        save_state(self.layout, state)
+        if state.mode == "kraft":
+            self._format_storage()
+        for node in state.servers:
+            self._spawn(node)
+        if state.mode == "zk":  # brokers give up on ZooKeeper after a while; let it listen first
+            self._wait_until(state.servers, lambda: port_accepting(state.servers[0].port), timeout_s)
+        for node in state.brokers:
+            self._spawn(node)
+        self._wait_ready(state.brokers, timeout_s)
+
+    def _format_storage(self) -> None:
+        """Run StorageTool for every KRaft node at once: each is a JVM start, so this saves seconds."""
+        java = java_executable()
+        runs = []
+        for node in self.state.nodes:
+            self.layout.log_dir(node).mkdir(parents=True, exist_ok=True)
+            argv = format_command(java, self.state, node, self.layout)
+            runs.append((node, subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)))
+        for node, proc in runs:
+            output, _ = proc.communicate(timeout=120)
+            if proc.returncode != 0:
+                tail = "\n".join(output.decode(errors="replace").splitlines()[-LOG_TAIL_LINES:])
+                raise MedicError(f"formatting the storage of {node.name} failed:\n{tail}")
+
+    def _spawn(self, node: Node) -> None:
+        argv = java_command(java_executable(), self.state, node, self.layout)
+        proc = spawn(argv, self.layout.stdout_log(node))
+        self._children[node.name] = proc
+        node.pid, node.pid_started = proc.pid, started_at(proc.pid)
+        save_state(self.layout, self.state)
+
+    def _wait_ready(self, brokers: list[Node], timeout_s: float) -> None:
+        """Until each broker's port accepts and the cluster's metadata lists it."""
+        wanted = {n.node_id for n in brokers}
+
+        def ready() -> bool:
+            if not all(port_accepting(n.port) for n in brokers):
+                return False
+            return wanted <= registered_brokers(self.bootstrap).keys()
+
+        self._wait_until([*self.state.servers, *brokers], ready, timeout_s)
+
+    def _wait_until(self, watched: list[Node], ready, timeout_s: float) -> None:
+        """Poll `ready()`; fail as soon as a watched node's process exits, or at the deadline."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            for node in watched:
+                if self._process(node) is None:
+                    raise MedicError(f"{node.name} exited during start-up; {self._log_tail(node)}")
+            if ready():
+                return
+            if time.monotonic() > deadline:
+                laggard = next((n for n in watched if not port_accepting(n.port)), watched[-1])
+                raise MedicError(
+                    f"dev-cluster {self.name!r} was not ready within {timeout_s:.0f} s "
+                    f"({laggard.name} is the first not serving); {self._log_tail(laggard)}"
+                )
+            time.sleep(0.5)
+
+    def _restart_dead(self, timeout_s: float) -> None:
+        dead = [n for n in self.state.nodes if self._process(n) is None]
+        for node in sorted(dead, key=lambda n: n.role == "broker"):  # controllers/ZooKeeper first
+            log.info("restarting %s", node.name)
+            self._spawn(node)
+        if dead:
+            self._wait_ready(self.state.brokers, timeout_s)
+
+    def _teardown(self) -> None:
+        """Brokers first, while controllers can still take their clean shutdown, then the rest."""
+        if self._state is not None:
+            self._stop_nodes(self._state.brokers, grace_s=10)
+            self._stop_nodes(self._state.servers, grace_s=5)
+            self._wait_ports_free(self._state)
+        kill(self._strays())  # e.g. a node whose pid never made it into the state file
+        self._reap()
+        shutil.rmtree(self.layout.data_root, ignore_errors=True)
+        delete_state(self.layout)
+        self._state = None
+
+    def _stop_nodes(self, nodes: list[Node], grace_s: float) -> None:
+        procs = [p for p in (self._process(n) for n in nodes) if p is not None]
+        stop(procs, grace_s)
+        self._reap()
+
+    def _wait_ports_free(self, state: ClusterState, timeout_s: float = 10.0) -> None:
+        ports = [p for n in state.nodes for p in (n.port, n.jmx_port) if p is not None]
+        deadline = time.monotonic() + timeout_s
+        while busy := [p for p in ports if port_taken(p)]:
+            if time.monotonic() > deadline:
+                raise MedicError(f"ports {busy} of dev-cluster {self.name!r} are still in use after stopping it")
+            time.sleep(0.2)
+
+    def _strays(self) -> list:
+        return processes_mentioning(f"{self.layout.config_dir}/")
+
+    def _process(self, node: Node):
+        return find_process(node.pid, node.pid_started)
+
+    def _reap(self) -> None:
+        """Collect exit codes of our exited children so they do not linger as zombies."""
+        for name, proc in list(self._children.items()):
+            if proc.poll() is not None:
+                del self._children[name]
+
+    def _log_tail(self, node: Node) -> str:
+        """The last lines of the node's log, and of its stdout/stderr if the JVM wrote any."""
+        parts = []
+        for path in (self.layout.server_log(node), self.layout.stdout_log(node)):
+            lines = _tail(path, LOG_TAIL_LINES)
+            if lines:
+                parts.append(f"last lines of {path}:\n" + "\n".join(lines))
+        return "\n".join(parts) if parts else f"it wrote no log in {self.layout.log_dir(node)}"
+
+    def _describe(self) -> str:
+        state = self.state
+        servers = "1 ZooKeeper" if state.mode == "zk" else f"{len(state.servers)} controller(s)"
+        racks = len({n.rack for n in state.brokers})
+        return f"{servers} + {len(state.brokers)} brokers in {racks} racks, Kafka {state.version} ({state.mode})"
+
+
+def _tail(path: Path, lines: int) -> list[str]:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, 2)
+            handle.seek(max(0, handle.tell() - 64 * 1024))
+            return handle.read().decode(errors="replace").splitlines()[-lines:]
+    except FileNotFoundError:
+        return []
+
+
+def _new_cluster_id() -> str:
+    """A Kafka Uuid string (22 chars of URL-safe base64); never starting with '-', which the
+    StorageTool command line would read as an option."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id

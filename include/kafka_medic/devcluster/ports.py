@@ -1,0 +1,59 @@
+"""Which loopback ports a dev cluster's nodes listen on, and whether a port is free or serving.
+
+A fixed base port gives the default cluster addresses people can remember and put in configs:
+    brokers       base + (id - 1)          19092, 19093, ...
+    controllers   base + 100 + k           19192, ...   (ZooKeeper mode: the ZooKeeper node)
+    JMX exporter  base + 300 + (id - 1)    19392, ...
+`base_port=0` asks the OS for free ports instead, so test sessions can run side by side.
+"""
+
+from __future__ import annotations
+
+import socket
+from contextlib import ExitStack
+
+HOST = "127.0.0.1"
+DEFAULT_BASE_PORT = 19092
+MAX_BROKERS = 100  # keeps the fixed layout's blocks from overlapping
+CONTROLLER_OFFSET = 100
+JMX_OFFSET = 300
+
+
+def plan_ports(base_port: int, brokers: int, servers: int) -> dict[str, list[int]]:
+    """Ports for `brokers` brokers and their JMX exporters and `servers` controllers/ZooKeeper nodes."""
+    if base_port == 0:
+        free = free_ports(2 * brokers + servers)
+        return {"brokers": free[:brokers], "jmx": free[brokers : 2 * brokers], "servers": free[2 * brokers :]}
+    return {
+        "brokers": [base_port + i for i in range(brokers)],
+        "jmx": [base_port + JMX_OFFSET + i for i in range(brokers)],
+        "servers": [base_port + CONTROLLER_OFFSET + k for k in range(servers)],
+    }
+
+
+def free_ports(count: int) -> list[int]:
+    """Distinct ports the OS reports free; all held open together so none is handed out twice."""
+    with ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in socks:
+            sock.bind((HOST, 0))
+        return [sock.getsockname()[1] for sock in socks]
+
+
+def port_taken(port: int) -> bool:
+    """True if something listens on HOST:port (TIME_WAIT leftovers do not count, as for Kafka)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return True
+    return False
+
+
+def port_accepting(port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((HOST, port), timeout=timeout):
+            return True
+    except OSError:
+        return False

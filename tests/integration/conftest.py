@@ -1,0 +1,68 @@
+"""Session-wide real Kafka clusters for the integration tests.
+
+Each cluster starts once per test session (about 20 s), on free ports and under pytest's tmp dir,
+so sessions can run side by side; teardown always runs `down()`, also after a failed test.
+Tests that kill a broker ask for `healthy_kraft_cluster` / `healthy_zk_cluster`, which restart any
+dead broker first, so one test's damage never leaks into the next.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from kafka_medic.devcluster import DevCluster
+
+CLUSTER_FIXTURES = {"kafka": ("kraft_cluster", "healthy_kraft_cluster"), "zk": ("zk_cluster", "healthy_zk_cluster")}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses a cluster fixture gets its marker, so `-m "not kafka and not zk"` skips it."""
+    for item in items:
+        for marker, fixtures in CLUSTER_FIXTURES.items():
+            if any(f in getattr(item, "fixturenames", ()) for f in fixtures):
+                item.add_marker(marker)
+
+
+def _session_cluster(tmp_path_factory: pytest.TempPathFactory, mode: str, brokers: int) -> Iterator[DevCluster]:
+    name = f"test-{mode}-{os.getpid()}"
+    cluster = DevCluster(
+        name=name, home=tmp_path_factory.mktemp(name), brokers=brokers, racks=2, mode=mode, base_port=0
+    )
+    try:
+        cluster.up()
+        yield cluster
+    finally:
+        cluster.down()
+
+
+@pytest.fixture(scope="session")
+def kraft_cluster(tmp_path_factory) -> Iterator[DevCluster]:
+    """Kafka 4 in KRaft mode: 1 controller, brokers 1-4 in racks r1/r2."""
+    yield from _session_cluster(tmp_path_factory, "kraft", brokers=4)
+
+
+@pytest.fixture(scope="session")
+def zk_cluster(tmp_path_factory) -> Iterator[DevCluster]:
+    """Kafka 3.9 with ZooKeeper: brokers 1-3 in racks r1/r2."""
+    yield from _session_cluster(tmp_path_factory, "zk", brokers=3)
+
+
+def _restart_dead_brokers(cluster: DevCluster) -> DevCluster:
+    for broker in cluster.status()["brokers"]:
+        if not broker["alive"]:
+            cluster.start_broker(broker["id"])
+    return cluster
+
+
+@pytest.fixture
+def healthy_kraft_cluster(kraft_cluster) -> DevCluster:
+    """`kraft_cluster` with every broker alive (restarted if an earlier test killed it)."""
+    return _restart_dead_brokers(kraft_cluster)
+
+
+@pytest.fixture
+def healthy_zk_cluster(zk_cluster) -> DevCluster:
+    return _restart_dead_brokers(zk_cluster)
