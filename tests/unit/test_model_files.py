@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+
 from kafka_medic.errors import MedicError
 from kafka_medic.model import (
     ClusterArrays,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from test_model_files import SPEC_EXAMPLE
+
 from kafka_medic.model import (
     ModelError,
     Move,
@@ -14,7 +16,6 @@ from kafka_medic.model import (
     proposal_to_dict,
     save_proposal,
 )
-from test_model_files import SPEC_EXAMPLE
 
 MOVE = Move("orders", 0, [1, 2, 3], [4, 2, 3], 1, 4)
 

@@ -1,0 +1,68 @@
+"""The Goal interface, its thresholds and the result of checking one goal.
+
+As in Cruise Control, a goal is a small object: a name, hard or soft, a check (is it satisfied and by
+how much is it violated), and an optimize step that asks the planner's search for moves. What a goal
+accepts from later goals is expressed through its kind (bounded metric, rack spread, topic spread,
+preferred leaders), so the search can check a move against all earlier goals at once, as vectors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
+
+from kafka_medic.model.placement import Placement
+
+if TYPE_CHECKING:
+    from kafka_medic.optimizer.search import Search
+
+DEFAULT_CAPACITY_THRESHOLDS = {"disk": 0.8, "nw_in": 0.8, "nw_out": 0.8, "cpu": 0.7}
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Goal limits; the defaults are the spec's."""
+
+    capacity: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_CAPACITY_THRESHOLDS))
+    balance_lower: float = 0.9
+    balance_upper: float = 1.1
+    max_replicas_per_broker: int = 10000
+
+
+@dataclass
+class GoalResult:
+    goal: str
+    hard: bool
+    satisfied: bool
+    violation: float  # 0 when satisfied; see each goal's `check` for its unit
+    brokers: list[int] = field(default_factory=list)  # ids of brokers that violate it
+    partitions: list[str] = field(default_factory=list)  # "topic-N" of partitions (or topics) that violate it
+    detail: str = ""  # one line for people: where and by how much
+
+
+class Goal:
+    name: ClassVar[str]
+    hard: ClassVar[bool]
+
+    def __init__(self, thresholds: Thresholds):
+        self.thresholds = thresholds
+
+    def check(self, placement: Placement) -> GoalResult:
+        raise NotImplementedError
+
+    def optimize(self, search: Search) -> None:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"
+
+
+def broker_list(placement: Placement, indexes) -> list[int]:
+    return [int(placement.arrays.broker_ids[i]) for i in indexes]
+
+
+def describe(items: list, limit: int = 5) -> str:
+    """'a, b, c and 7 more': keep one-line messages short on big clusters."""
+    shown = ", ".join(str(i) for i in items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")

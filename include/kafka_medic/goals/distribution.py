@@ -1,0 +1,76 @@
+"""Soft usage-distribution goals: every broker that keeps data within [0.9, 1.1] x the mean.
+
+Resources are compared as utilisation (load / capacity), so heterogeneous brokers each carry their
+share; counts (replicas) are compared as numbers, with the band widened to whole replicas.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from kafka_medic.goals.bounded import BoundedGoal, ResourceGoal, holding_brokers
+from kafka_medic.model.arrays import CPU, DISK, NW_IN, NW_OUT
+from kafka_medic.model.placement import REPLICAS, Placement
+
+
+def unconstrained(placement: Placement) -> tuple[np.ndarray, np.ndarray]:
+    return np.full(placement.num_brokers, -np.inf), np.full(placement.num_brokers, np.inf)
+
+
+class UsageDistributionGoal(ResourceGoal):
+    hard = False
+
+    def limits(self, placement: Placement) -> tuple[np.ndarray, np.ndarray]:
+        lower, upper = unconstrained(placement)
+        holds = holding_brokers(placement)
+        capacity = placement.arrays.capacity[:, self.metric]
+        total_capacity = capacity[holds].sum()
+        if total_capacity <= 0:
+            return lower, upper
+        mean_utilisation = placement.metrics[:, self.metric].sum() / total_capacity
+        lower[holds] = self.thresholds.balance_lower * mean_utilisation * capacity[holds]
+        upper[holds] = self.thresholds.balance_upper * mean_utilisation * capacity[holds]
+        return lower, upper
+
+
+class DiskUsageDistributionGoal(UsageDistributionGoal):
+    name, resource, metric = "disk_usage_distribution", "disk", DISK
+
+
+class NetworkInboundUsageDistributionGoal(UsageDistributionGoal):
+    name, resource, metric = "network_inbound_usage_distribution", "nw_in", NW_IN
+
+
+class NetworkOutboundUsageDistributionGoal(UsageDistributionGoal):
+    name, resource, metric = "network_outbound_usage_distribution", "nw_out", NW_OUT
+    uses_leadership = True
+
+
+class CpuUsageDistributionGoal(UsageDistributionGoal):
+    name, resource, metric = "cpu_usage_distribution", "cpu", CPU
+    uses_leadership = True
+
+
+class CountDistributionGoal(BoundedGoal):
+    """Counts per broker within [floor(0.9 mean), ceil(1.1 mean)]: a count can only move by whole units."""
+
+    hard = False
+
+    def limits(self, placement: Placement) -> tuple[np.ndarray, np.ndarray]:
+        return count_band(self, placement, placement.metrics[:, self.metric].sum())
+
+
+def count_band(goal: BoundedGoal, placement: Placement, total: float) -> tuple[np.ndarray, np.ndarray]:
+    lower, upper = unconstrained(placement)
+    holds = holding_brokers(placement)
+    if holds.any():
+        mean = total / holds.sum()
+        lower[holds] = math.floor(goal.thresholds.balance_lower * mean + 1e-9)
+        upper[holds] = math.ceil(goal.thresholds.balance_upper * mean - 1e-9)
+    return lower, upper
+
+
+class ReplicaDistributionGoal(CountDistributionGoal):
+    name, metric = "replica_distribution", REPLICAS

@@ -1,0 +1,66 @@
+"""Soft topic replica distribution: each topic's replicas spread evenly over the brokers.
+
+Per topic the band is [floor(0.9 mean), ceil(1.1 mean)] replicas per broker that keeps data, so a hot
+topic does not pile onto a few brokers even when their totals look balanced.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from kafka_medic.goals.base import Goal, GoalResult, describe
+from kafka_medic.goals.bounded import holding_brokers
+from kafka_medic.model.placement import Placement
+
+if TYPE_CHECKING:
+    from kafka_medic.optimizer.search import Search
+
+
+class TopicReplicaDistributionGoal(Goal):
+    name, hard = "topic_replica_distribution", False
+
+    def limits(self, placement: Placement) -> tuple[np.ndarray, np.ndarray]:
+        """(lower[T], upper[T]) replicas of each topic per broker that keeps data."""
+        a = placement.arrays
+        replicas = np.bincount(a.partition_topic, weights=placement.rf, minlength=len(a.topics))
+        holders = max(int(holding_brokers(placement).sum()), 1)
+        mean = replicas / holders
+        lower = np.floor(self.thresholds.balance_lower * mean + 1e-9)
+        upper = np.ceil(self.thresholds.balance_upper * mean - 1e-9)
+        return lower, upper
+
+    def check(self, placement: Placement) -> GoalResult:
+        """Violation: replicas above each topic's upper limit plus replicas missing below its lower limit."""
+        lower, upper = self.limits(placement)
+        topic, broker, count = topic_broker_counts(placement)
+        holds = holding_brokers(placement)
+        kept = holds[broker]
+        excess = np.where(kept, np.maximum(count - upper[topic], 0), 0)
+        # a broker holding none of a topic is absent from the sparse counts, so count what is present
+        present = np.bincount(
+            topic[kept], weights=np.minimum(count, lower[topic])[kept], minlength=len(lower)
+        )
+        missing = lower * holds.sum() - present
+        topics = placement.arrays.topics
+        bad_topics = sorted(
+            {topics[t] for t in topic[excess > 0]} | {topics[t] for t in np.flatnonzero(missing > 0)}
+        )
+        deficit = missing.sum()
+        violation = float(excess.sum() + deficit)
+        detail = f"{len(bad_topics)} topics unevenly spread: {describe(bad_topics)}" if bad_topics else ""
+        return GoalResult(
+            self.name, self.hard, violation == 0, violation, partitions=bad_topics, detail=detail
+        )
+
+    def optimize(self, search: Search) -> None:
+        search.spread_topics(self)
+
+
+def topic_broker_counts(placement: Placement) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sparse (topic, broker, count) for every pair holding at least one replica."""
+    brokers = placement.num_brokers
+    key = placement.arrays.partition_topic[placement.slot_partition] * brokers + placement.slot_broker
+    pairs, count = np.unique(key, return_counts=True)
+    return pairs // brokers, pairs % brokers, count

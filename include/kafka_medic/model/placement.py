@@ -1,0 +1,153 @@
+"""Where every replica is and what that puts on each broker, updated incrementally as replicas move.
+
+Goals check a `Placement` and the planner mutates one. Every per-broker quantity a goal looks at is a
+column of `metrics` (brokers x METRICS), kept current on each move in O(metrics) time, so checking a
+candidate move against every goal is a handful of vector operations, not a pass over all replicas.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kafka_medic.model.arrays import NW_IN, NW_OUT, ClusterArrays
+from kafka_medic.model.cluster import RESOURCES, ClusterModel
+
+METRICS = (*RESOURCES, "replicas", "leaders", "potential_nw_out", "leader_nw_in")
+REPLICAS, LEADERS, POTENTIAL_NW_OUT, LEADER_NW_IN = range(len(RESOURCES), len(METRICS))
+
+
+class Placement:
+    """Replica slots (see `ClusterArrays`) with their broker and leadership now, and per-broker metrics."""
+
+    def __init__(self, arrays: ClusterArrays):
+        self.arrays = arrays
+        a = arrays
+        self.num_brokers = a.num_brokers
+        self.start = a.replica_start
+        self.rf = np.diff(a.replica_start)
+        self.slot_partition = a.replica_partition
+        self.slot_broker = a.replica_broker.copy()
+        width = int(self.rf.max()) if len(self.rf) else 0
+        column = np.arange(width)
+        padded = a.replica_start[:-1, None] + column[None, :]
+        self.part_slots = np.where(column[None, :] < self.rf[:, None], padded, -1)
+        self.original_brokers = self.partition_brokers(np.arange(a.num_partitions))
+        self.leader_slot = self._leader_slots(a)
+        self.leader_vec, self.follower_vec = self._role_vectors(a)
+        self.metrics = np.zeros((self.num_brokers, len(METRICS)))
+        vectors = self.slot_vectors(np.arange(len(self.slot_broker)))
+        for m in range(len(METRICS)):
+            self.metrics[:, m] = np.bincount(
+                self.slot_broker, weights=vectors[:, m], minlength=self.num_brokers
+            )
+        order = np.argsort(a.partition_topic, kind="stable")
+        self.topic_partitions = np.split(
+            order, np.cumsum(np.bincount(a.partition_topic, minlength=len(a.topics)))[:-1]
+        )
+        self.replica_moves = 0
+        self._reindex()
+
+    @classmethod
+    def from_model(cls, model: ClusterModel) -> Placement:
+        return cls(ClusterArrays.from_model(model))
+
+    # ---- reading -------------------------------------------------------------------------------
+
+    def partition_brokers(self, partitions: np.ndarray) -> np.ndarray:
+        """(n, max RF) broker index of each replica of each partition, -1 past its replication factor."""
+        slots = self.part_slots[partitions]
+        return np.where(slots >= 0, self.slot_broker[slots], -1)
+
+    def brokers_of(self, partition: int) -> np.ndarray:
+        return self.slot_broker[self.start[partition] : self.start[partition + 1]]
+
+    def slot_vectors(self, slots: np.ndarray) -> np.ndarray:
+        """(n, METRICS) what each slot puts on its broker, by its current role."""
+        part = self.slot_partition[slots]
+        leads = self.leader_slot[part] == slots
+        return np.where(leads[:, None], self.leader_vec[part], self.follower_vec[part])
+
+    def leadership_delta(self, partitions: np.ndarray) -> np.ndarray:
+        """(n, METRICS) what moving leadership adds to the new leader's broker (and takes from the old)."""
+        return self.leader_vec[partitions] - self.follower_vec[partitions]
+
+    def slots_on(self, broker: int) -> np.ndarray:
+        """Slots currently on `broker`, in slot order."""
+        lo, hi = self._index_bounds[broker], self._index_bounds[broker + 1]
+        slots = self._index[lo:hi]
+        arrived = self._arrived.get(broker)
+        if arrived:
+            slots = np.union1d(slots, np.fromiter(arrived, dtype=np.int64))
+        return slots[self.slot_broker[slots] == broker]
+
+    def is_original(self, slots: np.ndarray) -> np.ndarray:
+        """Whether each slot's broker held the partition before planning (moving it costs data)."""
+        part = self.slot_partition[slots]
+        return (self.original_brokers[part] == self.slot_broker[slots][:, None]).any(axis=1)
+
+    def topic_counts(self, topic: int) -> np.ndarray:
+        """(B,) replicas of `topic` on each broker."""
+        brokers = self.partition_brokers(self.topic_partitions[topic]).ravel()
+        return np.bincount(brokers[brokers >= 0], minlength=self.num_brokers)
+
+    def leaders(self) -> np.ndarray:
+        """(P,) broker index of each partition's leader, -1 when offline."""
+        slots = self.leader_slot
+        return np.where(slots >= 0, self.slot_broker[np.maximum(slots, 0)], -1)
+
+    # ---- changing ------------------------------------------------------------------------------
+
+    def move_replica(self, slot: int, dst: int) -> None:
+        src = int(self.slot_broker[slot])
+        vector = self.slot_vectors(np.array([slot]))[0]
+        self.metrics[src] -= vector
+        self.metrics[dst] += vector
+        original = self.original_brokers[self.slot_partition[slot]]
+        self.replica_moves += int(dst not in original) - int(src not in original)
+        self.slot_broker[slot] = dst
+        self._arrived.setdefault(dst, []).append(slot)
+        self._moves_since_index += 1
+        if self._moves_since_index > len(self.slot_broker) // 8:
+            self._reindex()
+
+    def move_leadership(self, partition: int, slot: int) -> None:
+        delta = self.leader_vec[partition] - self.follower_vec[partition]
+        self.metrics[self.slot_broker[self.leader_slot[partition]]] -= delta
+        self.metrics[self.slot_broker[slot]] += delta
+        self.leader_slot[partition] = slot
+
+    def make_leader_first(self, partitions: np.ndarray) -> None:
+        """Reorder replica lists so the leader is the preferred (first) replica; no load changes."""
+        first = self.start[partitions]
+        lead = self.leader_slot[partitions]
+        self.slot_broker[first], self.slot_broker[lead] = self.slot_broker[lead], self.slot_broker[first]
+        self.leader_slot[partitions] = first
+        self._reindex()
+
+    # ---- internals -----------------------------------------------------------------------------
+
+    def _reindex(self) -> None:
+        self._index = np.argsort(self.slot_broker, kind="stable")
+        counts = np.bincount(self.slot_broker, minlength=self.num_brokers)
+        self._index_bounds = np.concatenate([[0], np.cumsum(counts)])
+        self._arrived: dict[int, list[int]] = {}
+        self._moves_since_index = 0
+
+    def _leader_slots(self, a: ClusterArrays) -> np.ndarray:
+        brokers = self.partition_brokers(np.arange(a.num_partitions))
+        hit = brokers == a.leader[:, None]
+        slots = self.part_slots[np.arange(a.num_partitions), hit.argmax(axis=1)] if len(hit) else a.leader
+        return np.where((a.leader >= 0) & hit.any(axis=1), slots, -1)
+
+    @staticmethod
+    def _role_vectors(a: ClusterArrays) -> tuple[np.ndarray, np.ndarray]:
+        n = a.num_partitions
+        leader = np.zeros((n, len(METRICS)))
+        follower = np.zeros((n, len(METRICS)))
+        leader[:, : len(RESOURCES)] = a.leader_load
+        follower[:, : len(RESOURCES)] = a.follower_load
+        leader[:, REPLICAS] = follower[:, REPLICAS] = 1.0
+        leader[:, LEADERS] = 1.0
+        leader[:, POTENTIAL_NW_OUT] = follower[:, POTENTIAL_NW_OUT] = a.leader_load[:, NW_OUT]
+        leader[:, LEADER_NW_IN] = a.leader_load[:, NW_IN]
+        return leader, follower

@@ -1,0 +1,467 @@
+"""The move search: empties dead brokers, then optimizes each goal in priority order.
+
+For a broker above a goal's limit the search sheds load (leadership first where that helps, since it
+moves no data), for a broker below it pulls load in. Candidate replicas are ranked by how well they fit
+the excess per MB they would add to the plan (a replica already moved once costs nothing to move on,
+so the plan never moves data twice when once would do); destinations are all brokers at once, filtered
+by `Acceptance` and ranked by utilisation relative to their fair share after the move.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kafka_medic.errors import MedicError
+from kafka_medic.goals.base import Goal, GoalResult, describe
+from kafka_medic.goals.bounded import BoundedGoal, slack
+from kafka_medic.goals.leader import PreferredLeaderElectionGoal, not_preferred, partition_name
+from kafka_medic.goals.rack import RackAwareGoal, most_in_one_rack
+from kafka_medic.goals.topic import TopicReplicaDistributionGoal, topic_broker_counts
+from kafka_medic.model.arrays import CPU, DISK, NW_IN, NW_OUT
+from kafka_medic.model.placement import LEADER_NW_IN, LEADERS, METRICS, POTENTIAL_NW_OUT, REPLICAS, Placement
+from kafka_medic.optimizer.acceptance import Acceptance
+
+MAX_ROUNDS = 4  # passes over violating brokers per goal; later passes see replicas moved in earlier ones
+MAX_FAILED_TRIES = 48  # candidates without any destination before a broker is given up for this pass
+MAX_SOURCES = 24  # brokers an under-loaded broker tries to pull load from
+RESOURCE_COLUMNS = [DISK, NW_IN, NW_OUT, CPU]
+SCORED = [*RESOURCE_COLUMNS, REPLICAS]  # what "a lightly loaded destination" means
+EVACUATION = "evacuation"
+
+
+class PlanError(MedicError):
+    """A hard goal cannot be met; the message names the goal and the brokers or partitions in the way."""
+
+
+class Search:
+    def __init__(
+        self,
+        placement: Placement,
+        can_receive: np.ndarray,
+        movable: np.ndarray,
+        max_replica_moves: int | None,
+        seed: int,
+    ):
+        self.p = placement
+        self.can_receive = can_receive
+        self.movable = movable
+        self.max_replica_moves = max_replica_moves
+        self.acceptance = Acceptance(placement, can_receive)
+        self.fair = _fair_share(placement)
+        self.jitter = np.random.default_rng(seed).random(placement.num_brokers) * 1e-9
+        disk = placement.arrays.leader_load[:, DISK]
+        self.cost_floor = 0.01 * float(disk.mean()) + 1e-6 if len(disk) else 1.0
+        totals = placement.metrics.sum(axis=0)
+        self.mean_replica = np.maximum(totals[RESOURCE_COLUMNS] / max(totals[REPLICAS], 1.0), 1e-9)
+        self.reasons: list[str] = [EVACUATION]
+        self.reason = np.full(placement.arrays.num_partitions, -1, dtype=np.int64)
+
+    # ---- driver --------------------------------------------------------------------------------
+
+    def run(self, goals: list[Goal]) -> None:
+        self.evacuate(goals)
+        for goal in goals:
+            self.reasons.append(goal.name)
+            self.acceptance.add(goal)
+            goal.optimize(self)
+            if goal.hard:
+                result = goal.check(self.p)
+                if not result.satisfied:
+                    raise PlanError(self._explain(goal, result))
+
+    def reason_names(self) -> list[str | None]:
+        """(P,) the goal (or evacuation) that first changed each partition, None if unchanged."""
+        return [self.reasons[i] if i >= 0 else None for i in self.reason]
+
+    # ---- evacuation ----------------------------------------------------------------------------
+
+    def evacuate(self, goals: list[Goal]) -> None:
+        """Move every replica off dead and decommissioned brokers, biggest first.
+
+        Destinations honour the hard goals when they can (rack spread, capacity), so the goals that
+        follow have less to repair; when no broker does, rack spread and then capacity are relaxed.
+        """
+        p = self.p
+        slots = np.flatnonzero(~p.arrays.holds_data[p.slot_broker])
+        if not len(slots):
+            return
+        if self.max_replica_moves is not None and len(slots) > self.max_replica_moves:
+            raise PlanError(
+                f"{len(slots)} replicas must leave dead or decommissioned brokers, "
+                f"more than max_replica_moves={self.max_replica_moves}"
+            )
+        strict = Acceptance(p, self.can_receive)
+        spread = Acceptance(p, self.can_receive)
+        for goal in goals:
+            if goal.hard:
+                strict.add(goal)
+            if isinstance(goal, RackAwareGoal):
+                spread.add(goal)
+        for slot in slots[np.argsort(-p.arrays.leader_load[p.slot_partition[slots], DISK], kind="stable")]:
+            vector = p.slot_vectors(np.array([slot]))[0]
+            mask = strict.destinations(slot, vector)
+            if not mask.any():
+                mask = spread.destinations(slot, vector)
+            if not mask.any():
+                mask = self.can_receive.copy()
+                mask[p.brokers_of(p.slot_partition[slot])] = False
+            if not mask.any():
+                raise PlanError(self._no_home(slot))
+            src, dst = int(p.slot_broker[slot]), self._pick(mask, DISK, vector)
+            self._move(slot, dst, reason=0)
+            strict.refresh([src, dst])
+            spread.refresh([src, dst])
+
+    # ---- bounded goals -------------------------------------------------------------------------
+
+    def balance(self, goal: BoundedGoal) -> None:
+        lower, upper = goal.limits(self.p)
+        scale_up = np.where(np.abs(upper) > 0, np.abs(upper), 1.0)
+        scale_down = np.where(np.abs(lower) > 0, np.abs(lower), 1.0)
+        for _ in range(MAX_ROUNDS):
+            value = self.p.metrics[:, goal.metric]
+            over = np.flatnonzero(value - upper > slack(upper))
+            under = np.flatnonzero((lower - value > slack(lower)) & self.can_receive)
+            moved = 0
+            for src in over[np.argsort(-(value[over] - upper[over]) / scale_up[over], kind="stable")]:
+                moved += self._shed(goal, int(src), upper[src])
+            value = self.p.metrics[:, goal.metric]
+            under = under[lower[under] - value[under] > slack(lower[under])]
+            for dst in under[np.argsort(-(lower[under] - value[under]) / scale_down[under], kind="stable")]:
+                moved += self._fill(goal, int(dst), lower[dst])
+            if not moved:
+                return
+
+    def _shed(self, goal: BoundedGoal, src: int, limit: float) -> int:
+        excess = self.p.metrics[src, goal.metric] - limit
+        tolerance = float(slack(np.array(limit)))
+        moved = 0
+        if goal.uses_leadership and excess > tolerance:
+            excess, moved = self._shed_leadership(goal.metric, src, excess, tolerance)
+        if goal.uses_replicas and excess > tolerance:
+            moved += self._shed_replicas(goal.metric, src, excess, tolerance)
+        return moved
+
+    def _fill(self, goal: BoundedGoal, dst: int, limit: float) -> int:
+        deficit = limit - self.p.metrics[dst, goal.metric]
+        tolerance = float(slack(np.array(limit)))
+        moved = 0
+        if goal.uses_leadership and deficit > tolerance:
+            deficit, moved = self._fill_leadership(goal.metric, dst, deficit, tolerance)
+        if goal.uses_replicas and deficit > tolerance:
+            moved += self._fill_replicas(goal.metric, dst, deficit, tolerance)
+        return moved
+
+    def _shed_replicas(self, metric: int, src: int, excess: float, tolerance: float) -> int:
+        slots = self._movable_slots(src)
+        vectors = self.p.slot_vectors(slots)
+        keep = vectors[:, metric] > 0
+        slots, vectors = slots[keep], vectors[keep]
+        load, cost = vectors[:, metric], self._cost(slots)
+        untried = np.ones(len(slots), dtype=bool)
+        moved = failures = 0
+        like = self._likeness(src, vectors, surplus=True) if metric == REPLICAS else None
+        while excess > tolerance and failures < MAX_FAILED_TRIES and untried.any():
+            key = np.where(untried, self._rank(load, excess, cost, like), -np.inf)
+            c = int(np.argmax(key))
+            untried[c] = False
+            mask = (
+                self.acceptance.destinations(slots[c], vectors[c]) if self._budget_allows(slots[c]) else None
+            )
+            if mask is None or not mask.any():
+                failures += 1
+                continue
+            self._move(slots[c], self._pick(mask, metric, vectors[c]))
+            excess -= load[c]
+            moved += 1
+        return moved
+
+    def _fill_replicas(self, metric: int, dst: int, deficit: float, tolerance: float) -> int:
+        p = self.p
+        share = p.metrics[:, metric] / self.fair[:, metric]
+        sources = np.flatnonzero((share > share[dst]) & p.arrays.holds_data)
+        moved = 0
+        for src in sources[np.argsort(-share[sources], kind="stable")][:MAX_SOURCES]:
+            slots = self._movable_slots(int(src))
+            vectors = p.slot_vectors(slots)
+            keep = (vectors[:, metric] > 0) & self._budget_allows_all(slots)
+            slots, vectors = slots[keep], vectors[keep]
+            load, cost = vectors[:, metric], self._cost(slots)
+            like = self._likeness(dst, vectors, surplus=False) if metric == REPLICAS else None
+            while deficit > tolerance and len(slots):
+                ok = self.acceptance.movable_to(slots, vectors, int(src), dst)
+                if not ok.any():
+                    break
+                c = int(np.argmax(np.where(ok, self._rank(load, deficit, cost, like), -np.inf)))
+                self._move(slots[c], dst)
+                deficit -= load[c]
+                moved += 1
+                keep = np.arange(len(slots)) != c
+                slots, vectors, load, cost = slots[keep], vectors[keep], load[keep], cost[keep]
+                like = like[keep] if like is not None else None
+            if deficit <= tolerance:
+                break
+        return moved
+
+    def _shed_leadership(self, metric: int, src: int, excess: float, tolerance: float) -> tuple[float, int]:
+        p = self.p
+        slots = p.slots_on(src)
+        parts = p.slot_partition[slots]
+        parts = parts[(p.leader_slot[parts] == slots) & self.movable[parts]]
+        delta = p.leadership_delta(parts)
+        keep = delta[:, metric] > 0
+        parts, delta = parts[keep], delta[keep]
+        # every (partition, follower) pair is a candidate leadership move
+        followers = p.part_slots[parts]
+        row, col = np.nonzero((followers >= 0) & (followers != p.leader_slot[parts][:, None]))
+        new_slot = followers[row, col]
+        new_broker = p.slot_broker[new_slot]
+        share = p.metrics[:, metric] / self.fair[:, metric]
+        open_part = np.ones(len(parts), dtype=bool)
+        moved = 0
+        while excess > tolerance and len(row):
+            ok = open_part[row] & self.acceptance.leadership_ok(
+                delta[row], np.full(len(row), src), new_broker
+            )
+            if not ok.any():
+                break
+            key = _fit(delta[row, metric], excess) / excess - 0.01 * share[new_broker]
+            c = int(np.argmax(np.where(ok, key, -np.inf)))
+            self._lead(int(parts[row[c]]), int(new_slot[c]))
+            open_part[row[c]] = False
+            excess -= delta[row[c], metric]
+            moved += 1
+        return excess, moved
+
+    def _fill_leadership(self, metric: int, dst: int, deficit: float, tolerance: float) -> tuple[float, int]:
+        p = self.p
+        slots = p.slots_on(dst)
+        parts = p.slot_partition[slots]
+        follows = (p.leader_slot[parts] >= 0) & (p.leader_slot[parts] != slots) & self.movable[parts]
+        slots, parts = slots[follows], parts[follows]
+        old = p.slot_broker[p.leader_slot[parts]]
+        delta = p.leadership_delta(parts)
+        share = p.metrics[:, metric] / self.fair[:, metric]
+        open_part = delta[:, metric] > 0
+        moved = 0
+        while deficit > tolerance and open_part.any():
+            ok = open_part & self.acceptance.leadership_ok(delta, old, np.full(len(parts), dst))
+            if not ok.any():
+                break
+            key = _fit(delta[:, metric], deficit) / deficit + 0.01 * share[old]
+            c = int(np.argmax(np.where(ok, key, -np.inf)))
+            self._lead(int(parts[c]), int(slots[c]))
+            open_part[c] = False
+            deficit -= delta[c, metric]
+            moved += 1
+        return deficit, moved
+
+    # ---- rack, topic and preferred-leader goals ------------------------------------------------
+
+    def spread_racks(self, goal: RackAwareGoal) -> None:
+        p = self.p
+        limit = goal.limits(p)
+        rack = p.arrays.rack
+        for part in np.flatnonzero(most_in_one_rack(p, np.arange(len(limit))) > limit):
+            if not self.movable[part]:
+                continue
+            for _ in range(int(p.rf[part])):
+                holders = p.brokers_of(part)
+                counts = np.bincount(rack[holders])
+                if counts.max() <= limit[part]:
+                    break
+                slots = np.arange(p.start[part], p.start[part + 1])
+                crowded = slots[counts[rack[holders]] > limit[part]]
+                # followers first (leadership stays put), then the cheapest to move
+                order = np.lexsort((self._cost(crowded), p.leader_slot[part] == crowded))
+                if not any(self._move_anywhere(int(s), strict_rack=True) for s in crowded[order]):
+                    break
+
+    def spread_topics(self, goal: TopicReplicaDistributionGoal) -> None:
+        p = self.p
+        lower, upper = goal.limits(p)
+        topic, broker, count = topic_broker_counts(p)
+        excess = count - upper[topic]
+        crowded = np.flatnonzero((excess > 0) & p.arrays.holds_data[broker])
+        for i in crowded[np.argsort(-excess[crowded], kind="stable")]:
+            slots = self._topic_slots_on(int(topic[i]), int(broker[i]))
+            order = np.lexsort((self._cost(slots), p.leader_slot[p.slot_partition[slots]] == slots))
+            left, failures = int(excess[i]), 0
+            for slot in slots[order]:
+                if left <= 0 or failures >= MAX_FAILED_TRIES:
+                    break
+                if self._move_anywhere(int(slot)):
+                    left -= 1
+                else:
+                    failures += 1
+        for t in np.flatnonzero(lower >= 1):
+            self._fill_topic(int(t), lower[t])
+
+    def _fill_topic(self, topic: int, lower: float) -> None:
+        p = self.p
+        counts = p.topic_counts(topic)
+        for dst in np.flatnonzero((counts < lower) & self.can_receive):
+            for src in np.argsort(-counts, kind="stable")[:MAX_SOURCES]:
+                if counts[src] <= lower:
+                    break
+                slots = self._topic_slots_on(topic, int(src))
+                slots = slots[self._budget_allows_all(slots)]
+                ok = self.acceptance.movable_to(slots, p.slot_vectors(slots), int(src), int(dst))
+                if ok.any():
+                    self._move(int(slots[ok][np.argmin(self._cost(slots[ok]))]), int(dst))
+                    counts[src] -= 1
+                    break
+
+    def prefer_leaders(self, goal: PreferredLeaderElectionGoal) -> None:
+        """Elect the preferred replica where every earlier goal accepts it, else make the leader first."""
+        p = self.p
+        bad = not_preferred(p)
+        bad = bad[self.movable[bad]]
+        first = p.start[bad]
+        old = p.slot_broker[p.leader_slot[bad]]
+        new = p.slot_broker[first]
+        delta = p.leadership_delta(bad)
+        for i in np.flatnonzero(self.acceptance.leadership_ok(delta, old, new)):
+            # re-check: earlier elections in this loop changed the headroom of these brokers
+            if self.acceptance.leadership_ok(delta[i : i + 1], old[i : i + 1], new[i : i + 1])[0]:
+                self._lead(int(bad[i]), int(first[i]))
+        rest = not_preferred(p)
+        rest = rest[self.movable[rest]]
+        p.make_leader_first(rest)
+        self._mark(rest)
+        self.acceptance.leaders_fixed = True
+
+    # ---- shared steps --------------------------------------------------------------------------
+
+    def _move_anywhere(self, slot: int, strict_rack: bool = False) -> bool:
+        if not self._budget_allows(slot):
+            return False
+        vector = self.p.slot_vectors(np.array([slot]))[0]
+        mask = self.acceptance.destinations(slot, vector, strict_rack=strict_rack)
+        if not mask.any():
+            return False
+        self._move(slot, self._pick(mask, REPLICAS, vector))
+        return True
+
+    def _rank(self, load: np.ndarray, need: float, cost: np.ndarray, like: np.ndarray | None) -> np.ndarray:
+        """Preference among candidate replicas: the most of `need` covered per MB moved.
+
+        For replica counts every replica covers the same, so the choice is instead the replica most
+        `like` the broker's typical missing (or surplus) replica: a count goal then moves the data the
+        usage goals after it would have had to move anyway, and no more.
+        """
+        if like is not None:
+            return like
+        return _fit(load, need) / (cost + self.cost_floor)
+
+    def _likeness(self, broker: int, vectors: np.ndarray, surplus: bool) -> np.ndarray:
+        """(n,) minus the distance of each replica's resources from what `broker` lacks (or has too
+        much of) per replica it lacks (or has too many of), in units of the cluster's mean replica."""
+        gap = self.p.metrics[broker] - self.fair[broker]
+        if not surplus:
+            gap = -gap
+        per_replica = np.maximum(gap[RESOURCE_COLUMNS], 0.0) / max(gap[REPLICAS], 1.0)
+        return -(((vectors[:, RESOURCE_COLUMNS] - per_replica) / self.mean_replica) ** 2).sum(axis=1)
+
+    def _pick(self, mask: np.ndarray, metric: int, vector: np.ndarray) -> int:
+        """The allowed broker with the lowest load relative to its fair share, after the move."""
+        candidates = np.flatnonzero(mask)
+        after = self.p.metrics[candidates] + vector
+        score = (after[:, SCORED] / self.fair[candidates][:, SCORED]).sum(axis=1)
+        score += 3.0 * after[:, metric] / self.fair[candidates, metric]
+        return int(candidates[np.argmin(score + self.jitter[candidates])])
+
+    def _move(self, slot: int, dst: int, reason: int | None = None) -> None:
+        src = int(self.p.slot_broker[slot])
+        self.p.move_replica(int(slot), dst)
+        self.acceptance.refresh([src, dst])
+        self._mark(self.p.slot_partition[slot], reason)
+
+    def _lead(self, part: int, slot: int) -> None:
+        old = int(self.p.slot_broker[self.p.leader_slot[part]])
+        self.p.move_leadership(part, slot)
+        self.acceptance.refresh([old, int(self.p.slot_broker[slot])])
+        self._mark(part)
+
+    def _mark(self, parts, reason: int | None = None) -> None:
+        parts = np.atleast_1d(parts)
+        unmarked = parts[self.reason[parts] < 0]
+        self.reason[unmarked] = len(self.reasons) - 1 if reason is None else reason
+
+    def _movable_slots(self, broker: int) -> np.ndarray:
+        slots = self.p.slots_on(broker)
+        return slots[self.movable[self.p.slot_partition[slots]]]
+
+    def _topic_slots_on(self, topic: int, broker: int) -> np.ndarray:
+        parts = self.p.topic_partitions[topic]
+        slots = self.p.part_slots[parts[self.movable[parts]]].ravel()
+        slots = slots[slots >= 0]
+        return slots[self.p.slot_broker[slots] == broker]
+
+    def _cost(self, slots: np.ndarray) -> np.ndarray:
+        """MB a move of each slot adds to the plan: nothing if the slot was already moved once."""
+        disk = self.p.arrays.leader_load[self.p.slot_partition[slots], DISK]
+        return np.where(self.p.is_original(slots), disk, 0.0)
+
+    def _budget_allows(self, slot: int) -> bool:
+        return self._budget_allows_all(np.array([slot]))[0]
+
+    def _budget_allows_all(self, slots: np.ndarray) -> np.ndarray:
+        if self.max_replica_moves is None or self.p.replica_moves < self.max_replica_moves:
+            return np.ones(len(slots), dtype=bool)
+        return ~self.p.is_original(slots)  # moving a moved replica on does not add a move
+
+    # ---- messages ------------------------------------------------------------------------------
+
+    def _explain(self, goal: Goal, result: GoalResult) -> str:
+        p = self.p
+        message = f"hard goal {goal.name} cannot be met: {result.detail}"
+        if isinstance(goal, BoundedGoal):
+            upper = goal.limits(p)[1]
+            total, allowed = p.metrics[:, goal.metric].sum(), upper[p.arrays.holds_data].sum()
+            if total > allowed:
+                what = METRICS[goal.metric]
+                return f"{message}; the cluster holds {total:.6g} {what} but its brokers allow {allowed:.6g}"
+        if isinstance(goal, RackAwareGoal):
+            bad = np.flatnonzero(most_in_one_rack(p, np.arange(len(p.rf))) > goal.limits(p))
+            stuck = [partition_name(p, part) for part in bad[~self.movable[bad]]]
+            if stuck:
+                return f"{message}; their topics are excluded from moves: {describe(stuck)}"
+        if self.max_replica_moves is not None and p.replica_moves >= self.max_replica_moves:
+            return f"{message}; max_replica_moves={self.max_replica_moves} was reached"
+        return f"{message}; no move keeps the goals before it satisfied"
+
+    def _no_home(self, slot: int) -> str:
+        p = self.p
+        part = int(p.slot_partition[slot])
+        broker = p.arrays.broker_ids[p.slot_broker[slot]]
+        state = "dead" if not p.arrays.alive[p.slot_broker[slot]] else "decommissioned"
+        return (
+            f"cannot move {partition_name(p, part)} off {state} broker {broker}: replication factor "
+            f"{p.rf[part]} but only {int(self.can_receive.sum())} brokers can receive replicas"
+        )
+
+
+def _fit(load: np.ndarray, need: float) -> np.ndarray:
+    """How much of `need` a move of `load` covers, minus any overshoot: best when load == need."""
+    return need - np.abs(need - load)
+
+
+def _fair_share(p: Placement) -> np.ndarray:
+    """(B, METRICS) each broker's share of the cluster's total of each metric, by capacity where it has one.
+
+    Brokers that must end empty have no share; a zero share is replaced by a tiny one so that
+    "load / share" ranks such brokers last instead of dividing by zero.
+    """
+    a = p.arrays
+    holds = a.holds_data
+    weight = np.zeros((p.num_brokers, len(METRICS)))
+    weight[:, [DISK, NW_IN, NW_OUT, CPU]] = a.capacity
+    weight[:, POTENTIAL_NW_OUT] = a.capacity[:, NW_OUT]
+    weight[:, [REPLICAS, LEADERS, LEADER_NW_IN]] = 1.0
+    weight[~holds] = 0.0
+    total_weight = weight.sum(axis=0)
+    total = p.metrics.sum(axis=0)
+    share = np.divide(weight * total, total_weight, out=np.zeros_like(weight), where=total_weight > 0)
+    share[:, total == 0] = 1.0
+    return np.maximum(share, 1e-9 * (1.0 + np.abs(total)))
