@@ -8,7 +8,8 @@ import sys
 import time
 
 import pytest
-from kafka.admin import ConfigResource, ConfigResourceType, NewPartitionReassignment
+from kafka import TopicPartition
+from kafka.admin import ConfigResource, ConfigResourceType
 
 from kafka_medic.kafka.admin import admin_client
 from kafka_medic.kafka.config import ClusterConfig
@@ -58,7 +59,7 @@ def test_reads_throttles_and_inflight_reassignment(config, healthy_kraft_cluster
             + [ConfigResource(ConfigResourceType.TOPIC, p.topic, configs={
                 "leader.replication.throttled.replicas": "*", "follower.replication.throttled.replicas": "*"})]
         )
-        admin.alter_partition_reassignments({(p.topic, p.partition): NewPartitionReassignment(target)})
+        admin.alter_partition_reassignments({TopicPartition(p.topic, p.partition): target})
         try:
             moving = wait_for(
                 lambda: next((q for q in read_cluster_state(config).reassigning_partitions()
@@ -71,7 +72,7 @@ def test_reads_throttles_and_inflight_reassignment(config, healthy_kraft_cluster
             assert throttles["brokers"][throttle_brokers[0]]["leader.replication.throttled.rate"] == "1000"
             assert throttles["topics"][p.topic]["follower.replication.throttled.replicas"] == "*"
         finally:
-            admin.alter_partition_reassignments({(p.topic, p.partition): None})  # cancel: roll back
+            admin.alter_partition_reassignments({TopicPartition(p.topic, p.partition): None})  # cancel: roll back
             admin.alter_configs(
                 [ConfigResource(ConfigResourceType.BROKER, str(b), configs={
                     "leader.replication.throttled.rate": None, "follower.replication.throttled.rate": None})
