@@ -1,0 +1,121 @@
+"""What each dev-cluster node is told: properties per role and mode, JVM command lines, exporter rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kafka_medic.devcluster.configs import (
+    JMX_EXPORTER_YAML,
+    java_command,
+    node_properties,
+    render_properties,
+    topic_defaults,
+    write_configs,
+)
+from kafka_medic.devcluster.state import ClusterState, Layout, Node
+
+
+def kraft_state(brokers: int = 4, controllers: int = 1) -> ClusterState:
+    nodes = [Node(f"controller-{1000 + k}", "controller", 1000 + k, 9100 + k) for k in range(controllers)]
+    nodes += [
+        Node(f"broker-{i}", "broker", i, 9000 + i, jmx_port=9300 + i, rack=f"r{(i - 1) % 2 + 1}")
+        for i in range(1, brokers + 1)
+    ]
+    return ClusterState("dev", "kraft", "4.4.0", "AAAAAAAAAAAAAAAAAAAAAA", "/cache/libs", "/cache/agent.jar", nodes)
+
+
+def zk_state() -> ClusterState:
+    nodes = [Node("zookeeper", "zookeeper", None, 9181)]
+    nodes += [Node(f"broker-{i}", "broker", i, 9000 + i, jmx_port=9300 + i, rack="r1") for i in (1, 2, 3)]
+    return ClusterState("dev", "zk", "3.9.2", "AAAAAAAAAAAAAAAAAAAAAA", "/cache/libs", "/cache/agent.jar", nodes)
+
+
+@pytest.fixture
+def layout(tmp_path) -> Layout:
+    return Layout(tmp_path / "home")
+
+
+def test_kraft_broker_knows_its_rack_listener_and_the_controller_quorum(layout):
+    state = kraft_state(controllers=3)
+    props = node_properties(state, state.brokers[1], layout)
+    assert props["process.roles"] == "broker"
+    assert props["node.id"] == 2
+    assert props["broker.rack"] == "r2"
+    assert props["listeners"] == props["advertised.listeners"] == "PLAINTEXT://127.0.0.1:9002"
+    assert props["controller.quorum.voters"] == "1000@127.0.0.1:9100,1001@127.0.0.1:9101,1002@127.0.0.1:9102"
+    assert props["log.dirs"] == layout.home / "data" / "broker-2"
+    assert props["auto.leader.rebalance.enable"] == "false"
+    assert props["log.segment.bytes"] == 1024 * 1024
+    assert props["broker.heartbeat.interval.ms"] < props["broker.session.timeout.ms"] <= 10_000
+
+
+def test_kraft_controller_listens_on_the_controller_listener_and_applies_topic_defaults(layout):
+    state = kraft_state()
+    props = node_properties(state, state.servers[0], layout)
+    assert props["process.roles"] == "controller"
+    assert props["listeners"] == "CONTROLLER://127.0.0.1:9100"
+    assert props["default.replication.factor"] == 3
+    assert "broker.rack" not in props and "advertised.listeners" not in props
+
+
+def test_zookeeper_mode_brokers_use_broker_id_and_zookeeper_connect(layout):
+    state = zk_state()
+    props = node_properties(state, state.brokers[0], layout)
+    assert props["broker.id"] == 1
+    assert props["zookeeper.connect"] == "127.0.0.1:9181"
+    assert "process.roles" not in props and "controller.quorum.voters" not in props
+    zookeeper = node_properties(state, state.servers[0], layout)
+    assert zookeeper["clientPort"] == 9181 and zookeeper["clientPortAddress"] == "127.0.0.1"
+    assert zookeeper["admin.enableServer"] == "false"
+
+
+@pytest.mark.parametrize(("brokers", "rf", "min_isr"), [(1, 1, 1), (2, 2, 2), (3, 3, 2), (4, 3, 2)])
+def test_replication_defaults_never_exceed_the_broker_count(brokers, rf, min_isr):
+    defaults = topic_defaults(brokers)
+    assert defaults["default.replication.factor"] == defaults["offsets.topic.replication.factor"] == rf
+    assert defaults["min.insync.replicas"] == defaults["transaction.state.log.min.isr"] == min_isr
+
+
+def test_render_properties_keeps_order_one_key_per_line():
+    assert render_properties({"b": 1, "a": Path("/x")}) == "b=1\na=/x\n"
+
+
+def test_write_configs_applies_broker_overrides_to_brokers_only(layout):
+    state = kraft_state(brokers=2)
+    write_configs(state, layout, {"num.io.threads": 7})
+    assert "num.io.threads=7\n" in layout.config(state.brokers[0]).read_text()
+    assert "num.io.threads" not in layout.config(state.servers[0]).read_text()
+    assert "fileName = ${sys:kafka.logs.dir}/server.log\n" in layout.log4j_config.read_text()
+    assert layout.jmx_config.read_text() == JMX_EXPORTER_YAML
+
+
+def test_broker_command_runs_kafka_with_the_exporter_agent_on_loopback(layout):
+    state = kraft_state()
+    argv = java_command("/jdk/bin/java", state, state.brokers[0], layout)
+    assert argv[0] == "/jdk/bin/java"
+    assert argv[-2:] == ["kafka.Kafka", str(layout.home / "config" / "broker-1.properties")]
+    assert argv[argv.index("-cp") + 1] == "/cache/libs/*"
+    assert f"-javaagent:/cache/agent.jar=127.0.0.1:9301:{layout.jmx_config}" in argv
+    assert "-Xmx384m" in argv
+
+
+def test_servers_run_without_the_agent(layout):
+    for state in (kraft_state(), zk_state()):
+        argv = java_command("java", state, state.servers[0], layout)
+        assert not any(a.startswith("-javaagent") for a in argv)
+    assert "org.apache.zookeeper.server.ZooKeeperServerMain" in java_command(
+        "java", zk_state(), zk_state().servers[0], layout
+    )
+
+
+def test_exporter_rules_export_meter_counts_as_counters():
+    config = yaml.safe_load(JMX_EXPORTER_YAML)
+    assert config["lowercaseOutputName"] is True
+    rules = {rule["name"]: rule for rule in config["rules"]}
+    bytes_in = rules["kafka_server_brokertopicmetrics_$1_total"]
+    assert bytes_in["type"] == "COUNTER" and bytes_in["pattern"].endswith("><>Count")
+    assert {"kafka_log_log_size", "java_lang_operatingsystem_processcpuload"} <= rules.keys()
+    assert all(rule["pattern"] and rule["type"] in ("COUNTER", "GAUGE") for rule in config["rules"])
