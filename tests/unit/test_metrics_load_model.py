@@ -117,10 +117,11 @@ def test_dead_broker_keeps_last_known_load(store):
         store.add_broker_samples("c", [BrokerSample(ts=float(ts), broker=3, source="test", alive=False)])
     model = build_load_model(store, "c", now=T0 + 250, **WINDOW)
     assert model.brokers[3].state == "dead" and not model.brokers[3].alive
-    assert model.brokers[3].last_sample is None
+    assert model.brokers[3].last_sample == T0 - 10  # its last answer, from before the windows
+    assert model.brokers[3].measured["cpu"] == 10.0
     assert model.offline == {("audit", 0)}
     assert model.partition_load[("audit", 0)] == pytest.approx(
-        {"disk": 0.5, "nw_in": 0.5, "nw_out": 0.5, "cpu": 0.0}
+        {"disk": 0.5, "nw_in": 0.5, "nw_out": 0.5, "cpu": 10.0}
     )
     assert model.broker_load[3]["disk"] == pytest.approx(0.5)
     model.require_complete()  # offline partitions do not block planning the heal

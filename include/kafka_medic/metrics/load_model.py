@@ -10,7 +10,7 @@ Completeness (Cruise Control's notion, made explicit):
   on a dead broker cannot be sampled: they keep their last known load and do not count against it.
 
 Load of a partition (the leader's, in the spec's units):
-  - disk: the leader's latest size, MB (2**20 bytes);
+  - disk: the leader's latest size up to now (the window in progress included), MB (2**20 bytes);
   - nw_in, nw_out: mean over the valid windows of each window's mean rate, KB/s (2**10 bytes);
   - cpu: broker CPU apportioned to the partitions it leads. For broker b with measured CPU c_b,
     led partitions L_b and followed partitions F_b (r = follower_cpu_ratio):
@@ -125,9 +125,10 @@ def build_load_model(
     start, end = window_bounds(now, window_s, windows)
     samples = store.partition_samples(cluster, start - cooldown_s, now)
     earlier = store.latest_partition_samples(cluster, now - lookback_s, start - cooldown_s)
-    brokers = _broker_status(store.broker_samples(cluster, start, now), now, window_s)
+    answered = store.latest_broker_samples(cluster, now - lookback_s, start)
+    brokers = _broker_status(store.broker_samples(cluster, start, now), answered, now, window_s)
     placement = pd.concat([earlier, samples], ignore_index=True)
-    samples = samples.assign(excluded=excluded_by_reassignment(samples, cooldown_s))
+    recent = samples = samples.assign(excluded=excluded_by_reassignment(samples, cooldown_s))
     samples = samples[(samples.ts >= start) & (samples.ts < end)].assign(
         window=lambda f: window_index(f.ts, start, window_s)
     )
@@ -152,7 +153,7 @@ def build_load_model(
     ratio = 1 - len(incomplete) / len(considered) if considered else 0.0
 
     means = per_window.xs("mean", axis=1, level=1).loc[lambda f: f.index.isin(valid_cells)]
-    loads = _rates_and_disk(list(replicas), means.groupby(level=PARTITION_KEY).mean(), samples, earlier)
+    loads = _rates_and_disk(list(replicas), means.groupby(level=PARTITION_KEY).mean(), recent, earlier)
     _apportion_cpu(loads, leaders, replicas, brokers, follower_cpu_ratio)
     return LoadModel(
         cluster=cluster,
@@ -172,14 +173,20 @@ def build_load_model(
     )
 
 
-def _broker_status(samples: pd.DataFrame, now: float, window_s: float) -> dict[int, BrokerStatus]:
-    """Dead when the latest sample says so; "no fresh samples" when none is younger than one window."""
+def _broker_status(samples: pd.DataFrame, earlier: pd.DataFrame, now: float, window_s: float):
+    """Dead when the latest round says so; "no fresh samples" when no answer is younger than one window.
+
+    `earlier` holds each broker's last answer before the windows: a broker silent for all of them
+    keeps the time and the values of that answer (its last known load).
+    """
     status = {}
-    for broker, rows in samples.groupby("broker"):
-        latest = rows.iloc[-1]
+    for broker in sorted(set(samples.broker) | set(earlier.broker)):
+        rows, before = samples[samples.broker == broker], earlier[earlier.broker == broker]
         answered = rows[rows.alive]
-        last = float(answered.ts.iloc[-1]) if not answered.empty else None
-        if not latest.alive:
+        if answered.empty:
+            answered = before
+        last = float(answered.ts.max()) if not answered.empty else None
+        if not rows.empty and not rows[rows.ts == rows.ts.max()].alive.all():
             state = "dead"
         elif last is None or now - last > window_s:
             state = "no fresh samples"
@@ -231,7 +238,8 @@ def _incomplete(partitions: list[PartitionId], samples: pd.DataFrame, valid_cell
 
 
 def _rates_and_disk(partitions, rates: pd.DataFrame, samples: pd.DataFrame, earlier: pd.DataFrame):
-    """Rates from the valid windows, else the last known ones; disk from the best latest size we have."""
+    """Rates from the valid windows, else the last known ones; disk from the best latest size we have,
+    up to now (a level, unlike a rate, is best when newest)."""
     known = earlier[earlier.leader & earlier.bytes_in.notna()].sort_values("ts")
     known = known.groupby(PARTITION_KEY)[RATES].last()
     rates = pd.concat([rates, known[~known.index.isin(rates.index)]]).fillna(0.0)  # unmeasured: zero

@@ -109,18 +109,27 @@ class MetricsStore:
 
     def latest_partition_samples(self, cluster: str, since: float, until: float) -> pd.DataFrame:
         """The last sample of each partition replica (per source) in [since, until): last known load."""
-        cid = self._cluster_id(cluster, create=False)
         t = partition_samples
-        key = [t.c.topic, t.c.partition, t.c.broker, t.c.source]
-        in_range = sa.and_(t.c.cluster_id == cid, t.c.ts >= since, t.c.ts < until)
+        return self._latest(
+            t, PARTITION_COLUMNS, [t.c.topic, t.c.partition, t.c.broker, t.c.source], cluster, since, until
+        )
+
+    def latest_broker_samples(self, cluster: str, since: float, until: float) -> pd.DataFrame:
+        """The last sample in which each broker answered (per source) in [since, until)."""
+        t = broker_samples
+        return self._latest(t, BROKER_COLUMNS, [t.c.broker, t.c.source], cluster, since, until, t.c.alive)
+
+    def _latest(self, t: sa.Table, columns: list[str], key: list, cluster: str, since, until, *where):
+        cid = self._cluster_id(cluster, create=False)
+        in_range = sa.and_(t.c.cluster_id == cid, t.c.ts >= since, t.c.ts < until, *where)
         last = sa.select(*key, sa.func.max(t.c.ts).label("ts")).where(in_range).group_by(*key).subquery()
         query = (
-            sa.select(*(t.c[name] for name in PARTITION_COLUMNS))
+            sa.select(*(t.c[name] for name in columns))
             .join(last, sa.and_(t.c.ts == last.c.ts, *(col == last.c[col.name] for col in key)))
             .where(t.c.cluster_id == cid)
             .order_by(t.c.ts)
         )
-        return self._frame(query, PARTITION_COLUMNS)
+        return self._frame(query, columns)
 
     def clusters(self) -> list[str]:
         with self.engine.connect() as conn:
