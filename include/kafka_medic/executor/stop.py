@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from kafka_medic.executor import journal as j
 from kafka_medic.executor.journal import Journal
-from kafka_medic.executor.submit import cancel_reassignments
+from kafka_medic.executor.submit import cancel_reassignments, restore_order
 from kafka_medic.kafka.admin import admin_client
 from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.kafka.reader import read_cluster_state
@@ -38,6 +38,7 @@ def abort(config: ClusterConfig, journal: Journal, execution_id: str, reason: st
             if not moving or time.monotonic() > deadline:
                 break
             time.sleep(1)
+        _restore_order(config, in_flight, partitions, log)
         for r in in_flight:
             p = partitions.get(r.task.key)
             if r.task.name in errors:
@@ -52,3 +53,24 @@ def abort(config: ClusterConfig, journal: Journal, execution_id: str, reason: st
         log(f"rolled back {len(rolled)} in-flight moves: {', '.join(rolled)}"
             + (f"; could not roll back: {errors}" if errors else ""))
     journal.heartbeat(execution_id, phase="aborted", message=reason)
+
+
+def _restore_order(config: ClusterConfig, records, partitions: dict, log: Callable[[str], None]) -> None:
+    reorder = {
+        r.task.key: list(r.task.old_replicas) for r in records
+        if (p := partitions.get(r.task.key)) is not None and not p.reassigning
+        and sorted(p.replicas) == sorted(r.task.old_replicas) and list(p.replicas) != list(r.task.old_replicas)
+    }
+    if not reorder:
+        return
+    with admin_client(config) as admin:
+        errors = restore_order(admin, reorder)
+    if errors:
+        log(f"WARNING could not restore the replica order of {errors}")
+    waiting = {k: v for k, v in reorder.items() if f"{k[0]}-{k[1]}" not in errors}
+    deadline = time.monotonic() + ROLLBACK_WAIT_S
+    while waiting and time.monotonic() < deadline:
+        time.sleep(0.5)
+        current = {(p.topic, p.partition): p for p in read_cluster_state(config).partitions}
+        partitions.update(current)
+        waiting = {k: v for k, v in waiting.items() if k in current and list(current[k].replicas) != v}

@@ -33,6 +33,18 @@ def submit_reassignments(admin, config: ClusterConfig, tasks: list[Task]) -> dic
     return {f"{tp.topic}-{tp.partition}": err.__name__ for tp, err in results.items() if err is not None}
 
 
+def restore_order(admin, replicas: dict[tuple[str, int], list[int]]) -> dict[str, str]:
+    """Put rolled-back partitions' replicas back in their original order (a cancel keeps the merged order).
+
+    The set is already right, so this copies nothing; it only gives back each partition's preferred leader.
+    """
+    if not replicas:
+        return {}
+    results = _call(admin.alter_partition_reassignments,
+                    {TopicPartition(t, p): list(r) for (t, p), r in replicas.items()})
+    return {f"{tp.topic}-{tp.partition}": err.__name__ for tp, err in results.items() if err is not None}
+
+
 def cancel_reassignments(admin, keys: Iterable[tuple[str, int]]) -> dict[str, str]:
     """Roll in-flight moves back to their original replicas; returns partition name -> error for refusals.
 

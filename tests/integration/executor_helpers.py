@@ -1,0 +1,127 @@
+"""Helpers for the executor's integration tests: placed topics, a checked acks=all producer, consumers."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import zlib
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+
+from kafka_medic.errors import MedicError
+from kafka_medic.kafka.admin import admin_client
+from kafka_medic.kafka.config import ClusterConfig
+from kafka_medic.kafka.reader import read_cluster_state
+from kafka_medic.model import Move, Proposal
+
+from .kafka_helpers import produce, wait_for
+
+
+def placed_topic(bootstrap: str, name: str, assignment: list[list[int]], mb: float, min_isr: int = 1) -> None:
+    """A topic with exactly this replica placement, filled with about `mb` MB of 1 kB messages."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","))
+    try:
+        admin.create_topics([NewTopic(name, -1, -1, replica_assignments=dict(enumerate(assignment)),
+                                      topic_configs={"min.insync.replicas": str(min_isr)})])
+    finally:
+        admin.close()
+    config = ClusterConfig(bootstrap)
+    wait_for(lambda: any(p.topic == name for p in read_cluster_state(config).partitions), 30, f"topic {name}")
+    produce(bootstrap, name, int(mb * 1024), size=1000)
+
+
+def proposal(cluster: str, topic: str, moves: dict[int, tuple[list[int], list[int]]]) -> Proposal:
+    return Proposal(cluster, [], [Move(topic, p, old, new, old[0], new[0]) for p, (old, new) in moves.items()])
+
+
+def partitions_of(config: ClusterConfig, topic: str):
+    return {p.partition: p for p in read_cluster_state(config).partitions if p.topic == topic}
+
+
+def our_throttles(config: ClusterConfig, topic: str) -> dict:
+    """Throttle values set on any broker or on the topic (empty when none are)."""
+    state = read_cluster_state(config)
+    throttles = state.throttles()
+    return {"brokers": throttles["brokers"], "topic": throttles["topics"].get(topic, {})}
+
+
+def checksum(values) -> tuple[int, int]:
+    count = total = 0
+    for v in values:
+        count += 1
+        total = (total + zlib.crc32(v)) % 2**64
+    return count, total
+
+
+class CheckedProducer:
+    """Produces with acks=all (idempotent) in a thread and remembers every acknowledged value."""
+
+    def __init__(self, bootstrap: str, topic: str, per_second: int = 400) -> None:
+        self.producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
+                                  "linger.ms": 5})
+        self.topic, self.per_second = topic, per_second
+        self.acked: list[bytes] = []
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> CheckedProducer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(30)
+        assert self.producer.flush(60) == 0
+
+    def _delivered(self, err, msg) -> None:
+        if err is None:
+            self.acked.append(msg.value())
+        else:
+            self.errors.append(str(err))
+
+    def _run(self) -> None:
+        seq = 0
+        while not self._stop.is_set():
+            for _ in range(self.per_second // 10):
+                value = f"{seq}:".encode() + os.urandom(200)
+                self.producer.produce(self.topic, key=str(seq).encode(), value=value, on_delivery=self._delivered)
+                seq += 1
+            self.producer.poll(0)
+            time.sleep(0.1)
+
+
+def consume_values(bootstrap: str, topic: str, partitions: list[int]) -> list[bytes]:
+    """Every value in the topic, read from the beginning up to the current end of each partition."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"check-{topic}-{time.time()}",
+                         "enable.auto.commit": False, "isolation.level": "read_committed"})
+    try:
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
+        consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+        values, positions = [], dict.fromkeys(partitions, 0)
+        deadline = time.monotonic() + 60
+        while any(positions[p] < ends[p] for p in partitions) and time.monotonic() < deadline:
+            for msg in consumer.consume(1000, timeout=1):
+                if msg.error():
+                    continue
+                positions[msg.partition()] = msg.offset() + 1
+                values.append(msg.value())
+        return values
+    finally:
+        consumer.close()
+
+
+def broker_alive(config: ClusterConfig, broker: int) -> bool | None:
+    """True or False once the cluster says so; None while it cannot be read (a broker is being fenced)."""
+    try:
+        return broker in read_cluster_state(config).alive_brokers
+    except MedicError:
+        return None
+
+
+def no_reassignments(config: ClusterConfig) -> bool:
+    with admin_client(config) as admin:
+        return not admin.list_partition_reassignments()
