@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from test_model_files import SPEC_EXAMPLE
 
 from kafka_medic.model import (
     ModelError,
@@ -16,6 +15,8 @@ from kafka_medic.model import (
     proposal_to_dict,
     save_proposal,
 )
+
+from .test_model_files import SPEC_EXAMPLE
 
 MOVE = Move("orders", 0, [1, 2, 3], [4, 2, 3], 1, 4)
 
