@@ -7,6 +7,7 @@ are not registered (or are fenced) are reported dead, so a dead broker never sil
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
@@ -24,6 +25,8 @@ from kafka_medic.kafka.state import (
     PartitionState,
 )
 
+READ_ATTEMPTS = 4
+RETRY_DELAY_S = 2.0
 TOPIC_CONFIGS = ("min.insync.replicas", *THROTTLE_REPLICA_CONFIGS)
 
 
@@ -35,11 +38,18 @@ def read_cluster_state(
     `known_brokers` maps broker id -> rack for brokers expected to exist (e.g. from earlier
     snapshots); any of them that is not registered is reported dead with that rack.
     """
-    try:
-        with admin_client(config) as admin:
-            return _read(admin, config, dict(known_brokers or {}))
-    except KafkaError as exc:
-        raise MedicError(f"reading cluster state from {config.bootstrap} failed: {exc}") from exc
+    attempt = 1
+    while True:
+        try:
+            with admin_client(config) as admin:
+                return _read(admin, config, dict(known_brokers or {}))
+        except KafkaError as exc:
+            # A broker that just died may still be the one the client sends controller requests to;
+            # a new client asks the cluster afresh.
+            if attempt == READ_ATTEMPTS:
+                raise MedicError(f"reading cluster state from {config.bootstrap} failed: {exc}") from exc
+            attempt += 1
+            time.sleep(RETRY_DELAY_S)
 
 
 def _read(admin, config: ClusterConfig, known: dict[int, str | None]) -> ClusterState:
@@ -84,13 +94,7 @@ def _read(admin, config: ClusterConfig, known: dict[int, str | None]) -> Cluster
         brokers=dict(sorted(brokers.items())),
         partitions=partitions,
         topic_configs=_read_configs(admin, ConfigResourceType.TOPIC, topics, TOPIC_CONFIGS),
-        broker_configs={
-            int(k): v
-            for k, v in _read_configs(
-                admin, ConfigResourceType.BROKER, [str(b) for b in brokers if brokers[b].alive],
-                THROTTLE_RATE_CONFIGS,
-            ).items()
-        },
+        broker_configs=_read_broker_throttles(admin, [b.id for b in brokers.values() if b.alive]),
         taken_at=taken_at,
         mode=mode,
     )
@@ -132,11 +136,18 @@ def _add_missing_brokers(
 
 
 def _read_log_dirs(admin, brokers: dict[int, BrokerState], partitions: list[PartitionState]) -> None:
-    """Replica sizes and log dirs from DescribeLogDirs on every live broker."""
+    """Replica sizes and log dirs from DescribeLogDirs on every live broker.
+
+    A broker that is still registered but does not answer (killed moments ago, before the controller
+    fenced it) is reported dead: it is, and the controller will agree within its session timeout.
+    """
     by_key = {(p.topic, p.partition): p for p in partitions}
-    alive = [b for b in brokers.values() if b.alive]
-    for response in admin.describe_log_dirs(brokers=[b.id for b in alive]):
-        broker = brokers[response["broker"]]
+    for broker in [b for b in brokers.values() if b.alive]:
+        try:
+            (response,) = admin.describe_log_dirs(brokers=[broker.id])
+        except KafkaError:
+            broker.alive = False
+            continue
         for log_dir in response["log_dirs"]:
             if log_dir["error_code"]:
                 continue  # an offline log dir: its replicas show up as offline replicas instead
@@ -150,14 +161,35 @@ def _read_log_dirs(admin, brokers: dict[int, BrokerState], partitions: list[Part
                     p.log_dirs[broker.id] = log_dir["log_dir"]
 
 
+def _read_broker_throttles(admin, broker_ids: list[int]) -> dict[int, dict[str, str]]:
+    """Throttle rates per broker; each broker answers for itself, and one that stopped answering is skipped."""
+    rates = {}
+    for broker_id in broker_ids:
+        try:
+            rates[broker_id] = _read_configs(admin, ConfigResourceType.BROKER, [str(broker_id)], THROTTLE_RATE_CONFIGS)[
+                str(broker_id)
+            ]
+        except KafkaError:
+            continue
+    return rates
+
+
 def _read_configs(admin, resource_type, names: list[str], keys: tuple[str, ...]) -> dict[str, dict[str, str]]:
-    """The effective value of `keys` for each resource, defaults included."""
+    """The effective value of `keys` for each resource; throttles only where someone set them."""
     if not names:
         return {}
     resources = [ConfigResource(resource_type, name, configs={k: None for k in keys}) for name in names]
     described = admin.describe_configs(resources, config_filter="all")
     result = described.get(resource_type.name.lower(), {})
     return {
-        name: {k: entry["value"] for k, entry in result.get(name, {}).items() if entry.get("value") is not None}
+        name: {k: entry["value"] for k, entry in result.get(name, {}).items() if _in_force(k, entry)}
         for name in names
     }
+
+
+def _in_force(key: str, entry: dict) -> bool:
+    """A built-in default throttle (an unlimited rate, an empty replica list) is no throttle."""
+    if entry.get("value") is None:
+        return False
+    throttle = key in THROTTLE_RATE_CONFIGS or key in THROTTLE_REPLICA_CONFIGS
+    return not (throttle and entry.get("config_source") == "DEFAULT_CONFIG")
