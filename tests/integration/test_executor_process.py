@@ -1,0 +1,143 @@
+"""The executor as the CLI runs it, in its own process: killed and resumed, stopped from another process."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from kafka_medic.executor import Journal
+from kafka_medic.kafka.config import ClusterConfig
+from kafka_medic.model import save_proposal
+
+from .executor_helpers import no_reassignments, our_throttles, partitions_of, placed_topic, proposal
+from .kafka_helpers import wait_for
+
+pytestmark = pytest.mark.kafka
+
+
+class Executor:
+    """`kafka-medic execute` in a child process, its output collected line by line."""
+
+    def __init__(self, home, *args: str) -> None:
+        env = {**os.environ, "KAFKA_MEDIC_HOME": str(home), "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen([sys.executable, "-m", "kafka_medic.cli", *args], env=env, text=True,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=lambda: self.lines.extend(self.proc.stdout), daemon=True)
+        self._reader.start()
+
+    def wait_for_line(self, text: str, timeout: float = 60) -> None:
+        wait_for(lambda: any(text in line for line in self.lines) or self.proc.poll() is not None, timeout, text)
+        assert any(text in line for line in self.lines), "".join(self.lines)
+
+    def wait(self, timeout: float = 180) -> int:
+        code = self.proc.wait(timeout)
+        self._reader.join(10)
+        return code
+
+    def submitted(self) -> list[str]:
+        """Partitions named in this process's "batch N: submitted" lines."""
+        return [name for line in self.lines if ": submitted " in line
+                for name in re.findall(r"(\S+-\d+) \[", line.split(": submitted ", 1)[1])]
+
+
+def setup_moves(bootstrap: str, topic: str, tmp_path, partitions: int = 6, mb: float = 12):
+    """A topic on brokers 1-2 and a proposal moving one replica of every partition to broker 3 or 4."""
+    assignment = [[1, 2], [2, 1]] * (partitions // 2)
+    placed_topic(bootstrap, topic, assignment, mb=mb)
+    moves = {p: (r, [3 + p % 2, r[1]]) for p, r in enumerate(assignment)}
+    path = tmp_path / f"{topic}.json"
+    save_proposal(proposal(topic, topic, moves), path)
+    return moves, path
+
+
+def test_killed_executor_resumes_without_submitting_twice(healthy_kraft_cluster, tmp_path):
+    bootstrap = healthy_kraft_cluster.bootstrap
+    topic = "ex-resume"
+    moves, path = setup_moves(bootstrap, topic, tmp_path)
+    args = ["execute", "--bootstrap", bootstrap, "--cluster", topic, "--proposal", str(path), "--throttle", "1",
+            "--concurrency", "1"]
+    first = Executor(tmp_path, *args)
+    first.wait_for_line("batch 1: submitted")
+    first.wait_for_line("MB (")  # a progress line after the submission
+    first.proc.send_signal(signal.SIGKILL)
+    first.wait()
+    config = ClusterConfig(bootstrap, name=topic)
+    assert our_throttles(config, topic)["topic"], "the killed executor left its throttles (to be cleared on resume)"
+
+    second = Executor(tmp_path, *args)
+    assert second.wait() == 0, "".join(second.lines)
+    assert any("resuming execution" in line for line in second.lines)
+    assert not set(first.submitted()) & set(second.submitted()), "a move was submitted twice"
+    assert sorted(first.submitted() + second.submitted()) == sorted(f"{topic}-{p}" for p in moves)
+    journal = Journal(f"sqlite:///{tmp_path / 'metrics.db'}")
+    [execution] = journal.list(topic)
+    assert execution.status == "succeeded"
+    assert {r.submissions for r in journal.tasks(execution.id)} == {1}
+    parts = partitions_of(config, topic)
+    assert all(parts[p].replicas == new for p, (_, new) in moves.items())
+    assert our_throttles(config, topic) == {"brokers": {}, "topic": {}}
+    assert no_reassignments(config)
+
+
+def test_stop_from_another_process_rolls_back_and_reports(healthy_kraft_cluster, tmp_path):
+    bootstrap = healthy_kraft_cluster.bootstrap
+    topic = "ex-stop"
+    moves, path = setup_moves(bootstrap, topic, tmp_path, partitions=4, mb=16)
+    cluster = ["--bootstrap", bootstrap, "--cluster", topic]
+    running = Executor(tmp_path, "execute", *cluster, "--proposal", str(path), "--throttle", "0.5",
+                       "--concurrency", "1")
+    running.wait_for_line("batch 1: submitted")
+    running.wait_for_line("MB (")
+
+    other = tmp_path / "other.json"
+    save_proposal(proposal(topic, topic, {0: ([1, 2], [1, 3])}), other)
+    refused = Executor(tmp_path, "execute", *cluster, "--proposal", str(other))
+    assert refused.wait() == 2
+    assert f"already has execution {topic}-" in "".join(refused.lines)
+
+    stopper = Executor(tmp_path, "stop", *cluster, "--json")
+    assert stopper.wait() == 0, "".join(stopper.lines)
+    assert running.wait() == 1
+    log = "".join(running.lines)
+    assert "stopping: stop requested" in log and "rolled back" in log and "throttles cleared" in log
+    journal = Journal(f"sqlite:///{tmp_path / 'metrics.db'}")
+    [execution] = [e for e in journal.list(topic) if e.status != "running"]
+    report = execution.report
+    assert report["status"] == "stopped"
+    assert len(report["done"]) + len(report["undone"]) == len(moves) and report["undone"]
+    assert {u["state"] for u in report["undone"]} <= {"cancelled", "pending"}
+    config = ClusterConfig(bootstrap, name=topic)
+    parts = partitions_of(config, topic)
+    for name in report["done"]:
+        p = int(name.rsplit("-", 1)[1])
+        assert parts[p].replicas == moves[p][1]
+    for u in report["undone"]:
+        assert parts[int(u["partition"].rsplit("-", 1)[1])].replicas == u["old_replicas"]  # rolled back exactly
+    assert our_throttles(config, topic) == {"brokers": {}, "topic": {}}
+    assert no_reassignments(config)
+
+
+def test_stop_without_a_live_executor_does_the_rollback_itself(healthy_kraft_cluster, tmp_path):
+    bootstrap = healthy_kraft_cluster.bootstrap
+    topic = "ex-stop-orphan"
+    moves, path = setup_moves(bootstrap, topic, tmp_path, partitions=2, mb=8)
+    cluster = ["--bootstrap", bootstrap, "--cluster", topic]
+    running = Executor(tmp_path, "execute", *cluster, "--proposal", str(path), "--throttle", "0.2")
+    running.wait_for_line("batch 1: submitted")
+    running.proc.send_signal(signal.SIGKILL)
+    running.wait()
+    stopper = Executor(tmp_path, "stop", *cluster)
+    assert stopper.wait() == 0, "".join(stopper.lines)
+    assert "no executor is running it" in "".join(stopper.lines)
+    config = ClusterConfig(bootstrap, name=topic)
+    parts = partitions_of(config, topic)
+    assert [parts[p].replicas for p in moves] == [old for old, _ in moves.values()]
+    assert our_throttles(config, topic) == {"brokers": {}, "topic": {}}
+    assert no_reassignments(config)
