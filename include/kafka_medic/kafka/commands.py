@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
+from kafka_medic.capacity import load_capacities
 from kafka_medic.kafka.reader import read_cluster_state
 from kafka_medic.kafka.state import ClusterState
 from kafka_medic.kafka.target import add_cluster_args, resolve_cluster
+from kafka_medic.metrics.commands import add_store_arg, add_window_args
+from kafka_medic.metrics.load_model import LoadModel, build_load_model
+from kafka_medic.metrics.store import MetricsStore
+from kafka_medic.model import save_model
+from kafka_medic.model.snapshot import state_to_model
 from kafka_medic.output import add_json_flag, print_json, print_table
 
 
@@ -19,6 +26,11 @@ def register(subparsers) -> None:
     snap = subparsers.add_parser("snapshot", help="write the cluster model file of a live cluster")
     add_cluster_args(snap)
     snap.add_argument("--output", "-o", required=True, help="model file to write")
+    snap.add_argument("--capacity", metavar="FILE", help="capacity file (default: log-dir size, 1 Gbit/s, 100%% CPU)")
+    snap.add_argument("--require-complete", action="store_true",
+                      help="fail unless the metrics store has a complete load model")
+    add_store_arg(snap)
+    add_window_args(snap)
     snap.set_defaults(func=run_snapshot)
 
 
@@ -50,17 +62,34 @@ def run_state(args: argparse.Namespace) -> int:
 
 
 def run_snapshot(args: argparse.Namespace) -> int:
-    from kafka_medic.model import save_model
-    from kafka_medic.model.snapshot import state_to_model
-
+    """The live cluster's placement and sizes, with network and CPU loads from the metrics store."""
     config, known = resolve_cluster(args)
     state = read_cluster_state(config, known)
-    model = state_to_model(state, cluster=config.name)
+    loads = _store_loads(args, config.name)
+    capacity = None
+    if args.capacity:
+        capacities = load_capacities(args.capacity)
+        capacity = lambda broker_id: capacities.for_broker(broker_id).as_dict()  # noqa: E731
+    model = state_to_model(state, cluster=config.name, capacity=capacity, loads=loads.partition_load)
     save_model(model, args.output)
     dead = state.dead_brokers
     print(f"wrote {args.output}: {len(model.brokers)} brokers ({len(dead)} dead{': ' + str(dead) if dead else ''}), "
-          f"{len(model.partitions)} partitions")
+          f"{len(model.partitions)} partitions; load from {loads.valid_windows} of {loads.windows} valid windows")
     return 0
+
+
+def _store_loads(args: argparse.Namespace, cluster: str) -> LoadModel:
+    """The load model from the store; an incomplete one is a warning, or an error with --require-complete."""
+    with MetricsStore(args.store) as store:
+        loads = build_load_model(
+            store, cluster, window_s=args.window, windows=args.windows, min_valid_ratio=args.min_valid_ratio
+        )
+    if args.require_complete:
+        loads.require_complete()
+    elif not loads.complete:
+        print(f"warning: {loads.valid_windows} of {loads.windows} load windows are valid; network and CPU loads "
+              "are partial or zero (run `kafka-medic sample` for longer)", file=sys.stderr)
+    return loads
 
 
 def state_summary(state: ClusterState) -> dict:
