@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-unit lint down clean
+.PHONY: install system-packages demo test test-unit lint down
 
 $(BIN)/kafka-medic: pyproject.toml uv.lock
 	@command -v uv >/dev/null || python3 -m pip install --quiet --user uv==0.13.9
@@ -13,6 +13,10 @@ $(BIN)/kafka-medic: pyproject.toml uv.lock
 
 install: $(BIN)/kafka-medic
 
+# Servers the real-component tests start (PostgreSQL, Prometheus); apt-get runs only if one is missing.
+system-packages:
+	bash .ci/install-system-packages
+
 demo: install
 	$(BIN)/kafka-medic demo
 
@@ -20,7 +24,7 @@ down: install
 	$(BIN)/kafka-medic dev-cluster down
 
 # pytest exits 5 when it collected no test: that must fail, not pass.
-test: install
+test: install system-packages
 	$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
