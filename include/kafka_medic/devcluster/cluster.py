@@ -60,8 +60,10 @@ UP_HINT = "run `kafka-medic dev-cluster up`"
 class DevCluster:
     """A named local cluster whose state lives in `home` (default `$KAFKA_MEDIC_HOME/devcluster/<name>`).
 
-    The constructor only describes the cluster; `up()` starts it. Shape arguments are ignored when
-    a cluster with this home is already running: its persisted state wins.
+    The constructor only describes the cluster; `up()` starts it. The state file is the one source
+    of truth and is re-read by every call, because another process (the CLI, a test's other
+    DevCluster object) may have killed or restarted a node meanwhile. Shape arguments are ignored
+    when a cluster with this home is already running.
     """
 
     def __init__(
@@ -96,15 +98,13 @@ class DevCluster:
         self._version = version
         self._base_port = base_port
         self._broker_config = broker_config
-        self._state: ClusterState | None = load_state(self.layout)
         self._children: dict[str, subprocess.Popen] = {}  # kept so our own children get reaped
 
     @classmethod
     def load(cls, name: str = "dev", home: str | Path | None = None) -> DevCluster:
-        """The cluster that `up()` started (in this or another process)."""
+        """The cluster that `up()` started (in this or another process); MedicError if there is none."""
         cluster = cls(name=name, home=home)
-        if cluster._state is None:
-            raise MedicError(f"no dev-cluster {name!r} is running (no state in {cluster.home}); {UP_HINT}")
+        _ = cluster.state  # raises, with the "run up" hint, when nothing is running
         return cluster
 
     # -- facts about the cluster ---------------------------------------------------------------
@@ -115,9 +115,10 @@ class DevCluster:
 
     @property
     def state(self) -> ClusterState:
-        if self._state is None:
-            raise MedicError(f"dev-cluster {self.name!r} is not running; {UP_HINT}")
-        return self._state
+        state = load_state(self.layout)
+        if state is None:
+            raise MedicError(f"no dev-cluster {self.name!r} is running (no state in {self.home}); {UP_HINT}")
+        return state
 
     @property
     def bootstrap(self) -> str:
@@ -129,12 +130,10 @@ class DevCluster:
 
     @property
     def zookeeper_connect(self) -> str | None:
-        if self.state.mode != "zk":
-            return None
-        return f"{HOST}:{self.state.servers[0].port}"
+        return _zookeeper_connect(self.state)
 
     def jmx_url(self, broker_id: int) -> str:
-        return f"http://{HOST}:{self.state.broker(broker_id).jmx_port}/metrics"
+        return _jmx_url(self.state.broker(broker_id))
 
     def log_path(self, broker_id: int) -> Path:
         return self.layout.server_log(self.state.broker(broker_id))
@@ -142,7 +141,7 @@ class DevCluster:
     def status(self) -> dict[str, Any]:
         """What is running now; a node is alive when its process runs and its port accepts."""
         state = self.state
-        brokers = [{**self._node_status(n), "rack": n.rack, "jmx_url": self.jmx_url(n.node_id)} for n in state.brokers]
+        brokers = [{**self._node_status(n), "rack": n.rack, "jmx_url": _jmx_url(n)} for n in state.brokers]
         servers = [self._node_status(n) for n in state.servers]
         return {
             "name": state.name,
@@ -151,7 +150,7 @@ class DevCluster:
             "cluster_id": state.cluster_id,
             "home": str(self.home),
             "bootstrap": state.bootstrap,
-            "zookeeper_connect": self.zookeeper_connect,
+            "zookeeper_connect": _zookeeper_connect(state),
             "brokers": brokers,
             "controllers": servers if state.mode == "kraft" else [],
             "zookeeper": servers[0] if state.mode == "zk" else None,
@@ -176,23 +175,24 @@ class DevCluster:
         everything started is stopped again and a MedicError carries the failing node's log tail.
         """
         with file_lock(self.layout.lock_file):
-            if self._state is not None:
-                if any(self._process(n) for n in self._state.nodes):
-                    log.info("dev-cluster %r is already running: %s", self._state.name, self._describe())
-                    self._restart_dead(timeout_s)
+            state = load_state(self.layout)
+            if state is not None:
+                if any(_process(n) for n in state.nodes):
+                    log.info("dev-cluster %r is already running: %s", state.name, _describe(state))
+                    self._restart_dead(state, timeout_s)
                     return False
                 log.info("dev-cluster %r: found state of a stopped cluster, cleaning it up", self.name)
-                self._teardown()
+                self._teardown(state)
             began = time.monotonic()
-            self._state = self._plan()
+            state = self._plan()
             try:
-                self._launch(timeout_s)
+                self._launch(state, timeout_s)
             except BaseException:  # Ctrl-C included: never leave half a cluster running
-                self._teardown()
+                self._teardown(state)
                 raise
         log.info(
             "dev-cluster %r is up in %.1f s: %s, bootstrap %s",
-            self.name, time.monotonic() - began, self._describe(), self.bootstrap,
+            self.name, time.monotonic() - began, _describe(state), state.bootstrap,
         )  # fmt: skip
         return True
 
@@ -202,31 +202,32 @@ class DevCluster:
         Logs and configs stay for post-mortems. Returns False if nothing was running.
         """
         with file_lock(self.layout.lock_file):
-            was_running = self._state is not None or bool(self._strays())
-            self._teardown()
+            state = load_state(self.layout)
+            was_running = state is not None or bool(self._strays())
+            self._teardown(state)
         return was_running
 
     def kill_broker(self, broker_id: int) -> None:
         """SIGKILL one broker (a crash, not a clean shutdown) and return once it is gone."""
-        node = self.state.broker(broker_id)
-        proc = self._process(node)
-        if proc is None:
-            log.info("broker %d is not running", broker_id)
-            return
-        kill([proc])
-        self._reap()
+        with file_lock(self.layout.lock_file):
+            proc = _process(self.state.broker(broker_id))
+            if proc is None:
+                log.info("broker %d is not running", broker_id)
+                return
+            kill([proc])
         log.info("broker %d (pid %d) killed", broker_id, proc.pid)
 
     def start_broker(self, broker_id: int, timeout_s: float = READY_TIMEOUT_S) -> None:
         """Start a stopped broker again on its old data dir and wait until the cluster lists it."""
-        node = self.state.broker(broker_id)
         with file_lock(self.layout.lock_file):
-            if self._process(node) is not None:
+            state = self.state
+            node = state.broker(broker_id)
+            if _process(node) is not None:
                 log.info("broker %d is already running", broker_id)
                 return
-            self._spawn(node)
+            self._spawn(state, node)
             try:
-                self._wait_ready([node], timeout_s)
+                self._wait_ready(state, [node], timeout_s)
             except BaseException:
                 self._stop_nodes([node], grace_s=0)
                 raise
@@ -261,9 +262,8 @@ class DevCluster:
             nodes=nodes,
         )
 
-    def _launch(self, timeout_s: float) -> None:
-        state = self.state
-        log.info("starting dev-cluster %r: %s", self.name, self._describe())
+    def _launch(self, state: ClusterState, timeout_s: float) -> None:
+        log.info("starting dev-cluster %r: %s", self.name, _describe(state))
         for node in state.nodes:
             for port in (node.port, node.jmx_port):
                 if port is not None and port_taken(port):
@@ -276,22 +276,23 @@ class DevCluster:
         write_configs(state, self.layout, self._broker_config)
         save_state(self.layout, state)
         if state.mode == "kraft":
-            self._format_storage()
+            self._format_storage(state)
         for node in state.servers:
-            self._spawn(node)
+            self._spawn(state, node)
         if state.mode == "zk":  # brokers give up on ZooKeeper after a while; let it listen first
-            self._wait_until(state.servers, lambda: port_accepting(state.servers[0].port), timeout_s)
+            zookeeper = state.servers[0]
+            self._wait_until(state.servers, lambda: port_accepting(zookeeper.port), timeout_s)
         for node in state.brokers:
-            self._spawn(node)
-        self._wait_ready(state.brokers, timeout_s)
+            self._spawn(state, node)
+        self._wait_ready(state, state.brokers, timeout_s)
 
-    def _format_storage(self) -> None:
+    def _format_storage(self, state: ClusterState) -> None:
         """Run StorageTool for every KRaft node at once: each is a JVM start, so this saves seconds."""
         java = java_executable()
         runs = []
-        for node in self.state.nodes:
+        for node in state.nodes:
             self.layout.log_dir(node).mkdir(parents=True, exist_ok=True)
-            argv = format_command(java, self.state, node, self.layout)
+            argv = format_command(java, state, node, self.layout)
             runs.append((node, subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)))
         for node, proc in runs:
             output, _ = proc.communicate(timeout=120)
@@ -299,30 +300,30 @@ class DevCluster:
                 tail = "\n".join(output.decode(errors="replace").splitlines()[-LOG_TAIL_LINES:])
                 raise MedicError(f"formatting the storage of {node.name} failed:\n{tail}")
 
-    def _spawn(self, node: Node) -> None:
-        argv = java_command(java_executable(), self.state, node, self.layout)
-        proc = spawn(argv, self.layout.stdout_log(node))
+    def _spawn(self, state: ClusterState, node: Node) -> None:
+        """Start the node's JVM and record its pid in the state file at once, so `down` can find it."""
+        proc = spawn(java_command(java_executable(), state, node, self.layout), self.layout.stdout_log(node))
         self._children[node.name] = proc
         node.pid, node.pid_started = proc.pid, started_at(proc.pid)
-        save_state(self.layout, self.state)
+        save_state(self.layout, state)
 
-    def _wait_ready(self, brokers: list[Node], timeout_s: float) -> None:
+    def _wait_ready(self, state: ClusterState, brokers: list[Node], timeout_s: float) -> None:
         """Until each broker's port accepts and the cluster's metadata lists it."""
         wanted = {n.node_id for n in brokers}
 
         def ready() -> bool:
             if not all(port_accepting(n.port) for n in brokers):
                 return False
-            return wanted <= registered_brokers(self.bootstrap).keys()
+            return wanted <= registered_brokers(state.bootstrap).keys()
 
-        self._wait_until([*self.state.servers, *brokers], ready, timeout_s)
+        self._wait_until([*state.servers, *brokers], ready, timeout_s)
 
     def _wait_until(self, watched: list[Node], ready, timeout_s: float) -> None:
         """Poll `ready()`; fail as soon as a watched node's process exits, or at the deadline."""
         deadline = time.monotonic() + timeout_s
         while True:
             for node in watched:
-                if self._process(node) is None:
+                if _process(node) is None:
                     raise MedicError(f"{node.name} exited during start-up; {self._log_tail(node)}")
             if ready():
                 return
@@ -334,33 +335,34 @@ class DevCluster:
                 )
             time.sleep(0.5)
 
-    def _restart_dead(self, timeout_s: float) -> None:
-        dead = [n for n in self.state.nodes if self._process(n) is None]
+    def _restart_dead(self, state: ClusterState, timeout_s: float) -> None:
+        dead = [n for n in state.nodes if _process(n) is None]
         for node in sorted(dead, key=lambda n: n.role == "broker"):  # controllers/ZooKeeper first
             log.info("restarting %s", node.name)
-            self._spawn(node)
+            self._spawn(state, node)
         if dead:
-            self._wait_ready(self.state.brokers, timeout_s)
+            self._wait_ready(state, state.brokers, timeout_s)
 
-    def _teardown(self) -> None:
-        """Brokers first, while controllers can still take their clean shutdown, then the rest."""
-        if self._state is not None:
-            self._stop_nodes(self._state.brokers, grace_s=10)
-            self._stop_nodes(self._state.servers, grace_s=5)
-            self._wait_ports_free(self._state)
+    def _teardown(self, state: ClusterState | None) -> None:
+        """Brokers first, while controllers can still take their clean shutdown, then the rest,
+        then anything else running from this cluster's config dir; data and state go last."""
+        if state is not None:
+            self._stop_nodes(state.brokers, grace_s=10)
+            self._stop_nodes(state.servers, grace_s=5)
         kill(self._strays())  # e.g. a node whose pid never made it into the state file
         self._reap()
+        if state is not None:
+            self._wait_ports_free(state)
         shutil.rmtree(self.layout.data_root, ignore_errors=True)
         delete_state(self.layout)
-        self._state = None
 
     def _stop_nodes(self, nodes: list[Node], grace_s: float) -> None:
-        procs = [p for p in (self._process(n) for n in nodes) if p is not None]
-        stop(procs, grace_s)
+        stop([p for p in map(_process, nodes) if p is not None], grace_s)
         self._reap()
 
     def _wait_ports_free(self, state: ClusterState, timeout_s: float = 10.0) -> None:
-        ports = [p for n in state.nodes for p in (n.port, n.jmx_port) if p is not None]
+        started = [n for n in state.nodes if n.pid is not None]  # a port we never bound may be anyone's
+        ports = [p for n in started for p in (n.port, n.jmx_port) if p is not None]
         deadline = time.monotonic() + timeout_s
         while busy := [p for p in ports if port_taken(p)]:
             if time.monotonic() > deadline:
@@ -369,9 +371,6 @@ class DevCluster:
 
     def _strays(self) -> list:
         return processes_mentioning(f"{self.layout.config_dir}/")
-
-    def _process(self, node: Node):
-        return find_process(node.pid, node.pid_started)
 
     def _reap(self) -> None:
         """Collect exit codes of our exited children so they do not linger as zombies."""
@@ -388,11 +387,23 @@ class DevCluster:
                 parts.append(f"last lines of {path}:\n" + "\n".join(lines))
         return "\n".join(parts) if parts else f"it wrote no log in {self.layout.log_dir(node)}"
 
-    def _describe(self) -> str:
-        state = self.state
-        servers = "1 ZooKeeper" if state.mode == "zk" else f"{len(state.servers)} controller(s)"
-        racks = len({n.rack for n in state.brokers})
-        return f"{servers} + {len(state.brokers)} brokers in {racks} racks, Kafka {state.version} ({state.mode})"
+
+def _process(node: Node):
+    return find_process(node.pid, node.pid_started)
+
+
+def _jmx_url(broker: Node) -> str:
+    return f"http://{HOST}:{broker.jmx_port}/metrics"
+
+
+def _zookeeper_connect(state: ClusterState) -> str | None:
+    return f"{HOST}:{state.servers[0].port}" if state.mode == "zk" else None
+
+
+def _describe(state: ClusterState) -> str:
+    servers = "1 ZooKeeper" if state.mode == "zk" else f"{len(state.servers)} controller(s)"
+    racks = len({n.rack for n in state.brokers})
+    return f"{servers} + {len(state.brokers)} brokers in {racks} racks, Kafka {state.version} ({state.mode})"
 
 
 def _tail(path: Path, lines: int) -> list[str]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from kafka_medic.devcluster.cluster import MODES, DevCluster
 from kafka_medic.devcluster.ports import DEFAULT_BASE_PORT
@@ -58,7 +60,6 @@ def _add_location(parser: argparse.ArgumentParser) -> None:
 
 
 def _up(args) -> int:
-    _show_progress()
     cluster = DevCluster(
         name=args.name,
         home=args.home,
@@ -69,15 +70,17 @@ def _up(args) -> int:
         version=args.kafka_version,
         base_port=args.base_port,
     )
-    cluster.up()
+    with _progress():
+        cluster.up()
     _print_status(cluster.status(), args.json)
     return 0
 
 
 def _down(args) -> int:
-    _show_progress()
     cluster = DevCluster(name=args.name, home=args.home)
-    if cluster.down():
+    with _progress():
+        stopped = cluster.down()
+    if stopped:
         print(f"dev-cluster {args.name!r} stopped; its data is deleted, logs kept in {cluster.layout.logs_root}")
     else:
         print(f"no dev-cluster {args.name!r} was running")
@@ -90,14 +93,14 @@ def _status(args) -> int:
 
 
 def _kill_broker(args) -> int:
-    _show_progress()
-    DevCluster.load(args.name, args.home).kill_broker(args.broker_id)
+    with _progress():
+        DevCluster.load(args.name, args.home).kill_broker(args.broker_id)
     return 0
 
 
 def _start_broker(args) -> int:
-    _show_progress()
-    DevCluster.load(args.name, args.home).start_broker(args.broker_id)
+    with _progress():
+        DevCluster.load(args.name, args.home).start_broker(args.broker_id)
     return 0
 
 
@@ -123,11 +126,16 @@ def _yes_no(flag: bool) -> str:
     return "yes" if flag else "NO"
 
 
-def _show_progress() -> None:
+@contextmanager
+def _progress() -> Iterator[None]:
     """Long operations report what they do on stderr, keeping stdout for results (and --json)."""
     logger = logging.getLogger("kafka_medic.devcluster")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    level, logger.level = logger.level, logging.INFO
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)

@@ -11,6 +11,7 @@ import contextlib
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import psutil
@@ -52,14 +53,10 @@ def find_process(pid: int | None, created: float | None) -> psutil.Process | Non
         return None
     try:
         proc = psutil.Process(pid)
-        if created is not None and abs(proc.create_time() - created) > 0.01:
-            return None
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            proc.wait(0)  # our own child: reap it
-            return None
-        return proc
-    except (psutil.Error, psutil.TimeoutExpired):
+        same = created is None or abs(proc.create_time() - created) < 0.01
+    except psutil.Error:
         return None
+    return proc if same and _running(proc) else None
 
 
 def processes_mentioning(text: str) -> list[psutil.Process]:
@@ -76,17 +73,38 @@ def stop(procs: list[psutil.Process], grace_s: float) -> None:
     """SIGTERM, give them `grace_s` seconds to shut down cleanly, then SIGKILL; return once all are gone."""
     for proc in procs:
         _signal(proc, kill=False)
-    _, alive = psutil.wait_procs(procs, timeout=grace_s)
-    kill(alive)
+    kill(_wait_gone(procs, grace_s))
 
 
 def kill(procs: list[psutil.Process]) -> None:
-    """SIGKILL and wait until the processes are gone (and reaped, if they are our children)."""
+    """SIGKILL and wait until the processes are gone."""
     for proc in procs:
         _signal(proc, kill=True)
-    _, alive = psutil.wait_procs(procs, timeout=10)
-    if alive:
+    if alive := _wait_gone(procs, 10):
         raise MedicError(f"processes {[p.pid for p in alive]} survived SIGKILL")
+
+
+def _wait_gone(procs: list[psutil.Process], timeout_s: float) -> list[psutil.Process]:
+    """Poll until none is running; returns those still running at the deadline."""
+    deadline = time.monotonic() + timeout_s
+    while (alive := [p for p in procs if _running(p)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return alive
+
+
+def _running(proc: psutil.Process) -> bool:
+    """A zombie counts as gone: it holds no ports or files, only an exit code for its parent to read.
+
+    The parent may be another process (the one that ran `up`), so we reap only our own children.
+    """
+    try:
+        if proc.status() != psutil.STATUS_ZOMBIE:
+            return proc.is_running()
+        with contextlib.suppress(psutil.TimeoutExpired, ChildProcessError):
+            proc.wait(0)
+        return False
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _signal(proc: psutil.Process, kill: bool) -> None:
