@@ -53,6 +53,14 @@ def register(subparsers) -> None:
     start.add_argument("broker_id", metavar="ID", type=int)
     start.set_defaults(func=_start_broker)
 
+    load = commands.add_parser("load", help="produce and consume a skewed workload: load to sample")
+    _add_location(load)
+    load.add_argument("--duration", type=float, default=300.0, metavar="SECONDS", help="default 300")
+    load.add_argument("--rate", type=float, default=500.0, metavar="KBPS", help="total KB/s (default 500)")
+    load.add_argument("--message-bytes", type=int, default=1000, help="message size (default 1000)")
+    load.add_argument("--no-consume", action="store_true", help="produce only (no bytes out)")
+    load.set_defaults(func=_load)
+
 
 def _add_location(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", default="dev", help="cluster name (default dev)")
@@ -101,6 +109,26 @@ def _kill_broker(args) -> int:
 def _start_broker(args) -> int:
     with _progress():
         DevCluster.load(args.name, args.home).start_broker(args.broker_id)
+    return 0
+
+
+def _load(args) -> int:
+    from kafka_medic.devcluster.workload import create_skewed_topics, run_workload
+
+    cluster = DevCluster.load(args.name, args.home)
+    replication = min(3, len(cluster.broker_ids))
+    created = create_skewed_topics(cluster.bootstrap, cluster.broker_ids, replication=replication)
+    if created:
+        print(f"created skewed topics: {', '.join(created)}", file=sys.stderr)
+    print(f"producing {args.rate:g} KB/s for {args.duration:g}s (Ctrl-C stops)", file=sys.stderr)
+    report = run_workload(
+        cluster.bootstrap, args.duration, rate_kbps=args.rate, message_bytes=args.message_bytes,
+        consume=not args.no_consume,
+    )  # fmt: skip
+    print(
+        f"produced {sum(report.produced.values())} messages ({report.bytes_produced / 2**20:.1f} MB) in "
+        f"{report.seconds:.0f}s, consumed {sum(report.consumed.values())}; per topic: {report.produced}"
+    )
     return 0
 
 

@@ -63,7 +63,11 @@ def create_skewed_topics(
     admin = AdminClient({"bootstrap.servers": bootstrap})
     existing = set(admin.list_topics(timeout=15).topics)
     new = [
-        NewTopic(t.name, replica_assignment=list(skewed_assignment(t.partitions, brokers, replication).values()))
+        NewTopic(
+            t.name,
+            num_partitions=t.partitions,  # librdkafka wants the count spelled out beside an assignment
+            replica_assignment=list(skewed_assignment(t.partitions, brokers, replication).values()),
+        )
         for t in topics
         if t.name not in existing
     ]
@@ -98,10 +102,11 @@ def run_workload(
         raise MedicError("workload rate, duration and message size must be positive")
     stop = stop or threading.Event()
     consumed = {t.name: 0 for t in topics}
-    consumers = [
-        threading.Thread(target=_consume, args=(bootstrap, t.name, consumed, stop), daemon=True)
-        for t in topics
-    ] if consume else []
+    consumers = (
+        [threading.Thread(target=_consume, args=(bootstrap, t.name, consumed, stop), daemon=True) for t in topics]
+        if consume
+        else []
+    )
     for thread in consumers:
         thread.start()
     producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 50, "enable.idempotence": True})
@@ -139,10 +144,14 @@ def run_workload(
 
 
 def _consume(bootstrap: str, topic: str, counts: dict[str, int], stop: threading.Event) -> None:
-    consumer = Consumer({
-        "bootstrap.servers": bootstrap, "group.id": f"kafka-medic-workload-{topic}",
-        "auto.offset.reset": "latest", "enable.auto.commit": True,
-    })
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"kafka-medic-workload-{topic}",
+            "auto.offset.reset": "latest",
+            "enable.auto.commit": True,
+        }
+    )
     consumer.subscribe([topic])
     try:
         while not stop.is_set():

@@ -36,7 +36,6 @@ class AdminSampler:
     def __init__(self, config: ClusterConfig, known_brokers: dict[int, str | None] | None = None) -> None:
         self.config = config
         self.known_brokers = dict(known_brokers or {})
-        self._admin = AdminClient(config.confluent())
         self._previous: dict[tuple[str, int], _Reading] = {}
         self._bytes_per_message: dict[tuple[str, int], float] = {}
         self.latest: dict[tuple[str, int], PartitionSample] = {}  # leader rows of the last round
@@ -90,8 +89,10 @@ class AdminSampler:
         }
         if not request:
             return {}
+        # A fresh client each round: a long-lived one keeps asking a killed leader until its timeout.
+        admin = AdminClient(self.config.confluent())
         offsets = {}
-        futures = self._admin.list_offsets(request, request_timeout=self.config.request_timeout_ms / 1000)
+        futures = admin.list_offsets(request, request_timeout=self.config.request_timeout_ms / 1000)
         for tp, future in futures.items():
             try:
                 offsets[(tp.topic, tp.partition)] = future.result().offset

@@ -202,11 +202,10 @@ def _placement(samples: pd.DataFrame) -> tuple[dict[PartitionId, int], dict[Part
     if samples.empty:
         return {}, {}
     rounds = samples.groupby(["broker", "source"])["ts"].transform("max")
-    current = samples[samples.ts == rounds]
-    replicas = {
-        (t, int(p)): sorted(int(b) for b in rows.broker.unique())
-        for (t, p), rows in current.groupby(PARTITION_KEY)
-    }
+    current = samples.loc[samples.ts == rounds, [*PARTITION_KEY, "broker"]].drop_duplicates()
+    replicas: dict[PartitionId, list[int]] = {}
+    for t, p, b in current.sort_values([*PARTITION_KEY, "broker"]).itertuples(index=False):
+        replicas.setdefault((t, int(p)), []).append(int(b))
     led = samples[samples.leader].sort_values("ts").groupby(PARTITION_KEY).tail(1)
     leaders = {(t, int(p)): int(b) for t, p, b in zip(led.topic, led.partition, led.broker, strict=True)}
     return leaders, replicas
@@ -246,21 +245,20 @@ def _rates_and_disk(partitions, rates: pd.DataFrame, samples: pd.DataFrame, earl
     # Size candidates in order of preference: valid leader rows, any leader row, any replica, then earlier.
     candidates = pd.concat(
         [
-            samples[samples.leader & ~samples.excluded].assign(rank=0),
-            samples[samples.leader].assign(rank=1),
-            samples.assign(rank=2),
-            earlier[earlier.leader].assign(rank=3),
-            earlier.assign(rank=4),
+            samples.assign(rank=2 - samples.leader - (samples.leader & ~samples.excluded)),
+            earlier.assign(rank=4 - earlier.leader),
         ]
     ).dropna(subset=["size"])
     best = candidates.sort_values(["rank", "ts"], ascending=[True, False]).groupby(PARTITION_KEY).head(1)
     sizes = {(t, int(p)): v for t, p, v in zip(best.topic, best.partition, best["size"], strict=True)}
+    by_partition = rates.to_dict("index")
     loads = {}
     for p in partitions:
         load = dict(ZERO, disk=sizes.get(p, 0.0) / MB)
-        if p in rates.index:
-            row = rates.loc[p]
-            load.update(nw_in=row.bytes_in / KB, nw_out=row.bytes_out / KB, messages_in=row.messages_in)
+        if p in by_partition:
+            row = by_partition[p]
+            load.update(nw_in=row["bytes_in"] / KB, nw_out=row["bytes_out"] / KB)
+            load["messages_in"] = row["messages_in"]
         loads[p] = {k: float(v) for k, v in load.items()}
     return loads
 

@@ -94,10 +94,10 @@ class MetricsStore:
         self.close()
 
     def add_broker_samples(self, cluster: str, samples: Iterable[BrokerSample]) -> int:
-        return self._insert(broker_samples, cluster, (dataclasses.asdict(s) for s in samples))
+        return self._insert(broker_samples, cluster, (vars(s).copy() for s in samples))
 
     def add_partition_samples(self, cluster: str, samples: Iterable[PartitionSample]) -> int:
-        return self._insert(partition_samples, cluster, (dataclasses.asdict(s) for s in samples))
+        return self._insert(partition_samples, cluster, (vars(s).copy() for s in samples))
 
     def broker_samples(self, cluster: str, since: float, until: float) -> pd.DataFrame:
         """Samples with since <= ts < until, sorted by time; columns are BrokerSample's fields."""
@@ -168,7 +168,7 @@ class MetricsStore:
     def _frame(self, query, columns: list[str]) -> pd.DataFrame:
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-        frame = pd.DataFrame(rows, columns=columns)
+        frame = pd.DataFrame.from_records(rows, columns=columns)
         metric_columns = [c for c in columns if c in BROKER_METRICS or c in PARTITION_METRICS or c == "ts"]
         return frame.astype(dict.fromkeys(metric_columns, "float64"))
 
