@@ -1,0 +1,134 @@
+"""Throttle benchmark: does a throttled execution copy at the throttle, and take as long as physics says?
+
+Moves one replica of every partition of a fresh topic onto one broker under a throttle R, while a
+thread samples that broker's copy of the topic (DescribeLogDirs) every half second. Reports the copy
+rate (whole move, and the worst 10 s window) against R, and the execution's time (wall, and the
+move phase from first submission to last move done) against the physical bound: bytes to move / R,
+since one destination broker takes at most R whatever the concurrency. Runs on a temporary dev
+cluster unless --bootstrap is given.
+
+    .venv/bin/python bench/executor.py [--bootstrap HOST:PORT] [--throttle 2] [--mb 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from confluent_kafka import Producer
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+
+from kafka_medic.executor import ExecutionOptions, Journal, execute
+from kafka_medic.executor.options import MB
+from kafka_medic.kafka.admin import admin_client
+from kafka_medic.kafka.config import ClusterConfig
+from kafka_medic.model import Move, Proposal
+
+PARTITIONS = 8
+SOURCE, DESTINATION = 2, 3
+
+
+def measure(bootstrap: str, throttle_mb: float, mb: float, concurrency: int = 5,
+            journal: Journal | None = None) -> dict:
+    topic = f"bench-throttle-{int(time.time())}"
+    assignment = {p: [1, SOURCE] if p % 2 else [SOURCE, 1] for p in range(PARTITIONS)}
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","))
+    try:
+        admin.create_topics([NewTopic(topic, -1, -1, replica_assignments=assignment)])
+    finally:
+        admin.close()
+    _fill(bootstrap, topic, mb)
+    config = ClusterConfig(bootstrap, name=topic)
+    moves = [Move(topic, p, r, [DESTINATION if b == SOURCE else b for b in r], r[0],
+                  DESTINATION if r[0] == SOURCE else r[0]) for p, r in assignment.items()]
+    samples: list[tuple[float, int]] = []
+    stop = threading.Event()
+    sampler = threading.Thread(target=_sample, args=(config, topic, samples, stop), daemon=True)
+    sampler.start()
+    marks: dict[str, float] = {}
+
+    def log(line: str) -> None:  # the move phase: first submission to the last move seen done
+        if ": submitted " in line:
+            marks.setdefault("submitted", time.monotonic())
+        if line.startswith("done "):
+            marks["done"] = time.monotonic()
+
+    started = time.monotonic()
+    report = execute(config, Proposal(topic, [], moves), ExecutionOptions(throttle=throttle_mb * MB,
+                     concurrency=concurrency), journal or Journal(), log=log)
+    elapsed = time.monotonic() - started
+    moving = marks["done"] - marks["submitted"]
+    stop.set()
+    sampler.join(5)
+    rate = throttle_mb * MB
+    moved = report["bytes_moved"]
+    growing = [(t, b) for t, b in samples if b > 0]
+    first, last = growing[0], next(s for s in growing if s[1] >= growing[-1][1])
+    mean = (last[1] - first[1]) / (last[0] - first[0])
+    # Kafka enforces the throttle over its quota window (11 x 1 s), so judge it over 10 s windows.
+    worst = max((b2 - b1) / (t2 - t1) for t1, b1 in growing for t2, b2 in growing if 10.0 <= t2 - t1 < 10.6)
+    bound = moved / rate
+    return {
+        "status": report["status"], "throttle_mb_s": throttle_mb, "mb_moved": round(moved / MB, 1),
+        "partitions": PARTITIONS, "concurrency": concurrency, "bound_s": round(bound, 1),
+        "execute_s": round(elapsed, 1), "time_vs_bound": round(elapsed / bound, 2),
+        "moving_s": round(moving, 1), "moving_vs_bound": round(moving / bound, 2),
+        "mean_rate_vs_throttle": round(mean / rate, 2), "worst_10s_rate_vs_throttle": round(worst / rate, 2),
+    }
+
+
+def _fill(bootstrap: str, topic: str, mb: float) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 20})
+    payload = b"x" * 1000
+    for i in range(int(mb * MB / 1000)):
+        producer.produce(topic, key=str(i).encode(), value=payload)
+        if i % 1000 == 0:
+            producer.poll(0)
+    assert producer.flush(60) == 0
+
+
+def _sample(config: ClusterConfig, topic: str, samples: list, stop: threading.Event) -> None:
+    """The destination's bytes of the topic over time."""
+    with admin_client(config) as admin:
+        while not stop.is_set():
+            size = 0
+            for response in admin.describe_log_dirs(brokers=[DESTINATION]):
+                for log_dir in response["log_dirs"]:
+                    for t in log_dir["topics"]:
+                        if t["name"] == topic:
+                            size += sum(p["partition_size"] for p in t["partitions"] if not p["is_future_key"])
+            samples.append((time.monotonic(), size))
+            time.sleep(0.5)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bootstrap", help="an existing cluster with brokers 1-3 (default: a temporary dev cluster)")
+    parser.add_argument("--throttle", type=float, default=2.0, help="MB/s (default 2)")
+    parser.add_argument("--mb", type=float, default=60.0, help="data to move (default 60)")
+    parser.add_argument("--concurrency", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as home:
+        journal = Journal(f"sqlite:///{Path(home) / 'metrics.db'}")
+        if args.bootstrap:
+            row = measure(args.bootstrap, args.throttle, args.mb, args.concurrency, journal)
+        else:
+            from kafka_medic.devcluster import DevCluster
+
+            cluster = DevCluster(name="bench-executor", home=Path(home) / "cluster", brokers=3)
+            cluster.up()
+            try:
+                row = measure(cluster.bootstrap, args.throttle, args.mb, args.concurrency, journal)
+            finally:
+                cluster.down()
+    print(" | ".join(f"{k}={v}" for k, v in row.items()))
+    return 0 if row["status"] == "succeeded" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
