@@ -105,7 +105,7 @@ def _dry_run(config, proposal, options: ExecutionOptions, as_json: bool) -> int:
         })
         return 0
     print_table(
-        [(i + 1, b.kind, len(b.tasks), round(sum(t.bytes_to_move for t in b.tasks) / MB, 1),
+        [(i + 1, b.kind, len(b.tasks), round(sum(t.bytes_to_move for t in b.tasks if b.kind == REPLICA) / MB, 1),
           ", ".join(t.name for t in b.tasks[:6]) + (" ..." if len(b.tasks) > 6 else ""))
          for i, b in enumerate(batches)],
         ["batch", "kind", "moves", "mb", "partitions"],
