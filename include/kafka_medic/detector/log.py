@@ -1,0 +1,173 @@
+"""The anomaly log: each anomaly once while it lasts, in the metrics store's database.
+
+The detector runs every minute; the log turns those runs into episodes (first seen, last seen,
+resolved), so people are alerted once, a remediation is started once, and the grace periods of
+`kafka_medic.detector.remediation` can be measured from when the anomaly really started.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping
+from typing import Self
+
+import sqlalchemy as sa
+
+from kafka_medic.detector.anomaly import Anomaly
+from kafka_medic.detector.remediation import DEFAULT_RULES, Rule
+from kafka_medic.errors import MedicError
+from kafka_medic.metrics.store import _engine, default_store_url
+
+metadata = sa.MetaData()
+
+anomalies = sa.Table(
+    "detector_anomalies",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("cluster", sa.String(255), nullable=False),
+    sa.Column("key", sa.String(512), nullable=False),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("details", sa.Text, nullable=False),  # JSON
+    sa.Column("brokers", sa.Text, nullable=False),  # JSON list of ids
+    sa.Column("first_seen", sa.Double, nullable=False),
+    sa.Column("last_seen", sa.Double, nullable=False),
+    sa.Column("resolved_at", sa.Double),
+    sa.Column("alerted_at", sa.Double),
+    sa.Column("acted_at", sa.Double),
+    sa.Index("detector_anomalies_open", "cluster", "resolved_at", "key"),
+)
+
+
+class AnomalyLog:
+    """Episodes of anomalies per cluster; the schema is created on first use."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or default_store_url()
+        self.engine = _engine(self.url)
+        try:
+            metadata.create_all(self.engine)
+        except sa.exc.OperationalError as exc:
+            safe = sa.engine.make_url(self.url).render_as_string(hide_password=True)
+            raise MedicError(f"cannot open the anomaly log in {safe}: {exc.orig}") from exc
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def record(
+        self, cluster: str, found: Iterable[Anomaly], now: float | None = None
+    ) -> tuple[list[Anomaly], list[Anomaly], list[Anomaly]]:
+        """Record one detector run: returns (new, ongoing, resolved).
+
+        Ongoing anomalies get their `first_seen` from the log and their latest summary and details;
+        open anomalies that this run did not find are resolved now.
+        """
+        now = time.time() if now is None else now
+        found = {a.key: a for a in found}
+        new, ongoing = [], []
+        with self.engine.begin() as conn:
+            open_rows = {row.key: row for row in conn.execute(self._open(cluster))}
+            for key, anomaly in found.items():
+                row = open_rows.get(key)
+                values = {"severity": anomaly.severity, "summary": anomaly.summary, "last_seen": now,
+                          "details": json.dumps(anomaly.details, default=str), "brokers": json.dumps(anomaly.brokers)}
+                if row is None:
+                    anomaly.first_seen = now
+                    conn.execute(anomalies.insert().values(cluster=cluster, key=key, kind=anomaly.kind,
+                                                           first_seen=now, **values))
+                    new.append(anomaly)
+                else:
+                    anomaly.first_seen = row.first_seen
+                    conn.execute(anomalies.update().where(anomalies.c.id == row.id).values(**values))
+                    ongoing.append(anomaly)
+            gone = [row for key, row in open_rows.items() if key not in found]
+            if gone:
+                ids = [row.id for row in gone]
+                conn.execute(anomalies.update().where(anomalies.c.id.in_(ids)).values(resolved_at=now))
+        return new, ongoing, [_anomaly(row) for row in gone]
+
+    def active(self, cluster: str) -> list[Anomaly]:
+        """Open anomalies, oldest first."""
+        with self.engine.connect() as conn:
+            return [_anomaly(row) for row in conn.execute(self._open(cluster).order_by(anomalies.c.first_seen))]
+
+    def duration(self, cluster: str, key: str, now: float | None = None) -> float | None:
+        """Seconds the anomaly has lasted (open) or lasted (its latest episode, resolved); None if never seen."""
+        now = time.time() if now is None else now
+        query = (
+            sa.select(anomalies.c.first_seen, anomalies.c.resolved_at)
+            .where(anomalies.c.cluster == cluster, anomalies.c.key == key)
+            .order_by(anomalies.c.first_seen.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        return (row.resolved_at if row.resolved_at is not None else now) - row.first_seen
+
+    def due_alerts(
+        self, cluster: str, rules: Mapping[str, Rule] = DEFAULT_RULES, now: float | None = None
+    ) -> list[Anomaly]:
+        """Open anomalies nobody was told about yet that have lasted their kind's `alert_after_s`."""
+        now = time.time() if now is None else now
+        with self.engine.connect() as conn:
+            rows = conn.execute(self._open(cluster).where(anomalies.c.alerted_at.is_(None))).all()
+        return [_anomaly(r) for r in rows if now - r.first_seen >= rules[r.kind].alert_after_s]
+
+    def due_actions(
+        self, cluster: str, rules: Mapping[str, Rule] = DEFAULT_RULES, now: float | None = None
+    ) -> dict[str, list[Anomaly]]:
+        """Open anomalies not yet acted on that have lasted `act_after_s`, grouped by the action they trigger."""
+        now = time.time() if now is None else now
+        with self.engine.connect() as conn:
+            rows = conn.execute(self._open(cluster).where(anomalies.c.acted_at.is_(None))).all()
+        due: dict[str, list[Anomaly]] = {}
+        for row in rows:
+            rule = rules[row.kind]
+            if rule.action is not None and now - row.first_seen >= rule.act_after_s:
+                due.setdefault(rule.action, []).append(_anomaly(row))
+        return due
+
+    def mark_alerted(self, cluster: str, keys: Iterable[str], now: float | None = None) -> None:
+        self._mark(cluster, keys, anomalies.c.alerted_at, now)
+
+    def mark_acted(self, cluster: str, keys: Iterable[str], now: float | None = None) -> None:
+        """Record that a remediation was started for these open anomalies, so it is not started again."""
+        self._mark(cluster, keys, anomalies.c.acted_at, now)
+
+    def _mark(self, cluster: str, keys: Iterable[str], column: sa.Column, now: float | None) -> None:
+        now = time.time() if now is None else now
+        keys = list(keys)
+        if not keys:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
+                anomalies.update()
+                .where(anomalies.c.cluster == cluster, anomalies.c.resolved_at.is_(None), anomalies.c.key.in_(keys))
+                .values({column.name: now})
+            )
+
+    @staticmethod
+    def _open(cluster: str) -> sa.Select:
+        return sa.select(anomalies).where(anomalies.c.cluster == cluster, anomalies.c.resolved_at.is_(None))
+
+
+def _anomaly(row) -> Anomaly:
+    return Anomaly(
+        kind=row.kind,
+        key=row.key,
+        severity=row.severity,
+        summary=row.summary,
+        details=json.loads(row.details),
+        first_seen=row.first_seen,
+        brokers=json.loads(row.brokers),
+    )

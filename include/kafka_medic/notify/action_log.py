@@ -1,0 +1,194 @@
+"""The action log: every action kafka-medic ran, in the store and on a Kafka topic, plus a summary paragraph.
+
+As DoctorKafka's action report topic, the Kafka copy lets other tools (dashboards, audit pipelines)
+follow what the healer did to a cluster without access to kafka-medic's database; the store copy is
+what kafka-medic itself and the Airflow UI read. The value is JSON, keyed by cluster, written with
+acks=all so an acknowledged record survives a broker failure.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Self
+
+import sqlalchemy as sa
+from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from kafka_medic.errors import MedicError
+from kafka_medic.kafka.config import ClusterConfig
+from kafka_medic.metrics.store import _engine, default_store_url
+from kafka_medic.optimizer.summary import _mb
+
+ACTIONS_TOPIC = "__kafka_medic_actions"
+TIMEOUT_S = 30
+
+metadata = sa.MetaData()
+
+actions = sa.Table(
+    "notify_actions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("cluster", sa.String(255), nullable=False, index=True),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("why", sa.Text, nullable=False),  # JSON list of anomaly keys
+    sa.Column("approved_by", sa.String(255), nullable=False),
+    sa.Column("moves_planned", sa.Integer, nullable=False),
+    sa.Column("moves_done", sa.Integer, nullable=False),
+    sa.Column("bytes_moved", sa.BigInteger, nullable=False),
+    sa.Column("outcome", sa.String(32), nullable=False),
+    sa.Column("started_at", sa.Double, nullable=False),
+    sa.Column("finished_at", sa.Double, nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("run", sa.String(512), nullable=False),
+)
+
+
+@dataclass
+class ActionRecord:
+    """One executed (or refused) action; `why` holds the anomaly keys, `run` e.g. "dag_id/run_id"."""
+
+    cluster: str
+    action: str  # heal, rebalance, decommission...
+    why: list[str]
+    approved_by: str  # "alice (Slack U123)", "auto: <policy reason>"
+    moves_planned: int
+    moves_done: int
+    bytes_moved: int
+    outcome: str  # succeeded, failed, stopped, rejected
+    started_at: float
+    finished_at: float
+    message: str = ""
+    run: str = ""
+    id: int | None = field(default=None, compare=False)
+
+    @property
+    def duration_s(self) -> float:
+        return self.finished_at - self.started_at
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["duration_s"] = round(self.duration_s, 1)
+        return data
+
+    @classmethod
+    def from_execution_report(
+        cls, report: dict[str, Any], action: str, why: list[str], approved_by: str, run: str = ""
+    ) -> ActionRecord:
+        """From the executor's report (`kafka_medic.executor.report.build_report`)."""
+        return cls(
+            cluster=report["cluster"],
+            action=action,
+            why=list(why),
+            approved_by=approved_by,
+            moves_planned=len(report["done"]) + len(report["undone"]),
+            moves_done=len(report["done"]),
+            bytes_moved=int(report["bytes_moved"]),
+            outcome=report["status"],
+            started_at=report["started_at"],
+            finished_at=report["started_at"] + report["duration_s"],
+            message=report.get("message") or "",
+            run=run,
+        )
+
+
+class ActionLog:
+    """The store copy; the schema is created on first use."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or default_store_url()
+        self.engine = _engine(self.url)
+        try:
+            metadata.create_all(self.engine)
+        except sa.exc.OperationalError as exc:
+            safe = sa.engine.make_url(self.url).render_as_string(hide_password=True)
+            raise MedicError(f"cannot open the action log in {safe}: {exc.orig}") from exc
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def write(self, record: ActionRecord) -> int:
+        values = asdict(record)
+        values.pop("id")
+        values["why"] = json.dumps(record.why)
+        with self.engine.begin() as conn:
+            record.id = conn.execute(actions.insert().values(**values)).inserted_primary_key[0]
+        return record.id
+
+    def recent(self, cluster: str | None = None, limit: int = 50) -> list[ActionRecord]:
+        """The latest actions, newest first (of one cluster, or of all)."""
+        query = sa.select(actions).order_by(actions.c.finished_at.desc(), actions.c.id.desc()).limit(limit)
+        if cluster is not None:
+            query = query.where(actions.c.cluster == cluster)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [ActionRecord(**{**row, "why": json.loads(row["why"])}) for row in rows]
+
+
+def publish_action(config: ClusterConfig, record: ActionRecord, topic: str = ACTIONS_TOPIC) -> None:
+    """Write the record to the cluster's action topic (created if missing), waiting for acks=all."""
+    ensure_topic(config, topic)
+    errors: list[KafkaError] = []
+    producer = Producer({**config.confluent(), "acks": "all", "enable.idempotence": True,
+                         "client.id": f"kafka-medic-{config.name}"})
+    producer.produce(topic, key=record.cluster.encode(), value=json.dumps(record.to_dict()).encode(),
+                     on_delivery=lambda err, _msg: errors.append(err) if err else None)
+    if producer.flush(TIMEOUT_S) or errors:
+        reason = errors[0].str() if errors else f"not acknowledged within {TIMEOUT_S}s"
+        raise MedicError(f"writing the action record to {topic} on {config.bootstrap} failed: {reason}")
+
+
+def ensure_topic(config: ClusterConfig, topic: str = ACTIONS_TOPIC) -> None:
+    """Create the action topic (1 partition, so records stay in order; RF up to 3) unless it exists."""
+    admin = AdminClient(config.confluent())
+    try:
+        metadata_ = admin.list_topics(timeout=TIMEOUT_S)
+        if topic in metadata_.topics:
+            return
+        rf = min(3, len(metadata_.brokers))
+        admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=rf)])[topic].result(TIMEOUT_S)
+    except KafkaException as exc:
+        if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+            raise MedicError(f"creating the action topic {topic} on {config.bootstrap} failed: {exc}") from exc
+
+
+def record_action(
+    record: ActionRecord, config: ClusterConfig | None = None, store_url: str | None = None, topic: str = ACTIONS_TOPIC
+) -> str:
+    """Write the record to the store and (with `config`) to the cluster's action topic; returns its summary."""
+    with ActionLog(store_url) as log:
+        log.write(record)
+    if config is not None:
+        publish_action(config, record, topic)
+    return action_summary(record)
+
+
+def action_summary(record: ActionRecord) -> str:
+    """One paragraph for the end of the Airflow task log and for people reading the action log."""
+    why = ", ".join(record.why) or "operator request"
+    started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(record.started_at))
+    text = (
+        f"{record.action.capitalize()} on cluster {record.cluster} {record.outcome}: "
+        f"{record.moves_done} of {record.moves_planned} partition moves done, {_mb(record.bytes_moved / 2**20)} "
+        f"moved in {_duration(record.duration_s)} (started {started}). Why: {why}. "
+        f"Approved by {record.approved_by}."
+    )
+    if record.message:
+        text += f" {record.message.rstrip('.')}."
+    if record.run:
+        text += f" Run: {record.run}."
+    return text
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes}m {secs}s" if hours else f"{minutes}m {secs}s" if minutes else f"{secs}s"

@@ -1,0 +1,112 @@
+"""Slack button clicks, checked: the request signature is the only authentication the endpoint has.
+
+Slack signs each request with the app's signing secret (v0 HMAC-SHA256 of "v0:{timestamp}:{body}");
+a request older than five minutes is refused so a captured click cannot be replayed, and only Slack
+users on the allow-list may decide. Everything here is plain data in, plain data out, so the Airflow
+plugin only maps the result to HTTP and to the HITL response.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+from kafka_medic.errors import MedicError
+from kafka_medic.notify.approval import APPROVE, REJECT, ApprovalRef
+from kafka_medic.notify.slack import MessageRef
+from kafka_medic.notify.summary import APPROVE_ACTION_ID, REJECT_ACTION_ID
+
+MAX_AGE_S = 300
+SIGNATURE_HEADER, TIMESTAMP_HEADER = "x-slack-signature", "x-slack-request-timestamp"
+DECISIONS = {APPROVE_ACTION_ID: APPROVE, REJECT_ACTION_ID: REJECT}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A verified click on Approve or Reject, with the message it came from (to update it)."""
+
+    decision: str  # APPROVE or REJECT
+    user_id: str
+    user_name: str
+    approval: ApprovalRef
+    reason: str
+    message: MessageRef | None = None
+    text: str = ""
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A request that must not be acted on: `status` is the HTTP status to answer with."""
+
+    status: int
+    reason: str
+
+
+def sign(signing_secret: str, timestamp: str, body: bytes) -> str:
+    """Slack's v0 signature of a request body (what Slack puts in X-Slack-Signature)."""
+    base = b"v0:" + timestamp.encode() + b":" + body
+    return "v0=" + hmac.new(signing_secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+def verify_request(
+    signing_secret: str, headers: Mapping[str, str], body: bytes, now: float | None = None
+) -> Refusal | None:
+    """None when Slack sent this request within the last five minutes, else why not."""
+    headers = {k.lower(): v for k, v in headers.items()}
+    timestamp = headers.get(TIMESTAMP_HEADER, "")
+    signature = headers.get(SIGNATURE_HEADER, "")
+    if not signing_secret:
+        return Refusal(401, "no signing secret configured")
+    if not timestamp.isdigit() or not hmac.compare_digest(sign(signing_secret, timestamp, body), signature):
+        return Refusal(401, "bad signature")
+    now = time.time() if now is None else now
+    if abs(now - int(timestamp)) > MAX_AGE_S:
+        return Refusal(401, "stale timestamp")
+    return None
+
+
+def parse_click(
+    signing_secret: str,
+    allowed_users: Collection[str],
+    headers: Mapping[str, str],
+    body: bytes,
+    now: float | None = None,
+) -> Decision | Refusal:
+    """Verify a Slack interactivity request and read the decision in it.
+
+    `allowed_users` are Slack user ids (U...); an empty allow-list lets nobody decide.
+    """
+    refusal = verify_request(signing_secret, headers, body, now)
+    if refusal is not None:
+        return refusal
+    try:
+        payload = json.loads(parse_qs(body.decode())["payload"][0])
+        user = payload["user"]
+        action = next(a for a in payload["actions"] if a.get("action_id") in DECISIONS)
+        approval = ApprovalRef.from_value(action["value"])
+    except (KeyError, IndexError, StopIteration, TypeError, ValueError, MedicError) as exc:
+        return Refusal(400, f"not a kafka-medic approval click: {exc}")
+    user_id = str(user.get("id", ""))
+    if user_id not in allowed_users:
+        return Refusal(403, f"user {user_id} not allowed")
+    user_name = user.get("username") or user.get("name") or user_id
+    decision = DECISIONS[action["action_id"]]
+    message = payload.get("message") or {}
+    channel = (payload.get("channel") or {}).get("id") or (payload.get("container") or {}).get("channel_id")
+    return Decision(
+        decision=decision,
+        user_id=user_id,
+        user_name=user_name,
+        approval=approval,
+        reason=f"{'approved' if decision == APPROVE else 'rejected'} in Slack by {user_name} ({user_id})",
+        message=MessageRef(channel=channel, ts=message["ts"]) if channel and message.get("ts") else None,
+        text=message.get("text", ""),
+        blocks=list(message.get("blocks") or []),
+    )

@@ -1,0 +1,115 @@
+"""Slack Block Kit messages: a proposal to approve, an anomaly alert, and a decided proposal.
+
+The numbers and tables are the optimizer's own text summary (`kafka_medic.optimizer.summary`), so
+Slack, the CLI and the Airflow task log always say the same thing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kafka_medic.detector.anomaly import CRITICAL, WARNING, Anomaly
+from kafka_medic.model import Proposal
+from kafka_medic.notify.approval import APPROVE, REJECT, ApprovalRef
+from kafka_medic.optimizer.summary import _brokers_table, _headline, _mb
+
+# Slack's limits: header text 150 characters, section text 3000, a field 2000, at most 10 fields.
+HEADER_MAX, SECTION_MAX, FIELD_MAX = 150, 3000, 2000
+APPROVE_ACTION_ID, REJECT_ACTION_ID = "kafka_medic_approve", "kafka_medic_reject"
+ACTIONS_BLOCK_ID = "kafka_medic_approval"
+SEVERITY_EMOJI = {CRITICAL: ":rotating_light:", WARNING: ":warning:"}
+
+
+def proposal_message(
+    proposal: Proposal, action: str, why: str, approval: ApprovalRef | None = None
+) -> dict[str, Any]:
+    """chat.postMessage arguments (text, blocks) asking to approve `action` (heal, rebalance...) on the cluster.
+
+    `why` says what made kafka-medic plan it (e.g. the anomaly summaries); without `approval` the
+    message has no buttons (an auto-approved action, posted for information).
+    """
+    s = proposal.stats
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": _plain(f"{action.capitalize()} proposed for cluster {proposal.cluster}")},
+        {"type": "section", "text": _mrkdwn(f"*Why:* {why}")},
+        {
+            "type": "section",
+            "fields": [
+                _field("Replica moves", f"{s['num_replica_moves']:,}"),
+                _field("Leader moves", f"{s['num_leader_moves']:,}"),
+                _field("Data to move", _mb(s["data_to_move_mb"])),
+                _field("Balancedness", f"{s['balancedness_before']:.1f} → {s['balancedness_after']:.1f}"),
+                _field("Violated goals before", ", ".join(s["violated_goals_before"]) or "none"),
+                _field("Violated goals after", ", ".join(s["violated_goals_after"]) or "none"),
+            ],
+        },
+    ]
+    if s.get("brokers"):
+        blocks.append({"type": "section", "text": _mrkdwn(_broker_table_block(s["brokers"]))})
+    if approval is not None:
+        value = approval.to_value()
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": ACTIONS_BLOCK_ID,
+                "elements": [
+                    _button("Approve", APPROVE_ACTION_ID, value, "primary"),
+                    _button("Reject", REJECT_ACTION_ID, value, "danger"),
+                ],
+            }
+        )
+    return {"text": f"{action.capitalize()} for {proposal.cluster}: {_headline(proposal)}", "blocks": blocks}
+
+
+def decided_blocks(blocks: list[dict[str, Any]], decision: str, user: str, reason: str = "") -> list[dict[str, Any]]:
+    """The proposal message after a click: the buttons replaced by who decided what."""
+    verb = {APPROVE: ":white_check_mark: Approved", REJECT: ":x: Rejected"}[decision]
+    line = f"{verb} by <@{user}>" + (f": {reason}" if reason else "")
+    kept = [b for b in blocks if b.get("block_id") != ACTIONS_BLOCK_ID]
+    return [*kept, {"type": "context", "elements": [_mrkdwn(line)]}]
+
+
+def anomaly_message(cluster: str, anomaly: Anomaly, action: str | None = None) -> dict[str, Any]:
+    """chat.postMessage arguments for one new anomaly; `action` is the remediation it will trigger, if any."""
+    emoji = SEVERITY_EMOJI.get(anomaly.severity, ":information_source:")
+    text = f"{emoji} *{cluster}*: {anomaly.summary}"
+    context = f"{anomaly.severity} · `{anomaly.key}`"
+    if action:
+        context += f" · kafka-medic will propose a {action} if it lasts"
+    return {
+        "text": f"{cluster}: {anomaly.summary}"[:SECTION_MAX],
+        "blocks": [
+            {"type": "section", "text": _mrkdwn(_clip(text, SECTION_MAX))},
+            {"type": "context", "elements": [_mrkdwn(context)]},
+        ],
+    }
+
+
+def _broker_table_block(brokers: list[dict[str, Any]]) -> str:
+    """The optimizer's per-broker table in a code block; on big clusters, the brokers that change most."""
+    limit = None
+    while True:
+        text = f"```\n{_brokers_table(brokers, limit)}\n```"
+        if len(text) <= SECTION_MAX or limit == 1:
+            return _clip(text, SECTION_MAX)
+        limit = (limit or len(brokers)) // 2 or 1
+
+
+def _button(text: str, action_id: str, value: str, style: str) -> dict[str, Any]:
+    return {"type": "button", "text": _plain(text), "action_id": action_id, "value": value, "style": style}
+
+
+def _field(title: str, value: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": _clip(f"*{title}*\n{value}", FIELD_MAX)}
+
+
+def _plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": _clip(text, HEADER_MAX), "emoji": True}
+
+
+def _mrkdwn(text: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": _clip(text, SECTION_MAX)}
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
