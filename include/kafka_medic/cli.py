@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "kafka_medic.demo",
     "kafka_medic.metrics.commands",
     "kafka_medic.executor.commands",
+    "kafka_medic.planning_commands",
 )
 
 

@@ -3,7 +3,7 @@
 The skew is the kind real clusters drift into: topics created when the cluster was smaller (so they
 live on the older brokers only), hot topics and hot partitions (log-normal throughput), per-topic
 retention (disk is not proportional to traffic), leadership drifted away from preferred replicas,
-brokers of different sizes placed as if they were equal, dead brokers still holding replicas, and new
+brokers with different disk sizes placed as if they were equal, dead brokers still holding replicas, and new
 brokers that hold nothing yet. Replicas are placed the way Kafka places a new topic (rack-alternating
 round robin from a random start), so every partition starts rack-aware.
 """
@@ -18,7 +18,7 @@ from kafka_medic.model.cluster import RESOURCES, Broker, ClusterModel, Partition
 
 # Base capacities of a standard broker: 4 TB disk, 1 Gbit/s each way, 100 % cpu.
 BASE_CAPACITY = {"disk": 4_000_000.0, "nw_in": 125_000.0, "nw_out": 125_000.0, "cpu": 100.0}
-SIZES = np.array([1.0, 1.5, 2.0])  # broker sizes for disk and network (cpu is a percentage: always 100)
+SIZES = np.array([1.0, 1.5, 2.0])  # disk sizes; one instance type, so network and cpu are equal
 SIZE_ODDS = np.array([0.5, 0.3, 0.2])
 
 
@@ -65,7 +65,7 @@ def synthetic_model(
     leader_pos = np.where(drifted, rng.integers(0, s.replication_factor, s.partitions), 0)
 
     holds = np.array([i not in dead and i not in decommission for i in range(s.brokers)])
-    scale = np.where(np.array(RESOURCES) == "cpu", 1.0, size[:, None])
+    scale = np.where(np.array(RESOURCES) == "disk", size[:, None], 1.0)
     capacity = np.array([BASE_CAPACITY[r] for r in RESOURCES]) * scale
     _scale(load, capacity[holds].sum(axis=0), s)
 

@@ -45,6 +45,7 @@ class Placement:
             order, np.cumsum(np.bincount(a.partition_topic, minlength=len(a.topics)))[:-1]
         )
         self.replica_moves = 0
+        self._topic_broker: dict[int, int] | None = None
         self._reindex()
 
     @classmethod
@@ -67,18 +68,18 @@ class Placement:
         leads = self.leader_slot[part] == slots
         return np.where(leads[:, None], self.leader_vec[part], self.follower_vec[part])
 
+    def slot_vector(self, slot: int) -> np.ndarray:
+        """What one slot puts on its broker (a fast path of `slot_vectors`)."""
+        part = self.slot_partition[slot]
+        return self.leader_vec[part] if self.leader_slot[part] == slot else self.follower_vec[part]
+
     def leadership_delta(self, partitions: np.ndarray) -> np.ndarray:
         """(n, METRICS) what moving leadership adds to the new leader's broker (and takes from the old)."""
         return self.leader_vec[partitions] - self.follower_vec[partitions]
 
     def slots_on(self, broker: int) -> np.ndarray:
-        """Slots currently on `broker`, in slot order."""
-        lo, hi = self._index_bounds[broker], self._index_bounds[broker + 1]
-        slots = self._index[lo:hi]
-        arrived = self._arrived.get(broker)
-        if arrived:
-            slots = np.union1d(slots, np.fromiter(arrived, dtype=np.int64))
-        return slots[self.slot_broker[slots] == broker]
+        """Slots currently on `broker` (in no particular order)."""
+        return np.array(self._on[broker], dtype=np.int64)
 
     def is_original(self, slots: np.ndarray) -> np.ndarray:
         """Whether each slot's broker held the partition before planning (moving it costs data)."""
@@ -90,6 +91,18 @@ class Placement:
         brokers = self.partition_brokers(self.topic_partitions[topic]).ravel()
         return np.bincount(brokers[brokers >= 0], minlength=self.num_brokers)
 
+    def topic_counts_at(self, topics: np.ndarray, brokers: np.ndarray) -> np.ndarray:
+        """(n,) replicas of topics[i] on brokers[i]; a sparse count kept up to date once first asked for."""
+        if self._topic_broker is None:
+            keys, counts = np.unique(
+                self.arrays.partition_topic[self.slot_partition] * self.num_brokers + self.slot_broker,
+                return_counts=True,
+            )
+            self._topic_broker = dict(zip(keys.tolist(), counts.tolist(), strict=True))
+        get = self._topic_broker.get
+        keys = (topics * self.num_brokers + brokers).tolist()
+        return np.fromiter((get(k, 0) for k in keys), dtype=np.int64, count=len(keys))
+
     def leaders(self) -> np.ndarray:
         """(P,) broker index of each partition's leader, -1 when offline."""
         slots = self.leader_slot
@@ -99,16 +112,23 @@ class Placement:
 
     def move_replica(self, slot: int, dst: int) -> None:
         src = int(self.slot_broker[slot])
-        vector = self.slot_vectors(np.array([slot]))[0]
+        vector = self.slot_vector(slot)
         self.metrics[src] -= vector
         self.metrics[dst] += vector
-        original = self.original_brokers[self.slot_partition[slot]]
-        self.replica_moves += int(dst not in original) - int(src not in original)
+        original = self.original_brokers[self.slot_partition[slot]].tolist()
+        self.replica_moves += (dst not in original) - (src not in original)
         self.slot_broker[slot] = dst
-        self._arrived.setdefault(dst, []).append(slot)
-        self._moves_since_index += 1
-        if self._moves_since_index > len(self.slot_broker) // 8:
-            self._reindex()
+        if self._topic_broker is not None:
+            key = int(self.arrays.partition_topic[self.slot_partition[slot]]) * self.num_brokers
+            self._topic_broker[key + src] -= 1
+            self._topic_broker[key + dst] = self._topic_broker.get(key + dst, 0) + 1
+        # keep the per-broker slot lists: swap-remove from the source, append to the destination
+        on_src, at = self._on[src], int(self._at[slot])
+        on_src[at] = last = on_src[-1]
+        self._at[last] = at
+        on_src.pop()
+        self._at[slot] = len(self._on[dst])
+        self._on[dst].append(slot)
 
     def move_leadership(self, partition: int, slot: int) -> None:
         delta = self.leader_vec[partition] - self.follower_vec[partition]
@@ -127,11 +147,12 @@ class Placement:
     # ---- internals -----------------------------------------------------------------------------
 
     def _reindex(self) -> None:
-        self._index = np.argsort(self.slot_broker, kind="stable")
-        counts = np.bincount(self.slot_broker, minlength=self.num_brokers)
-        self._index_bounds = np.concatenate([[0], np.cumsum(counts)])
-        self._arrived: dict[int, list[int]] = {}
-        self._moves_since_index = 0
+        order = np.argsort(self.slot_broker, kind="stable")
+        bounds = np.cumsum(np.bincount(self.slot_broker, minlength=self.num_brokers))[:-1]
+        self._on: list[list[int]] = [part.tolist() for part in np.split(order, bounds)]
+        self._at = np.empty(len(self.slot_broker), dtype=np.int64)  # position of each slot in its list
+        for slots in self._on:
+            self._at[slots] = np.arange(len(slots))
 
     def _leader_slots(self, a: ClusterArrays) -> np.ndarray:
         brokers = self.partition_brokers(np.arange(a.num_partitions))

@@ -30,7 +30,10 @@ class Acceptance:
         self.upper = np.zeros((brokers, len(self.columns)))
         self.room_up = np.zeros((brokers, len(self.columns)))
         self.room_down = np.zeros((brokers, len(self.columns)))
+        self.slack_up = np.zeros((brokers, len(self.columns)))
+        self.slack_down = np.zeros((brokers, len(self.columns)))
         self.k = 0  # bounded goals accepted so far: columns [0, k)
+        self.exempt = False  # whether column k - 1 (the goal being optimized) is exempt
         self.rack_limit: np.ndarray | None = None
         self.topic_limits: tuple[np.ndarray, np.ndarray] | None = None
         self.leaders_fixed = False  # set once preferred leaders are optimized: no more leadership moves
@@ -44,19 +47,41 @@ class Acceptance:
             self.columns[k] = goal.metric
             self.lower[:, k] = lower
             self.upper[:, k] = upper
+            self.slack_up[:, k] = slack(upper)
+            self.slack_down[:, k] = slack(lower)
             self.k += 1
-            self.refresh(np.arange(self.placement.num_brokers))
+            self._recompute(k)
         elif isinstance(goal, RackAwareGoal):
             self.rack_limit = goal.limits(self.placement)
         elif isinstance(goal, TopicReplicaDistributionGoal):
             self.topic_limits = goal.limits(self.placement)
 
+    def exempt_last(self, exempt: bool) -> None:
+        """While a bounded goal is being optimized its own per-broker "not worse" rule is lifted (the
+        search asks instead that its total violation falls), so load can pass through a broker on its
+        way from an over-loaded one to an under-loaded one."""
+        self.exempt = exempt
+        self._recompute(self.k - 1)
+
+    def _recompute(self, k: int) -> None:
+        if self.exempt and k == self.k - 1:
+            self.room_up[:, k] = self.room_down[:, k] = np.inf
+            return
+        value = self.placement.metrics[:, self.columns[k]]
+        self.room_up[:, k] = np.maximum(self.upper[:, k] - value, 0.0) + self.slack_up[:, k]
+        self.room_down[:, k] = np.maximum(value - self.lower[:, k], 0.0) + self.slack_down[:, k]
+
     def refresh(self, brokers) -> None:
-        k = self.k
-        value = self.placement.metrics[np.asarray(brokers)[:, None], self.columns[None, :k]]
-        upper, lower = self.upper[brokers, :k], self.lower[brokers, :k]
-        self.room_up[brokers, :k] = np.maximum(upper - value, 0.0) + slack(upper)
-        self.room_down[brokers, :k] = np.maximum(value - lower, 0.0) + slack(lower)
+        """Recompute the headroom of `brokers` after their metrics changed."""
+        k = self.k - 1 if self.exempt else self.k
+        if not k:
+            return
+        columns = self.columns[:k]
+        metrics = self.placement.metrics
+        for b in brokers:
+            value = metrics[b, columns]
+            self.room_up[b, :k] = np.maximum(self.upper[b, :k] - value, 0.0) + self.slack_up[b, :k]
+            self.room_down[b, :k] = np.maximum(value - self.lower[b, :k], 0.0) + self.slack_down[b, :k]
 
     # ---- one replica to any broker -------------------------------------------------------------
 
@@ -96,36 +121,50 @@ class Acceptance:
             return np.zeros(len(counts), dtype=bool)
         return counts + 1 <= upper[topic]
 
-    # ---- many replicas from one broker to another -----------------------------------------------
+    # ---- many replicas to one broker ----------------------------------------------------------
 
-    def movable_to(self, slots: np.ndarray, vectors: np.ndarray, src: int, dst: int) -> np.ndarray:
-        """(n,) which of `slots` (all on `src`, metric vectors `vectors`) may move to `dst`."""
-        p = self.placement
-        if not self.can_receive[dst]:
-            return np.zeros(len(slots), dtype=bool)
+    def moves_to(
+        self, slots: np.ndarray, vectors: np.ndarray, dst: int, topic_counts: np.ndarray | None = None
+    ) -> np.ndarray:
+        """(n,) which of `slots` (metric vectors `vectors`) may move from their brokers to `dst`."""
+        ok = self.placeable(slots, dst, topic_counts)
+        return ok & self.fits(vectors, self.placement.slot_broker[slots], dst)
+
+    def fits(self, vectors: np.ndarray, src: np.ndarray, dst: int) -> np.ndarray:
+        """(n,) whether moving load `vectors[i]` from broker `src[i]` to `dst` keeps every bounded goal."""
         need = vectors[:, self.columns[: self.k]]
-        ok = (need <= self.room_up[dst, : self.k]).all(axis=1) & (need <= self.room_down[src, : self.k]).all(
-            axis=1
-        )
+        return (need <= self.room_up[dst, : self.k]).all(axis=1) & (
+            need <= self.room_down[src, : self.k]
+        ).all(axis=1)
+
+    def placeable(self, slots: np.ndarray, dst: int, topic_counts: np.ndarray | None = None) -> np.ndarray:
+        """(n,) whether `dst` may hold a replica of each slot's partition instead of the slot's broker:
+        receiving brokers only, one replica per broker, rack spread and topic spread not worse.
+        Unlike `fits`, this does not change when unrelated partitions move. `topic_counts` (per broker)
+        saves looking counts up when every slot is of one topic."""
+        p = self.placement
+        if not self.can_receive[dst] or not len(slots):
+            return np.zeros(len(slots), dtype=bool)
+        src = p.slot_broker[slots]
         parts = p.slot_partition[slots]
         holders = p.partition_brokers(parts)
-        ok &= ~(holders == dst).any(axis=1)
+        ok = ~(holders == dst).any(axis=1)
         if self.rack_limit is not None:
             racks = np.where(holders >= 0, self._rack[np.maximum(holders, 0)], -1)
-            same_as_src = (racks == self._rack[src]).sum(axis=1)
-            in_dst_rack = (racks == self._rack[dst]).sum(axis=1) - int(self._rack[dst] == self._rack[src])
+            src_rack = self._rack[src]
+            same_as_src = (racks == src_rack[:, None]).sum(axis=1)
+            in_dst_rack = (racks == self._rack[dst]).sum(axis=1) - (src_rack == self._rack[dst])
             ok &= in_dst_rack + 1 <= np.maximum(self.rack_limit[parts], same_as_src)
-        if self.topic_limits is not None:
+        if self.topic_limits is not None and ok.any():
             lower, upper = self.topic_limits
             topics = p.arrays.partition_topic[parts]
-            on_src = self._topic_counts_on(src, len(lower))[topics]
-            on_dst = self._topic_counts_on(dst, len(lower))[topics]
+            if topic_counts is None:
+                on_src = p.topic_counts_at(topics, src)
+                on_dst = p.topic_counts_at(topics, np.full(len(slots), dst))
+            else:
+                on_src, on_dst = topic_counts[src], topic_counts[dst]
             ok &= (on_src - 1 >= lower[topics]) & (on_dst + 1 <= upper[topics])
         return ok
-
-    def _topic_counts_on(self, broker: int, topics: int) -> np.ndarray:
-        p = self.placement
-        return np.bincount(p.arrays.partition_topic[p.slot_partition[p.slots_on(broker)]], minlength=topics)
 
     # ---- leadership ----------------------------------------------------------------------------
 

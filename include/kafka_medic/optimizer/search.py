@@ -23,7 +23,7 @@ from kafka_medic.optimizer.acceptance import Acceptance
 
 MAX_ROUNDS = 4  # passes over violating brokers per goal; later passes see replicas moved in earlier ones
 MAX_FAILED_TRIES = 48  # candidates without any destination before a broker is given up for this pass
-MAX_SOURCES = 24  # brokers an under-loaded broker tries to pull load from
+MAX_SOURCES = 12  # brokers an under-loaded broker pulls load from
 RESOURCE_COLUMNS = [DISK, NW_IN, NW_OUT, CPU]
 SCORED = [*RESOURCE_COLUMNS, REPLICAS]  # what "a lightly loaded destination" means
 EVACUATION = "evacuation"
@@ -48,11 +48,15 @@ class Search:
         self.max_replica_moves = max_replica_moves
         self.acceptance = Acceptance(placement, can_receive)
         self.fair = _fair_share(placement)
+        self.inverse_fair = 1.0 / self.fair
+        # sum over SCORED of load / fair share, per broker: the base of every destination score
+        self.crowding = (placement.metrics[:, SCORED] * self.inverse_fair[:, SCORED]).sum(axis=1)
         self.jitter = np.random.default_rng(seed).random(placement.num_brokers) * 1e-9
         disk = placement.arrays.leader_load[:, DISK]
         self.cost_floor = 0.01 * float(disk.mean()) + 1e-6 if len(disk) else 1.0
         totals = placement.metrics.sum(axis=0)
         self.mean_replica = np.maximum(totals[RESOURCE_COLUMNS] / max(totals[REPLICAS], 1.0), 1e-9)
+        self.band: tuple[int, np.ndarray, np.ndarray] | None = None  # (metric, lower, upper) being balanced
         self.reasons: list[str] = [EVACUATION]
         self.reason = np.full(placement.arrays.num_partitions, -1, dtype=np.int64)
 
@@ -98,7 +102,7 @@ class Search:
             if isinstance(goal, RackAwareGoal):
                 spread.add(goal)
         for slot in slots[np.argsort(-p.arrays.leader_load[p.slot_partition[slots], DISK], kind="stable")]:
-            vector = p.slot_vectors(np.array([slot]))[0]
+            vector = p.slot_vector(slot)
             mask = strict.destinations(slot, vector)
             if not mask.any():
                 mask = spread.destinations(slot, vector)
@@ -115,41 +119,66 @@ class Search:
     # ---- bounded goals -------------------------------------------------------------------------
 
     def balance(self, goal: BoundedGoal) -> None:
-        lower, upper = goal.limits(self.p)
-        scale_up = np.where(np.abs(upper) > 0, np.abs(upper), 1.0)
-        scale_down = np.where(np.abs(lower) > 0, np.abs(lower), 1.0)
-        for _ in range(MAX_ROUNDS):
-            value = self.p.metrics[:, goal.metric]
-            over = np.flatnonzero(value - upper > slack(upper))
-            under = np.flatnonzero((lower - value > slack(lower)) & self.can_receive)
-            moved = 0
-            for src in over[np.argsort(-(value[over] - upper[over]) / scale_up[over], kind="stable")]:
-                moved += self._shed(goal, int(src), upper[src])
-            value = self.p.metrics[:, goal.metric]
-            under = under[lower[under] - value[under] > slack(lower[under])]
-            for dst in under[np.argsort(-(lower[under] - value[under]) / scale_down[under], kind="stable")]:
-                moved += self._fill(goal, int(dst), lower[dst])
-            if not moved:
-                return
+        """Shed load from brokers above the goal's band, then pull load onto brokers below it.
 
-    def _shed(self, goal: BoundedGoal, src: int, limit: float) -> int:
-        excess = self.p.metrics[src, goal.metric] - limit
-        tolerance = float(slack(np.array(limit)))
+        For a band (distribution goals) a move need only lower the goal's total violation, so load may
+        pass through a broker on its way; for a plain limit (capacity goals) no broker may cross it.
+        """
+        lower, upper = goal.limits(self.p)
+        self.band = (goal.metric, lower, upper) if np.isfinite(lower).any() else None
+        self.acceptance.exempt_last(self.band is not None)
+        try:
+            self._balance(goal, lower, upper)
+        finally:
+            self.acceptance.exempt_last(False)
+            self.band = None
+
+    def _balance(self, goal: BoundedGoal, lower: np.ndarray, upper: np.ndarray) -> None:
+        # leadership alone first (it moves no data), then replicas as well
+        passes = [(True, False), (True, True)] if goal.uses_leadership else [(False, True)]
+        for leaders, replicas in passes:
+            if not goal.uses_replicas and replicas:
+                break
+            for _ in range(MAX_ROUNDS):
+                if not self._balance_round(goal, lower, upper, leaders, replicas):
+                    break
+
+    def _balance_round(
+        self, goal: BoundedGoal, lower: np.ndarray, upper: np.ndarray, leaders: bool, replicas: bool
+    ) -> int:
+        """One pass over the brokers outside the band, worst first; the number of moves made."""
+        value = self.p.metrics[:, goal.metric]
+        over = np.flatnonzero(value - upper > slack(upper))
+        under = np.flatnonzero((lower - value > slack(lower)) & self.can_receive)
+        scale = np.where(np.abs(upper) > 0, np.abs(upper), 1.0)
         moved = 0
-        if goal.uses_leadership and excess > tolerance:
-            excess, moved = self._shed_leadership(goal.metric, src, excess, tolerance)
-        if goal.uses_replicas and excess > tolerance:
-            moved += self._shed_replicas(goal.metric, src, excess, tolerance)
+        for src in over[np.argsort(-(value[over] - upper[over]) / scale[over], kind="stable")]:
+            moved += self._shed(goal.metric, int(src), upper[src], leaders, replicas)
+        value = self.p.metrics[:, goal.metric]
+        under = under[lower[under] - value[under] > slack(lower[under])]
+        scale = np.where(np.abs(lower) > 0, np.abs(lower), 1.0)
+        for dst in under[np.argsort(-(lower[under] - value[under]) / scale[under], kind="stable")]:
+            moved += self._fill(goal.metric, int(dst), lower[dst], leaders, replicas)
         return moved
 
-    def _fill(self, goal: BoundedGoal, dst: int, limit: float) -> int:
-        deficit = limit - self.p.metrics[dst, goal.metric]
+    def _shed(self, metric: int, src: int, limit: float, leaders: bool, replicas: bool) -> int:
+        excess = self.p.metrics[src, metric] - limit
         tolerance = float(slack(np.array(limit)))
         moved = 0
-        if goal.uses_leadership and deficit > tolerance:
-            deficit, moved = self._fill_leadership(goal.metric, dst, deficit, tolerance)
-        if goal.uses_replicas and deficit > tolerance:
-            moved += self._fill_replicas(goal.metric, dst, deficit, tolerance)
+        if leaders and excess > tolerance:
+            excess, moved = self._shed_leadership(metric, src, excess, tolerance)
+        if replicas and excess > tolerance:
+            moved += self._shed_replicas(metric, src, excess, tolerance)
+        return moved
+
+    def _fill(self, metric: int, dst: int, limit: float, leaders: bool, replicas: bool) -> int:
+        deficit = limit - self.p.metrics[dst, metric]
+        tolerance = float(slack(np.array(limit)))
+        moved = 0
+        if leaders and deficit > tolerance:
+            deficit, moved = self._fill_leadership(metric, dst, deficit, tolerance)
+        if replicas and deficit > tolerance:
+            moved += self._fill_replicas(metric, dst, deficit, tolerance)
         return moved
 
     def _shed_replicas(self, metric: int, src: int, excess: float, tolerance: float) -> int:
@@ -168,6 +197,8 @@ class Search:
             mask = (
                 self.acceptance.destinations(slots[c], vectors[c]) if self._budget_allows(slots[c]) else None
             )
+            if mask is not None and self.band is not None:
+                mask &= self._band_improves(np.array([src]), np.arange(self.p.num_brokers), load[c])
             if mask is None or not mask.any():
                 failures += 1
                 continue
@@ -177,30 +208,41 @@ class Search:
         return moved
 
     def _fill_replicas(self, metric: int, dst: int, deficit: float, tolerance: float) -> int:
+        """Pull replicas to `dst` from the brokers with the most of `metric` relative to their share."""
         p = self.p
         share = p.metrics[:, metric] / self.fair[:, metric]
         sources = np.flatnonzero((share > share[dst]) & p.arrays.holds_data)
-        moved = 0
-        for src in sources[np.argsort(-share[sources], kind="stable")][:MAX_SOURCES]:
-            slots = self._movable_slots(int(src))
-            vectors = p.slot_vectors(slots)
-            keep = (vectors[:, metric] > 0) & self._budget_allows_all(slots)
-            slots, vectors = slots[keep], vectors[keep]
-            load, cost = vectors[:, metric], self._cost(slots)
-            like = self._likeness(dst, vectors, surplus=False) if metric == REPLICAS else None
-            while deficit > tolerance and len(slots):
-                ok = self.acceptance.movable_to(slots, vectors, int(src), dst)
-                if not ok.any():
-                    break
-                c = int(np.argmax(np.where(ok, self._rank(load, deficit, cost, like), -np.inf)))
-                self._move(slots[c], dst)
-                deficit -= load[c]
-                moved += 1
-                keep = np.arange(len(slots)) != c
-                slots, vectors, load, cost = slots[keep], vectors[keep], load[keep], cost[keep]
-                like = like[keep] if like is not None else None
-            if deficit <= tolerance:
-                break
+        sources = sources[np.argsort(-share[sources], kind="stable")][:MAX_SOURCES]
+        if not len(sources):
+            return 0
+        slots = np.concatenate([self._movable_slots(int(b)) for b in sources])
+        vectors = p.slot_vectors(slots)
+        keep = (vectors[:, metric] > 0) & self._budget_allows_all(slots)
+        keep[keep] = self.acceptance.placeable(slots[keep], dst)
+        slots, vectors = slots[keep], vectors[keep]
+        src, parts = p.slot_broker[slots], p.slot_partition[slots]
+        topics = p.arrays.partition_topic[parts]
+        load, cost = vectors[:, metric], self._cost(slots)
+        like = self._likeness(dst, vectors, surplus=False) if metric == REPLICAS else None
+        open_ = np.ones(len(slots), dtype=bool)
+        moved = failures = 0
+        while deficit > tolerance and failures < MAX_FAILED_TRIES and open_.any():
+            c = int(np.argmax(np.where(open_, self._rank(load, deficit, cost, like), -np.inf)))
+            open_[c] = False
+            fits = self.acceptance.fits(vectors[c : c + 1], src[c : c + 1], dst)[0]
+            if self.band is not None and fits:
+                fits = self._band_improves(src[c : c + 1], np.array([dst]), load[c])[0]
+            if not fits:
+                failures += 1
+                continue
+            self._move(slots[c], dst)
+            deficit -= load[c]
+            moved += 1
+            # what `placeable` said about the moved slot's partition (and topic) is now stale
+            stale = parts == parts[c]
+            if self.acceptance.topic_limits is not None:
+                stale = topics == topics[c]
+            open_[stale] &= self.acceptance.placeable(slots[stale], dst)
         return moved
 
     def _shed_leadership(self, metric: int, src: int, excess: float, tolerance: float) -> tuple[float, int]:
@@ -223,6 +265,8 @@ class Search:
             ok = open_part[row] & self.acceptance.leadership_ok(
                 delta[row], np.full(len(row), src), new_broker
             )
+            if self.band is not None:
+                ok &= self._band_improves(np.array([src]), new_broker, delta[row, metric])
             if not ok.any():
                 break
             key = _fit(delta[row, metric], excess) / excess - 0.01 * share[new_broker]
@@ -246,6 +290,8 @@ class Search:
         moved = 0
         while deficit > tolerance and open_part.any():
             ok = open_part & self.acceptance.leadership_ok(delta, old, np.full(len(parts), dst))
+            if self.band is not None:
+                ok &= self._band_improves(old, np.array([dst]), delta[:, metric])
             if not ok.any():
                 break
             key = _fit(delta[:, metric], deficit) / deficit + 0.01 * share[old]
@@ -274,43 +320,50 @@ class Search:
                 crowded = slots[counts[rack[holders]] > limit[part]]
                 # followers first (leadership stays put), then the cheapest to move
                 order = np.lexsort((self._cost(crowded), p.leader_slot[part] == crowded))
-                if not any(self._move_anywhere(int(s), strict_rack=True) for s in crowded[order]):
+                if all(self._move_anywhere(int(s), strict_rack=True) is None for s in crowded[order]):
                     break
 
     def spread_topics(self, goal: TopicReplicaDistributionGoal) -> None:
         p = self.p
         lower, upper = goal.limits(p)
         topic, broker, count = topic_broker_counts(p)
-        excess = count - upper[topic]
-        crowded = np.flatnonzero((excess > 0) & p.arrays.holds_data[broker])
-        for i in crowded[np.argsort(-excess[crowded], kind="stable")]:
-            slots = self._topic_slots_on(int(topic[i]), int(broker[i]))
-            order = np.lexsort((self._cost(slots), p.leader_slot[p.slot_partition[slots]] == slots))
-            left, failures = int(excess[i]), 0
-            for slot in slots[order]:
-                if left <= 0 or failures >= MAX_FAILED_TRIES:
-                    break
-                if self._move_anywhere(int(slot)):
-                    left -= 1
-                else:
-                    failures += 1
-        for t in np.flatnonzero(lower >= 1):
-            self._fill_topic(int(t), lower[t])
+        excess = np.where(p.arrays.holds_data[broker], count - upper[topic], 0)
+        by_topic = np.bincount(topic[excess > 0], weights=excess[excess > 0], minlength=len(upper))
+        todo = np.flatnonzero((by_topic > 0) | (lower >= 1))
+        for t in todo[np.argsort(-by_topic[todo], kind="stable")]:
+            self._spread_topic(int(t), lower[t], upper[t])
 
-    def _fill_topic(self, topic: int, lower: float) -> None:
+    def _spread_topic(self, topic: int, lower: float, upper: float) -> None:
+        """Move replicas of one topic off brokers above its band, then onto brokers below it."""
         p = self.p
         counts = p.topic_counts(topic)
+        parts = p.topic_partitions[topic]
+        slots = p.part_slots[parts[self.movable[parts]]].ravel()
+        slots = slots[slots >= 0]
+        for src in np.flatnonzero((counts > upper) & p.arrays.holds_data):
+            here = slots[p.slot_broker[slots] == src]
+            here = here[np.lexsort((self._cost(here), p.leader_slot[p.slot_partition[here]] == here))]
+            failures = 0
+            for slot in here:
+                if counts[src] <= upper or failures >= MAX_FAILED_TRIES:
+                    break
+                dst = self._move_anywhere(int(slot), prefer=counts < lower)
+                if dst is None:
+                    failures += 1
+                    continue
+                counts[src] -= 1
+                counts[dst] += 1
+        if lower < 1:
+            return
         for dst in np.flatnonzero((counts < lower) & self.can_receive):
-            for src in np.argsort(-counts, kind="stable")[:MAX_SOURCES]:
-                if counts[src] <= lower:
-                    break
-                slots = self._topic_slots_on(topic, int(src))
-                slots = slots[self._budget_allows_all(slots)]
-                ok = self.acceptance.movable_to(slots, p.slot_vectors(slots), int(src), int(dst))
-                if ok.any():
-                    self._move(int(slots[ok][np.argmin(self._cost(slots[ok]))]), int(dst))
-                    counts[src] -= 1
-                    break
+            spare = slots[counts[p.slot_broker[slots]] > lower]
+            spare = spare[self._budget_allows_all(spare)]
+            ok = self.acceptance.moves_to(spare, p.slot_vectors(spare), int(dst), topic_counts=counts)
+            if ok.any():
+                slot = int(spare[ok][np.argmin(self._cost(spare[ok]))])
+                counts[p.slot_broker[slot]] -= 1
+                self._move(slot, int(dst))
+                counts[dst] += 1
 
     def prefer_leaders(self, goal: PreferredLeaderElectionGoal) -> None:
         """Elect the preferred replica where every earlier goal accepts it, else make the leader first."""
@@ -328,20 +381,37 @@ class Search:
         rest = not_preferred(p)
         rest = rest[self.movable[rest]]
         p.make_leader_first(rest)
-        self._mark(rest)
+        self.reason[rest[self.reason[rest] < 0]] = len(self.reasons) - 1
         self.acceptance.leaders_fixed = True
 
     # ---- shared steps --------------------------------------------------------------------------
 
-    def _move_anywhere(self, slot: int, strict_rack: bool = False) -> bool:
+    def _move_anywhere(
+        self, slot: int, strict_rack: bool = False, prefer: np.ndarray | None = None
+    ) -> int | None:
+        """Move `slot` to the best broker that accepts it (among `prefer` when any does); its index."""
         if not self._budget_allows(slot):
-            return False
-        vector = self.p.slot_vectors(np.array([slot]))[0]
+            return None
+        vector = self.p.slot_vector(slot)
         mask = self.acceptance.destinations(slot, vector, strict_rack=strict_rack)
         if not mask.any():
-            return False
-        self._move(slot, self._pick(mask, REPLICAS, vector))
-        return True
+            return None
+        if prefer is not None and (mask & prefer).any():
+            mask &= prefer
+        dst = self._pick(mask, REPLICAS, vector)
+        self._move(slot, dst)
+        return dst
+
+    def _band_improves(self, src: np.ndarray, dst: np.ndarray, load) -> np.ndarray:
+        """Whether moving `load` of the banded metric from `src` to `dst` lowers the goal's total
+        violation (arguments broadcast)."""
+        metric, lower, upper = self.band
+        value = self.p.metrics[:, metric]
+        before = _outside(value[src], lower[src], upper[src]) + _outside(value[dst], lower[dst], upper[dst])
+        after = _outside(value[src] - load, lower[src], upper[src]) + _outside(
+            value[dst] + load, lower[dst], upper[dst]
+        )
+        return after < before - 1e-9 * (1.0 + np.abs(load))
 
     def _rank(self, load: np.ndarray, need: float, cost: np.ndarray, like: np.ndarray | None) -> np.ndarray:
         """Preference among candidate replicas: the most of `need` covered per MB moved.
@@ -364,39 +434,38 @@ class Search:
         return -(((vectors[:, RESOURCE_COLUMNS] - per_replica) / self.mean_replica) ** 2).sum(axis=1)
 
     def _pick(self, mask: np.ndarray, metric: int, vector: np.ndarray) -> int:
-        """The allowed broker with the lowest load relative to its fair share, after the move."""
+        """The allowed broker with the lowest load relative to its fair share, after the move; the
+        goal's own metric counts four times."""
         candidates = np.flatnonzero(mask)
-        after = self.p.metrics[candidates] + vector
-        score = (after[:, SCORED] / self.fair[candidates][:, SCORED]).sum(axis=1)
-        score += 3.0 * after[:, metric] / self.fair[candidates, metric]
+        inverse = self.inverse_fair[candidates]
+        score = self.crowding[candidates] + inverse[:, SCORED] @ vector[SCORED]
+        score += 3.0 * (self.p.metrics[candidates, metric] + vector[metric]) * inverse[:, metric]
         return int(candidates[np.argmin(score + self.jitter[candidates])])
 
     def _move(self, slot: int, dst: int, reason: int | None = None) -> None:
         src = int(self.p.slot_broker[slot])
         self.p.move_replica(int(slot), dst)
-        self.acceptance.refresh([src, dst])
-        self._mark(self.p.slot_partition[slot], reason)
+        self._changed(src, dst)
+        self._mark(int(self.p.slot_partition[slot]), reason)
 
     def _lead(self, part: int, slot: int) -> None:
         old = int(self.p.slot_broker[self.p.leader_slot[part]])
         self.p.move_leadership(part, slot)
-        self.acceptance.refresh([old, int(self.p.slot_broker[slot])])
+        self._changed(old, int(self.p.slot_broker[slot]))
         self._mark(part)
 
-    def _mark(self, parts, reason: int | None = None) -> None:
-        parts = np.atleast_1d(parts)
-        unmarked = parts[self.reason[parts] < 0]
-        self.reason[unmarked] = len(self.reasons) - 1 if reason is None else reason
+    def _changed(self, *brokers: int) -> None:
+        self.acceptance.refresh(brokers)
+        for b in brokers:
+            self.crowding[b] = self.p.metrics[b, SCORED] @ self.inverse_fair[b, SCORED]
+
+    def _mark(self, part: int, reason: int | None = None) -> None:
+        if self.reason[part] < 0:
+            self.reason[part] = len(self.reasons) - 1 if reason is None else reason
 
     def _movable_slots(self, broker: int) -> np.ndarray:
         slots = self.p.slots_on(broker)
         return slots[self.movable[self.p.slot_partition[slots]]]
-
-    def _topic_slots_on(self, topic: int, broker: int) -> np.ndarray:
-        parts = self.p.topic_partitions[topic]
-        slots = self.p.part_slots[parts[self.movable[parts]]].ravel()
-        slots = slots[slots >= 0]
-        return slots[self.p.slot_broker[slots] == broker]
 
     def _cost(self, slots: np.ndarray) -> np.ndarray:
         """MB a move of each slot adds to the plan: nothing if the slot was already moved once."""
@@ -404,7 +473,9 @@ class Search:
         return np.where(self.p.is_original(slots), disk, 0.0)
 
     def _budget_allows(self, slot: int) -> bool:
-        return self._budget_allows_all(np.array([slot]))[0]
+        if self.max_replica_moves is None or self.p.replica_moves < self.max_replica_moves:
+            return True
+        return not self.p.is_original(np.array([slot]))[0]
 
     def _budget_allows_all(self, slots: np.ndarray) -> np.ndarray:
         if self.max_replica_moves is None or self.p.replica_moves < self.max_replica_moves:
@@ -440,6 +511,11 @@ class Search:
             f"cannot move {partition_name(p, part)} off {state} broker {broker}: replication factor "
             f"{p.rf[part]} but only {int(self.can_receive.sum())} brokers can receive replicas"
         )
+
+
+def _outside(value, lower, upper):
+    """Distance of `value` outside [lower, upper] (0 inside)."""
+    return np.maximum(value - upper, 0.0) + np.maximum(lower - value, 0.0)
 
 
 def _fit(load: np.ndarray, need: float) -> np.ndarray:

@@ -1,0 +1,153 @@
+"""`kafka-medic plan` and `kafka-medic check`: the planner and the goal checks on a model file."""
+
+from __future__ import annotations
+
+import argparse
+
+from kafka_medic.errors import MedicError
+from kafka_medic.goals import DEFAULT_GOALS, Thresholds, check
+from kafka_medic.goals.base import DEFAULT_CAPACITY_THRESHOLDS
+from kafka_medic.model import load_model, proposal_to_dict, save_proposal
+from kafka_medic.optimizer import PlanOptions, plan, render_summary
+from kafka_medic.output import add_json_flag, print_json, print_table
+
+
+def register(subparsers) -> None:
+    planner = subparsers.add_parser(
+        "plan",
+        help="plan partition and leadership moves that meet the goals",
+        description="Plan the fewest, cheapest moves that meet every hard goal and as many soft goals "
+        "as possible; print a summary and, with --output, write the proposal file. "
+        "Exits 2 naming the goal and brokers when a hard goal cannot be met.",
+    )
+    _add_model_args(planner)
+    planner.add_argument(
+        "--exclude-topics", metavar="REGEX", help="topics never moved (except off dead brokers)"
+    )
+    planner.add_argument("--only-move-to", metavar="IDS", type=_ids, help="comma-separated broker ids")
+    planner.add_argument("--max-replica-moves", type=int, metavar="N")
+    planner.add_argument("--seed", type=int, default=0, help="tie-break seed (default 0)")
+    planner.add_argument("--output", "-o", metavar="FILE", help="write the proposal JSON here")
+    planner.add_argument("--show-moves", type=int, default=20, metavar="N", help="moves listed (default 20)")
+    add_json_flag(planner)
+    planner.set_defaults(func=run_plan)
+
+    checker = subparsers.add_parser(
+        "check",
+        help="which goals a model violates, and where",
+        description="Check every goal against a model file. Exits 1 when a hard goal is violated.",
+    )
+    _add_model_args(checker)
+    add_json_flag(checker)
+    checker.set_defaults(func=run_check)
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    model = load_model(args.model)
+    options = PlanOptions(
+        goals=args.goals,
+        excluded_topics=args.exclude_topics,
+        only_move_to=args.only_move_to,
+        max_replica_moves=args.max_replica_moves,
+        seed=args.seed,
+        thresholds=_thresholds(args),
+    )
+    proposal = plan(model, options)
+    if args.output:
+        save_proposal(proposal, args.output)
+    if args.json:
+        print_json(proposal_to_dict(proposal))
+        return 0
+    print(render_summary(proposal, max_moves=args.show_moves))
+    print(
+        f"\nProposal written to {args.output}"
+        if args.output
+        else "\n(use --output FILE to save the proposal)"
+    )
+    return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    results = check(load_model(args.model), args.goals, _thresholds(args))
+    if args.json:
+        print_json([vars(r) for r in results])
+    else:
+        rows = [
+            (r.goal, "hard" if r.hard else "soft", "ok" if r.satisfied else "VIOLATED", r.violation, r.detail)
+            for r in results
+        ]
+        print_table(rows, ("goal", "kind", "status", "violation", "where"))
+    return 1 if any(r.hard and not r.satisfied for r in results) else 0
+
+
+def _add_model_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", "-m", required=True, metavar="FILE", help="cluster model file")
+    parser.add_argument(
+        "--goals",
+        type=_goal_list,
+        metavar="NAMES",
+        help="comma-separated goals in priority order (default: all sixteen in the spec's order)",
+    )
+    parser.add_argument(
+        "--capacity-threshold",
+        action="append",
+        default=[],
+        metavar="RESOURCE=FRACTION",
+        help="e.g. disk=0.85 (defaults: "
+        + ", ".join(f"{k}={v}" for k, v in DEFAULT_CAPACITY_THRESHOLDS.items())
+        + ")",
+    )
+    parser.add_argument(
+        "--balance-band",
+        metavar="LOW,HIGH",
+        help="distribution goals: allowed range around the mean (default 0.9,1.1)",
+    )
+    parser.add_argument("--max-replicas-per-broker", type=int, metavar="N", help="default 10000")
+
+
+def _thresholds(args: argparse.Namespace) -> Thresholds:
+    capacity = dict(DEFAULT_CAPACITY_THRESHOLDS)
+    for item in args.capacity_threshold:
+        resource, _, value = item.partition("=")
+        if resource not in capacity:
+            raise MedicError(f"--capacity-threshold {item!r}: resource must be one of {', '.join(capacity)}")
+        capacity[resource] = _fraction(value, f"--capacity-threshold {item!r}")
+    fields: dict = {"capacity": capacity}
+    if args.balance_band:
+        low, _, high = args.balance_band.partition(",")
+        fields["balance_lower"] = _fraction(low, "--balance-band")
+        fields["balance_upper"] = _fraction(high, "--balance-band", maximum=None)
+        if fields["balance_lower"] > 1 or fields["balance_upper"] < 1:
+            raise MedicError(f"--balance-band {args.balance_band!r}: expected LOW <= 1 <= HIGH, e.g. 0.9,1.1")
+    if args.max_replicas_per_broker is not None:
+        fields["max_replicas_per_broker"] = args.max_replicas_per_broker
+    return Thresholds(**fields)
+
+
+def _fraction(text: str, option: str, maximum: float | None = 1.0) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise MedicError(f"{option}: {text!r} is not a number") from None
+    if value <= 0 or (maximum is not None and value > maximum):
+        raise MedicError(
+            f"{option}: {text!r} must be above 0" + (f" and at most {maximum}" if maximum else "")
+        )
+    return value
+
+
+def _goal_list(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in DEFAULT_GOALS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown goal {unknown[0]!r}; known goals: {', '.join(DEFAULT_GOALS)}"
+        )
+    return names
+
+
+def _ids(text: str) -> list[int]:
+    try:
+        return [int(i) for i in text.split(",") if i.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated broker ids") from None

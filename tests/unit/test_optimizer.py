@@ -1,0 +1,170 @@
+"""The planner on small hand-made clusters: what it must do, what it must never do, and how it fails."""
+
+from __future__ import annotations
+
+import pytest
+
+from kafka_medic.errors import MedicError
+from kafka_medic.goals import HARD_GOALS, Thresholds, check
+from kafka_medic.model import Partition, apply_proposal, parse_proposal, proposal_to_dict
+from kafka_medic.optimizer import PlanError, PlanOptions, plan, render_summary
+from kafka_medic.synthetic import Scenario, synthetic_model
+
+from .test_goals import cluster, even, load
+
+SPEC_STATS = [
+    "num_replica_moves",
+    "num_leader_moves",
+    "data_to_move_mb",
+    "balancedness_before",
+    "balancedness_after",
+    "violated_goals_before",
+    "violated_goals_after",
+    "duration_s",
+]
+
+
+def brokers_of(model):
+    return {(p.topic, p.partition): p.replicas for p in model.partitions}
+
+
+def test_balanced_cluster_needs_no_moves():
+    proposal = plan(cluster(even()))
+    assert proposal.moves == []
+    assert proposal.stats["balancedness_before"] == proposal.stats["balancedness_after"] == 100.0
+
+
+def test_stats_start_with_the_spec_keys_in_order():
+    stats = plan(cluster(even(), flags={4: {"alive": False}})).stats
+    assert list(stats)[: len(SPEC_STATS)] == SPEC_STATS
+    assert {"brokers", "utilisation_before", "utilisation_after", "data_lower_bound_mb"} <= set(stats)
+
+
+def test_dead_broker_is_emptied_and_data_counted():
+    model = cluster(even(disk=50), flags={4: {"alive": False}})
+    proposal = plan(model)
+    after = apply_proposal(model, proposal)
+    assert all(4 not in p.replicas for p in after.partitions)
+    moved = sum(50 for m in proposal.moves for _ in m.added_brokers)
+    assert proposal.stats["data_to_move_mb"] == moved
+    assert proposal.stats["num_replica_moves"] == sum(len(m.added_brokers) for m in proposal.moves)
+    assert proposal.stats["moves_by_goal"]["evacuation"] >= 1
+    assert not [r for r in check(after) if r.hard and not r.satisfied]
+
+
+def test_decommissioned_broker_ends_empty_and_excluded_receives_nothing():
+    model = cluster(even(), brokers=5, flags={1: {"decommission": True}, 5: {"excluded": True}})
+    after = apply_proposal(model, plan(model))
+    assert all(1 not in p.replicas and 5 not in p.replicas for p in after.partitions)
+
+
+def test_new_broker_is_filled():
+    model = cluster(even(n=40), brokers=5)
+    after = apply_proposal(model, plan(model))
+    assert sum(5 in p.replicas for p in after.partitions) >= 14  # replica band: 16 +- 10%
+
+
+def test_leader_imbalance_is_fixed_by_leadership_alone():
+    parts = even(n=40, rf=2)
+    for p in parts:
+        p.leader = p.replicas[1] if p.replicas[0] in (1, 2) else p.replicas[0]
+    proposal = plan(cluster(parts))
+    assert proposal.stats["data_to_move_mb"] == 0
+    assert proposal.stats["num_leader_moves"] > 0
+    assert "leader_replica_distribution" not in proposal.stats["violated_goals_after"]
+
+
+def test_moved_leaders_become_preferred():
+    model = synthetic_model(Scenario(brokers=6, partitions=120, racks=3, new=1), seed=3)
+    after = apply_proposal(model, plan(model))
+    assert all(p.leader == p.replicas[0] for p in after.partitions if p.leader is not None)
+
+
+def test_excluded_topics_stay_put_unless_on_a_dead_broker():
+    parts = even(n=8) + [Partition("keep", i, [1, 2], 1, load(disk=200)) for i in range(2)]
+    model = cluster(parts, brokers=5)
+    proposal = plan(model, PlanOptions(excluded_topics="kee."))
+    assert all(m.topic != "keep" for m in proposal.moves)
+    dead = cluster(parts, brokers=5, flags={1: {"alive": False}})
+    after = apply_proposal(dead, plan(dead, PlanOptions(excluded_topics="keep")))
+    assert all(1 not in p.replicas for p in after.partitions)
+
+
+def test_only_move_to():
+    model = cluster(even(n=20), brokers=6, flags={1: {"alive": False}})
+    proposal = plan(model, PlanOptions(only_move_to=[5]))
+    assert {b for m in proposal.moves for b in m.added_brokers} == {5}
+
+
+def test_max_replica_moves_is_respected():
+    model = cluster(even(n=40), brokers=6)
+    assert plan(model).stats["num_replica_moves"] > 3
+    assert plan(model, PlanOptions(max_replica_moves=3)).stats["num_replica_moves"] <= 3
+
+
+def test_goal_list_limits_what_is_optimized():
+    model = cluster(even(n=40), brokers=5)
+    proposal = plan(model, PlanOptions(goals=["rack_aware", "disk_capacity"]))
+    assert proposal.moves == [] and proposal.goals == ["rack_aware", "disk_capacity"]
+
+
+def test_rack_violation_is_repaired():
+    model = cluster([Partition("t", 0, [1, 3], 1, load())], brokers=4, racks=["a", "b"])
+    after = apply_proposal(model, plan(model))
+    racks = {b.id: b.rack for b in model.brokers}
+    assert len({racks[b] for b in after.partitions[0].replicas}) == 2
+
+
+def test_capacity_that_cannot_be_met_names_goal_and_brokers():
+    model = cluster([Partition("t", i, [b], b, load(disk=900)) for i, b in enumerate((1, 2, 3, 4))])
+    with pytest.raises(
+        PlanError, match=r"hard goal disk_capacity cannot be met: broker \d: disk 90%"
+    ) as info:
+        plan(model)
+    assert "in total but its brokers allow" in str(info.value) or "holds" in str(info.value)
+    assert isinstance(info.value, MedicError)
+
+
+def test_replication_factor_above_live_brokers_names_the_partition():
+    model = cluster([Partition("t", 0, [1, 2, 3], 1, load())], brokers=3, flags={3: {"alive": False}})
+    with pytest.raises(PlanError, match=r"cannot move t-0 off dead broker 3: replication factor 3"):
+        plan(model)
+
+
+def test_invalid_options_are_user_errors():
+    with pytest.raises(MedicError, match="invalid regex"):
+        plan(cluster(even()), PlanOptions(excluded_topics="("))
+    with pytest.raises(MedicError, match="unknown broker 9"):
+        plan(cluster(even()), PlanOptions(only_move_to=[9]))
+
+
+def test_same_input_and_seed_give_the_same_plan():
+    model = synthetic_model(Scenario(brokers=9, partitions=300, racks=3, new=1, dead=1), seed=5)
+    first, second = plan(model, PlanOptions(seed=1)), plan(model, PlanOptions(seed=1))
+    assert first.moves == second.moves
+
+
+def test_skewed_cluster_is_balanced_with_little_data():
+    model = synthetic_model(Scenario(brokers=10, partitions=1000, racks=5, new=2), seed=1)
+    proposal = plan(model)
+    s = proposal.stats
+    assert s["balancedness_after"] > s["balancedness_before"]
+    for resource, spread in s["utilisation_after"].items():
+        assert spread["max_over_mean"] <= 1.1 + 1e-6, resource
+    assert s["data_to_lower_bound"] <= 1.5
+    assert not set(HARD_GOALS) & set(s["violated_goals_after"])
+
+
+def test_proposal_survives_its_file_format_and_renders():
+    model = cluster(even(disk=50), flags={4: {"alive": False}})
+    proposal = plan(model)
+    assert parse_proposal(proposal_to_dict(proposal)).moves == proposal.moves
+    text = render_summary(proposal)
+    assert "Balancedness" in text and "Data to move" in text and "broker" in text
+    assert "evacuation" in text
+
+
+def test_thresholds_are_configurable():
+    model = cluster([Partition("t", i, [b], b, load(disk=850)) for i, b in enumerate((1, 2, 3, 4))])
+    capacity = {"disk": 0.9, "nw_in": 0.8, "nw_out": 0.8, "cpu": 0.7}
+    assert plan(model, PlanOptions(thresholds=Thresholds(capacity=capacity))).moves == []

@@ -1,0 +1,96 @@
+"""Property tests over random models: a proposal never breaks the invariants a cluster relies on."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kafka_medic.goals import HARD_GOALS, check
+from kafka_medic.model import Broker, ClusterModel, Partition, apply_proposal
+from kafka_medic.optimizer import PlanError, plan
+
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def models(draw, roomy: bool = False):
+    """Random brokers (some dead, decommissioned or excluded) and partitions with random loads.
+
+    `roomy` models can always meet the hard goals: light load, no broker flags beyond a few dead
+    ones, and at least twice as many live brokers as the largest replication factor.
+    """
+    n = draw(st.integers(3, 9))
+    racks = draw(st.integers(0, 4))
+    rf_max = draw(st.integers(1, 3))
+    dead = set(draw(st.sets(st.integers(1, n), max_size=max(0, n - 2 * rf_max)))) if roomy else set()
+    brokers = []
+    for b in range(1, n + 1):
+        flags = (
+            {}
+            if roomy
+            else draw(
+                st.fixed_dictionaries(
+                    {
+                        "alive": st.integers(0, 5).map(lambda x: x > 0),
+                        "excluded": st.integers(0, 6).map(lambda x: x == 0),
+                        "decommission": st.integers(0, 8).map(lambda x: x == 0),
+                    }
+                )
+            )
+        )
+        if roomy:
+            flags = {"alive": b not in dead}
+        cap = draw(st.sampled_from([500.0, 1000.0, 2000.0]))
+        rack = f"r{(b - 1) % racks}" if racks else None
+        brokers.append(
+            Broker(b, rack, capacity={"disk": cap, "nw_in": cap, "nw_out": cap, "cpu": 100.0}, **flags)
+        )
+    scale = 1.0 if roomy else 60.0
+    value = st.floats(0, scale, allow_nan=False)
+    partitions = []
+    for i in range(draw(st.integers(0, 30))):
+        rf = draw(st.integers(1, rf_max))
+        replicas = draw(st.permutations(range(1, n + 1)))[:rf]
+        leader = draw(st.sampled_from([None, *replicas])) if not roomy else replicas[0]
+        load = {"disk": draw(value), "nw_in": draw(value), "nw_out": draw(value), "cpu": draw(value) / 10}
+        partitions.append(Partition(f"t{i % 3}", i, list(replicas), leader, load))
+    return ClusterModel("prop", brokers, partitions, "2026-01-01T00:00:00Z")
+
+
+def assert_invariants(model, proposal):
+    after = apply_proposal(model, proposal)
+    brokers = {b.id: b for b in model.brokers}
+    before = {(p.topic, p.partition): p for p in model.partitions}
+    for p in after.partitions:
+        old = before[(p.topic, p.partition)]
+        assert len(p.replicas) == len(old.replicas), "replication factor changed"
+        assert len(set(p.replicas)) == len(p.replicas), "two replicas on one broker"
+        for b in p.replicas:
+            assert brokers[b].alive and not brokers[b].decommission, (
+                "replica left on a broker that must be empty"
+            )
+            if b not in old.replicas:
+                assert not brokers[b].excluded, "replica moved onto an excluded broker"
+        assert p.leader is None or p.leader in p.replicas
+    violated = [r.goal for r in check(after) if r.hard and not r.satisfied]
+    assert violated == [], violated
+    return after
+
+
+@SETTINGS
+@given(models())
+def test_a_plan_keeps_every_invariant_or_names_why_it_cannot(model):
+    try:
+        proposal = plan(model)
+    except PlanError as exc:
+        message = str(exc)
+        assert any(goal in message for goal in HARD_GOALS) or "cannot move" in message, message
+        assert "\n" not in message
+        return
+    assert_invariants(model, proposal)
+
+
+@SETTINGS
+@given(models(roomy=True))
+def test_roomy_models_always_get_a_plan(model):
+    assert_invariants(model, plan(model))

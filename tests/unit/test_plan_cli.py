@@ -1,0 +1,65 @@
+"""`kafka-medic plan` and `kafka-medic check` on model files."""
+
+from __future__ import annotations
+
+import json
+
+from kafka_medic.cli import main
+from kafka_medic.model import Partition, load_proposal, save_model
+
+from .test_goals import cluster, even, load
+
+
+def model_file(tmp_path, **kw):
+    path = tmp_path / "model.json"
+    save_model(cluster(even(disk=50), **kw), path)
+    return path
+
+
+def test_plan_prints_a_summary_and_writes_the_proposal(tmp_path, capsys):
+    out = tmp_path / "proposal.json"
+    assert (
+        main(["plan", "--model", str(model_file(tmp_path, flags={4: {"alive": False}})), "-o", str(out)]) == 0
+    )
+    text = capsys.readouterr().out
+    assert "replica moves" in text and "Balancedness" in text and f"Proposal written to {out}" in text
+    proposal = load_proposal(out)
+    assert proposal.moves and all(4 not in m.new_replicas for m in proposal.moves)
+
+
+def test_plan_json_and_goal_options(tmp_path, capsys):
+    path = model_file(tmp_path)
+    assert main(["plan", "-m", str(path), "--json", "--goals", "rack_aware,disk_capacity"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["format"] == "kafka-medic/proposal/v1" and data["goals"] == ["rack_aware", "disk_capacity"]
+
+
+def test_plan_that_cannot_meet_a_hard_goal_exits_2_naming_it(tmp_path, capsys):
+    path = tmp_path / "full.json"
+    save_model(cluster([Partition("t", i, [b], b, load(disk=900)) for i, b in enumerate((1, 2, 3, 4))]), path)
+    assert main(["plan", "-m", str(path)]) == 2
+    assert "hard goal disk_capacity cannot be met" in capsys.readouterr().err
+
+
+def test_capacity_threshold_option(tmp_path, capsys):
+    path = tmp_path / "full.json"
+    save_model(cluster([Partition("t", i, [b], b, load(disk=850)) for i, b in enumerate((1, 2, 3, 4))]), path)
+    assert main(["plan", "-m", str(path), "--capacity-threshold", "disk=0.9"]) == 0
+    assert main(["plan", "-m", str(path), "--capacity-threshold", "ram=0.9"]) == 2
+    assert "resource must be one of" in capsys.readouterr().err
+
+
+def test_check_lists_violations_and_exits_1_on_hard_ones(tmp_path, capsys):
+    assert main(["check", "-m", str(model_file(tmp_path))]) == 0
+    assert main(["check", "-m", str(model_file(tmp_path, flags={2: {"alive": False}}))]) == 1
+    text = capsys.readouterr().out
+    assert "VIOLATED" in text and "broker 2 (dead) still holds" in text
+    assert main(["check", "-m", str(model_file(tmp_path)), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["goal"] == "rack_aware"
+
+
+def test_bad_model_file_is_one_line_error(tmp_path, capsys):
+    path = tmp_path / "bad.json"
+    path.write_text("{")
+    assert main(["check", "-m", str(path)]) == 2
+    assert "bad.json: invalid JSON at line 1" in capsys.readouterr().err
