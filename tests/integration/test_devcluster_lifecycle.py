@@ -17,10 +17,12 @@ pytestmark = pytest.mark.kafka
 
 
 def test_down_from_another_process_leaves_no_process_port_or_data(tmp_path):
-    cluster = DevCluster(name="lifecycle", home=tmp_path / "lifecycle", brokers=2, racks=2, base_port=0)
+    """Also the one test of a 3-controller quorum."""
+    cluster = DevCluster(name="lifecycle", home=tmp_path / "lifecycle", brokers=2, controllers=3, base_port=0)
     cluster.up()
     ports = _ports(cluster)
-    assert len(_processes_under(cluster.home)) == 3  # 1 controller + 2 brokers
+    assert len(_processes_under(cluster.home)) == 5
+    assert [c["alive"] for c in cluster.status()["controllers"]] == [True] * 3
     down = subprocess.run(
         [
             sys.executable,
@@ -71,6 +73,13 @@ def test_a_config_kafka_rejects_fails_up_at_storage_formatting(tmp_path):
     )  # fmt: skip
     with pytest.raises(MedicError, match=r"formatting the storage of broker-1 failed:\n(.|\n)*log.segment.bytes"):
         cluster.up()
+    _assert_nothing_left(cluster.home, [])
+
+
+def test_a_cluster_not_ready_in_time_fails_up_with_the_laggards_log_and_cleans_up(tmp_path):
+    cluster = DevCluster(name="slow", home=tmp_path / "slow", brokers=1, racks=1, base_port=0)
+    with pytest.raises(MedicError, match=r"^broker-1 of dev-cluster 'slow' was not serving within 1 s; "):
+        cluster.up(timeout_s=1)
     _assert_nothing_left(cluster.home, [])
 
 

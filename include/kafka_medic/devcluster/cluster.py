@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,7 @@ log = logging.getLogger(__name__)
 
 MODES = ("kraft", "zk")
 FIRST_CONTROLLER_ID = 1000  # broker ids are 1..N; controller ids must not clash with them
-READY_TIMEOUT_S = 90.0
+READY_TIMEOUT_S = 120.0  # generous: 5-6 JVMs starting at once on 2 busy cores
 LOG_TAIL_LINES = 30
 UP_HINT = "run `kafka-medic dev-cluster up`"
 
@@ -280,8 +281,8 @@ class DevCluster:
         for node in state.servers:
             self._spawn(state, node)
         if state.mode == "zk":  # brokers give up on ZooKeeper after a while; let it listen first
-            zookeeper = state.servers[0]
-            self._wait_until(state.servers, lambda: port_accepting(zookeeper.port), timeout_s)
+            zookeeper = state.servers
+            self._wait_until(zookeeper, lambda: [n for n in zookeeper if not port_accepting(n.port)], timeout_s)
         for node in state.brokers:
             self._spawn(state, node)
         self._wait_ready(state, state.brokers, timeout_s)
@@ -309,29 +310,31 @@ class DevCluster:
 
     def _wait_ready(self, state: ClusterState, brokers: list[Node], timeout_s: float) -> None:
         """Until each broker's port accepts and the cluster's metadata lists it."""
-        wanted = {n.node_id for n in brokers}
 
-        def ready() -> bool:
-            if not all(port_accepting(n.port) for n in brokers):
-                return False
-            return wanted <= registered_brokers(state.bootstrap).keys()
+        def not_ready() -> list[Node]:
+            listening = [n for n in brokers if port_accepting(n.port)]
+            if len(listening) < len(brokers):
+                return [n for n in brokers if n not in listening]
+            registered = registered_brokers(state.bootstrap)
+            return [n for n in brokers if n.node_id not in registered]
 
-        self._wait_until([*state.servers, *brokers], ready, timeout_s)
+        self._wait_until([*state.servers, *brokers], not_ready, timeout_s)
 
-    def _wait_until(self, watched: list[Node], ready, timeout_s: float) -> None:
-        """Poll `ready()`; fail as soon as a watched node's process exits, or at the deadline."""
+    def _wait_until(self, watched: list[Node], not_ready: Callable[[], list[Node]], timeout_s: float) -> None:
+        """Poll `not_ready()` until it is empty; fail as soon as a watched node's process exits, or
+        at the deadline, with the log tail of the node at fault."""
         deadline = time.monotonic() + timeout_s
         while True:
             for node in watched:
                 if _process(node) is None:
                     raise MedicError(f"{node.name} exited during start-up; {self._log_tail(node)}")
-            if ready():
+            pending = not_ready()
+            if not pending:
                 return
             if time.monotonic() > deadline:
-                laggard = next((n for n in watched if not port_accepting(n.port)), watched[-1])
                 raise MedicError(
-                    f"dev-cluster {self.name!r} was not ready within {timeout_s:.0f} s "
-                    f"({laggard.name} is the first not serving); {self._log_tail(laggard)}"
+                    f"{pending[0].name} of dev-cluster {self.name!r} was not serving within {timeout_s:.0f} s; "
+                    f"{self._log_tail(pending[0])}"
                 )
             time.sleep(0.5)
 
