@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -23,8 +24,47 @@ from kafka_medic.notify.slack import MessageRef
 from kafka_medic.notify.summary import APPROVE_ACTION_ID, REJECT_ACTION_ID
 
 MAX_AGE_S = 300
+SECRET_ENV, APPROVERS_ENV = "KAFKA_MEDIC_SLACK_SIGNING_SECRET", "KAFKA_MEDIC_SLACK_APPROVERS"
 SIGNATURE_HEADER, TIMESTAMP_HEADER = "x-slack-signature", "x-slack-request-timestamp"
 DECISIONS = {APPROVE_ACTION_ID: APPROVE, REJECT_ACTION_ID: REJECT}
+
+
+@dataclass(frozen=True)
+class ApprovalSettings:
+    """The Slack app's signing secret and who may decide: Slack user id -> the Airflow user id they answer as.
+
+    The Airflow user id matters when the approval task has `assigned_users`: Airflow then accepts only
+    responses from those ids. An approver given without an Airflow user answers as their Slack id.
+    """
+
+    signing_secret: str = field(repr=False)
+    approvers: Mapping[str, str]
+
+    @classmethod
+    def from_env(cls) -> ApprovalSettings:
+        return cls(os.environ.get(SECRET_ENV, ""), parse_approvers(os.environ.get(APPROVERS_ENV, "")))
+
+    @classmethod
+    def from_connection(cls, conn: Any) -> ApprovalSettings:
+        """From the Slack connection's extras `signing_secret` and `approvers`; the env fills gaps."""
+        extra = conn.extra_dejson or {}
+        return cls(
+            signing_secret=extra.get("signing_secret") or os.environ.get(SECRET_ENV, ""),
+            approvers=parse_approvers(extra.get("approvers") or os.environ.get(APPROVERS_ENV, "")),
+        )
+
+
+def parse_approvers(value: str | Collection[str] | Mapping[str, str]) -> dict[str, str]:
+    """"U1=alice,U2" (text), ["U1", "U2"] or {"U1": "alice"} -> {Slack user id: Airflow user id}."""
+    if isinstance(value, Mapping):
+        return {str(k): str(v) for k, v in value.items()}
+    items = value.split(",") if isinstance(value, str) else value
+    approvers = {}
+    for item in (i.strip() for i in items):
+        if item:
+            slack_id, _, airflow_id = item.partition("=")
+            approvers[slack_id.strip()] = airflow_id.strip() or slack_id.strip()
+    return approvers
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,113 @@
+"""kafka-medic's Airflow plugin: the Slack endpoint that answers approval gates, at /kafka-medic.
+
+POST /kafka-medic/slack/interactivity is Slack's "Interactivity Request URL". Plugin apps are not behind
+Airflow's authentication, so the Slack request signature is this endpoint's authentication: an unsigned,
+forged or stale request, or a click by someone not on the approver list, is refused (401/403) before
+anything is read or written. A valid click answers the task's Human-in-the-loop detail through the same
+function that serves the REST API's PATCH .../hitlDetails (its validation, locking and event-driven
+resume), called in-process with the approver as the responding user, so no Airflow credentials are needed;
+then the Slack message is updated to say who decided.
+
+Settings come from the Airflow connection `kafka_medic_slack` (password: bot token; extras: channel,
+base_url, signing_secret, approvers) or from the KAFKA_MEDIC_SLACK_* environment variables.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
+from airflow.exceptions import AirflowNotFoundException
+from airflow.models.connection import Connection
+from airflow.plugins_manager import AirflowPlugin
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from kafka_medic.errors import MedicError
+from kafka_medic.notify.approval import APPROVE
+from kafka_medic.notify.interactivity import ApprovalSettings, Decision, Refusal, parse_click
+from kafka_medic.notify.slack import SlackNotifier, SlackSettings
+
+SLACK_CONN_ID = "kafka_medic_slack"
+URL_PREFIX = "/kafka-medic"
+
+log = logging.getLogger(__name__)
+
+app = FastAPI(title="kafka-medic", docs_url=None, redoc_url=None, openapi_url=None)
+
+
+class SlackApprover(BaseUser):
+    """The responding user recorded in the HITL detail: the approver's Airflow id, named after their Slack login."""
+
+    def __init__(self, airflow_id: str, slack_name: str) -> None:
+        self.airflow_id, self.slack_name = airflow_id, slack_name
+
+    def get_id(self) -> str:
+        return self.airflow_id
+
+    def get_name(self) -> str:
+        return f"{self.slack_name} (Slack)"
+
+
+@app.post("/slack/interactivity")
+async def slack_interactivity(request: Request) -> JSONResponse:
+    body = await request.body()
+    conn = await run_in_threadpool(_slack_connection)
+    settings = ApprovalSettings.from_connection(conn) if conn else ApprovalSettings.from_env()
+    click = parse_click(settings.signing_secret, settings.approvers, request.headers, body)
+    if isinstance(click, Refusal):
+        log.warning("refused a Slack interactivity request: %s", click.reason)
+        return JSONResponse({"ok": False, "error": click.reason}, status_code=click.status)
+    try:
+        await run_in_threadpool(answer_approval, click, settings.approvers[click.user_id])
+    except HTTPException as exc:
+        log.warning("Slack %s by %s not recorded: %s", click.decision, click.user_id, exc.detail)
+        return JSONResponse({"ok": False, "error": exc.detail}, status_code=exc.status_code)
+    log.info("%s of %s recorded", click.reason, click.approval)
+    if click.message is not None:
+        await run_in_threadpool(_mark_decided, conn, click)
+    return JSONResponse({"ok": True, "decision": click.decision, "user": click.user_id})
+
+
+def answer_approval(click: Decision, airflow_user_id: str) -> None:
+    """Respond to the waiting ApprovalOperator as the REST API would; HTTPException 404/409/400/403 if not."""
+    from airflow.api_fastapi.core_api.datamodels.hitl import UpdateHITLDetailPayload
+    from airflow.api_fastapi.core_api.routes.public.hitl import update_hitl_detail
+    from airflow.providers.standard.operators.hitl import ApprovalOperator
+    from airflow.utils.session import create_session
+
+    option = ApprovalOperator.APPROVE if click.decision == APPROVE else ApprovalOperator.REJECT
+    ref = click.approval
+    with create_session(scoped=False) as session:
+        update_hitl_detail(
+            dag_id=ref.dag_id,
+            dag_run_id=ref.run_id,
+            task_id=ref.task_id,
+            update_hitl_detail_payload=UpdateHITLDetailPayload(chosen_options=[option]),
+            user=SlackApprover(airflow_user_id, click.user_name),
+            session=session,
+            map_index=ref.map_index,
+        )
+
+
+def _mark_decided(conn: Connection | None, click: Decision) -> None:
+    """Replace the buttons by who decided; the decision stands even if Slack cannot be updated."""
+    try:
+        settings = SlackSettings.from_connection(conn, channel=click.message.channel) if conn else \
+            SlackSettings.from_env(channel=click.message.channel)
+        SlackNotifier(settings).mark_decided(click.message, click.blocks, click.text, click.decision, click.user_id)
+    except MedicError as exc:
+        log.warning("could not update the Slack message: %s", exc)
+
+
+def _slack_connection() -> Connection | None:
+    try:
+        return Connection.get_connection_from_secrets(SLACK_CONN_ID)
+    except AirflowNotFoundException:
+        return None
+
+
+class KafkaMedicPlugin(AirflowPlugin):
+    name = "kafka_medic"
+    fastapi_apps = [{"app": app, "url_prefix": URL_PREFIX, "name": "kafka-medic"}]
