@@ -1,0 +1,76 @@
+"""The heal DAG's first task: wait until the failure has outlasted its grace period, or skip if it is gone.
+
+Deferrable, so a broker down for five minutes holds no worker slot: between checks the task waits in
+Airflow's triggerer. A broker restarted within the grace period (a routine restart, a crash the service
+manager fixed) ends the run as skipped and nothing moves, as Cruise Control's self-healing threshold does.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+from airflow.sdk import BaseOperator
+
+from kafka_medic.airflow.params import Request
+from kafka_medic.airflow.steps import settings, skip
+from kafka_medic.detector import HEAL, Anomaly, AnomalyLog, find_anomalies, parse_rules
+from kafka_medic.kafka.reader import read_cluster_state
+
+RECHECK_S = 15.0
+
+
+class FailureGraceSensor(BaseOperator):
+    """Returns the heal request once every still-present anomaly has lasted its kind's act threshold."""
+
+    def __init__(self, *, cluster: str, conn_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.cluster = cluster
+        self.conn_id = conn_id
+
+    def execute(self, context) -> dict:
+        return self.check(context)
+
+    def check(self, context, event: Any = None) -> dict:
+        s = settings(self.cluster, self.conn_id)
+        rules = parse_rules(s.remediation)
+        now = time.time()
+        current = {a.key: a for a in find_anomalies(read_cluster_state(s.config), cluster=self.cluster)
+                   if rules[a.kind].action == HEAL}
+        with AnomalyLog() as anomalies:
+            started = {a.key: a.first_seen for a in anomalies.active(self.cluster)}
+        reported = triggering_anomalies(context) or list(current.values())
+        for a in reported:
+            started[a.key] = min(started.get(a.key, now), a.first_seen)
+        if not reported:
+            skip(context["ti"], "nothing to heal: no broker or disk failure now")
+        gone = [a.key for a in reported if a.key not in current]
+        still = [current[a.key] for a in reported if a.key in current]
+        if not still:
+            lasted = ", ".join(f"{key} after {now - started[key]:.0f}s" for key in gone)
+            skip(context["ti"], f"recovered within the grace period ({lasted}): nothing to heal")
+        for key in gone:
+            self.log.info("%s recovered within its grace period", key)
+        due_at = max(started[a.key] + rules[a.kind].act_after_s for a in still)
+        if now < due_at:
+            self.log.info("%s still present; healing in %.0fs unless it recovers",
+                          ", ".join(a.key for a in still), due_at - now)
+            moment = datetime.fromtimestamp(min(due_at, now + RECHECK_S), UTC)
+            self.defer(trigger=DateTimeTrigger(moment=moment), method_name="check",
+                       timeout=timedelta(seconds=due_at - now + 3600))
+        reason = "; ".join(f"{a.summary} (for {now - started[a.key]:.0f}s)" for a in still)
+        self.log.info("healing: %s", reason)
+        return Request(kind="heal", brokers=sorted({b for a in still for b in a.brokers}), reason=reason).as_dict()
+
+
+def triggering_anomalies(context) -> list[Anomaly]:
+    """The anomalies the detect DAG put in the asset events that started this run (none when manual)."""
+    anomalies: dict[str, Anomaly] = {}
+    for events in (context.get("triggering_asset_events") or {}).values():
+        for event in events:
+            for data in (event.extra or {}).get("anomalies", []):
+                anomaly = Anomaly.from_dict(data)
+                anomalies.setdefault(anomaly.key, anomaly)
+    return list(anomalies.values())

@@ -1,0 +1,102 @@
+"""The scheduled DAGs' callables: sample load into the metrics store, detect anomalies and publish them.
+
+Detection records every run in the detector's AnomalyLog, which deduplicates: an anomaly is alerted
+once it has lasted its kind's alert threshold, and handed to its remediation DAG once, as an Airflow
+Asset event whose extra carries the anomalies. Heal events go out as soon as the anomaly is seen (the
+heal DAG's grace sensor waits the act threshold, and skips if the broker comes back); rebalance events
+only once a goal violation has lasted its act threshold.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from airflow.sdk import Asset
+from airflow.sdk.exceptions import AirflowSkipException
+
+from kafka_medic.airflow.approval import slack_notifier
+from kafka_medic.airflow.steps import cluster_model, settings
+from kafka_medic.detector import HEAL, AnomalyLog, find_anomalies, parse_rules
+from kafka_medic.goals import DEFAULT_GOALS
+from kafka_medic.kafka.reader import read_cluster_state
+from kafka_medic.metrics.admin_sampler import AdminSampler
+from kafka_medic.metrics.jmx_sampler import JmxSampler
+from kafka_medic.metrics.prometheus_sampler import PrometheusSampler, load_queries
+from kafka_medic.metrics.sampling import sample_loop
+from kafka_medic.metrics.store import MetricsStore
+
+log = logging.getLogger(__name__)
+SAMPLE_INTERVAL_S = 15.0
+RETENTION_S = 24 * 3600.0
+
+
+def anomaly_asset(cluster: str, action: str) -> Asset:
+    """The asset whose events start `action` (heal, rebalance) on `cluster`."""
+    return Asset(name=f"kafka_medic__{cluster}__{action}", uri=f"kafka-medic://{cluster}/anomalies/{action}")
+
+
+def sample(cluster: str, conn_id: str, every_minutes: int) -> int:
+    """Sample every SAMPLE_INTERVAL_S until the next run is due, so the store has no gaps; rounds stored."""
+    s = settings(cluster, conn_id)
+    admin = AdminSampler(s.config)
+    samplers = [admin]
+    if s.jmx_urls:
+        samplers.append(JmxSampler(s.jmx_urls, admin))
+    if s.prometheus:
+        samplers.append(PrometheusSampler(s.prometheus, admin, load_queries(None)))
+    rounds = max(1, int(every_minutes * 60 / SAMPLE_INTERVAL_S) - 2)
+    stored = []
+    with MetricsStore() as store:
+        sample_loop(store, cluster, samplers, SAMPLE_INTERVAL_S, rounds, RETENTION_S, stored.append)
+    for report in stored:
+        for source, error in report.errors.items():
+            log.warning("%s sampler failed: %s", source, error)
+    log.info("%d rounds, %d broker and %d partition samples", len(stored),
+             sum(r.broker_samples for r in stored), sum(r.partition_samples for r in stored))
+    return len(stored)
+
+
+def detect(cluster: str, conn_id: str) -> dict[str, list[dict]]:
+    """Find, record and alert; returns action -> anomalies (dicts) to hand to that action's DAG now."""
+    s = settings(cluster, conn_id)
+    rules = parse_rules(s.remediation)
+    state = read_cluster_state(s.config)
+    found = find_anomalies(state, goals=DEFAULT_GOALS, model=cluster_model(s, state), cluster=cluster)
+    with AnomalyLog() as anomalies:
+        new, ongoing, resolved = anomalies.record(cluster, found)
+        for a in new:
+            log.info("new %s: %s", a.key, a.summary)
+        for a in resolved:
+            log.info("resolved %s (lasted %.0fs)", a.key, anomalies.duration(cluster, a.key) or 0)
+        log.info("%d new, %d ongoing, %d resolved anomalies", len(new), len(ongoing), len(resolved))
+        alert(cluster, anomalies, rules)
+        # The heal DAG's grace sensor waits out the act threshold itself, so heal events go out at once.
+        publish_rules = {k: replace(r, act_after_s=0) if r.action == HEAL else r for k, r in rules.items()}
+        due = anomalies.due_actions(cluster, publish_rules)
+    return {action: [a.to_dict() for a in found] for action, found in due.items()}
+
+
+def alert(cluster: str, anomalies: AnomalyLog, rules) -> None:
+    due = anomalies.due_alerts(cluster, rules)
+    if not due:
+        return
+    for a in due:
+        log.warning("ALERT %s: %s", a.key, a.summary)
+    notifier = slack_notifier()
+    if notifier is not None:
+        notifier.post_anomalies(cluster, due, rules)
+    anomalies.mark_alerted(cluster, [a.key for a in due])
+
+
+def publish(cluster: str, action: str, due: dict[str, list[dict]], outlet_events) -> list[str]:
+    """Emit the asset event that starts `action` for its due anomalies (skipped when there are none)."""
+    anomalies = due.get(action) or []
+    if not anomalies:
+        raise AirflowSkipException(f"no anomaly calls for {action}")
+    outlet_events[anomaly_asset(cluster, action)].extra = {"anomalies": anomalies}
+    keys = [a["key"] for a in anomalies]
+    with AnomalyLog() as log_:
+        log_.mark_acted(cluster, keys)
+    log.info("%s requested for %s", action, ", ".join(keys))
+    return keys

@@ -1,0 +1,207 @@
+"""The remediation chain's task callables: validate -> snapshot -> plan -> (approval) -> throttles -> moves
+-> leaders -> verify -> clear throttles -> report.
+
+Each is one small retryable Airflow task that passes plain JSON to the next through XCom. Every cluster
+write goes through `kafka_medic.executor`, whose steps are idempotent and resume from the journal and
+the cluster's own state, so a retried task picks up where the killed one stopped. Errors a retry cannot
+fix (a bad form, an execution that was stopped) fail at once with AirflowFailException.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from kafka_medic.airflow.hook import ClusterSettings, KafkaMedicHook
+from kafka_medic.airflow.params import Request, validate_request
+from kafka_medic.capacity import load_capacities
+from kafka_medic.errors import MedicError
+from kafka_medic.executor import ExecutionOptions, Journal
+from kafka_medic.executor import journal as j
+from kafka_medic.executor import steps as executor_steps
+from kafka_medic.executor.options import MB
+from kafka_medic.executor.stop import abort
+from kafka_medic.kafka.reader import read_cluster_state
+from kafka_medic.kafka.state import ClusterState
+from kafka_medic.metrics.load_model import build_load_model
+from kafka_medic.metrics.store import MetricsStore
+from kafka_medic.model import ClusterModel, model_to_dict, parse_model, parse_proposal, proposal_to_dict
+from kafka_medic.model.snapshot import state_to_model
+from kafka_medic.optimizer import PlanOptions, plan, render_summary
+from kafka_medic.optimizer.leadership import demote
+
+log = logging.getLogger(__name__)
+OUTCOME = "outcome"  # XCom key: why a run ended before executing (read by the report task)
+
+
+def settings(cluster: str, conn_id: str) -> ClusterSettings:
+    return KafkaMedicHook(conn_id, cluster).get_settings()
+
+
+@contextmanager
+def failing_fast(ti=None):
+    """A MedicError here is about the request or the cluster's answer to it: retrying will not help."""
+    try:
+        yield
+    except MedicError as exc:
+        if ti is not None:
+            ti.xcom_push(key=OUTCOME, value=f"failed: {exc}")
+        raise AirflowFailException(str(exc)) from exc
+
+
+def skip(ti, reason: str) -> None:
+    """End the run here with the reason, which the report task puts in the action log."""
+    ti.xcom_push(key=OUTCOME, value=reason)
+    raise AirflowSkipException(reason)
+
+
+def validate(kind: str, cluster: str, conn_id: str, params: dict[str, Any], ti, dag_run) -> dict:
+    """Check the trigger form against the live cluster before anything is planned or written."""
+    config = settings(cluster, conn_id).config
+    state = read_cluster_state(config)
+    with failing_fast(ti):
+        request = validate_request(kind, dict(params), state)
+    request = replace(request, reason=f"{dag_run.run_type} {request.reason}")
+    log.info("request: %s", request)
+    return request.as_dict()
+
+
+def snapshot(cluster: str, conn_id: str, request: dict) -> dict:
+    """The cluster model now, with the request's brokers marked (decommission) when it names any."""
+    s = settings(cluster, conn_id)
+    req = Request.from_dict(request)
+    state = read_cluster_state(s.config)
+    model = cluster_model(s, state)
+    if req.kind == "decommission":
+        for broker in model.brokers:
+            broker.decommission = broker.id in req.brokers
+    log.info("model of %s: %d brokers (dead: %s), %d partitions", cluster, len(model.brokers),
+             state.dead_brokers or "none", len(model.partitions))
+    return model_to_dict(model)
+
+
+def cluster_model(s: ClusterSettings, state: ClusterState) -> ClusterModel:
+    """Placement and sizes from the cluster, network and CPU from the metrics store, capacities from the file."""
+    with MetricsStore() as store:
+        loads = build_load_model(store, s.config.name)
+    if not loads.complete:
+        log.warning("load model incomplete (%d of %d windows valid): network and CPU loads are partial",
+                    loads.valid_windows, loads.windows)
+    capacity = None
+    if s.capacity_file:
+        capacities = load_capacities(s.capacity_file)
+        capacity = lambda broker_id: capacities.for_broker(broker_id).as_dict()  # noqa: E731
+    return state_to_model(state, cluster=s.config.name, capacity=capacity, loads=loads.partition_load)
+
+
+def make_plan(request: dict, model: dict, ti) -> dict:
+    """The proposal for the request; skips (with the reason) when there is nothing to do or it is a dry run."""
+    req = Request.from_dict(request)
+    with failing_fast(ti):
+        proposal = plan_for(req, parse_model(model))
+    summary = render_summary(proposal)
+    log.info("proposal:\n%s", summary)
+    ti.xcom_push(key="summary", value=summary)
+    stats = proposal.stats
+    if req.kind == "rebalance" and not req.force and not stats["violated_goals_before"]:
+        skip(ti, "no goal is violated: nothing to rebalance (trigger with force to plan anyway)")
+    if not proposal.moves:
+        skip(ti, "the plan has no moves: nothing to do")
+    if req.dry_run:
+        skip(ti, f"dry run: {len(proposal.moves)} partitions would change, nothing moved")
+    return proposal_to_dict(proposal)
+
+
+def plan_for(req: Request, model: ClusterModel):
+    if req.kind == "demote":
+        return demote(model, req.brokers)
+    options = PlanOptions(goals=req.goals or None, excluded_topics=req.excluded_topics)
+    if req.kind == "preferred_leader_election":
+        options.goals = ["preferred_leader_election"]
+    if req.kind == "add_brokers":
+        options.only_move_to = req.brokers
+    return plan(model, options)
+
+
+def set_throttles(cluster: str, conn_id: str, request: dict, proposal: dict) -> str:
+    """Start (or resume) the execution in the journal and put the replication throttles on; its id."""
+    config = settings(cluster, conn_id).config
+    req = Request.from_dict(request)
+    options = ExecutionOptions(
+        concurrency=req.concurrency, throttle=req.throttle_mb_s * MB if req.throttle_mb_s else None
+    )
+    journal = Journal()
+    with failing_fast():
+        execution_id = executor_steps.start_execution(config, parse_proposal(proposal), options, journal, log.info)
+    executor_steps.set_throttles(config, execution_id, journal, log.info)
+    return execution_id
+
+
+def execute_batches(cluster: str, conn_id: str, execution_id: str) -> str:
+    """Move replicas batch by batch until done; a kill mid-way leaves the journal for the retry to resume."""
+    config = settings(cluster, conn_id).config
+    outcome = executor_steps.execute_batches(config, execution_id, Journal(), log.info)
+    if outcome != "done":
+        raise AirflowFailException(f"execution {execution_id} {outcome}: {Journal().get(execution_id).message}")
+    return outcome
+
+
+def elect_leaders(cluster: str, conn_id: str, execution_id: str) -> dict[str, str]:
+    config = settings(cluster, conn_id).config
+    failures = executor_steps.elect_leaders(config, execution_id, Journal(), log.info)
+    for partition, reason in failures.items():
+        log.warning("leader of %s not moved: %s", partition, reason)
+    return failures
+
+
+def verify(cluster: str, conn_id: str, execution_id: str) -> dict:
+    """Read the cluster and compare with the proposal; fails naming every move that is not done."""
+    config = settings(cluster, conn_id).config
+    report = executor_steps.verify(config, execution_id, Journal())
+    if report["undone"]:
+        undone = ", ".join(f"{u['partition']} ({u['reason']})" for u in report["undone"])
+        raise AirflowFailException(f"{len(report['undone'])} moves not done: {undone}")
+    log.info("all %d moves done, %.1f MB moved", len(report["done"]), report["bytes_moved"] / MB)
+    return report
+
+
+def clear_throttles(cluster: str, conn_id: str, execution_id: str) -> dict:
+    """The teardown: roll back moves still in flight (the run ended early), clear throttles, free the lock."""
+    config = settings(cluster, conn_id).config
+    journal = Journal()
+    execution = journal.get(execution_id)
+    in_flight = [r for r in journal.tasks(execution_id) if r.state == j.SUBMITTED]
+    if execution.status == j.RUNNING and in_flight:
+        with journal.claimed(execution_id):
+            abort(config, journal, execution_id, "the Airflow run ended before the moves finished", log.info)
+    executor_steps.clear_throttles(config, execution_id, journal, log.info)
+    return executor_steps.finish(config, execution_id, journal, log.info)
+
+
+def report(cluster: str, conn_id: str, kind: str, ti, dag_run) -> dict:
+    """The action log entry of the run (what, why, who approved, moves, bytes, duration, outcome), logged."""
+    request = ti.xcom_pull(task_ids="validate") or ti.xcom_pull(task_ids="wait_for_grace") or {}
+    proposal = ti.xcom_pull(task_ids="plan") or {}
+    decision = ti.xcom_pull(task_ids="approve", key="decision") or {}
+    execution = ti.xcom_pull(task_ids="clear_throttles") or {}
+    ended = [ti.xcom_pull(task_ids=t, key=OUTCOME) for t in ("validate", "wait_for_grace", "plan")]
+    outcome = execution.get("status") or (decision.get("reason") if decision.get("approved") is False else None)
+    outcome = outcome or next((reason for reason in ended if reason), None) or "failed before executing"
+    entry = {
+        "cluster": cluster, "action": kind, "why": request.get("reason", ""), "outcome": outcome,
+        "approved_by": decision.get("by"), "approval": decision.get("reason"),
+        "moves": len(proposal.get("moves", [])), "bytes_moved": execution.get("bytes_moved", 0),
+        "duration_s": execution.get("duration_s"), "execution_id": execution.get("execution_id"),
+        "dag_id": dag_run.dag_id, "run_id": dag_run.run_id,
+    }
+    log.info("action log: %s on %s: %s", kind, cluster, outcome)
+    for key, value in entry.items():
+        log.info("  %-13s %s", key, value)
+    if execution:
+        for line in executor_steps.report_lines(execution):
+            log.info("  %s", line)
+    return entry

@@ -1,0 +1,70 @@
+"""Every DAG file imports through DagBag, holds no secret, and follows the house rules.
+
+House rules: every task retries, every DAG has an owner and tags, ids are stable per cluster, the
+tasks that write to a cluster share its one-slot pool, and clearing throttles is a teardown.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from airflow.dag_processing.dagbag import DagBag
+from airflow.serialization.serialized_objects import DagSerialization
+
+from kafka_medic.airflow.factory import MANUAL_KINDS, OWNER
+
+from .conftest import CANARY, CLUSTERS
+
+DAGS = Path(__file__).resolve().parents[2] / "dags"
+KINDS = ("sample", "detect", "heal", "rebalance", *MANUAL_KINDS)
+CREDENTIAL = re.compile(r"""(password|passwd|secret|token|api[_-]?key)["']?\s*[:=]\s*["'][^"']""", re.IGNORECASE)
+WRITERS = ("set_throttles", "execute_batches", "elect_leaders", "verify", "clear_throttles")
+
+
+@pytest.fixture(scope="module")
+def dagbag() -> DagBag:
+    return DagBag(dag_folder=str(DAGS))
+
+
+def test_every_dag_file_imports(dagbag):
+    assert dagbag.import_errors == {}
+    assert {dag.fileloc for dag in dagbag.dags.values()} <= {str(p) for p in DAGS.glob("*.py")}
+
+
+def test_every_cluster_gets_every_dag_with_a_stable_id(dagbag):
+    expected = {f"kafka_medic__{c['name']}__{kind}" for c in CLUSTERS for kind in KINDS}
+    assert set(dagbag.dag_ids) == expected
+
+
+def test_owner_tags_and_retries(dagbag):
+    for dag in dagbag.dags.values():
+        assert dag.owner == OWNER, dag.dag_id
+        assert dag.tags, dag.dag_id
+        for task in dag.tasks:
+            assert task.retries >= 1, f"{dag.dag_id}.{task.task_id} has no retries"
+
+
+def test_no_secret_in_dag_files_or_serialized_dags(dagbag):
+    for path in DAGS.glob("*"):
+        assert not CREDENTIAL.search(path.read_text()), f"{path} assigns a credential"
+    for dag in dagbag.dags.values():
+        assert CANARY not in json.dumps(DagSerialization.to_dict(dag), default=str), dag.dag_id
+
+
+def test_cluster_writes_share_one_pool_and_throttles_are_cleared_by_a_teardown(dagbag):
+    for cluster in CLUSTERS:
+        for kind in ("heal", "rebalance", *MANUAL_KINDS):
+            dag = dagbag.dags[f"kafka_medic__{cluster['name']}__{kind}"]
+            assert {dag.get_task(t).pool for t in WRITERS} == {f"kafka_medic__{cluster['name']}"}
+            assert dag.get_task("clear_throttles").is_teardown
+            assert dag.get_task("report").trigger_rule == "all_done"
+
+
+def test_manual_dags_have_a_validated_form(dagbag):
+    rebalance = dagbag.dags["kafka_medic__alpha__rebalance"]
+    assert {"goals", "dry_run", "excluded_topics", "throttle_mb_s", "concurrency", "force"} <= set(rebalance.params)
+    assert "brokers" in dagbag.dags["kafka_medic__alpha__decommission"].params
+    assert dagbag.dags["kafka_medic__beta__preferred_leader_election"].schedule is None
