@@ -70,18 +70,25 @@ def store(tmp_path):
 
 
 def test_sampled_bytes_in_agrees_with_broker_jmx(samplers, store, workload):
-    """The Admin API's estimate (size deltas) against the brokers' own BytesInPerSec counters."""
-    sample_loop(store, "it", samplers, interval_s=10.0, rounds=3)
+    """The Admin API's estimate (size deltas) against the brokers' own BytesInPerSec counters.
+
+    Both samplers read in the same rounds, so each broker's mean over the rounds covers the same
+    ~40 s (shifted by the second or two between the two readings of a round).
+    """
+    sample_loop(store, "it", samplers, interval_s=10.0, rounds=4)
     frame = store.broker_samples("it", 0, time.time() + 1).dropna(subset=["bytes_in"])
     table = frame.pivot_table(index=["ts", "broker"], columns="source", values="bytes_in")
-    assert len(table) == 3 * len(samplers[0].latest_state.alive_brokers)
-    busy = table[table.jmx > 20 * 1024]  # brokers that lead produced partitions
-    assert len(busy) >= 3
+    assert len(table) == 4 * len(samplers[0].latest_state.alive_brokers)
+    per_broker = table.groupby(level="broker").mean()
+    busy = per_broker[per_broker.jmx > 20 * 1024]  # brokers that lead produced partitions
+    assert len(busy) >= 2
     deviation = ((busy.admin - busy.jmx).abs() / busy.jmx).max()
-    print(f"per-broker bytes in, Admin API vs JMX: max deviation {deviation:.1%} over {len(busy)} readings")
+    per_round = ((table.admin - table.jmx).abs() / table.jmx)[table.jmx > 20 * 1024].max()
+    print(f"per-broker bytes in, Admin API vs JMX: max deviation {deviation:.1%} over the run "
+          f"({per_round:.1%} in a single 10 s round)")  # fmt: skip
     assert deviation < 0.15
-    total_kbps = busy.groupby(level="ts").jmx.sum().mean() / 1024
-    assert total_kbps == pytest.approx(RATE_KBPS * 1.024, rel=0.3)  # plus batch overhead, minus jitter
+    produced_kib = RATE_KBPS * 1000 / 1024
+    assert table.groupby(level="ts").jmx.sum().mean() / 1024 == pytest.approx(produced_kib, rel=0.3)
 
 
 def test_sizes_match_describe_log_dirs_exactly(cluster, samplers, store, workload):
@@ -231,10 +238,11 @@ def test_prometheus_sampler_agrees_with_jmx(cluster, samplers, prometheus, store
     sample_loop(store, "it", all_samplers, interval_s=10.0, rounds=3)
     frame = store.broker_samples("it", 0, time.time() + 1).dropna(subset=["bytes_in"])
     table = frame.pivot_table(index=["ts", "broker"], columns="source", values="bytes_in").dropna()
-    busy = table[table.jmx > 20 * 1024]
+    per_broker = table.groupby(level="broker").mean()
+    busy = per_broker[per_broker.jmx > 20 * 1024]
     deviation = ((busy.prometheus - busy.jmx).abs() / busy.jmx).max()
-    print(f"per-broker bytes in, Prometheus vs JMX: max deviation {deviation:.1%} over {len(busy)} readings")
-    assert len(busy) >= 3 and deviation < 0.15
+    print(f"per-broker bytes in, Prometheus vs JMX: max deviation {deviation:.1%} over the run")
+    assert len(busy) >= 2 and deviation < 0.15
     parts = store.partition_samples("it", 0, time.time() + 1)
     from_prometheus = parts[
         (parts.source == "prometheus") & parts.topic.str.startswith("metrics-") & parts.leader
