@@ -39,7 +39,7 @@ def broker_failures(state: ClusterState, now: float) -> list[Anomaly]:
         rack = state.brokers[broker_id].rack
         summary = f"broker {broker_id}{f' (rack {rack})' if rack else ''} is dead; it holds {len(hosted)} replicas"
         if offline:
-            summary += f" and {len(offline)} partitions are offline"
+            summary += f"; offline partitions: {len(offline)}"
         anomalies.append(
             Anomaly(
                 kind=BROKER_FAILURE,

@@ -1,0 +1,110 @@
+"""Slack request verification and click parsing: signature, age, allow-list, payload."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from urllib.parse import urlencode
+
+import pytest
+
+from kafka_medic.notify.approval import ApprovalRef
+from kafka_medic.notify.interactivity import (
+    ApprovalSettings,
+    Decision,
+    Refusal,
+    parse_approvers,
+    parse_click,
+    sign,
+    verify_request,
+)
+from kafka_medic.notify.slack import MessageRef
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+NOW = 1_800_000_000
+REF = ApprovalRef("kafka_medic_heal", "manual__1", "approve")
+
+
+def click_body(action_id="kafka_medic_approve", user="U123", value=None) -> bytes:
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user, "username": "alice", "team_id": "T1"},
+        "channel": {"id": "C42", "name": "kafka-ops"},
+        "container": {"type": "message", "channel_id": "C42", "message_ts": "1700000000.000100"},
+        "message": {"ts": "1700000000.000100", "text": "Heal for dev", "blocks": [{"type": "header"}]},
+        "actions": [{"action_id": action_id, "type": "button", "value": value or REF.to_value()}],
+    }
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def headers(body: bytes, timestamp: int = NOW, secret: str = SECRET) -> dict[str, str]:
+    return {"X-Slack-Request-Timestamp": str(timestamp), "X-Slack-Signature": sign(secret, str(timestamp), body)}
+
+
+def test_the_signature_is_hmac_sha256_of_v0_timestamp_body():
+    body = click_body()
+    expected = hmac.new(SECRET.encode(), f"v0:{NOW}:".encode() + body, hashlib.sha256).hexdigest()
+    assert sign(SECRET, str(NOW), body) == "v0=" + expected
+
+
+def test_a_signed_click_by_an_approver_is_a_decision():
+    body = click_body()
+    decision = parse_click(SECRET, {"U123": "alice"}, headers(body), body, now=NOW + 10)
+    assert decision == Decision(
+        decision="approve", user_id="U123", user_name="alice", approval=REF,
+        reason="approved in Slack by alice (U123)", message=MessageRef("C42", "1700000000.000100"),
+        text="Heal for dev", blocks=[{"type": "header"}])
+    reject = click_body("kafka_medic_reject")
+    assert parse_click(SECRET, ["U123"], headers(reject), reject, now=NOW).decision == "reject"
+
+
+@pytest.mark.parametrize(
+    ("make_headers", "now", "refusal"),
+    [
+        (lambda b: headers(b, secret="not-the-secret"), NOW, Refusal(401, "bad signature")),
+        (lambda b: {**headers(b), "X-Slack-Signature": "v0=" + "0" * 64}, NOW, Refusal(401, "bad signature")),
+        (lambda b: {"X-Slack-Request-Timestamp": str(NOW)}, NOW, Refusal(401, "bad signature")),
+        (lambda b: {}, NOW, Refusal(401, "bad signature")),
+        (lambda b: headers(b, timestamp=NOW - 301), NOW, Refusal(401, "stale timestamp")),
+        (lambda b: headers(b, timestamp=NOW + 301), NOW, Refusal(401, "stale timestamp")),
+    ],
+)
+def test_unsigned_forged_and_stale_requests_are_refused(make_headers, now, refusal):
+    body = click_body()
+    assert parse_click(SECRET, ["U123"], make_headers(body), body, now=now) == refusal
+
+
+def test_a_tampered_body_fails_the_signature():
+    body = click_body()
+    assert verify_request(SECRET, headers(body), click_body(user="U999"), now=NOW) == Refusal(401, "bad signature")
+    assert verify_request("", headers(body), body, now=NOW) == Refusal(401, "no signing secret configured")
+
+
+def test_users_not_on_the_allow_list_are_refused():
+    body = click_body(user="U999")
+    assert parse_click(SECRET, ["U123"], headers(body), body, now=NOW) == Refusal(403, "user U999 not allowed")
+    assert parse_click(SECRET, [], headers(body), body, now=NOW) == Refusal(403, "user U999 not allowed")
+
+
+@pytest.mark.parametrize("body", [b"payload=notjson", b"nothing=here", click_body("other_button"),
+                                  click_body(value="garbage")])
+def test_signed_requests_that_are_not_approval_clicks_are_bad_requests(body):
+    refusal = parse_click(SECRET, ["U123"], headers(body), body, now=NOW)
+    assert isinstance(refusal, Refusal) and refusal.status == 400
+    assert refusal.reason.startswith("not a kafka-medic approval click")
+
+
+def test_approvers_and_settings(monkeypatch):
+    assert parse_approvers("U1=alice, U2") == {"U1": "alice", "U2": "U2"}
+    assert parse_approvers(["U1", "U2=bob"]) == {"U1": "U1", "U2": "bob"}
+    assert parse_approvers({"U1": "alice"}) == {"U1": "alice"} and parse_approvers("") == {}
+    monkeypatch.setenv("KAFKA_MEDIC_SLACK_SIGNING_SECRET", SECRET)
+    monkeypatch.setenv("KAFKA_MEDIC_SLACK_APPROVERS", "U1=alice")
+    settings = ApprovalSettings.from_env()
+    assert settings.approvers == {"U1": "alice"} and SECRET not in repr(settings)
+
+    class Conn:
+        extra_dejson = {"approvers": ["U7"]}
+
+    assert ApprovalSettings.from_connection(Conn()) == ApprovalSettings(SECRET, {"U7": "U7"})
