@@ -156,7 +156,7 @@ def _loads(rng: np.random.Generator, topic_of: np.ndarray, topics: int) -> np.nd
     nw_in = topic_rate[topic_of] * rng.lognormal(0.0, 0.5, len(topic_of))
     nw_out = nw_in * fanout[topic_of]
     disk = nw_in * retention[topic_of]
-    cpu = 0.6 * nw_in + 0.4 * nw_out
+    cpu = (0.6 * nw_in + 0.4 * nw_out) * rng.lognormal(0.0, 0.4, topics)[topic_of]  # message sizes differ
     return np.stack([disk, nw_in, nw_out, cpu], axis=1)
 
 

@@ -1,16 +1,19 @@
 """A lower bound on the data any plan must move, to judge how much more a plan moves than needed.
 
-Every MB above a broker's disk limit must leave it, and everything on a dead or decommissioned broker
-must leave; every MB a broker lacks below the disk-distribution band must arrive. Each MB moved leaves
-one broker and arrives at another, so
+For each broker, take the largest of what the goals in the list force off it:
+  - disk above its smallest disk limit (capacity or distribution band; everything on a dead or
+    decommissioned broker),
+  - replicas above its replica-count limit, counted as its smallest replicas,
+  - replicas of a topic above that topic's per-broker limit, counted as that topic's smallest replicas
+    on the broker;
+and likewise the largest of what they force onto it (disk below the band, missing replicas counted as
+the cluster's smallest partitions, missing replicas of a topic as that topic's smallest partitions).
+Each MB moved leaves one broker and arrives at another, so
 
-    lower bound = max(sum over brokers of max(0, disk - upper),
-                      sum over receiving brokers of max(0, lower - disk))
+    lower bound = max(sum over brokers of what must leave, sum over brokers of what must arrive).
 
-where upper is the smallest of the disk limits in the goal list (0 for brokers that must end empty)
-and lower is disk_usage_distribution's lower limit (when that goal is in the list). Goals on other
-resources can force more data to move, so this bound is not always reachable; it is reachable when disk
-is the binding resource, which is what the skew benchmarks measure.
+It is a true bound (every plan meeting those goals moves at least this much) but not always a
+reachable one, since goals on other resources can force more.
 """
 
 from __future__ import annotations
@@ -19,20 +22,68 @@ import numpy as np
 
 from kafka_medic.goals.base import Goal
 from kafka_medic.goals.bounded import BoundedGoal
+from kafka_medic.goals.topic import TopicReplicaDistributionGoal
 from kafka_medic.model.arrays import DISK
-from kafka_medic.model.placement import Placement
+from kafka_medic.model.placement import REPLICAS, Placement
 
 
 def data_lower_bound_mb(placement: Placement, goals: list[Goal], can_receive: np.ndarray) -> float:
-    disk = placement.metrics[:, DISK]
-    holds = placement.arrays.holds_data
-    upper = np.where(holds, np.inf, 0.0)
-    lower = np.zeros(placement.num_brokers)
+    p = placement
+    brokers = p.num_brokers
+    disk = p.metrics[:, DISK]
+    slot_disk = p.arrays.leader_load[p.slot_partition, DISK]
+    holds = p.arrays.holds_data
+    leave = np.where(holds, 0.0, disk)
+    arrive = np.zeros(brokers)
+    smallest = np.concatenate([[0.0], np.cumsum(np.sort(p.arrays.leader_load[:, DISK]))])
     for goal in goals:
         if isinstance(goal, BoundedGoal) and goal.metric == DISK:
-            goal_lower, goal_upper = goal.limits(placement)
-            upper = np.minimum(upper, goal_upper)
-            lower = np.maximum(lower, np.where(can_receive, goal_lower, 0.0))
-    must_leave = np.maximum(disk - upper, 0.0).sum()
-    must_arrive = np.maximum(lower - disk, 0.0).sum()
-    return float(max(must_leave, must_arrive))
+            lower, upper = goal.limits(p)
+            leave = np.maximum(leave, disk - upper)
+            arrive = np.maximum(arrive, np.where(can_receive, lower - disk, 0.0))
+        elif isinstance(goal, BoundedGoal) and goal.metric == REPLICAS:
+            lower, upper = goal.limits(p)
+            count = p.metrics[:, REPLICAS]
+            excess = np.where(np.isfinite(upper), np.maximum(count - upper, 0), 0).astype(np.int64)
+            leave = np.maximum(leave, _smallest_per_group(p.slot_broker, slot_disk, excess, brokers))
+            missing = np.where(can_receive & np.isfinite(lower), np.maximum(lower - count, 0), 0).astype(
+                np.int64
+            )
+            arrive = np.maximum(arrive, smallest[np.minimum(missing, len(smallest) - 1)])
+        elif isinstance(goal, TopicReplicaDistributionGoal):
+            topic_leave, topic_arrive = _topic_bounds(p, goal, slot_disk, can_receive)
+            leave = np.maximum(leave, topic_leave)
+            arrive = np.maximum(arrive, topic_arrive)
+    return float(max(np.maximum(leave, 0.0).sum(), np.maximum(arrive, 0.0).sum()))
+
+
+def _smallest_per_group(group: np.ndarray, size: np.ndarray, take: np.ndarray, groups: int) -> np.ndarray:
+    """(groups,) sum of the take[g] smallest `size` of the items in each group g."""
+    order = np.lexsort((size, group))
+    sorted_group = group[order]
+    first = np.searchsorted(sorted_group, sorted_group)  # index of each item's group start
+    rank = np.arange(len(order)) - first
+    chosen = rank < take[sorted_group]
+    return np.bincount(sorted_group[chosen], weights=size[order][chosen], minlength=groups)
+
+
+def _topic_bounds(
+    p: Placement, goal: TopicReplicaDistributionGoal, slot_disk: np.ndarray, can_receive: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    brokers = p.num_brokers
+    lower, upper = goal.limits(p)
+    topic = p.arrays.partition_topic[p.slot_partition]
+    key = topic * brokers + p.slot_broker
+    pairs, inverse, count = np.unique(key, return_inverse=True, return_counts=True)
+    pair_topic, pair_broker = pairs // brokers, pairs % brokers
+    excess = np.where(p.arrays.holds_data[pair_broker], np.maximum(count - upper[pair_topic], 0), 0)
+    per_pair = _smallest_per_group(inverse, slot_disk, excess.astype(np.int64), len(pairs))
+    leave = np.bincount(pair_broker, weights=per_pair, minlength=brokers)
+    arrive = np.zeros(brokers)
+    for t in np.flatnonzero(lower >= 1):
+        counts = p.topic_counts(int(t))
+        missing = np.where(can_receive, np.maximum(lower[t] - counts, 0), 0).astype(np.int64)
+        sizes = np.sort(p.arrays.leader_load[p.topic_partitions[t], DISK])
+        smallest = np.concatenate([[0.0], np.cumsum(sizes)])
+        arrive += smallest[np.minimum(missing, len(sizes))]
+    return leave, arrive

@@ -26,6 +26,8 @@ MAX_FAILED_TRIES = 48  # candidates without any destination before a broker is g
 MAX_SOURCES = 12  # brokers an under-loaded broker pulls load from
 RESOURCE_COLUMNS = [DISK, NW_IN, NW_OUT, CPU]
 SCORED = [*RESOURCE_COLUMNS, REPLICAS]  # what "a lightly loaded destination" means
+MIX = SCORED  # what a replica carries, for matching it to what a broker lacks
+NEAR = 0.1  # candidates within 10% of the cheapest for a goal count as equally cheap
 EVACUATION = "evacuation"
 
 
@@ -55,7 +57,7 @@ class Search:
         disk = placement.arrays.leader_load[:, DISK]
         self.cost_floor = 0.01 * float(disk.mean()) + 1e-6 if len(disk) else 1.0
         totals = placement.metrics.sum(axis=0)
-        self.mean_replica = np.maximum(totals[RESOURCE_COLUMNS] / max(totals[REPLICAS], 1.0), 1e-9)
+        self.mean_replica = np.maximum(totals / max(totals[REPLICAS], 1.0), 1e-9)  # per METRICS column
         self.band: tuple[int, np.ndarray, np.ndarray] | None = None  # (metric, lower, upper) being balanced
         self.reasons: list[str] = [EVACUATION]
         self.reason = np.full(placement.arrays.num_partitions, -1, dtype=np.int64)
@@ -189,10 +191,10 @@ class Search:
         load, cost = vectors[:, metric], self._cost(slots)
         untried = np.ones(len(slots), dtype=bool)
         moved = failures = 0
-        like = self._likeness(src, vectors, surplus=True) if metric == REPLICAS else None
+        like = self._likeness(src, vectors, metric, surplus=True)
         while excess > tolerance and failures < MAX_FAILED_TRIES and untried.any():
-            key = np.where(untried, self._rank(load, excess, cost, like), -np.inf)
-            c = int(np.argmax(key))
+            fit = _fit(load, excess)
+            c = self._choose(fit / (cost + self.cost_floor), fit / excess, like, untried)
             untried[c] = False
             mask = (
                 self.acceptance.destinations(slots[c], vectors[c]) if self._budget_allows(slots[c]) else None
@@ -223,11 +225,12 @@ class Search:
         src, parts = p.slot_broker[slots], p.slot_partition[slots]
         topics = p.arrays.partition_topic[parts]
         load, cost = vectors[:, metric], self._cost(slots)
-        like = self._likeness(dst, vectors, surplus=False) if metric == REPLICAS else None
+        like = self._likeness(dst, vectors, metric, surplus=False)
         open_ = np.ones(len(slots), dtype=bool)
         moved = failures = 0
         while deficit > tolerance and failures < MAX_FAILED_TRIES and open_.any():
-            c = int(np.argmax(np.where(open_, self._rank(load, deficit, cost, like), -np.inf)))
+            fit = _fit(load, deficit)
+            c = self._choose(fit / (cost + self.cost_floor), fit / deficit, like, open_)
             open_[c] = False
             fits = self.acceptance.fits(vectors[c : c + 1], src[c : c + 1], dst)[0]
             if self.band is not None and fits:
@@ -413,25 +416,30 @@ class Search:
         )
         return after < before - 1e-9 * (1.0 + np.abs(load))
 
-    def _rank(self, load: np.ndarray, need: float, cost: np.ndarray, like: np.ndarray | None) -> np.ndarray:
-        """Preference among candidate replicas: the most of `need` covered per MB moved.
+    def _choose(self, value: np.ndarray, fit: np.ndarray, like: np.ndarray, allowed: np.ndarray) -> int:
+        """Among allowed candidates within NEAR of the best `value` (how much of the goal's need a move
+        covers per MB it adds to the plan), the one with the best `like` plus `fit` (share of the need
+        it covers, so fewer moves win).
 
-        For replica counts every replica covers the same, so the choice is instead the replica most
-        `like` the broker's typical missing (or surplus) replica: a count goal then moves the data the
-        usage goals after it would have had to move anyway, and no more.
+        So each goal takes moves that are nearly its cheapest but that also carry the mix of resources
+        the later goals want; for counts, where every replica covers the same, the mix decides alone.
         """
-        if like is not None:
-            return like
-        return _fit(load, need) / (cost + self.cost_floor)
+        value = np.where(allowed, value, -np.inf)
+        best = value.max()
+        near = value >= best - NEAR * abs(best)
+        return int(np.argmax(np.where(near, like + fit, -np.inf)))
 
-    def _likeness(self, broker: int, vectors: np.ndarray, surplus: bool) -> np.ndarray:
-        """(n,) minus the distance of each replica's resources from what `broker` lacks (or has too
-        much of) per replica it lacks (or has too many of), in units of the cluster's mean replica."""
+    def _likeness(self, broker: int, vectors: np.ndarray, metric: int, surplus: bool) -> np.ndarray:
+        """(n,) how closely each replica's mix of resources (and count) per unit of `metric` matches
+        what `broker` has too much (`surplus`) or too little of per unit of `metric`: minus a squared
+        distance, each resource in units of the cluster's mean replica."""
         gap = self.p.metrics[broker] - self.fair[broker]
         if not surplus:
             gap = -gap
-        per_replica = np.maximum(gap[RESOURCE_COLUMNS], 0.0) / max(gap[REPLICAS], 1.0)
-        return -(((vectors[:, RESOURCE_COLUMNS] - per_replica) / self.mean_replica) ** 2).sum(axis=1)
+        unit = self.mean_replica[metric]
+        wanted = np.maximum(gap[MIX], 0.0) / max(gap[metric], 1e-12 * unit)
+        carried = vectors[:, MIX] / np.maximum(vectors[:, metric : metric + 1], 1e-12 * unit)
+        return -(((carried - wanted) * unit / self.mean_replica[MIX]) ** 2).sum(axis=1)
 
     def _pick(self, mask: np.ndarray, metric: int, vector: np.ndarray) -> int:
         """The allowed broker with the lowest load relative to its fair share, after the move; the
