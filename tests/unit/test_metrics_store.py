@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import getpass
 import os
 import pwd
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import time
@@ -38,20 +38,25 @@ def _free_port() -> int:
 def postgres_url():
     """initdb a temporary directory and run postgres on a free loopback port as a plain process.
 
-    PostgreSQL refuses to run as root, so as root it runs as the `postgres` user. The directory name
-    starts with pytest-of-<user> so that CI's cleanup of leftover test processes also finds it.
+    PostgreSQL refuses to run as root, so as root it runs as the `postgres` user, which may then
+    traverse (not list) $KAFKA_MEDIC_HOME. The data directory lives there when it is set (CI finds
+    leftover processes by that path), else in /tmp: pytest's own directories are private.
     """
     as_root = os.geteuid() == 0
-    user = "postgres" if as_root else None
-    data = Path(tempfile.mkdtemp(prefix=f"pytest-of-{getpass.getuser()}-postgres."))
+    # Its own group too: keeping root's would make the directories' group bits, not others', apply.
+    run_as = {"user": "postgres", "group": "postgres", "extra_groups": []} if as_root else {}
+    home = os.environ.get("KAFKA_MEDIC_HOME")
+    data = Path(tempfile.mkdtemp(prefix="kafka-medic-postgres.", dir=home))
     if as_root:
         entry = pwd.getpwnam("postgres")
         os.chown(data, entry.pw_uid, entry.pw_gid)
+        if home:
+            Path(home).chmod(Path(home).stat().st_mode | stat.S_IXOTH)
     subprocess.run(
         [_pg_binary("initdb"), "-D", str(data / "db"), "-U", "medic", "--auth=trust", "--no-sync"],
         check=True,
         capture_output=True,
-        user=user,
+        **run_as,
     )
     port = _free_port()
     log = open(data / "postgres.log", "wb")  # noqa: SIM115 - closed after the server stops
@@ -71,7 +76,7 @@ def postgres_url():
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
-        user=user,
+        **run_as,
     )
     url = f"postgresql://medic@127.0.0.1:{port}/postgres"
     try:
