@@ -91,7 +91,7 @@ def test_stop_from_another_process_rolls_back_and_reports(healthy_kraft_cluster,
     topic = "ex-stop"
     moves, path = setup_moves(bootstrap, topic, tmp_path, partitions=4, mb=16)
     cluster = ["--bootstrap", bootstrap, "--cluster", topic]
-    running = Executor(tmp_path, "execute", *cluster, "--proposal", str(path), "--throttle", "0.5",
+    running = Executor(tmp_path, "execute", *cluster, "--proposal", str(path), "--throttle", "0.2",
                        "--concurrency", "1")
     running.wait_for_line("batch 1: submitted")
     running.wait_for_line("MB (")
@@ -99,7 +99,7 @@ def test_stop_from_another_process_rolls_back_and_reports(healthy_kraft_cluster,
     other = tmp_path / "other.json"
     save_proposal(proposal(topic, topic, {0: ([1, 2], [1, 3])}), other)
     refused = Executor(tmp_path, "execute", *cluster, "--proposal", str(other))
-    assert refused.wait() == 2
+    assert refused.wait() == 2, "".join(refused.lines + running.lines)
     assert f"already has execution {topic}-" in "".join(refused.lines)
 
     stopper = Executor(tmp_path, "stop", *cluster, "--json")
@@ -127,9 +127,9 @@ def test_stop_from_another_process_rolls_back_and_reports(healthy_kraft_cluster,
 def test_stop_without_a_live_executor_does_the_rollback_itself(healthy_kraft_cluster, tmp_path):
     bootstrap = healthy_kraft_cluster.bootstrap
     topic = "ex-stop-orphan"
-    moves, path = setup_moves(bootstrap, topic, tmp_path, partitions=2, mb=8)
+    moves, path = setup_moves(bootstrap, topic, tmp_path, partitions=2, mb=12)
     cluster = ["--bootstrap", bootstrap, "--cluster", topic]
-    running = Executor(tmp_path, "execute", *cluster, "--proposal", str(path), "--throttle", "0.2")
+    running = Executor(tmp_path, "execute", *cluster, "--proposal", str(path), "--throttle", "0.1")
     running.wait_for_line("batch 1: submitted")
     running.proc.send_signal(signal.SIGKILL)
     running.wait()

@@ -21,11 +21,15 @@ from kafka_medic.executor.options import MB, ExecutionOptions
 from kafka_medic.executor.progress import ProgressMeter
 from kafka_medic.executor.report import build_report
 from kafka_medic.executor.stop import abort
-from kafka_medic.executor.submit import cancel_reassignments, elect_preferred_leaders, submit_reassignments
+from kafka_medic.executor.submit import (
+    cancel_reassignments,
+    elect_preferred_leaders,
+    submit_reassignments,
+    with_admin,
+)
 from kafka_medic.executor.tasks import LEADER, REPLICA, Task, reassignment_target, tasks_for
 from kafka_medic.executor.throttles import clear_throttles as clear_throttle_configs
 from kafka_medic.executor.throttles import set_broker_rates, set_replica_throttles
-from kafka_medic.kafka.admin import admin_client
 from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.kafka.reader import read_cluster_state
 from kafka_medic.kafka.state import ClusterState
@@ -83,8 +87,7 @@ def set_throttles(config: ClusterConfig, execution_id: str, journal: Journal, lo
                      if r.task.kind == REPLICA and r.state in (j.PENDING, j.HELD, j.SUBMITTED)]
         brokers = sorted({b for t in remaining for b in (*t.old_replicas, *t.new_replicas)} & alive)
         rates = _rates(config, options, brokers)
-        with admin_client(config) as admin:
-            set_broker_rates(admin, journal, execution_id, rates)
+        with_admin(config, lambda admin: set_broker_rates(admin, journal, execution_id, rates))
         journal.heartbeat(execution_id, phase="throttled")
         shown = ", ".join(f"{b}: {lr / MB:.1f}/{fr / MB:.1f}" for b, (lr, fr) in rates.items())
         log(f"throttle (leader/follower MB/s) on brokers {shown}")
@@ -138,8 +141,8 @@ def execute_batches(config: ClusterConfig, execution_id: str, journal: Journal, 
             _record_held(waiting, selection.held, journal, execution_id, log)
             wanted = {t.key for t in in_flight + selection.tasks}
             if (options.throttle or options.auto_throttle) and wanted != throttled:
-                with admin_client(config) as admin:
-                    set_replica_throttles(admin, journal, execution_id, in_flight + selection.tasks)
+                with_admin(config, lambda admin, moving=in_flight + selection.tasks:
+                           set_replica_throttles(admin, journal, execution_id, moving))
                 throttled = wanted
             if selection.tasks:
                 _submit(config, selection.tasks, journal, execution_id, log)
@@ -201,8 +204,8 @@ def clear_throttles(config: ClusterConfig, execution_id: str, journal: Journal, 
             not execution.owned_by_me():
         raise MedicError(f"{execution.describe()} is running in another process: stop it instead")
     state = read_cluster_state(config)
-    with admin_client(config) as admin:
-        left = clear_throttle_configs(admin, journal, execution_id, set(state.alive_brokers), log)
+    alive = set(state.alive_brokers)
+    left = with_admin(config, lambda admin: clear_throttle_configs(admin, journal, execution_id, alive, log))
     for note in left:
         log(f"WARNING {note}")
     if not any(r.applied is not None for r in journal.throttles(execution_id)):
@@ -298,8 +301,7 @@ def _time_out(config, records, meter: ProgressMeter, journal: Journal, execution
             expired.append(r.task)
     if not expired:
         return
-    with admin_client(config) as admin:
-        errors = cancel_reassignments(admin, [t.key for t in expired])
+    errors = cancel_reassignments(config, [t.key for t in expired])
     for t in expired:
         journal.set_task_state(execution_id, t, j.TIMED_OUT, errors.get(t.name, "timed out: rolled back"))
         log(f"ALERT {t.name}: timed out, rolled back")
@@ -319,8 +321,7 @@ def _record_held(waiting: list[TaskRecord], held: dict[str, str], journal: Journ
 def _submit(config: ClusterConfig, task_list: list[Task], journal: Journal, execution_id: str, log: Log) -> None:
     """Journal first, then the cluster: a crash in between shows as a submitted move the cluster never saw."""
     number = journal.mark_submitted(execution_id, task_list)
-    with admin_client(config) as admin:
-        errors = submit_reassignments(admin, config, task_list)
+    errors = submit_reassignments(config, task_list)
     for t in task_list:
         if t.name in errors:
             journal.set_task_state(execution_id, t, j.FAILED, f"refused by the cluster: {errors[t.name]}")
@@ -330,8 +331,7 @@ def _submit(config: ClusterConfig, task_list: list[Task], journal: Journal, exec
 
 
 def _elect(config: ClusterConfig, task_list: list[Task], log: Log) -> dict[str, str]:
-    with admin_client(config) as admin:
-        errors = elect_preferred_leaders(admin, [t.key for t in task_list])
+    errors = elect_preferred_leaders(config, [t.key for t in task_list])
     log(f"preferred leader election for {len(task_list)} partitions"
         + (f"; refused: {errors}" if errors else ""))
     wanted = {t.key: t.new_leader for t in task_list if t.name not in errors}

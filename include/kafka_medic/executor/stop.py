@@ -13,7 +13,6 @@ from collections.abc import Callable
 from kafka_medic.executor import journal as j
 from kafka_medic.executor.journal import Journal
 from kafka_medic.executor.submit import cancel_reassignments, restore_order
-from kafka_medic.kafka.admin import admin_client
 from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.kafka.reader import read_cluster_state
 
@@ -28,8 +27,7 @@ def abort(config: ClusterConfig, journal: Journal, execution_id: str, reason: st
     in_flight = [r for r in journal.tasks(execution_id) if r.state in (j.SUBMITTED, j.DEAD)]
     if in_flight:
         keys = [r.task.key for r in in_flight]
-        with admin_client(config) as admin:
-            errors = cancel_reassignments(admin, keys)
+        errors = cancel_reassignments(config, keys)
         deadline = time.monotonic() + ROLLBACK_WAIT_S
         while True:
             state = read_cluster_state(config)
@@ -63,8 +61,7 @@ def _restore_order(config: ClusterConfig, records, partitions: dict, log: Callab
     }
     if not reorder:
         return
-    with admin_client(config) as admin:
-        errors = restore_order(admin, reorder)
+    errors = restore_order(config, reorder)
     if errors:
         log(f"WARNING could not restore the replica order of {errors}")
     waiting = {k: v for k, v in reorder.items() if f"{k[0]}-{k[1]}" not in errors}

@@ -7,45 +7,66 @@ partitions the cluster refused, with the error, so callers can record them inste
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from kafka import TopicPartition
 from kafka.errors import KafkaError, for_code
 
 from kafka_medic.errors import MedicError
 from kafka_medic.executor.tasks import Task
+from kafka_medic.kafka.admin import admin_client
 from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.kafka.zookeeper import write_legacy_reassignment
 
 PREFERRED = 0
+ATTEMPTS, RETRY_DELAY_S = 5, 2.0
+T = TypeVar("T")
 
 
-def submit_reassignments(admin, config: ClusterConfig, tasks: list[Task]) -> dict[str, str]:
+def with_admin(config: ClusterConfig, action: Callable[..., T]) -> T:
+    """`action(admin)` with a fresh client per attempt: a broker that just died may still be where requests go.
+
+    Every action here is safe to repeat: the same target, cancel or config value sent twice is one change.
+    """
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            with admin_client(config) as admin:
+                return action(admin)
+        except KafkaError as exc:
+            if attempt == ATTEMPTS:
+                raise MedicError(f"admin request to {config.bootstrap} failed: {exc}") from exc
+            time.sleep(RETRY_DELAY_S)
+    raise AssertionError("unreachable")
+
+
+def submit_reassignments(config: ClusterConfig, tasks: list[Task]) -> dict[str, str]:
     """Start these moves; returns partition name -> error for those the cluster refused."""
     if not tasks:
         return {}
     if config.zookeeper:
         write_legacy_reassignment(config.zookeeper, {t.key: list(t.new_replicas) for t in tasks})
         return {}
-    results = _call(admin.alter_partition_reassignments,
-                    {TopicPartition(t.topic, t.partition): list(t.new_replicas) for t in tasks})
+    request = {TopicPartition(t.topic, t.partition): list(t.new_replicas) for t in tasks}
+    results = with_admin(config, lambda admin: admin.alter_partition_reassignments(request))
     return {f"{tp.topic}-{tp.partition}": err.__name__ for tp, err in results.items() if err is not None}
 
 
-def restore_order(admin, replicas: dict[tuple[str, int], list[int]]) -> dict[str, str]:
+def restore_order(config: ClusterConfig, replicas: dict[tuple[str, int], list[int]]) -> dict[str, str]:
     """Put rolled-back partitions' replicas back in their original order (a cancel keeps the merged order).
 
     The set is already right, so this copies nothing; it only gives back each partition's preferred leader.
     """
     if not replicas:
         return {}
-    results = _call(admin.alter_partition_reassignments,
-                    {TopicPartition(t, p): list(r) for (t, p), r in replicas.items()})
+    request = {TopicPartition(t, p): list(r) for (t, p), r in replicas.items()}
+    results = with_admin(config, lambda admin: admin.alter_partition_reassignments(request))
     return {f"{tp.topic}-{tp.partition}": err.__name__ for tp, err in results.items() if err is not None}
 
 
-def cancel_reassignments(admin, keys: Iterable[tuple[str, int]]) -> dict[str, str]:
+def cancel_reassignments(config: ClusterConfig, keys: Iterable[tuple[str, int]]) -> dict[str, str]:
     """Roll in-flight moves back to their original replicas; returns partition name -> error for refusals.
 
     A partition with no reassignment in flight (it finished meanwhile) is not an error.
@@ -53,7 +74,7 @@ def cancel_reassignments(admin, keys: Iterable[tuple[str, int]]) -> dict[str, st
     request = {TopicPartition(t, p): None for t, p in keys}
     if not request:
         return {}
-    results = _call(admin.alter_partition_reassignments, request)
+    results = with_admin(config, lambda admin: admin.alter_partition_reassignments(request))
     return {
         f"{tp.topic}-{tp.partition}": err.__name__
         for tp, err in results.items()
@@ -61,14 +82,14 @@ def cancel_reassignments(admin, keys: Iterable[tuple[str, int]]) -> dict[str, st
     }
 
 
-def elect_preferred_leaders(admin, keys: Iterable[tuple[str, int]]) -> dict[str, str]:
+def elect_preferred_leaders(config: ClusterConfig, keys: Iterable[tuple[str, int]]) -> dict[str, str]:
     """Preferred leader election; returns partition name -> error for partitions that did not get it."""
     by_topic: dict[str, list[int]] = defaultdict(list)
     for topic, partition in keys:
         by_topic[topic].append(partition)
     if not by_topic:
         return {}
-    response = _call(admin.elect_leaders, PREFERRED, dict(by_topic), raise_errors=False)
+    response = with_admin(config, lambda admin: admin.elect_leaders(PREFERRED, dict(by_topic), raise_errors=False))
     errors = {}
     for result in response.replica_election_results:
         for p in result.partition_result:
@@ -77,9 +98,3 @@ def elect_preferred_leaders(admin, keys: Iterable[tuple[str, int]]) -> dict[str,
                 errors[f"{result.topic}-{p.partition_id}"] = p.error_message or error.__name__
     return errors
 
-
-def _call(method, *args, **kwargs):
-    try:
-        return method(*args, **kwargs)
-    except KafkaError as exc:
-        raise MedicError(f"{method.__name__} failed: {exc}") from exc
