@@ -106,6 +106,9 @@ def run_load(args: argparse.Namespace) -> int:
             windows=args.windows,
             min_valid_ratio=args.min_valid_ratio,
         )
+        if not model.partition_load and not args.json:
+            print(f"no samples of cluster {args.cluster!r} in {store.safe_url}; run `kafka-medic sample` first")
+            return 0
     brokers = [_broker_row(model, b, capacities.for_broker(b).as_dict()) for b in model.broker_load]
     if args.json:
         print_json(
