@@ -107,7 +107,7 @@ def run_load(args: argparse.Namespace) -> int:
             min_valid_ratio=args.min_valid_ratio,
         )
         if not model.partition_load and not args.json:
-            print(f"no samples of cluster {args.cluster!r} in {store.safe_url}; run `kafka-medic sample` first")
+            print(f"no samples of cluster {args.cluster!r} in {store.safe_url}; run `kafka-medic sample`")
             return 0
     brokers = [_broker_row(model, b, capacities.for_broker(b).as_dict()) for b in model.broker_load]
     if args.json:
