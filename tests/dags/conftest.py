@@ -1,33 +1,33 @@
-"""Airflow for the DAG tests: its own home and SQLite database per session, two managed clusters.
+"""The DAG tests' clusters: two managed clusters, one connection carrying a canary password.
 
-Airflow reads its configuration when first imported, so the environment is set here, before any test
-module imports it; a connection carrying a canary password lets tests prove no secret ends up in a DAG.
+The canary lets the integrity test prove that no secret from a connection ends up in a DAG.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from pathlib import Path
 
-HOME = Path(tempfile.mkdtemp(prefix="kafka-medic-airflow-"))
+import pytest
+
+from . import airflow_env
+
 CANARY = "canary-secret-4f1c"
 CLUSTERS = [
     {"name": "alpha", "conn_id": "kafka_medic_alpha"},
     {"name": "beta", "conn_id": "kafka_medic_beta", "rebalance_cron": None},
 ]
 
-(HOME / "clusters.json").write_text(json.dumps({"clusters": CLUSTERS}))
-os.environ.update({
-    "AIRFLOW_HOME": str(HOME / "airflow"),
-    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-    "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
-    "KAFKA_MEDIC_CLUSTERS": str(HOME / "clusters.json"),
-    "KAFKA_MEDIC_HOME": str(HOME / "medic"),
-    "AIRFLOW_CONN_KAFKA_MEDIC_ALPHA": json.dumps({
+
+@pytest.fixture(scope="module", autouse=True)
+def two_clusters():
+    patch = pytest.MonkeyPatch()
+    path = airflow_env.HOME / "clusters.json"
+    path.write_text(json.dumps({"clusters": CLUSTERS}))
+    patch.setenv("KAFKA_MEDIC_CLUSTERS", str(path))
+    patch.setenv("AIRFLOW_CONN_KAFKA_MEDIC_ALPHA", json.dumps({
         "conn_type": "kafka",
         "extra": {"bootstrap.servers": "localhost:9092", "security.protocol": "SASL_PLAINTEXT",
                   "sasl.mechanism": "PLAIN", "sasl.username": "medic", "sasl.password": CANARY},
-    }),
-})
+    }))
+    yield
+    patch.undo()

@@ -19,7 +19,6 @@ from airflow.sdk.exceptions import AirflowNotFoundException, AirflowSkipExceptio
 
 from kafka_medic.airflow.hook import KafkaMedicHook
 from kafka_medic.errors import MedicError
-from kafka_medic.model import parse_proposal
 
 log = logging.getLogger(__name__)
 SLACK_CONN_ID = "kafka_medic_slack"
@@ -39,6 +38,7 @@ class SlackApprovalNotifier(BaseNotifier):
         self.action = action
 
     def notify(self, context) -> None:
+        from kafka_medic.model import parse_proposal
         from kafka_medic.notify.approval import ApprovalRef
 
         notifier = slack_notifier()
@@ -69,6 +69,7 @@ class ProposalApproval(ApprovalOperator):
         self.action = action
 
     def execute(self, context):
+        from kafka_medic.model import parse_proposal
         from kafka_medic.notify.policy import POLICY_ACTIONS, AutoApproved, decide, parse_policy
 
         ti = context["ti"]

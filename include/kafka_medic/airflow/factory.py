@@ -24,11 +24,11 @@ from kafka_medic.airflow.clusters import ManagedCluster
 from kafka_medic.airflow.grace import FailureGraceSensor
 from kafka_medic.airflow.monitoring import anomaly_asset
 from kafka_medic.airflow.params import form
-from kafka_medic.detector import HEAL, REBALANCE
 
 OWNER = "kafka-medic"
 START = datetime(2026, 1, 1)
 DEFAULT_ARGS = {"owner": OWNER, "retries": 2, "retry_delay": timedelta(seconds=15)}
+HEAL, REBALANCE = "heal", "rebalance"  # the detector's actions, each a DAG started by an asset
 MANUAL_KINDS = ("add_brokers", "decommission", "demote", "preferred_leader_election")
 DOCS = {
     "sample": "Samples broker and partition load into the metrics store.",

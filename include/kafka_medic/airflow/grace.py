@@ -16,8 +16,6 @@ from airflow.sdk import BaseOperator
 
 from kafka_medic.airflow.params import Request
 from kafka_medic.airflow.steps import settings, skip
-from kafka_medic.detector import HEAL, Anomaly, AnomalyLog, find_anomalies, parse_rules
-from kafka_medic.kafka.reader import read_cluster_state
 
 RECHECK_S = 15.0
 
@@ -34,6 +32,9 @@ class FailureGraceSensor(BaseOperator):
         return self.check(context)
 
     def check(self, context, event: Any = None) -> dict:
+        from kafka_medic.detector import HEAL, AnomalyLog, find_anomalies, parse_rules
+        from kafka_medic.kafka.reader import read_cluster_state
+
         s = settings(self.cluster, self.conn_id)
         rules = parse_rules(s.remediation)
         now = time.time()
@@ -62,12 +63,15 @@ class FailureGraceSensor(BaseOperator):
                        timeout=timedelta(seconds=due_at - now + 3600))
         reason = "; ".join(f"{a.summary} (for {now - started[a.key]:.0f}s)" for a in still)
         self.log.info("healing: %s", reason)
-        return Request(kind="heal", brokers=sorted({b for a in still for b in a.brokers}), reason=reason).as_dict()
+        brokers = sorted({b for a in still for b in a.brokers})
+        return Request(kind="heal", brokers=brokers, reason=reason, anomalies=[a.key for a in still]).as_dict()
 
 
-def triggering_anomalies(context) -> list[Anomaly]:
+def triggering_anomalies(context) -> list:
     """The anomalies the detect DAG put in the asset events that started this run (none when manual)."""
-    anomalies: dict[str, Anomaly] = {}
+    from kafka_medic.detector import Anomaly
+
+    anomalies = {}
     for events in (context.get("triggering_asset_events") or {}).values():
         for event in events:
             for data in (event.extra or {}).get("anomalies", []):

@@ -5,6 +5,8 @@ once it has lasted its kind's alert threshold, and handed to its remediation DAG
 Asset event whose extra carries the anomalies. Heal events go out as soon as the anomaly is seen (the
 heal DAG's grace sensor waits the act threshold, and skips if the broker comes back); rebalance events
 only once a goal violation has lasted its act threshold.
+
+The metrics store and the detector (pandas) are imported inside the callables, to keep DAG parsing fast.
 """
 
 from __future__ import annotations
@@ -17,14 +19,6 @@ from airflow.sdk.exceptions import AirflowSkipException
 
 from kafka_medic.airflow.approval import slack_notifier
 from kafka_medic.airflow.steps import cluster_model, settings
-from kafka_medic.detector import HEAL, AnomalyLog, find_anomalies, parse_rules
-from kafka_medic.goals import DEFAULT_GOALS
-from kafka_medic.kafka.reader import read_cluster_state
-from kafka_medic.metrics.admin_sampler import AdminSampler
-from kafka_medic.metrics.jmx_sampler import JmxSampler
-from kafka_medic.metrics.prometheus_sampler import PrometheusSampler, load_queries
-from kafka_medic.metrics.sampling import sample_loop
-from kafka_medic.metrics.store import MetricsStore
 
 log = logging.getLogger(__name__)
 SAMPLE_INTERVAL_S = 15.0
@@ -38,6 +32,12 @@ def anomaly_asset(cluster: str, action: str) -> Asset:
 
 def sample(cluster: str, conn_id: str, every_minutes: int) -> int:
     """Sample every SAMPLE_INTERVAL_S until the next run is due, so the store has no gaps; rounds stored."""
+    from kafka_medic.metrics.admin_sampler import AdminSampler
+    from kafka_medic.metrics.jmx_sampler import JmxSampler
+    from kafka_medic.metrics.prometheus_sampler import PrometheusSampler, load_queries
+    from kafka_medic.metrics.sampling import sample_loop
+    from kafka_medic.metrics.store import MetricsStore
+
     s = settings(cluster, conn_id)
     admin = AdminSampler(s.config)
     samplers = [admin]
@@ -59,6 +59,10 @@ def sample(cluster: str, conn_id: str, every_minutes: int) -> int:
 
 def detect(cluster: str, conn_id: str) -> dict[str, list[dict]]:
     """Find, record and alert; returns action -> anomalies (dicts) to hand to that action's DAG now."""
+    from kafka_medic.detector import HEAL, AnomalyLog, find_anomalies, parse_rules
+    from kafka_medic.goals import DEFAULT_GOALS
+    from kafka_medic.kafka.reader import read_cluster_state
+
     s = settings(cluster, conn_id)
     rules = parse_rules(s.remediation)
     state = read_cluster_state(s.config)
@@ -77,7 +81,7 @@ def detect(cluster: str, conn_id: str) -> dict[str, list[dict]]:
     return {action: [a.to_dict() for a in found] for action, found in due.items()}
 
 
-def alert(cluster: str, anomalies: AnomalyLog, rules) -> None:
+def alert(cluster: str, anomalies, rules) -> None:
     due = anomalies.due_alerts(cluster, rules)
     if not due:
         return
@@ -95,6 +99,8 @@ def publish(cluster: str, action: str, due: dict[str, list[dict]], outlet_events
     if not anomalies:
         raise AirflowSkipException(f"no anomaly calls for {action}")
     outlet_events[anomaly_asset(cluster, action)].extra = {"anomalies": anomalies}
+    from kafka_medic.detector import AnomalyLog
+
     keys = [a["key"] for a in anomalies]
     with AnomalyLog() as log_:
         log_.mark_acted(cluster, keys)

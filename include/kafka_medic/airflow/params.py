@@ -38,6 +38,7 @@ class Request:
     concurrency: int = 5
     brokers: list[int] = field(default_factory=list)
     reason: str = ""
+    anomalies: list[str] = field(default_factory=list)  # keys of the anomalies that called for it
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -5,6 +5,9 @@ Each is one small retryable Airflow task that passes plain JSON to the next thro
 write goes through `kafka_medic.executor`, whose steps are idempotent and resume from the journal and
 the cluster's own state, so a retried task picks up where the killed one stopped. Errors a retry cannot
 fix (a bad form, an execution that was stopped) fail at once with AirflowFailException.
+
+The executor, the metrics store and the planner (pandas, numpy) are imported inside the callables that
+use them: this module is imported whenever the DAG files are parsed, and parsing must stay fast.
 """
 
 from __future__ import annotations
@@ -12,27 +15,17 @@ from __future__ import annotations
 import logging
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from kafka_medic.airflow.hook import ClusterSettings, KafkaMedicHook
 from kafka_medic.airflow.params import Request, validate_request
-from kafka_medic.capacity import load_capacities
 from kafka_medic.errors import MedicError
-from kafka_medic.executor import ExecutionOptions, Journal
-from kafka_medic.executor import journal as j
-from kafka_medic.executor import steps as executor_steps
-from kafka_medic.executor.options import MB
-from kafka_medic.executor.stop import abort
-from kafka_medic.kafka.reader import read_cluster_state
-from kafka_medic.kafka.state import ClusterState
-from kafka_medic.metrics.load_model import build_load_model
-from kafka_medic.metrics.store import MetricsStore
-from kafka_medic.model import ClusterModel, model_to_dict, parse_model, parse_proposal, proposal_to_dict
-from kafka_medic.model.snapshot import state_to_model
-from kafka_medic.optimizer import PlanOptions, plan, render_summary
-from kafka_medic.optimizer.leadership import demote
+
+if TYPE_CHECKING:
+    from kafka_medic.kafka.state import ClusterState
+    from kafka_medic.model import ClusterModel, Proposal
 
 log = logging.getLogger(__name__)
 OUTCOME = "outcome"  # XCom key: why a run ended before executing (read by the report task)
@@ -61,17 +54,23 @@ def skip(ti, reason: str) -> None:
 
 def validate(kind: str, cluster: str, conn_id: str, params: dict[str, Any], ti, dag_run) -> dict:
     """Check the trigger form against the live cluster before anything is planned or written."""
+    from kafka_medic.kafka.reader import read_cluster_state
+
     config = settings(cluster, conn_id).config
     state = read_cluster_state(config)
     with failing_fast(ti):
         request = validate_request(kind, dict(params), state)
-    request = replace(request, reason=f"{dag_run.run_type} {request.reason}")
+    run_type = getattr(dag_run.run_type, "value", dag_run.run_type)
+    request = replace(request, reason=f"{run_type} {request.reason}")
     log.info("request: %s", request)
     return request.as_dict()
 
 
 def snapshot(cluster: str, conn_id: str, request: dict) -> dict:
     """The cluster model now, with the request's brokers marked (decommission) when it names any."""
+    from kafka_medic.kafka.reader import read_cluster_state
+    from kafka_medic.model import model_to_dict
+
     s = settings(cluster, conn_id)
     req = Request.from_dict(request)
     state = read_cluster_state(s.config)
@@ -86,6 +85,11 @@ def snapshot(cluster: str, conn_id: str, request: dict) -> dict:
 
 def cluster_model(s: ClusterSettings, state: ClusterState) -> ClusterModel:
     """Placement and sizes from the cluster, network and CPU from the metrics store, capacities from the file."""
+    from kafka_medic.capacity import load_capacities
+    from kafka_medic.metrics.load_model import build_load_model
+    from kafka_medic.metrics.store import MetricsStore
+    from kafka_medic.model.snapshot import state_to_model
+
     with MetricsStore() as store:
         loads = build_load_model(store, s.config.name)
     if not loads.complete:
@@ -100,6 +104,9 @@ def cluster_model(s: ClusterSettings, state: ClusterState) -> ClusterModel:
 
 def make_plan(request: dict, model: dict, ti) -> dict:
     """The proposal for the request; skips (with the reason) when there is nothing to do or it is a dry run."""
+    from kafka_medic.model import parse_model, proposal_to_dict
+    from kafka_medic.optimizer import render_summary
+
     req = Request.from_dict(request)
     with failing_fast(ti):
         proposal = plan_for(req, parse_model(model))
@@ -116,7 +123,10 @@ def make_plan(request: dict, model: dict, ti) -> dict:
     return proposal_to_dict(proposal)
 
 
-def plan_for(req: Request, model: ClusterModel):
+def plan_for(req: Request, model: ClusterModel) -> Proposal:
+    from kafka_medic.optimizer import PlanOptions, plan
+    from kafka_medic.optimizer.leadership import demote
+
     if req.kind == "demote":
         return demote(model, req.brokers)
     options = PlanOptions(goals=req.goals or None, excluded_topics=req.excluded_topics)
@@ -129,6 +139,11 @@ def plan_for(req: Request, model: ClusterModel):
 
 def set_throttles(cluster: str, conn_id: str, request: dict, proposal: dict) -> str:
     """Start (or resume) the execution in the journal and put the replication throttles on; its id."""
+    from kafka_medic.executor import ExecutionOptions, Journal
+    from kafka_medic.executor import steps as executor_steps
+    from kafka_medic.executor.options import MB
+    from kafka_medic.model import parse_proposal
+
     config = settings(cluster, conn_id).config
     req = Request.from_dict(request)
     options = ExecutionOptions(
@@ -143,6 +158,9 @@ def set_throttles(cluster: str, conn_id: str, request: dict, proposal: dict) -> 
 
 def execute_batches(cluster: str, conn_id: str, execution_id: str) -> str:
     """Move replicas batch by batch until done; a kill mid-way leaves the journal for the retry to resume."""
+    from kafka_medic.executor import Journal
+    from kafka_medic.executor import steps as executor_steps
+
     config = settings(cluster, conn_id).config
     outcome = executor_steps.execute_batches(config, execution_id, Journal(), log.info)
     if outcome != "done":
@@ -151,6 +169,9 @@ def execute_batches(cluster: str, conn_id: str, execution_id: str) -> str:
 
 
 def elect_leaders(cluster: str, conn_id: str, execution_id: str) -> dict[str, str]:
+    from kafka_medic.executor import Journal
+    from kafka_medic.executor import steps as executor_steps
+
     config = settings(cluster, conn_id).config
     failures = executor_steps.elect_leaders(config, execution_id, Journal(), log.info)
     for partition, reason in failures.items():
@@ -160,6 +181,10 @@ def elect_leaders(cluster: str, conn_id: str, execution_id: str) -> dict[str, st
 
 def verify(cluster: str, conn_id: str, execution_id: str) -> dict:
     """Read the cluster and compare with the proposal; fails naming every move that is not done."""
+    from kafka_medic.executor import Journal
+    from kafka_medic.executor import steps as executor_steps
+    from kafka_medic.executor.options import MB
+
     config = settings(cluster, conn_id).config
     report = executor_steps.verify(config, execution_id, Journal())
     if report["undone"]:
@@ -171,6 +196,11 @@ def verify(cluster: str, conn_id: str, execution_id: str) -> dict:
 
 def clear_throttles(cluster: str, conn_id: str, execution_id: str) -> dict:
     """The teardown: roll back moves still in flight (the run ended early), clear throttles, free the lock."""
+    from kafka_medic.executor import Journal
+    from kafka_medic.executor import journal as j
+    from kafka_medic.executor import steps as executor_steps
+    from kafka_medic.executor.stop import abort
+
     config = settings(cluster, conn_id).config
     journal = Journal()
     execution = journal.get(execution_id)
@@ -183,25 +213,46 @@ def clear_throttles(cluster: str, conn_id: str, execution_id: str) -> dict:
 
 
 def report(cluster: str, conn_id: str, kind: str, ti, dag_run) -> dict:
-    """The action log entry of the run (what, why, who approved, moves, bytes, duration, outcome), logged."""
+    """Write the run to the action log (store and Kafka topic) and end the task log with its summary.
+
+    Runs whatever happened upstream: an execution's report, or why the run ended before executing
+    (a bad form, a recovered broker, nothing to do, a rejection or no answer).
+    """
+    import time
+
+    from kafka_medic.notify.action_log import ActionRecord, record_action
+
     request = ti.xcom_pull(task_ids="validate") or ti.xcom_pull(task_ids="wait_for_grace") or {}
     proposal = ti.xcom_pull(task_ids="plan") or {}
     decision = ti.xcom_pull(task_ids="approve", key="decision") or {}
     execution = ti.xcom_pull(task_ids="clear_throttles") or {}
-    ended = [ti.xcom_pull(task_ids=t, key=OUTCOME) for t in ("validate", "wait_for_grace", "plan")]
-    outcome = execution.get("status") or (decision.get("reason") if decision.get("approved") is False else None)
-    outcome = outcome or next((reason for reason in ended if reason), None) or "failed before executing"
-    entry = {
-        "cluster": cluster, "action": kind, "why": request.get("reason", ""), "outcome": outcome,
-        "approved_by": decision.get("by"), "approval": decision.get("reason"),
-        "moves": len(proposal.get("moves", [])), "bytes_moved": execution.get("bytes_moved", 0),
-        "duration_s": execution.get("duration_s"), "execution_id": execution.get("execution_id"),
-        "dag_id": dag_run.dag_id, "run_id": dag_run.run_id,
-    }
-    log.info("action log: %s on %s: %s", kind, cluster, outcome)
-    for key, value in entry.items():
-        log.info("  %-13s %s", key, value)
+    why = request.get("anomalies") or [request.get("reason") or kind]
+    approved_by = decision.get("by", "") if decision.get("approved") else ""
+    if decision.get("by") == "policy":
+        approved_by = f"auto: {decision['reason']}"
+    run = f"{dag_run.dag_id}/{dag_run.run_id}"
     if execution:
-        for line in executor_steps.report_lines(execution):
-            log.info("  %s", line)
-    return entry
+        record = ActionRecord.from_execution_report(execution, kind, why, approved_by, run)
+    else:
+        ended = [ti.xcom_pull(task_ids=t, key=OUTCOME) for t in ("validate", "wait_for_grace", "plan")]
+        reason = next((r for r in ended if r), None)
+        if decision.get("approved") is False:
+            outcome, reason = "rejected", decision["reason"]
+        elif reason and not reason.startswith("failed"):
+            outcome = "skipped"
+        else:
+            outcome, reason = "failed", reason or "failed before executing: see the failed task's log"
+        record = ActionRecord(
+            cluster=cluster, action=kind, why=why, approved_by=approved_by,
+            moves_planned=len(proposal.get("moves", [])), moves_done=0, bytes_moved=0, outcome=outcome,
+            started_at=dag_run.start_date.timestamp(), finished_at=time.time(), message=reason, run=run,
+        )
+    # Runs that never reached a decision wrote nothing to the cluster, and the action topic is no exception.
+    reached = bool(decision or execution)
+    log.info("%s", record_action(record, settings(cluster, conn_id).config if reached else None))
+    if execution:
+        from kafka_medic.executor.steps import report_lines
+
+        for line in report_lines(execution):
+            log.info("%s", line)
+    return record.to_dict()

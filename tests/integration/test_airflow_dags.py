@@ -1,0 +1,88 @@
+"""The remediation DAGs run in-process with `dag.test()` against the real KRaft cluster.
+
+Cheap end-to-end checks of the whole chain without a scheduler: a rebalance the policy approves runs
+every task and leaves no throttle behind; a bad trigger form fails at validation and touches nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from ..dags import airflow_env  # noqa: F401  (Airflow's environment, before Airflow is imported)
+
+CLUSTER = "itest"
+POLICY = {"rebalance": {"approval": "auto", "max_data_gb": 1}, "decommission": "required"}
+
+
+@pytest.fixture(scope="module")
+def dags(kraft_cluster, tmp_path_factory):
+    """The DAGs of one managed cluster (the session's KRaft cluster) with their own metrics store."""
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.utils import db
+
+    home = tmp_path_factory.mktemp("airflow-dags")
+    patch = pytest.MonkeyPatch()
+    (home / "clusters.json").write_text(json.dumps({"clusters": [{"name": CLUSTER, "conn_id": "kafka_medic_it"}]}))
+    patch.setenv("KAFKA_MEDIC_CLUSTERS", str(home / "clusters.json"))
+    patch.setenv("KAFKA_MEDIC_HOME", str(home / "medic"))
+    patch.setenv("AIRFLOW_CONN_KAFKA_MEDIC_IT", json.dumps({"conn_type": "kafka", "extra": {
+        "bootstrap.servers": kraft_cluster.bootstrap, "kafka_medic": {"policy": POLICY}}}))
+    db.initdb()
+    yield DagBag(dag_folder=str(airflow_env.DAGS))
+    patch.undo()
+
+
+def states(run) -> dict[str, str]:
+    return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+
+
+def actions():
+    from kafka_medic.notify.action_log import ActionLog
+
+    with ActionLog() as log:
+        return log.recent(CLUSTER)
+
+
+def test_rebalance_approved_by_policy_runs_every_step_and_clears_throttles(dags, kraft_cluster):
+    from kafka_medic.devcluster.workload import TopicLoad, create_skewed_topics
+    from kafka_medic.kafka.config import ClusterConfig
+    from kafka_medic.kafka.reader import read_cluster_state
+
+    topic = f"airflow-skew-{uuid.uuid4().hex[:6]}"
+    create_skewed_topics(kraft_cluster.bootstrap, kraft_cluster.broker_ids, (TopicLoad(topic, 8, 1.0),))
+    conf = {"force": True, "throttle_mb_s": 50, "excluded_topics": f"(?!{topic}$).*"}
+    run = dags.dags[f"kafka_medic__{CLUSTER}__rebalance"].test(run_conf=conf)
+
+    assert str(run.state) == "success", states(run)
+    assert set(states(run).values()) == {"success"}, states(run)
+    state = read_cluster_state(ClusterConfig(bootstrap=kraft_cluster.bootstrap))
+    assert state.throttles() == {"brokers": {}, "topics": {}}
+    assert not state.reassigning_partitions() and not state.under_replicated_partitions()
+    record = actions()[0]
+    assert (record.action, record.outcome, record.moves_done) == ("rebalance", "succeeded", record.moves_planned)
+    assert record.approved_by.startswith("auto: rebalance auto-approved by policy")
+
+
+@pytest.mark.parametrize(("kind", "conf", "message"), [
+    ("decommission", {"brokers": [99]}, "brokers: unknown broker 99"),
+    ("rebalance", {"excluded_topics": "orders-(["}, "excluded_topics: 'orders-([' is not a valid regex"),
+])
+def test_bad_form_fails_at_validation_and_writes_nothing(dags, kraft_cluster, kind, conf, message):
+    from kafka_medic.kafka.config import ClusterConfig
+    from kafka_medic.kafka.reader import read_cluster_state
+
+    config = ClusterConfig(bootstrap=kraft_cluster.bootstrap)
+    before = {p.name: p.replicas for p in read_cluster_state(config).partitions}
+    run = dags.dags[f"kafka_medic__{CLUSTER}__{kind}"].test(run_conf=conf)
+
+    assert str(run.state) == "failed"
+    assert states(run)["validate"] == "failed"
+    assert states(run)["snapshot"] == "upstream_failed" and states(run)["report"] == "success"
+    after = read_cluster_state(config)
+    assert {p.name: p.replicas for p in after.partitions} == before
+    assert after.throttles() == {"brokers": {}, "topics": {}}
+    record = actions()[0]
+    assert (record.action, record.outcome) == (kind, "failed") and message in record.message
