@@ -24,6 +24,10 @@ class TopicLoad:
     share: float  # fraction of the total produce rate
 
 
+# Brokers are killed on purpose: back off instead of redialling a dead one thousands of times a second,
+# and keep librdkafka's informational chatter out of the demo's output.
+CLIENT_DEFAULTS = {"reconnect.backoff.ms": 500, "reconnect.backoff.max.ms": 5000, "log_level": 3}
+
 DEFAULT_TOPICS = (
     TopicLoad("orders", 12, 0.6),
     TopicLoad("clicks", 6, 0.3),
@@ -109,7 +113,8 @@ def run_workload(
     )
     for thread in consumers:
         thread.start()
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 50, "enable.idempotence": True})
+    producer = Producer({**CLIENT_DEFAULTS, "bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 50,
+                         "enable.idempotence": True})
     produced = {t.name: 0 for t in topics}
     errors: list[str] = []
 
@@ -146,6 +151,7 @@ def run_workload(
 def _consume(bootstrap: str, topic: str, counts: dict[str, int], stop: threading.Event) -> None:
     consumer = Consumer(
         {
+            **CLIENT_DEFAULTS,
             "bootstrap.servers": bootstrap,
             "group.id": f"kafka-medic-workload-{topic}",
             "auto.offset.reset": "latest",
