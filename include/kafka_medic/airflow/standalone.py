@@ -1,0 +1,105 @@
+"""A local `airflow standalone` serving kafka-medic's DAGs and plugin, for the demo and the end-to-end test.
+
+Scheduler, DAG processor, triggerer and api-server on SQLite, under their own home and process group so
+that stopping it stops all of them. It runs with Airflow's all-admins auth (no login): only for a local
+machine, which is why the API listens on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from kafka_medic.errors import MedicError
+
+ROOT = Path(__file__).resolve().parents[3]
+AIRFLOW = Path(sys.executable).parent / "airflow"
+
+
+class StandaloneAirflow:
+    def __init__(self, home: Path, port: int, clusters: list[dict], connections: dict[str, dict]) -> None:
+        self.home, self.port = Path(home), port
+        self.home.mkdir(parents=True, exist_ok=True)
+        (self.home / "clusters.json").write_text(json.dumps({"clusters": clusters}))
+        self.env = {
+            **os.environ,
+            "PATH": f"{AIRFLOW.parent}{os.pathsep}{os.environ.get('PATH', '')}",  # standalone runs `airflow ...`
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "300",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(port),
+            "AIRFLOW__API__BASE_URL": f"http://localhost:{port}",
+            "KAFKA_MEDIC_CLUSTERS": str(self.home / "clusters.json"),
+            **{f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(conn) for conn_id, conn in connections.items()},
+        }
+        self.env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
+        self.pools = [f"kafka_medic__{c['name']}" for c in clusters]
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://localhost:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.home / "standalone.log"
+
+    def start(self, timeout_s: float = 600) -> None:
+        """Start it, wait until the API lists kafka-medic's DAGs, and create each cluster's one-slot pool."""
+        with open(self.log_path, "ab") as out:
+            self.process = subprocess.Popen([str(AIRFLOW), "standalone"], env=self.env, stdout=out,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout_s
+        while not self._serving():
+            if self.process.poll() is not None:
+                raise MedicError(f"airflow standalone exited ({self.process.returncode}); see {self.log_path}")
+            if time.monotonic() > deadline:
+                raise MedicError(f"airflow standalone not ready after {timeout_s:.0f}s; see {self.log_path}")
+            time.sleep(2)
+        for pool in self.pools:
+            self.call("POST", "/pools", {"name": pool, "slots": 1,
+                                         "description": "one execution at a time on this cluster"})
+
+    def stop(self) -> None:
+        """Stop every process it started (SIGTERM to the group, SIGKILL after a minute)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(30)
+
+    def call(self, method: str, path: str, body: dict | None = None) -> dict:
+        """The REST API (v2) at `path`, as JSON."""
+        request = urllib.request.Request(f"{self.url}/api/v2{path}", method=method,
+                                         data=json.dumps(body).encode() if body is not None else None,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read() or b"{}")
+
+    def runs(self, dag_id: str) -> list[dict]:
+        return self.call("GET", f"/dags/{dag_id}/dagRuns?order_by=-run_after")["dag_runs"]
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
+        tis = self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
+        return {ti["task_id"]: ti["state"] for ti in tis}
+
+    def _serving(self) -> bool:
+        try:
+            return self.call("GET", "/dags?dag_id_pattern=kafka_medic__")["total_entries"] > 0
+        except (OSError, ValueError):
+            return False
