@@ -5,7 +5,7 @@ live on the older brokers only), hot topics and hot partitions (log-normal throu
 retention (disk is not proportional to traffic), leadership drifted away from preferred replicas,
 brokers with different disk sizes placed as if they were equal, dead brokers still holding replicas, and new
 brokers that hold nothing yet. Replicas are placed the way Kafka places a new topic (rack-alternating
-round robin from a random start), so every partition starts rack-aware.
+round robin with a random start and shift), so every partition starts rack-aware.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ class Scenario:
     # mean utilisation of the brokers that keep data, per resource (disk, nw_in, nw_out, cpu)
     utilisation: tuple[float, float, float, float] = (0.45, 0.35, 0.12, 0.30)
     drifted_leaders: float = 0.1  # share of partitions not led by their preferred replica
+    oldest_topics: float = 0.85  # a topic lives on the first 85-100% of the brokers (the cluster grew)
     follower_cpu_ratio: float = 0.3
 
 
@@ -120,21 +121,25 @@ def _place(
     rf = s.replication_factor
     replicas = np.empty((s.partitions, rf), dtype=np.int64)
     topic_of = np.repeat(np.arange(len(topic_sizes)), topic_sizes)
+    racks = len(np.unique(rack)) if rack is not None else rf
     start = 0
     for size in topic_sizes:
-        pool = max(rf, int(old * rng.uniform(0.6, 1.0)))
-        if rack is not None and pool > s.racks:
-            pool -= pool % s.racks  # whole rack rounds, so the wrap-around keeps neighbours apart
+        pool = max(rf, int(old * rng.uniform(s.oldest_topics, 1.0)))
         order = _rack_alternating(np.arange(pool), rack)
         first = rng.integers(0, pool)
         shift = rng.integers(0, max(pool - 1, 1))
         for j in range(size):
             lead = (first + j) % pool
-            if rack is None:  # Kafka's shifted round robin
-                follow = [(lead + 1 + (shift + j // pool + k) % (pool - 1)) % pool for k in range(rf - 1)]
-            else:  # neighbours in the rack-alternating order sit in different racks
-                follow = [(lead + k) % pool for k in range(1, rf)]
-            replicas[start + j] = order[[lead, *follow]]
+            chosen = [int(order[lead])]
+            k = 0
+            while len(chosen) < rf:  # Kafka's shifted round robin, skipping racks already used
+                candidate = int(order[(lead + 1 + (shift + j // pool + k) % (pool - 1)) % pool])
+                k += 1
+                used = {rack[c] for c in chosen} if rack is not None else set()
+                crowded = rack is not None and rack[candidate] in used and len(used) < min(rf, racks)
+                if candidate not in chosen and (not crowded or k > 2 * pool):
+                    chosen.append(candidate)
+            replicas[start + j] = chosen
         start += size
     return replicas, topic_of
 
@@ -151,7 +156,7 @@ def _rack_alternating(brokers: np.ndarray, rack: np.ndarray | None) -> np.ndarra
 def _loads(rng: np.random.Generator, topic_of: np.ndarray, topics: int) -> np.ndarray:
     """Leader load per partition before scaling: hot topics, hot keys, per-topic retention and fan-out."""
     topic_rate = rng.lognormal(0.0, 1.0, topics)
-    retention = rng.lognormal(0.0, 0.5, topics)
+    retention = rng.lognormal(0.0, 1.0, topics)  # hours to weeks
     fanout = rng.integers(1, 4, topics).astype(float)
     nw_in = topic_rate[topic_of] * rng.lognormal(0.0, 0.5, len(topic_of))
     nw_out = nw_in * fanout[topic_of]

@@ -28,6 +28,9 @@ class Thresholds:
     balance_lower: float = 0.9
     balance_upper: float = 1.1
     max_replicas_per_broker: int = 10000
+    # topic_replica_distribution also allows mean +- this many replicas (Cruise Control's
+    # topic.replica.count.balance.min.gap): +-10% of 0.2 replicas per broker means nothing
+    topic_min_gap: int = 2
 
 
 @dataclass

@@ -1,7 +1,9 @@
 """Soft topic replica distribution: each topic's replicas spread evenly over the brokers.
 
-Per topic the band is [floor(0.9 mean), ceil(1.1 mean)] replicas per broker that keeps data, so a hot
-topic does not pile onto a few brokers even when their totals look balanced.
+Per topic the band is [floor(0.9 mean), ceil(1.1 mean)] replicas per broker that keeps data, widened
+to at least mean +- `topic_min_gap` (as Cruise Control does), so a hot topic does not pile onto a few
+brokers even when their totals look balanced, and a small topic on a big cluster is not shuffled
+for nothing.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ class TopicReplicaDistributionGoal(Goal):
         replicas = np.bincount(a.partition_topic, weights=placement.rf, minlength=len(a.topics))
         holders = max(int(holding_brokers(placement).sum()), 1)
         mean = replicas / holders
-        lower = np.floor(self.thresholds.balance_lower * mean + 1e-9)
-        upper = np.ceil(self.thresholds.balance_upper * mean - 1e-9)
-        return lower, upper
+        gap = self.thresholds.topic_min_gap
+        lower = np.minimum(np.floor(self.thresholds.balance_lower * mean + 1e-9), np.ceil(mean - gap - 1e-9))
+        upper = np.maximum(np.ceil(self.thresholds.balance_upper * mean - 1e-9), np.floor(mean + gap + 1e-9))
+        return np.maximum(lower, 0), upper
 
     def check(self, placement: Placement) -> GoalResult:
         """Violation: replicas above each topic's upper limit plus replicas missing below its lower limit."""

@@ -27,6 +27,9 @@ MAX_SOURCES = 12  # brokers an under-loaded broker pulls load from
 RESOURCE_COLUMNS = [DISK, NW_IN, NW_OUT, CPU]
 SCORED = [*RESOURCE_COLUMNS, REPLICAS]  # what "a lightly loaded destination" means
 MIX = SCORED  # what a replica carries, for matching it to what a broker lacks
+SWAP_PARTNERS = 4  # brokers at the other end of the band a broker tries to swap with
+SWAP_CANDIDATES = 32  # replicas per side considered for a swap (so 32 x 32 pairs)
+MAX_SWAPS = 16  # swaps with one partner per visit
 NEAR = 0.1  # candidates within 10% of the cheapest for a goal count as equally cheap
 EVACUATION = "evacuation"
 
@@ -171,6 +174,8 @@ class Search:
             excess, moved = self._shed_leadership(metric, src, excess, tolerance)
         if replicas and excess > tolerance:
             moved += self._shed_replicas(metric, src, excess, tolerance)
+        if replicas and self.band is not None:
+            moved += self._swap(metric, src, limit, tolerance, shed=True)
         return moved
 
     def _fill(self, metric: int, dst: int, limit: float, leaders: bool, replicas: bool) -> int:
@@ -181,7 +186,75 @@ class Search:
             deficit, moved = self._fill_leadership(metric, dst, deficit, tolerance)
         if replicas and deficit > tolerance:
             moved += self._fill_replicas(metric, dst, deficit, tolerance)
+        if replicas and self.band is not None:
+            moved += self._swap(metric, dst, limit, tolerance, shed=False)
         return moved
+
+    def _swap(self, metric: int, broker: int, limit: float, tolerance: float, shed: bool) -> int:
+        """Exchange replicas with the brokers at the other end of the band when moves alone cannot help
+        (typically because a move would break an earlier goal, such as replica counts).
+
+        Shedding, `broker` gives a replica heavy in `metric` for a light one from one of the least
+        loaded brokers; filling, the reverse. Every bounded goal must accept the net change on both
+        brokers, and the goal being balanced must gain.
+        """
+        p = self.p
+        share = p.metrics[:, metric] / self.fair[:, metric]
+        partners = np.flatnonzero(
+            self.can_receive & (share < share[broker] if shed else share > share[broker])
+        )
+        partners = partners[np.argsort(share[partners] if shed else -share[partners], kind="stable")]
+        swaps = 0
+        for partner in partners[:SWAP_PARTNERS]:
+            while swaps < MAX_SWAPS:
+                need = p.metrics[broker, metric] - limit if shed else limit - p.metrics[broker, metric]
+                if need <= tolerance:
+                    return swaps
+                heavy_on, light_on = (broker, int(partner)) if shed else (int(partner), broker)
+                pair = self._best_swap(metric, heavy_on, light_on, need)
+                if pair is None:
+                    break
+                self._move(pair[0], light_on)
+                self._move(pair[1], heavy_on)
+                swaps += 1
+        return swaps
+
+    def _best_swap(self, metric: int, heavy_on: int, light_on: int, need: float) -> tuple[int, int] | None:
+        """The slots (a on `heavy_on`, b on `light_on`) whose exchange moves nearest `need` of `metric`
+        from heavy_on to light_on per MB, accepted by every goal; None if there is none."""
+        heavy, hv = self._swap_side(heavy_on, light_on, metric, largest=True)
+        light, lv = self._swap_side(light_on, heavy_on, metric, largest=False)
+        if not len(heavy) or not len(light):
+            return None
+        delta = hv[:, None, :] - lv[None, :, :]  # what heavy_on loses and light_on gains, per pair
+        gain = delta[:, :, metric]
+        ok = (gain > 0) & (self.p.slot_partition[heavy][:, None] != self.p.slot_partition[light][None, :])
+        a = self.acceptance
+        columns = a.columns[: a.k]
+        d = delta[:, :, columns]
+        ok &= (np.where(d > 0, d - a.room_down[heavy_on, : a.k], -d - a.room_up[heavy_on, : a.k]) <= 0).all(
+            axis=2
+        )
+        ok &= (np.where(d > 0, d - a.room_up[light_on, : a.k], -d - a.room_down[light_on, : a.k]) <= 0).all(
+            axis=2
+        )
+        ok &= self._band_improves(np.array([heavy_on]), np.array([light_on]), gain)
+        if not ok.any():
+            return None
+        cost = self._cost(heavy)[:, None] + self._cost(light)[None, :] + self.cost_floor
+        value = np.where(ok, _fit(gain, need) / cost, -np.inf)
+        i, j = np.unravel_index(int(np.argmax(value)), value.shape)
+        return int(heavy[i]), int(light[j])
+
+    def _swap_side(self, on: int, to: int, metric: int, largest: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Up to SWAP_CANDIDATES slots on `on` that may move to `to`, heaviest (or lightest) in `metric`."""
+        slots = self._movable_slots(on)
+        slots = slots[self._budget_allows_all(slots)]
+        slots = slots[self.acceptance.placeable(slots, to)]
+        vectors = self.p.slot_vectors(slots)
+        order = np.argsort(-vectors[:, metric] if largest else vectors[:, metric], kind="stable")
+        keep = order[:SWAP_CANDIDATES]
+        return slots[keep], vectors[keep]
 
     def _shed_replicas(self, metric: int, src: int, excess: float, tolerance: float) -> int:
         slots = self._movable_slots(src)
