@@ -57,7 +57,7 @@ class Medic:
         return wait_for(started, timeout_s, "the detector to start a heal run", interval=3)
 
     def task_states(self, run_id: str) -> dict[str, str]:
-        return self.medic.task_states(HEAL_DAG, run_id)
+        return self.airflow.task_states(HEAL_DAG, run_id)
 
     def finished(self, run_id: str, timeout_s: float = 600) -> dict[str, str]:
         def done():
