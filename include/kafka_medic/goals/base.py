@@ -61,10 +61,6 @@ class Goal:
         return f"<{type(self).__name__} {self.name}>"
 
 
-def broker_list(placement: Placement, indexes) -> list[int]:
-    return [int(placement.arrays.broker_ids[i]) for i in indexes]
-
-
 def describe(items: list, limit: int = 5) -> str:
     """'a, b, c and 7 more': keep one-line messages short on big clusters."""
     shown = ", ".join(str(i) for i in items[:limit])

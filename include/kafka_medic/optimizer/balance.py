@@ -1,0 +1,260 @@
+"""Balancing one per-broker metric into its band: the optimize step of capacity, distribution and
+leader-count goals (a mixin of `Search`).
+
+For a broker above the band the search sheds load, for one below it pulls load in; leadership first
+where the goal allows it (no data moves), then replicas, then swaps. Candidate replicas are ranked by
+how much of the need they cover per MB they add to the plan (a replica already moved once costs
+nothing to move on, so the plan never moves data twice when once would do), and among the nearly
+cheapest, by how well they carry the mix of resources the broker needs for the goals that follow.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kafka_medic.goals.bounded import BoundedGoal, slack
+from kafka_medic.model.arrays import CPU, DISK, NW_IN, NW_OUT
+from kafka_medic.model.placement import REPLICAS
+
+MAX_ROUNDS = 4  # passes over violating brokers per goal; later passes see replicas moved in earlier ones
+MAX_FAILED_TRIES = 48  # candidates without any destination before a broker is given up for this pass
+MAX_SOURCES = 12  # brokers an under-loaded broker pulls load from
+NEAR = 0.1  # candidates within 10% of the cheapest for a goal count as equally cheap
+MIX = [DISK, NW_IN, NW_OUT, CPU, REPLICAS]  # what a replica carries, for matching it to what a broker lacks
+
+
+class Balancing:
+    def balance(self, goal: BoundedGoal) -> None:
+        """Shed load from brokers above the goal's band, then pull load onto brokers below it.
+
+        For a band (distribution goals) a move need only lower the goal's total violation, so load may
+        pass through a broker on its way; for a plain limit (capacity goals) no broker may cross it.
+        """
+        lower, upper = goal.limits(self.p)
+        self.band = (goal.metric, lower, upper) if np.isfinite(lower).any() else None
+        self.acceptance.exempt_last(self.band is not None)
+        try:
+            self._balance(goal, lower, upper)
+        finally:
+            self.acceptance.exempt_last(False)
+            self.band = None
+
+    def _balance(self, goal: BoundedGoal, lower: np.ndarray, upper: np.ndarray) -> None:
+        # leadership alone first (it moves no data), then replicas as well
+        passes = [(True, False), (True, True)] if goal.uses_leadership else [(False, True)]
+        for leaders, replicas in passes:
+            if not goal.uses_replicas and replicas:
+                break
+            for _ in range(MAX_ROUNDS):
+                if not self._balance_round(goal, lower, upper, leaders, replicas):
+                    break
+
+    def _balance_round(
+        self, goal: BoundedGoal, lower: np.ndarray, upper: np.ndarray, leaders: bool, replicas: bool
+    ) -> int:
+        """One pass over the brokers outside the band, worst first; the number of moves made."""
+        value = self.p.metrics[:, goal.metric]
+        over = np.flatnonzero(value - upper > slack(upper))
+        under = np.flatnonzero((lower - value > slack(lower)) & self.can_receive)
+        scale = np.where(np.abs(upper) > 0, np.abs(upper), 1.0)
+        moved = 0
+        for src in over[np.argsort(-(value[over] - upper[over]) / scale[over], kind="stable")]:
+            moved += self._shed(goal.metric, int(src), upper[src], leaders, replicas)
+        value = self.p.metrics[:, goal.metric]
+        under = under[lower[under] - value[under] > slack(lower[under])]
+        scale = np.where(np.abs(lower) > 0, np.abs(lower), 1.0)
+        for dst in under[np.argsort(-(lower[under] - value[under]) / scale[under], kind="stable")]:
+            moved += self._fill(goal.metric, int(dst), lower[dst], leaders, replicas)
+        return moved
+
+    def _shed(self, metric: int, src: int, limit: float, leaders: bool, replicas: bool) -> int:
+        excess = self.p.metrics[src, metric] - limit
+        tolerance = float(slack(np.array(limit)))
+        moved = 0
+        if leaders and excess > tolerance:
+            excess, moved = self._shed_leadership(metric, src, excess, tolerance)
+        if replicas and excess > tolerance:
+            moved += self._shed_replicas(metric, src, excess, tolerance)
+        if replicas and self.band is not None:
+            moved += self._swap(metric, src, limit, tolerance, shed=True)
+        return moved
+
+    def _fill(self, metric: int, dst: int, limit: float, leaders: bool, replicas: bool) -> int:
+        deficit = limit - self.p.metrics[dst, metric]
+        tolerance = float(slack(np.array(limit)))
+        moved = 0
+        if leaders and deficit > tolerance:
+            deficit, moved = self._fill_leadership(metric, dst, deficit, tolerance)
+        if replicas and deficit > tolerance:
+            moved += self._fill_replicas(metric, dst, deficit, tolerance)
+        if replicas and self.band is not None:
+            moved += self._swap(metric, dst, limit, tolerance, shed=False)
+        return moved
+
+    def _shed_replicas(self, metric: int, src: int, excess: float, tolerance: float) -> int:
+        slots = self._movable_slots(src)
+        vectors = self.p.slot_vectors(slots)
+        keep = vectors[:, metric] > 0
+        slots, vectors = slots[keep], vectors[keep]
+        load, cost = vectors[:, metric], self._cost(slots)
+        untried = np.ones(len(slots), dtype=bool)
+        moved = failures = 0
+        like = self._likeness(src, vectors, metric, surplus=True)
+        while excess > tolerance and failures < MAX_FAILED_TRIES and untried.any():
+            fit = covered(load, excess)
+            c = self._choose(fit / (cost + self.cost_floor), fit / excess, like, untried)
+            untried[c] = False
+            mask = (
+                self.acceptance.destinations(slots[c], vectors[c]) if self._budget_allows(slots[c]) else None
+            )
+            if mask is not None and self.band is not None:
+                mask &= self._band_improves(np.array([src]), np.arange(self.p.num_brokers), load[c])
+            if mask is None or not mask.any():
+                failures += 1
+                continue
+            self._move(slots[c], self._pick(mask, metric, vectors[c]))
+            excess -= load[c]
+            moved += 1
+        return moved
+
+    def _fill_replicas(self, metric: int, dst: int, deficit: float, tolerance: float) -> int:
+        """Pull replicas to `dst` from the brokers with the most of `metric` relative to their share."""
+        p = self.p
+        share = p.metrics[:, metric] / self.fair[:, metric]
+        sources = np.flatnonzero((share > share[dst]) & p.arrays.holds_data)
+        sources = sources[np.argsort(-share[sources], kind="stable")][:MAX_SOURCES]
+        if not len(sources):
+            return 0
+        slots = np.concatenate([self._movable_slots(int(b)) for b in sources])
+        vectors = p.slot_vectors(slots)
+        keep = (vectors[:, metric] > 0) & self._budget_allows_all(slots)
+        keep[keep] = self.acceptance.placeable(slots[keep], dst)
+        slots, vectors = slots[keep], vectors[keep]
+        src, parts = p.slot_broker[slots], p.slot_partition[slots]
+        topics = p.arrays.partition_topic[parts]
+        load, cost = vectors[:, metric], self._cost(slots)
+        like = self._likeness(dst, vectors, metric, surplus=False)
+        open_ = np.ones(len(slots), dtype=bool)
+        moved = failures = 0
+        while deficit > tolerance and failures < MAX_FAILED_TRIES and open_.any():
+            fit = covered(load, deficit)
+            c = self._choose(fit / (cost + self.cost_floor), fit / deficit, like, open_)
+            open_[c] = False
+            fits = self.acceptance.fits(vectors[c : c + 1], src[c : c + 1], dst)[0]
+            if self.band is not None and fits:
+                fits = self._band_improves(src[c : c + 1], np.array([dst]), load[c])[0]
+            if not fits:
+                failures += 1
+                continue
+            self._move(slots[c], dst)
+            deficit -= load[c]
+            moved += 1
+            # what `placeable` said about the moved slot's partition (and topic) is now stale
+            stale = parts == parts[c]
+            if self.acceptance.topic_limits is not None:
+                stale = topics == topics[c]
+            open_[stale] &= self.acceptance.placeable(slots[stale], dst)
+        return moved
+
+    def _shed_leadership(self, metric: int, src: int, excess: float, tolerance: float) -> tuple[float, int]:
+        p = self.p
+        slots = p.slots_on(src)
+        parts = p.slot_partition[slots]
+        parts = parts[(p.leader_slot[parts] == slots) & self.movable[parts]]
+        delta = p.leadership_delta(parts)
+        keep = delta[:, metric] > 0
+        parts, delta = parts[keep], delta[keep]
+        # every (partition, follower) pair is a candidate leadership move
+        followers = p.part_slots[parts]
+        row, col = np.nonzero((followers >= 0) & (followers != p.leader_slot[parts][:, None]))
+        new_slot = followers[row, col]
+        new_broker = p.slot_broker[new_slot]
+        share = p.metrics[:, metric] / self.fair[:, metric]
+        open_part = np.ones(len(parts), dtype=bool)
+        moved = 0
+        while excess > tolerance and len(row):
+            ok = open_part[row] & self.acceptance.leadership_ok(
+                delta[row], np.full(len(row), src), new_broker
+            )
+            if self.band is not None:
+                ok &= self._band_improves(np.array([src]), new_broker, delta[row, metric])
+            if not ok.any():
+                break
+            key = covered(delta[row, metric], excess) / excess - 0.01 * share[new_broker]
+            c = int(np.argmax(np.where(ok, key, -np.inf)))
+            self._lead(int(parts[row[c]]), int(new_slot[c]))
+            open_part[row[c]] = False
+            excess -= delta[row[c], metric]
+            moved += 1
+        return excess, moved
+
+    def _fill_leadership(self, metric: int, dst: int, deficit: float, tolerance: float) -> tuple[float, int]:
+        p = self.p
+        slots = p.slots_on(dst)
+        parts = p.slot_partition[slots]
+        follows = (p.leader_slot[parts] >= 0) & (p.leader_slot[parts] != slots) & self.movable[parts]
+        slots, parts = slots[follows], parts[follows]
+        old = p.slot_broker[p.leader_slot[parts]]
+        delta = p.leadership_delta(parts)
+        share = p.metrics[:, metric] / self.fair[:, metric]
+        open_part = delta[:, metric] > 0
+        moved = 0
+        while deficit > tolerance and open_part.any():
+            ok = open_part & self.acceptance.leadership_ok(delta, old, np.full(len(parts), dst))
+            if self.band is not None:
+                ok &= self._band_improves(old, np.array([dst]), delta[:, metric])
+            if not ok.any():
+                break
+            key = covered(delta[:, metric], deficit) / deficit + 0.01 * share[old]
+            c = int(np.argmax(np.where(ok, key, -np.inf)))
+            self._lead(int(parts[c]), int(slots[c]))
+            open_part[c] = False
+            deficit -= delta[c, metric]
+            moved += 1
+        return deficit, moved
+
+    def _band_improves(self, src: np.ndarray, dst: np.ndarray, load) -> np.ndarray:
+        """Whether moving `load` of the banded metric from `src` to `dst` lowers the goal's total
+        violation (arguments broadcast)."""
+        metric, lower, upper = self.band
+        value = self.p.metrics[:, metric]
+        before = outside(value[src], lower[src], upper[src]) + outside(value[dst], lower[dst], upper[dst])
+        after = outside(value[src] - load, lower[src], upper[src]) + outside(
+            value[dst] + load, lower[dst], upper[dst]
+        )
+        return after < before - 1e-9 * (1.0 + np.abs(load))
+
+    def _choose(self, value: np.ndarray, fit: np.ndarray, like: np.ndarray, allowed: np.ndarray) -> int:
+        """Among allowed candidates within NEAR of the best `value` (how much of the goal's need a move
+        covers per MB it adds to the plan), the one with the best `like` plus `fit` (share of the need
+        it covers, so fewer moves win).
+
+        So each goal takes moves that are nearly its cheapest but that also carry the mix of resources
+        the later goals want; for counts, where every replica covers the same, the mix decides alone.
+        """
+        value = np.where(allowed, value, -np.inf)
+        best = value.max()
+        near = value >= best - NEAR * abs(best)
+        return int(np.argmax(np.where(near, like + fit, -np.inf)))
+
+    def _likeness(self, broker: int, vectors: np.ndarray, metric: int, surplus: bool) -> np.ndarray:
+        """(n,) how closely each replica's mix of resources (and count) per unit of `metric` matches
+        what `broker` has too much (`surplus`) or too little of per unit of `metric`: minus a squared
+        distance, each resource in units of the cluster's mean replica."""
+        gap = self.p.metrics[broker] - self.fair[broker]
+        if not surplus:
+            gap = -gap
+        unit = self.mean_replica[metric]
+        wanted = np.maximum(gap[MIX], 0.0) / max(gap[metric], 1e-12 * unit)
+        carried = vectors[:, MIX] / np.maximum(vectors[:, metric : metric + 1], 1e-12 * unit)
+        return -(((carried - wanted) * unit / self.mean_replica[MIX]) ** 2).sum(axis=1)
+
+
+def outside(value, lower, upper):
+    """Distance of `value` outside [lower, upper] (0 inside)."""
+    return np.maximum(value - upper, 0.0) + np.maximum(lower - value, 0.0)
+
+
+def covered(load: np.ndarray, need: float) -> np.ndarray:
+    """How much of `need` a move of `load` covers, minus any overshoot: best when load == need."""
+    return need - np.abs(need - load)

@@ -1,0 +1,110 @@
+"""Spreading partitions over racks and topics over brokers, and preferred leaders: the optimize steps
+of the rack, topic and preferred-leader goals (a mixin of `Search`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kafka_medic.goals.leader import PreferredLeaderElectionGoal, not_preferred
+from kafka_medic.goals.rack import RackAwareGoal, most_in_one_rack
+from kafka_medic.goals.topic import TopicReplicaDistributionGoal, topic_broker_counts
+from kafka_medic.model.placement import REPLICAS
+from kafka_medic.optimizer.balance import MAX_FAILED_TRIES
+
+
+class Spreading:
+    def spread_racks(self, goal: RackAwareGoal) -> None:
+        p = self.p
+        limit = goal.limits(p)
+        rack = p.arrays.rack
+        for part in np.flatnonzero(most_in_one_rack(p, np.arange(len(limit))) > limit):
+            if not self.movable[part]:
+                continue
+            for _ in range(int(p.rf[part])):
+                holders = p.brokers_of(part)
+                counts = np.bincount(rack[holders])
+                if counts.max() <= limit[part]:
+                    break
+                slots = np.arange(p.start[part], p.start[part + 1])
+                crowded = slots[counts[rack[holders]] > limit[part]]
+                # followers first (leadership stays put), then the cheapest to move
+                order = np.lexsort((self._cost(crowded), p.leader_slot[part] == crowded))
+                if all(self._move_anywhere(int(s), strict_rack=True) is None for s in crowded[order]):
+                    break
+
+    def spread_topics(self, goal: TopicReplicaDistributionGoal) -> None:
+        p = self.p
+        lower, upper = goal.limits(p)
+        topic, broker, count = topic_broker_counts(p)
+        excess = np.where(p.arrays.holds_data[broker], count - upper[topic], 0)
+        by_topic = np.bincount(topic[excess > 0], weights=excess[excess > 0], minlength=len(upper))
+        todo = np.flatnonzero((by_topic > 0) | (lower >= 1))
+        for t in todo[np.argsort(-by_topic[todo], kind="stable")]:
+            self._spread_topic(int(t), lower[t], upper[t])
+
+    def _spread_topic(self, topic: int, lower: float, upper: float) -> None:
+        """Move replicas of one topic off brokers above its band, then onto brokers below it."""
+        p = self.p
+        counts = p.topic_counts(topic)
+        parts = p.topic_partitions[topic]
+        slots = p.part_slots[parts[self.movable[parts]]].ravel()
+        slots = slots[slots >= 0]
+        for src in np.flatnonzero((counts > upper) & p.arrays.holds_data):
+            here = slots[p.slot_broker[slots] == src]
+            here = here[np.lexsort((self._cost(here), p.leader_slot[p.slot_partition[here]] == here))]
+            failures = 0
+            for slot in here:
+                if counts[src] <= upper or failures >= MAX_FAILED_TRIES:
+                    break
+                dst = self._move_anywhere(int(slot), prefer=counts < lower)
+                if dst is None:
+                    failures += 1
+                    continue
+                counts[src] -= 1
+                counts[dst] += 1
+        if lower < 1:
+            return
+        for dst in np.flatnonzero((counts < lower) & self.can_receive):
+            spare = slots[counts[p.slot_broker[slots]] > lower]
+            spare = spare[self._budget_allows_all(spare)]
+            ok = self.acceptance.moves_to(spare, p.slot_vectors(spare), int(dst), topic_counts=counts)
+            if ok.any():
+                slot = int(spare[ok][np.argmin(self._cost(spare[ok]))])
+                counts[p.slot_broker[slot]] -= 1
+                self._move(slot, int(dst))
+                counts[dst] += 1
+
+    def prefer_leaders(self, goal: PreferredLeaderElectionGoal) -> None:
+        """Elect the preferred replica where every earlier goal accepts it, else make the leader first."""
+        p = self.p
+        bad = not_preferred(p)
+        bad = bad[self.movable[bad]]
+        first = p.start[bad]
+        old = p.slot_broker[p.leader_slot[bad]]
+        new = p.slot_broker[first]
+        delta = p.leadership_delta(bad)
+        for i in np.flatnonzero(self.acceptance.leadership_ok(delta, old, new)):
+            # re-check: earlier elections in this loop changed the headroom of these brokers
+            if self.acceptance.leadership_ok(delta[i : i + 1], old[i : i + 1], new[i : i + 1])[0]:
+                self._lead(int(bad[i]), int(first[i]))
+        rest = not_preferred(p)
+        rest = rest[self.movable[rest]]
+        p.make_leader_first(rest)
+        self.reason[rest[self.reason[rest] < 0]] = len(self.reasons) - 1
+        self.acceptance.leaders_fixed = True
+
+    def _move_anywhere(
+        self, slot: int, strict_rack: bool = False, prefer: np.ndarray | None = None
+    ) -> int | None:
+        """Move `slot` to the best broker that accepts it (among `prefer` when any does); its index."""
+        if not self._budget_allows(slot):
+            return None
+        vector = self.p.slot_vector(slot)
+        mask = self.acceptance.destinations(slot, vector, strict_rack=strict_rack)
+        if not mask.any():
+            return None
+        if prefer is not None and (mask & prefer).any():
+            mask &= prefer
+        dst = self._pick(mask, REPLICAS, vector)
+        self._move(slot, dst)
+        return dst
