@@ -17,7 +17,8 @@ import psycopg
 import pytest
 
 from kafka_medic.metrics.sample import BrokerSample, PartitionSample
-from kafka_medic.metrics.store import MetricsStore, default_store_url
+from kafka_medic.metrics.store import MetricsStore
+from kafka_medic.storage import default_store_url
 
 
 def _pg_binary(name: str) -> str:

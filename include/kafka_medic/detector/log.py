@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from kafka_medic.detector.anomaly import Anomaly
 from kafka_medic.detector.remediation import DEFAULT_RULES, Rule
 from kafka_medic.errors import MedicError
-from kafka_medic.metrics.store import _engine, default_store_url
+from kafka_medic.storage import default_store_url, engine
 
 metadata = sa.MetaData()
 
@@ -46,7 +46,7 @@ class AnomalyLog:
 
     def __init__(self, url: str | None = None) -> None:
         self.url = url or default_store_url()
-        self.engine = _engine(self.url)
+        self.engine = engine(self.url)
         try:
             metadata.create_all(self.engine)
         except sa.exc.OperationalError as exc:

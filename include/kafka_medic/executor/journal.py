@@ -27,8 +27,8 @@ import sqlalchemy as sa
 from kafka_medic.errors import MedicError
 from kafka_medic.executor.options import ExecutionOptions
 from kafka_medic.executor.tasks import Task
-from kafka_medic.metrics.store import _engine, default_store_url
 from kafka_medic.model import Proposal, parse_proposal, proposal_to_dict
+from kafka_medic.storage import default_store_url, engine
 
 # Task states. A submitted task is in flight until the cluster shows it finished or rolled back.
 PENDING, SUBMITTED, DONE = "pending", "submitted", "done"
@@ -164,7 +164,7 @@ class Journal:
 
     def __init__(self, url: str | None = None) -> None:
         self.url = url or default_store_url()
-        self.engine = _engine(self.url)
+        self.engine = engine(self.url)
         try:
             metadata.create_all(self.engine)
         except sa.exc.OperationalError as exc:

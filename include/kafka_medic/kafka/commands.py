@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from kafka_medic.capacity import load_capacities
 from kafka_medic.kafka.reader import read_cluster_state
 from kafka_medic.kafka.state import ClusterState
 from kafka_medic.kafka.target import add_cluster_args, resolve_cluster
 from kafka_medic.metrics.commands import add_store_arg, add_window_args
-from kafka_medic.metrics.load_model import LoadModel, build_load_model
-from kafka_medic.metrics.store import MetricsStore
 from kafka_medic.model import save_model
 from kafka_medic.model.snapshot import state_to_model
 from kafka_medic.output import add_json_flag, print_json, print_table
+
+if TYPE_CHECKING:
+    from kafka_medic.metrics.load_model import LoadModel
 
 
 def register(subparsers) -> None:
@@ -80,6 +82,9 @@ def run_snapshot(args: argparse.Namespace) -> int:
 
 def _store_loads(args: argparse.Namespace, cluster: str) -> LoadModel:
     """The load model from the store; an incomplete one is a warning, or an error with --require-complete."""
+    from kafka_medic.metrics.load_model import build_load_model  # pandas: only when a snapshot needs it
+    from kafka_medic.metrics.store import MetricsStore
+
     with MetricsStore(args.store) as store:
         loads = build_load_model(
             store, cluster, window_s=args.window, windows=args.windows, min_valid_ratio=args.min_valid_ratio

@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from kafka_medic.capacity import load_capacities
 from kafka_medic.errors import MedicError
 from kafka_medic.kafka.target import add_cluster_args, resolve_cluster
-from kafka_medic.metrics.admin_sampler import AdminSampler
-from kafka_medic.metrics.jmx_sampler import JmxSampler
-from kafka_medic.metrics.load_model import LoadModel, build_load_model
-from kafka_medic.metrics.prometheus_sampler import PrometheusSampler, load_queries
-from kafka_medic.metrics.sampling import RoundReport, sample_loop
-from kafka_medic.metrics.store import MetricsStore
 from kafka_medic.output import add_json_flag, print_json, print_table
+
+if TYPE_CHECKING:
+    from kafka_medic.metrics.load_model import LoadModel
+    from kafka_medic.metrics.sampling import RoundReport
 
 RESOURCES = ("disk", "nw_in", "nw_out", "cpu")
 UNITS = {"disk": "MB", "nw_in": "KB/s", "nw_out": "KB/s", "cpu": "%"}
@@ -75,6 +74,13 @@ def register(subparsers) -> None:
 
 
 def run_sample(args: argparse.Namespace) -> int:
+    # Samplers, pandas and SQLAlchemy load here, not when the CLI starts.
+    from kafka_medic.metrics.admin_sampler import AdminSampler
+    from kafka_medic.metrics.jmx_sampler import JmxSampler
+    from kafka_medic.metrics.prometheus_sampler import PrometheusSampler, load_queries
+    from kafka_medic.metrics.sampling import sample_loop
+    from kafka_medic.metrics.store import MetricsStore
+
     config, known = resolve_cluster(args)
     admin = AdminSampler(config, known)
     samplers = [admin]
@@ -97,6 +103,9 @@ def run_sample(args: argparse.Namespace) -> int:
 
 
 def run_load(args: argparse.Namespace) -> int:
+    from kafka_medic.metrics.load_model import build_load_model
+    from kafka_medic.metrics.store import MetricsStore
+
     capacities = load_capacities(args.capacity)
     with MetricsStore(args.store) as store:
         model = build_load_model(

@@ -9,9 +9,7 @@ databases and pandas handle without time-zone surprises.
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import Self
 
 import pandas as pd
@@ -19,8 +17,7 @@ import sqlalchemy as sa
 
 from kafka_medic.errors import MedicError
 from kafka_medic.metrics.sample import BROKER_METRICS, PARTITION_METRICS, BrokerSample, PartitionSample
-
-STORE_URL_ENV = "KAFKA_MEDIC_STORE_URL"
+from kafka_medic.storage import default_store_url, engine
 
 metadata = sa.MetaData()
 
@@ -60,24 +57,13 @@ BROKER_COLUMNS = [f.name for f in dataclasses.fields(BrokerSample)]
 PARTITION_COLUMNS = [f.name for f in dataclasses.fields(PartitionSample)]
 
 
-def medic_home() -> Path:
-    """Where kafka-medic keeps its state: $KAFKA_MEDIC_HOME, else ~/.local/state/kafka-medic."""
-    home = os.environ.get("KAFKA_MEDIC_HOME")
-    return Path(home) if home else Path.home() / ".local" / "state" / "kafka-medic"
-
-
-def default_store_url() -> str:
-    """$KAFKA_MEDIC_STORE_URL, else a SQLite file in the kafka-medic home."""
-    return os.environ.get(STORE_URL_ENV) or f"sqlite:///{medic_home() / 'metrics.db'}"
-
-
 class MetricsStore:
     """Batched writes and time-range reads of samples; the schema is created on first use."""
 
     def __init__(self, url: str | None = None, batch_size: int = 5000) -> None:
         self.url = url or default_store_url()
         self.batch_size = batch_size
-        self.engine = _engine(self.url)
+        self.engine = engine(self.url)
         try:
             metadata.create_all(self.engine)
         except sa.exc.OperationalError as exc:
@@ -187,24 +173,6 @@ class MetricsStore:
     def safe_url(self) -> str:
         """The URL without its password, for messages."""
         return sa.engine.make_url(self.url).render_as_string(hide_password=True)
-
-
-def _engine(url: str) -> sa.Engine:
-    parsed = sa.engine.make_url(url)
-    if parsed.drivername == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(parsed, connect_args={"timeout": 30})
-        sa.event.listen(engine, "connect", _sqlite_wal)
-        return engine
-    return sa.create_engine(parsed, pool_pre_ping=True)
-
-
-def _sqlite_wal(dbapi_connection, _record) -> None:
-    """WAL lets `kafka-medic load` read while a sampler loop writes."""
-    dbapi_connection.execute("PRAGMA journal_mode=WAL")
 
 
 def _batches(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:

@@ -19,8 +19,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from kafka_medic.errors import MedicError
 from kafka_medic.kafka.config import ClusterConfig
-from kafka_medic.metrics.store import _engine, default_store_url
 from kafka_medic.optimizer.summary import _mb
+from kafka_medic.storage import default_store_url, engine
 
 ACTIONS_TOPIC = "__kafka_medic_actions"
 TIMEOUT_S = 30
@@ -99,7 +99,7 @@ class ActionLog:
 
     def __init__(self, url: str | None = None) -> None:
         self.url = url or default_store_url()
-        self.engine = _engine(self.url)
+        self.engine = engine(self.url)
         try:
             metadata.create_all(self.engine)
         except sa.exc.OperationalError as exc:

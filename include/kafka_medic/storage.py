@@ -1,0 +1,44 @@
+"""Where kafka-medic keeps its state, and the one way to open its SQL store.
+
+Samples, the executor's journal, the anomaly log and the action log share one database:
+a SQLite file in the kafka-medic home by default, PostgreSQL (or any SQLAlchemy URL) in production.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import sqlalchemy as sa
+
+STORE_URL_ENV = "KAFKA_MEDIC_STORE_URL"
+
+
+def medic_home() -> Path:
+    """$KAFKA_MEDIC_HOME, else ~/.local/state/kafka-medic."""
+    home = os.environ.get("KAFKA_MEDIC_HOME")
+    return Path(home) if home else Path.home() / ".local" / "state" / "kafka-medic"
+
+
+def default_store_url() -> str:
+    """$KAFKA_MEDIC_STORE_URL, else a SQLite file in the kafka-medic home."""
+    return os.environ.get(STORE_URL_ENV) or f"sqlite:///{medic_home() / 'metrics.db'}"
+
+
+def engine(url: str) -> sa.Engine:
+    """An engine for `url`; `postgresql://` means psycopg 3, SQLite gets WAL and a busy timeout."""
+    parsed = sa.engine.make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        sqlite = sa.create_engine(parsed, connect_args={"timeout": 30})
+        sa.event.listen(sqlite, "connect", _sqlite_wal)
+        return sqlite
+    return sa.create_engine(parsed, pool_pre_ping=True)
+
+
+def _sqlite_wal(dbapi_connection, _record) -> None:
+    """WAL lets readers (`kafka-medic load`, the UI) work while a sampler loop writes."""
+    dbapi_connection.execute("PRAGMA journal_mode=WAL")
