@@ -29,6 +29,13 @@ def register(subparsers) -> None:
     planner.add_argument("--seed", type=int, default=0, help="tie-break seed (default 0)")
     planner.add_argument("--output", "-o", metavar="FILE", help="write the proposal JSON here")
     planner.add_argument("--show-moves", type=int, default=20, metavar="N", help="moves listed (default 20)")
+    planner.add_argument(
+        "--show-brokers",
+        type=int,
+        default=40,
+        metavar="N",
+        help="brokers listed, those changing most (default 40)",
+    )
     add_json_flag(planner)
     planner.set_defaults(func=run_plan)
 
@@ -58,7 +65,7 @@ def run_plan(args: argparse.Namespace) -> int:
     if args.json:
         print_json(proposal_to_dict(proposal))
         return 0
-    print(render_summary(proposal, max_moves=args.show_moves))
+    print(render_summary(proposal, max_moves=args.show_moves, max_brokers=args.show_brokers))
     print(
         f"\nProposal written to {args.output}"
         if args.output

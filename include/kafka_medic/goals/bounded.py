@@ -53,17 +53,21 @@ class BoundedGoal(Goal):
         return GoalResult(self.name, self.hard, len(bad) == 0, violation, brokers=ids, detail=detail)
 
     def describe_broker(self, placement: Placement, broker: int, lower: float, upper: float) -> str:
-        value = self.format(placement, broker, placement.metrics[broker, self.metric])
+        held = self.quantity(placement, broker, placement.metrics[broker, self.metric])
         bid = placement.arrays.broker_ids[broker]
         if not placement.arrays.holds_data[broker]:
-            return f"broker {bid} ({_status(placement, broker)}) still holds {self.label} {value}"
+            return f"broker {bid} ({_status(placement, broker)}) still holds {held}"
         if np.isfinite(lower):
             allowed = (
                 f"allowed {self.format(placement, broker, lower)}-{self.format(placement, broker, upper)}"
             )
         else:
             allowed = f"limit {self.format(placement, broker, upper)}"
-        return f"broker {bid}: {self.label} {value} ({allowed})"
+        return f"broker {bid}: {held} ({allowed})"
+
+    def quantity(self, placement: Placement, broker: int, value: float) -> str:
+        """'376 replicas' (counts) or 'disk 63.4%' (resources)."""
+        return f"{self.format(placement, broker, value)} {self.label}"
 
     @property
     def label(self) -> str:
@@ -84,6 +88,9 @@ class ResourceGoal(BoundedGoal):
     @property
     def label(self) -> str:
         return self.resource
+
+    def quantity(self, placement: Placement, broker: int, value: float) -> str:
+        return f"{self.label} {self.format(placement, broker, value)}"
 
     def format(self, placement: Placement, broker: int, value: float) -> str:
         """Percent of the broker's capacity, the unit operators reason in."""

@@ -40,6 +40,9 @@ class LeaderBytesInDistributionGoal(CountDistributionGoal):
 
     label = "leader bytes in"
 
+    def quantity(self, placement: Placement, broker: int, value: float) -> str:
+        return f"{self.label} {self.format(placement, broker, value)}"
+
     def format(self, placement: Placement, broker: int, value: float) -> str:
         return f"{value:.0f} KB/s"
 

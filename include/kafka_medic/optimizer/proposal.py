@@ -17,6 +17,7 @@ from kafka_medic.model.cluster import RESOURCES
 from kafka_medic.model.placement import LEADERS, REPLICAS, Placement
 from kafka_medic.model.proposal import Move, Proposal
 from kafka_medic.optimizer.balancedness import balancedness
+from kafka_medic.optimizer.search import EVACUATION
 
 BROKER_FIELDS = (*RESOURCES, "replicas", "leaders")
 _BROKER_COLUMNS = [*range(len(RESOURCES)), REPLICAS, LEADERS]
@@ -83,7 +84,7 @@ def build_proposal(
         "num_partitions_changed": len(moves),
         "data_lower_bound_mb": round(lower_bound_mb, 3),
         "data_to_lower_bound": round(data / lower_bound_mb, 3) if lower_bound_mb > 0 else None,
-        "moves_by_goal": dict(Counter(move_reasons)),
+        "moves_by_goal": _by_goal(move_reasons, [r.goal for r in after]),
         "goal_results_before": [_result(r) for r in before],
         "goal_results_after": [_result(r) for r in after],
         "utilisation_before": utilisation(placement, before_metrics),
@@ -93,6 +94,12 @@ def build_proposal(
         "options": options,
     }
     return Proposal(cluster=cluster, goals=[r.goal for r in after], moves=moves, stats=stats)
+
+
+def _by_goal(reasons: list[str | None], goals: list[str]) -> dict[str, int]:
+    """Moves per cause, in priority order (evacuating dead brokers first)."""
+    counts = Counter(reasons)
+    return {name: counts[name] for name in [EVACUATION, *goals] if counts[name]}
 
 
 def utilisation(placement: Placement, metrics: np.ndarray) -> dict[str, dict[str, float]]:
