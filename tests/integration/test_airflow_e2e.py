@@ -12,11 +12,14 @@ import json
 import time
 import urllib.error
 import urllib.request
+import uuid
 from dataclasses import dataclass
 
 import pytest
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from kafka_medic.airflow.standalone import StandaloneAirflow
+from kafka_medic.detector import AnomalyLog
 from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.kafka.reader import read_cluster_state
 from kafka_medic.notify.action_log import ActionLog
@@ -65,8 +68,17 @@ class Medic:
             return run["state"] in ("success", "failed") and self.task_states(run_id)
         return wait_for(done, timeout_s, f"heal run {run_id} to finish", interval=3)
 
+    def no_open_anomaly(self) -> bool:
+        """The detector has seen the cluster whole again (a new failure will be a new anomaly)."""
+        with AnomalyLog(self.store) as anomalies:
+            return not anomalies.active(CLUSTER)
+
+    @property
+    def store(self) -> str:
+        return f"sqlite:///{self.airflow.home / 'medic' / 'metrics.db'}"
+
     def actions(self) -> list:
-        with ActionLog(f"sqlite:///{self.airflow.home / 'medic' / 'metrics.db'}") as log:
+        with ActionLog(self.store) as log:
             return log.recent(CLUSTER)
 
 
@@ -120,6 +132,11 @@ def test_broker_back_within_the_grace_period_is_not_healed(medic, kraft_cluster)
 
 
 def test_dead_broker_is_healed_after_a_signed_slack_approval(medic, kraft_cluster):
+    topic = f"e2e-{uuid.uuid4().hex[:6]}"
+    admin = AdminClient({"bootstrap.servers": kraft_cluster.bootstrap})
+    assignment = [[VICTIM, 1, 2], [2, VICTIM, 3], [3, 1, VICTIM], [1, 2, 3]]
+    admin.create_topics([NewTopic(topic, replica_assignment=assignment)])[topic].result(30)
+    wait_for(medic.no_open_anomaly, 300, "the detector to see every broker alive", interval=3)
     known = {r["dag_run_id"] for r in medic.airflow.runs(HEAL_DAG)}
     medic.set_grace(20)
     kraft_cluster.kill_broker(VICTIM)
