@@ -19,7 +19,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from kafka_medic.errors import MedicError
 from kafka_medic.kafka.config import ClusterConfig
-from kafka_medic.optimizer.summary import _mb
+from kafka_medic.optimizer.summary import format_mb
 from kafka_medic.storage import default_store_url, engine
 
 ACTIONS_TOPIC = "__kafka_medic_actions"
@@ -177,7 +177,7 @@ def action_summary(record: ActionRecord) -> str:
     started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(record.started_at))
     text = (
         f"{record.action.capitalize()} on cluster {record.cluster} {record.outcome}: "
-        f"{record.moves_done} of {record.moves_planned} partition moves done, {_mb(record.bytes_moved / 2**20)} "
+        f"{record.moves_done} of {record.moves_planned} partition moves done, {format_mb(record.bytes_moved / 2**20)} "
         f"moved in {_duration(record.duration_s)} (started {started}). Why: {why}. "
         f"Approved by {record.approved_by}."
     )

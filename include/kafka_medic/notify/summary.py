@@ -11,7 +11,7 @@ from typing import Any
 from kafka_medic.detector.anomaly import CRITICAL, WARNING, Anomaly
 from kafka_medic.model import Proposal
 from kafka_medic.notify.approval import APPROVE, REJECT, ApprovalRef
-from kafka_medic.optimizer.summary import _brokers_table, _headline, _mb
+from kafka_medic.optimizer.summary import brokers_table, format_mb, headline
 
 # Slack's limits: header text 150 characters, section text 3000, a field 2000, at most 10 fields.
 HEADER_MAX, SECTION_MAX, FIELD_MAX = 150, 3000, 2000
@@ -37,7 +37,7 @@ def proposal_message(
             "fields": [
                 _field("Replica moves", f"{s['num_replica_moves']:,}"),
                 _field("Leader moves", f"{s['num_leader_moves']:,}"),
-                _field("Data to move", _mb(s["data_to_move_mb"])),
+                _field("Data to move", format_mb(s["data_to_move_mb"])),
                 _field("Balancedness", f"{s['balancedness_before']:.1f} → {s['balancedness_after']:.1f}"),
                 _field("Violated goals before", ", ".join(s["violated_goals_before"]) or "none"),
                 _field("Violated goals after", ", ".join(s["violated_goals_after"]) or "none"),
@@ -58,7 +58,7 @@ def proposal_message(
                 ],
             }
         )
-    return {"text": f"{action.capitalize()} for {proposal.cluster}: {_headline(proposal)}", "blocks": blocks}
+    return {"text": f"{action.capitalize()} for {proposal.cluster}: {headline(proposal)}", "blocks": blocks}
 
 
 def decided_blocks(blocks: list[dict[str, Any]], decision: str, user: str, reason: str = "") -> list[dict[str, Any]]:
@@ -89,7 +89,7 @@ def _broker_table_block(brokers: list[dict[str, Any]]) -> str:
     """The optimizer's per-broker table in a code block; on big clusters, the brokers that change most."""
     limit = None
     while True:
-        text = f"```\n{_brokers_table(brokers, limit)}\n```"
+        text = f"```\n{brokers_table(brokers, limit)}\n```"
         if len(text) <= SECTION_MAX or limit == 1:
             return _clip(text, SECTION_MAX)
         limit = (limit or len(brokers)) // 2 or 1

@@ -18,7 +18,7 @@ def render_summary(proposal: Proposal, max_moves: int = 20, max_brokers: int | N
     `max_brokers` keeps the brokers whose load changes most (all by default).
     """
     s = proposal.stats
-    lines = [_headline(proposal), _balance_line(s), *_data_lines(s)]
+    lines = [headline(proposal), _balance_line(s), *_data_lines(s)]
     if s.get("moves_by_goal"):
         lines.append("Why: " + ", ".join(f"{goal} {n}" for goal, n in s["moves_by_goal"].items()))
     still = [r for r in s.get("goal_results_after", []) if not r["satisfied"]]
@@ -26,11 +26,11 @@ def render_summary(proposal: Proposal, max_moves: int = 20, max_brokers: int | N
     if proposal.moves:
         lines += ["", _moves_table(proposal, max_moves)]
     if s.get("brokers"):
-        lines += ["", _brokers_table(s["brokers"], max_brokers)]
+        lines += ["", brokers_table(s["brokers"], max_brokers)]
     return "\n".join(lines)
 
 
-def _headline(proposal: Proposal) -> str:
+def headline(proposal: Proposal) -> str:
     s = proposal.stats
     return (
         f"Plan for cluster {proposal.cluster}: {s['num_replica_moves']:,} replica moves, "
@@ -49,9 +49,9 @@ def _balance_line(s: dict[str, Any]) -> str:
 
 
 def _data_lines(s: dict[str, Any]) -> list[str]:
-    line = f"Data to move: {_mb(s['data_to_move_mb'])}"
+    line = f"Data to move: {format_mb(s['data_to_move_mb'])}"
     if s.get("data_to_lower_bound") is not None:
-        line += f" ({s['data_to_lower_bound']:.2f}x the lower bound of {_mb(s['data_lower_bound_mb'])})"
+        line += f" ({s['data_to_lower_bound']:.2f}x the lower bound of {format_mb(s['data_lower_bound_mb'])})"
     lines = [line]
     before, after = s.get("utilisation_before"), s.get("utilisation_after")
     if before and after:
@@ -80,7 +80,7 @@ def _moves_table(proposal: Proposal, limit: int) -> str:
     return title + "\n" + format_table(rows, ("partition", "replicas", "leader", "reason"))
 
 
-def _brokers_table(brokers: list[dict[str, Any]], limit: int | None) -> str:
+def brokers_table(brokers: list[dict[str, Any]], limit: int | None) -> str:
     shown = brokers
     if limit is not None and len(brokers) > limit:
         shown = sorted(brokers, key=_change, reverse=True)[:limit]
@@ -118,5 +118,5 @@ def _ids(ids: list[int]) -> str:
     return ",".join(str(i) for i in ids)
 
 
-def _mb(mb: float) -> str:
+def format_mb(mb: float) -> str:
     return f"{mb / 1024:,.1f} GB" if mb >= 1024 else f"{mb:,.1f} MB"
