@@ -135,7 +135,7 @@ def test_dead_broker_is_healed_after_a_signed_slack_approval(medic, kraft_cluste
     topic = f"e2e-{uuid.uuid4().hex[:6]}"
     admin = AdminClient({"bootstrap.servers": kraft_cluster.bootstrap})
     assignment = [[VICTIM, 1, 2], [2, VICTIM, 3], [3, 1, VICTIM], [1, 2, 3]]
-    admin.create_topics([NewTopic(topic, replica_assignment=assignment)])[topic].result(30)
+    admin.create_topics([NewTopic(topic, len(assignment), replica_assignment=assignment)])[topic].result(30)
     wait_for(medic.no_open_anomaly, 300, "the detector to see every broker alive", interval=3)
     known = {r["dag_run_id"] for r in medic.airflow.runs(HEAL_DAG)}
     medic.set_grace(20)
