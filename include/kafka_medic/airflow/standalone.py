@@ -69,8 +69,7 @@ class StandaloneAirflow:
                 raise MedicError(f"airflow standalone not ready after {timeout_s:.0f}s; see {self.log_path}")
             time.sleep(2)
         for pool in self.pools:
-            self.call("POST", "/pools", {"name": pool, "slots": 1,
-                                         "description": "one execution at a time on this cluster"})
+            self._create_pool(pool)
 
     def stop(self) -> None:
         """Stop every process it started (SIGTERM to the group, SIGKILL after a minute)."""
@@ -97,6 +96,20 @@ class StandaloneAirflow:
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
         tis = self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
         return {ti["task_id"]: ti["state"] for ti in tis}
+
+    def _create_pool(self, pool: str, attempts: int = 10) -> None:
+        """SQLite has one writer: while the scheduler writes, the API may answer 500 (database is locked)."""
+        body = {"name": pool, "slots": 1, "description": "one execution at a time on this cluster"}
+        for attempt in range(attempts):
+            try:
+                self.call("POST", "/pools", body)
+                return
+            except urllib.error.HTTPError as exc:
+                if exc.code == 409:  # already there (a restarted demo)
+                    return
+                if attempt == attempts - 1:
+                    raise MedicError(f"creating pool {pool} failed: {exc}; see {self.log_path}") from exc
+                time.sleep(3)
 
     def _serving(self) -> bool:
         try:
