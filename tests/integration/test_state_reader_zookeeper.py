@@ -55,9 +55,11 @@ def test_dead_broker_loses_its_registration(config, zk_cluster):
     zk_cluster.kill_broker(victim)
     try:
         started = time.monotonic()
-        state = wait_for(lambda: (s := read_cluster_state(config, known_brokers=racks)) and victim in s.dead_brokers
-                         and s, 30, f"broker {victim}'s registration to expire")
+        wait_for(lambda: victim not in {b.id for b in read_zookeeper(config.zookeeper).brokers},
+                 30, f"broker {victim}'s registration to expire")
         assert time.monotonic() - started < 30
+        state = read_cluster_state(config, known_brokers=racks)
+        assert victim in state.dead_brokers
         model = state_to_model(state, cluster="zk")
         assert model.broker(victim).alive is False and model.broker(victim).rack == racks[victim]
     finally:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from kafka_medic.devcluster import artifacts
-from kafka_medic.devcluster.configs import format_command, java_command, write_configs
+from kafka_medic.devcluster.configs import SESSION_TIMEOUT_MS, format_command, java_command, write_configs
 from kafka_medic.devcluster.locks import file_lock
 from kafka_medic.devcluster.ports import (
     DEFAULT_BASE_PORT,
@@ -28,7 +28,7 @@ from kafka_medic.devcluster.ports import (
     port_accepting,
     port_taken,
 )
-from kafka_medic.devcluster.probes import registered_brokers
+from kafka_medic.devcluster.probes import registered_brokers, wait_for_stale_registration
 from kafka_medic.devcluster.processes import (
     find_process,
     java_executable,
@@ -226,6 +226,8 @@ class DevCluster:
             if _process(node) is not None:
                 log.info("broker %d is already running", broker_id)
                 return
+            if state.mode == "zk":
+                wait_for_stale_registration(_zookeeper_connect(state), broker_id, 5 * SESSION_TIMEOUT_MS / 1000)
             self._spawn(state, node)
             try:
                 self._wait_ready(state, [node], timeout_s)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
+
+from kafka_medic.errors import MedicError
+from kafka_medic.kafka.zookeeper import BROKER_IDS, zookeeper_client
 
 
 def registered_brokers(bootstrap: str, timeout_s: float = 5.0) -> dict[int, str | None]:
@@ -17,3 +22,17 @@ def registered_brokers(bootstrap: str, timeout_s: float = 5.0) -> dict[int, str 
     except KafkaException:
         return {}
     return {node.id: node.rack for node in description.nodes}
+
+
+def wait_for_stale_registration(zookeeper: str, broker_id: int, timeout_s: float) -> None:
+    """Wait until a killed broker's ephemeral /brokers/ids/<id> znode has expired.
+
+    A ZooKeeper-mode broker restarted while its old session's znode still exists exits at start-up
+    with NodeExistsException, so a restart must outwait the ZooKeeper session timeout.
+    """
+    deadline = time.monotonic() + timeout_s
+    with zookeeper_client(zookeeper) as zk:
+        while zk.exists(f"{BROKER_IDS}/{broker_id}"):
+            if time.monotonic() > deadline:
+                raise MedicError(f"broker {broker_id}'s old ZooKeeper registration did not expire in {timeout_s:.0f}s")
+            time.sleep(0.5)
