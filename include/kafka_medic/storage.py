@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Self
 
 import sqlalchemy as sa
+
+from kafka_medic.errors import MedicError
 
 STORE_URL_ENV = "KAFKA_MEDIC_STORE_URL"
 
@@ -42,3 +45,35 @@ def engine(url: str) -> sa.Engine:
 def _sqlite_wal(dbapi_connection, _record) -> None:
     """WAL lets readers (`kafka-medic load`, the UI) work while a sampler loop writes."""
     dbapi_connection.execute("PRAGMA journal_mode=WAL")
+
+
+class StoreTables:
+    """A part of the store that owns some tables: opens the engine and creates its tables on first use.
+
+    Subclasses set `metadata` (their tables) and `what` (their name in error messages).
+    """
+
+    metadata: sa.MetaData
+    what: str
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or default_store_url()
+        self.engine = engine(self.url)
+        try:
+            self.metadata.create_all(self.engine)
+        except sa.exc.OperationalError as exc:
+            raise MedicError(f"cannot open the {self.what} in {self.safe_url}: {exc.orig}") from exc
+
+    @property
+    def safe_url(self) -> str:
+        """The URL without its password, for messages and logs."""
+        return sa.engine.make_url(self.url).render_as_string(hide_password=True)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()

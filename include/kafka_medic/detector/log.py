@@ -10,14 +10,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Mapping
-from typing import Self
 
 import sqlalchemy as sa
 
 from kafka_medic.detector.anomaly import Anomaly
 from kafka_medic.detector.remediation import DEFAULT_RULES, Rule
-from kafka_medic.errors import MedicError
-from kafka_medic.storage import default_store_url, engine
+from kafka_medic.storage import StoreTables
 
 metadata = sa.MetaData()
 
@@ -41,26 +39,11 @@ anomalies = sa.Table(
 )
 
 
-class AnomalyLog:
+class AnomalyLog(StoreTables):
     """Episodes of anomalies per cluster; the schema is created on first use."""
 
-    def __init__(self, url: str | None = None) -> None:
-        self.url = url or default_store_url()
-        self.engine = engine(self.url)
-        try:
-            metadata.create_all(self.engine)
-        except sa.exc.OperationalError as exc:
-            safe = sa.engine.make_url(self.url).render_as_string(hide_password=True)
-            raise MedicError(f"cannot open the anomaly log in {safe}: {exc.orig}") from exc
-
-    def close(self) -> None:
-        self.engine.dispose()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
+    metadata = metadata
+    what = "anomaly log"
 
     def record(
         self, cluster: str, found: Iterable[Anomaly], now: float | None = None

@@ -28,7 +28,7 @@ from kafka_medic.errors import MedicError
 from kafka_medic.executor.options import ExecutionOptions
 from kafka_medic.executor.tasks import Task
 from kafka_medic.model import Proposal, parse_proposal, proposal_to_dict
-from kafka_medic.storage import default_store_url, engine
+from kafka_medic.storage import StoreTables
 
 # Task states. A submitted task is in flight until the cluster shows it finished or rolled back.
 PENDING, SUBMITTED, DONE = "pending", "submitted", "done"
@@ -159,19 +159,11 @@ def proposal_hash(proposal: Proposal) -> str:
     return hashlib.sha256(f"{proposal.cluster}\n{moves}".encode()).hexdigest()
 
 
-class Journal:
+class Journal(StoreTables):
     """Reads and writes the executor tables; every method is its own transaction."""
 
-    def __init__(self, url: str | None = None) -> None:
-        self.url = url or default_store_url()
-        self.engine = engine(self.url)
-        try:
-            metadata.create_all(self.engine)
-        except sa.exc.OperationalError as exc:
-            raise MedicError(f"cannot open the executor journal at {self.url}: {exc.orig}") from exc
-
-    def close(self) -> None:
-        self.engine.dispose()
+    metadata = metadata
+    what = "executor journal"
 
     # Executions and the lock
 

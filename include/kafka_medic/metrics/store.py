@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Iterator
-from typing import Self
 
 import pandas as pd
 import sqlalchemy as sa
 
-from kafka_medic.errors import MedicError
 from kafka_medic.metrics.sample import BROKER_METRICS, PARTITION_METRICS, BrokerSample, PartitionSample
-from kafka_medic.storage import default_store_url, engine
+from kafka_medic.storage import StoreTables
 
 metadata = sa.MetaData()
 
@@ -57,27 +55,16 @@ BROKER_COLUMNS = [f.name for f in dataclasses.fields(BrokerSample)]
 PARTITION_COLUMNS = [f.name for f in dataclasses.fields(PartitionSample)]
 
 
-class MetricsStore:
+class MetricsStore(StoreTables):
     """Batched writes and time-range reads of samples; the schema is created on first use."""
 
+    metadata = metadata
+    what = "metrics store"
+
     def __init__(self, url: str | None = None, batch_size: int = 5000) -> None:
-        self.url = url or default_store_url()
+        super().__init__(url)
         self.batch_size = batch_size
-        self.engine = engine(self.url)
-        try:
-            metadata.create_all(self.engine)
-        except sa.exc.OperationalError as exc:
-            raise MedicError(f"cannot open metrics store {self.safe_url}: {exc.orig}") from exc
         self._cluster_ids: dict[str, int] = {}
-
-    def close(self) -> None:
-        self.engine.dispose()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
 
     def add_broker_samples(self, cluster: str, samples: Iterable[BrokerSample]) -> int:
         return self._insert(broker_samples, cluster, (vars(s).copy() for s in samples))
@@ -169,10 +156,6 @@ class MetricsStore:
             self._cluster_ids[cluster] = cid
         return cid
 
-    @property
-    def safe_url(self) -> str:
-        """The URL without its password, for messages."""
-        return sa.engine.make_url(self.url).render_as_string(hide_password=True)
 
 
 def _batches(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Self
+from typing import Any
 
 import sqlalchemy as sa
 from confluent_kafka import KafkaError, KafkaException, Producer
@@ -20,7 +20,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from kafka_medic.errors import MedicError
 from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.optimizer.summary import format_mb
-from kafka_medic.storage import default_store_url, engine
+from kafka_medic.storage import StoreTables
 
 ACTIONS_TOPIC = "__kafka_medic_actions"
 TIMEOUT_S = 30
@@ -94,26 +94,11 @@ class ActionRecord:
         )
 
 
-class ActionLog:
+class ActionLog(StoreTables):
     """The store copy; the schema is created on first use."""
 
-    def __init__(self, url: str | None = None) -> None:
-        self.url = url or default_store_url()
-        self.engine = engine(self.url)
-        try:
-            metadata.create_all(self.engine)
-        except sa.exc.OperationalError as exc:
-            safe = sa.engine.make_url(self.url).render_as_string(hide_password=True)
-            raise MedicError(f"cannot open the action log in {safe}: {exc.orig}") from exc
-
-    def close(self) -> None:
-        self.engine.dispose()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
+    metadata = metadata
+    what = "action log"
 
     def write(self, record: ActionRecord) -> int:
         values = asdict(record)
