@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from kafka.admin import ConfigResource, ConfigResourceType
-from kafka.errors import KafkaError
+from kafka.errors import KafkaConnectionError, KafkaError
 
 from kafka_medic.errors import MedicError
 from kafka_medic.kafka.admin import admin_client
@@ -138,16 +138,19 @@ def _add_missing_brokers(
 def _read_log_dirs(admin, brokers: dict[int, BrokerState], partitions: list[PartitionState]) -> None:
     """Replica sizes and log dirs from DescribeLogDirs on every live broker.
 
-    A broker that is still registered but does not answer (killed moments ago, before the controller
-    fenced it) is reported dead: it is, and the controller will agree within its session timeout.
+    A broker that is still registered but refuses connections (killed moments ago, before the controller
+    fenced it) is reported dead: it is, and the controller will agree within its session timeout. A
+    request that merely fails or times out does not make a broker dead.
     """
     by_key = {(p.topic, p.partition): p for p in partitions}
     for broker in [b for b in brokers.values() if b.alive]:
         try:
             (response,) = admin.describe_log_dirs(brokers=[broker.id])
-        except KafkaError:
-            broker.alive = False
+        except KafkaConnectionError:
+            broker.alive = False  # it refuses connections: dead, whatever the controller says yet
             continue
+        except KafkaError:
+            continue  # busy or slow, not dead: its sizes are unknown this time
         for log_dir in response["log_dirs"]:
             if log_dir["error_code"]:
                 continue  # an offline log dir: its replicas show up as offline replicas instead
