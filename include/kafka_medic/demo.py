@@ -12,6 +12,7 @@ import argparse
 import time
 
 from kafka_medic.devcluster import DevCluster
+from kafka_medic.devcluster.ports import DEFAULT_BASE_PORT
 from kafka_medic.devcluster.workload import create_skewed_topics, run_workload
 from kafka_medic.errors import MedicError
 from kafka_medic.kafka.commands import run_state
@@ -26,13 +27,15 @@ def register(subparsers) -> None:
     demo.add_argument("--workload-seconds", type=float, default=30.0, help="how long to produce (default 30)")
     demo.add_argument("--rate", type=float, default=500.0, help="total produce rate in KB/s (default 500)")
     demo.add_argument("--port", type=int, default=8080, help="Airflow UI port (default 8080)")
+    demo.add_argument("--base-port", type=int, default=DEFAULT_BASE_PORT,
+                      help=f"the dev cluster's base port (default {DEFAULT_BASE_PORT}; 0 picks free ports)")
     demo.add_argument("--grace", type=int, default=60, help="seconds a broker must stay dead before healing (60)")
     demo.add_argument("--no-airflow", action="store_true", help="stop after showing the cluster state")
     demo.set_defaults(func=run_demo)
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    cluster = DevCluster(name="dev")
+    cluster = DevCluster(name="dev", base_port=args.base_port)
     cluster.up()
     print(f"dev cluster up: bootstrap {cluster.bootstrap}")
     created = create_skewed_topics(cluster.bootstrap, cluster.broker_ids)

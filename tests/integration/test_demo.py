@@ -1,0 +1,114 @@
+"""The README's main command, as a newcomer runs it: `kafka-medic demo` reaches a healed cluster once
+someone clicks Approve in the Airflow UI, in a real browser (headless Chromium driven by Playwright).
+
+The demo runs as its own process with its own KAFKA_MEDIC_HOME and free ports, so it shares nothing
+with the rest of the session; the test reads the demo's output as a person would, opens the link the
+demo prints, reads the proposal there and clicks the button.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from kafka_medic.devcluster import DevCluster
+from kafka_medic.kafka.config import ClusterConfig
+from kafka_medic.kafka.reader import read_cluster_state
+
+from .test_slack_approval import free_port
+
+pytestmark = pytest.mark.kafka
+
+KAFKA_MEDIC = Path(sys.executable).parent / "kafka-medic"
+VICTIM = 4
+
+
+class DemoProcess:
+    """`kafka-medic demo` with its output collected line by line, for waiting on what it says."""
+
+    def __init__(self, home: Path, port: int) -> None:
+        self.env = {**os.environ, "KAFKA_MEDIC_HOME": str(home)}
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.output: list[str] = []
+        self.process = subprocess.Popen(
+            [str(KAFKA_MEDIC), "demo", "--base-port", "0", "--port", str(port), "--grace", "20",
+             "--workload-seconds", "10", "--rate", "200"],
+            env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def wait_for_line(self, pattern: str, timeout_s: float) -> re.Match:
+        """The first line from now on that matches `pattern`; fails with the demo's output so far."""
+        try:
+            while True:
+                line = self.lines.get(timeout=timeout_s)
+                self.output.append(line)
+                if match := re.search(pattern, line):
+                    return match
+        except queue.Empty:
+            raise AssertionError(f"the demo never printed /{pattern}/ within {timeout_s:.0f}s; it printed:\n"
+                                 + "\n".join(self.output[-60:])) from None
+
+    def stop(self) -> None:
+        """Ctrl-C, as the README says, then `dev-cluster down`."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGINT)
+            try:
+                self.process.wait(120)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(30)
+        subprocess.run([str(KAFKA_MEDIC), "dev-cluster", "down"], env=self.env, check=True, timeout=300,
+                       stdout=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def demo(tmp_path):
+    process = DemoProcess(tmp_path / "home", free_port())
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def test_demo_heals_the_killed_broker_after_approval_in_the_airflow_ui(demo, tmp_path):
+    link = demo.wait_for_line(r"APPROVE NOW: (\S+)", timeout_s=1500)[1]
+    cluster = DevCluster.load("dev", home=tmp_path / "home" / "devcluster" / "dev")
+    config = ClusterConfig(bootstrap=cluster.bootstrap)
+    waiting = read_cluster_state(config)
+    assert waiting.dead_brokers == [VICTIM] and waiting.under_replicated_partitions(), "nothing may move yet"
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "Chromium is missing: `make system-packages` installs it"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(link, wait_until="networkidle")
+            approve = page.get_by_role("button", name="Approve", exact=True)
+            approve.wait_for(timeout=120_000)
+            proposal = page.inner_text("body")
+            assert "approve the proposal?" in proposal and "replica moves" in proposal, proposal
+            page.screenshot(path=str(tmp_path / "approval.png"))
+            approve.click()
+        finally:
+            browser.close()
+
+    outcome = demo.wait_for_line(r"heal run \S+ (success|failed)", timeout_s=900)
+    assert outcome[1] == "success", "\n".join(demo.output[-60:])
+    healed = read_cluster_state(config)
+    assert [p.name for p in healed.partitions if VICTIM in p.replicas] == [], "replicas left on the dead broker"
+    assert healed.under_replicated_partitions() == [] and healed.throttles() == {"brokers": {}, "topics": {}}
