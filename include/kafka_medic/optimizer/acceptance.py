@@ -166,6 +166,13 @@ class Acceptance:
             ok &= (on_src - 1 >= lower[topics]) & (on_dst + 1 <= upper[topics])
         return ok
 
+    def change_ok(self, brokers, change: np.ndarray) -> np.ndarray:
+        """Whether adding `change` (..., METRICS; negative to take load away) to `brokers` (one, or one
+        per row) keeps every bounded goal: the check for swaps, where both brokers give and take."""
+        d = change[..., self.columns[: self.k]]
+        up, down = self.room_up[brokers, : self.k], self.room_down[brokers, : self.k]
+        return (np.where(d > 0, d - up, -d - down) <= 0).all(axis=-1)
+
     # ---- leadership ----------------------------------------------------------------------------
 
     def leadership_ok(self, delta: np.ndarray, old: np.ndarray, new: np.ndarray) -> np.ndarray:

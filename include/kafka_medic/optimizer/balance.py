@@ -2,10 +2,11 @@
 leader-count goals (a mixin of `Search`).
 
 For a broker above the band the search sheds load, for one below it pulls load in; leadership first
-where the goal allows it (no data moves), then replicas, then swaps. Candidate replicas are ranked by
-how much of the need they cover per MB they add to the plan (a replica already moved once costs
-nothing to move on, so the plan never moves data twice when once would do), and among the nearly
-cheapest, by how well they carry the mix of resources the broker needs for the goals that follow.
+where the goal allows it (no data moves), then trades of leadership, then replicas, then swaps.
+Candidate replicas are ranked by how much of the need they cover per MB they add to the plan (a
+replica already moved once costs nothing to move on, so the plan never moves data twice when once
+would do), and among the nearly cheapest, by how well they carry the mix of resources the broker
+needs for the goals that follow.
 """
 
 from __future__ import annotations
@@ -73,6 +74,9 @@ class Balancing:
         moved = 0
         if leaders and excess > tolerance:
             excess, moved = self._shed_leadership(metric, src, excess, tolerance)
+        if leaders and self.band is not None and excess > tolerance:
+            moved += self._swap_leadership(metric, src, limit, tolerance, shed=True)
+            excess = self.p.metrics[src, metric] - limit
         if replicas and excess > tolerance:
             moved += self._shed_replicas(metric, src, excess, tolerance)
         if replicas and self.band is not None:
@@ -85,6 +89,9 @@ class Balancing:
         moved = 0
         if leaders and deficit > tolerance:
             deficit, moved = self._fill_leadership(metric, dst, deficit, tolerance)
+        if leaders and self.band is not None and deficit > tolerance:
+            moved += self._swap_leadership(metric, dst, limit, tolerance, shed=False)
+            deficit = limit - self.p.metrics[dst, metric]
         if replicas and deficit > tolerance:
             moved += self._fill_replicas(metric, dst, deficit, tolerance)
         if replicas and self.band is not None:
@@ -170,6 +177,7 @@ class Balancing:
         new_slot = followers[row, col]
         new_broker = p.slot_broker[new_slot]
         share = p.metrics[:, metric] / self.fair[:, metric]
+        like = self._likeness(src, delta[row], metric, surplus=True) - 0.01 * share[new_broker]
         open_part = np.ones(len(parts), dtype=bool)
         moved = 0
         while excess > tolerance and len(row):
@@ -180,8 +188,8 @@ class Balancing:
                 ok &= self._band_improves(np.array([src]), new_broker, delta[row, metric])
             if not ok.any():
                 break
-            key = covered(delta[row, metric], excess) / excess - 0.01 * share[new_broker]
-            c = int(np.argmax(np.where(ok, key, -np.inf)))
+            fit = covered(delta[row, metric], excess) / excess
+            c = self._choose(fit, fit, like, ok)
             self._lead(int(parts[row[c]]), int(new_slot[c]))
             open_part[row[c]] = False
             excess -= delta[row[c], metric]
@@ -197,6 +205,7 @@ class Balancing:
         old = p.slot_broker[p.leader_slot[parts]]
         delta = p.leadership_delta(parts)
         share = p.metrics[:, metric] / self.fair[:, metric]
+        like = self._likeness(dst, delta, metric, surplus=False) + 0.01 * share[old]
         open_part = delta[:, metric] > 0
         moved = 0
         while deficit > tolerance and open_part.any():
@@ -205,8 +214,8 @@ class Balancing:
                 ok &= self._band_improves(old, np.array([dst]), delta[:, metric])
             if not ok.any():
                 break
-            key = covered(delta[:, metric], deficit) / deficit + 0.01 * share[old]
-            c = int(np.argmax(np.where(ok, key, -np.inf)))
+            fit = covered(delta[:, metric], deficit) / deficit
+            c = self._choose(fit, fit, like, ok)
             self._lead(int(parts[c]), int(slots[c]))
             open_part[c] = False
             deficit -= delta[c, metric]

@@ -1,4 +1,5 @@
-"""Swaps: exchange a heavy replica for a light one when single moves cannot help (a mixin of `Search`).
+"""Swaps: exchange a heavy replica for a light one, or trade leaderships, when single moves cannot help
+(a mixin of `Search`).
 
 A move changes replica counts and every resource on two brokers at once, so once earlier goals hold
 tightly (counts within 10%, say) a broker can often shed only by taking something back.
@@ -8,11 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from kafka_medic.model.arrays import CPU, DISK, NW_IN, NW_OUT
 from kafka_medic.optimizer.balance import covered
 
 SWAP_PARTNERS = 4  # brokers at the other end of the band a broker tries to swap with
 SWAP_CANDIDATES = 32  # replicas per side considered for a swap (so 32 x 32 pairs)
-MAX_SWAPS = 16  # swaps with one partner per visit
+MAX_SWAPS = 64  # swaps per visit of a broker
+LOADS = [DISK, NW_IN, NW_OUT, CPU]
 
 
 class Swapping:
@@ -55,15 +58,7 @@ class Swapping:
         delta = hv[:, None, :] - lv[None, :, :]  # what heavy_on loses and light_on gains, per pair
         gain = delta[:, :, metric]
         ok = (gain > 0) & (self.p.slot_partition[heavy][:, None] != self.p.slot_partition[light][None, :])
-        a = self.acceptance
-        columns = a.columns[: a.k]
-        d = delta[:, :, columns]
-        ok &= (np.where(d > 0, d - a.room_down[heavy_on, : a.k], -d - a.room_up[heavy_on, : a.k]) <= 0).all(
-            axis=2
-        )
-        ok &= (np.where(d > 0, d - a.room_up[light_on, : a.k], -d - a.room_down[light_on, : a.k]) <= 0).all(
-            axis=2
-        )
+        ok &= self.acceptance.change_ok(heavy_on, -delta) & self.acceptance.change_ok(light_on, delta)
         ok &= self._band_improves(np.array([heavy_on]), np.array([light_on]), gain)
         if not ok.any():
             return None
@@ -78,6 +73,63 @@ class Swapping:
         slots = slots[self._budget_allows_all(slots)]
         slots = slots[self.acceptance.placeable(slots, to)]
         vectors = self.p.slot_vectors(slots)
-        order = np.argsort(-vectors[:, metric] if largest else vectors[:, metric], kind="stable")
-        keep = order[:SWAP_CANDIDATES]
+        sign = -1.0 if largest else 1.0
+        # the heaviest in `metric`, and the densest in it for their size in all resources: a swap of
+        # a dense replica for a sparse one of the same size moves `metric` while the rest cancels
+        size = (vectors[:, LOADS] / self.mean_replica[LOADS]).sum(axis=1)
+        density = vectors[:, metric] / self.mean_replica[metric] / np.maximum(size, 1e-12)
+        by_load = np.argsort(sign * vectors[:, metric], kind="stable")[:SWAP_CANDIDATES]
+        by_density = np.argsort(sign * density, kind="stable")[:SWAP_CANDIDATES]
+        keep = np.union1d(by_load, by_density)
         return slots[keep], vectors[keep]
+
+    def _swap_leadership(self, metric: int, broker: int, limit: float, tolerance: float, shed: bool) -> int:
+        """Trade leadership with other brokers: `broker` hands leadership of one partition to a follower
+        and takes leadership of another partition from that follower's broker, so leader counts stay and
+        the other leader loads nearly cancel while `metric` moves. No data moves; this is what balances
+        leader bytes in (and nw_out, cpu) once earlier goals pin every single leadership move."""
+        swaps = 0
+        while swaps < MAX_SWAPS:
+            need = self.p.metrics[broker, metric] - limit if shed else limit - self.p.metrics[broker, metric]
+            if need <= tolerance or self.acceptance.leaders_fixed:
+                break
+            trade = self._best_leadership_trade(metric, broker, need, shed)
+            if trade is None:
+                break
+            for part, slot in trade:
+                self._lead(part, slot)
+            swaps += 1
+        return swaps
+
+    def _best_leadership_trade(
+        self, metric: int, broker: int, need: float, shed: bool
+    ) -> tuple[tuple[int, int], tuple[int, int]] | None:
+        """((partition broker gives, slot of its new leader), (partition broker takes, broker's slot)) whose
+        trade moves nearest `need` of `metric` the wanted way and every goal accepts; None if none."""
+        p = self.p
+        slots = p.slots_on(broker)
+        parts = p.slot_partition[slots]
+        ok = self.movable[parts] & (p.leader_slot[parts] >= 0)
+        slots, parts = slots[ok], parts[ok]
+        leads = p.leader_slot[parts] == slots
+        give, take = parts[leads], parts[~leads]
+        take_slot, take_from = slots[~leads], p.slot_broker[p.leader_slot[parts[~leads]]]
+        # every follower of a partition `broker` leads is a broker it can trade with
+        followers = p.part_slots[give]
+        row, col = np.nonzero((followers >= 0) & (followers != p.leader_slot[give][:, None]))
+        give_slot = followers[row, col]
+        give_to = p.slot_broker[give_slot]
+        i, j = np.nonzero((give_to[:, None] == take_from[None, :]) & self.can_receive[give_to][:, None])
+        if not len(i):
+            return None
+        partner = give_to[i]
+        change = p.leadership_delta(take[j]) - p.leadership_delta(give[row[i]])  # on `broker`
+        gain = -change[:, metric] if shed else change[:, metric]
+        src, dst = (np.array([broker]), partner) if shed else (partner, np.array([broker]))
+        ok = (gain > 0) & (give[row[i]] != take[j])
+        ok &= self.acceptance.change_ok(broker, change) & self.acceptance.change_ok(partner, -change)
+        ok &= self._band_improves(src, dst, gain)
+        if not ok.any():
+            return None
+        c = int(np.argmax(np.where(ok, covered(gain, need), -np.inf)))
+        return (int(give[row[i[c]]]), int(give_slot[i[c]])), (int(take[j[c]]), int(take_slot[j[c]]))
