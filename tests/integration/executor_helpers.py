@@ -6,18 +6,27 @@ import os
 import threading
 import time
 import zlib
+from collections.abc import Iterator
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 
 from kafka_medic.errors import MedicError
+from kafka_medic.executor import Journal
 from kafka_medic.kafka.admin import admin_client
 from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.kafka.reader import read_cluster_state
 from kafka_medic.model import Move, Proposal
 
 from .kafka_helpers import produce, wait_for
+
+
+def temp_journal(tmp_path) -> Iterator[Journal]:
+    """A journal of the test's own, closed afterwards: `yield from` it in a fixture."""
+    journal = Journal(f"sqlite:///{tmp_path / 'store.db'}")
+    yield journal
+    journal.close()
 
 
 def placed_topic(bootstrap: str, name: str, assignment: list[list[int]], mb: float, min_isr: int = 1) -> None:
@@ -59,10 +68,10 @@ def checksum(values) -> tuple[int, int]:
 class CheckedProducer:
     """Produces with acks=all (idempotent) in a thread and remembers every acknowledged value."""
 
-    def __init__(self, bootstrap: str, topic: str, per_second: int = 400) -> None:
+    def __init__(self, bootstrap: str, topic: str, per_second: int = 400, value_bytes: int = 200) -> None:
         self.producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
                                   "linger.ms": 5})
-        self.topic, self.per_second = topic, per_second
+        self.topic, self.per_second, self.value_bytes = topic, per_second, value_bytes
         self.acked: list[bytes] = []
         self.errors: list[str] = []
         self._stop = threading.Event()
@@ -87,7 +96,7 @@ class CheckedProducer:
         seq = 0
         while not self._stop.is_set():
             for _ in range(self.per_second // 10):
-                value = f"{seq}:".encode() + os.urandom(200)
+                value = f"{seq}:".encode() + os.urandom(self.value_bytes)
                 self.producer.produce(self.topic, key=str(seq).encode(), value=value, on_delivery=self._delivered)
                 seq += 1
             self.producer.poll(0)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from kafka_medic.executor import ExecutionOptions, Journal, execute, tasks_for
-from kafka_medic.executor.steps import clear_throttles
+from kafka_medic.errors import MedicError
+from kafka_medic.executor import ExecutionOptions, execute, start_execution, stop, tasks_for
+from kafka_medic.executor.steps import clear_throttles, lock_key
 from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.kafka.reader import read_cluster_state
 
@@ -19,6 +22,7 @@ from .executor_helpers import (
     partitions_of,
     placed_topic,
     proposal,
+    temp_journal,
 )
 from .kafka_helpers import wait_for
 
@@ -28,9 +32,7 @@ MB = 1024 * 1024
 
 @pytest.fixture
 def journal(tmp_path):
-    journal = Journal(f"sqlite:///{tmp_path / 'store.db'}")
-    yield journal
-    journal.close()
+    yield from temp_journal(tmp_path)
 
 
 def test_rebalance_a_skewed_cluster_with_traffic(healthy_kraft_cluster, journal):
@@ -117,3 +119,68 @@ def test_a_destination_that_dies_mid_move_stops_the_execution_cleanly(healthy_kr
     wait_for(lambda: broker_alive(config, 4), 60, "broker 4 to be back")
     assert clear_throttles(config, report["execution_id"], journal, lines.append) == []
     assert our_throttles(config, topic) == {"brokers": {}, "topic": {}}
+
+
+def test_two_names_for_one_cluster_share_one_lock(healthy_kraft_cluster, journal):
+    """The lock is Kafka's cluster id: another name (and bootstrap list) for the same cluster is refused."""
+    bootstrap = healthy_kraft_cluster.bootstrap
+    topic = "ex-lock"
+    placed_topic(bootstrap, topic, [[1, 2], [2, 1]], mb=1)
+    first = ClusterConfig(bootstrap, name="ex-lock-a")
+    second = ClusterConfig(",".join(reversed(bootstrap.split(","))), name="ex-lock-b")
+    running = start_execution(first, proposal("ex-lock-a", topic, {0: ([1, 2], [3, 2])}), ExecutionOptions(),
+                              journal, lambda line: None)
+    journal.claim(running)  # this process is its executor now, alive and holding it
+    other = proposal("ex-lock-b", topic, {1: ([2, 1], [2, 4])})
+    with pytest.raises(MedicError, match=f"already has execution {running} .*the same Kafka cluster") as refused:
+        start_execution(second, other, ExecutionOptions(), journal, lambda line: None)
+    assert "it is running" in str(refused.value)
+    assert journal.lock_holder(lock_key(second)).id == running
+    # Stopping under the other name stops the one execution there is (no executor alive: done in place).
+    journal.release(running)
+    report = stop(second, journal, log=lambda line: None)
+    assert report["execution_id"] == running and report["status"] == "stopped"
+    assert journal.lock_holder(lock_key(first)) is None
+    assert partitions_of(first, topic)[0].replicas == [1, 2]  # nothing was submitted
+    # Free again: the second name may run now.
+    report = execute(second, other, ExecutionOptions(), journal, lambda line: None)
+    assert report["status"] == "succeeded" and partitions_of(second, topic)[1].replicas == [2, 4]
+
+
+def test_a_stalled_move_alerts_then_times_out_and_stops_cleanly(healthy_kraft_cluster, journal):
+    """A real stall: producers write faster than the throttle lets the new replica copy, so it never catches up.
+
+    The move copies all the time, but its gap to the leader never closes: an alert after `stall_alert_s`,
+    and at the move's timeout the execution stops cleanly (rolled back, throttles cleared, a report).
+    """
+    bootstrap = healthy_kraft_cluster.bootstrap
+    topic = "ex-stall"
+    placed_topic(bootstrap, topic, [[1, 2]], mb=1)
+    config = ClusterConfig(bootstrap, name=topic)
+    stall_s, timeout_s = 10.0, 40.0
+    lines: list[tuple[float, str]] = []
+    options = ExecutionOptions(throttle=0.05 * MB, stall_alert_s=stall_s, task_timeout_s=timeout_s)
+    with CheckedProducer(bootstrap, topic, per_second=1500, value_bytes=500) as producer:  # ~0.75 MB/s
+        wait_for(lambda: len(producer.acked) > 3000, 60, "the producer to be running")
+        report = execute(config, proposal(topic, topic, {0: ([1, 2], [1, 3])}), options, journal,
+                         lambda line: lines.append((time.monotonic(), line)))
+        ended = time.monotonic()
+    log = [line for _, line in lines]
+    submitted = next(t for t, line in lines if line.startswith("batch 1: submitted"))  # logged just after the journal
+    # recorded the submission, which the timeout counts from
+    alerts = [(t, line) for t, line in lines if line.startswith(f"ALERT {topic}-0: no progress for")]
+    assert len(alerts) == 1, log  # once per stall, not every poll
+    alerted = alerts[0][0] - submitted
+    assert stall_s - 2 <= alerted <= stall_s + 20, (alerted, log)  # a poll or two late on a loaded machine at most
+    assert "MB behind the leader" in alerts[0][1]
+    timed_out = next(t for t, line in lines if line.startswith(f"ALERT {topic}-0: timed out after 40s"))
+    assert timeout_s - 2 <= timed_out - submitted <= timeout_s + 20, log
+    assert ended - timed_out < 60, log  # stopped, not hanging
+    assert report["status"] == "failed" and report["message"] == f"move(s) {topic}-0 timed out", log
+    [undone] = report["undone"]
+    assert undone["state"] == "timed_out"
+    assert "no progress for" in undone["reason"] and "rolled back" in undone["reason"]
+    assert partitions_of(config, topic)[0].replicas == [1, 2]
+    assert no_reassignments(config)
+    assert our_throttles(config, topic) == {"brokers": {}, "topic": {}}
+    assert not producer.errors

@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from kafka_medic.executor import Journal
+from kafka_medic.devcluster.workload import TopicLoad, run_workload
+from kafka_medic.executor import ExecutionOptions, Journal, execute
+from kafka_medic.kafka.config import ClusterConfig
+from kafka_medic.kafka.reader import read_cluster_state
+from kafka_medic.metrics.admin_sampler import AdminSampler
+from kafka_medic.metrics.jmx_sampler import JmxSampler
+from kafka_medic.metrics.sampling import sample_loop
+from kafka_medic.metrics.store import MetricsStore
+
+from .executor_helpers import our_throttles, placed_topic, proposal
+from .kafka_helpers import create_topic
 
 pytestmark = pytest.mark.kafka
 BENCH = Path(__file__).parents[2] / "bench" / "executor.py"
+MB = 1024 * 1024
+CAPACITY_KB = 4096  # network in and out per broker, KB/s: small enough that 600 kB/s of traffic shows
 
 
 def test_throttled_execution_copies_at_the_throttle(healthy_kraft_cluster, tmp_path):
@@ -23,3 +38,53 @@ def test_throttled_execution_copies_at_the_throttle(healthy_kraft_cluster, tmp_p
     assert row["worst_10s_rate_vs_throttle"] <= 1.2, row
     # The move phase: admin round trips at start and teardown stretch the wall time on a loaded machine.
     assert row["moving_vs_bound"] <= 1.3, row
+
+
+def test_auto_throttle_is_the_sampled_headroom_and_is_cleared(healthy_kraft_cluster, tmp_path):
+    """Samplers measure real traffic (the dev workload); the rates put on brokers are capacity x 0.8 minus it."""
+    bootstrap = healthy_kraft_cluster.bootstrap
+    name, topic, load = "ex-auto", "ex-auto", TopicLoad("ex-auto-load", 4, 1.0)
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    capacity = tmp_path / "capacity.json"
+    capacity.write_text(json.dumps({"default": {"disk": 500000, "nw_in": CAPACITY_KB, "nw_out": CAPACITY_KB,
+                                                "cpu": 100}}))
+    create_topic(bootstrap, load.name, partitions=load.partitions, replication=2)
+    placed_topic(bootstrap, topic, [[1, 2], [2, 1]], mb=2)
+    config = ClusterConfig(bootstrap, name=name)
+    stop = threading.Event()
+    workload = threading.Thread(target=run_workload, args=(bootstrap, 600),
+                                kwargs={"rate_kbps": 600, "topics": (load,), "stop": stop}, daemon=True)
+    workload.start()
+    try:
+        admin = AdminSampler(config)
+        samplers = [admin, JmxSampler({b: healthy_kraft_cluster.jmx_url(b) for b in healthy_kraft_cluster.broker_ids},
+                                      admin)]
+        with MetricsStore(url) as store:
+            sample_loop(store, name, samplers, interval_s=5.0, rounds=2)
+            frame = store.broker_samples(name, time.time() - 300, time.time() + 1)
+        jmx = frame[frame.source == "jmx"].dropna(subset=["bytes_in", "bytes_out"]).groupby("broker").last()
+        traffic = {b: (r.bytes_in + r.replication_bytes_in, r.bytes_out + r.replication_bytes_out)
+                   for b, r in jmx.iterrows()}
+        assert 300 * 1000 < sum(r.bytes_in for _, r in jmx.iterrows()) < 900 * 1000, jmx  # the workload's 600 kB/s
+        room = CAPACITY_KB * 1024 * 0.8
+        expected = {str(b): {"leader.replication.throttled.rate": str(max(MB, int(room - out))),
+                             "follower.replication.throttled.rate": str(max(MB, int(room - in_)))}
+                    for b, (in_, out) in traffic.items()}
+        assert any(int(r["follower.replication.throttled.rate"]) < room - 100 * 1000 for r in expected.values())
+
+        seen: list[dict] = []
+
+        def log(line: str) -> None:
+            if line.startswith("batch 1: submitted"):
+                seen.append(read_cluster_state(config).throttles()["brokers"])
+
+        options = ExecutionOptions(auto_throttle=True, capacity_file=str(capacity))
+        report = execute(config, proposal(name, topic, {0: ([1, 2], [3, 2]), 1: ([2, 1], [2, 4])}), options,
+                         Journal(url), log)
+    finally:
+        stop.set()
+        workload.join(60)
+    assert report["status"] == "succeeded"
+    [during] = seen
+    assert {str(b): v for b, v in during.items()} == expected  # brokers 1-4, each with its own headroom
+    assert our_throttles(config, topic) == {"brokers": {}, "topic": {}}

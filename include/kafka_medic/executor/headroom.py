@@ -2,8 +2,11 @@
 
 A broker serves replication out as a leader and takes it in as a follower, so its leader rate is the
 outbound network it has left and its follower rate the inbound network it has left, each a share
-(`fraction`) of its capacity minus the client traffic the sampler measured recently. A floor keeps
-a busy broker's moves from stalling entirely.
+(`fraction`) of its capacity minus the traffic the sampler measured most recently: clients' bytes
+plus the replication that keeps followers in sync (a follower of a busy partition takes in what its
+leader takes in). A floor keeps a busy broker's moves from stalling entirely. The rates are computed
+when throttles are set (at the start, and again on resume); replication measured then includes any
+move already in flight, so a resumed execution is throttled more carefully, never less.
 """
 
 from __future__ import annotations
@@ -32,7 +35,10 @@ def headroom_rates(
 
 
 def measured_traffic(store: MetricsStore, cluster: str, brokers: list[int], window_s: float = 300.0):
-    """The latest client bytes in/out per broker within the window; a broker without samples is an error."""
+    """broker -> (bytes in, bytes out) per second, replication included, from the latest sample within the window.
+
+    A broker without samples is an error: guessing its headroom could throttle it above what it can take.
+    """
     now = time.time()
     frame = store.broker_samples(cluster, now - window_s, now + 1)
     traffic = {}
@@ -43,6 +49,7 @@ def measured_traffic(store: MetricsStore, cluster: str, brokers: list[int], wind
                 f"no traffic samples for broker {broker} of cluster {cluster!r} in the last {window_s:.0f}s: "
                 "run the sampler, or give a fixed throttle (--throttle MB/s)"
             )
-        last = rows.iloc[-1]
-        traffic[broker] = (float(last["bytes_in"]), float(last["bytes_out"]))
+        last = rows.iloc[-1].fillna(0.0)
+        traffic[broker] = (float(last["bytes_in"] + last["replication_bytes_in"]),
+                           float(last["bytes_out"] + last["replication_bytes_out"]))
     return traffic

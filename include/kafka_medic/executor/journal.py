@@ -1,5 +1,8 @@
 """The executor's journal: executions, their tasks, the throttles they set, and the one-per-cluster lock.
 
+The lock is keyed by what identifies the Kafka cluster itself (its cluster id, see `steps.lock_key`), not
+by the name a caller gave it, so two names for one cluster cannot run two executions at once.
+
 It lives in the metrics store's database (same URL, same engine conventions) in tables of its own.
 The cluster is the truth for what is in flight; the journal remembers what only kafka-medic knows:
 which moves belong to which execution, what was submitted when, the throttle values that were there
@@ -63,7 +66,7 @@ executions = sa.Table(
 locks = sa.Table(
     "executor_locks",
     metadata,
-    sa.Column("cluster", sa.String(255), primary_key=True),
+    sa.Column("cluster", sa.String(255), primary_key=True),  # the lock key: Kafka's cluster id
     sa.Column("execution_id", sa.String(64), nullable=False),
 )
 
@@ -167,13 +170,14 @@ class Journal(StoreTables):
 
     # Executions and the lock
 
-    def create(self, cluster: str, proposal: Proposal, options: ExecutionOptions, task_list: list[Task]) -> str | None:
-        """Record a new execution holding the cluster's lock; None when another execution holds it."""
+    def create(self, cluster: str, proposal: Proposal, options: ExecutionOptions, task_list: list[Task],
+               lock_key: str | None = None) -> str | None:
+        """Record a new execution holding the lock `lock_key` (default: the name); None when another holds it."""
         now = time.time()
         execution_id = f"{cluster}-{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
         try:
             with self.engine.begin() as conn:
-                conn.execute(locks.insert().values(cluster=cluster, execution_id=execution_id))
+                conn.execute(locks.insert().values(cluster=lock_key or cluster, execution_id=execution_id))
                 conn.execute(executions.insert().values(
                     id=execution_id, cluster=cluster, proposal_hash=proposal_hash(proposal),
                     proposal=json.dumps(proposal_to_dict(proposal)), options=json.dumps(options.as_dict()),
@@ -190,9 +194,10 @@ class Journal(StoreTables):
             return None
         return execution_id
 
-    def lock_holder(self, cluster: str) -> Execution | None:
+    def lock_holder(self, *keys: str) -> Execution | None:
+        """The execution holding the lock under any of these keys (a cluster id, or a name for older rows)."""
         with self.engine.connect() as conn:
-            execution_id = conn.scalar(sa.select(locks.c.execution_id).where(locks.c.cluster == cluster))
+            execution_id = conn.scalar(sa.select(locks.c.execution_id).where(locks.c.cluster.in_(keys)).limit(1))
         return self.get(execution_id) if execution_id else None
 
     def get(self, execution_id: str) -> Execution:

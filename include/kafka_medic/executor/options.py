@@ -8,6 +8,7 @@ from kafka_medic.errors import MedicError
 
 MB = 1024 * 1024  # the CLI's MB/s, like the cluster model's MB, is 2^20 bytes
 STRATEGIES = ("min_isr_first", "urp_first", "postpone_urp", "large_first", "small_first")
+ZK_SUBMISSIONS = ("auto", "znode")
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,9 @@ class ExecutionOptions:
     stall_alert_s: float = 60.0  # alert when a move copies nothing for this long
     task_timeout_s: float | None = None  # per move; None: 3x its size at the throttle, at least 10 minutes
     heartbeat_timeout_s: float = 30.0  # an executor silent for this long is considered gone
+    # ZooKeeper-mode clusters: "auto" uses AlterPartitionReassignments where the brokers have it (Kafka 2.4+),
+    # else the /admin/reassign_partitions znode; "znode" always uses the znode, as on a pre-2.4 cluster.
+    zk_submission: str = "auto"
 
     def __post_init__(self) -> None:
         if self.concurrency < 1 or self.max_moves < 1 or self.leader_batch_size < 1:
@@ -36,6 +40,8 @@ class ExecutionOptions:
             raise MedicError(f"throttle must be positive bytes/s, got {self.throttle}")
         if self.throttle is not None and self.auto_throttle:
             raise MedicError("give either a fixed throttle or auto_throttle, not both")
+        if self.zk_submission not in ZK_SUBMISSIONS:
+            raise MedicError(f"zk_submission must be one of {', '.join(ZK_SUBMISSIONS)}, got {self.zk_submission!r}")
         if self.poll_interval_s <= 0:
             raise MedicError("poll_interval_s must be positive")
 

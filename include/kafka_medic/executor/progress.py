@@ -3,6 +3,11 @@
 Bytes copied for a move in flight are what its new replicas hold on disk (DescribeLogDirs), capped
 at the partition's size when planned, so the figure is right after a restart too. The rate is taken
 over a sliding window, so it follows throttle changes and stalls instead of averaging them away.
+
+A move makes progress while its gap closes: the bytes its new replicas still lack against the
+leader's copy reach a new low. Copying alone is not progress: a follower throttled below the rate
+producers write at copies all the time and never catches up (the classic reassignment that never
+ends), and a paused broker copies nothing at all; both show as a gap that stops shrinking.
 """
 
 from __future__ import annotations
@@ -43,6 +48,14 @@ class Progress:
         )
 
 
+def gap_bytes(task: Task, p: PartitionState | None) -> int | None:
+    """Bytes the move's new replicas still lack against the leader's copy; None while the leader's size is unknown."""
+    if p is None or p.leader is None or p.leader not in p.sizes:
+        return None
+    target = p.sizes[p.leader]
+    return sum(max(0, target - p.sizes.get(b, 0)) for b in task.added)
+
+
 def copied_bytes(task: Task, p: PartitionState | None) -> int:
     """What the move's new replicas hold so far, each capped at the planned size."""
     if p is None:
@@ -56,7 +69,9 @@ class ProgressMeter:
     def __init__(self, window_s: float = 15.0) -> None:
         self.window_s = window_s
         self._readings: deque[tuple[float, int]] = deque()
-        self._last_change: dict[tuple[str, int], tuple[int, float]] = {}
+        self._best_gap: dict[tuple[str, int], tuple[float, float]] = {}  # lowest gap seen, when it was seen
+        self._gap: dict[tuple[str, int], int | None] = {}  # the gap at the last observation
+        self._alerted: set[tuple[str, int]] = set()
 
     def measure(self, records: list[TaskRecord], state: ClusterState, batch: int, now: float) -> Progress:
         partitions = {(p.topic, p.partition): p for p in state.partitions}
@@ -67,12 +82,10 @@ class ProgressMeter:
             if r.state == DONE:
                 done += r.task.bytes_to_move
             elif r.state == SUBMITTED:
-                copied = copied_bytes(r.task, partitions.get(r.task.key))
-                done += copied
+                p = partitions.get(r.task.key)
+                done += copied_bytes(r.task, p)
                 in_flight.append(r.task.name)
-                before = self._last_change.get(r.task.key)
-                if before is None or copied > before[0]:
-                    self._last_change[r.task.key] = (copied, now)
+                self._observe(r.task, gap_bytes(r.task, p), now)
         total = sum(r.task.bytes_to_move for r in replica)
         self._readings.append((now, done))
         while len(self._readings) > 2 and now - self._readings[0][0] > self.window_s:
@@ -88,7 +101,28 @@ class ProgressMeter:
             bytes_done=done, bytes_total=total, rate_bps=rate, eta_s=eta, in_flight=in_flight,
         )
 
+    def _observe(self, task: Task, gap: int | None, now: float) -> None:
+        self._gap[task.key] = gap
+        best = self._best_gap.get(task.key)
+        if best is None:
+            self._best_gap[task.key] = (float("inf") if gap is None else gap, now)
+        elif gap is not None and gap < best[0]:
+            self._best_gap[task.key] = (gap, now)
+            self._alerted.discard(task.key)  # moving again: a later stall is a new one
+
     def idle_for(self, task: Task, now: float) -> float:
-        """Seconds since the move last copied a byte (since it was first seen when it never has)."""
-        seen = self._last_change.get(task.key)
+        """Seconds since the move's gap last reached a new low (since it was first seen when it never has)."""
+        seen = self._best_gap.get(task.key)
         return now - seen[1] if seen else 0.0
+
+    def alerted(self, task: Task) -> bool:
+        return task.key in self._alerted
+
+    def mark_alerted(self, task: Task) -> None:
+        self._alerted.add(task.key)
+
+    def gap_line(self, task: Task) -> str:
+        gap, best = self._gap.get(task.key), self._best_gap.get(task.key, (float("inf"), 0.0))[0]
+        if gap is None:
+            return "its leader's size is unknown"
+        return f"new replicas {gap / MB:.1f} MB behind the leader, at best {best / MB:.1f} MB"

@@ -19,6 +19,7 @@ from kafka_medic.executor.steps import (
     elect_leaders,
     execute_batches,
     finish,
+    lock_key,
     set_throttles,
     start_execution,
 )
@@ -50,7 +51,7 @@ def execute(config: ClusterConfig, proposal: Proposal, options: ExecutionOptions
 def stop(config: ClusterConfig, journal: Journal | None = None, wait_s: float = 120.0, log: Log = print) -> dict:
     """Stop the cluster's execution: ask its executor, or do the stop here when no executor is alive."""
     journal = journal or Journal()
-    holder = journal.lock_holder(config.name)
+    holder = journal.lock_holder(lock_key(config), config.name)
     if holder is None:
         raise MedicError(f"no execution is running on cluster {config.name!r}")
     journal.request_stop(holder.id)

@@ -15,24 +15,20 @@ from collections.abc import Callable
 from kafka_medic.capacity import load_capacities
 from kafka_medic.errors import MedicError
 from kafka_medic.executor import journal as j
-from kafka_medic.executor.batches import order_tasks, select_replica_tasks
+from kafka_medic.executor.batches import Selection, order_tasks, select_replica_tasks
 from kafka_medic.executor.journal import Journal, TaskRecord, proposal_hash
 from kafka_medic.executor.options import MB, ExecutionOptions
 from kafka_medic.executor.progress import ProgressMeter
 from kafka_medic.executor.report import build_report
 from kafka_medic.executor.stop import abort
-from kafka_medic.executor.submit import (
-    cancel_reassignments,
-    elect_preferred_leaders,
-    submit_reassignments,
-    with_admin,
-)
+from kafka_medic.executor.submit import elect_preferred_leaders, submit_reassignments, uses_znode, with_admin
 from kafka_medic.executor.tasks import LEADER, REPLICA, Task, reassignment_target, tasks_for
 from kafka_medic.executor.throttles import clear_throttles as clear_throttle_configs
 from kafka_medic.executor.throttles import set_broker_rates, set_replica_throttles
 from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.kafka.reader import read_cluster_state
 from kafka_medic.kafka.state import ClusterState
+from kafka_medic.kafka.zookeeper import legacy_reassignment_pending
 from kafka_medic.model import Proposal
 
 Log = Callable[[str], None]
@@ -44,15 +40,17 @@ def start_execution(config: ClusterConfig, proposal: Proposal, options: Executio
                     log: Log = print) -> str:
     """Record a new execution and take the cluster's lock; or pick up the interrupted one for this proposal.
 
-    A second execution on the same cluster is refused with a message naming the one that holds it.
+    The lock is Kafka's cluster id, so the same cluster under two names (or two bootstrap lists) is one
+    cluster. A second execution on it is refused with a message naming the one that holds it.
     """
-    holder = journal.lock_holder(config.name)
+    state = read_cluster_state(config)
+    key = lock_key(config, state)
+    holder = journal.lock_holder(key, config.name)
     if holder is None:
-        state = read_cluster_state(config)
         task_list, skipped = tasks_for(proposal.moves, state)
-        execution_id = journal.create(config.name, proposal, options, task_list + [s.task for s in skipped])
+        execution_id = journal.create(config.name, proposal, options, task_list + [s.task for s in skipped], key)
         if execution_id is None:
-            holder = journal.lock_holder(config.name)
+            holder = journal.lock_holder(key, config.name)
         else:
             for s in skipped:
                 journal.set_task_state(execution_id, s.task, j.SKIPPED, s.reason)
@@ -65,14 +63,27 @@ def start_execution(config: ClusterConfig, proposal: Proposal, options: Executio
             return execution_id
     if holder is None:
         raise MedicError(f"could not take the execution lock of cluster {config.name!r}; try again")
+    same = "" if holder.cluster == config.name else f" (as {holder.cluster!r}: the same Kafka cluster, {key})"
     if holder.proposal_hash != proposal_hash(proposal):
         hint = ("it is running" if holder.owner_alive(holder.options.heartbeat_timeout_s)
                 else "it was interrupted: re-run it with its own proposal to resume, or `kafka-medic stop` it")
-        raise MedicError(f"cluster {config.name!r} already has {holder.describe()}; {hint}")
+        raise MedicError(f"cluster {config.name!r} already has {holder.describe()}{same}; {hint}")
     if holder.owner_alive(holder.options.heartbeat_timeout_s):
-        raise MedicError(f"cluster {config.name!r} is already executing this proposal: {holder.describe()}")
+        raise MedicError(f"cluster {config.name!r} is already executing this proposal: {holder.describe()}{same}")
     log(f"resuming {holder.describe()} with its recorded options")
     return holder.id
+
+
+def lock_key(config: ClusterConfig, state: ClusterState | None = None) -> str:
+    """What the execution lock is keyed by: Kafka's cluster id, which every broker and bootstrap list shares.
+
+    A cluster that reports no id (only very old ones) falls back to the configured name.
+    """
+    if state is not None:
+        cluster_id = state.cluster_id if state.cluster_id != config.name else None
+    else:
+        cluster_id = with_admin(config, lambda admin: admin.describe_cluster().get("cluster_id"))
+    return f"kafka-cluster-id:{cluster_id}" if cluster_id else config.name
 
 
 def set_throttles(config: ClusterConfig, execution_id: str, journal: Journal, log: Log = print) -> dict:
@@ -86,7 +97,7 @@ def set_throttles(config: ClusterConfig, execution_id: str, journal: Journal, lo
         remaining = [r.task for r in journal.tasks(execution_id)
                      if r.task.kind == REPLICA and r.state in (j.PENDING, j.HELD, j.SUBMITTED)]
         brokers = sorted({b for t in remaining for b in (*t.old_replicas, *t.new_replicas)} & alive)
-        rates = _rates(config, options, brokers)
+        rates = _rates(config, options, brokers, journal.url)
         with_admin(config, lambda admin: set_broker_rates(admin, journal, execution_id, rates))
         journal.heartbeat(execution_id, phase="throttled")
         shown = ", ".join(f"{b}: {lr / MB:.1f}/{fr / MB:.1f}" for b, (lr, fr) in rates.items())
@@ -97,15 +108,16 @@ def set_throttles(config: ClusterConfig, execution_id: str, journal: Journal, lo
 def execute_batches(config: ClusterConfig, execution_id: str, journal: Journal, log: Log = print) -> str:
     """Start moves as slots free up until none are left; returns "done", "stopped" or "failed".
 
-    Stops cleanly (rolls back what is in flight) when asked to stop or when a destination broker
-    dies; moves without progress raise alerts, and moves past their timeout are rolled back alone.
+    Stops cleanly (rolls back what is in flight) when asked to stop, when a destination broker dies,
+    or when a move outlives its timeout; a move without progress for `stall_alert_s` raises an alert.
     """
     with journal.claimed(execution_id) as execution:
         options = execution.options
+        znode = uses_znode(config, options)
+        log(f"submitting through {'/admin/reassign_partitions' if znode else 'AlterPartitionReassignments'}")
         meter = ProgressMeter()
         throttled: set[tuple[str, int]] | None = None
         unreadable_since: float | None = None
-        alerted: set[tuple[str, int]] = set()
         journal.heartbeat(execution_id, phase="moving")
         while True:
             execution = journal.heartbeat(execution_id)
@@ -128,25 +140,29 @@ def execute_batches(config: ClusterConfig, execution_id: str, journal: Journal, 
                 abort(config, journal, execution_id, f"destination broker(s) {dead} died", log)
                 return "failed"
             records = journal.tasks(execution_id)
-            _time_out(config, records, meter, journal, execution_id, options, log, alerted)
-            records = journal.tasks(execution_id)
             log(meter.measure(records, state, execution.batches, time.time()).line())
+            timed_out = _watch_stalls(records, meter, journal, execution_id, options, log)
+            if timed_out:
+                abort(config, journal, execution_id, timed_out, log)
+                return "failed"
             in_flight = [r.task for r in records if r.task.kind == REPLICA and r.state == j.SUBMITTED]
             waiting = [r for r in records if r.task.kind == REPLICA and r.state in (j.PENDING, j.HELD)]
-            pending = order_tasks([r.task for r in waiting], state, options.strategy)
-            if config.zookeeper and in_flight:
-                selection = select_replica_tasks([], in_flight, state, options)  # the znode takes one batch at a time
+            # The znode takes one batch at a time, and the next only once the controller removed the last one.
+            blocked = znode and bool(waiting) and not in_flight and legacy_reassignment_pending(config.zookeeper)
+            if znode and (in_flight or blocked):
+                selection = Selection()
             else:
+                pending = order_tasks([r.task for r in waiting], state, options.strategy)
                 selection = select_replica_tasks(pending, in_flight, state, options)
-            _record_held(waiting, selection.held, journal, execution_id, log)
+                _record_held(waiting, selection.held, journal, execution_id, log)
             wanted = {t.key for t in in_flight + selection.tasks}
             if (options.throttle or options.auto_throttle) and wanted != throttled:
                 with_admin(config, lambda admin, moving=in_flight + selection.tasks:
                            set_replica_throttles(admin, journal, execution_id, moving))
                 throttled = wanted
             if selection.tasks:
-                _submit(config, selection.tasks, journal, execution_id, log)
-            elif not in_flight:
+                _submit(config, selection.tasks, journal, execution_id, log, znode)
+            elif not in_flight and not blocked:
                 held = [r.task.name for r in waiting]
                 if held:
                     log(f"{len(held)} moves held back as unsafe: {', '.join(held)}")
@@ -245,13 +261,15 @@ def report_lines(report: dict) -> list[str]:
     return lines
 
 
-def _rates(config: ClusterConfig, options: ExecutionOptions, brokers: list[int]) -> dict[int, tuple[int, int]]:
+def _rates(config: ClusterConfig, options: ExecutionOptions, brokers: list[int],
+           store_url: str) -> dict[int, tuple[int, int]]:
+    """Fixed rates, or headroom from the samples in the store the journal lives in (the metrics store)."""
     if options.throttle is not None:
         return {b: (int(options.throttle), int(options.throttle)) for b in brokers}
     from kafka_medic.executor.headroom import headroom_rates, measured_traffic
     from kafka_medic.metrics.store import MetricsStore
 
-    with MetricsStore() as store:
+    with MetricsStore(store_url) as store:
         traffic = measured_traffic(store, config.name, brokers)
     return headroom_rates(load_capacities(options.capacity_file), traffic, options.auto_throttle_fraction)
 
@@ -284,27 +302,36 @@ def _reconcile(records: list[TaskRecord], state: ClusterState, journal: Journal,
     return sorted(dead)
 
 
-def _time_out(config, records, meter: ProgressMeter, journal: Journal, execution_id: str,
-              options: ExecutionOptions, log: Log, alerted: set) -> None:
-    """Alert on moves that copy nothing for a while; roll back those past their timeout."""
+def _watch_stalls(records: list[TaskRecord], meter: ProgressMeter, journal: Journal, execution_id: str,
+                  options: ExecutionOptions, log: Log) -> str | None:
+    """Alert on moves that stopped closing their gap; say why the execution must stop when one timed out.
+
+    A stalled move (a paused or overloaded broker, a throttle below the partition's produce rate) is
+    alerted once per stall, with the reason kept on the task for the report. A move past its timeout
+    stops the whole execution: whatever stalls it usually stalls its neighbours, and an operator would
+    rather have every in-flight move rolled back and a report than an execution that never ends.
+    """
     now = time.time()
     expired = []
     for r in records:
         if r.state != j.SUBMITTED:
             continue
         idle = meter.idle_for(r.task, now)
-        if idle > options.stall_alert_s and r.task.key not in alerted:
-            alerted.add(r.task.key)
-            log(f"ALERT {r.task.name}: no progress for {idle:.0f}s")
-        rate = options.throttle
-        if r.submitted_at and now - r.submitted_at > options.timeout_for(r.task.bytes_to_move, rate):
-            expired.append(r.task)
+        if idle >= options.stall_alert_s and not meter.alerted(r.task):
+            meter.mark_alerted(r.task)
+            note = f"no progress for {idle:.0f}s ({meter.gap_line(r.task)})"
+            journal.set_task_state(execution_id, r.task, j.SUBMITTED, note)
+            log(f"ALERT {r.task.name}: {note}")
+        timeout = options.timeout_for(r.task.bytes_to_move, options.throttle)
+        if r.submitted_at and now - r.submitted_at > timeout:
+            stalled = f"; no progress for {idle:.0f}s" if idle >= options.stall_alert_s else ""
+            reason = f"timed out after {timeout:.0f}s{stalled}"
+            journal.set_task_state(execution_id, r.task, j.TIMED_OUT, reason)
+            log(f"ALERT {r.task.name}: {reason}")
+            expired.append(r.task.name)
     if not expired:
-        return
-    errors = cancel_reassignments(config, [t.key for t in expired])
-    for t in expired:
-        journal.set_task_state(execution_id, t, j.TIMED_OUT, errors.get(t.name, "timed out: rolled back"))
-        log(f"ALERT {t.name}: timed out, rolled back")
+        return None
+    return f"move(s) {', '.join(expired)} timed out"
 
 
 def _record_held(waiting: list[TaskRecord], held: dict[str, str], journal: Journal, execution_id: str,
@@ -318,10 +345,11 @@ def _record_held(waiting: list[TaskRecord], held: dict[str, str], journal: Journ
             journal.set_task_state(execution_id, r.task, j.PENDING)
 
 
-def _submit(config: ClusterConfig, task_list: list[Task], journal: Journal, execution_id: str, log: Log) -> None:
+def _submit(config: ClusterConfig, task_list: list[Task], journal: Journal, execution_id: str, log: Log,
+            znode: bool) -> None:
     """Journal first, then the cluster: a crash in between shows as a submitted move the cluster never saw."""
     number = journal.mark_submitted(execution_id, task_list)
-    errors = submit_reassignments(config, task_list)
+    errors = submit_reassignments(config, task_list, znode)
     for t in task_list:
         if t.name in errors:
             journal.set_task_state(execution_id, t, j.FAILED, f"refused by the cluster: {errors[t.name]}")

@@ -1,8 +1,16 @@
 """Stopping: roll back what is in flight and start nothing new (throttles are the teardown's job).
 
-Rolling back is a cancel through AlterPartitionReassignments: the controller reverts each partition
-to its original replicas and drops the partial copies. A move that finished before the cancel
-arrived stays finished and is reported done.
+Rolling back is a cancel through AlterPartitionReassignments (KRaft, and ZooKeeper mode since Kafka
+2.4, also for moves submitted through the znode): the controller reverts each partition to its
+original replicas and drops the partial copies. A move that finished before the cancel arrived
+stays finished and is reported done.
+
+Without that API (the legacy znode path) nothing can be cancelled safely: deleting
+/admin/reassign_partitions leaves the controller's in-flight moves half done. Nor is a reverse
+reassignment written afterwards: it would copy the same data back onto the old replicas, doubling
+the data moved and the time under throttle, to reach a state no safer than the finished move (each
+move of a proposal is valid on its own). So there, stop lets the moves in flight finish (they are
+reported done), starts nothing new, and reports a move it could not wait out as still in flight.
 """
 
 from __future__ import annotations
@@ -12,11 +20,12 @@ from collections.abc import Callable
 
 from kafka_medic.executor import journal as j
 from kafka_medic.executor.journal import Journal
-from kafka_medic.executor.submit import cancel_reassignments, restore_order
+from kafka_medic.executor.submit import cancel_reassignments, restore_order, uses_znode
 from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.kafka.reader import read_cluster_state
 
 ROLLBACK_WAIT_S = 60.0
+IN_FLIGHT = (j.SUBMITTED, j.DEAD, j.TIMED_OUT)
 
 
 def abort(config: ClusterConfig, journal: Journal, execution_id: str, reason: str,
@@ -24,33 +33,71 @@ def abort(config: ClusterConfig, journal: Journal, execution_id: str, reason: st
     """Cancel every in-flight move of the execution and record why; pending moves stay not started."""
     journal.heartbeat(execution_id, phase="aborting", message=reason)
     log(f"stopping: {reason}")
-    in_flight = [r for r in journal.tasks(execution_id) if r.state in (j.SUBMITTED, j.DEAD)]
-    if in_flight:
-        keys = [r.task.key for r in in_flight]
-        errors = cancel_reassignments(config, keys)
-        deadline = time.monotonic() + ROLLBACK_WAIT_S
-        while True:
-            state = read_cluster_state(config)
-            partitions = {(p.topic, p.partition): p for p in state.partitions}
-            moving = [k for k in keys if k in partitions and partitions[k].reassigning]
-            if not moving or time.monotonic() > deadline:
-                break
-            time.sleep(1)
-        _restore_order(config, in_flight, partitions, log)
-        for r in in_flight:
-            p = partitions.get(r.task.key)
-            if r.task.name in errors:
-                journal.set_task_state(execution_id, r.task, j.FAILED, f"could not roll back: {errors[r.task.name]}")
-            elif p is not None and not p.reassigning and list(p.replicas) == list(r.task.new_replicas):
-                journal.set_task_state(execution_id, r.task, j.DONE)
-            elif r.state == j.DEAD:
-                journal.set_task_state(execution_id, r.task, j.DEAD, f"{r.reason}; rolled back")
-            else:
-                journal.set_task_state(execution_id, r.task, j.CANCELLED, f"rolled back: {reason}")
-        rolled = [r.task.name for r in in_flight if r.task.name not in errors]
-        log(f"rolled back {len(rolled)} in-flight moves: {', '.join(rolled)}"
-            + (f"; could not roll back: {errors}" if errors else ""))
+    in_flight = [r for r in journal.tasks(execution_id) if r.state in IN_FLIGHT]
+    if in_flight and uses_znode(config, journal.get(execution_id).options):
+        _let_finish(config, journal, execution_id, in_flight, log)
+    elif in_flight:
+        _roll_back(config, journal, execution_id, in_flight, reason, log)
     journal.heartbeat(execution_id, phase="aborted", message=reason)
+
+
+def _roll_back(config: ClusterConfig, journal: Journal, execution_id: str, in_flight, reason: str,
+               log: Callable[[str], None]) -> None:
+    keys = [r.task.key for r in in_flight]
+    errors = cancel_reassignments(config, keys)
+    deadline = time.monotonic() + ROLLBACK_WAIT_S
+    while True:
+        state = read_cluster_state(config)
+        partitions = {(p.topic, p.partition): p for p in state.partitions}
+        moving = [k for k in keys if k in partitions and partitions[k].reassigning]
+        if not moving or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    _restore_order(config, in_flight, partitions, log)
+    for r in in_flight:
+        p = partitions.get(r.task.key)
+        if r.task.name in errors:
+            journal.set_task_state(execution_id, r.task, j.FAILED, f"could not roll back: {errors[r.task.name]}")
+        elif p is not None and not p.reassigning and list(p.replicas) == list(r.task.new_replicas):
+            journal.set_task_state(execution_id, r.task, j.DONE)
+        elif r.state in (j.DEAD, j.TIMED_OUT):
+            journal.set_task_state(execution_id, r.task, r.state, f"{r.reason}; rolled back")
+        else:
+            journal.set_task_state(execution_id, r.task, j.CANCELLED, f"rolled back: {reason}")
+    rolled = [r.task.name for r in in_flight if r.task.name not in errors]
+    log(f"rolled back {len(rolled)} in-flight moves: {', '.join(rolled)}"
+        + (f"; could not roll back: {errors}" if errors else ""))
+
+
+def _let_finish(config: ClusterConfig, journal: Journal, execution_id: str, in_flight,
+                log: Callable[[str], None]) -> None:
+    """The znode path: wait for the moves in flight to finish, as far as they can and within their timeout."""
+    options = journal.get(execution_id).options
+    names = ", ".join(r.task.name for r in in_flight)
+    log(f"the cluster cannot cancel a reassignment (no AlterPartitionReassignments): letting {names} finish")
+    wait_s = max(options.timeout_for(r.task.bytes_to_move, options.throttle) for r in in_flight)
+    deadline = time.monotonic() + wait_s
+    while True:
+        journal.heartbeat(execution_id)
+        state = read_cluster_state(config)
+        partitions = {(p.topic, p.partition): p for p in state.partitions}
+        alive = set(state.alive_brokers)
+        moving = [r for r in in_flight if (p := partitions.get(r.task.key)) is not None and p.reassigning]
+        stuck = [r for r in moving if any(b not in alive for b in r.task.added)]
+        if not moving or len(stuck) == len(moving) or time.monotonic() > deadline:
+            break
+        time.sleep(options.poll_interval_s)
+    for r in in_flight:
+        p = partitions.get(r.task.key)
+        if p is not None and not p.reassigning and list(p.replicas) == list(r.task.new_replicas):
+            journal.set_task_state(execution_id, r.task, j.DONE)
+            log(f"done {r.task.name} -> {list(r.task.new_replicas)} (let finish: it could not be cancelled)")
+        else:
+            why = "its destination is down" if r in stuck else f"not finished after {wait_s:.0f}s"
+            state_now = r.state if r.state in (j.DEAD, j.TIMED_OUT) else j.FAILED
+            journal.set_task_state(execution_id, r.task, state_now,
+                                   f"{r.reason + '; ' if r.reason else ''}still in flight ({why}): a ZooKeeper "
+                                   "reassignment without AlterPartitionReassignments cannot be cancelled")
 
 
 def _restore_order(config: ClusterConfig, records, partitions: dict, log: Callable[[str], None]) -> None:

@@ -1,8 +1,11 @@
 """The cluster writes that move partitions: submit, cancel (roll back) and preferred leader election.
 
-KRaft and modern clusters take AlterPartitionReassignments (kafka-python); ZooKeeper-mode clusters
-are given the /admin/reassign_partitions znode, as legacy tooling does. Each function returns the
-partitions the cluster refused, with the error, so callers can record them instead of guessing.
+KRaft clusters, and ZooKeeper-mode clusters whose brokers have it (Kafka 2.4+, KIP-455), take
+AlterPartitionReassignments (kafka-python): moves can be added while others run, and cancelled.
+ZooKeeper-mode clusters without it are given the /admin/reassign_partitions znode, as legacy
+tooling does: one batch at a time (the znode must be gone before the next), and no cancel.
+Each function returns the partitions the cluster refused, with the error, so callers can record
+them instead of guessing.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ from typing import TypeVar
 
 from kafka import TopicPartition
 from kafka.errors import KafkaError, for_code
+from kafka.protocol.api_key import ApiKey
 
 from kafka_medic.errors import MedicError
+from kafka_medic.executor.options import ExecutionOptions
 from kafka_medic.executor.tasks import Task
 from kafka_medic.kafka.admin import admin_client
 from kafka_medic.kafka.config import ClusterConfig
@@ -42,11 +47,20 @@ def with_admin(config: ClusterConfig, action: Callable[..., T]) -> T:
     raise AssertionError("unreachable")
 
 
-def submit_reassignments(config: ClusterConfig, tasks: list[Task]) -> dict[str, str]:
+def uses_znode(config: ClusterConfig, options: ExecutionOptions) -> bool:
+    """Whether moves go through the legacy znode: ZooKeeper mode without AlterPartitionReassignments, or asked to."""
+    if not config.zookeeper:
+        return False
+    if options.zk_submission == "znode":
+        return True
+    return not with_admin(config, lambda admin: ApiKey.AlterPartitionReassignments in admin.api_versions())
+
+
+def submit_reassignments(config: ClusterConfig, tasks: list[Task], znode: bool = False) -> dict[str, str]:
     """Start these moves; returns partition name -> error for those the cluster refused."""
     if not tasks:
         return {}
-    if config.zookeeper:
+    if znode:
         write_legacy_reassignment(config.zookeeper, {t.key: list(t.new_replicas) for t in tasks})
         return {}
     request = {TopicPartition(t.topic, t.partition): list(t.new_replicas) for t in tasks}

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.errors import KafkaConnectionError, KafkaError
+from kafka.protocol.api_key import ApiKey
 
 from kafka_medic.errors import MedicError
 from kafka_medic.kafka.admin import admin_client
@@ -76,9 +77,10 @@ def _read(admin, config: ClusterConfig, known: dict[int, str | None]) -> Cluster
         reassignments = {}
         mode = "kraft"
     partitions = _read_partitions(admin)
-    if not config.zookeeper:
+    if not config.zookeeper or ApiKey.ListPartitionReassignments in admin.api_versions():
+        # ZooKeeper-mode brokers since 2.4 list every move, also those submitted through the API (not the znode)
         reassignments = {
-            (tp.topic, tp.partition): r for tp, r in admin.list_partition_reassignments().items()
+            **reassignments, **{(tp.topic, tp.partition): r for tp, r in admin.list_partition_reassignments().items()}
         }
     for p in partitions:
         r = reassignments.get((p.topic, p.partition))

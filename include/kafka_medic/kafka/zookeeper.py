@@ -2,7 +2,9 @@
 
 A broker's registration is an ephemeral znode under /brokers/ids: present means alive. Legacy
 tooling (and kafka-medic on clusters older than 2.4) moves partitions by writing
-/admin/reassign_partitions; the controller deletes it when every listed move has finished.
+/admin/reassign_partitions; the controller deletes it when every listed move has finished. Such a
+move cannot be cancelled safely (deleting the znode leaves the controller half way): on 2.4+
+brokers AlterPartitionReassignments cancels it, and takes precedence over the znode.
 """
 
 from __future__ import annotations
@@ -90,6 +92,15 @@ def _current_replicas(zk: KazooClient, topic: str, partition: int) -> list[int]:
     except NoNodeError:
         return []
     return json.loads(data).get("partitions", {}).get(str(partition), [])
+
+
+def legacy_reassignment_pending(connect: str) -> bool:
+    """The znode still exists: the controller has not finished (or not yet removed) the last reassignment."""
+    try:
+        with zookeeper_client(connect) as zk:
+            return zk.exists(REASSIGN_PARTITIONS) is not None
+    except KazooException as exc:
+        raise MedicError(f"reading ZooKeeper at {connect} failed: {exc!r}") from exc
 
 
 def write_legacy_reassignment(connect: str, moves: dict[tuple[str, int], list[int]]) -> None:
