@@ -68,3 +68,13 @@ def test_manual_dags_have_a_validated_form(dagbag):
     assert {"goals", "dry_run", "excluded_topics", "throttle_mb_s", "concurrency", "force"} <= set(rebalance.params)
     assert "brokers" in dagbag.dags["kafka_medic__alpha__decommission"].params
     assert dagbag.dags["kafka_medic__beta__preferred_leader_election"].schedule is None
+
+
+def test_every_approval_gate_consults_the_policy(dagbag):
+    """Each remediation's gate names its own action, one the approval policy knows (so it can auto-approve)."""
+    from kafka_medic.notify.policy import POLICY_ACTIONS
+
+    for cluster in CLUSTERS:
+        for kind in ("heal", "rebalance", *MANUAL_KINDS):
+            gate = dagbag.dags[f"kafka_medic__{cluster['name']}__{kind}"].get_task("approve")
+            assert (gate.action, gate.action in POLICY_ACTIONS) == (kind, True), kind

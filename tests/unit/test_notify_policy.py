@@ -69,3 +69,38 @@ def test_bad_policies_are_one_line_errors_naming_the_key(data, message):
     with pytest.raises(MedicError) as info:
         parse_policy(data)
     assert str(info.value).startswith(message) and "\n" not in str(info.value)
+
+
+LEADERSHIP = {"demote": {"approval": "auto", "max_leader_moves": 20}, "preferred_leader_election": "auto"}
+
+
+@pytest.mark.parametrize("action", ["demote", "preferred_leader_election"])
+def test_leadership_actions_are_policy_actions(action):
+    elections = proposal(replica_moves=0, data_mb=0.0, leader_moves=12, moves=12)
+    assert isinstance(decide(parse_policy({}), action, elections), NeedsApproval)  # not mentioned: ask
+    assert isinstance(decide(parse_policy(LEADERSHIP), action, elections), AutoApproved)
+    overridden = parse_policy({**LEADERSHIP, "clusters": {"dev": {action: "required"}}})
+    assert decide(overridden, action, elections) == NeedsApproval(f"policy requires approval for {action} on dev")
+
+
+def test_demote_within_its_leader_move_limit_only():
+    policy = parse_policy(LEADERSHIP)
+    assert decide(policy, "demote", proposal(replica_moves=0, data_mb=0.0, leader_moves=20, moves=20)) == AutoApproved(
+        "demote auto-approved by policy (20 leader moves <= 20)")
+    assert decide(policy, "demote", proposal(replica_moves=0, data_mb=0.0, leader_moves=21, moves=21)) == (
+        NeedsApproval("demote exceeds the auto-approval limit: 21 leader moves > 20"))
+
+
+@pytest.mark.parametrize("action", ["demote", "preferred_leader_election"])
+def test_a_leadership_action_that_would_move_data_is_never_auto_approved(action):
+    moving = proposal(replica_moves=2, data_mb=512.0, leader_moves=1, moves=2)
+    assert decide(parse_policy(LEADERSHIP), action, moving) == NeedsApproval(
+        f"{action} should only move leadership but this proposal moves data (2 replica moves)")
+
+
+@pytest.mark.parametrize("limit", ["max_data_gb", "max_replica_moves"])
+def test_data_limits_on_a_leadership_action_are_refused(limit):
+    with pytest.raises(MedicError) as info:
+        parse_policy({"clusters": {"prod": {"demote": {"approval": "auto", limit: 5}}}})
+    assert str(info.value) == (
+        f"policy clusters.prod.demote.{limit}: demote moves no data; its limit is max_leader_moves")

@@ -7,6 +7,8 @@ Parsed from a plain mapping (an Airflow connection's extras), per action, with p
      "clusters": {"prod-eu": {"heal": {"approval": "required"}}}}
 
 An action the policy does not mention needs approval: doing nothing unasked is the safe default.
+`demote` and `preferred_leader_election` only hand leadership around (no data moves), so their only limit
+is `max_leader_moves`, and a proposal of theirs that would move data is never approved without a person.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from typing import Any
 from kafka_medic.errors import MedicError
 from kafka_medic.model import Proposal
 
-POLICY_ACTIONS = ("heal", "rebalance", "decommission", "add_brokers")
+LEADERSHIP_ACTIONS = ("demote", "preferred_leader_election")  # elections only: no replica moves, no data
+POLICY_ACTIONS = ("heal", "rebalance", "decommission", "add_brokers", *LEADERSHIP_ACTIONS)
 AUTO, REQUIRED = "auto", "required"
 # Limit setting -> (proposal stat it bounds, stat units per limit unit, words for people, number format).
 LIMITS = {
@@ -75,6 +78,10 @@ def decide(policy: Policy, action: str, proposal: Proposal) -> AutoApproved | Ne
     if not proposal.moves:
         return AutoApproved("nothing to move")
     rule = policy.for_action(proposal.cluster, action)
+    replica_moves = proposal.stats.get("num_replica_moves", 0)
+    if action in LEADERSHIP_ACTIONS and (replica_moves or proposal.stats.get("data_to_move_mb", 0)):
+        return NeedsApproval(f"{action} should only move leadership but this proposal moves data "
+                             f"({replica_moves:,} replica moves)")
     if rule.approval == REQUIRED:
         return NeedsApproval(f"policy requires approval for {action} on {proposal.cluster}")
     within = []
@@ -95,6 +102,10 @@ def _parse_actions(data: Any, where: str) -> dict[str, ActionPolicy]:
         if action not in POLICY_ACTIONS:
             raise MedicError(f"policy {where}{action}: unknown action; known: {', '.join(POLICY_ACTIONS)}")
         actions[action] = _parse_rule(rule, f"{where}{action}")
+        data_limits = [name for name in actions[action].limits if name != "max_leader_moves"]
+        if action in LEADERSHIP_ACTIONS and data_limits:
+            raise MedicError(f"policy {where}{action}.{data_limits[0]}: {action} moves no data; "
+                             "its limit is max_leader_moves")
     return actions
 
 
