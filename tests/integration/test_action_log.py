@@ -55,3 +55,27 @@ def test_actions_go_to_the_store_and_to_the_action_topic(kraft_cluster, tmp_path
 
     with ActionLog(url) as log:
         assert [r.action for r in log.recent("itest")] == ["rebalance", "heal"]
+
+
+def test_action_topic_created_while_a_broker_is_dead_lives_on_live_brokers(healthy_kraft_cluster, tmp_path):
+    """Killed moments ago, the broker may still be registered: the topic must not get a replica on it."""
+    from kafka_medic.kafka.reader import read_cluster_state
+
+    cluster, victim = healthy_kraft_cluster, 3
+    config = ClusterConfig(bootstrap=cluster.bootstrap, name="itest")
+    topics = [f"__kafka_medic_actions_{uuid.uuid4().hex[:8]}" for _ in range(3)]
+    record = ActionRecord("itest", "heal", [f"broker_failure:{victim}"], "auto: policy", 1, 1, 0, "succeeded",
+                          1_800_000_000.0, 1_800_000_010.0)
+    cluster.kill_broker(victim)
+    try:
+        for topic in topics:  # right after the kill, whether or not the controller has fenced it yet
+            record_action(record, config, store_url=f"sqlite:///{tmp_path / 'store.db'}", topic=topic)
+        state = read_cluster_state(config)
+        assert victim in state.dead_brokers
+        placed = {p.topic: p for p in state.partitions if p.topic in topics}
+        assert sorted(placed) == sorted(topics)
+        for p in placed.values():
+            assert victim not in p.replicas and len(p.replicas) == 3 and not p.under_replicated, p
+        assert len(read_all(cluster.bootstrap, topics[0], 1)) == 1
+    finally:
+        cluster.start_broker(victim)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from kafka_medic.notify.action_log import ActionLog, ActionRecord, action_summary, record_action
+import pytest
+
+from kafka_medic.errors import MedicError
+from kafka_medic.kafka.state import BrokerState, ClusterState, PartitionState
+from kafka_medic.notify.action_log import ActionLog, ActionRecord, action_summary, live_replicas, record_action
 
 T0 = 1_800_000_000.0
 
@@ -48,3 +52,21 @@ def test_from_the_executors_report():
     r = ActionRecord.from_execution_report(report, "rebalance", ["soft_goal_violation:x"], "auto: policy", "d/r")
     assert (r.moves_planned, r.moves_done, r.bytes_moved, r.outcome, r.duration_s) == (3, 2, 2048, "stopped", 61.5)
     assert r.to_dict()["duration_s"] == 61.5 and r.message == "stop requested" and r.run == "d/r"
+
+
+def state(alive: dict[int, str], dead: dict[int, str], replicas: list[list[int]]) -> ClusterState:
+    brokers = {b: BrokerState(b, None, None, rack, True) for b, rack in alive.items()}
+    brokers |= {b: BrokerState(b, None, None, rack, False) for b, rack in dead.items()}
+    partitions = [PartitionState("t", i, r, r[0], r) for i, r in enumerate(replicas)]
+    return ClusterState("c1", 1, brokers, partitions, {}, {}, "now")
+
+
+def test_action_topic_replicas_only_on_live_brokers_spread_over_racks():
+    racks = {1: "r1", 2: "r2", 3: "r1", 4: "r2"}
+    everyone = state(racks, {}, [[1, 2], [1, 2], [3, 4], [1, 4]])
+    assert live_replicas(everyone) == [3, 2, 4]  # one per rack first, least loaded first
+    one_dead = state({b: r for b, r in racks.items() if b != 3}, {3: "r1"}, [[1, 2], [3, 4]])
+    assert live_replicas(one_dead) == [1, 2, 4]  # never 3
+    assert live_replicas(state({1: None}, {2: None, 3: None}, [])) == [1]  # RF = live brokers when fewer than 3
+    with pytest.raises(MedicError, match="no live broker"):
+        live_replicas(state({}, {1: "r1"}, []))

@@ -4,12 +4,17 @@ As DoctorKafka's action report topic, the Kafka copy lets other tools (dashboard
 follow what the healer did to a cluster without access to kafka-medic's database; the store copy is
 what kafka-medic itself and the Airflow UI read. The value is JSON, keyed by cluster, written with
 acks=all so an acknowledged record survives a broker failure.
+
+The topic is created on first use with an explicit replica assignment over live brokers only: a heal
+runs while a broker is dead, and the controller may still count a broker killed moments ago as
+registered, so leaving the placement to it could put a replica on the dead broker for good.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -19,6 +24,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from kafka_medic.errors import MedicError
 from kafka_medic.kafka.config import ClusterConfig
+from kafka_medic.kafka.state import ClusterState
 from kafka_medic.optimizer.summary import format_mb
 from kafka_medic.storage import StoreTables
 
@@ -132,17 +138,33 @@ def publish_action(config: ClusterConfig, record: ActionRecord, topic: str = ACT
 
 
 def ensure_topic(config: ClusterConfig, topic: str = ACTIONS_TOPIC) -> None:
-    """Create the action topic (1 partition, so records stay in order; RF up to 3) unless it exists."""
+    """Create the action topic (1 partition, so records stay in order) on live brokers unless it exists."""
+    from kafka_medic.kafka.reader import read_cluster_state
+
     admin = AdminClient(config.confluent())
     try:
-        metadata_ = admin.list_topics(timeout=TIMEOUT_S)
-        if topic in metadata_.topics:
+        if topic in admin.list_topics(timeout=TIMEOUT_S).topics:
             return
-        rf = min(3, len(metadata_.brokers))
-        admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=rf)])[topic].result(TIMEOUT_S)
+        replicas = live_replicas(read_cluster_state(config))
+        admin.create_topics([NewTopic(topic, num_partitions=1, replica_assignment=[replicas])])[topic].result(
+            TIMEOUT_S)
     except KafkaException as exc:
         if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
             raise MedicError(f"creating the action topic {topic} on {config.bootstrap} failed: {exc}") from exc
+
+
+def live_replicas(state: ClusterState, replication: int = 3) -> list[int]:
+    """min(`replication`, live brokers) live brokers: one per rack first, then the ones holding fewest replicas."""
+    alive = state.alive_brokers
+    if not alive:
+        raise MedicError(f"no live broker on cluster {state.cluster_id or 'unknown'} to hold the action topic")
+    load = Counter(b for p in state.partitions for b in p.replicas)
+    chosen: list[int] = []
+    for _ in range(min(replication, len(alive))):
+        racks = {state.brokers[b].rack for b in chosen}
+        chosen.append(min((b for b in alive if b not in chosen),
+                          key=lambda b: (state.brokers[b].rack in racks, load[b], b)))
+    return chosen
 
 
 def record_action(
