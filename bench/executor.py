@@ -7,12 +7,17 @@ move phase from first submission to last move done) against the physical bound: 
 since one destination broker takes at most R whatever the concurrency. Runs on a temporary dev
 cluster unless --bootstrap is given.
 
-    .venv/bin/python bench/executor.py [--bootstrap HOST:PORT] [--throttle 2] [--mb 60]
+The machine's load average (1 min, sampled with the copy) is part of every row: on a shared 2-core
+machine it decides most of the fixed overhead. `--output` keeps the row as JSON (bench/results/).
+
+    .venv/bin/python bench/executor.py [--bootstrap HOST:PORT] [--throttle 2] [--mb 60] [--output FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 import tempfile
 import threading
@@ -34,7 +39,7 @@ SOURCE, DESTINATION = 2, 3
 
 
 def measure(bootstrap: str, throttle_mb: float, mb: float, concurrency: int = 5,
-            journal: Journal | None = None) -> dict:
+            journal: Journal | None = None, verbose: bool = False) -> dict:
     topic = f"bench-throttle-{int(time.time())}"
     assignment = {p: [1, SOURCE] if p % 2 else [SOURCE, 1] for p in range(PARTITIONS)}
     admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","))
@@ -55,18 +60,21 @@ def measure(bootstrap: str, throttle_mb: float, mb: float, concurrency: int = 5,
     def log(line: str) -> None:  # the move phase: first submission to the last move seen done
         if ": submitted " in line:
             marks.setdefault("submitted", time.monotonic())
-        if line.startswith("done "):
+        if line.startswith("done ") and " -> " in line:  # a move, not the report's "done (8): ..."
             marks["done"] = time.monotonic()
+        if verbose:
+            print(f"{time.monotonic() - started:6.1f} {line}", flush=True)
 
     started = time.monotonic()
     report = execute(config, Proposal(topic, [], moves), ExecutionOptions(throttle=throttle_mb * MB,
                      concurrency=concurrency), journal or Journal(), log=log)
     elapsed = time.monotonic() - started
     moving = marks["done"] - marks["submitted"]
+    finished = time.monotonic()
     stop.set()
     sampler.join(5)
     rate = throttle_mb * MB
-    growing = [(t, b) for t, b in samples if b > 0]
+    growing = [(t, b) for t, b, _ in samples if b > 0]
     moved = growing[-1][1]  # what the destination really copied (planned sizes can lag the producer)
     first, last = growing[0], next(s for s in growing if s[1] >= growing[-1][1])
     mean = (last[1] - first[1]) / (last[0] - first[0])
@@ -79,6 +87,10 @@ def measure(bootstrap: str, throttle_mb: float, mb: float, concurrency: int = 5,
         "execute_s": round(elapsed, 1), "time_vs_bound": round(elapsed / bound, 2),
         "moving_s": round(moving, 1), "moving_vs_bound": round(moving / bound, 2),
         "mean_rate_vs_throttle": round(mean / rate, 2), "worst_10s_rate_vs_throttle": round(worst / rate, 2),
+        "before_first_submission_s": round(marks["submitted"] - started, 1),
+        "after_last_done_s": round(finished - marks["done"], 1),
+        "load_avg_1m": round(sum(load for _, _, load in samples) / len(samples), 1),
+        "cpus": os.cpu_count(),
     }
 
 
@@ -102,7 +114,7 @@ def _sample(config: ClusterConfig, topic: str, samples: list, stop: threading.Ev
                     for t in log_dir["topics"]:
                         if t["name"] == topic:
                             size += sum(p["partition_size"] for p in t["partitions"] if not p["is_future_key"])
-            samples.append((time.monotonic(), size))
+            samples.append((time.monotonic(), size, os.getloadavg()[0]))
             time.sleep(0.5)
 
 
@@ -112,21 +124,26 @@ def main() -> int:
     parser.add_argument("--throttle", type=float, default=2.0, help="MB/s (default 2)")
     parser.add_argument("--mb", type=float, default=60.0, help="data to move (default 60)")
     parser.add_argument("--concurrency", type=int, default=5)
+    parser.add_argument("--output", help="write the row as JSON to this file (e.g. bench/results/executor.json)")
+    parser.add_argument("--verbose", action="store_true", help="print the executor's log with timestamps")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as home:
         journal = Journal(f"sqlite:///{Path(home) / 'metrics.db'}")
         if args.bootstrap:
-            row = measure(args.bootstrap, args.throttle, args.mb, args.concurrency, journal)
+            row = measure(args.bootstrap, args.throttle, args.mb, args.concurrency, journal, args.verbose)
         else:
             from kafka_medic.devcluster import DevCluster
 
             cluster = DevCluster(name="bench-executor", home=Path(home) / "cluster", brokers=3)
             cluster.up()
             try:
-                row = measure(cluster.bootstrap, args.throttle, args.mb, args.concurrency, journal)
+                row = measure(cluster.bootstrap, args.throttle, args.mb, args.concurrency, journal, args.verbose)
             finally:
                 cluster.down()
     print(" | ".join(f"{k}={v}" for k, v in row.items()))
+    if args.output:
+        Path(args.output).write_text(json.dumps({**row, "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S")}, indent=2)
+                                     + "\n")
     return 0 if row["status"] == "succeeded" else 1
 
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from kafka_medic.errors import MedicError
 from kafka_medic.executor.batches import plan_batches
 from kafka_medic.executor.journal import Journal
-from kafka_medic.executor.options import MB, STRATEGIES, ExecutionOptions
+from kafka_medic.executor.options import MB, STRATEGIES, ZK_SUBMISSIONS, ExecutionOptions
 from kafka_medic.executor.run import execute, stop
 from kafka_medic.executor.steps import report_lines
 from kafka_medic.executor.tasks import REPLICA, tasks_for
@@ -33,6 +33,14 @@ def register(subparsers) -> None:
     run.add_argument("--strategy", default="min_isr_first,large_first",
                      help=f"comma-separated ordering of moves, from: {', '.join(STRATEGIES)}")
     run.add_argument("--poll", type=float, default=1.0, help="seconds between progress checks (default 1)")
+    run.add_argument("--stall-alert", type=float, default=60.0, metavar="SECONDS",
+                     help="alert when a move's gap to its leader has not closed for this long (default 60)")
+    run.add_argument("--task-timeout", type=float, metavar="SECONDS",
+                     help="stop the execution (rolling back) when a move runs longer (default: 3x its size at "
+                          "the throttle, at least 10 minutes)")
+    run.add_argument("--zk-submission", choices=ZK_SUBMISSIONS, default="auto",
+                     help="ZooKeeper mode: 'auto' uses AlterPartitionReassignments where the brokers have it "
+                          "(Kafka 2.4+), 'znode' always /admin/reassign_partitions (default auto)")
     add_json_flag(run)
     run.set_defaults(func=run_execute)
 
@@ -54,7 +62,8 @@ def run_execute(args: argparse.Namespace) -> int:
     options = ExecutionOptions(
         concurrency=args.concurrency, max_moves=args.max_moves, strategy=tuple(args.strategy.split(",")),
         throttle=_throttle(args.throttle), auto_throttle=args.throttle == "auto", capacity_file=args.capacity,
-        poll_interval_s=args.poll,
+        poll_interval_s=args.poll, stall_alert_s=args.stall_alert, task_timeout_s=args.task_timeout,
+        zk_submission=args.zk_submission,
     )
     if args.dry_run:
         return _dry_run(config, proposal, options, args.json)

@@ -42,8 +42,8 @@ class ExecutionOptions:
             raise MedicError("give either a fixed throttle or auto_throttle, not both")
         if self.zk_submission not in ZK_SUBMISSIONS:
             raise MedicError(f"zk_submission must be one of {', '.join(ZK_SUBMISSIONS)}, got {self.zk_submission!r}")
-        if self.poll_interval_s <= 0:
-            raise MedicError("poll_interval_s must be positive")
+        if min(self.poll_interval_s, self.stall_alert_s, self.task_timeout_s or 1.0) <= 0 or self.task_timeout_s == 0:
+            raise MedicError("poll_interval_s, stall_alert_s and task_timeout_s must be positive")
 
     def as_dict(self) -> dict:
         data = asdict(self)

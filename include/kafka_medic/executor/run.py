@@ -25,6 +25,7 @@ from kafka_medic.executor.steps import (
 )
 from kafka_medic.executor.stop import abort
 from kafka_medic.kafka.config import ClusterConfig
+from kafka_medic.kafka.reader import read_cluster_state
 from kafka_medic.model import Proposal
 
 
@@ -32,10 +33,11 @@ def execute(config: ClusterConfig, proposal: Proposal, options: ExecutionOptions
             log: Log = print) -> dict:
     """Carry out a proposal from start to end (or resume it after a crash) and return the final report."""
     journal = journal or Journal()
-    execution_id = start_execution(config, proposal, options, journal, log)
+    state = read_cluster_state(config)  # one read serves the start, the throttles and the first poll
+    execution_id = start_execution(config, proposal, options, journal, log, state)
     try:
-        set_throttles(config, execution_id, journal, log)
-        if execute_batches(config, execution_id, journal, log) == "done":
+        set_throttles(config, execution_id, journal, log, state)
+        if execute_batches(config, execution_id, journal, log, state) == "done":
             elect_leaders(config, execution_id, journal, log)
     except (Exception, KeyboardInterrupt) as exc:
         interrupted = isinstance(exc, KeyboardInterrupt)

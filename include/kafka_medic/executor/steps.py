@@ -12,6 +12,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from kafka.errors import KafkaError
+
 from kafka_medic.capacity import load_capacities
 from kafka_medic.errors import MedicError
 from kafka_medic.executor import journal as j
@@ -25,6 +27,7 @@ from kafka_medic.executor.submit import elect_preferred_leaders, submit_reassign
 from kafka_medic.executor.tasks import LEADER, REPLICA, Task, reassignment_target, tasks_for
 from kafka_medic.executor.throttles import clear_throttles as clear_throttle_configs
 from kafka_medic.executor.throttles import set_broker_rates, set_replica_throttles
+from kafka_medic.kafka.admin import admin_client
 from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.kafka.reader import read_cluster_state
 from kafka_medic.kafka.state import ClusterState
@@ -34,16 +37,19 @@ from kafka_medic.model import Proposal
 Log = Callable[[str], None]
 READ_FAILURE_LIMIT_S = 120.0  # a cluster unreadable for this long fails the step (brokers being fenced take ~10s)
 ELECTION_WAIT_S = 60.0
+QUICK_CHECK_S = 0.25  # between polls, how often to ask the controller whether a move finished
+METADATA_GRACE_S = 5.0  # how long topic metadata may lag the controller's list of reassignments
 
 
 def start_execution(config: ClusterConfig, proposal: Proposal, options: ExecutionOptions, journal: Journal,
-                    log: Log = print) -> str:
+                    log: Log = print, state: ClusterState | None = None) -> str:
     """Record a new execution and take the cluster's lock; or pick up the interrupted one for this proposal.
 
     The lock is Kafka's cluster id, so the same cluster under two names (or two bootstrap lists) is one
     cluster. A second execution on it is refused with a message naming the one that holds it.
+    `state`, when the caller has just read it, saves reading the cluster again.
     """
-    state = read_cluster_state(config)
+    state = state or read_cluster_state(config)
     key = lock_key(config, state)
     holder = journal.lock_holder(key, config.name)
     if holder is None:
@@ -86,13 +92,14 @@ def lock_key(config: ClusterConfig, state: ClusterState | None = None) -> str:
     return f"kafka-cluster-id:{cluster_id}" if cluster_id else config.name
 
 
-def set_throttles(config: ClusterConfig, execution_id: str, journal: Journal, log: Log = print) -> dict:
+def set_throttles(config: ClusterConfig, execution_id: str, journal: Journal, log: Log = print,
+                  state: ClusterState | None = None) -> dict:
     """Put replication rates on every live broker the remaining moves involve; returns broker -> rates."""
     with journal.claimed(execution_id) as execution:
         options = execution.options
         if options.throttle is None and not options.auto_throttle:
             return {}
-        state = read_cluster_state(config)
+        state = state or read_cluster_state(config)
         alive = set(state.alive_brokers)
         remaining = [r.task for r in journal.tasks(execution_id)
                      if r.task.kind == REPLICA and r.state in (j.PENDING, j.HELD, j.SUBMITTED)]
@@ -105,11 +112,15 @@ def set_throttles(config: ClusterConfig, execution_id: str, journal: Journal, lo
         return rates
 
 
-def execute_batches(config: ClusterConfig, execution_id: str, journal: Journal, log: Log = print) -> str:
+def execute_batches(config: ClusterConfig, execution_id: str, journal: Journal, log: Log = print,
+                    state: ClusterState | None = None) -> str:
     """Start moves as slots free up until none are left; returns "done", "stopped" or "failed".
 
     Stops cleanly (rolls back what is in flight) when asked to stop, when a destination broker dies,
     or when a move outlives its timeout; a move without progress for `stall_alert_s` raises an alert.
+    Between polls it watches the controller's list of reassignments, so a move that finishes frees
+    its slot for the next one at once rather than at the next poll. `state`, read just before by the
+    caller, serves the first poll.
     """
     with journal.claimed(execution_id) as execution:
         options = execution.options
@@ -118,11 +129,12 @@ def execute_batches(config: ClusterConfig, execution_id: str, journal: Journal, 
         meter = ProgressMeter()
         throttled: set[tuple[str, int]] | None = None
         unreadable_since: float | None = None
+        unsettled: dict[tuple[str, int], float] = {}
         journal.heartbeat(execution_id, phase="moving")
         while True:
             execution = journal.heartbeat(execution_id)
             try:
-                state = read_cluster_state(config)
+                state = state or read_cluster_state(config)
                 unreadable_since = None
             except MedicError as exc:
                 unreadable_since = unreadable_since or time.monotonic()
@@ -132,7 +144,7 @@ def execute_batches(config: ClusterConfig, execution_id: str, journal: Journal, 
                 time.sleep(options.poll_interval_s)
                 continue
             records = journal.tasks(execution_id)
-            dead = _reconcile(records, state, journal, execution_id, log)
+            dead = _reconcile(records, state, journal, execution_id, log, unsettled)
             if execution.stop_requested:
                 abort(config, journal, execution_id, "stop requested", log)
                 return "stopped"
@@ -167,7 +179,9 @@ def execute_batches(config: ClusterConfig, execution_id: str, journal: Journal, 
                 if held:
                     log(f"{len(held)} moves held back as unsafe: {', '.join(held)}")
                 return "done"
-            time.sleep(options.poll_interval_s)
+            moving = {t.key for t in in_flight + selection.tasks} - set(unsettled)
+            _pause(config, set() if znode else moving, options.poll_interval_s)
+            state = None
 
 
 def elect_leaders(config: ClusterConfig, execution_id: str, journal: Journal, log: Log = print) -> dict[str, str]:
@@ -275,11 +289,19 @@ def _rates(config: ClusterConfig, options: ExecutionOptions, brokers: list[int],
 
 
 def _reconcile(records: list[TaskRecord], state: ClusterState, journal: Journal, execution_id: str,
-               log: Log) -> list[int]:
-    """Bring submitted tasks up to date from the cluster; returns destination brokers found dead."""
+               log: Log, unsettled: dict[tuple[str, int], float]) -> list[int]:
+    """Bring submitted tasks up to date from the cluster; returns destination brokers found dead.
+
+    Topic metadata (replicas) comes from any broker and may lag the controller's list of reassignments:
+    a move no longer listed whose replicas are not yet the proposed ones has most often just finished,
+    and one listed whose replicas do not yet show the new ones has just started. Only when such a
+    mismatch lasts `METADATA_GRACE_S` is the move called cancelled (or redirected) by someone else;
+    `unsettled` remembers since when each mismatch has been seen.
+    """
     partitions = {(p.topic, p.partition): p for p in state.partitions}
     alive = set(state.alive_brokers)
     dead: set[int] = set()
+    now = time.monotonic()
     for r in records:
         if r.state != j.SUBMITTED:
             continue
@@ -287,15 +309,18 @@ def _reconcile(records: list[TaskRecord], state: ClusterState, journal: Journal,
         if p is None:
             journal.set_task_state(execution_id, r.task, j.FAILED, "partition no longer exists")
         elif p.reassigning and reassignment_target(p) == list(r.task.new_replicas):
+            unsettled.pop(r.task.key, None)
             lost = [b for b in r.task.added if b not in alive]
             if lost:
                 dead.update(lost)
                 journal.set_task_state(execution_id, r.task, j.DEAD, f"destination broker {lost[0]} died")
                 log(f"ALERT {r.task.name}: destination broker {lost[0]} died; the move is dead")
         elif not p.reassigning and list(p.replicas) == list(r.task.new_replicas):
+            unsettled.pop(r.task.key, None)
             journal.set_task_state(execution_id, r.task, j.DONE)
             log(f"done {r.task.name} -> {list(r.task.new_replicas)}")
-        else:
+        elif now - unsettled.setdefault(r.task.key, now) >= METADATA_GRACE_S:
+            unsettled.pop(r.task.key, None)
             journal.set_task_state(execution_id, r.task, j.CANCELLED,
                                    f"reassignment gone, replicas are {p.replicas}: cancelled elsewhere")
             log(f"ALERT {r.task.name}: its reassignment was cancelled outside kafka-medic")
@@ -332,6 +357,22 @@ def _watch_stalls(records: list[TaskRecord], meter: ProgressMeter, journal: Jour
     if not expired:
         return None
     return f"move(s) {', '.join(expired)} timed out"
+
+
+def _pause(config: ClusterConfig, moving: set[tuple[str, int]], seconds: float) -> None:
+    """Sleep until the next poll, waking early when one of `moving` leaves the controller's list (a slot is free)."""
+    deadline = time.monotonic() + seconds
+    if moving:
+        try:
+            with admin_client(config) as admin:
+                while time.monotonic() + QUICK_CHECK_S < deadline:
+                    time.sleep(QUICK_CHECK_S)
+                    listed = {(tp.topic, tp.partition) for tp in admin.list_partition_reassignments()}
+                    if moving - listed:
+                        return
+        except (KafkaError, MedicError):
+            pass  # the next poll reads the cluster properly and says what is wrong
+    time.sleep(max(0.0, deadline - time.monotonic()))
 
 
 def _record_held(waiting: list[TaskRecord], held: dict[str, str], journal: Journal, execution_id: str,
