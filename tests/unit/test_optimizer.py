@@ -102,6 +102,42 @@ def test_max_replica_moves_is_respected():
     assert plan(model, PlanOptions(max_replica_moves=3)).stats["num_replica_moves"] <= 3
 
 
+def test_max_replica_moves_below_a_dead_brokers_replicas_heals_partially():
+    model = cluster(even(n=16, disk=50), flags={4: {"alive": False}})  # broker 4 holds 8 replicas
+    proposal = plan(model, PlanOptions(max_replica_moves=3))
+    after = apply_proposal(model, proposal)
+    assert sum(4 in p.replicas for p in after.partitions) == 5
+    s = proposal.stats
+    assert s["num_replica_moves"] == 3
+    assert s["replicas_left_behind"] == 5
+    assert s["left_behind_brokers"] == [{"id": 4, "state": "dead", "replicas": 5}]
+    assert "PARTIAL: 5 replicas remain on dead broker 4 (5)" in render_summary(proposal)
+    assert plan(model).stats["replicas_left_behind"] == 0
+
+
+def test_partial_heal_restores_the_least_replicated_partitions_first():
+    parts = [
+        Partition("offline", 0, [4, 5], None, load(disk=1)),
+        Partition("big", 0, [1, 4], 1, load(disk=90)),
+        Partition("small", 0, [2, 5], 2, load(disk=5)),
+    ]
+    model = cluster(parts, brokers=5, flags={4: {"alive": False}, 5: {"alive": False}})
+    proposal = plan(model, PlanOptions(max_replica_moves=2))
+    after = {p.topic: p.replicas for p in apply_proposal(model, proposal).partitions}
+    assert len(set(after["offline"]) - {4, 5}) == 1  # back online before anything gets a second copy
+    assert not set(after["big"]) & {4, 5}  # then the most data at risk
+    assert after["small"] == [2, 5]
+
+
+def test_capped_decommission_empties_what_it_can_and_never_fails():
+    model = cluster(even(n=40), brokers=6, flags={1: {"decommission": True}, 2: {"decommission": True}})
+    proposal = plan(model, PlanOptions(max_replica_moves=5))
+    s = proposal.stats
+    must_leave = sum(b in (1, 2) for p in model.partitions for b in p.replicas)
+    assert s["num_replica_moves"] == 5 and s["replicas_left_behind"] == must_leave - 5
+    assert {b["state"] for b in s["left_behind_brokers"]} == {"decommission"}
+
+
 def test_goal_list_limits_what_is_optimized():
     model = cluster(even(n=40), brokers=5)
     proposal = plan(model, PlanOptions(goals=["rack_aware", "disk_capacity"]))

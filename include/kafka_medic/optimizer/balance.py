@@ -147,7 +147,7 @@ class Balancing:
             fit = covered(load, deficit)
             c = self._choose(fit / (cost + self.cost_floor), fit / deficit, like, open_)
             open_[c] = False
-            fits = self.acceptance.fits(vectors[c : c + 1], src[c : c + 1], dst)[0]
+            fits = self._budget_allows(slots[c]) and self.acceptance.fits(vectors[c : c + 1], src[c : c + 1], dst)[0]
             if self.band is not None and fits:
                 fits = self._band_improves(src[c : c + 1], np.array([dst]), load[c])[0]
             if not fits:

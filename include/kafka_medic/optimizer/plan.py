@@ -34,7 +34,9 @@ def plan(model: ClusterModel, options: PlanOptions | None = None) -> Proposal:
     """The proposal that meets every hard goal and as many soft goals as it can, in priority order.
 
     Raises PlanError (a MedicError) naming the goal and brokers or partitions when a hard goal cannot
-    be met, and MedicError for invalid options.
+    be met, and MedicError for invalid options. A max_replica_moves below what must leave dead or
+    decommissioned brokers gives a partial plan instead: stats["replicas_left_behind"] says how many
+    stay, and where, for the next plan.
     """
     started = time.perf_counter()
     options = options or PlanOptions()
@@ -48,7 +50,7 @@ def plan(model: ClusterModel, options: PlanOptions | None = None) -> Proposal:
     search = Search(placement, can_receive, movable, options.max_replica_moves, options.seed)
     search.run(goals)
     after = [goal.check(placement) for goal in goals]
-    broken = [r for r in after if r.hard and not r.satisfied]
+    broken = [r for r in after if r.hard and not r.satisfied and not search.only_left_behind(r)]
     if broken:  # an earlier hard goal broken by a later one would be a planner bug: never ship it
         raise PlanError(f"hard goal {broken[0].goal} is violated after planning: {broken[0].detail}")
     option_stats = asdict(options)
@@ -61,6 +63,7 @@ def plan(model: ClusterModel, options: PlanOptions | None = None) -> Proposal:
         after,
         before_metrics,
         search.reason_names(),
+        search.left_behind,
         lower_bound,
         option_stats,
         time.perf_counter() - started,

@@ -61,6 +61,7 @@ def build_proposal(
     after: list[GoalResult],
     before_metrics: np.ndarray,
     reasons: list[str | None],
+    left_behind: int,
     lower_bound_mb: float,
     options: dict[str, Any],
     duration_s: float,
@@ -85,6 +86,8 @@ def build_proposal(
         "data_lower_bound_mb": round(lower_bound_mb, 3),
         "data_to_lower_bound": round(data / lower_bound_mb, 3) if lower_bound_mb > 0 else None,
         "moves_by_goal": _by_goal(move_reasons, [r.goal for r in after]),
+        "replicas_left_behind": left_behind,
+        "left_behind_brokers": _left_behind(placement) if left_behind else [],
         "goal_results_before": [_result(r) for r in before],
         "goal_results_after": [_result(r) for r in after],
         "utilisation_before": utilisation(placement, before_metrics),
@@ -100,6 +103,20 @@ def _by_goal(reasons: list[str | None], goals: list[str]) -> dict[str, int]:
     """Moves per cause, in priority order (evacuating dead brokers first)."""
     counts = Counter(reasons)
     return {name: counts[name] for name in [EVACUATION, *goals] if counts[name]}
+
+
+def _left_behind(placement: Placement) -> list[dict[str, Any]]:
+    """Brokers that must end empty but still hold replicas (a heal capped by max_replica_moves)."""
+    a = placement.arrays
+    count = placement.metrics[:, REPLICAS]
+    return [
+        {"id": int(a.broker_ids[b]), "state": _state(a, b), "replicas": int(count[b])}
+        for b in np.flatnonzero(~a.holds_data & (count > 0))
+    ]
+
+
+def _state(a, broker: int) -> str:
+    return "dead" if not a.alive[broker] else "decommission" if a.decommission[broker] else "alive"
 
 
 def utilisation(placement: Placement, metrics: np.ndarray) -> dict[str, dict[str, float]]:
@@ -124,8 +141,7 @@ def _brokers(placement: Placement, before_metrics: np.ndarray) -> list[dict[str,
     a = placement.arrays
     rows = []
     for b in range(placement.num_brokers):
-        state = "dead" if not a.alive[b] else "decommission" if a.decommission[b] else "alive"
-        row: dict[str, Any] = {"id": int(a.broker_ids[b]), "state": state, "excluded": bool(a.excluded[b])}
+        row: dict[str, Any] = {"id": int(a.broker_ids[b]), "state": _state(a, b), "excluded": bool(a.excluded[b])}
         row["capacity"] = {r: float(a.capacity[b, i]) for i, r in enumerate(RESOURCES)}
         row["before"] = _load(before_metrics[b])
         row["after"] = _load(placement.metrics[b])

@@ -59,6 +59,7 @@ class Search(Balancing, Swapping, Spreading):
         self.band: tuple[int, np.ndarray, np.ndarray] | None = None  # (metric, lower, upper) being balanced
         self.reasons: list[str] = [EVACUATION]
         self.reason = np.full(placement.arrays.num_partitions, -1, dtype=np.int64)
+        self.left_behind = 0  # replicas that max_replica_moves kept on brokers that must end empty
 
     # ---- driver --------------------------------------------------------------------------------
 
@@ -70,8 +71,16 @@ class Search(Balancing, Swapping, Spreading):
             goal.optimize(self)
             if goal.hard:
                 result = goal.check(self.p)
-                if not result.satisfied:
+                if not result.satisfied and not self.only_left_behind(result):
                     raise PlanError(self._explain(goal, result))
+
+    def only_left_behind(self, result: GoalResult) -> bool:
+        """Whether a hard goal is violated only by the replicas max_replica_moves left on dead or
+        decommissioned brokers: a partial heal that the next plan continues, not a failure."""
+        if not self.left_behind or result.partitions or not result.brokers:
+            return False
+        a = self.p.arrays
+        return set(result.brokers) <= set(a.broker_ids[~a.holds_data].tolist())
 
     def reason_names(self) -> list[str | None]:
         """(P,) the goal (or evacuation) that first changed each partition, None if unchanged."""
@@ -80,20 +89,21 @@ class Search(Balancing, Swapping, Spreading):
     # ---- evacuation ----------------------------------------------------------------------------
 
     def evacuate(self, goals: list[Goal]) -> None:
-        """Move every replica off dead and decommissioned brokers, biggest first.
+        """Move every replica off dead and decommissioned brokers, most urgent first.
 
         Destinations honour the hard goals when they can (rack spread, capacity), so the goals that
         follow have less to repair; when no broker does, capacity and then rack spread are relaxed.
+        When max_replica_moves is smaller than what must leave, the most urgent replicas move and the
+        rest stay for the next plan (`left_behind`): an operator capping a heal wants it partial, not
+        refused.
         """
         p = self.p
-        slots = np.flatnonzero(~p.arrays.holds_data[p.slot_broker])
+        slots = self._evacuation_order(np.flatnonzero(~p.arrays.holds_data[p.slot_broker]))
+        if self.max_replica_moves is not None:
+            self.left_behind = max(len(slots) - self.max_replica_moves, 0)
+            slots = slots[: len(slots) - self.left_behind]
         if not len(slots):
             return
-        if self.max_replica_moves is not None and len(slots) > self.max_replica_moves:
-            raise PlanError(
-                f"{len(slots)} replicas must leave dead or decommissioned brokers, "
-                f"more than max_replica_moves={self.max_replica_moves}"
-            )
         strict = Acceptance(p, self.can_receive)
         spread = Acceptance(p, self.can_receive)
         for goal in goals:
@@ -101,7 +111,7 @@ class Search(Balancing, Swapping, Spreading):
                 strict.add(goal)
             if isinstance(goal, RackAwareGoal):
                 spread.add(goal)
-        for slot in slots[np.argsort(-p.arrays.leader_load[p.slot_partition[slots], DISK], kind="stable")]:
+        for slot in slots:
             vector = p.slot_vector(slot)
             mask = strict.destinations(slot, vector)
             if not mask.any():
@@ -115,6 +125,17 @@ class Search(Balancing, Swapping, Spreading):
             self._move(slot, dst, reason=0)
             strict.refresh([src, dst])
             spread.refresh([src, dst])
+
+    def _evacuation_order(self, slots: np.ndarray) -> np.ndarray:
+        """`slots` (grouped by partition, as slots are) most urgent first: a partition's k-th replica to
+        leave ranks by its live replicas + k, so offline partitions and those with the fewest live
+        (in-sync) replicas each get one replica back before any gets a second; then the partition
+        with the most data, which one more failure would leave the least protected."""
+        p = self.p
+        parts = p.slot_partition[slots]
+        live = np.bincount(p.slot_partition, weights=p.arrays.alive[p.slot_broker], minlength=len(p.rf))
+        rank = live[parts] + np.arange(len(slots)) - np.searchsorted(parts, parts)
+        return slots[np.lexsort((-p.arrays.leader_load[parts, DISK], rank))]
 
     # ---- shared steps --------------------------------------------------------------------------
 
@@ -162,8 +183,9 @@ class Search(Balancing, Swapping, Spreading):
             return True
         return not self.p.is_original(np.array([slot]))[0]
 
-    def _budget_allows_all(self, slots: np.ndarray) -> np.ndarray:
-        if self.max_replica_moves is None or self.p.replica_moves < self.max_replica_moves:
+    def _budget_allows_all(self, slots: np.ndarray, moves: int = 1) -> np.ndarray:
+        """(n,) which of `slots` may move when a step makes `moves` moves (a swap makes two)."""
+        if self.max_replica_moves is None or self.p.replica_moves + moves <= self.max_replica_moves:
             return np.ones(len(slots), dtype=bool)
         return ~self.p.is_original(slots)  # moving a moved replica on does not add a move
 

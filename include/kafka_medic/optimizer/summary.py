@@ -18,7 +18,7 @@ def render_summary(proposal: Proposal, max_moves: int = 20, max_brokers: int | N
     `max_brokers` keeps the brokers whose load changes most (all by default).
     """
     s = proposal.stats
-    lines = [headline(proposal), _balance_line(s), *_data_lines(s)]
+    lines = [headline(proposal), *_left_behind_lines(s), _balance_line(s), *_data_lines(s)]
     if s.get("moves_by_goal"):
         lines.append("Why: " + ", ".join(f"{goal} {n}" for goal, n in s["moves_by_goal"].items()))
     still = [r for r in s.get("goal_results_after", []) if not r["satisfied"]]
@@ -37,6 +37,17 @@ def headline(proposal: Proposal) -> str:
         f"{s['num_leader_moves']:,} leader moves, {len(proposal.moves):,} partitions changed "
         f"(planned in {s['duration_s']:.2f}s)"
     )
+
+
+def _left_behind_lines(s: dict[str, Any]) -> list[str]:
+    if not s.get("replicas_left_behind"):
+        return []
+    where = ", ".join(f"{b['state']} broker {b['id']} ({b['replicas']:,})" for b in s["left_behind_brokers"])
+    cap = s.get("options", {}).get("max_replica_moves")
+    return [
+        f"PARTIAL: {s['replicas_left_behind']:,} replicas remain on {where}: max_replica_moves={cap} "
+        "moved the most urgent first; plan again after these moves to finish"
+    ]
 
 
 def _balance_line(s: dict[str, Any]) -> str:

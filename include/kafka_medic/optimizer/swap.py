@@ -70,7 +70,7 @@ class Swapping:
     def _swap_side(self, on: int, to: int, metric: int, largest: bool) -> tuple[np.ndarray, np.ndarray]:
         """Up to SWAP_CANDIDATES slots on `on` that may move to `to`, heaviest (or lightest) in `metric`."""
         slots = self._movable_slots(on)
-        slots = slots[self._budget_allows_all(slots)]
+        slots = slots[self._budget_allows_all(slots, moves=2)]
         slots = slots[self.acceptance.placeable(slots, to)]
         vectors = self.p.slot_vectors(slots)
         sign = -1.0 if largest else 1.0
