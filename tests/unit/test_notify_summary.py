@@ -9,7 +9,7 @@ import pytest
 from kafka_medic.detector import Anomaly
 from kafka_medic.errors import MedicError
 from kafka_medic.notify.approval import ApprovalRef
-from kafka_medic.notify.summary import anomaly_message, decided_blocks, proposal_message
+from kafka_medic.notify.summary import anomaly_message, approval_markdown, decided_blocks, proposal_message
 from kafka_medic.optimizer import plan
 from kafka_medic.synthetic import Scenario, synthetic_model
 
@@ -85,3 +85,37 @@ def test_approval_reference_round_trip_and_garbage():
     assert ApprovalRef.from_value('{"dag_id": "d", "run_id": "r", "task_id": "t"}').map_index == -1
     with pytest.raises(MedicError, match="not an approval reference"):
         ApprovalRef.from_value('{"dag_id": "d"}')
+
+
+def rendered(markdown: str) -> str:
+    """HTML as a CommonMark renderer with GFM tables makes it (as the Airflow UI's react-markdown + remark-gfm)."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").enable("table").render(markdown)
+
+
+def test_approval_body_renders_tables_with_a_row_per_broker_and_move(proposal):
+    body = approval_markdown(proposal)
+    assert "```" not in body  # the Airflow UI shows a fenced block without a language as one collapsed line
+    html = rendered(body)
+    assert html.count("<table>") == 2 and "<code>" not in html
+    moves_table, brokers_table_ = html.split("<table>")[1:]
+    assert moves_table.count("<tr>") == 1 + 20 and f"(first 20 of {len(proposal.moves)})" in html
+    assert brokers_table_.count("<tr>") == 1 + 6
+    s = proposal.stats
+    assert f"<td>{proposal.moves[0].topic}-{proposal.moves[0].partition}</td>" in moves_table
+    for broker in s["brokers"]:
+        replicas = f"{broker['before']['replicas']:.0f} → {broker['after']['replicas']:.0f}"
+        assert f"<tr>\n<td>{broker['id']}</td>\n<td>{broker['state']}</td>" in brokers_table_
+        assert f"<td>{replicas}</td>" in brokers_table_
+    assert f"<strong>Balancedness:</strong> {s['balancedness_before']:.2f} → {s['balancedness_after']:.2f}" in html
+
+
+def test_approval_body_escapes_pipes_and_keeps_the_brokers_that_change_most(proposal):
+    stats = dict(proposal.stats, move_reasons=["a|b"] * len(proposal.moves))
+    stats["brokers"] = [dict(b, id=i) for i, b in enumerate(stats["brokers"] * 20)]
+    html = rendered(approval_markdown(type(proposal)(proposal.cluster, proposal.goals, proposal.moves, stats)))
+    assert "<td>a|b</td>" in html
+    brokers_table_ = html.split("<table>")[2]
+    assert brokers_table_.count("<tr>") == 1 + 50 and "(50 of 120 that change most)" in html
+    assert "<td>dead</td>" in brokers_table_  # the dead broker's load changes most: it keeps its place

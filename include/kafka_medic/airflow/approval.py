@@ -23,7 +23,8 @@ from kafka_medic.errors import MedicError
 log = logging.getLogger(__name__)
 SLACK_CONN_ID = "kafka_medic_slack"
 PLAN_TASK = "plan"
-SUMMARY = "```\n{{ ti.xcom_pull(task_ids='plan', key='summary') }}\n```"
+# Markdown with GFM tables (`kafka_medic.notify.summary.approval_markdown`): the UI collapses a plain code block.
+BODY = "{{ ti.xcom_pull(task_ids='plan', key='approval_body') }}"
 
 
 class SlackApprovalNotifier(BaseNotifier):
@@ -58,7 +59,7 @@ class ProposalApproval(ApprovalOperator):
     def __init__(self, *, cluster: str, conn_id: str, action: str, timeout: timedelta, **kwargs: Any) -> None:
         super().__init__(
             subject=f"{action} on Kafka cluster {cluster}: approve the proposal?",
-            body=SUMMARY,
+            body=BODY,
             defaults=ApprovalOperator.REJECT,
             response_timeout=timeout,
             notifiers=[SlackApprovalNotifier(action)],

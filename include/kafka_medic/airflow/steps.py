@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 OUTCOME = "outcome"  # XCom key: why a run ended before executing (read by the report task)
+APPROVAL_BODY = "approval_body"  # XCom key: the proposal as markdown for the approval gate
 
 
 def settings(cluster: str, conn_id: str) -> ClusterSettings:
@@ -105,6 +106,7 @@ def cluster_model(s: ClusterSettings, state: ClusterState) -> ClusterModel:
 def make_plan(request: dict, model: dict, ti) -> dict:
     """The proposal for the request; skips (with the reason) when there is nothing to do or it is a dry run."""
     from kafka_medic.model import parse_model, proposal_to_dict
+    from kafka_medic.notify.summary import approval_markdown
     from kafka_medic.optimizer import render_summary
 
     req = Request.from_dict(request)
@@ -113,6 +115,7 @@ def make_plan(request: dict, model: dict, ti) -> dict:
     summary = render_summary(proposal)
     log.info("proposal:\n%s", summary)
     ti.xcom_push(key="summary", value=summary)
+    ti.xcom_push(key=APPROVAL_BODY, value=approval_markdown(proposal))  # the Airflow UI's approval page
     stats = proposal.stats
     if req.kind == "rebalance" and not req.force and not stats["violated_goals_before"]:
         skip(ti, "no goal is violated: nothing to rebalance (trigger with force to plan anyway)")

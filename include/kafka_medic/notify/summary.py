@@ -1,7 +1,12 @@
-"""Slack Block Kit messages: a proposal to approve, an anomaly alert, and a decided proposal.
+"""Slack Block Kit messages (a proposal to approve, an anomaly alert, a decided proposal) and the Airflow
+UI's approval body.
 
 The numbers and tables are the optimizer's own text summary (`kafka_medic.optimizer.summary`), so
 Slack, the CLI and the Airflow task log always say the same thing.
+
+The Airflow 3 UI renders a human-in-the-loop task's body with react-markdown and remark-gfm: a fenced
+code block without a language comes out as inline code with its line breaks collapsed, while GFM tables
+come out as tables. So the approval body is markdown with real tables (`approval_markdown`).
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from typing import Any
 
 from kafka_medic.detector.anomaly import CRITICAL, WARNING, Anomaly
 from kafka_medic.model import Proposal
+from kafka_medic.model.cluster import RESOURCES
 from kafka_medic.notify.approval import APPROVE, REJECT, ApprovalRef
 from kafka_medic.optimizer.summary import brokers_table, format_mb, headline
 
@@ -67,6 +73,62 @@ def decided_blocks(blocks: list[dict[str, Any]], decision: str, user: str, reaso
     line = f"{verb} by <@{user}>" + (f": {reason}" if reason else "")
     kept = [b for b in blocks if b.get("block_id") != ACTIONS_BLOCK_ID]
     return [*kept, {"type": "context", "elements": [_mrkdwn(line)]}]
+
+
+def approval_markdown(proposal: Proposal, max_moves: int = 20, max_brokers: int = 50) -> str:
+    """The proposal for the Airflow UI's approval page: headline numbers, then the moves and a per-broker
+    before/after table as GFM tables (on big clusters, the `max_brokers` brokers whose load changes most)."""
+    s = proposal.stats
+    lines = [
+        f"**{headline(proposal)}**",
+        "",
+        f"- **Data to move:** {format_mb(s['data_to_move_mb'])}",
+        f"- **Balancedness:** {s['balancedness_before']:.2f} → {s['balancedness_after']:.2f}",
+        f"- **Violated goals before:** {', '.join(s['violated_goals_before']) or 'none'}",
+        f"- **Violated goals after:** {', '.join(s['violated_goals_after']) or 'none'}",
+    ]
+    if s.get("moves_by_goal"):
+        lines.append("- **Why:** " + ", ".join(f"{goal} {n}" for goal, n in s["moves_by_goal"].items()))
+    if proposal.moves:
+        reasons = s.get("move_reasons") or [""] * len(proposal.moves)
+        shown = list(zip(proposal.moves, reasons, strict=True))[:max_moves]
+        rows = [[f"{m.topic}-{m.partition}",
+                 f"{_ids(m.old_replicas)} → {_ids(m.new_replicas)}",
+                 f"{m.old_leader} → {m.new_leader}" if m.old_leader != m.new_leader else str(m.new_leader),
+                 reason or ""] for m, reason in shown]
+        count = f" (first {len(shown)} of {len(proposal.moves):,})" if len(shown) < len(proposal.moves) else ""
+        lines += ["", f"**Moves**{count}", "", *_gfm_table(["partition", "replicas", "leader", "reason"], rows)]
+    brokers = s.get("brokers") or []
+    if brokers:
+        shown_brokers = sorted(sorted(brokers, key=_load_change, reverse=True)[:max_brokers], key=lambda b: b["id"])
+        count = f" ({max_brokers} of {len(brokers)} that change most)" if len(brokers) > max_brokers else ""
+        rows = [[str(b["id"]), b["state"] + (", excluded" if b.get("excluded") else ""),
+                 *(f"{_share(b['before'][r], b['capacity'][r])} → {_share(b['after'][r], b['capacity'][r])}"
+                   for r in RESOURCES),
+                 f"{b['before']['replicas']:.0f} → {b['after']['replicas']:.0f}",
+                 f"{b['before']['leaders']:.0f} → {b['after']['leaders']:.0f}"] for b in shown_brokers]
+        header = ["broker", "state", *(f"{r} %" for r in RESOURCES), "replicas", "leaders"]
+        lines += ["", f"**Brokers, % of capacity before → after**{count}", "", *_gfm_table(header, rows)]
+    return "\n".join(lines)
+
+
+def _gfm_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    def row(cells: list[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+    return [row(header), "|" + "---|" * len(header), *(row(r) for r in rows)]
+
+
+def _load_change(broker: dict[str, Any]) -> float:
+    return sum(abs(broker["after"][r] - broker["before"][r]) / broker["capacity"][r]
+               for r in RESOURCES if broker["capacity"][r] > 0)
+
+
+def _share(load: float, capacity: float) -> str:
+    return f"{100 * load / capacity:.1f}" if capacity > 0 else "-"
+
+
+def _ids(ids: list[int]) -> str:
+    return ",".join(map(str, ids))
 
 
 def anomaly_message(cluster: str, anomaly: Anomaly, action: str | None = None) -> dict[str, Any]:
