@@ -1,0 +1,184 @@
+"""The executor's resumption seen through Airflow: SIGKILL the process running `execute_batches` mid-way,
+and Airflow's retry of the task resumes the execution from its journal and finishes it.
+
+A real `airflow standalone` (LocalExecutor: each task runs in a child process of a supervisor) runs a
+rebalance of the session's KRaft cluster, approved by the cluster's policy, that moves a topic's replicas
+under a low replication throttle. Once the journal shows submitted moves and the cluster copies them, the
+test kills the process the journal names as the execution's owner, which is the process Airflow reports
+for the running task instance. The retry must not submit any move twice, and the run must end with the
+cluster as proposed and no throttle left.
+
+The same Airflow also serves the approval page of a run the policy does not approve, opened in headless
+Chromium: the proposal's per-broker before/after table must render as a table, one row per broker (a
+plain code block there loses its line breaks), and a Reject clicked on that page moves nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import time
+import uuid
+
+import psutil
+import pytest
+from playwright.sync_api import sync_playwright
+
+from kafka_medic.airflow.standalone import StandaloneAirflow
+from kafka_medic.executor import Journal
+from kafka_medic.executor import journal as j
+from kafka_medic.kafka.config import ClusterConfig
+from kafka_medic.kafka.reader import read_cluster_state
+from kafka_medic.notify.action_log import ActionLog
+
+from .executor_helpers import placed_topic
+from .kafka_helpers import wait_for
+from .test_slack_approval import free_port
+
+CLUSTER, CONN_ID = "wk", "kafka_medic_wk"
+DAG = f"kafka_medic__{CLUSTER}__rebalance"
+ADD_DAG = f"kafka_medic__{CLUSTER}__add_brokers"  # not in the policy: a person must approve it
+TASK = "execute_batches"
+# Nothing but this test's trigger starts a remediation: no detector-driven runs on the shared cluster.
+QUIET = {kind: {"action": None} for kind in ("broker_failure", "under_replicated_partitions",
+                                            "hard_goal_violation", "soft_goal_violation")}
+POLICY = {"rebalance": {"approval": "auto", "max_data_gb": 1}}
+
+
+@pytest.fixture(scope="module")
+def airflow(kraft_cluster, tmp_path_factory):
+    home = tmp_path_factory.mktemp("airflow-worker-kill")
+    extra = {"bootstrap.servers": kraft_cluster.bootstrap, "kafka_medic": {"policy": POLICY, "remediation": QUIET}}
+    airflow = StandaloneAirflow(home, free_port(), [{"name": CLUSTER, "conn_id": CONN_ID, "rebalance_cron": None}],
+                                {CONN_ID: {"conn_type": "kafka", "extra": extra}})
+    airflow.env["KAFKA_MEDIC_HOME"] = str(home / "medic")
+    try:
+        airflow.start()
+        for kind in ("sample", "detect"):  # not needed here; they would only compete for the two cores
+            airflow.call("PATCH", f"/dags/kafka_medic__{CLUSTER}__{kind}", {"is_paused": True})
+        yield airflow
+    except BaseException:
+        print(airflow.log_path.read_text(errors="replace")[-6000:])
+        raise
+    finally:
+        airflow.stop()
+
+
+def task_instance(airflow: StandaloneAirflow, run_id: str, task_id: str) -> dict:
+    return airflow.call("GET", f"/dags/{DAG}/dagRuns/{run_id}/taskInstances/{task_id}")
+
+
+def in_flight_owner(journal: Journal, run_id: str, airflow: StandaloneAirflow):
+    """(execution, task instance) once the execute task is mid-way through the moves; else None."""
+    ti = task_instance(airflow, run_id, TASK)
+    if ti["state"] != "running" or not ti.get("pid"):
+        return None
+    running = [e for e in journal.list(CLUSTER) if e.status == j.RUNNING and e.phase == "moving"]
+    if not running or not running[0].owner_pid:
+        return None
+    execution = running[0]
+    states = [r.state for r in journal.tasks(execution.id)]
+    # Mid-way: a move done, one copying, one still waiting, so the retry has to resume and to submit.
+    return (execution, ti) if {j.DONE, j.SUBMITTED, j.PENDING} <= set(states) else None
+
+
+def test_killed_execute_task_is_retried_and_resumes_the_execution(airflow, kraft_cluster):
+    topic = f"wk-{uuid.uuid4().hex[:6]}"
+    config = ClusterConfig(bootstrap=kraft_cluster.bootstrap)
+    # Every replica on brokers 1 and 2 of four: the rebalance spreads them onto 3 and 4, one move per broker
+    # at a time at 1 MB/s, so the execution takes minutes.
+    placed_topic(kraft_cluster.bootstrap, topic, [[1, 2], [2, 1]] * 4, mb=48)
+    conf = {"force": True, "throttle_mb_s": 1, "concurrency": 1, "excluded_topics": f"(?!{topic}$).*"}
+    run_id = airflow.call("POST", f"/dags/{DAG}/dagRuns", {"logical_date": None, "conf": conf})["dag_run_id"]
+
+    journal = Journal(f"sqlite:///{airflow.home / 'medic' / 'metrics.db'}")
+    execution, ti = wait_for(lambda: in_flight_owner(journal, run_id, airflow), 600,
+                             "the execute task to run with moves in flight", interval=1)
+    victim = psutil.Process(execution.owner_pid)
+    assert ti["pid"] == execution.owner_pid, (ti["pid"], execution.owner_pid)  # Airflow's task process
+    assert airflow.process.pid in {p.pid for p in victim.parents()}, "not a process of this Airflow"
+    submitted_before = {r.task.name for r in journal.tasks(execution.id) if r.state != j.PENDING}
+    assert ti["try_number"] == 1 and victim.is_running()
+    killed_at = time.time()
+    os.kill(victim.pid, signal.SIGKILL)
+
+    def finished():
+        run = airflow.call("GET", f"/dags/{DAG}/dagRuns/{run_id}")
+        return run["state"] in ("success", "failed") and run
+    run = wait_for(finished, 900, f"run {run_id} to finish after the kill", interval=3)
+    states = airflow.task_states(DAG, run_id)
+    assert run["state"] == "success" and set(states.values()) == {"success"}, states
+    tries = airflow.call("GET", f"/dags/{DAG}/dagRuns/{run_id}/taskInstances/{TASK}/tries")["task_instances"]
+    assert [(t["try_number"], t["state"]) for t in tries] == [(1, "failed"), (2, "success")], tries
+
+    # The retry resumed the same execution: every move submitted exactly once, some of them after the kill.
+    assert [e.id for e in journal.list(CLUSTER)] == [execution.id]
+    finished_execution = journal.get(execution.id)
+    assert finished_execution.status == "succeeded", finished_execution.message
+    records = journal.tasks(execution.id)
+    replica_moves = [r for r in records if r.task.kind == "replica"]
+    assert {r.submissions for r in replica_moves} == {1}, [(r.task.name, r.submissions) for r in replica_moves]
+    assert {r.state for r in records} == {j.DONE}
+    after_kill = {r.task.name for r in replica_moves if r.submitted_at > killed_at}
+    assert after_kill and not after_kill & submitted_before, (after_kill, submitted_before)
+
+    state = read_cluster_state(config)
+    placed = {p.name: list(p.replicas) for p in state.partitions}
+    proposal = finished_execution.proposal
+    assert proposal.moves and all(m.topic == topic for m in proposal.moves)
+    assert {f"{m.topic}-{m.partition}": placed[f"{m.topic}-{m.partition}"] for m in proposal.moves} == {
+        f"{m.topic}-{m.partition}": list(m.new_replicas) for m in proposal.moves}
+    assert state.throttles() == {"brokers": {}, "topics": {}}
+    assert not state.reassigning_partitions() and not state.under_replicated_partitions()
+
+    with ActionLog(f"sqlite:///{airflow.home / 'medic' / 'metrics.db'}") as log:
+        record = log.recent(CLUSTER)[0]
+    assert (record.action, record.outcome, record.run) == ("rebalance", "succeeded", f"{DAG}/{run_id}")
+    assert record.moves_done == record.moves_planned == len(proposal.moves)
+    print(f"killed pid {victim.pid} {killed_at - execution.started_at:.0f}s into the execution; "
+          f"{len(submitted_before)} of {len(replica_moves)} moves submitted before, {len(after_kill)} by the retry; "
+          f"execution took {record.duration_s:.0f}s")
+    journal.close()
+
+
+def test_approval_page_shows_the_proposal_as_tables_and_reject_moves_nothing(airflow, kraft_cluster, tmp_path):
+    topic = f"wk-ui-{uuid.uuid4().hex[:6]}"
+    config = ClusterConfig(bootstrap=kraft_cluster.bootstrap)
+    placed_topic(kraft_cluster.bootstrap, topic, [[1, 2], [2, 1]] * 2, mb=1)
+    before = {p.name: list(p.replicas) for p in read_cluster_state(config).partitions}
+    conf = {"brokers": [3, 4], "excluded_topics": f"(?!{topic}$).*"}
+    run_id = airflow.call("POST", f"/dags/{ADD_DAG}/dagRuns", {"logical_date": None, "conf": conf})["dag_run_id"]
+    wait_for(lambda: airflow.task_states(ADD_DAG, run_id).get("approve") == "awaiting_input", 300,
+             "the approval to wait for a person", interval=2)
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "Chromium is missing: `make system-packages` installs it"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1400})
+            page.goto(f"{airflow.url}/dags/{ADD_DAG}/runs/{run_id}/tasks/approve/required_actions",
+                      wait_until="networkidle")
+            reject = page.get_by_role("button", name="Reject", exact=True)
+            reject.wait_for(timeout=120_000)
+            tables = page.locator("table")
+            assert tables.count() == 2, page.inner_text("body")
+            brokers = [r.inner_text().split("\t")[:2] for r in tables.nth(1).locator("tbody tr").all()]
+            assert brokers == [[str(b), "alive"] for b in (1, 2, 3, 4)], brokers
+            moved = [r.inner_text().split("\t")[0] for r in tables.nth(0).locator("tbody tr").all()]
+            assert moved and all(name.startswith(f"{topic}-") for name in moved), moved
+            page.screenshot(path=str(tmp_path / "approval.png"), full_page=True)
+            reject.click()
+        finally:
+            browser.close()
+
+    def finished():
+        run = airflow.call("GET", f"/dags/{ADD_DAG}/dagRuns/{run_id}")
+        return run["state"] in ("success", "failed") and airflow.task_states(ADD_DAG, run_id)
+    states = wait_for(finished, 300, f"run {run_id} to finish after the rejection", interval=3)
+    assert states["approve"] == "skipped" and states["execute_batches"] == "skipped", states
+    state = read_cluster_state(config)
+    assert {p.name: list(p.replicas) for p in state.partitions if p.name in before} == before
+    assert state.throttles() == {"brokers": {}, "topics": {}}
+    print(f"approval page screenshot: {tmp_path / 'approval.png'}")
