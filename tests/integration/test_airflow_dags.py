@@ -1,7 +1,9 @@
 """The remediation DAGs run in-process with `dag.test()` against the real KRaft cluster.
 
 Cheap end-to-end checks of the whole chain without a scheduler: a rebalance the policy approves runs
-every task and leaves no throttle behind; a bad trigger form fails at validation and touches nothing.
+every task and leaves no throttle behind; a demote within the policy's leader-move limit runs without
+asking (under dag.test() a gate that asks would wait forever); a bad trigger form fails at validation
+and touches nothing.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import uuid
 import pytest
 
 from ..dags import airflow_env  # noqa: F401  (Airflow's environment, before Airflow is imported)
+from .kafka_helpers import wait_for
 
 CLUSTER = "itest"
-POLICY = {"rebalance": {"approval": "auto", "max_data_gb": 1}, "decommission": "required"}
+POLICY = {"rebalance": {"approval": "auto", "max_data_gb": 1}, "decommission": "required",
+          "demote": {"approval": "auto", "max_leader_moves": 10_000}}
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +68,49 @@ def test_rebalance_approved_by_policy_runs_every_step_and_clears_throttles(dags,
     record = actions()[0]
     assert (record.action, record.outcome, record.moves_done) == ("rebalance", "succeeded", record.moves_planned)
     assert record.approved_by.startswith("auto: rebalance auto-approved by policy")
+
+
+def test_demote_is_auto_approved_within_the_policy_and_moves_only_leadership(dags, kraft_cluster):
+    from kafka.admin import NewTopic
+
+    from kafka_medic.executor import ExecutionOptions, Journal
+    from kafka_medic.executor.run import execute
+    from kafka_medic.kafka.admin import admin_client
+    from kafka_medic.kafka.config import ClusterConfig
+    from kafka_medic.kafka.reader import read_cluster_state
+    from kafka_medic.model import Move, Proposal
+
+    config = ClusterConfig(bootstrap=kraft_cluster.bootstrap, name=CLUSTER)
+    victim, topic = 3, f"airflow-led-by-3-{uuid.uuid4().hex[:6]}"
+    with admin_client(config) as admin:
+        admin.create_topics([NewTopic(topic, -1, -1, replica_assignments={0: [victim, 1], 1: [victim, 2]})])
+
+    def led() -> dict[str, int]:
+        return {p.name: p.leader for p in read_cluster_state(config).partitions if p.topic == topic}
+    wait_for(lambda: set(led().values()) == {victim}, 60, f"broker {victim} to lead {topic}")
+    replicas = {p.name: sorted(p.replicas) for p in read_cluster_state(config).partitions}
+    with Journal() as journal:
+        known = {e.id for e in journal.list(CLUSTER)}
+    run = dags.dags[f"kafka_medic__{CLUSTER}__demote"].test(run_conf={"brokers": [victim]})
+    with Journal() as journal:
+        demoted = [e.proposal for e in journal.list(CLUSTER) if e.id not in known]
+    try:
+        assert str(run.state) == "success" and set(states(run).values()) == {"success"}, states(run)
+        after = read_cluster_state(config)
+        assert not [p.name for p in after.partitions if p.leader == victim]
+        assert set(led().values()) <= {1, 2} and len(led()) == 2
+        assert {p.name: sorted(p.replicas) for p in after.partitions if p.name in replicas} == replicas
+        assert after.throttles() == {"brokers": {}, "topics": {}}
+        record = actions()[0]
+        assert (record.action, record.outcome, record.bytes_moved) == ("demote", "succeeded", 0)
+        assert record.approved_by.startswith("auto: demote auto-approved by policy (")
+        assert "leader moves <= 10,000" in record.approved_by
+    finally:  # hand leadership back, so later tests on the shared cluster find it as it was
+        for proposal in demoted:
+            back = Proposal(CLUSTER, [], [Move(m.topic, m.partition, m.new_replicas, m.old_replicas, m.new_leader,
+                                                m.old_leader) for m in proposal.moves])
+            with Journal() as journal:
+                assert execute(config, back, ExecutionOptions(), journal, log=lambda _: None)["status"] == "succeeded"
 
 
 @pytest.mark.parametrize(("kind", "conf", "message"), [
