@@ -89,14 +89,22 @@ class Acceptance:
         """(B,) brokers that may receive `slot` (whose metric vector is `vector`) from its broker."""
         p = self.placement
         src = int(p.slot_broker[slot])
-        part = int(p.slot_partition[slot])
         need = vector[self.columns[: self.k]]
         if (need > self.room_down[src, : self.k]).any():
             return np.zeros(p.num_brokers, dtype=bool)
-        ok = self.can_receive.copy()
+        ok = self.homes(slot, strict_rack)
         grows = need > 0
         if grows.any():
             ok &= (self.room_up[:, : self.k][:, grows] >= need[grows]).all(axis=1)
+        return ok
+
+    def homes(self, slot: int, strict_rack: bool = False) -> np.ndarray:
+        """(B,) brokers that may hold `slot`'s partition instead of its broker, whatever the load:
+        receiving brokers only, one replica per broker, rack spread and topic spread not worse."""
+        p = self.placement
+        src = int(p.slot_broker[slot])
+        part = int(p.slot_partition[slot])
+        ok = self.can_receive.copy()
         holders = p.brokers_of(part)
         ok[holders] = False
         if self.rack_limit is not None:

@@ -8,11 +8,18 @@ import numpy as np
 from kafka_medic.goals.leader import PreferredLeaderElectionGoal, not_preferred
 from kafka_medic.goals.rack import RackAwareGoal, most_in_one_rack
 from kafka_medic.goals.topic import TopicReplicaDistributionGoal, topic_broker_counts
+from kafka_medic.model.arrays import DISK
 from kafka_medic.model.placement import REPLICAS
 from kafka_medic.optimizer.balance import MAX_FAILED_TRIES
 
+SIMILAR = 256  # replicas either side in size that a crowded replica may be swapped with
+TOPIC_ROUNDS = 2
+SWAP_TRIES = 8  # replicas of a topic tried for a swap onto one broker short of it
+
 
 class Spreading:
+    _by_size: np.ndarray | None = None  # all slots by size, and their sizes: partners for `_swap_out`
+    _sizes: np.ndarray
     def spread_racks(self, goal: RackAwareGoal) -> None:
         p = self.p
         limit = goal.limits(p)
@@ -33,14 +40,17 @@ class Spreading:
                     break
 
     def spread_topics(self, goal: TopicReplicaDistributionGoal) -> None:
+        """Topics with the most excess first; a second round retries what the swaps of later topics
+        have since made room for."""
         p = self.p
         lower, upper = goal.limits(p)
-        topic, broker, count = topic_broker_counts(p)
-        excess = np.where(p.arrays.holds_data[broker], count - upper[topic], 0)
-        by_topic = np.bincount(topic[excess > 0], weights=excess[excess > 0], minlength=len(upper))
-        todo = np.flatnonzero((by_topic > 0) | (lower >= 1))
-        for t in todo[np.argsort(-by_topic[todo], kind="stable")]:
-            self._spread_topic(int(t), lower[t], upper[t])
+        for _ in range(TOPIC_ROUNDS):
+            topic, broker, count = topic_broker_counts(p)
+            excess = np.where(p.arrays.holds_data[broker], count - upper[topic], 0)
+            by_topic = np.bincount(topic[excess > 0], weights=excess[excess > 0], minlength=len(upper))
+            todo = np.flatnonzero((by_topic > 0) | (lower >= 1))
+            for t in todo[np.argsort(-by_topic[todo], kind="stable")]:
+                self._spread_topic(int(t), lower[t], upper[t])
 
     def _spread_topic(self, topic: int, lower: float, upper: float) -> None:
         """Move replicas of one topic off brokers above its band, then onto brokers below it."""
@@ -58,6 +68,8 @@ class Spreading:
                     break
                 dst = self._move_anywhere(int(slot), prefer=counts < lower)
                 if dst is None:
+                    dst = self._swap_out(int(slot))
+                if dst is None:
                     failures += 1
                     continue
                 counts[src] -= 1
@@ -65,14 +77,57 @@ class Spreading:
         if lower < 1:
             return
         for dst in np.flatnonzero((counts < lower) & self.can_receive):
-            spare = slots[counts[p.slot_broker[slots]] > lower]
-            spare = spare[self._budget_allows_all(spare)]
-            ok = self.acceptance.moves_to(spare, p.slot_vectors(spare), int(dst), topic_counts=counts)
-            if ok.any():
-                slot = int(spare[ok][np.argmin(self._cost(spare[ok]))])
-                counts[p.slot_broker[slot]] -= 1
-                self._move(slot, int(dst))
-                counts[dst] += 1
+            while counts[dst] < lower:
+                spare = slots[counts[p.slot_broker[slots]] > lower]
+                spare = spare[np.argsort(self._cost(spare), kind="stable")]
+                ok = self._budget_allows_all(spare)
+                ok[ok] = self.acceptance.moves_to(spare[ok], p.slot_vectors(spare[ok]), int(dst), counts)
+                if ok.any():
+                    slot = int(spare[np.argmax(ok)])
+                    counts[p.slot_broker[slot]] -= 1
+                    counts[dst] += 1
+                    self._move(slot, int(dst))
+                elif any(self._swap_out(int(s), int(dst)) is not None for s in spare[:SWAP_TRIES]):
+                    counts = p.topic_counts(topic)  # swapped for a replica of another topic on dst
+                else:
+                    break
+
+    def _swap_out(self, slot: int, dst: int | None = None) -> int | None:
+        """Swap `slot` (a replica of a topic crowded on its broker) for a replica of another topic of
+        nearly the same size on a broker with room for its topic (on `dst` if given); the partner
+        broker's index, or None.
+
+        Once every broker's loads sit in tight bands no single move is accepted, but an exchange of two
+        similar replicas changes the loads hardly at all while it moves one replica of the topic off.
+        """
+        p = self.p
+        if not self._budget_allows_all(np.array([slot]), moves=2)[0]:
+            return None
+        if self._by_size is None:  # replica sizes never change: sort them once
+            disk = p.arrays.leader_load[p.slot_partition, DISK]
+            self._by_size = np.argsort(disk, kind="stable")
+            self._sizes = disk[self._by_size]
+        at = int(np.searchsorted(self._sizes, p.arrays.leader_load[p.slot_partition[slot], DISK]))
+        similar = self._by_size[max(at - SIMILAR, 0) : at + SIMILAR] if dst is None else p.slots_on(dst)
+        similar = similar[self.acceptance.homes(slot)[p.slot_broker[similar]]]
+        similar = similar[self.movable[p.slot_partition[similar]] & self._budget_allows_all(similar, moves=2)]
+        # leader for leader and follower for follower, so leader counts stay as they are
+        leads = p.leader_slot[p.slot_partition[slot]] == slot
+        similar = similar[(p.leader_slot[p.slot_partition[similar]] == similar) == leads]
+        src = int(p.slot_broker[slot])
+        similar = similar[self.acceptance.placeable(similar, src)]
+        if not len(similar):
+            return None
+        delta = p.slot_vector(slot) - p.slot_vectors(similar)  # what src loses and each partner gains
+        partner = p.slot_broker[similar]
+        ok = self.acceptance.change_ok(src, -delta) & self.acceptance.change_ok(partner, delta)
+        if not ok.any():
+            return None
+        other = int(similar[ok][np.argmin(self._cost(similar[ok]))])
+        dst = int(p.slot_broker[other])
+        self._move(slot, dst)
+        self._move(other, src)
+        return dst
 
     def prefer_leaders(self, goal: PreferredLeaderElectionGoal) -> None:
         """Elect the preferred replica where every earlier goal accepts it, else make the leader first."""
