@@ -86,9 +86,9 @@ def in_flight_owner(journal: Journal, run_id: str, airflow: StandaloneAirflow):
 def test_killed_execute_task_is_retried_and_resumes_the_execution(airflow, kraft_cluster):
     topic = f"wk-{uuid.uuid4().hex[:6]}"
     config = ClusterConfig(bootstrap=kraft_cluster.bootstrap)
-    # Every replica on brokers 1 and 2 of four: the rebalance spreads them onto 3 and 4, one move per broker
-    # at a time at 1 MB/s, so the execution takes minutes.
-    placed_topic(kraft_cluster.bootstrap, topic, [[1, 2], [2, 1]] * 4, mb=48)
+    # Every replica on brokers 1 and 2 of four: the rebalance spreads them onto 3 and 4, one move at a time
+    # at 1 MB/s, 10 MB each, so each stage of the execution lasts long enough to be seen and killed.
+    placed_topic(kraft_cluster.bootstrap, topic, [[1, 2], [2, 1]] * 4, mb=80)
     conf = {"force": True, "throttle_mb_s": 1, "concurrency": 1, "excluded_topics": f"(?!{topic}$).*"}
     run_id = airflow.call("POST", f"/dags/{DAG}/dagRuns", {"logical_date": None, "conf": conf})["dag_run_id"]
 
