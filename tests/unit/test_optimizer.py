@@ -115,6 +115,16 @@ def test_max_replica_moves_below_a_dead_brokers_replicas_heals_partially():
     assert plan(model).stats["replicas_left_behind"] == 0
 
 
+def test_capped_heal_reports_the_hard_goals_it_had_no_moves_left_for():
+    parts = even(n=8, disk=50) + [Partition("big", 0, [1], 1, load(disk=900))]  # broker 1 over 80% disk
+    model = cluster(parts, flags={4: {"alive": False}})
+    with pytest.raises(PlanError, match="max_replica_moves=4 was reached"):
+        plan(model, PlanOptions(max_replica_moves=4))  # broker 4's replicas all move: a complete heal
+    proposal = plan(model, PlanOptions(max_replica_moves=1))
+    assert proposal.stats["replicas_left_behind"] == 3
+    assert "disk_capacity" in proposal.stats["violated_goals_after"]
+
+
 def test_partial_heal_restores_the_least_replicated_partitions_first():
     parts = [
         Partition("offline", 0, [4, 5], None, load(disk=1)),

@@ -35,8 +35,8 @@ def plan(model: ClusterModel, options: PlanOptions | None = None) -> Proposal:
 
     Raises PlanError (a MedicError) naming the goal and brokers or partitions when a hard goal cannot
     be met, and MedicError for invalid options. A max_replica_moves below what must leave dead or
-    decommissioned brokers gives a partial plan instead: stats["replicas_left_behind"] says how many
-    stay, and where, for the next plan.
+    decommissioned brokers gives a partial plan instead, never an error: stats["replicas_left_behind"]
+    says how many stay, and where, and violated_goals_after what the next plan must still fix.
     """
     started = time.perf_counter()
     options = options or PlanOptions()
@@ -50,7 +50,7 @@ def plan(model: ClusterModel, options: PlanOptions | None = None) -> Proposal:
     search = Search(placement, can_receive, movable, options.max_replica_moves, options.seed)
     search.run(goals)
     after = [goal.check(placement) for goal in goals]
-    broken = [r for r in after if r.hard and not r.satisfied and not search.only_left_behind(r)]
+    broken = [r for r in after if r.hard and not r.satisfied and not search.left_behind]
     if broken:  # an earlier hard goal broken by a later one would be a planner bug: never ship it
         raise PlanError(f"hard goal {broken[0].goal} is violated after planning: {broken[0].detail}")
     option_stats = asdict(options)
