@@ -63,12 +63,21 @@ def test_unlimited_auto_and_empty_proposals():
         ({"clusters": {"prod": {"heal": {"approval": "auto", "max_leader_moves": True}}}},
          "policy clusters.prod.heal.max_leader_moves: True is not a number"),
         ({"clusters": {"prod": "auto"}}, "policy clusters.prod: expected a mapping of action -> rule"),
+        ({"heal": {"approval": "required", "timeout_minutes": 0}}, "policy heal.timeout_minutes: 0 is not a number"),
     ],
 )
 def test_bad_policies_are_one_line_errors_naming_the_key(data, message):
     with pytest.raises(MedicError) as info:
         parse_policy(data)
     assert str(info.value).startswith(message) and "\n" not in str(info.value)
+
+
+def test_approval_timeout_per_action_and_cluster():
+    policy = parse_policy({"heal": {"approval": "required", "timeout_minutes": 0.5},
+                           "clusters": {"prod": {"heal": {"approval": "required", "timeout_minutes": 90}}}})
+    assert policy.for_action("dev", "heal").timeout_minutes == 0.5
+    assert policy.for_action("prod", "heal").timeout_minutes == 90.0
+    assert policy.for_action("dev", "rebalance").timeout_minutes is None  # the DAG's approval_timeout_minutes
 
 
 LEADERSHIP = {"demote": {"approval": "auto", "max_leader_moves": 20}, "preferred_leader_election": "auto"}

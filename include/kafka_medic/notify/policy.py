@@ -3,12 +3,14 @@
 Parsed from a plain mapping (an Airflow connection's extras), per action, with per-cluster overrides:
 
     {"heal": {"approval": "auto", "max_data_gb": 50, "max_replica_moves": 200},
-     "rebalance": {"approval": "required"},
+     "rebalance": {"approval": "required", "timeout_minutes": 30},
      "clusters": {"prod-eu": {"heal": {"approval": "required"}}}}
 
 An action the policy does not mention needs approval: doing nothing unasked is the safe default.
 `demote` and `preferred_leader_election` only hand leadership around (no data moves), so their only limit
 is `max_leader_moves`, and a proposal of theirs that would move data is never approved without a person.
+`timeout_minutes` bounds how long a person has to answer (else the cluster's `approval_timeout_minutes`);
+no answer by then is a rejection.
 """
 
 from __future__ import annotations
@@ -33,10 +35,11 @@ LIMITS = {
 
 @dataclass(frozen=True)
 class ActionPolicy:
-    """`approval` is "auto" (within every limit given) or "required"."""
+    """`approval` is "auto" (within every limit given) or "required"; `timeout_minutes` None: the DAG's own."""
 
     approval: str = REQUIRED
     limits: Mapping[str, float] = field(default_factory=dict)
+    timeout_minutes: float | None = None
 
 
 @dataclass(frozen=True)
@@ -114,17 +117,22 @@ def _parse_rule(rule: Any, where: str) -> ActionPolicy:
         return ActionPolicy(approval=rule)
     if not isinstance(rule, Mapping):
         raise MedicError(f"policy {where}: expected \"auto\", \"required\" or a mapping with 'approval'")
-    limits = {}
+    limits, timeout = {}, None
     for key, value in rule.items():
         if key == "approval":
             if value not in (AUTO, REQUIRED):
                 raise MedicError(f"policy {where}.approval: {value!r} is not \"auto\" or \"required\"")
+        elif key == "timeout_minutes":
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise MedicError(f"policy {where}.timeout_minutes: {value!r} is not a number > 0")
+            timeout = float(value)
         elif key in LIMITS:
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 raise MedicError(f"policy {where}.{key}: {value!r} is not a number >= 0")
             limits[key] = float(value)
         else:
-            raise MedicError(f"policy {where}.{key}: unknown setting; valid: approval, {', '.join(LIMITS)}")
+            raise MedicError(
+                f"policy {where}.{key}: unknown setting; valid: approval, timeout_minutes, {', '.join(LIMITS)}")
     if "approval" not in rule:
         raise MedicError(f"policy {where}.approval: missing (\"auto\" or \"required\")")
-    return ActionPolicy(approval=rule["approval"], limits=limits)
+    return ActionPolicy(approval=rule["approval"], limits=limits, timeout_minutes=timeout)

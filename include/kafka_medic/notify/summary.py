@@ -70,9 +70,13 @@ def proposal_message(
 def decided_blocks(blocks: list[dict[str, Any]], decision: str, user: str, reason: str = "") -> list[dict[str, Any]]:
     """The proposal message after a click: the buttons replaced by who decided what."""
     verb = {APPROVE: ":white_check_mark: Approved", REJECT: ":x: Rejected"}[decision]
-    line = f"{verb} by <@{user}>" + (f": {reason}" if reason else "")
+    return closed_blocks(blocks, f"{verb} by <@{user}>" + (f": {reason}" if reason else ""))
+
+
+def closed_blocks(blocks: list[dict[str, Any]], outcome: str) -> list[dict[str, Any]]:
+    """The proposal message once answered (in Slack, in the Airflow UI, or by the timeout): buttons -> `outcome`."""
     kept = [b for b in blocks if b.get("block_id") != ACTIONS_BLOCK_ID]
-    return [*kept, {"type": "context", "elements": [_mrkdwn(line)]}]
+    return [*kept, {"type": "context", "elements": [_mrkdwn(outcome)]}]
 
 
 def approval_markdown(proposal: Proposal, max_moves: int = 20, max_brokers: int = 50) -> str:
