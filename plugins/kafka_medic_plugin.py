@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse
 
 from kafka_medic.errors import MedicError
 from kafka_medic.notify.approval import APPROVE
-from kafka_medic.notify.interactivity import ApprovalSettings, Decision, Refusal, parse_click
+from kafka_medic.notify.interactivity import ApprovalSettings, Decision, Refusal, parse_click, slack_responder
 from kafka_medic.notify.slack import SlackNotifier, SlackSettings
 
 SLACK_CONN_ID = "kafka_medic_slack"
@@ -47,7 +47,7 @@ class SlackApprover(BaseUser):
         return self.airflow_id
 
     def get_name(self) -> str:
-        return f"{self.slack_name} (Slack)"
+        return slack_responder(self.slack_name)
 
 
 @app.post("/slack/interactivity")

@@ -14,9 +14,11 @@ from kafka_medic.notify.interactivity import (
     ApprovalSettings,
     Decision,
     Refusal,
+    answered_in_slack,
     parse_approvers,
     parse_click,
     sign,
+    slack_responder,
     verify_request,
 )
 from kafka_medic.notify.slack import MessageRef
@@ -26,13 +28,15 @@ NOW = 1_800_000_000
 REF = ApprovalRef("kafka_medic_heal", "manual__1", "approve")
 
 
-def click_body(action_id="kafka_medic_approve", user="U123", value=None) -> bytes:
+def click_body(action_id="kafka_medic_approve", user="U123", value=None, message=None) -> bytes:
+    """Slack's form-encoded block_actions payload for a click on a button of `message` (ts, text, blocks)."""
+    message = message or {"ts": "1700000000.000100", "text": "Heal for dev", "blocks": [{"type": "header"}]}
     payload = {
         "type": "block_actions",
         "user": {"id": user, "username": "alice", "team_id": "T1"},
         "channel": {"id": "C42", "name": "kafka-ops"},
-        "container": {"type": "message", "channel_id": "C42", "message_ts": "1700000000.000100"},
-        "message": {"ts": "1700000000.000100", "text": "Heal for dev", "blocks": [{"type": "header"}]},
+        "container": {"type": "message", "channel_id": "C42", "message_ts": message["ts"]},
+        "message": {"ts": message["ts"], "text": message["text"], "blocks": message["blocks"]},
         "actions": [{"action_id": action_id, "type": "button", "value": value or REF.to_value()}],
     }
     return urlencode({"payload": json.dumps(payload)}).encode()
@@ -108,3 +112,10 @@ def test_approvers_and_settings(monkeypatch):
         extra_dejson = {"approvers": ["U7"]}
 
     assert ApprovalSettings.from_connection(Conn()) == ApprovalSettings(SECRET, {"U7": "U7"})
+
+
+def test_an_answer_from_a_slack_click_is_recognised_by_its_responder():
+    assert slack_responder("alice") == "alice (Slack)"
+    assert answered_in_slack({"id": "alice", "name": slack_responder("alice")})
+    assert not answered_in_slack({"id": "admin", "name": "admin"})  # the Airflow UI
+    assert not answered_in_slack(None)  # the timeout's default answer

@@ -98,6 +98,17 @@ def test_proposal_is_posted_and_updated_with_the_decision(slack, notifier):
     assert all(b["type"] != "actions" for b in update["blocks"])
 
 
+def test_a_proposal_answered_outside_slack_loses_its_buttons_and_says_the_outcome(slack, notifier):
+    ref = notifier.post_proposal(PROPOSAL, "heal", "broker_failure:1", ApprovalRef("d", "r", "t"))
+    notifier.close_proposal(ref, PROPOSAL, "heal", "broker_failure:1", ":x: Rejected by admin in the Airflow UI")
+    (_, posted), (method, update) = slack.calls
+    assert method == "chat.update" and (update["channel"], update["ts"]) == ("C42", ref.ts)
+    assert update["text"] == posted["text"] and update["blocks"][:-1] == posted["blocks"][:-1]
+    assert posted["blocks"][-1]["type"] == "actions" and all(b["type"] != "actions" for b in update["blocks"])
+    assert update["blocks"][-1] == {"type": "context", "elements": [
+        {"type": "mrkdwn", "text": ":x: Rejected by admin in the Airflow UI"}]}
+
+
 def test_one_alert_per_anomaly_naming_its_remediation(slack, notifier):
     anomalies = [Anomaly("broker_failure", "broker_failure:3", "critical", "broker 3 is dead"),
                  Anomaly("topic_replication_factor", "topic_replication_factor:t", "warning", "t is short")]

@@ -28,6 +28,7 @@ MAX_AGE_S = 300
 SECRET_ENV, APPROVERS_ENV = "KAFKA_MEDIC_SLACK_SIGNING_SECRET", "KAFKA_MEDIC_SLACK_APPROVERS"
 SIGNATURE_HEADER, TIMESTAMP_HEADER = "x-slack-signature", "x-slack-request-timestamp"
 DECISIONS = {APPROVE_ACTION_ID: APPROVE, REJECT_ACTION_ID: REJECT}
+SLACK_RESPONDER_SUFFIX = " (Slack)"
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,16 @@ def parse_approvers(value: str | Collection[str] | Mapping[str, str]) -> dict[st
             slack_id, _, airflow_id = item.partition("=")
             approvers[slack_id.strip()] = airflow_id.strip() or slack_id.strip()
     return approvers
+
+
+def slack_responder(slack_name: str) -> str:
+    """The name an approval answered by a Slack click records as its responder (Airflow shows it as who decided)."""
+    return f"{slack_name}{SLACK_RESPONDER_SUFFIX}"
+
+
+def answered_in_slack(responder: Mapping[str, Any] | None) -> bool:
+    """Whether a HITL responder ({"id", "name"}) is a Slack click, whose Slack message the endpoint already updated."""
+    return bool(responder) and str(responder.get("name", "")).endswith(SLACK_RESPONDER_SUFFIX)
 
 
 @dataclass(frozen=True)

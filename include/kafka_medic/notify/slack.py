@@ -20,7 +20,7 @@ from kafka_medic.detector.remediation import DEFAULT_RULES, Rule
 from kafka_medic.errors import MedicError
 from kafka_medic.model import Proposal
 from kafka_medic.notify.approval import ApprovalRef
-from kafka_medic.notify.summary import anomaly_message, decided_blocks, proposal_message
+from kafka_medic.notify.summary import anomaly_message, closed_blocks, decided_blocks, proposal_message
 
 TOKEN_ENV, CHANNEL_ENV, BASE_URL_ENV = "KAFKA_MEDIC_SLACK_TOKEN", "KAFKA_MEDIC_SLACK_CHANNEL", "KAFKA_MEDIC_SLACK_URL"
 SLACK_API = "https://slack.com/api/"
@@ -91,6 +91,12 @@ class SlackNotifier:
     ) -> None:
         """Replace the buttons of a proposal message by who approved or rejected it."""
         self.update(ref, {"text": text, "blocks": decided_blocks(blocks, decision, user, reason)})
+
+    def close_proposal(self, ref: MessageRef, proposal: Proposal, action: str, why: str, outcome: str) -> None:
+        """Rewrite the proposal message at `ref` without its buttons, ending with `outcome` (who decided, or why
+        nobody did): for answers that did not come from a click in Slack (the Airflow UI, the timeout)."""
+        message = proposal_message(proposal, action, why)
+        self.update(ref, {"text": message["text"], "blocks": closed_blocks(message["blocks"], outcome)})
 
     def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
         try:
