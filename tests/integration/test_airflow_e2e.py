@@ -1,18 +1,23 @@
 """End to end with a real scheduler: kill a broker, and kafka-medic's DAGs detect it, wait out the grace
-period, ask Slack, and heal the cluster once a signed Slack click approves; or skip if the broker returns.
+period, ask Slack, and heal the cluster once a signed Slack click approves; or skip if the broker returns;
+or move nothing when the approval is refused, rejected (in Slack or the Airflow UI) or not answered in time.
 
 One `airflow standalone` (scheduler, DAG processor, triggerer, api-server with the kafka-medic plugin) on
 SQLite serves the module, pointed at the session's KRaft cluster and a local Slack-compatible server.
-Every step is driven the way production drives it: DAG schedules, asset events, Slack's HTTP request.
+Every step is driven the way production drives it: DAG schedules, asset events, Slack's HTTP request,
+the REST call behind the Airflow UI's Required Actions page. The tests run in file order and share it.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -20,6 +25,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from kafka_medic.airflow.standalone import StandaloneAirflow
 from kafka_medic.detector import AnomalyLog
+from kafka_medic.devcluster import DevCluster
 from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.kafka.reader import read_cluster_state
 from kafka_medic.notify.action_log import ActionLog
@@ -27,11 +33,12 @@ from kafka_medic.notify.action_log import ActionLog
 from ..unit.test_notify_interactivity import SECRET, click_body, headers
 from ..unit.test_slack import TOKEN, FakeSlack
 from .kafka_helpers import wait_for
-from .test_slack_approval import free_port
+from .test_slack_approval import free_port, post
 
 CLUSTER, CONN_ID, VICTIM = "e2e", "kafka_medic_e2e", 4
 HEAL_DAG = f"kafka_medic__{CLUSTER}__heal"
 # Only broker failures call for a remediation here; the test sets how long their grace period is.
+WRITERS = ("set_throttles", "execute_batches", "elect_leaders", "verify", "clear_throttles")
 QUIET = {"under_replicated_partitions": {"action": None}, "hard_goal_violation": {"action": None},
          "soft_goal_violation": {"action": None}}
 
@@ -44,29 +51,87 @@ class Medic:
     slack: FakeSlack
     bootstrap: str
 
-    def set_grace(self, seconds: int) -> None:
-        """The cluster's connection (in Airflow's database), with a broker-failure grace period of `seconds`."""
-        extra = {"bootstrap.servers": self.bootstrap,
-                 "kafka_medic": {"remediation": {**QUIET, "broker_failure": {"act_after_s": seconds}}}}
+    def set_grace(self, seconds: int, approval_timeout_minutes: float | None = None) -> None:
+        """The cluster's connection (in Airflow's database), with a broker-failure grace period of `seconds`
+        and, if given, the policy's time to answer a heal's approval."""
+        medic = {"remediation": {**QUIET, "broker_failure": {"act_after_s": seconds}}}
+        if approval_timeout_minutes:
+            medic["policy"] = {"heal": {"approval": "required", "timeout_minutes": approval_timeout_minutes}}
+        extra = {"bootstrap.servers": self.bootstrap, "kafka_medic": medic}
         connection = {"connection_id": CONN_ID, "conn_type": "kafka", "extra": json.dumps(extra)}
         try:
             self.airflow.call("PATCH", f"/connections/{CONN_ID}", connection)
         except urllib.error.HTTPError:
             self.airflow.call("POST", "/connections", connection)
 
+    @contextmanager
+    def victim_down(self, cluster: DevCluster) -> Iterator[str]:
+        """Kill the victim broker with a 20 s grace period and yield the heal run the detector starts for it;
+        the broker is restarted afterwards."""
+        known = {r["dag_run_id"] for r in self.airflow.runs(HEAL_DAG)}
+        self.set_grace(20)
+        cluster.kill_broker(VICTIM)
+        try:
+            yield self.new_heal_run(known)
+        finally:
+            self.set_grace(600)
+            cluster.start_broker(VICTIM)
+
     def new_heal_run(self, known: set[str], timeout_s: float = 300) -> str:
         def started():
             return next((r["dag_run_id"] for r in self.airflow.runs(HEAL_DAG) if r["dag_run_id"] not in known), None)
         return wait_for(started, timeout_s, "the detector to start a heal run", interval=3)
 
+    def trigger_heal(self) -> str:
+        """A heal run started by hand (as the Airflow UI's Trigger button does); it heals what is dead now."""
+        return self.airflow.call("POST", f"/dags/{HEAL_DAG}/dagRuns", {"logical_date": None})["dag_run_id"]
+
     def task_states(self, run_id: str) -> dict[str, str]:
         return self.airflow.task_states(HEAL_DAG, run_id)
+
+    def task_log(self, run_id: str, task_id: str, try_number: int = 1) -> str:
+        path = f"/dags/{HEAL_DAG}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}?full_content=true"
+        content = self.airflow.call("GET", path)["content"]
+        return "\n".join(line.get("event", "") if isinstance(line, dict) else str(line) for line in content)
+
+    def proposal(self, run_id: str, timeout_s: float = 600) -> dict:
+        """The Slack message asking to approve the run's proposal, once it is there and the approval waits."""
+        def posted():
+            return next((m for m in proposals(self.slack) if json.loads(button(m)["value"])["run_id"] == run_id),
+                        None)
+        message = wait_for(posted, timeout_s, f"the approval request of {run_id} in Slack", interval=3)
+        wait_for(lambda: self.parked(run_id), 120, f"the scheduler to see the approval of {run_id} wait", interval=2)
+        return message
+
+    def parked(self, run_id: str) -> bool:
+        """The approve task waits for an answer, and the scheduler has seen its worker exit.
+
+        An answer given before that loses a race inside Airflow 3.3 (apache/airflow#71579): the scheduler
+        takes the parked worker's exit for the resumed task's and fails that try, so the retry asks again.
+        A person reading Slack is slower than that; a test must wait for it.
+        """
+        finished = re.escape(f"TaskInstance Finished: dag_id={HEAL_DAG}, task_id=approve, run_id={run_id},")
+        scheduler_log = self.airflow.log_path.read_text(errors="replace")
+        return (self.task_states(run_id)["approve"] == "awaiting_input"
+                and re.search(finished + r"[^\n]*state=awaiting_input", scheduler_log) is not None)
+
+    def click(self, body: bytes, signed: dict[str, str]) -> tuple[int, dict]:
+        """Slack's interactivity request to the plugin: its HTTP status and JSON answer."""
+        return post(f"{self.airflow.url}/kafka-medic/slack/interactivity", body, signed)
+
+    def answer_in_ui(self, run_id: str, option: str) -> dict:
+        """What the Airflow UI's Required Actions page sends when a person picks Approve or Reject."""
+        return self.airflow.call("PATCH", f"/dags/{HEAL_DAG}/dagRuns/{run_id}/taskInstances/approve/-1/hitlDetails",
+                                 {"chosen_options": [option], "params_input": {}})
 
     def finished(self, run_id: str, timeout_s: float = 600) -> dict[str, str]:
         def done():
             run = self.airflow.call("GET", f"/dags/{HEAL_DAG}/dagRuns/{run_id}")
             return run["state"] in ("success", "failed") and self.task_states(run_id)
-        return wait_for(done, timeout_s, f"heal run {run_id} to finish", interval=3)
+        try:
+            return wait_for(done, timeout_s, f"heal run {run_id} to finish", interval=3)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; its tasks: {self.task_states(run_id)}") from None
 
     def victim_seen_alive(self) -> bool:
         """The detector has closed the victim's failure (a new kill will be a new anomaly).
@@ -110,9 +175,42 @@ def medic(kraft_cluster, tmp_path_factory):
 
 
 def proposals(slack: FakeSlack) -> list[dict]:
-    """Slack messages asking for an approval (the ones with buttons)."""
-    return [body for method, body in slack.calls if method == "chat.postMessage"
-            and any(block.get("type") == "actions" for block in body.get("blocks", []))]
+    """Slack messages asking for an approval (the ones with buttons), each with the ts Slack gave it."""
+    return [{**body, "ts": f"1700000000.{i + 1:06d}"} for i, (method, body) in enumerate(slack.calls)
+            if method == "chat.postMessage" and any(block.get("type") == "actions" for block in body.get("blocks", []))]
+
+
+def button(message: dict) -> dict:
+    return message["blocks"][-1]["elements"][0]
+
+
+def updates(slack: FakeSlack, message: dict) -> list[str]:
+    """How each chat.update of `message` ended it (the last block's text); its buttons must be gone."""
+    found = [body for method, body in slack.calls if method == "chat.update" and body["ts"] == message["ts"]]
+    assert all(b["type"] != "actions" for body in found for b in body["blocks"])
+    return [body["blocks"][-1]["elements"][0]["text"] for body in found]
+
+
+def topic_on_victim(bootstrap: str) -> str:
+    """A new topic with replicas on the victim broker (three of its four partitions), for a heal to move."""
+    topic = f"e2e-{uuid.uuid4().hex[:6]}"
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    replicas = [[VICTIM, 1, 2], [2, VICTIM, 3], [3, 1, VICTIM], [1, 2, 3]]
+    admin.create_topics([NewTopic(topic, len(replicas), replica_assignment=replicas)])[topic].result(30)
+    return topic
+
+
+def assignment(bootstrap: str) -> dict[str, list[int]]:
+    return {p.name: list(p.replicas) for p in read_cluster_state(ClusterConfig(bootstrap=bootstrap)).partitions}
+
+
+def assert_nothing_moved(states: dict[str, str], before: dict[str, list[int]], bootstrap: str) -> None:
+    """The run stopped at the approval: every writing task skipped, the cluster as it was when the broker died."""
+    assert states["approve"] == "skipped" and states["report"] == "success", states
+    assert {states[t] for t in WRITERS} == {"skipped"}, states
+    state = read_cluster_state(ClusterConfig(bootstrap=bootstrap))
+    assert {p.name: list(p.replicas) for p in state.partitions if p.name in before} == before
+    assert state.throttles() == {"brokers": {}, "topics": {}} and state.reassigning_partitions() == []
 
 
 def test_broker_back_within_the_grace_period_is_not_healed(medic, kraft_cluster):
@@ -135,30 +233,74 @@ def test_broker_back_within_the_grace_period_is_not_healed(medic, kraft_cluster)
     assert "recovered within the grace period" in record.message
 
 
+def test_nothing_moves_unless_an_approver_approves(medic, kraft_cluster):
+    """One broker kill, three heal runs that end at the approval without moving a replica, each saying why.
+
+    The detector's run refuses a forged, a stale and an unlisted Slack click while it waits (each answered
+    with the reason), then a Slack Reject ends it; a run started by hand is rejected in the Airflow UI; a third
+    gets no answer within the policy's timeout. Slack's message says every outcome.
+    """
+    topic_on_victim(kraft_cluster.bootstrap)
+    wait_for(medic.victim_seen_alive, 300, f"the detector to see broker {VICTIM} alive", interval=3)
+    before = assignment(kraft_cluster.bootstrap)
+    with medic.victim_down(kraft_cluster) as run_id:
+        message = medic.proposal(run_id)
+        value = button(message)["value"]
+        now = int(time.time())
+        body = click_body(value=value, message=message)
+        assert medic.click(body, headers(body, now, secret="forged")) == (401, {"ok": False, "error": "bad signature"})
+        assert medic.click(body, headers(body, now - 3600)) == (401, {"ok": False, "error": "stale timestamp"})
+        stranger = click_body(user="U999", value=value, message=message)
+        assert medic.click(stranger, headers(stranger, now)) == (403, {"ok": False, "error": "user U999 not allowed"})
+        assert medic.task_states(run_id)["approve"] == "awaiting_input" and updates(medic.slack, message) == []
+
+        reject = click_body("kafka_medic_reject", value=value, message=message)
+        assert medic.click(reject, headers(reject, int(time.time()))) == (
+            200, {"ok": True, "decision": "reject", "user": "U123"})
+        assert updates(medic.slack, message) == [":x: Rejected by <@U123>"]
+        status, answer = medic.click(reject, headers(reject, int(time.time())))  # a second click comes too late
+        assert status == 409 and "already been updated" in answer["error"], answer
+        assert_nothing_moved(medic.finished(run_id), before, kraft_cluster.bootstrap)
+        assert updates(medic.slack, message) == [":x: Rejected by <@U123>"]  # the task left Slack's own update
+        record = medic.actions()[0]
+        assert (record.run, record.outcome, record.approved_by) == (f"{HEAL_DAG}/{run_id}", "rejected", "")
+        assert record.message == "rejected by alice (Slack)" and record.moves_done == 0 < record.moves_planned
+        assert "rejected by alice (Slack)" in medic.task_log(run_id, "approve")
+
+        run_id = medic.trigger_heal()
+        message = medic.proposal(run_id)
+        medic.answer_in_ui(run_id, "Reject")
+        assert_nothing_moved(medic.finished(run_id), before, kraft_cluster.bootstrap)
+        (outcome,) = updates(medic.slack, message)
+        by = re.fullmatch(r":x: Rejected by (.+) in the Airflow UI: nothing moves", outcome)
+        assert by, outcome
+        record = medic.actions()[0]
+        assert (record.outcome, record.message) == ("rejected", f"rejected by {by[1]}")
+
+        medic.set_grace(20, approval_timeout_minutes=0.25)
+        run_id = medic.trigger_heal()
+        message = medic.proposal(run_id)
+        assert_nothing_moved(medic.finished(run_id), before, kraft_cluster.bootstrap)
+        assert updates(medic.slack, message) == [
+            ":hourglass: No answer within 0:00:15: rejected by default, nothing moves"]
+        record = medic.actions()[0]
+        assert (record.outcome, record.message) == ("rejected", "no answer within 0:00:15: rejected by default")
+        assert "no answer within 0:00:15: rejected by default" in medic.task_log(run_id, "approve")
+
+
 def test_dead_broker_is_healed_after_a_signed_slack_approval(medic, kraft_cluster):
-    topic = f"e2e-{uuid.uuid4().hex[:6]}"
-    admin = AdminClient({"bootstrap.servers": kraft_cluster.bootstrap})
-    assignment = [[VICTIM, 1, 2], [2, VICTIM, 3], [3, 1, VICTIM], [1, 2, 3]]
-    admin.create_topics([NewTopic(topic, len(assignment), replica_assignment=assignment)])[topic].result(30)
+    topic = topic_on_victim(kraft_cluster.bootstrap)
     wait_for(medic.victim_seen_alive, 300, f"the detector to see broker {VICTIM} alive", interval=3)
     config = ClusterConfig(bootstrap=kraft_cluster.bootstrap)
     before = {p.name for p in read_cluster_state(config).partitions}
-    known = {r["dag_run_id"] for r in medic.airflow.runs(HEAL_DAG)}
-    medic.set_grace(20)
-    kraft_cluster.kill_broker(VICTIM)
-    try:
-        run_id = medic.new_heal_run(known)
-        message = wait_for(lambda: proposals(medic.slack), 600, "the approval request in Slack", interval=3)[-1]
-        value = message["blocks"][-1]["elements"][0]["value"]
-        assert json.loads(value)["run_id"] == run_id
-        body = click_body(value=value)
-        url = f"{medic.airflow.url}/kafka-medic/slack/interactivity"
-        request = urllib.request.Request(url, data=body, method="POST", headers={
-            **headers(body, int(time.time())), "Content-Type": "application/x-www-form-urlencoded"})
-        with urllib.request.urlopen(request, timeout=60) as response:
-            assert json.loads(response.read())["decision"] == "approve"
+    with medic.victim_down(kraft_cluster) as run_id:
+        message = medic.proposal(run_id)
+        body = click_body(value=button(message)["value"], message=message)
+        assert medic.click(body, headers(body, int(time.time())))[1]["decision"] == "approve"
+        assert updates(medic.slack, message) == [":white_check_mark: Approved by <@U123>"]
         states = medic.finished(run_id)
         assert set(states.values()) == {"success"}, states
+        assert updates(medic.slack, message) == [":white_check_mark: Approved by <@U123>"]
 
         state = read_cluster_state(config)
         healed = [p for p in state.partitions if p.name in before]  # not the action topic the report creates
@@ -168,5 +310,3 @@ def test_dead_broker_is_healed_after_a_signed_slack_approval(medic, kraft_cluste
         record = medic.actions()[0]
         assert (record.action, record.outcome, record.approved_by) == ("heal", "succeeded", "alice (Slack)")
         assert record.why == [f"broker_failure:{VICTIM}"] and record.moves_done == record.moves_planned > 0
-    finally:
-        kraft_cluster.start_broker(VICTIM)

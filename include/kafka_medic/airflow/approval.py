@@ -4,7 +4,11 @@ Within the policy's limits the gate approves at once and says which rule allowed
 the task in Airflow's "awaiting input" state with the proposal summary as its body (the Airflow UI's
 Required Actions page), and the Slack notifier posts the same summary with Approve/Reject buttons that the
 Slack interactivity endpoint answers. A rejection or a timeout (the default answer is Reject) skips the
-gate with the reason, so nothing downstream moves a replica.
+gate with the reason, so nothing downstream moves a replica. The policy may set how long a person has to
+answer (`timeout_minutes`), else the cluster's `approval_timeout_minutes`.
+
+Whatever answers (a Slack click, the Airflow UI, the timeout), the Slack message ends up saying who decided:
+the plugin rewrites it at once for a click; for the other answers `execute_complete` does.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ SLACK_CONN_ID = "kafka_medic_slack"
 PLAN_TASK = "plan"
 # Markdown with GFM tables (`kafka_medic.notify.summary.approval_markdown`): the UI collapses a plain code block.
 BODY = "{{ ti.xcom_pull(task_ids='plan', key='approval_body') }}"
+SLACK_MESSAGE, TIMEOUT = "slack_message", "response_timeout_s"  # XCom keys of the approve task
 
 
 class SlackApprovalNotifier(BaseNotifier):
@@ -50,6 +55,7 @@ class SlackApprovalNotifier(BaseNotifier):
         proposal = parse_proposal(ti.xcom_pull(task_ids=PLAN_TASK))
         ref = ApprovalRef(dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id, map_index=ti.map_index)
         posted = notifier.post_proposal(proposal, self.action, request_reason(ti), ref)
+        ti.xcom_push(key=SLACK_MESSAGE, value={"channel": posted.channel, "ts": posted.ts})
         log.info("approval request posted to Slack channel %s (ts %s)", posted.channel, posted.ts)
 
 
@@ -77,27 +83,37 @@ class ProposalApproval(ApprovalOperator):
         proposal = parse_proposal(ti.xcom_pull(task_ids=PLAN_TASK))
         settings = KafkaMedicHook(self.conn_id, self.cluster).get_settings()
         if self.action in POLICY_ACTIONS:
-            decision = decide(parse_policy(settings.policy), self.action, proposal)
+            policy = parse_policy(settings.policy)
+            decision = decide(policy, self.action, proposal)
             if isinstance(decision, AutoApproved):
                 self.log.info("approved without asking: %s", decision.reason)
                 ti.xcom_push(key="decision", value={"approved": True, "by": "policy", "reason": decision.reason})
                 return None
             self.log.info("a person must approve: %s", decision.reason)
+            minutes = policy.for_action(proposal.cluster, self.action).timeout_minutes
+            if minutes:
+                self.response_timeout = timedelta(minutes=minutes)
+        ti.xcom_push(key=TIMEOUT, value=self.response_timeout.total_seconds())
+        self.log.info("waiting up to %s for an answer (no answer: rejected)", self.response_timeout)
         return super().execute(context)
 
     def execute_complete(self, context, event: dict[str, Any]):
         answer = HITLOperator.execute_complete(self, context=context, event=event)
+        ti = context["ti"]
         user = answer["responded_by_user"] or {}
         by = user.get("name") or user.get("id") or "nobody"
         approved = answer["chosen_options"] == [ApprovalOperator.APPROVE]
         if approved:
-            reason = f"approved by {by}"
+            reason, outcome = f"approved by {by}", f":white_check_mark: Approved by {by} in the Airflow UI"
         elif event.get("timedout"):
-            reason = f"no answer within {self.response_timeout}: rejected by default"
+            waited = timedelta(seconds=ti.xcom_pull(task_ids=ti.task_id, key=TIMEOUT) or 0) or self.response_timeout
+            reason = f"no answer within {waited}: rejected by default"
+            outcome = f":hourglass: No answer within {waited}: rejected by default, nothing moves"
         else:
-            reason = f"rejected by {by}"
-        context["ti"].xcom_push(key="decision", value={"approved": approved, "by": by, "reason": reason})
+            reason, outcome = f"rejected by {by}", f":x: Rejected by {by} in the Airflow UI: nothing moves"
+        ti.xcom_push(key="decision", value={"approved": approved, "by": by, "reason": reason})
         self.log.info("%s", reason)
+        tell_slack(ti, self.action, user, outcome)
         if not approved:
             raise AirflowSkipException(f"{reason}: nothing moves")
         return answer
@@ -116,6 +132,27 @@ def slack_notifier():
     except MedicError:
         return None
     return SlackNotifier(settings)
+
+
+def tell_slack(ti, action: str, responder: dict, outcome: str) -> None:
+    """End the proposal's Slack message with the outcome, unless a Slack click did (the plugin updated it)."""
+    from kafka_medic.model import parse_proposal
+    from kafka_medic.notify.interactivity import answered_in_slack
+    from kafka_medic.notify.slack import MessageRef
+
+    posted = ti.xcom_pull(task_ids=ti.task_id, key=SLACK_MESSAGE)
+    if not posted or answered_in_slack(responder):
+        return
+    notifier = slack_notifier()
+    if notifier is None:
+        return
+    try:
+        proposal = parse_proposal(ti.xcom_pull(task_ids=PLAN_TASK))
+        notifier.close_proposal(MessageRef(**posted), proposal, action, request_reason(ti), outcome)
+    except MedicError as exc:  # the decision stands even if Slack cannot be told
+        log.warning("could not update the Slack message: %s", exc)
+    else:
+        log.info("Slack message %s updated: %s", posted["ts"], outcome)
 
 
 def request_reason(ti) -> str:
