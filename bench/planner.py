@@ -94,6 +94,7 @@ def run_one(size: str, heterogeneous: bool, seed: int) -> dict:
             "balancedness_after": s["balancedness_after"],
             "violated_goals_before": s["violated_goals_before"],
             "violated_goals_after": s["violated_goals_after"],
+            "violations_after": {r["goal"]: r["violation"] for r in s["goal_results_after"] if not r["satisfied"]},
             "utilisation_before": s["utilisation_before"],
             "utilisation_after": s["utilisation_after"],
         },
@@ -169,7 +170,7 @@ def markdown(rows: list[dict]) -> str:
         "| size | brokers / partitions / replicas | wall s (cpu s) | peak RSS MB | replica moves | "
         "leader moves | data moved GB | vs lower bound | balancedness before -> after | "
         "max/mean disk, nw_in, nw_out, cpu before -> after | round robin: moves, GB, vs bound, "
-        "balancedness, max/mean |\n|" + "---|" * 11
+        "balancedness, max/mean | still violated after (violation) |\n|" + "---|" * 12
     )
     lines = [head]
     for r in rows:
@@ -182,9 +183,13 @@ def markdown(rows: list[dict]) -> str:
             f"| {_spread(p['utilisation_before'])} -> {_spread(p['utilisation_after'])} "
             f"| {rr['replica_moves']:,}, {rr['data_moved_mb'] / 1024:,.0f}, "
             f"{rr['data_to_lower_bound']:.2f}x, {rr['balancedness_after']:.1f}, "
-            f"{_spread(rr['utilisation_after'])} |"
+            f"{_spread(rr['utilisation_after'])} | {_violations(p['violations_after'])} |"
         )
     return "\n".join(lines)
+
+
+def _violations(violations: dict) -> str:
+    return ", ".join(f"{goal} ({v:.3g})" for goal, v in violations.items()) or "none"
 
 
 def _spread(utilisation: dict) -> str:

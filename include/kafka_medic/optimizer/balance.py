@@ -15,13 +15,13 @@ import numpy as np
 
 from kafka_medic.goals.bounded import BoundedGoal, slack
 from kafka_medic.model.arrays import CPU, DISK, NW_IN, NW_OUT
-from kafka_medic.model.placement import REPLICAS
+from kafka_medic.model.placement import LEADERS, REPLICAS
 
 MAX_ROUNDS = 4  # passes over violating brokers per goal; later passes see replicas moved in earlier ones
 MAX_FAILED_TRIES = 48  # candidates without any destination before a broker is given up for this pass
 MAX_SOURCES = 12  # brokers an under-loaded broker pulls load from
 NEAR = 0.1  # candidates within 10% of the cheapest for a goal count as equally cheap
-MIX = [DISK, NW_IN, NW_OUT, CPU, REPLICAS]  # what a replica carries, for matching it to what a broker lacks
+MIX = [DISK, NW_IN, NW_OUT, CPU, REPLICAS, LEADERS]  # what a replica carries, to match it to what a broker lacks
 
 
 class Balancing:
