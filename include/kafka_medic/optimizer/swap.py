@@ -13,7 +13,7 @@ from kafka_medic.model.arrays import CPU, DISK, NW_IN, NW_OUT
 from kafka_medic.optimizer.balance import covered
 
 SWAP_PARTNERS = 4  # brokers at the other end of the band a broker tries to swap with
-SWAP_CANDIDATES = 32  # replicas per side considered for a swap (so 32 x 32 pairs)
+SWAP_CANDIDATES = 32  # replicas per side by load, and as many by density (so up to 64 x 64 pairs)
 MAX_SWAPS = 64  # swaps per visit of a broker
 LOADS = [DISK, NW_IN, NW_OUT, CPU]
 
@@ -68,7 +68,8 @@ class Swapping:
         return int(heavy[i]), int(light[j])
 
     def _swap_side(self, on: int, to: int, metric: int, largest: bool) -> tuple[np.ndarray, np.ndarray]:
-        """Up to SWAP_CANDIDATES slots on `on` that may move to `to`, heaviest (or lightest) in `metric`."""
+        """Slots on `on` that may move to `to`: the SWAP_CANDIDATES heaviest (or lightest) in `metric`, and
+        as many densest (or sparsest) in it."""
         slots = self._movable_slots(on)
         slots = slots[self._budget_allows_all(slots, moves=2)]
         slots = slots[self.acceptance.placeable(slots, to)]
