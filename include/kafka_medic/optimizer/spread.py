@@ -13,13 +13,14 @@ from kafka_medic.model.placement import REPLICAS
 from kafka_medic.optimizer.balance import MAX_FAILED_TRIES
 
 SIMILAR = 256  # replicas either side in size that a crowded replica may be swapped with
-TOPIC_ROUNDS = 2
+TOPIC_ROUNDS = 2  # passes over the topics (see `spread_topics`)
 SWAP_TRIES = 8  # replicas of a topic tried for a swap onto one broker short of it
 
 
 class Spreading:
     _by_size: np.ndarray | None = None  # all slots by size, and their sizes: partners for `_swap_out`
     _sizes: np.ndarray
+
     def spread_racks(self, goal: RackAwareGoal) -> None:
         p = self.p
         limit = goal.limits(p)
@@ -103,12 +104,7 @@ class Spreading:
         p = self.p
         if not self._budget_allows_all(np.array([slot]), moves=2)[0]:
             return None
-        if self._by_size is None:  # replica sizes never change: sort them once
-            disk = p.arrays.leader_load[p.slot_partition, DISK]
-            self._by_size = np.argsort(disk, kind="stable")
-            self._sizes = disk[self._by_size]
-        at = int(np.searchsorted(self._sizes, p.arrays.leader_load[p.slot_partition[slot], DISK]))
-        similar = self._by_size[max(at - SIMILAR, 0) : at + SIMILAR] if dst is None else p.slots_on(dst)
+        similar = self._similar_in_size(slot) if dst is None else p.slots_on(dst)
         similar = similar[self.acceptance.homes(slot)[p.slot_broker[similar]]]
         similar = similar[self.movable[p.slot_partition[similar]] & self._budget_allows_all(similar, moves=2)]
         # leader for leader and follower for follower, so leader counts stay as they are
@@ -128,6 +124,16 @@ class Spreading:
         self._move(slot, dst)
         self._move(other, src)
         return dst
+
+    def _similar_in_size(self, slot: int) -> np.ndarray:
+        """The SIMILAR slots either side of `slot` in size (disk), over the whole cluster."""
+        p = self.p
+        if self._by_size is None:  # replica sizes never change: sort them once
+            disk = p.arrays.leader_load[p.slot_partition, DISK]
+            self._by_size = np.argsort(disk, kind="stable")
+            self._sizes = disk[self._by_size]
+        at = int(np.searchsorted(self._sizes, p.arrays.leader_load[p.slot_partition[slot], DISK]))
+        return self._by_size[max(at - SIMILAR, 0) : at + SIMILAR]
 
     def prefer_leaders(self, goal: PreferredLeaderElectionGoal) -> None:
         """Elect the preferred replica where every earlier goal accepts it, else make the leader first."""
