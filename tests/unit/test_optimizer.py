@@ -74,6 +74,17 @@ def test_leader_imbalance_is_fixed_by_leadership_alone():
     assert "leader_replica_distribution" not in proposal.stats["violated_goals_after"]
 
 
+def test_leader_bytes_in_is_balanced_by_trading_leaderships():
+    """One leadership move is all the leader-count and nw_out bands allow; trades do the rest."""
+    hot = [Partition("t", i, [1, 2], 1, load(nw_in=30, nw_out=50)) for i in range(10)]
+    cold = [Partition("t", i, [2, 1], 2, load(nw_in=10, nw_out=50)) for i in range(10, 20)]
+    parts = hot + cold
+    proposal = plan(cluster(parts, brokers=2))
+    for goal in ("leader_bytes_in_distribution", "leader_replica_distribution", "network_outbound_usage_distribution"):
+        assert goal not in proposal.stats["violated_goals_after"]
+    assert proposal.stats["data_to_move_mb"] == 0
+
+
 def test_moved_leaders_become_preferred():
     model = synthetic_model(Scenario(brokers=6, partitions=120, racks=3, new=1), seed=3)
     after = apply_proposal(model, plan(model))
