@@ -8,6 +8,7 @@ import time
 import zlib
 from collections.abc import Iterator
 
+import psutil
 from confluent_kafka import Consumer, Producer, TopicPartition
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
@@ -121,6 +122,15 @@ def consume_values(bootstrap: str, topic: str, partitions: list[int]) -> list[by
         return values
     finally:
         consumer.close()
+
+
+def broker_process(cluster, broker: int) -> psutil.Process:
+    """The dev cluster broker's JVM, to pause (SIGSTOP) and resume (SIGCONT) it."""
+    from kafka_medic.devcluster.cluster import _process
+
+    proc = _process(cluster.state.broker(broker))
+    assert proc is not None, f"broker {broker} is not running"
+    return proc
 
 
 def broker_alive(config: ClusterConfig, broker: int) -> bool | None:

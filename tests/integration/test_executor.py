@@ -15,6 +15,7 @@ from kafka_medic.kafka.reader import read_cluster_state
 from .executor_helpers import (
     CheckedProducer,
     broker_alive,
+    broker_process,
     checksum,
     consume_values,
     no_reassignments,
@@ -184,3 +185,42 @@ def test_a_stalled_move_alerts_then_times_out_and_stops_cleanly(healthy_kraft_cl
     assert no_reassignments(config)
     assert our_throttles(config, topic) == {"brokers": {}, "topic": {}}
     assert not producer.errors
+
+
+def test_a_paused_destination_stops_the_execution_instead_of_hanging(healthy_kraft_cluster, journal):
+    """SIGSTOP, not SIGKILL: the broker keeps its sockets open and answers nothing, so every request to it waits."""
+    bootstrap = healthy_kraft_cluster.bootstrap
+    topic = "ex-paused"
+    placed_topic(bootstrap, topic, [[1, 2], [2, 1]], mb=8)
+    config = ClusterConfig(bootstrap, name=topic)
+    moves = {0: ([1, 2], [4, 2]), 1: ([2, 1], [2, 3])}
+    destination = broker_process(healthy_kraft_cluster, 4)
+    lines: list[tuple[float, str]] = []
+    paused_at: list[float] = []
+
+    def log(line: str) -> None:
+        lines.append((time.monotonic(), line))
+        if not paused_at and "MB (" in line and "moving" in line:
+            destination.suspend()
+            paused_at.append(time.monotonic())
+
+    try:
+        report = execute(config, proposal(topic, topic, moves), ExecutionOptions(throttle=0.5 * MB), journal, log)
+        ended = time.monotonic()
+    finally:
+        destination.resume()
+    log_lines = [line for _, line in lines]
+    assert paused_at, log_lines
+    # Fenced after 6 s; then no client of the executor bootstraps from it (each would wait 30 s for nothing).
+    assert ended - paused_at[0] < 60, (ended - paused_at[0], log_lines)
+    assert report["status"] == "failed" and "destination broker(s) [4] died" in report["message"], log_lines
+    undone = {u["partition"]: u for u in report["undone"]}
+    assert undone[f"{topic}-0"]["state"] == "dead"
+    parts = partitions_of(config, topic)
+    assert parts[0].replicas == [1, 2]  # rolled back
+    assert parts[1].replicas == ([2, 3] if f"{topic}-1" in report["done"] else [2, 1])
+    assert no_reassignments(config)
+    assert our_throttles(config, topic)["topic"] == {}
+    wait_for(lambda: broker_alive(config, 4), 90, "broker 4 to be back after SIGCONT")
+    clear_throttles(config, report["execution_id"], journal, lambda line: None)
+    assert our_throttles(config, topic) == {"brokers": {}, "topic": {}}

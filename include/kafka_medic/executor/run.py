@@ -24,8 +24,8 @@ from kafka_medic.executor.steps import (
     start_execution,
 )
 from kafka_medic.executor.stop import abort
+from kafka_medic.executor.submit import read_cluster
 from kafka_medic.kafka.config import ClusterConfig
-from kafka_medic.kafka.reader import read_cluster_state
 from kafka_medic.model import Proposal
 
 
@@ -33,7 +33,7 @@ def execute(config: ClusterConfig, proposal: Proposal, options: ExecutionOptions
             log: Log = print) -> dict:
     """Carry out a proposal from start to end (or resume it after a crash) and return the final report."""
     journal = journal or Journal()
-    state = read_cluster_state(config)  # one read serves the start, the throttles and the first poll
+    state = read_cluster(config)  # one read serves the start, the throttles and the first poll
     execution_id = start_execution(config, proposal, options, journal, log, state)
     try:
         set_throttles(config, execution_id, journal, log, state)

@@ -23,19 +23,26 @@ from kafka_medic.executor.options import MB, ExecutionOptions
 from kafka_medic.executor.progress import ProgressMeter
 from kafka_medic.executor.report import build_report
 from kafka_medic.executor.stop import abort
-from kafka_medic.executor.submit import elect_preferred_leaders, submit_reassignments, uses_znode, with_admin
+from kafka_medic.executor.submit import (
+    READ_PATIENCE_S,
+    elect_preferred_leaders,
+    reachable,
+    read_cluster,
+    read_state,
+    submit_reassignments,
+    uses_znode,
+    with_admin,
+)
 from kafka_medic.executor.tasks import LEADER, REPLICA, Task, reassignment_target, tasks_for
 from kafka_medic.executor.throttles import clear_throttles as clear_throttle_configs
 from kafka_medic.executor.throttles import set_broker_rates, set_replica_throttles
 from kafka_medic.kafka.admin import admin_client
 from kafka_medic.kafka.config import ClusterConfig
-from kafka_medic.kafka.reader import read_cluster_state
 from kafka_medic.kafka.state import ClusterState
 from kafka_medic.kafka.zookeeper import legacy_reassignment_pending
 from kafka_medic.model import Proposal
 
 Log = Callable[[str], None]
-READ_FAILURE_LIMIT_S = 120.0  # a cluster unreadable for this long fails the step (brokers being fenced take ~10s)
 ELECTION_WAIT_S = 60.0
 QUICK_CHECK_S = 0.25  # between polls, how often to ask the controller whether a move finished
 METADATA_GRACE_S = 5.0  # how long topic metadata may lag the controller's list of reassignments
@@ -49,7 +56,7 @@ def start_execution(config: ClusterConfig, proposal: Proposal, options: Executio
     cluster. A second execution on it is refused with a message naming the one that holds it.
     `state`, when the caller has just read it, saves reading the cluster again.
     """
-    state = state or read_cluster_state(config)
+    state = state or read_cluster(config)
     key = lock_key(config, state)
     holder = journal.lock_holder(key, config.name)
     if holder is None:
@@ -99,7 +106,7 @@ def set_throttles(config: ClusterConfig, execution_id: str, journal: Journal, lo
         options = execution.options
         if options.throttle is None and not options.auto_throttle:
             return {}
-        state = state or read_cluster_state(config)
+        state = state or read_state(config)
         alive = set(state.alive_brokers)
         remaining = [r.task for r in journal.tasks(execution_id)
                      if r.task.kind == REPLICA and r.state in (j.PENDING, j.HELD, j.SUBMITTED)]
@@ -134,11 +141,11 @@ def execute_batches(config: ClusterConfig, execution_id: str, journal: Journal, 
         while True:
             execution = journal.heartbeat(execution_id)
             try:
-                state = state or read_cluster_state(config)
+                state = state or read_cluster(config)
                 unreadable_since = None
             except MedicError as exc:
                 unreadable_since = unreadable_since or time.monotonic()
-                if time.monotonic() - unreadable_since > READ_FAILURE_LIMIT_S:
+                if time.monotonic() - unreadable_since > READ_PATIENCE_S:
                     raise
                 log(f"WARNING cannot read the cluster ({exc}); retrying")
                 time.sleep(options.poll_interval_s)
@@ -198,7 +205,7 @@ def elect_leaders(config: ClusterConfig, execution_id: str, journal: Journal, lo
                   if r.task.new_leader is not None and r.state in (j.DONE, j.PENDING, j.HELD) and
                   (r.task.kind == LEADER or r.state == j.DONE)}
         failures: dict[str, str] = {}
-        state = read_cluster_state(config)
+        state = read_state(config)
         todo = []
         for p in state.partitions:
             r = wanted.get((p.topic, p.partition))
@@ -223,7 +230,7 @@ def elect_leaders(config: ClusterConfig, execution_id: str, journal: Journal, lo
 def verify(config: ClusterConfig, execution_id: str, journal: Journal) -> dict:
     """Compare the cluster with the proposal: which moves are done, which not and why."""
     execution = journal.get(execution_id)
-    state = read_cluster_state(config)
+    state = read_state(config)
     return build_report(execution, journal.tasks(execution_id), journal.throttles(execution_id), state)
 
 
@@ -233,7 +240,7 @@ def clear_throttles(config: ClusterConfig, execution_id: str, journal: Journal, 
     if execution.status == j.RUNNING and execution.owner_alive(execution.options.heartbeat_timeout_s) and \
             not execution.owned_by_me():
         raise MedicError(f"{execution.describe()} is running in another process: stop it instead")
-    state = read_cluster_state(config)
+    state = read_state(config)
     alive = set(state.alive_brokers)
     left = with_admin(config, lambda admin: clear_throttle_configs(admin, journal, execution_id, alive, log))
     for note in left:
@@ -364,7 +371,7 @@ def _pause(config: ClusterConfig, moving: set[tuple[str, int]], seconds: float) 
     deadline = time.monotonic() + seconds
     if moving:
         try:
-            with admin_client(config) as admin:
+            with admin_client(reachable(config)) as admin:
                 while time.monotonic() + QUICK_CHECK_S < deadline:
                     time.sleep(QUICK_CHECK_S)
                     listed = {(tp.topic, tp.partition) for tp in admin.list_partition_reassignments()}
@@ -406,7 +413,7 @@ def _elect(config: ClusterConfig, task_list: list[Task], log: Log) -> dict[str, 
     wanted = {t.key: t.new_leader for t in task_list if t.name not in errors}
     deadline = time.monotonic() + ELECTION_WAIT_S
     while wanted and time.monotonic() < deadline:
-        state = read_cluster_state(config)
+        state = read_state(config)
         wanted = {k: v for k, v in wanted.items()
                   if next((p.leader for p in state.partitions if (p.topic, p.partition) == k), None) != v}
         if wanted:

@@ -20,9 +20,8 @@ from collections.abc import Callable
 
 from kafka_medic.executor import journal as j
 from kafka_medic.executor.journal import Journal
-from kafka_medic.executor.submit import cancel_reassignments, restore_order, uses_znode
+from kafka_medic.executor.submit import cancel_reassignments, read_state, restore_order, uses_znode
 from kafka_medic.kafka.config import ClusterConfig
-from kafka_medic.kafka.reader import read_cluster_state
 
 ROLLBACK_WAIT_S = 60.0
 IN_FLIGHT = (j.SUBMITTED, j.DEAD, j.TIMED_OUT)
@@ -47,7 +46,7 @@ def _roll_back(config: ClusterConfig, journal: Journal, execution_id: str, in_fl
     errors = cancel_reassignments(config, keys)
     deadline = time.monotonic() + ROLLBACK_WAIT_S
     while True:
-        state = read_cluster_state(config)
+        state = read_state(config)
         partitions = {(p.topic, p.partition): p for p in state.partitions}
         moving = [k for k in keys if k in partitions and partitions[k].reassigning]
         if not moving or time.monotonic() > deadline:
@@ -79,7 +78,7 @@ def _let_finish(config: ClusterConfig, journal: Journal, execution_id: str, in_f
     deadline = time.monotonic() + wait_s
     while True:
         journal.heartbeat(execution_id)
-        state = read_cluster_state(config)
+        state = read_state(config)
         partitions = {(p.topic, p.partition): p for p in state.partitions}
         alive = set(state.alive_brokers)
         moving = [r for r in in_flight if (p := partitions.get(r.task.key)) is not None and p.reassigning]
@@ -115,6 +114,6 @@ def _restore_order(config: ClusterConfig, records, partitions: dict, log: Callab
     deadline = time.monotonic() + ROLLBACK_WAIT_S
     while waiting and time.monotonic() < deadline:
         time.sleep(0.5)
-        current = {(p.topic, p.partition): p for p in read_cluster_state(config).partitions}
+        current = {(p.topic, p.partition): p for p in read_state(config).partitions}
         partitions.update(current)
         waiting = {k: v for k, v in waiting.items() if k in current and list(current[k].replicas) != v}

@@ -10,6 +10,7 @@ them instead of guessing.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -24,27 +25,84 @@ from kafka_medic.executor.options import ExecutionOptions
 from kafka_medic.executor.tasks import Task
 from kafka_medic.kafka.admin import admin_client
 from kafka_medic.kafka.config import ClusterConfig
+from kafka_medic.kafka.reader import read_cluster_state
+from kafka_medic.kafka.state import ClusterState
 from kafka_medic.kafka.zookeeper import write_legacy_reassignment
 
 PREFERRED = 0
 ATTEMPTS, RETRY_DELAY_S = 5, 2.0
+READ_PATIENCE_S = 120.0  # a cluster unreadable for this long fails the step (brokers being fenced take ~10s)
 T = TypeVar("T")
+
+
+# Per bootstrap list: every broker address seen, and the brokers the last read found dead.
+_addresses: dict[str, dict[int, str]] = {}
+_dead: dict[str, set[int]] = {}
+
+
+def remember_brokers(config: ClusterConfig, state: ClusterState) -> None:
+    """Note which brokers are dead now, and every broker's address, for `reachable`."""
+    _addresses.setdefault(config.bootstrap, {}).update(
+        {b.id: f"{b.host}:{b.port}" for b in state.brokers.values() if b.host and b.port})
+    _dead[config.bootstrap] = {b.id for b in state.brokers.values() if not b.alive}
+
+
+def reachable(config: ClusterConfig) -> ClusterConfig:
+    """The config without bootstrap servers that are brokers last seen dead (while another server is left).
+
+    A paused broker (SIGSTOP, a frozen VM, a stuck disk) is fenced by the controller but still takes
+    connections and answers nothing: every client that picks it to bootstrap from waits a whole
+    request timeout (30 s by default). A killed one refuses at once, so leaving it out costs nothing.
+    """
+    known = _addresses.get(config.bootstrap, {})
+    dead = {known[b] for b in _dead.get(config.bootstrap, ()) if b in known}
+    servers = [s for s in config.bootstrap.split(",") if s.strip() not in dead]
+    if not servers or len(servers) == len(config.bootstrap.split(",")):
+        return config
+    return dataclasses.replace(config, bootstrap=",".join(servers))
+
+
+def read_cluster(config: ClusterConfig) -> ClusterState:
+    """read_cluster_state, bootstrapping from servers not known dead, and noting who is dead now."""
+    state = read_cluster_state(reachable(config))
+    remember_brokers(config, state)
+    return state
 
 
 def with_admin(config: ClusterConfig, action: Callable[..., T]) -> T:
     """`action(admin)` with a fresh client per attempt: a broker that just died may still be where requests go.
 
+    A client that could not bootstrap is retried too: the bootstrap server it tried may be a paused
+    broker (it takes connections and answers nothing), and the next client picks one at random.
     Every action here is safe to repeat: the same target, cancel or config value sent twice is one change.
     """
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            with admin_client(config) as admin:
+            with admin_client(reachable(config)) as admin:
                 return action(admin)
-        except KafkaError as exc:
+        except (KafkaError, MedicError) as exc:
+            if isinstance(exc, MedicError) and not isinstance(exc.__cause__, KafkaError):
+                raise  # the action's own verdict (e.g. a refused config change), not the connection
             if attempt == ATTEMPTS:
                 raise MedicError(f"admin request to {config.bootstrap} failed: {exc}") from exc
             time.sleep(RETRY_DELAY_S)
     raise AssertionError("unreachable")
+
+
+def read_state(config: ClusterConfig, patience_s: float = READ_PATIENCE_S) -> ClusterState:
+    """The cluster's state, read again while it cannot be read, for up to `patience_s`.
+
+    For the steps that must finish what they started (roll back, elect, verify, clear throttles):
+    a broker dying or paused at that moment costs a retry, not an abandoned rollback.
+    """
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            return read_cluster(config)
+        except MedicError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(RETRY_DELAY_S)
 
 
 def uses_znode(config: ClusterConfig, options: ExecutionOptions) -> bool:
