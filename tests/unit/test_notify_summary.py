@@ -10,7 +10,7 @@ from kafka_medic.detector import Anomaly
 from kafka_medic.errors import MedicError
 from kafka_medic.notify.approval import ApprovalRef
 from kafka_medic.notify.summary import anomaly_message, approval_markdown, decided_blocks, proposal_message
-from kafka_medic.optimizer import plan
+from kafka_medic.optimizer import PlanOptions, plan
 from kafka_medic.synthetic import Scenario, synthetic_model
 
 REF = ApprovalRef("kafka_medic_heal", "manual__2027-01-15T08:00:00+00:00", "approve", 2)
@@ -119,3 +119,14 @@ def test_approval_body_escapes_pipes_and_keeps_the_brokers_that_change_most(prop
     brokers_table_ = html.split("<table>")[2]
     assert brokers_table_.count("<tr>") == 1 + 50 and "(50 of 120 that change most)" in html
     assert "<td>dead</td>" in brokers_table_  # the dead broker's load changes most: it keeps its place
+
+
+def test_a_partial_heal_says_so_in_slack_and_in_the_airflow_ui():
+    model = synthetic_model(Scenario(brokers=6, partitions=120, dead=1), seed=3, cluster="prod-eu")
+    capped = plan(model, PlanOptions(max_replica_moves=5))
+    left = capped.stats["replicas_left_behind"]
+    assert left > 0
+    slack_text = json.dumps(proposal_message(capped, "heal", "broker_failure", REF)["blocks"])
+    assert f"PARTIAL: {left:,} replicas remain on dead broker" in slack_text
+    assert f"**PARTIAL: {left:,} replicas remain on dead broker" in approval_markdown(capped)
+    assert "PARTIAL" not in approval_markdown(plan(model))

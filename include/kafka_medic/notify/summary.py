@@ -17,7 +17,7 @@ from kafka_medic.detector.anomaly import CRITICAL, WARNING, Anomaly
 from kafka_medic.model import Proposal
 from kafka_medic.model.cluster import RESOURCES
 from kafka_medic.notify.approval import APPROVE, REJECT, ApprovalRef
-from kafka_medic.optimizer.summary import brokers_table, format_mb, headline
+from kafka_medic.optimizer.summary import brokers_table, format_mb, headline, partial_note
 
 # Slack's limits: header text 150 characters, section text 3000, a field 2000, at most 10 fields.
 HEADER_MAX, SECTION_MAX, FIELD_MAX = 150, 3000, 2000
@@ -50,6 +50,8 @@ def proposal_message(
             ],
         },
     ]
+    if partial := partial_note(proposal):
+        blocks.append({"type": "section", "text": _mrkdwn(f":warning: {partial}")})
     if s.get("brokers"):
         blocks.append({"type": "section", "text": _mrkdwn(_broker_table_block(s["brokers"]))})
     if approval is not None:
@@ -91,6 +93,8 @@ def approval_markdown(proposal: Proposal, max_moves: int = 20, max_brokers: int 
         f"- **Violated goals before:** {', '.join(s['violated_goals_before']) or 'none'}",
         f"- **Violated goals after:** {', '.join(s['violated_goals_after']) or 'none'}",
     ]
+    if partial := partial_note(proposal):
+        lines.append(f"- **{partial}**")
     if s.get("moves_by_goal"):
         lines.append("- **Why:** " + ", ".join(f"{goal} {n}" for goal, n in s["moves_by_goal"].items()))
     if proposal.moves:

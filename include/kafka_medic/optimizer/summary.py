@@ -18,7 +18,8 @@ def render_summary(proposal: Proposal, max_moves: int = 20, max_brokers: int | N
     `max_brokers` keeps the brokers whose load changes most (all by default).
     """
     s = proposal.stats
-    lines = [headline(proposal), *_left_behind_lines(s), _balance_line(s), *_data_lines(s)]
+    partial = partial_note(proposal)
+    lines = [headline(proposal), *([partial] if partial else []), _balance_line(s), *_data_lines(s)]
     if s.get("moves_by_goal"):
         lines.append("Why: " + ", ".join(f"{goal} {n}" for goal, n in s["moves_by_goal"].items()))
     still = [r for r in s.get("goal_results_after", []) if not r["satisfied"]]
@@ -39,15 +40,15 @@ def headline(proposal: Proposal) -> str:
     )
 
 
-def _left_behind_lines(s: dict[str, Any]) -> list[str]:
+def partial_note(proposal: Proposal) -> str | None:
+    """What a capped heal or decommission leaves behind, or None when the plan empties every broker it must."""
+    s = proposal.stats
     if not s.get("replicas_left_behind"):
-        return []
+        return None
     where = ", ".join(f"{b['state']} broker {b['id']} ({b['replicas']:,})" for b in s["left_behind_brokers"])
     cap = s.get("options", {}).get("max_replica_moves")
-    return [
-        f"PARTIAL: {s['replicas_left_behind']:,} replicas remain on {where}: max_replica_moves={cap} "
-        "moved the most urgent first; plan again after these moves to finish"
-    ]
+    return (f"PARTIAL: {s['replicas_left_behind']:,} replicas remain on {where}: max_replica_moves={cap} "
+            "moved the most urgent first; plan again after these moves to finish")
 
 
 def _balance_line(s: dict[str, Any]) -> str:
