@@ -100,20 +100,9 @@ class Medic:
             return next((m for m in proposals(self.slack) if json.loads(button(m)["value"])["run_id"] == run_id),
                         None)
         message = wait_for(posted, timeout_s, f"the approval request of {run_id} in Slack", interval=3)
-        wait_for(lambda: self.parked(run_id), 120, f"the scheduler to see the approval of {run_id} wait", interval=2)
+        wait_for(lambda: self.airflow.awaiting_input(HEAL_DAG, run_id, "approve"), 120,
+                 f"the scheduler to see the approval of {run_id} wait", interval=2)
         return message
-
-    def parked(self, run_id: str) -> bool:
-        """The approve task waits for an answer, and the scheduler has seen its worker exit.
-
-        An answer given before that loses a race inside Airflow 3.3 (apache/airflow#71579): the scheduler
-        takes the parked worker's exit for the resumed task's and fails that try, so the retry asks again.
-        A person reading Slack is slower than that; a test must wait for it.
-        """
-        finished = re.escape(f"TaskInstance Finished: dag_id={HEAL_DAG}, task_id=approve, run_id={run_id},")
-        scheduler_log = self.airflow.log_path.read_text(errors="replace")
-        return (self.task_states(run_id)["approve"] == "awaiting_input"
-                and re.search(finished + r"[^\n]*state=awaiting_input", scheduler_log) is not None)
 
     def click(self, body: bytes, signed: dict[str, str]) -> tuple[int, dict]:
         """Slack's interactivity request to the plugin: its HTTP status and JSON answer."""

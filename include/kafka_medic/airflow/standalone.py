@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -96,6 +97,18 @@ class StandaloneAirflow:
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
         tis = self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
         return {ti["task_id"]: ti["state"] for ti in tis}
+
+    def awaiting_input(self, dag_id: str, run_id: str, task_id: str) -> bool:
+        """The human-in-the-loop task waits for an answer, and the scheduler has seen its worker exit.
+
+        Answer only then: an answer given before it loses a race inside Airflow 3.3 (apache/airflow#71579)
+        where the scheduler takes the parked worker's exit for the resumed task's and fails that try, so
+        the retry asks again. A person is slower than that; a test or a script must wait for it.
+        """
+        if self.task_states(dag_id, run_id).get(task_id) != "awaiting_input":
+            return False
+        seen = re.escape(f"TaskInstance Finished: dag_id={dag_id}, task_id={task_id}, run_id={run_id},")
+        return re.search(seen + r"[^\n]*state=awaiting_input", self.log_path.read_text(errors="replace")) is not None
 
     def _create_pool(self, pool: str, attempts: int = 10) -> None:
         """SQLite has one writer: while the scheduler writes, the API may answer 500 (database is locked)."""
