@@ -26,6 +26,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from kafka_medic.airflow.standalone import StandaloneAirflow
 from kafka_medic.detector import AnomalyLog
 from kafka_medic.devcluster import DevCluster
+from kafka_medic.devcluster.ports import free_ports
 from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.kafka.reader import read_cluster_state
 from kafka_medic.notify.action_log import ActionLog
@@ -33,7 +34,6 @@ from kafka_medic.notify.action_log import ActionLog
 from ..unit.test_notify_interactivity import SECRET, click_body, headers
 from ..unit.test_slack import TOKEN, FakeSlack
 from .kafka_helpers import wait_for
-from .test_slack_approval import free_port, post
 
 CLUSTER, CONN_ID, VICTIM = "e2e", "kafka_medic_e2e", 4
 HEAL_DAG = f"kafka_medic__{CLUSTER}__heal"
@@ -41,6 +41,17 @@ HEAL_DAG = f"kafka_medic__{CLUSTER}__heal"
 WRITERS = ("set_throttles", "execute_batches", "elect_leaders", "verify", "clear_throttles")
 QUIET = {"under_replicated_partitions": {"action": None}, "hard_goal_violation": {"action": None},
          "soft_goal_violation": {"action": None}}
+
+
+def post(url: str, body: bytes, hdrs: dict[str, str]) -> tuple[int, dict]:
+    """A form POST, as Slack sends interactivity requests: the HTTP status and the JSON answer."""
+    request = urllib.request.Request(url, data=body, method="POST",
+                                     headers={**hdrs, "Content-Type": "application/x-www-form-urlencoded"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
 
 
 @dataclass
@@ -148,7 +159,7 @@ def medic(kraft_cluster, tmp_path_factory):
             "channel": "#kafka-ops", "base_url": slack.base_url, "signing_secret": SECRET,
             "approvers": {"U123": "alice"}}}
         airflow = StandaloneAirflow(
-            home, free_port(), [{"name": CLUSTER, "conn_id": CONN_ID, "rebalance_cron": None}],
+            home, free_ports(1)[0], [{"name": CLUSTER, "conn_id": CONN_ID, "rebalance_cron": None}],
             {"kafka_medic_slack": slack_conn})
         airflow.env["KAFKA_MEDIC_HOME"] = str(home / "medic")
         instance = Medic(airflow, slack, kraft_cluster.bootstrap)

@@ -16,25 +16,24 @@ plain code block there loses its line breaks), and a Reject clicked on that page
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import time
 import uuid
 
 import psutil
 import pytest
-from playwright.sync_api import sync_playwright
 
 from kafka_medic.airflow.standalone import StandaloneAirflow
+from kafka_medic.devcluster.ports import free_ports
 from kafka_medic.executor import Journal
 from kafka_medic.executor import journal as j
 from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.kafka.reader import read_cluster_state
 from kafka_medic.notify.action_log import ActionLog
 
+from .browser import browser_page
 from .executor_helpers import placed_topic
 from .kafka_helpers import wait_for
-from .test_slack_approval import free_port
 
 CLUSTER, CONN_ID = "wk", "kafka_medic_wk"
 DAG = f"kafka_medic__{CLUSTER}__rebalance"
@@ -50,7 +49,7 @@ POLICY = {"rebalance": {"approval": "auto", "max_data_gb": 1}}
 def airflow(kraft_cluster, tmp_path_factory):
     home = tmp_path_factory.mktemp("airflow-worker-kill")
     extra = {"bootstrap.servers": kraft_cluster.bootstrap, "kafka_medic": {"policy": POLICY, "remediation": QUIET}}
-    airflow = StandaloneAirflow(home, free_port(), [{"name": CLUSTER, "conn_id": CONN_ID, "rebalance_cron": None}],
+    airflow = StandaloneAirflow(home, free_ports(1)[0], [{"name": CLUSTER, "conn_id": CONN_ID, "rebalance_cron": None}],
                                 {CONN_ID: {"conn_type": "kafka", "extra": extra}})
     airflow.env["KAFKA_MEDIC_HOME"] = str(home / "medic")
     try:
@@ -149,29 +148,20 @@ def test_approval_page_shows_the_proposal_as_tables_and_reject_moves_nothing(air
     before = {p.name: list(p.replicas) for p in read_cluster_state(config).partitions}
     conf = {"brokers": [3, 4], "excluded_topics": f"(?!{topic}$).*"}
     run_id = airflow.call("POST", f"/dags/{ADD_DAG}/dagRuns", {"logical_date": None, "conf": conf})["dag_run_id"]
-    wait_for(lambda: airflow.task_states(ADD_DAG, run_id).get("approve") == "awaiting_input", 300,
-             "the approval to wait for a person", interval=2)
+    wait_for(lambda: airflow.awaiting_input(ADD_DAG, run_id, "approve"), 300, "the approval to wait for a person",
+             interval=2)
 
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "Chromium is missing: `make system-packages` installs it"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1400})
-            page.goto(f"{airflow.url}/dags/{ADD_DAG}/runs/{run_id}/tasks/approve/required_actions",
-                      wait_until="networkidle")
-            reject = page.get_by_role("button", name="Reject", exact=True)
-            reject.wait_for(timeout=120_000)
-            tables = page.locator("table")
-            assert tables.count() == 2, page.inner_text("body")
-            brokers = [r.inner_text().split("\t")[:2] for r in tables.nth(1).locator("tbody tr").all()]
-            assert brokers == [[str(b), "alive"] for b in (1, 2, 3, 4)], brokers
-            moved = [r.inner_text().split("\t")[0] for r in tables.nth(0).locator("tbody tr").all()]
-            assert moved and all(name.startswith(f"{topic}-") for name in moved), moved
-            page.screenshot(path=str(tmp_path / "approval.png"), full_page=True)
-            reject.click()
-        finally:
-            browser.close()
+    with browser_page(f"{airflow.url}/dags/{ADD_DAG}/runs/{run_id}/tasks/approve/required_actions", 1400) as page:
+        reject = page.get_by_role("button", name="Reject", exact=True)
+        reject.wait_for(timeout=120_000)
+        tables = page.locator("table")
+        assert tables.count() == 2, page.inner_text("body")
+        brokers = [r.inner_text().split("\t")[:2] for r in tables.nth(1).locator("tbody tr").all()]
+        assert brokers == [[str(b), "alive"] for b in (1, 2, 3, 4)], brokers
+        moved = [r.inner_text().split("\t")[0] for r in tables.nth(0).locator("tbody tr").all()]
+        assert moved and all(name.startswith(f"{topic}-") for name in moved), moved
+        page.screenshot(path=str(tmp_path / "approval.png"), full_page=True)
+        reject.click()
 
     def finished():
         run = airflow.call("GET", f"/dags/{ADD_DAG}/dagRuns/{run_id}")

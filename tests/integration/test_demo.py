@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import queue
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -19,13 +18,13 @@ import threading
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from kafka_medic.devcluster import DevCluster
+from kafka_medic.devcluster.ports import free_ports
 from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.kafka.reader import read_cluster_state
 
-from .test_slack_approval import free_port
+from .browser import browser_page
 
 pytestmark = pytest.mark.kafka
 
@@ -77,7 +76,7 @@ class DemoProcess:
 
 @pytest.fixture
 def demo(tmp_path):
-    process = DemoProcess(tmp_path / "home", free_port())
+    process = DemoProcess(tmp_path / "home", free_ports(1)[0])
     try:
         yield process
     finally:
@@ -91,21 +90,13 @@ def test_demo_heals_the_killed_broker_after_approval_in_the_airflow_ui(demo, tmp
     waiting = read_cluster_state(config)
     assert waiting.dead_brokers == [VICTIM] and waiting.under_replicated_partitions(), "nothing may move yet"
 
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "Chromium is missing: `make system-packages` installs it"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(link, wait_until="networkidle")
-            approve = page.get_by_role("button", name="Approve", exact=True)
-            approve.wait_for(timeout=120_000)
-            proposal = page.inner_text("body")
-            assert "approve the proposal?" in proposal and "replica moves" in proposal, proposal
-            page.screenshot(path=str(tmp_path / "approval.png"))
-            approve.click()
-        finally:
-            browser.close()
+    with browser_page(link) as page:
+        approve = page.get_by_role("button", name="Approve", exact=True)
+        approve.wait_for(timeout=120_000)
+        proposal = page.inner_text("body")
+        assert "approve the proposal?" in proposal and "replica moves" in proposal, proposal
+        page.screenshot(path=str(tmp_path / "approval.png"))
+        approve.click()
 
     outcome = demo.wait_for_line(r"heal run \S+ (success|failed)", timeout_s=900)
     assert outcome[1] == "success", "\n".join(demo.output[-60:])

@@ -1,8 +1,7 @@
 """The plugin's Slack endpoint refuses what it must before touching Airflow (FastAPI TestClient).
 
-The approving path, which answers a real HITL detail, is tested over real HTTP against a real Airflow
-database in tests/integration/test_slack_approval.py, and every answer and refusal against the real heal
-DAG under a real scheduler in tests/integration/test_airflow_e2e.py.
+The approving path, which answers a real HITL detail, and every refusal are tested over real HTTP against
+the real heal DAG under a real scheduler in tests/integration/test_airflow_e2e.py.
 """
 
 from __future__ import annotations
