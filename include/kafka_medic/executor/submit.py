@@ -14,9 +14,10 @@ import dataclasses
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from kafka import TopicPartition
+from kafka import KafkaAdminClient, TopicPartition
 from kafka.errors import KafkaError, for_code
 from kafka.protocol.api_key import ApiKey
 
@@ -35,9 +36,13 @@ READ_PATIENCE_S = 120.0  # a cluster unreadable for this long fails the step (br
 T = TypeVar("T")
 
 
-# Per bootstrap list: every broker address seen, and the brokers the last read found dead.
+# Per bootstrap list: every broker address seen, the brokers the last read found dead, and the servers
+# that did not answer a probe after a failed bootstrap (until when they are left out).
 _addresses: dict[str, dict[int, str]] = {}
 _dead: dict[str, set[int]] = {}
+_silent: dict[str, dict[str, float]] = {}
+PROBE_TIMEOUT_MS = 5000
+SILENT_FOR_S = 30.0
 
 
 def remember_brokers(config: ClusterConfig, state: ClusterState) -> None:
@@ -56,15 +61,45 @@ def reachable(config: ClusterConfig) -> ClusterConfig:
     """
     known = _addresses.get(config.bootstrap, {})
     dead = {known[b] for b in _dead.get(config.bootstrap, ()) if b in known}
+    now = time.monotonic()
+    dead |= {server for server, until in _silent.get(config.bootstrap, {}).items() if until > now}
     servers = [s for s in config.bootstrap.split(",") if s.strip() not in dead]
     if not servers or len(servers) == len(config.bootstrap.split(",")):
         return config
     return dataclasses.replace(config, bootstrap=",".join(servers))
 
 
+def probe_bootstrap(config: ClusterConfig) -> list[str]:
+    """After a failed bootstrap: the servers that cannot bootstrap a client within 5 s, left out for 30 s.
+
+    Until a read of the cluster shows a paused broker dead (its fencing takes a session timeout),
+    nothing else says which bootstrap server made a client wait.
+    """
+    servers = [s.strip() for s in config.bootstrap.split(",")]
+
+    def silent(server: str) -> bool:
+        probe = dataclasses.replace(config, bootstrap=server, request_timeout_ms=PROBE_TIMEOUT_MS)
+        try:
+            KafkaAdminClient(**probe.kafka_python(), bootstrap_timeout_ms=PROBE_TIMEOUT_MS).close()
+        except KafkaError:
+            return True
+        return False
+
+    with ThreadPoolExecutor(len(servers)) as pool:
+        found = [server for server, quiet in zip(servers, pool.map(silent, servers), strict=True) if quiet]
+    until = time.monotonic() + SILENT_FOR_S
+    _silent.setdefault(config.bootstrap, {}).update(dict.fromkeys(found, until))
+    return found
+
+
 def read_cluster(config: ClusterConfig) -> ClusterState:
     """read_cluster_state, bootstrapping from servers not known dead, and noting who is dead now."""
-    state = read_cluster_state(reachable(config))
+    try:
+        state = read_cluster_state(reachable(config))
+    except MedicError as exc:
+        if isinstance(exc.__cause__, KafkaError):
+            probe_bootstrap(config)  # the caller tries again: then without the servers that did not answer
+        raise
     remember_brokers(config, state)
     return state
 
@@ -72,8 +107,8 @@ def read_cluster(config: ClusterConfig) -> ClusterState:
 def with_admin(config: ClusterConfig, action: Callable[..., T]) -> T:
     """`action(admin)` with a fresh client per attempt: a broker that just died may still be where requests go.
 
-    A client that could not bootstrap is retried too: the bootstrap server it tried may be a paused
-    broker (it takes connections and answers nothing), and the next client picks one at random.
+    A client that could not bootstrap is retried too, without the servers a probe finds silent: the
+    one it tried may be a paused broker (it takes connections and answers nothing).
     Every action here is safe to repeat: the same target, cancel or config value sent twice is one change.
     """
     for attempt in range(1, ATTEMPTS + 1):
@@ -85,6 +120,8 @@ def with_admin(config: ClusterConfig, action: Callable[..., T]) -> T:
                 raise  # the action's own verdict (e.g. a refused config change), not the connection
             if attempt == ATTEMPTS:
                 raise MedicError(f"admin request to {config.bootstrap} failed: {exc}") from exc
+            if isinstance(exc, MedicError):
+                probe_bootstrap(config)
             time.sleep(RETRY_DELAY_S)
     raise AssertionError("unreachable")
 
