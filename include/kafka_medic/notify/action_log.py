@@ -30,6 +30,7 @@ from kafka_medic.storage import StoreTables
 
 ACTIONS_TOPIC = "__kafka_medic_actions"
 TIMEOUT_S = 30
+CREATE_ATTEMPTS, CREATE_TIMEOUT_S = 4, 15
 
 metadata = sa.MetaData()
 
@@ -138,19 +139,31 @@ def publish_action(config: ClusterConfig, record: ActionRecord, topic: str = ACT
 
 
 def ensure_topic(config: ClusterConfig, topic: str = ACTIONS_TOPIC) -> None:
-    """Create the action topic (1 partition, so records stay in order) on live brokers unless it exists."""
+    """Create the action topic (1 partition, so records stay in order) on live brokers unless it exists.
+
+    Right after a broker dies, the cluster may still name it as the controller to send CreateTopics to,
+    and the request then hangs: each attempt gets a fresh client (fresh metadata) and a bounded wait.
+    """
     from kafka_medic.kafka.reader import read_cluster_state
 
-    admin = AdminClient(config.confluent())
-    try:
-        if topic in admin.list_topics(timeout=TIMEOUT_S).topics:
+    for attempt in range(1, CREATE_ATTEMPTS + 1):
+        admin = AdminClient(config.confluent())
+        try:
+            if topic in admin.list_topics(timeout=TIMEOUT_S).topics:
+                return
+            replicas = live_replicas(read_cluster_state(config))
+            new_topic = NewTopic(topic, num_partitions=1, replica_assignment=[replicas])
+            admin.create_topics([new_topic], request_timeout=CREATE_TIMEOUT_S)[topic].result(CREATE_TIMEOUT_S + 5)
             return
-        replicas = live_replicas(read_cluster_state(config))
-        admin.create_topics([NewTopic(topic, num_partitions=1, replica_assignment=[replicas])])[topic].result(
-            TIMEOUT_S)
-    except KafkaException as exc:
-        if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-            raise MedicError(f"creating the action topic {topic} on {config.bootstrap} failed: {exc}") from exc
+        except KafkaException as exc:
+            if exc.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                return
+            failure = str(exc)
+        except TimeoutError:
+            failure = f"no answer within {CREATE_TIMEOUT_S + 5}s"
+        if attempt == CREATE_ATTEMPTS:
+            raise MedicError(f"creating the action topic {topic} on {config.bootstrap} failed "
+                             f"({CREATE_ATTEMPTS} attempts): {failure}")
 
 
 def live_replicas(state: ClusterState, replication: int = 3) -> list[int]:
