@@ -216,6 +216,7 @@ class DevCluster:
                 log.info("broker %d is not running", broker_id)
                 return
             kill([proc])
+            self._wait_ports_free([self.state.broker(broker_id)])
         log.info("broker %d (pid %d) killed", broker_id, proc.pid)
 
     def start_broker(self, broker_id: int, timeout_s: float = READY_TIMEOUT_S) -> None:
@@ -226,6 +227,7 @@ class DevCluster:
             if _process(node) is not None:
                 log.info("broker %d is already running", broker_id)
                 return
+            self._wait_ports_free([node])  # killed by someone else just now: its sockets may linger
             if state.mode == "zk":
                 wait_for_stale_registration(_zookeeper_connect(state), broker_id, 5 * SESSION_TIMEOUT_MS / 1000)
             self._spawn(state, node)
@@ -357,7 +359,7 @@ class DevCluster:
         kill(self._strays())  # e.g. a node whose pid never made it into the state file
         self._reap()
         if state is not None:
-            self._wait_ports_free(state)
+            self._wait_ports_free(state.nodes)
         shutil.rmtree(self.layout.data_root, ignore_errors=True)
         delete_state(self.layout)
 
@@ -365,8 +367,10 @@ class DevCluster:
         stop([p for p in map(_process, nodes) if p is not None], grace_s)
         self._reap()
 
-    def _wait_ports_free(self, state: ClusterState, timeout_s: float = 10.0) -> None:
-        started = [n for n in state.nodes if n.pid is not None]  # a port we never bound may be anyone's
+    def _wait_ports_free(self, nodes: list[Node], timeout_s: float = 10.0) -> None:
+        """Until the nodes' ports are released: a SIGKILLed JVM's leader thread turns zombie (gone, for
+        `kill`) while its other threads still hold the listening sockets for a moment."""
+        started = [n for n in nodes if n.pid is not None]  # a port we never bound may be anyone's
         ports = [p for n in started for p in (n.port, n.jmx_port) if p is not None]
         deadline = time.monotonic() + timeout_s
         while busy := [p for p in ports if port_taken(p)]:
