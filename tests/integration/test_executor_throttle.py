@@ -35,8 +35,14 @@ def test_throttled_execution_copies_at_the_throttle(healthy_kraft_cluster, tmp_p
     row = bench.measure(healthy_kraft_cluster.bootstrap, throttle_mb=2, mb=60,
                         journal=Journal(f"sqlite:///{tmp_path / 'store.db'}"))
     assert row["status"] == "succeeded"
-    assert row["worst_10s_rate_vs_throttle"] <= 1.2, row
-    # The move phase: admin round trips at start and teardown stretch the wall time on a loaded machine.
+    # The throttle is in force: unthrottled, the copy runs at tens of MB/s (>10 x R).
+    assert row["mean_rate_vs_throttle"] <= 1.1, row
+    # Kafka lets one fetch response through once the quota is exceeded: up to 1 MB for each of the five
+    # partitions in flight, i.e. 5 MB over the 22 MB an 11 s window holds at 2 MB/s (1.23 x R), plus the
+    # sampling's jitter. The 1.2 x R target is the benchmark's (bench/README.md); the test bounds what the
+    # quota itself allows.
+    assert row["worst_11s_rate_vs_throttle"] <= 1.3, row
+    # The move phase: the executor adds no batching gaps (admin round trips stretch it on a loaded machine).
     assert row["moving_vs_bound"] <= 1.3, row
 
 
