@@ -100,10 +100,8 @@ class Medic:
     def task_states(self, run_id: str) -> dict[str, str]:
         return self.airflow.task_states(HEAL_DAG, run_id)
 
-    def task_log(self, run_id: str, task_id: str, try_number: int = 1) -> str:
-        path = f"/dags/{HEAL_DAG}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}?full_content=true"
-        content = self.airflow.call("GET", path)["content"]
-        return "\n".join(line.get("event", "") if isinstance(line, dict) else str(line) for line in content)
+    def task_log(self, run_id: str, task_id: str) -> str:
+        return "\n".join(line.get("event", "") for line in self.airflow.task_log(HEAL_DAG, run_id, task_id))
 
     def proposal(self, run_id: str, timeout_s: float = 600) -> dict:
         """The Slack message asking to approve the run's proposal, once it is there and the approval waits."""

@@ -11,17 +11,24 @@ cluster as proposed and no throttle left.
 The same Airflow also serves the approval page of a run the policy does not approve, opened in headless
 Chromium: the proposal's per-broker before/after table must render as a table, one row per broker (a
 plain code block there loses its line breaks), and a Reject clicked on that page moves nothing.
+
+And it serves the trigger forms: each remediation DAG's form can be submitted as it opens, except that
+the broker ones need their brokers; a rebalance triggered from the form with an unknown broker or a bad
+regex fails at validation with a one-line reason, and moves nothing.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
 import uuid
+from urllib.parse import unquote
 
 import psutil
 import pytest
+from playwright.sync_api import Locator, Page
 
 from kafka_medic.airflow.standalone import StandaloneAirflow
 from kafka_medic.devcluster.ports import free_ports
@@ -172,3 +179,70 @@ def test_approval_page_shows_the_proposal_as_tables_and_reject_moves_nothing(air
     assert {p.name: list(p.replicas) for p in state.partitions if p.name in before} == before
     assert state.throttles() == {"brokers": {}, "topics": {}}
     print(f"approval page screenshot: {tmp_path / 'approval.png'}")
+
+
+def trigger_form(page: Page, airflow: StandaloneAirflow, dag_id: str) -> Locator:
+    """The DAG's "Trigger" dialog, opened from its page, as a person opens it."""
+    page.goto(f"{airflow.url}/dags/{dag_id}", wait_until="networkidle")
+    page.get_by_role("button", name="Trigger").first.click()
+    dialog = page.locator("[role=dialog][data-state=open]")
+    dialog.get_by_text("Run Parameters").wait_for()
+    return dialog
+
+
+def test_each_trigger_form_can_be_submitted_once_its_required_fields_are_filled(airflow):
+    with browser_page(airflow.url) as page:
+        submittable = {}
+        for kind in ("rebalance", "preferred_leader_election", "add_brokers", "decommission", "demote"):
+            dialog = trigger_form(page, airflow, f"kafka_medic__{CLUSTER}__{kind}")
+            page.wait_for_timeout(500)  # the form validates as it renders
+            submittable[kind] = dialog.get_by_role("button", name="Trigger", exact=True).is_enabled()
+    # Optional fields empty: triggerable as the form opens; brokers left empty: the form says so first.
+    assert submittable == {"rebalance": True, "preferred_leader_election": True, "add_brokers": False,
+                           "decommission": False, "demote": False}, submittable
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("excluded_brokers", "[99]", "excluded_brokers: unknown broker 99; the cluster has [1, 2, 3, 4]"),
+    ("excluded_topics", "orders-([", "excluded_topics: 'orders-([' is not a valid regex"),
+])
+def test_rebalance_form_with_a_bad_value_fails_at_validation_and_moves_nothing(airflow, kraft_cluster, field,
+                                                                               value, message):
+    config = ClusterConfig(bootstrap=kraft_cluster.bootstrap)
+    before = {p.name: list(p.replicas) for p in read_cluster_state(config).partitions}
+    with browser_page(airflow.url) as page:
+        dialog = trigger_form(page, airflow, DAG)
+        if field == "excluded_brokers":  # a list: a JSON editor (Monaco), filled as typed text
+            dialog.get_by_role("textbox", name="Editor content").focus()
+            page.keyboard.press("Control+A")
+            page.keyboard.press("Backspace")
+            page.keyboard.insert_text(value)
+        else:
+            dialog.locator(f"#element_{field}").fill(value)
+        dialog.get_by_role("button", name="Trigger", exact=True).click()
+        page.wait_for_url(f"**/dags/{DAG}/runs/**")
+        run_id = unquote(page.url.split("/runs/")[1].split("/")[0])
+    assert airflow.call("GET", f"/dags/{DAG}/dagRuns/{run_id}")["conf"][field] == json_or_text(value)
+
+    def finished():
+        run = airflow.call("GET", f"/dags/{DAG}/dagRuns/{run_id}")
+        return run["state"] in ("success", "failed") and run
+    assert wait_for(finished, 300, f"run {run_id} to finish", interval=2)["state"] == "failed"
+    states = airflow.task_states(DAG, run_id)
+    assert states["validate"] == "failed" and states["report"] == "success", states
+    assert {task for task, state in states.items() if state not in ("upstream_failed", "success")} == {"validate"}
+    [failure] = [line for line in airflow.task_log(DAG, run_id, "validate") if line.get("error_detail")]
+    assert failure["error_detail"][0]["exc_value"].startswith(message), failure
+    assert not [line for line in airflow.task_log(DAG, run_id, "validate")
+                if str(line.get("logger", "")).startswith("kafka.")]  # the client's chatter stays out
+
+    state = read_cluster_state(config)
+    assert {p.name: list(p.replicas) for p in state.partitions if p.name in before} == before
+    assert state.throttles() == {"brokers": {}, "topics": {}} and not state.reassigning_partitions()
+    with ActionLog(f"sqlite:///{airflow.home / 'medic' / 'metrics.db'}") as log:
+        [record] = [r for r in log.recent(CLUSTER) if r.run == f"{DAG}/{run_id}"]
+    assert record.outcome == "failed" and message in record.message
+
+
+def json_or_text(value: str):
+    return json.loads(value) if value.startswith("[") else value

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Param
 
 from kafka_medic.errors import MedicError
 from kafka_medic.goals import DEFAULT_GOALS
 from kafka_medic.kafka.state import ClusterState
+
+if TYPE_CHECKING:
+    from kafka_medic.model import ClusterModel
 
 # DAG kinds that act on named brokers, and what the brokers are for.
 BROKER_KINDS = {
@@ -37,6 +40,7 @@ class Request:
     throttle_mb_s: float | None = None
     concurrency: int = 5
     brokers: list[int] = field(default_factory=list)
+    excluded_brokers: list[int] = field(default_factory=list)  # receive nothing in this run
     reason: str = ""
     anomalies: list[str] = field(default_factory=list)  # keys of the anomalies that called for it
 
@@ -53,7 +57,7 @@ def form(kind: str) -> dict[str, Param]:
     params = {
         "dry_run": Param(False, type="boolean", title="Dry run",
                          description="plan and show the proposal, move nothing"),
-        "excluded_topics": Param("", type="string", title="Excluded topics",
+        "excluded_topics": Param(None, type=["null", "string"], title="Excluded topics",
                                  description="regex (full match) of topics never moved, except off dead brokers"),
         "throttle_mb_s": Param(None, type=["null", "number"], exclusiveMinimum=0, title="Throttle (MB/s)",
                                description="replication throttle per broker; empty: no throttle"),
@@ -61,11 +65,15 @@ def form(kind: str) -> dict[str, Param]:
                              description="concurrent replica moves per broker"),
     }
     if kind in ("rebalance", "add_brokers", "decommission"):
-        params["goals"] = Param([], type="array", items={"type": "string", "enum": list(DEFAULT_GOALS)},
+        params["goals"] = Param(None, type=["null", "array"], items={"type": "string", "enum": list(DEFAULT_GOALS)},
                                 title="Goals", description="in priority order; empty: all goals")
     if kind == "rebalance":
         params["force"] = Param(False, type="boolean", title="Force",
                                 description="plan even when no goal is violated")
+        params["excluded_brokers"] = Param(None, type=["null", "array"], items={"type": "integer"},
+                                           title="Excluded brokers",
+                                           description="brokers that receive no replica and no leadership in "
+                                                       "this rebalance (e.g. due for maintenance)")
     if kind in BROKER_KINDS:
         params["brokers"] = Param([], type="array", items={"type": "integer"}, minItems=1,
                                   title="Brokers", description=BROKER_KINDS[kind])
@@ -96,6 +104,12 @@ def validate_request(kind: str, params: dict[str, Any], state: ClusterState) -> 
             raise MedicError(f"brokers: broker {dead[0]} is not alive")
         if kind == "decommission" and not set(state.alive_brokers) - set(brokers):
             raise MedicError("brokers: decommissioning them all would leave no broker")
+    excluded_brokers = [int(b) for b in params.get("excluded_brokers") or []]
+    unknown = sorted(set(excluded_brokers) - set(state.brokers))
+    if unknown:
+        raise MedicError(f"excluded_brokers: unknown broker {unknown[0]}; the cluster has {sorted(state.brokers)}")
+    if excluded_brokers and not set(state.alive_brokers) - set(excluded_brokers):
+        raise MedicError("excluded_brokers: excluding every live broker would leave none to move to")
     throttle = params.get("throttle_mb_s")
     if throttle is not None and float(throttle) <= 0:
         raise MedicError(f"throttle_mb_s: must be positive, got {throttle}")
@@ -105,6 +119,14 @@ def validate_request(kind: str, params: dict[str, Any], state: ClusterState) -> 
     return Request(
         kind=kind, goals=goals, dry_run=bool(params.get("dry_run")), force=bool(params.get("force")),
         excluded_topics=excluded, throttle_mb_s=float(throttle) if throttle is not None else None,
-        concurrency=concurrency, brokers=brokers,
+        concurrency=concurrency, brokers=brokers, excluded_brokers=excluded_brokers,
         reason=kind + (f" of brokers {brokers}" if brokers else ""),
     )
+
+
+def mark_brokers(model: ClusterModel, request: Request) -> None:
+    """Put the request's brokers into the model the planner reads: to empty (decommission), to spare."""
+    for broker in model.brokers:
+        if request.kind == "decommission":
+            broker.decommission = broker.id in request.brokers
+        broker.excluded = broker.excluded or broker.id in request.excluded_brokers

@@ -17,6 +17,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import quote
 
 from kafka_medic.errors import MedicError
 
@@ -97,6 +98,11 @@ class StandaloneAirflow:
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
         tis = self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
         return {ti["task_id"]: ti["state"] for ti in tis}
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> list[dict]:
+        """The task try's log records (dicts with `event`, `level`, and `error_detail` on a failure)."""
+        path = f"/dags/{dag_id}/dagRuns/{quote(run_id)}/taskInstances/{task_id}/logs/{try_number}?full_content=true"
+        return [line if isinstance(line, dict) else {"event": str(line)} for line in self.call("GET", path)["content"]]
 
     def awaiting_input(self, dag_id: str, run_id: str, task_id: str) -> bool:
         """The human-in-the-loop task waits for an answer, and the scheduler has seen its worker exit.

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from kafka_medic.airflow.hook import ClusterSettings, KafkaMedicHook
-from kafka_medic.airflow.params import Request, validate_request
+from kafka_medic.airflow.params import Request, mark_brokers, validate_request
 from kafka_medic.errors import MedicError
 
 if TYPE_CHECKING:
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from kafka_medic.model import ClusterModel, Proposal
 
 log = logging.getLogger(__name__)
+# kafka-python logs every connection at INFO: dozens of lines per task that bury what moved and why.
+logging.getLogger("kafka").setLevel(logging.WARNING)
 OUTCOME = "outcome"  # XCom key: why a run ended before executing (read by the report task)
 APPROVAL_BODY = "approval_body"  # XCom key: the proposal as markdown for the approval gate
 
@@ -68,7 +70,7 @@ def validate(kind: str, cluster: str, conn_id: str, params: dict[str, Any], ti, 
 
 
 def snapshot(cluster: str, conn_id: str, request: dict) -> dict:
-    """The cluster model now, with the request's brokers marked (decommission) when it names any."""
+    """The cluster model now, with the request's brokers marked (decommission, excluded) when it names any."""
     from kafka_medic.kafka.reader import read_cluster_state
     from kafka_medic.model import model_to_dict
 
@@ -76,9 +78,7 @@ def snapshot(cluster: str, conn_id: str, request: dict) -> dict:
     req = Request.from_dict(request)
     state = read_cluster_state(s.config)
     model = cluster_model(s, state)
-    if req.kind == "decommission":
-        for broker in model.brokers:
-            broker.decommission = broker.id in req.brokers
+    mark_brokers(model, req)
     log.info("model of %s: %d brokers (dead: %s), %d partitions", cluster, len(model.brokers),
              state.dead_brokers or "none", len(model.partitions))
     return model_to_dict(model)
