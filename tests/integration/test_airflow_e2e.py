@@ -131,6 +131,14 @@ class Medic:
         except AssertionError as exc:
             raise AssertionError(f"{exc}; its tasks: {self.task_states(run_id)}") from None
 
+    def pause_detect(self, paused: bool) -> None:
+        """Pause (or resume) the detect DAG; pausing waits for a detect run in progress to end."""
+        detect = f"kafka_medic__{CLUSTER}__detect"
+        self.airflow.call("PATCH", f"/dags/{detect}", {"is_paused": paused})
+        if paused:
+            wait_for(lambda: all(r["state"] != "running" for r in self.airflow.runs(detect)[:3]), 120,
+                     "the detect run in progress to end", interval=2)
+
     def victim_seen_alive(self) -> bool:
         """The detector has closed the victim's failure (a new kill will be a new anomaly).
 
@@ -212,6 +220,7 @@ def assert_nothing_moved(states: dict[str, str], before: dict[str, list[int]], b
 
 
 def test_broker_back_within_the_grace_period_is_not_healed(medic, kraft_cluster):
+    """...and when it dies again before any detect run saw it alive, that is a new failure with its own heal."""
     known = {r["dag_run_id"] for r in medic.airflow.runs(HEAL_DAG)}
     medic.set_grace(600)
     kraft_cluster.kill_broker(VICTIM)
@@ -219,16 +228,29 @@ def test_broker_back_within_the_grace_period_is_not_healed(medic, kraft_cluster)
         run_id = medic.new_heal_run(known)
         wait_for(lambda: medic.task_states(run_id).get("wait_for_grace") == "deferred", 300,
                  "the grace sensor to wait in the triggerer", interval=3)
+        medic.pause_detect(True)  # from here only the heal's sensor sees the broker come back
     finally:
         kraft_cluster.start_broker(VICTIM)
-    states = medic.finished(run_id)
+    try:
+        states = medic.finished(run_id)
+        assert states["wait_for_grace"] == "skipped"
+        assert {states[t] for t in ("plan", "approve", "set_throttles", "execute_batches")} == {"skipped"}
+        assert states["report"] == "success" and proposals(medic.slack) == []
+        record = medic.actions()[0]
+        assert (record.action, record.outcome, record.moves_done) == ("heal", "skipped", 0)
+        assert "recovered within the grace period" in record.message
+        assert medic.victim_seen_alive()  # the sensor ended the episode: detect is paused
 
-    assert states["wait_for_grace"] == "skipped"
-    assert {states[t] for t in ("plan", "approve", "set_throttles", "execute_batches")} == {"skipped"}
-    assert states["report"] == "success" and proposals(medic.slack) == []
-    record = medic.actions()[0]
-    assert (record.action, record.outcome, record.moves_done) == ("heal", "skipped", 0)
-    assert "recovered within the grace period" in record.message
+        known.add(run_id)
+        kraft_cluster.kill_broker(VICTIM)
+        medic.pause_detect(False)
+        again = medic.new_heal_run(known)
+        wait_for(lambda: medic.task_states(again).get("wait_for_grace") == "deferred", 300,
+                 "the second heal's grace sensor to wait", interval=3)
+    finally:
+        medic.pause_detect(False)
+        kraft_cluster.start_broker(VICTIM)
+    assert medic.finished(again)["wait_for_grace"] == "skipped"
 
 
 def test_nothing_moves_unless_an_approver_approves(medic, kraft_cluster):

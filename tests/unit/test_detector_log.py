@@ -70,3 +70,20 @@ def test_the_default_store_url_is_used(tmp_path, monkeypatch):
     with AnomalyLog() as log:
         log.record("c1", [anomaly("broker_failure:1")], now=T0)
     assert (tmp_path / "env.db").exists()
+
+
+def test_a_failure_the_heal_saw_recover_is_a_new_episode_when_it_fails_again(log):
+    """The broker came back inside the grace period (the heal resolves it) and died again before any
+    detector run saw it alive: a new episode, with its own grace period and its own heal."""
+    rules = parse_rules({"broker_failure": {"alert_after_s": 0, "act_after_s": 60}})
+    log.record("c1", [anomaly("broker_failure:3")], now=T0)
+    log.mark_acted("c1", ["broker_failure:3"], now=T0 + 60)
+    log.record("c1", [anomaly("broker_failure:3")], now=T0 + 120)
+    assert log.due_actions("c1", rules, now=T0 + 300) == {}  # acted on: no second heal while it lasts
+
+    log.resolve("c1", ["broker_failure:3"], now=T0 + 150)
+    assert log.active("c1") == [] and log.duration("c1", "broker_failure:3") == 150
+    new, ongoing, _ = log.record("c1", [anomaly("broker_failure:3")], now=T0 + 180)
+    assert [a.key for a in new] == ["broker_failure:3"] and not ongoing and new[0].first_seen == T0 + 180
+    assert log.due_actions("c1", rules, now=T0 + 239) == {}
+    assert [a.key for a in log.due_actions("c1", rules, now=T0 + 240)["heal"]] == ["broker_failure:3"]

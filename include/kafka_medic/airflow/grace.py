@@ -3,6 +3,8 @@
 Deferrable, so a broker down for five minutes holds no worker slot: between checks the task waits in
 Airflow's triggerer. A broker restarted within the grace period (a routine restart, a crash the service
 manager fixed) ends the run as skipped and nothing moves, as Cruise Control's self-healing threshold does.
+It also ends the anomaly's episode in the anomaly log: otherwise a broker that dies again before the next
+detect run would continue the old, already-acted-on episode, and no heal would ever start for it.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ class FailureGraceSensor(BaseOperator):
             skip(context["ti"], "nothing to heal: no broker or disk failure now")
         gone = [a.key for a in reported if a.key not in current]
         still = [current[a.key] for a in reported if a.key in current]
+        with AnomalyLog() as anomalies:  # a broker that dies again before detect runs is a new failure
+            anomalies.resolve(self.cluster, gone, now)
         if not still:
             lasted = ", ".join(f"{key} after {now - started[key]:.0f}s" for key in gone)
             skip(context["ti"], f"recovered within the grace period ({lasted}): nothing to heal")

@@ -127,6 +127,11 @@ class AnomalyLog(StoreTables):
         """Record that a remediation was started for these open anomalies, so it is not started again."""
         self._mark(cluster, keys, anomalies.c.acted_at, now)
 
+    def resolve(self, cluster: str, keys: Iterable[str], now: float | None = None) -> None:
+        """End these episodes now (the heal saw them recover), so that the next failure is a new episode
+        with its own grace period and its own remediation, even if no detector run saw the recovery."""
+        self._mark(cluster, keys, anomalies.c.resolved_at, now)
+
     def _mark(self, cluster: str, keys: Iterable[str], column: sa.Column, now: float | None) -> None:
         now = time.time() if now is None else now
         keys = list(keys)
