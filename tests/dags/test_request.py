@@ -23,6 +23,7 @@ def cluster_state(dead=()) -> ClusterState:
     ({"excluded_brokers": [99]}, "excluded_brokers: unknown broker 99; the cluster has [1, 2, 3, 4, 5, 6, 7, 8]"),
     ({"excluded_brokers": list(range(1, 9))}, "excluded_brokers: excluding every live broker would leave none"),
     ({"excluded_topics": "orders-(["}, "excluded_topics: 'orders-([' is not a valid regex"),
+    ({"throttle_mb_s": 5, "auto_throttle": True}, "throttle_mb_s: 5 and auto_throttle both given; choose one"),
 ])
 def test_a_value_that_cannot_work_on_the_cluster_is_refused_naming_the_field(params, message):
     with pytest.raises(MedicError, match=message.replace("[", r"\[").replace("(", r"\(")):

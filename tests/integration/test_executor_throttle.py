@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -94,3 +95,64 @@ def test_auto_throttle_is_the_sampled_headroom_and_is_cleared(healthy_kraft_clus
     [during] = seen
     assert {str(b): v for b, v in during.items()} == expected  # brokers 1-4, each with its own headroom
     assert our_throttles(config, topic) == {"brokers": {}, "topic": {}}
+
+
+def test_auto_throttle_is_recomputed_as_traffic_changes_and_not_from_its_own_copying(healthy_kraft_cluster,
+                                                                                     tmp_path):
+    """The workload stops once the moves start; samplers keep measuring. The recomputed rates give the
+    destinations the room the clients left, although the destinations' replication traffic is now the
+    moves' own copying (counted against the headroom, it would push the rate down to the floor instead)."""
+    bootstrap = healthy_kraft_cluster.bootstrap
+    name, topic, load = "ex-retune", "ex-retune", TopicLoad("ex-retune-load", 4, 1.0)
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    capacity = tmp_path / "capacity.json"
+    capacity.write_text(json.dumps({"default": {"disk": 500000, "nw_in": 2560, "nw_out": 2560, "cpu": 100}}))
+    create_topic(bootstrap, load.name, partitions=load.partitions, replication=2)
+    placed_topic(bootstrap, topic, [[1, 2], [2, 1]], mb=100)
+    config = ClusterConfig(bootstrap, name=name)
+    admin = AdminSampler(config)
+    samplers = [admin, JmxSampler({b: healthy_kraft_cluster.jmx_url(b) for b in healthy_kraft_cluster.broker_ids},
+                                  admin)]
+    clients_stop, sampling_stop = threading.Event(), threading.Event()
+    workload = threading.Thread(target=run_workload, args=(bootstrap, 600),
+                                kwargs={"rate_kbps": 1200, "topics": (load,), "stop": clients_stop}, daemon=True)
+
+    def sample() -> None:
+        with MetricsStore(url) as store:
+            while not sampling_stop.is_set():
+                sample_loop(store, name, samplers, interval_s=4.0, rounds=1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    lines: list[str] = []
+
+    def log(line: str) -> None:
+        lines.append(line)
+        if line.startswith("batch 1: submitted"):
+            clients_stop.set()
+
+    workload.start()
+    sampler.start()
+    try:
+        time.sleep(8)  # two samples with the workload running
+        options = ExecutionOptions(auto_throttle=True, capacity_file=str(capacity), auto_throttle_interval_s=10)
+        report = execute(config, proposal(name, topic, {0: ([1, 2], [3, 2]), 1: ([2, 1], [2, 4])}), options,
+                         Journal(url), log)
+    finally:
+        clients_stop.set()
+        sampling_stop.set()
+        workload.join(60)
+        sampler.join(60)
+    assert report["status"] == "succeeded", lines
+    [initial] = [line for line in lines if line.startswith("throttle (leader/follower MB/s)")]
+    start = {int(b): float(r.split("/")[1]) for b, r in re.findall(r"(\d+): ([\d.]+/[\d.]+)", initial)}
+    changes = {}
+    for line in lines:
+        if match := re.match(r"throttle: broker (\d) leader/follower [\d.]+/([\d.]+) -> [\d.]+/([\d.]+) MB/s", line):
+            changes.setdefault(int(match[1]), []).append((float(match[2]), float(match[3])))
+    for destination in (3, 4):  # the room the clients left, up to capacity x 0.8 = 2.0 MB/s
+        assert changes.get(destination), (initial, [line for line in lines if line.startswith("throttle")])
+        assert changes[destination][0][0] == start[destination]
+        assert max(after for _, after in changes[destination]) > start[destination], changes
+        assert all(after <= 2.0 for _, after in changes[destination]), changes
+    assert our_throttles(config, topic) == {"brokers": {}, "topic": {}}
+    print(initial, *[line for line in lines if line.startswith("throttle:")], sep="\n")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from kafka_medic.capacity import parse_capacities
-from kafka_medic.executor.headroom import KB, headroom_rates
 from kafka_medic.executor.journal import SUBMITTED, TaskRecord
 from kafka_medic.executor.progress import ProgressMeter, gap_bytes
 from kafka_medic.executor.tasks import REPLICA, Task
@@ -42,9 +40,3 @@ def test_copying_slower_than_producers_write_is_a_stall():
     meter.measure(RECORDS, state(17 * MB, 12 * MB), 1, now=125.0)  # caught up a lot: moving again
     assert meter.idle_for(TASK, 125.0) == 0.0 and not meter.alerted(TASK)
 
-
-def test_headroom_subtracts_client_and_replication_traffic_with_a_floor():
-    capacities = parse_capacities({"default": {"disk": 1, "nw_in": 10000, "nw_out": 5000, "cpu": 100}}, "test")
-    rates = headroom_rates(capacities, {1: (2 * MB, 1 * MB), 2: (9000 * KB, 0.0)}, fraction=0.8)
-    assert rates[1] == (int(5000 * KB * 0.8 - 1 * MB), int(10000 * KB * 0.8 - 2 * MB))
-    assert rates[2] == (int(5000 * KB * 0.8), MB)  # no inbound room left: the 1 MB/s floor

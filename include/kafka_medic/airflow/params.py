@@ -38,6 +38,7 @@ class Request:
     force: bool = False
     excluded_topics: str | None = None
     throttle_mb_s: float | None = None
+    auto_throttle: bool = False  # per broker, from measured headroom (needs the sample DAG)
     concurrency: int = 5
     brokers: list[int] = field(default_factory=list)
     excluded_brokers: list[int] = field(default_factory=list)  # receive nothing in this run
@@ -61,6 +62,10 @@ def form(kind: str) -> dict[str, Param]:
                                  description="regex (full match) of topics never moved, except off dead brokers"),
         "throttle_mb_s": Param(None, type=["null", "number"], exclusiveMinimum=0, title="Throttle (MB/s)",
                                description="replication throttle per broker; empty: no throttle"),
+        "auto_throttle": Param(False, type="boolean", title="Auto throttle",
+                               description="instead of a fixed throttle: each broker's measured network headroom "
+                                           "(capacity x 0.8 minus its traffic), recomputed every minute; needs "
+                                           "the sample DAG's metrics"),
         "concurrency": Param(5, type="integer", minimum=1, maximum=100, title="Concurrency",
                              description="concurrent replica moves per broker"),
     }
@@ -113,12 +118,16 @@ def validate_request(kind: str, params: dict[str, Any], state: ClusterState) -> 
     throttle = params.get("throttle_mb_s")
     if throttle is not None and float(throttle) <= 0:
         raise MedicError(f"throttle_mb_s: must be positive, got {throttle}")
+    auto_throttle = bool(params.get("auto_throttle"))
+    if auto_throttle and throttle is not None:
+        raise MedicError(f"throttle_mb_s: {throttle} and auto_throttle both given; choose one")
     concurrency = int(params.get("concurrency") or 5)
     if concurrency < 1:
         raise MedicError(f"concurrency: must be at least 1, got {concurrency}")
     return Request(
         kind=kind, goals=goals, dry_run=bool(params.get("dry_run")), force=bool(params.get("force")),
         excluded_topics=excluded, throttle_mb_s=float(throttle) if throttle is not None else None,
+        auto_throttle=auto_throttle,
         concurrency=concurrency, brokers=brokers, excluded_brokers=excluded_brokers,
         reason=kind + (f" of brokers {brokers}" if brokers else ""),
     )

@@ -147,10 +147,12 @@ def set_throttles(cluster: str, conn_id: str, request: dict, proposal: dict) -> 
     from kafka_medic.executor.options import MB
     from kafka_medic.model import parse_proposal
 
-    config = settings(cluster, conn_id).config
+    s = settings(cluster, conn_id)
+    config = s.config
     req = Request.from_dict(request)
     options = ExecutionOptions(
-        concurrency=req.concurrency, throttle=req.throttle_mb_s * MB if req.throttle_mb_s else None
+        concurrency=req.concurrency, throttle=req.throttle_mb_s * MB if req.throttle_mb_s else None,
+        auto_throttle=req.auto_throttle, capacity_file=s.capacity_file,
     )
     journal = Journal()
     with failing_fast():

@@ -28,6 +28,8 @@ def register(subparsers) -> None:
     run.add_argument("--throttle", metavar="MB/s|auto",
                      help="replication throttle per broker in MB/s, or 'auto' for measured headroom")
     run.add_argument("--capacity", help="capacity file for --throttle auto")
+    run.add_argument("--throttle-interval", type=float, default=60.0, metavar="SECONDS",
+                     help="--throttle auto: recompute the rates from the latest samples this often (default 60)")
     run.add_argument("--concurrency", type=int, default=5, help="concurrent replica moves per broker (default 5)")
     run.add_argument("--max-moves", type=int, default=50, help="concurrent replica moves in the cluster (default 50)")
     run.add_argument("--strategy", default="min_isr_first,large_first",
@@ -62,6 +64,7 @@ def run_execute(args: argparse.Namespace) -> int:
     options = ExecutionOptions(
         concurrency=args.concurrency, max_moves=args.max_moves, strategy=tuple(args.strategy.split(",")),
         throttle=_throttle(args.throttle), auto_throttle=args.throttle == "auto", capacity_file=args.capacity,
+        auto_throttle_interval_s=args.throttle_interval,
         poll_interval_s=args.poll, stall_alert_s=args.stall_alert, task_timeout_s=args.task_timeout,
         zk_submission=args.zk_submission,
     )

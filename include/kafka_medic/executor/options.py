@@ -22,6 +22,7 @@ class ExecutionOptions:
     auto_throttle: bool = False  # per-broker throttle from measured headroom (needs metrics samples)
     auto_throttle_fraction: float = 0.8  # of network capacity that clients plus replication may use
     capacity_file: str | None = None  # broker capacities for auto_throttle; None: the built-in default
+    auto_throttle_interval_s: float = 60.0  # auto_throttle: recompute the rates from new samples this often
     poll_interval_s: float = 1.0
     stall_alert_s: float = 60.0  # alert when a move copies nothing for this long
     task_timeout_s: float | None = None  # per move; None: 3x its size at the throttle, at least 10 minutes
@@ -42,8 +43,10 @@ class ExecutionOptions:
             raise MedicError("give either a fixed throttle or auto_throttle, not both")
         if self.zk_submission not in ZK_SUBMISSIONS:
             raise MedicError(f"zk_submission must be one of {', '.join(ZK_SUBMISSIONS)}, got {self.zk_submission!r}")
-        if min(self.poll_interval_s, self.stall_alert_s, self.task_timeout_s or 1.0) <= 0 or self.task_timeout_s == 0:
-            raise MedicError("poll_interval_s, stall_alert_s and task_timeout_s must be positive")
+        if (min(self.poll_interval_s, self.stall_alert_s, self.task_timeout_s or 1.0, self.auto_throttle_interval_s)
+                <= 0 or self.task_timeout_s == 0):
+            raise MedicError("poll_interval_s, stall_alert_s, task_timeout_s and auto_throttle_interval_s "
+                             "must be positive")
 
     def as_dict(self) -> dict:
         data = asdict(self)

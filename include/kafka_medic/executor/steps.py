@@ -34,11 +34,11 @@ from kafka_medic.executor.submit import (
     with_admin,
 )
 from kafka_medic.executor.tasks import LEADER, REPLICA, Task, reassignment_target, tasks_for
+from kafka_medic.executor.throttles import BROKER, set_broker_rates, set_replica_throttles
 from kafka_medic.executor.throttles import clear_throttles as clear_throttle_configs
-from kafka_medic.executor.throttles import set_broker_rates, set_replica_throttles
 from kafka_medic.kafka.admin import admin_client
 from kafka_medic.kafka.config import ClusterConfig
-from kafka_medic.kafka.state import ClusterState
+from kafka_medic.kafka.state import THROTTLE_RATE_CONFIGS, ClusterState
 from kafka_medic.kafka.zookeeper import legacy_reassignment_pending
 from kafka_medic.model import Proposal
 
@@ -138,6 +138,7 @@ def execute_batches(config: ClusterConfig, execution_id: str, journal: Journal, 
         unreadable_since: float | None = None
         unsettled: dict[tuple[str, int], float] = {}
         journal.heartbeat(execution_id, phase="moving")
+        retune_at, copied = time.monotonic() + options.auto_throttle_interval_s, []
         while True:
             execution = journal.heartbeat(execution_id)
             try:
@@ -174,6 +175,10 @@ def execute_batches(config: ClusterConfig, execution_id: str, journal: Journal, 
                 pending = order_tasks([r.task for r in waiting], state, options.strategy)
                 selection = select_replica_tasks(pending, in_flight, state, options)
                 _record_held(waiting, selection.held, journal, execution_id, log)
+            if options.auto_throttle and time.monotonic() >= retune_at:
+                _retune_throttles(config, journal, execution_id, options, records, copied + in_flight,
+                                  set(state.alive_brokers), log)
+                retune_at, copied = time.monotonic() + options.auto_throttle_interval_s, in_flight
             wanted = {t.key for t in in_flight + selection.tasks}
             if (options.throttle or options.auto_throttle) and wanted != throttled:
                 with_admin(config, lambda admin, moving=in_flight + selection.tasks:
@@ -287,12 +292,56 @@ def _rates(config: ClusterConfig, options: ExecutionOptions, brokers: list[int],
     """Fixed rates, or headroom from the samples in the store the journal lives in (the metrics store)."""
     if options.throttle is not None:
         return {b: (int(options.throttle), int(options.throttle)) for b in brokers}
+    return _headroom(config, options, brokers, store_url)[0]
+
+
+def _headroom(config: ClusterConfig, options: ExecutionOptions, brokers: list[int], store_url: str,
+              ours: dict[int, tuple[float, float]] | None = None, average_s: float = 0.0):
+    """(broker -> auto-throttle rates, broker -> the traffic measured) from the latest samples."""
     from kafka_medic.executor.headroom import headroom_rates, measured_traffic
     from kafka_medic.metrics.store import MetricsStore
 
     with MetricsStore(store_url) as store:
-        traffic = measured_traffic(store, config.name, brokers)
-    return headroom_rates(load_capacities(options.capacity_file), traffic, options.auto_throttle_fraction)
+        traffic = measured_traffic(store, config.name, brokers, average_s=average_s)
+    capacities = load_capacities(options.capacity_file)
+    return headroom_rates(capacities, traffic, options.auto_throttle_fraction, ours=ours), traffic
+
+
+def _retune_throttles(config: ClusterConfig, journal: Journal, execution_id: str, options: ExecutionOptions,
+                      records: list[TaskRecord], copying: list[Task], alive: set[int], log: Log) -> None:
+    """Auto throttle: the rates again from the latest samples, put on the brokers where they changed enough.
+
+    `copying`: the moves in flight now or at the last retune (a move that has just finished is still in
+    the samples).
+    """
+    from kafka_medic.executor.headroom import changed_rates, describe_change
+
+    current = _applied_rates(journal, execution_id)
+    remaining = [r.task for r in records if r.task.kind == REPLICA and r.state in (j.PENDING, j.HELD, j.SUBMITTED)]
+    brokers = sorted({b for t in remaining for b in (*t.old_replicas, *t.new_replicas)} & alive)
+    # What our own moves may be copying: a source sends at most its leader rate, a destination takes in
+    # at most its follower rate.
+    ours = {b: (current[b][0] if any(b in t.old_replicas for t in copying) else 0,
+                current[b][1] if any(b in t.added for t in copying) else 0) for b in brokers if b in current}
+    try:
+        rates, traffic = _headroom(config, options, brokers, journal.url, ours, options.auto_throttle_interval_s)
+    except MedicError as exc:
+        log(f"WARNING throttle rates kept as they are: {exc}")
+        return
+    changes = changed_rates({b: current[b] for b in brokers if b in current}, rates)
+    if changes:
+        with_admin(config, lambda admin: set_broker_rates(admin, journal, execution_id, changes))
+        for broker, pair in changes.items():
+            log(describe_change(broker, current.get(broker), pair, traffic[broker]))
+
+
+def _applied_rates(journal: Journal, execution_id: str) -> dict[int, tuple[int, int]]:
+    """broker -> (leader, follower) rate this execution has put on it."""
+    leader, follower = THROTTLE_RATE_CONFIGS
+    applied = {(r.name, r.config): int(r.applied) for r in journal.throttles(execution_id)
+               if r.resource == BROKER and not r.cleared and r.applied is not None}
+    return {int(name): (applied[(name, leader)], applied[(name, follower)])
+            for name, config in applied if config == leader and (name, follower) in applied}
 
 
 def _reconcile(records: list[TaskRecord], state: ClusterState, journal: Journal, execution_id: str,
