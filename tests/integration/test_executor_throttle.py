@@ -13,6 +13,8 @@ import pytest
 
 from kafka_medic.devcluster.workload import TopicLoad, run_workload
 from kafka_medic.executor import ExecutionOptions, Journal, execute
+from kafka_medic.executor.throttles import BROKER, alter
+from kafka_medic.kafka.admin import admin_client
 from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.kafka.reader import read_cluster_state
 from kafka_medic.metrics.admin_sampler import AdminSampler
@@ -26,6 +28,7 @@ from .kafka_helpers import create_topic
 pytestmark = pytest.mark.kafka
 BENCH = Path(__file__).parents[2] / "bench" / "executor.py"
 MB = 1024 * 1024
+OPERATORS_RATE = "3333333"
 CAPACITY_KB = 4096  # network in and out per broker, KB/s: small enough that 600 kB/s of traffic shows
 
 
@@ -129,6 +132,8 @@ def test_auto_throttle_is_recomputed_as_traffic_changes_and_not_from_its_own_cop
         lines.append(line)
         if line.startswith("batch 1: submitted"):
             clients_stop.set()
+            with admin_client(config) as admin:  # an operator's own rate on broker 1, set mid-execution
+                alter(admin, BROKER, {"1": {"leader.replication.throttled.rate": OPERATORS_RATE}})
 
     workload.start()
     sampler.start()
@@ -154,5 +159,13 @@ def test_auto_throttle_is_recomputed_as_traffic_changes_and_not_from_its_own_cop
         assert changes[destination][0][0] == start[destination]
         assert max(after for _, after in changes[destination]) > start[destination], changes
         assert all(after <= 2.0 for _, after in changes[destination]), changes
-    assert our_throttles(config, topic) == {"brokers": {}, "topic": {}}
-    print(initial, *[line for line in lines if line.startswith("throttle:")], sep="\n")
+    # The operator's rate was left alone by every recompute and by the cleanup; the rest is cleared.
+    assert not changes.get(1) and "throttle: broker 1 left as it is: its rates were changed outside kafka-medic" \
+        in lines, [line for line in lines if line.startswith("throttle")]
+    try:
+        assert our_throttles(config, topic) == {
+            "brokers": {1: {"leader.replication.throttled.rate": OPERATORS_RATE}}, "topic": {}}
+    finally:
+        with admin_client(config) as admin:
+            alter(admin, BROKER, {"1": {"leader.replication.throttled.rate": None}})
+    print(initial, *[line for line in lines if line.startswith("throttle")], sep="\n")

@@ -329,9 +329,13 @@ def _retune_throttles(config: ClusterConfig, journal: Journal, execution_id: str
         log(f"WARNING throttle rates kept as they are: {exc}")
         return
     changes = changed_rates({b: current[b] for b in brokers if b in current}, rates)
-    if changes:
-        with_admin(config, lambda admin: set_broker_rates(admin, journal, execution_id, changes))
-        for broker, pair in changes.items():
+    if not changes:
+        return
+    outside = with_admin(config, lambda admin: set_broker_rates(admin, journal, execution_id, changes, current))
+    for broker, pair in changes.items():
+        if broker in outside:
+            log(f"throttle: broker {broker} left as it is: its rates were changed outside kafka-medic")
+        else:
             log(describe_change(broker, current.get(broker), pair, traffic[broker]))
 
 

@@ -96,9 +96,19 @@ def alter(admin, resource: str, values: dict[str, dict[str, str | None]]) -> Non
         raise MedicError(f"changing throttle configs of {resource} {name} failed: {result}")
 
 
-def set_broker_rates(admin, journal: Journal, execution_id: str, rates: dict[int, tuple[int, int]]) -> None:
-    """Put (leader, follower) rates in bytes/s on brokers, remembering what each had first."""
+def set_broker_rates(admin, journal: Journal, execution_id: str, rates: dict[int, tuple[int, int]],
+                     expected: dict[int, tuple[int, int]] | None = None) -> list[int]:
+    """Put (leader, follower) rates in bytes/s on brokers, remembering what each had first.
+
+    With `expected` (the rates kafka-medic put on before), a broker whose rates differ from them was
+    changed by someone else meanwhile and is left alone; returns those brokers.
+    """
     current = read_dynamic(admin, BROKER, [str(b) for b in rates], THROTTLE_RATE_CONFIGS)
+    # A value equal to the new rates is ours too: a retried call whose first attempt went through.
+    changed_outside = [b for b in rates if expected is not None and b in expected and
+                       tuple(current[str(b)][c] for c in THROTTLE_RATE_CONFIGS)
+                       not in (tuple(map(str, expected[b])), tuple(map(str, rates[b])))]
+    rates = {b: pair for b, pair in rates.items() if b not in changed_outside}
     changes: dict[str, dict[str, str | None]] = {}
     for broker, pair in rates.items():
         name = str(broker)
@@ -110,6 +120,7 @@ def set_broker_rates(admin, journal: Journal, execution_id: str, rates: dict[int
     for broker, pair in rates.items():
         for config, rate in zip(THROTTLE_RATE_CONFIGS, pair, strict=True):
             journal.record_applied(execution_id, BROKER, str(broker), config, str(rate))
+    return changed_outside
 
 
 def set_replica_throttles(admin, journal: Journal, execution_id: str, in_flight: Iterable[Task]) -> None:
