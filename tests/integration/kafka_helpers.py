@@ -19,13 +19,21 @@ def create_topic(bootstrap: str, name: str, partitions: int, replication: int = 
 
 
 def produce(bootstrap: str, topic: str, count: int, size: int = 1000) -> None:
-    """`count` messages of `size` bytes, keyed round robin, all acknowledged by all in-sync replicas."""
+    """`count` messages of `size` bytes, keyed round robin, all acknowledged by all in-sync replicas.
+
+    A loaded broker can fall behind the producer; then the local queue fills and
+    `produce` waits for deliveries instead of failing.
+    """
     producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 20})
     payload = b"x" * size
     for i in range(count):
-        producer.produce(topic, key=str(i).encode(), value=payload)
-        if i % 1000 == 0:
-            producer.poll(0)
+        while True:
+            try:
+                producer.produce(topic, key=str(i).encode(), value=payload)
+                break
+            except BufferError:  # the local queue is full: wait for deliveries to drain it
+                producer.poll(0.5)
+        producer.poll(0)
     assert producer.flush(60) == 0, "producer did not deliver every message"
 
 
