@@ -85,6 +85,24 @@ def test_leader_bytes_in_is_balanced_by_trading_leaderships():
     assert proposal.stats["data_to_move_mb"] == 0
 
 
+def test_leader_count_is_balanced_by_giving_two_leaderships_for_one():
+    """Broker 1 leads one partition too many, but its nw_out sits at the bottom of its band, so no single
+    leadership may leave it: it gives two light ones away and takes a heavier one back."""
+    def led_by(leader, i, nw_out):
+        follower = [b for b in (1, 2, 3, 4) if b != leader][i % 3]
+        return Partition("t", len(parts), [leader, follower], leader, load(nw_out=nw_out))
+
+    parts = []
+    parts += [led_by(1, i, nw_out=10) for i in range(14)]  # nw_out 140: the band is 135-165
+    parts += [led_by(2 + i % 3, i // 3, nw_out=46 / 3) for i in range(30)]  # 10 each, nw_out 153.3
+    goals = ["network_outbound_usage_distribution", "leader_replica_distribution"]
+    model = cluster(parts)
+    assert [r.satisfied for r in check(model, goals)] == [True, False]
+    proposal = plan(model, PlanOptions(goals=goals))
+    assert proposal.stats["violated_goals_after"] == []
+    assert proposal.stats["data_to_move_mb"] == 0
+
+
 def test_moved_leaders_become_preferred():
     model = synthetic_model(Scenario(brokers=6, partitions=120, racks=3, new=1), seed=3)
     after = apply_proposal(model, plan(model))

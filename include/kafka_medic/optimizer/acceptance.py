@@ -17,7 +17,7 @@ from kafka_medic.goals.bounded import BoundedGoal, slack
 from kafka_medic.goals.catalog import GOAL_CLASSES
 from kafka_medic.goals.rack import RackAwareGoal
 from kafka_medic.goals.topic import TopicReplicaDistributionGoal
-from kafka_medic.model.placement import Placement
+from kafka_medic.model.placement import METRICS, Placement
 
 
 class Acceptance:
@@ -173,6 +173,14 @@ class Acceptance:
                 on_src, on_dst = topic_counts[src], topic_counts[dst]
             ok &= (on_src - 1 >= lower[topics]) & (on_dst + 1 <= upper[topics])
         return ok
+
+    def room(self, broker: int) -> tuple[np.ndarray, np.ndarray]:
+        """(METRICS,) how far each metric may fall and grow on `broker` under every bounded goal so far
+        (inf where none bounds it): the box a swap partner's load must lie in."""
+        down, up = np.full(len(METRICS), np.inf), np.full(len(METRICS), np.inf)
+        np.minimum.at(down, self.columns[: self.k], self.room_down[broker, : self.k])
+        np.minimum.at(up, self.columns[: self.k], self.room_up[broker, : self.k])
+        return down, up
 
     def change_ok(self, brokers, change: np.ndarray) -> np.ndarray:
         """Whether adding `change` (..., METRICS; negative to take load away) to `brokers` (one, or one

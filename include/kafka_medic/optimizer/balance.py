@@ -20,6 +20,7 @@ from kafka_medic.model.placement import LEADERS, REPLICAS
 MAX_ROUNDS = 4  # passes over violating brokers per goal; later passes see replicas moved in earlier ones
 MAX_FAILED_TRIES = 48  # candidates without any destination before a broker is given up for this pass
 MAX_SOURCES = 12  # brokers an under-loaded broker pulls load from
+MAX_SWAPS = 64  # swaps (or leadership trades) per visit of a broker
 NEAR = 0.1  # candidates within 10% of the cheapest for a goal count as equally cheap
 MIX = [DISK, NW_IN, NW_OUT, CPU, REPLICAS, LEADERS]  # what a replica carries, to match it to what a broker lacks
 
@@ -75,7 +76,7 @@ class Balancing:
         if leaders and excess > tolerance:
             excess, moved = self._shed_leadership(metric, src, excess, tolerance)
         if leaders and self.band is not None and excess > tolerance:
-            moved += self._swap_leadership(metric, src, limit, tolerance, shed=True)
+            moved += self._trade(metric, src, limit, tolerance, shed=True)
             excess = self.p.metrics[src, metric] - limit
         if replicas and excess > tolerance:
             moved += self._shed_replicas(metric, src, excess, tolerance)
@@ -90,13 +91,32 @@ class Balancing:
         if leaders and deficit > tolerance:
             deficit, moved = self._fill_leadership(metric, dst, deficit, tolerance)
         if leaders and self.band is not None and deficit > tolerance:
-            moved += self._swap_leadership(metric, dst, limit, tolerance, shed=False)
+            moved += self._trade(metric, dst, limit, tolerance, shed=False)
             deficit = limit - self.p.metrics[dst, metric]
         if replicas and deficit > tolerance:
             moved += self._fill_replicas(metric, dst, deficit, tolerance)
         if replicas and self.band is not None:
             moved += self._swap(metric, dst, limit, tolerance, shed=False)
         return moved
+
+    def _trade(self, metric: int, broker: int, limit: float, tolerance: float, shed: bool) -> int:
+        """Leadership trades until `broker` reaches `limit`: two-way trades keep the leader count and
+        move the other loads, so the count itself needs three-way exchanges. How many were made."""
+        trades = 0
+        while trades < MAX_SWAPS and not self.acceptance.leaders_fixed:
+            need = self.p.metrics[broker, metric] - limit if shed else limit - self.p.metrics[broker, metric]
+            if need <= tolerance:
+                break
+            if metric == LEADERS:
+                moves = self._best_exchange(broker, shed)
+            else:
+                moves = self._best_leadership_trade(metric, broker, need, shed)
+            if moves is None:
+                break
+            for part, slot in moves:
+                self._lead(part, slot)
+            trades += 1
+        return trades
 
     def _shed_replicas(self, metric: int, src: int, excess: float, tolerance: float) -> int:
         slots = self._movable_slots(src)
@@ -198,11 +218,7 @@ class Balancing:
 
     def _fill_leadership(self, metric: int, dst: int, deficit: float, tolerance: float) -> tuple[float, int]:
         p = self.p
-        slots = p.slots_on(dst)
-        parts = p.slot_partition[slots]
-        follows = (p.leader_slot[parts] >= 0) & (p.leader_slot[parts] != slots) & self.movable[parts]
-        slots, parts = slots[follows], parts[follows]
-        old = p.slot_broker[p.leader_slot[parts]]
+        slots, parts, old = self._followed(dst)
         delta = p.leadership_delta(parts)
         share = p.metrics[:, metric] / self.fair[:, metric]
         like = self._likeness(dst, delta, metric, surplus=False) + 0.01 * share[old]
@@ -221,6 +237,16 @@ class Balancing:
             deficit -= delta[c, metric]
             moved += 1
         return deficit, moved
+
+    def _followed(self, broker: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(slots, partitions, leaders' brokers) of the online, movable partitions `broker` follows:
+        the leaderships it could take."""
+        p = self.p
+        slots = p.slots_on(broker)
+        parts = p.slot_partition[slots]
+        follows = (p.leader_slot[parts] >= 0) & (p.leader_slot[parts] != slots) & self.movable[parts]
+        slots, parts = slots[follows], parts[follows]
+        return slots, parts, p.slot_broker[p.leader_slot[parts]]
 
     def _band_improves(self, src: np.ndarray, dst: np.ndarray, load) -> np.ndarray:
         """Whether moving `load` of the banded metric from `src` to `dst` lowers the goal's total

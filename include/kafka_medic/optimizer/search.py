@@ -3,8 +3,8 @@
 `Search` holds the state every step shares (placement, acceptance of the goals optimized so far, fair
 shares, budget, why each partition changed) and the steps common to all goals: applying a move and
 picking a destination. Destinations are all brokers at once, filtered by `Acceptance` and ranked by
-load relative to their fair share after the move. The goal-specific steps are in `balance`, `swap`
-and `spread`.
+load relative to their fair share after the move. The goal-specific steps are in `balance`, `swap`,
+`exchange` and `spread`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from kafka_medic.model.arrays import CPU, DISK, NW_IN, NW_OUT
 from kafka_medic.model.placement import LEADER_NW_IN, LEADERS, METRICS, POTENTIAL_NW_OUT, REPLICAS, Placement
 from kafka_medic.optimizer.acceptance import Acceptance
 from kafka_medic.optimizer.balance import MIX, Balancing
+from kafka_medic.optimizer.exchange import Exchanging
 from kafka_medic.optimizer.spread import Spreading
 from kafka_medic.optimizer.swap import Swapping
 
@@ -31,7 +32,7 @@ class PlanError(MedicError):
     """A hard goal cannot be met; the message names the goal and the brokers or partitions in the way."""
 
 
-class Search(Balancing, Swapping, Spreading):
+class Search(Balancing, Exchanging, Swapping, Spreading):
     """One planning run over a `Placement`, which it changes in place."""
 
     def __init__(

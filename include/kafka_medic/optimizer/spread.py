@@ -8,18 +8,19 @@ import numpy as np
 from kafka_medic.goals.leader import PreferredLeaderElectionGoal, not_preferred
 from kafka_medic.goals.rack import RackAwareGoal, most_in_one_rack
 from kafka_medic.goals.topic import TopicReplicaDistributionGoal, topic_broker_counts
-from kafka_medic.model.arrays import DISK
-from kafka_medic.model.placement import REPLICAS
+from kafka_medic.model.arrays import CPU, DISK, NW_IN, NW_OUT
+from kafka_medic.model.placement import LEADER_NW_IN, POTENTIAL_NW_OUT, REPLICAS
 from kafka_medic.optimizer.balance import MAX_FAILED_TRIES
+from kafka_medic.optimizer.partners import Partners
 
-SIMILAR = 256  # replicas either side in size that a crowded replica may be swapped with
-TOPIC_ROUNDS = 2  # passes over the topics (see `spread_topics`)
+TOPIC_ROUNDS = 3  # passes over the topics (see `spread_topics`)
+SWAPPED = [DISK, NW_IN, NW_OUT, CPU, POTENTIAL_NW_OUT, LEADER_NW_IN]  # what differs between two replicas
+PLACEABLE_CHUNK = 64  # cheapest swap partners checked for rack and topic spread at once
 SWAP_TRIES = 8  # replicas of a topic tried for a swap onto one broker short of it
 
 
 class Spreading:
-    _by_size: np.ndarray | None = None  # all slots by size, and their sizes: partners for `_swap_out`
-    _sizes: np.ndarray
+    _partners: Partners | None = None  # while topics are spread: where `_swap_out` finds partners
 
     def spread_racks(self, goal: RackAwareGoal) -> None:
         p = self.p
@@ -41,10 +42,19 @@ class Spreading:
                     break
 
     def spread_topics(self, goal: TopicReplicaDistributionGoal) -> None:
-        """Topics with the most excess first; a second round retries what the swaps of later topics
-        have since made room for."""
+        """Topics with the most excess first; later rounds retry what the swaps of later topics have
+        since made room for. Swap partners come from an index of every replica's load, built once:
+        moves and swaps here keep each replica's role, so its load stays what the index says."""
         p = self.p
         lower, upper = goal.limits(p)
+        self._partners = Partners(p, SWAPPED)
+        try:
+            self._spread_all(lower, upper)
+        finally:
+            self._partners = None
+
+    def _spread_all(self, lower: np.ndarray, upper: np.ndarray) -> None:
+        p = self.p
         for _ in range(TOPIC_ROUNDS):
             topic, broker, count = topic_broker_counts(p)
             excess = np.where(p.arrays.holds_data[broker], count - upper[topic], 0)
@@ -95,7 +105,7 @@ class Spreading:
 
     def _swap_out(self, slot: int, dst: int | None = None) -> int | None:
         """Swap `slot` (a replica of a topic crowded on its broker) for a replica of another topic of
-        nearly the same size on a broker with room for its topic (on `dst` if given); the partner
+        nearly the same load on a broker with room for its topic (on `dst` if given); the partner
         broker's index, or None.
 
         Once every broker's loads sit in tight bands no single move is accepted, but an exchange of two
@@ -104,36 +114,51 @@ class Spreading:
         p = self.p
         if not self._budget_allows_all(np.array([slot]), moves=2)[0]:
             return None
-        similar = self._similar_in_size(slot) if dst is None else p.slots_on(dst)
-        similar = similar[self.acceptance.homes(slot)[p.slot_broker[similar]]]
-        similar = similar[self.movable[p.slot_partition[similar]] & self._budget_allows_all(similar, moves=2)]
-        # leader for leader and follower for follower, so leader counts stay as they are
-        leads = p.leader_slot[p.slot_partition[slot]] == slot
-        similar = similar[(p.leader_slot[p.slot_partition[similar]] == similar) == leads]
         src = int(p.slot_broker[slot])
-        similar = similar[self.acceptance.placeable(similar, src)]
-        if not len(similar):
-            return None
-        delta = p.slot_vector(slot) - p.slot_vectors(similar)  # what src loses and each partner gains
-        partner = p.slot_broker[similar]
-        ok = self.acceptance.change_ok(src, -delta) & self.acceptance.change_ok(partner, delta)
-        if not ok.any():
-            return None
-        other = int(similar[ok][np.argmin(self._cost(similar[ok]))])
-        dst = int(p.slot_broker[other])
-        self._move(slot, dst)
-        self._move(other, src)
-        return dst
+        if dst is None:  # partners whose load differs from the slot's by less than src's headroom
+            down, up = self.acceptance.room(src)
+            load = self._partners.vectors[slot]
+            chunks = self._partners.near(load, load - down, load + up)
+        else:
+            chunks = iter([p.slots_on(dst)])
+        homes = self.acceptance.homes(slot)
+        topics = p.arrays.partition_topic
+        on_src = np.bincount(topics[p.slot_partition[p.slots_on(src)]], minlength=len(p.arrays.topics))
+        room = on_src + 1 <= self.acceptance.topic_limits[1]  # topics src may take one more replica of
+        for similar in chunks:
+            other = self._partner(slot, similar, homes, room)
+            if other is not None:
+                dst = int(p.slot_broker[other])
+                self._move(slot, dst)
+                self._move(other, src)
+                return dst
+        return None
 
-    def _similar_in_size(self, slot: int) -> np.ndarray:
-        """The SIMILAR slots either side of `slot` in size (disk), over the whole cluster."""
+    def _partner(self, slot: int, similar: np.ndarray, homes: np.ndarray, room: np.ndarray) -> int | None:
+        """The cheapest of `similar` that may swap places with `slot`: on a broker in `homes`, of a topic
+        with `room` on slot's broker, of the same role, and accepted by every goal on both brokers."""
         p = self.p
-        if self._by_size is None:  # replica sizes never change: sort them once
-            disk = p.arrays.leader_load[p.slot_partition, DISK]
-            self._by_size = np.argsort(disk, kind="stable")
-            self._sizes = disk[self._by_size]
-        at = int(np.searchsorted(self._sizes, p.arrays.leader_load[p.slot_partition[slot], DISK]))
-        return self._by_size[max(at - SIMILAR, 0) : at + SIMILAR]
+        src = int(p.slot_broker[slot])
+        parts = p.slot_partition[similar]
+        keep = homes[p.slot_broker[similar]] & room[p.arrays.partition_topic[parts]] & self.movable[parts]
+        # leader for leader and follower for follower, so leader counts stay as they are
+        keep &= (p.leader_slot[parts] == similar) == (p.leader_slot[p.slot_partition[slot]] == slot)
+        similar = similar[keep]
+        similar = similar[self._budget_allows_all(similar, moves=2)]
+        delta = self._partners.vectors[slot] - self._partners.vectors[similar]  # src loses, partners gain
+        ok = self.acceptance.change_ok(src, -delta) & self.acceptance.change_ok(p.slot_broker[similar], delta)
+        return self._cheapest_placeable(similar[ok], src)
+
+    def _cheapest_placeable(self, slots: np.ndarray, broker: int) -> int | None:
+        """The cheapest of `slots` whose partition `broker` may hold; checked a chunk at a time, since
+        looking up topic counts is what costs here."""
+        slots = slots[np.argsort(self._cost(slots), kind="stable")]
+        for chunk in range(0, len(slots), PLACEABLE_CHUNK):
+            some = slots[chunk : chunk + PLACEABLE_CHUNK]
+            ok = self.acceptance.placeable(some, broker)
+            if ok.any():
+                return int(some[np.argmax(ok)])
+        return None
 
     def prefer_leaders(self, goal: PreferredLeaderElectionGoal) -> None:
         """Elect the preferred replica where every earlier goal accepts it, else make the leader first."""

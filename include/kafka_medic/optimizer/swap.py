@@ -10,11 +10,10 @@ from __future__ import annotations
 import numpy as np
 
 from kafka_medic.model.arrays import CPU, DISK, NW_IN, NW_OUT
-from kafka_medic.optimizer.balance import covered
+from kafka_medic.optimizer.balance import MAX_SWAPS, covered
 
 SWAP_PARTNERS = 4  # brokers at the other end of the band a broker tries to swap with
 SWAP_CANDIDATES = 32  # replicas per side by load, and as many by density (so up to 64 x 64 pairs)
-MAX_SWAPS = 64  # swaps per visit of a broker
 LOADS = [DISK, NW_IN, NW_OUT, CPU]
 
 
@@ -84,29 +83,16 @@ class Swapping:
         keep = np.union1d(by_load, by_density)
         return slots[keep], vectors[keep]
 
-    def _swap_leadership(self, metric: int, broker: int, limit: float, tolerance: float, shed: bool) -> int:
-        """Trade leadership with other brokers: `broker` hands leadership of one partition to a follower
-        and takes leadership of another partition from that follower's broker, so leader counts stay and
-        the other leader loads nearly cancel while `metric` moves. No data moves; this is what balances
-        leader bytes in (and nw_out, cpu) once earlier goals pin every single leadership move."""
-        swaps = 0
-        while swaps < MAX_SWAPS:
-            need = self.p.metrics[broker, metric] - limit if shed else limit - self.p.metrics[broker, metric]
-            if need <= tolerance or self.acceptance.leaders_fixed:
-                break
-            trade = self._best_leadership_trade(metric, broker, need, shed)
-            if trade is None:
-                break
-            for part, slot in trade:
-                self._lead(part, slot)
-            swaps += 1
-        return swaps
-
     def _best_leadership_trade(
         self, metric: int, broker: int, need: float, shed: bool
     ) -> tuple[tuple[int, int], tuple[int, int]] | None:
         """((partition broker gives, slot of its new leader), (partition broker takes, broker's slot)) whose
-        trade moves nearest `need` of `metric` the wanted way and every goal accepts; None if none."""
+        trade moves nearest `need` of `metric` the wanted way and every goal accepts; None if none.
+
+        `broker` hands leadership of one partition to a follower and takes leadership of another
+        partition from that follower's broker, so leader counts stay and the other leader loads nearly
+        cancel while `metric` moves. No data moves; this is what balances leader bytes in (and nw_out,
+        cpu) once earlier goals pin every single leadership move."""
         p = self.p
         slots = p.slots_on(broker)
         parts = p.slot_partition[slots]
