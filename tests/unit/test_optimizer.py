@@ -156,16 +156,34 @@ def test_capped_heal_reports_the_hard_goals_it_had_no_moves_left_for():
 
 def test_partial_heal_restores_the_least_replicated_partitions_first():
     parts = [
-        Partition("offline", 0, [4, 5], None, load(disk=1)),
-        Partition("big", 0, [1, 4], 1, load(disk=90)),
-        Partition("small", 0, [2, 5], 2, load(disk=5)),
+        Partition("two-left", 0, [1, 2, 4], 1, load(disk=900)),
+        Partition("big", 0, [1, 4, 5], 1, load(disk=90)),
+        Partition("small", 0, [2, 5, 4], 2, load(disk=5)),
     ]
-    model = cluster(parts, brokers=5, flags={4: {"alive": False}, 5: {"alive": False}})
+    model = cluster(parts, brokers=6, flags={4: {"alive": False}, 5: {"alive": False}})
     proposal = plan(model, PlanOptions(max_replica_moves=2))
     after = {p.topic: p.replicas for p in apply_proposal(model, proposal).partitions}
-    assert len(set(after["offline"]) - {4, 5}) == 1  # back online before anything gets a second copy
-    assert not set(after["big"]) & {4, 5}  # then the most data at risk
-    assert after["small"] == [2, 5]
+    # one live replica each: both get a second copy before any partition gets a third, the most data first
+    assert [len(set(after[t]) - {4, 5}) for t in ("big", "small", "two-left")] == [2, 2, 2]
+
+
+def test_offline_partitions_stay_and_the_plan_says_why():
+    parts = [
+        Partition("lost", 0, [4], None, load(disk=1)),  # its only replica is on the dead broker
+        Partition("stuck", 0, [4, 3], None, load(disk=1)),  # broker 3 is out of sync: no leader either
+        Partition("orders", 0, [1, 4], 1, load(disk=90)),
+    ]
+    model = cluster(parts, brokers=5, flags={4: {"alive": False}})
+    proposal = plan(model)
+    # a reassignment of an offline partition would wait for broker 4, holding up the whole heal
+    assert [m.topic for m in proposal.moves] == ["orders"]
+    assert proposal.stats["offline_partitions_stranded"] == ["lost-0", "stuck-0"]
+    assert proposal.stats["left_behind_brokers"] == [{"id": 4, "state": "dead", "replicas": 2}]
+    assert "PARTIAL: 2 replicas remain on dead broker 4 (2): 2 offline partitions (no leader) stay" in (
+        render_summary(proposal)
+    )
+    hard_only = plan(model, PlanOptions(goals=list(HARD_GOALS)))
+    assert hard_only.stats["data_lower_bound_mb"] == hard_only.stats["data_to_move_mb"] == 90  # what can leave
 
 
 def test_capped_decommission_empties_what_it_can_and_never_fails():

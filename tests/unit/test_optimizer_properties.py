@@ -61,8 +61,11 @@ def assert_invariants(model, proposal, left_behind=0):
     after = apply_proposal(model, proposal)
     brokers = {b.id: b for b in model.brokers}
     before = {(p.topic, p.partition): p for p in model.partitions}
+    offline = {(p.topic, p.partition) for p in model.partitions if p.leader is None}
     for p in after.partitions:
         old = before[(p.topic, p.partition)]
+        if (p.topic, p.partition) in offline:
+            assert p.replicas == old.replicas and p.leader is None, "an offline partition was changed"
         assert len(p.replicas) == len(old.replicas), "replication factor changed"
         assert len(set(p.replicas)) == len(p.replicas), "two replicas on one broker"
         for b in p.replicas:
@@ -70,11 +73,17 @@ def assert_invariants(model, proposal, left_behind=0):
                 assert not brokers[b].excluded, "replica moved onto an excluded broker"
         assert p.leader is None or p.leader in p.replicas
     must_empty = {b.id for b in model.brokers if not b.alive or b.decommission}
-    left = sum(b in must_empty for p in after.partitions for b in p.replicas)
+    stranded = {f"{t}-{n}" for t, n in offline if set(before[(t, n)].replicas) & must_empty}
+    assert sorted(proposal.stats["offline_partitions_stranded"]) == sorted(stranded)
+    left = sum(b in must_empty for p in after.partitions for b in p.replicas
+               if (p.topic, p.partition) not in offline)
     assert left == left_behind == proposal.stats["replicas_left_behind"], "replica left on a broker that must be empty"
     if not left_behind:
-        violated = [r.goal for r in check(after) if r.hard and not r.satisfied]
-        assert violated == [], violated
+        keeping = {b for p in after.partitions for b in p.replicas if b in must_empty}
+        violated = [r for r in check(after) if r.hard and not r.satisfied]
+        # only offline partitions, which cannot move, and the brokers they keep
+        offline_names = {f"{t}-{n}" for t, n in offline}
+        assert all(set(r.brokers) <= keeping and set(r.partitions) <= offline_names for r in violated), violated
     return after
 
 

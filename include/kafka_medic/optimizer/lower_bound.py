@@ -2,7 +2,7 @@
 
 For each broker, take the largest of what the goals in the list force off it:
   - disk above its smallest disk limit (capacity or distribution band; everything on a dead or
-    decommissioned broker),
+    decommissioned broker but offline partitions, which cannot move),
   - replicas above its replica-count limit, counted as its smallest replicas,
   - replicas of a topic above that topic's per-broker limit, counted as that topic's smallest replicas
     on the broker;
@@ -30,9 +30,13 @@ from kafka_medic.model.placement import REPLICAS, Placement
 def data_lower_bound_mb(placement: Placement, goals: list[Goal], can_receive: np.ndarray) -> float:
     p = placement
     brokers = p.num_brokers
-    disk = p.metrics[:, DISK]
     slot_disk = p.arrays.leader_load[p.slot_partition, DISK]
     holds = p.arrays.holds_data
+    # offline partitions cannot move (see plan._movable): what they keep on a broker that must end
+    # empty stays there
+    stranded = (p.arrays.leader[p.slot_partition] < 0) & ~holds[p.slot_broker]
+    disk = p.metrics[:, DISK] - np.bincount(p.slot_broker, weights=slot_disk * stranded, minlength=brokers)
+    movable_disk = np.where(stranded, np.inf, slot_disk)  # never among the smallest that must leave
     leave = np.where(holds, 0.0, disk)
     arrive = np.zeros(brokers)
     smallest = np.concatenate([[0.0], np.cumsum(np.sort(p.arrays.leader_load[:, DISK]))])
@@ -43,9 +47,9 @@ def data_lower_bound_mb(placement: Placement, goals: list[Goal], can_receive: np
             arrive = np.maximum(arrive, np.where(can_receive, lower - disk, 0.0))
         elif isinstance(goal, BoundedGoal) and goal.metric == REPLICAS:
             lower, upper = goal.limits(p)
-            count = p.metrics[:, REPLICAS]
+            count = p.metrics[:, REPLICAS] - np.bincount(p.slot_broker, weights=stranded, minlength=brokers)
             excess = np.where(np.isfinite(upper), np.maximum(count - upper, 0), 0).astype(np.int64)
-            leave = np.maximum(leave, _smallest_per_group(p.slot_broker, slot_disk, excess, brokers))
+            leave = np.maximum(leave, _smallest_per_group(p.slot_broker, movable_disk, excess, brokers))
             missing = np.where(can_receive & np.isfinite(lower), np.maximum(lower - count, 0), 0).astype(
                 np.int64
             )

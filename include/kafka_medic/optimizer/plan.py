@@ -12,6 +12,7 @@ import numpy as np
 from kafka_medic.errors import MedicError
 from kafka_medic.goals.base import Thresholds
 from kafka_medic.goals.catalog import make_goals
+from kafka_medic.goals.leader import partition_name
 from kafka_medic.model.cluster import ClusterModel
 from kafka_medic.model.placement import Placement
 from kafka_medic.model.proposal import Proposal
@@ -36,7 +37,8 @@ def plan(model: ClusterModel, options: PlanOptions | None = None) -> Proposal:
     Raises PlanError (a MedicError) naming the goal and brokers or partitions when a hard goal cannot
     be met, and MedicError for invalid options. A max_replica_moves below what must leave dead or
     decommissioned brokers gives a partial plan instead, never an error: stats["replicas_left_behind"]
-    says how many stay, and where, and violated_goals_after what the next plan must still fix.
+    says how many stay, and where, and violated_goals_after what the next plan must still fix. Offline
+    partitions are never moved; those on dead brokers are listed in stats["offline_partitions_stranded"].
     """
     started = time.perf_counter()
     options = options or PlanOptions()
@@ -50,7 +52,7 @@ def plan(model: ClusterModel, options: PlanOptions | None = None) -> Proposal:
     search = Search(placement, can_receive, movable, options.max_replica_moves, options.seed)
     search.run(goals)
     after = [goal.check(placement) for goal in goals]
-    broken = [r for r in after if r.hard and not r.satisfied and not search.left_behind]
+    broken = [r for r in after if r.hard and not r.satisfied and not search.excused(r)]
     if broken:  # an earlier hard goal broken by a later one would be a planner bug: never ship it
         raise PlanError(f"hard goal {broken[0].goal} is violated after planning: {broken[0].detail}")
     option_stats = asdict(options)
@@ -64,6 +66,7 @@ def plan(model: ClusterModel, options: PlanOptions | None = None) -> Proposal:
         before_metrics,
         search.reason_names(),
         search.left_behind,
+        [partition_name(placement, part) for part in search.stranded],
         lower_bound,
         option_stats,
         time.perf_counter() - started,
@@ -82,12 +85,15 @@ def _receivers(placement: Placement, only_move_to: Sequence[int] | None) -> np.n
 
 
 def _movable(placement: Placement, excluded_topics: str | None) -> np.ndarray:
+    """(P,) partitions the plan may change: online (a partition with no leader cannot copy its data
+    to a new replica, nor elect one) and not of an excluded topic."""
     a = placement.arrays
+    online = a.leader >= 0
     if not excluded_topics:
-        return np.ones(a.num_partitions, dtype=bool)
+        return online
     try:
         pattern = re.compile(excluded_topics)
     except re.error as exc:
         raise MedicError(f"excluded topics: invalid regex {excluded_topics!r}: {exc}") from exc
     excluded = np.array([pattern.fullmatch(t) is not None for t in a.topics], dtype=bool)
-    return ~excluded[a.partition_topic] if len(a.topics) else np.ones(a.num_partitions, dtype=bool)
+    return online & ~excluded[a.partition_topic] if len(a.topics) else online

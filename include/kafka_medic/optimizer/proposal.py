@@ -62,6 +62,7 @@ def build_proposal(
     before_metrics: np.ndarray,
     reasons: list[str | None],
     left_behind: int,
+    stranded: list[str],
     lower_bound_mb: float,
     options: dict[str, Any],
     duration_s: float,
@@ -87,7 +88,8 @@ def build_proposal(
         "data_to_lower_bound": round(data / lower_bound_mb, 3) if lower_bound_mb > 0 else None,
         "moves_by_goal": _by_goal(move_reasons, [r.goal for r in after]),
         "replicas_left_behind": left_behind,
-        "left_behind_brokers": _left_behind(placement) if left_behind else [],
+        "offline_partitions_stranded": stranded,
+        "left_behind_brokers": _left_behind(placement) if left_behind or stranded else [],
         "goal_results_before": [_result(r) for r in before],
         "goal_results_after": [_result(r) for r in after],
         "utilisation_before": utilisation(placement, before_metrics),
@@ -106,7 +108,7 @@ def _by_goal(reasons: list[str | None], goals: list[str]) -> dict[str, int]:
 
 
 def _left_behind(placement: Placement) -> list[dict[str, Any]]:
-    """Brokers that must end empty but still hold replicas (a heal capped by max_replica_moves)."""
+    """Brokers that must end empty but still hold replicas (a capped heal, or offline partitions)."""
     a = placement.arrays
     count = placement.metrics[:, REPLICAS]
     return [

@@ -61,6 +61,9 @@ class Search(Balancing, Exchanging, Swapping, Spreading):
         self.reasons: list[str] = [EVACUATION]
         self.reason = np.full(placement.arrays.num_partitions, -1, dtype=np.int64)
         self.left_behind = 0  # replicas that max_replica_moves kept on brokers that must end empty
+        # offline partitions (no leader) with replicas on brokers that must end empty: nothing can
+        # copy their data until a replica returns, so they stay where they are
+        self.stranded = np.zeros(0, dtype=np.int64)
 
     # ---- driver --------------------------------------------------------------------------------
 
@@ -74,8 +77,18 @@ class Search(Balancing, Exchanging, Swapping, Spreading):
                 result = goal.check(self.p)
                 # a heal capped before every replica left spent the whole budget on evacuation: it is
                 # partial by request, and reports what is left for the next plan instead of failing
-                if not result.satisfied and not self.left_behind:
+                if not result.satisfied and not self.excused(result):
                     raise PlanError(self._explain(goal, result))
+
+    def excused(self, result: GoalResult) -> bool:
+        """Whether a violated hard goal is what the plan had to leave: a capped heal (partial by
+        request), or only offline partitions (which cannot move) and the brokers they keep."""
+        if self.left_behind:
+            return True
+        a = self.p.arrays
+        keeping = {int(a.broker_ids[b]) for b in np.flatnonzero(~a.holds_data & (self.p.metrics[:, REPLICAS] > 0))}
+        offline = {partition_name(self.p, part) for part in np.flatnonzero(a.leader < 0)}
+        return bool(keeping or offline) and set(result.brokers) <= keeping and set(result.partitions) <= offline
 
     def reason_names(self) -> list[str | None]:
         """(P,) the goal (or evacuation) that first changed each partition, None if unchanged."""
@@ -90,10 +103,14 @@ class Search(Balancing, Exchanging, Swapping, Spreading):
         follow have less to repair; when no broker does, capacity and then rack spread are relaxed.
         When max_replica_moves is smaller than what must leave, the most urgent replicas move and the
         rest stay for the next plan (`left_behind`): an operator capping a heal wants it partial, not
-        refused.
+        refused. Offline partitions stay (`stranded`): a reassignment of a partition with no leader
+        waits for a replica to return, and would hold up the whole execution.
         """
         p = self.p
-        slots = self._evacuation_order(np.flatnonzero(~p.arrays.holds_data[p.slot_broker]))
+        leaving = np.flatnonzero(~p.arrays.holds_data[p.slot_broker])
+        offline = p.arrays.leader[p.slot_partition[leaving]] < 0
+        self.stranded = np.unique(p.slot_partition[leaving[offline]])
+        slots = self._evacuation_order(leaving[~offline])
         if self.max_replica_moves is not None:
             self.left_behind = max(len(slots) - self.max_replica_moves, 0)
             slots = slots[: len(slots) - self.left_behind]
@@ -123,8 +140,8 @@ class Search(Balancing, Exchanging, Swapping, Spreading):
 
     def _evacuation_order(self, slots: np.ndarray) -> np.ndarray:
         """`slots` (grouped by partition, as slots are) most urgent first: a partition's k-th replica to
-        leave ranks by its live replicas + k, so offline partitions and those with the fewest live
-        (in-sync) replicas each get one replica back before any gets a second; then the partition
+        leave ranks by its live replicas + k, so the partitions with the fewest live (in-sync)
+        replicas each get one replica back before any gets a second; then the partition
         with the most data, which one more failure would leave the least protected."""
         p = self.p
         parts = p.slot_partition[slots]
@@ -199,7 +216,7 @@ class Search(Balancing, Exchanging, Swapping, Spreading):
             bad = np.flatnonzero(most_in_one_rack(p, np.arange(len(p.rf))) > goal.limits(p))
             stuck = [partition_name(p, part) for part in bad[~self.movable[bad]]]
             if stuck:
-                return f"{message}; their topics are excluded from moves: {describe(stuck)}"
+                return f"{message}; they are offline or their topics are excluded from moves: {describe(stuck)}"
         if self.max_replica_moves is not None and p.replica_moves >= self.max_replica_moves:
             return f"{message}; max_replica_moves={self.max_replica_moves} was reached"
         return f"{message}; no move keeps the goals before it satisfied"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kafka_medic.goals.base import describe
 from kafka_medic.model.cluster import RESOURCES
 from kafka_medic.model.proposal import Proposal
 from kafka_medic.output import format_table
@@ -41,14 +42,23 @@ def headline(proposal: Proposal) -> str:
 
 
 def partial_note(proposal: Proposal) -> str | None:
-    """What a capped heal or decommission leaves behind, or None when the plan empties every broker it must."""
+    """What a capped heal or decommission, or offline partitions, leave behind; None when the plan
+    empties every broker it must."""
     s = proposal.stats
-    if not s.get("replicas_left_behind"):
+    capped, offline = s.get("replicas_left_behind"), s.get("offline_partitions_stranded")
+    if not capped and not offline:
         return None
     where = ", ".join(f"{b['state']} broker {b['id']} ({b['replicas']:,})" for b in s["left_behind_brokers"])
-    cap = s.get("options", {}).get("max_replica_moves")
-    return (f"PARTIAL: {s['replicas_left_behind']:,} replicas remain on {where}: max_replica_moves={cap} "
-            "moved the most urgent first; plan again after these moves to finish")
+    notes = []
+    if offline:
+        notes.append(f"{len(offline):,} offline partitions (no leader) stay, since no replica can copy their "
+                     f"data until one of theirs returns (or an unclean leader election): {describe(offline)}")
+    if capped:
+        cap = s.get("options", {}).get("max_replica_moves")
+        notes.append(f"max_replica_moves={cap} left {capped:,} replicas, having moved the most urgent first; "
+                     "plan again after these moves to finish")
+    remain = sum(b["replicas"] for b in s["left_behind_brokers"])
+    return f"PARTIAL: {remain:,} replicas remain on {where}: " + "; ".join(notes)
 
 
 def _balance_line(s: dict[str, Any]) -> str:
