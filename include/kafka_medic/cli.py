@@ -12,26 +12,37 @@ import sys
 
 from kafka_medic.errors import MedicError
 
-COMMAND_MODULES = (
-    "kafka_medic.devcluster.commands",
-    "kafka_medic.kafka.commands",
-    "kafka_medic.demo",
-    "kafka_medic.metrics.commands",
-    "kafka_medic.executor.commands",
-    "kafka_medic.planning_commands",
-)
+# command -> the module that registers it. Only the module of the command being run is imported
+# (Kafka clients, numpy and SQLAlchemy take seconds to load); help and unknown commands load all.
+COMMANDS = {
+    "dev-cluster": "kafka_medic.devcluster.commands",
+    "state": "kafka_medic.kafka.commands",
+    "snapshot": "kafka_medic.kafka.commands",
+    "demo": "kafka_medic.demo",
+    "sample": "kafka_medic.metrics.commands",
+    "load": "kafka_medic.metrics.commands",
+    "execute": "kafka_medic.executor.commands",
+    "executions": "kafka_medic.executor.commands",
+    "stop": "kafka_medic.executor.commands",
+    "plan": "kafka_medic.planning_commands",
+    "check": "kafka_medic.planning_commands",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser for `command` alone when it is known, else for every command."""
     parser = argparse.ArgumentParser(prog="kafka-medic", description=__doc__.splitlines()[0])
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    modules = [COMMANDS[command]] if command in COMMANDS else dict.fromkeys(COMMANDS.values())
+    for name in modules:
         importlib.import_module(name).register(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    command = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(command).parse_args(argv)
     try:
         return args.func(args) or 0
     except MedicError as exc:
