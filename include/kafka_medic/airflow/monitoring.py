@@ -58,14 +58,19 @@ def sample(cluster: str, conn_id: str, every_minutes: int) -> int:
 
 
 def detect(cluster: str, conn_id: str) -> dict[str, list[dict]]:
-    """Find, record and alert; returns action -> anomalies (dicts) to hand to that action's DAG now."""
+    """Put back throttles left on brokers now back; find, record and alert. Returns action -> anomalies
+    (dicts) to hand to that action's DAG now."""
     from kafka_medic.detector import HEAL, AnomalyLog, find_anomalies, parse_rules
+    from kafka_medic.executor import Journal
+    from kafka_medic.executor.steps import clear_left_throttles
     from kafka_medic.goals import DEFAULT_GOALS
     from kafka_medic.kafka.reader import read_cluster_state
 
     s = settings(cluster, conn_id)
     rules = parse_rules(s.remediation)
     state = read_cluster_state(s.config)
+    with Journal() as journal:
+        clear_left_throttles(s.config, journal, state, log.info)
     found = find_anomalies(state, goals=DEFAULT_GOALS, model=cluster_model(s, state), cluster=cluster)
     with AnomalyLog() as anomalies:
         new, ongoing, resolved = anomalies.record(cluster, found)

@@ -310,6 +310,16 @@ class Journal(StoreTables):
                 for r in conn.execute(query).mappings()
             ]
 
+    def with_throttles_left(self, cluster: str) -> list[str]:
+        """Finished executions of `cluster` with a throttle value not yet put back (a broker was down)."""
+        query = (
+            sa.select(executions.c.id).distinct()
+            .join(throttles, throttles.c.execution_id == executions.c.id)
+            .where(executions.c.cluster == cluster, executions.c.status != RUNNING, throttles.c.cleared.is_(False))
+        )
+        with self.engine.connect() as conn:
+            return list(conn.scalars(query))
+
     def remember_original(self, execution_id: str, resource: str, name: str, config: str, original: str | None) -> None:
         """Keep the value found before the first change; later calls never overwrite it."""
         key = _throttle_key(execution_id, resource, name, config)

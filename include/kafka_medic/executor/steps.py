@@ -60,6 +60,7 @@ def start_execution(config: ClusterConfig, proposal: Proposal, options: Executio
     key = lock_key(config, state)
     holder = journal.lock_holder(key, config.name)
     if holder is None:
+        clear_left_throttles(config, journal, state, log)
         task_list, skipped = tasks_for(proposal.moves, state)
         execution_id = journal.create(config.name, proposal, options, task_list + [s.task for s in skipped], key)
         if execution_id is None:
@@ -254,6 +255,18 @@ def clear_throttles(config: ClusterConfig, execution_id: str, journal: Journal, 
         return left
     log("throttles cleared" if not left else "throttles cleared except on brokers that are down")
     return left
+
+
+def clear_left_throttles(config: ClusterConfig, journal: Journal, state: ClusterState, log: Log = print) -> None:
+    """Put back the throttle rates that finished executions left on brokers that were down then and are
+    back now (a broker that died mid-execution keeps them until someone clears them)."""
+    alive = set(state.alive_brokers)
+    for execution_id in journal.with_throttles_left(config.name):
+        back = sorted({int(r.name) for r in journal.throttles(execution_id)
+                       if r.resource == BROKER and not r.cleared and int(r.name) in alive})
+        if back:
+            log(f"clearing the throttles execution {execution_id} left on broker(s) {back}, which are back")
+            with_admin(config, lambda admin, e=execution_id: clear_throttle_configs(admin, journal, e, alive, log))
 
 
 def finish(config: ClusterConfig, execution_id: str, journal: Journal, log: Log = print) -> dict:
