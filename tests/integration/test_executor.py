@@ -8,7 +8,7 @@ import pytest
 
 from kafka_medic.errors import MedicError
 from kafka_medic.executor import ExecutionOptions, execute, start_execution, stop, tasks_for
-from kafka_medic.executor.steps import clear_throttles, lock_key
+from kafka_medic.executor.steps import clear_left_throttles, clear_throttles, lock_key
 from kafka_medic.executor.submit import reachable
 from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.kafka.reader import read_cluster_state
@@ -128,6 +128,39 @@ def test_a_destination_that_dies_mid_move_stops_the_execution_cleanly(healthy_kr
     assert f"clearing the throttles execution {report['execution_id']} left on broker(s) [4], which are back" in lines
     assert our_throttles(config, topic) == {"brokers": {}, "topic": {}}
     assert journal.with_throttles_left("ex-dead-destination") == []
+
+
+def test_the_leader_dying_mid_move_fails_over_and_the_moves_finish(healthy_kraft_cluster, journal):
+    """Only a destination's death stops an execution: when the source leader dies, the new replicas copy
+    from the partition's new leader, and every acknowledged message is still there."""
+    bootstrap = healthy_kraft_cluster.bootstrap
+    topic = "ex-dead-leader"
+    placed_topic(bootstrap, topic, [[1, 2, 3], [1, 3, 2]], mb=8, min_isr=2)
+    config = ClusterConfig(bootstrap, name="ex-dead-leader")
+    moves = {0: ([1, 2, 3], [4, 2, 3]), 1: ([1, 3, 2], [3, 4, 2])}
+    lines: list[str] = []
+
+    def log(line: str) -> None:
+        lines.append(line)
+        if line.startswith("batch 1: submitted"):
+            healthy_kraft_cluster.kill_broker(1)
+
+    with CheckedProducer(bootstrap, topic) as producer:
+        report = execute(config, proposal("ex-dead-leader", topic, moves), ExecutionOptions(throttle=2 * MB),
+                         journal, log)
+    assert report["status"] == "succeeded", lines
+    parts = partitions_of(config, topic)
+    for p, (_, new) in moves.items():
+        assert parts[p].replicas == new and sorted(parts[p].isr) == sorted(new), parts[p]
+    assert no_reassignments(config)
+    assert not producer.errors and len(producer.acked) > 100
+    consumed = [v for v in consume_values(bootstrap, topic, list(parts)) if not v.startswith(b"x")]
+    assert checksum(consumed) == checksum(producer.acked)
+    assert report["throttles_left"] and all(" 1 " in t for t in report["throttles_left"])
+    healthy_kraft_cluster.start_broker(1)
+    wait_for(lambda: broker_alive(config, 1), 60, "broker 1 to be back")
+    clear_left_throttles(config, journal, read_cluster_state(config), lines.append)
+    assert our_throttles(config, topic) == {"brokers": {}, "topic": {}}
 
 
 def test_two_names_for_one_cluster_share_one_lock(healthy_kraft_cluster, journal):
