@@ -70,6 +70,46 @@ def test_rebalance_approved_by_policy_runs_every_step_and_clears_throttles(dags,
     assert record.approved_by.startswith("auto: rebalance auto-approved by policy")
 
 
+def test_rebalance_with_auto_throttle_puts_each_brokers_sampled_headroom_on_it(dags, kraft_cluster):
+    """The form's auto throttle reaches the executor: the rates are the headroom of the samples in the
+    store (here the connection has no capacity file: the built-in capacity), and they are cleared."""
+    from kafka_medic.capacity import load_capacities
+    from kafka_medic.devcluster.workload import TopicLoad, create_skewed_topics
+    from kafka_medic.executor import Journal
+    from kafka_medic.executor.headroom import headroom_rates, measured_traffic
+    from kafka_medic.kafka.config import ClusterConfig
+    from kafka_medic.kafka.reader import read_cluster_state
+    from kafka_medic.metrics.admin_sampler import AdminSampler
+    from kafka_medic.metrics.jmx_sampler import JmxSampler
+    from kafka_medic.metrics.sampling import sample_loop
+    from kafka_medic.metrics.store import MetricsStore
+
+    config = ClusterConfig(bootstrap=kraft_cluster.bootstrap, name=CLUSTER)
+    admin = AdminSampler(config)
+    with MetricsStore() as store:  # the store the DAGs use, as the sample DAG would fill it
+        sample_loop(store, CLUSTER, [admin, JmxSampler({b: kraft_cluster.jmx_url(b) for b in kraft_cluster.broker_ids},
+                                                        admin)], interval_s=3.0, rounds=2)
+    topic = f"airflow-auto-{uuid.uuid4().hex[:6]}"
+    create_skewed_topics(kraft_cluster.bootstrap, kraft_cluster.broker_ids, (TopicLoad(topic, 8, 1.0),))
+    with Journal() as journal:
+        known = {e.id for e in journal.list(CLUSTER)}
+    conf = {"force": True, "auto_throttle": True, "excluded_topics": f"(?!{topic}$).*"}
+    run = dags.dags[f"kafka_medic__{CLUSTER}__rebalance"].test(run_conf=conf)
+
+    assert str(run.state) == "success" and set(states(run).values()) == {"success"}, states(run)
+    with Journal() as journal:
+        [execution] = [e for e in journal.list(CLUSTER) if e.id not in known]
+        applied = {}
+        for r in journal.throttles(execution.id):
+            if r.resource == "broker":
+                applied.setdefault(int(r.name), {})[r.config] = int(r.applied)
+    with MetricsStore() as store:  # no sample since: the same traffic the execution saw
+        expected = headroom_rates(load_capacities(None), measured_traffic(store, CLUSTER, sorted(applied)), 0.8)
+    assert applied and {b: (v["leader.replication.throttled.rate"], v["follower.replication.throttled.rate"])
+                        for b, v in applied.items()} == expected
+    assert read_cluster_state(config).throttles() == {"brokers": {}, "topics": {}}
+
+
 def test_demote_is_auto_approved_within_the_policy_and_moves_only_leadership(dags, kraft_cluster):
     from kafka.admin import NewTopic
 
