@@ -1,13 +1,16 @@
-"""`kafka-medic plan` and `kafka-medic check`: the planner and the goal checks on a model file."""
+"""`kafka-medic plan` and `kafka-medic check`: the planner and the goal checks on a model file, or on a
+snapshot of the live cluster (the dev cluster when no flag says otherwise)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from kafka_medic.errors import MedicError
 from kafka_medic.goals import DEFAULT_GOALS, Thresholds, check
 from kafka_medic.goals.base import DEFAULT_CAPACITY_THRESHOLDS
-from kafka_medic.model import load_model, proposal_to_dict, save_proposal
+from kafka_medic.kafka.commands import add_snapshot_args
+from kafka_medic.model import ClusterModel, load_model, proposal_to_dict, save_proposal
 from kafka_medic.optimizer import PlanOptions, plan, render_summary
 from kafka_medic.output import add_json_flag, print_json, print_table
 
@@ -50,7 +53,7 @@ def register(subparsers) -> None:
 
 
 def run_plan(args: argparse.Namespace) -> int:
-    model = load_model(args.model)
+    model = _model(args)
     options = PlanOptions(
         goals=args.goals,
         excluded_topics=args.exclude_topics,
@@ -75,7 +78,7 @@ def run_plan(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    results = check(load_model(args.model), args.goals, _thresholds(args))
+    results = check(_model(args), args.goals, _thresholds(args))
     if args.json:
         print_json([vars(r) for r in results])
     else:
@@ -87,8 +90,21 @@ def run_check(args: argparse.Namespace) -> int:
     return 1 if any(r.hard and not r.satisfied for r in results) else 0
 
 
+def _model(args: argparse.Namespace) -> ClusterModel:
+    if args.model:
+        return load_model(args.model)
+    from kafka_medic.kafka.commands import live_model
+
+    model, summary = live_model(args)
+    print(f"snapshot of cluster {model.cluster!r}: {summary}", file=sys.stderr)
+    return model
+
+
 def _add_model_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", "-m", required=True, metavar="FILE", help="cluster model file")
+    parser.add_argument("--model", "-m", metavar="FILE",
+                        help="cluster model file (default: a snapshot of the live cluster: the dev cluster "
+                        "unless --bootstrap names another)")
+    add_snapshot_args(parser)
     parser.add_argument(
         "--goals",
         type=_goal_list,

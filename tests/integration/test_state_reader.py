@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -11,13 +12,15 @@ import pytest
 from kafka import TopicPartition
 
 from kafka_medic.executor import throttles
+from kafka_medic.goals import DEFAULT_GOALS
 from kafka_medic.kafka.admin import admin_client
 from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.kafka.reader import read_cluster_state
 from kafka_medic.kafka.state import THROTTLE_RATE_CONFIGS, THROTTLE_REPLICA_CONFIGS
-from kafka_medic.model import load_model, save_model
+from kafka_medic.model import load_model, load_proposal, save_model
 from kafka_medic.model.snapshot import state_to_model
 
+from .executor_helpers import placed_topic
 from .kafka_helpers import create_topic, produce, wait_for
 
 pytestmark = pytest.mark.kafka
@@ -127,3 +130,25 @@ def test_snapshot_cli_round_trip(config, healthy_kraft_cluster, tmp_path):
     again = tmp_path / "again.json"
     save_model(load_model(out), again)
     assert again.read_bytes() == out.read_bytes()
+
+
+def test_plan_and_check_without_a_model_file_snapshot_the_live_cluster(config, healthy_kraft_cluster, tmp_path):
+    placed_topic(config.bootstrap, "reader-crowded", [[1, 2], [2, 1]] * 4, mb=1)  # nothing on brokers 3 and 4
+    env = {**os.environ, "KAFKA_MEDIC_HOME": str(tmp_path)}  # an empty store: loads are zero, sizes are real
+    out = tmp_path / "proposal.json"
+    planned = subprocess.run(
+        [sys.executable, "-m", "kafka_medic.cli", "plan", "--bootstrap", config.bootstrap, "--output", str(out)],
+        capture_output=True, text=True, env=env,
+    )
+    assert planned.returncode == 0, planned.stderr
+    assert "snapshot of cluster 'dev': 4 brokers (0 dead)" in planned.stderr
+    current = {(p.topic, p.partition): p.replicas for p in read_cluster_state(config).partitions}
+    proposal = load_proposal(out)
+    assert all(list(m.old_replicas) == current[(m.topic, m.partition)] for m in proposal.moves)
+    assert {b for m in proposal.moves if m.topic == "reader-crowded" for b in m.new_replicas} & {3, 4}
+    checked = subprocess.run(
+        [sys.executable, "-m", "kafka_medic.cli", "check", "--bootstrap", config.bootstrap, "--json"],
+        capture_output=True, text=True, env=env,
+    )
+    assert checked.returncode in (0, 1), checked.stderr
+    assert [r["goal"] for r in json.loads(checked.stdout)] == list(DEFAULT_GOALS)

@@ -229,6 +229,8 @@ def test_invalid_options_are_user_errors():
         plan(cluster(even()), PlanOptions(excluded_topics="("))
     with pytest.raises(MedicError, match="unknown broker 9"):
         plan(cluster(even()), PlanOptions(only_move_to=[9]))
+    with pytest.raises(MedicError, match="max_replica_moves: -1 is negative; give 0 or more"):
+        plan(cluster(even()), PlanOptions(max_replica_moves=-1))
 
 
 def test_same_input_and_seed_give_the_same_plan():

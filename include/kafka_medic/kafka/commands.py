@@ -7,16 +7,14 @@ import sys
 from typing import TYPE_CHECKING
 
 from kafka_medic.capacity import load_capacities
-from kafka_medic.kafka.reader import read_cluster_state
-from kafka_medic.kafka.state import ClusterState
 from kafka_medic.kafka.target import add_cluster_args, resolve_cluster
 from kafka_medic.metrics.commands import add_store_arg, add_window_args
-from kafka_medic.model import save_model
-from kafka_medic.model.snapshot import state_to_model
 from kafka_medic.output import add_json_flag, print_json, print_table
 
 if TYPE_CHECKING:
+    from kafka_medic.kafka.state import ClusterState
     from kafka_medic.metrics.load_model import LoadModel
+    from kafka_medic.model import ClusterModel
 
 
 def register(subparsers) -> None:
@@ -26,17 +24,25 @@ def register(subparsers) -> None:
     state.set_defaults(func=run_state)
 
     snap = subparsers.add_parser("snapshot", help="write the cluster model file of a live cluster")
-    add_cluster_args(snap)
     snap.add_argument("--output", "-o", required=True, help="model file to write")
-    snap.add_argument("--capacity", metavar="FILE", help="capacity file (default: log-dir size, 1 Gbit/s, 100%% CPU)")
-    snap.add_argument("--require-complete", action="store_true",
-                      help="fail unless the metrics store has a complete load model")
-    add_store_arg(snap)
-    add_window_args(snap)
+    add_snapshot_args(snap)
     snap.set_defaults(func=run_snapshot)
 
 
+def add_snapshot_args(parser: argparse.ArgumentParser) -> None:
+    """Which live cluster to snapshot, and where its loads come from."""
+    add_cluster_args(parser)
+    parser.add_argument("--capacity", metavar="FILE",
+                        help="capacity file (default: log-dir size, 1 Gbit/s, 100%% CPU)")
+    parser.add_argument("--require-complete", action="store_true",
+                        help="fail unless the metrics store has a complete load model")
+    add_store_arg(parser)
+    add_window_args(parser)
+
+
 def run_state(args: argparse.Namespace) -> int:
+    from kafka_medic.kafka.reader import read_cluster_state
+
     config, known = resolve_cluster(args)
     state = read_cluster_state(config, known)
     if args.json:
@@ -64,7 +70,20 @@ def run_state(args: argparse.Namespace) -> int:
 
 
 def run_snapshot(args: argparse.Namespace) -> int:
-    """The live cluster's placement and sizes, with network and CPU loads from the metrics store."""
+    from kafka_medic.model import save_model
+
+    model, summary = live_model(args)
+    save_model(model, args.output)
+    print(f"wrote {args.output}: {summary}")
+    return 0
+
+
+def live_model(args: argparse.Namespace) -> tuple[ClusterModel, str]:
+    """The live cluster's placement and sizes, with network and CPU loads from the metrics store; and a
+    one-line summary of what it holds."""
+    from kafka_medic.kafka.reader import read_cluster_state
+    from kafka_medic.model.snapshot import state_to_model
+
     config, known = resolve_cluster(args)
     state = read_cluster_state(config, known)
     loads = _store_loads(args, config.name)
@@ -73,11 +92,10 @@ def run_snapshot(args: argparse.Namespace) -> int:
         capacities = load_capacities(args.capacity)
         capacity = lambda broker_id: capacities.for_broker(broker_id).as_dict()  # noqa: E731
     model = state_to_model(state, cluster=config.name, capacity=capacity, loads=loads.partition_load)
-    save_model(model, args.output)
     dead = state.dead_brokers
-    print(f"wrote {args.output}: {len(model.brokers)} brokers ({len(dead)} dead{': ' + str(dead) if dead else ''}), "
-          f"{len(model.partitions)} partitions; load from {loads.valid_windows} of {loads.windows} valid windows")
-    return 0
+    return model, (f"{len(model.brokers)} brokers ({len(dead)} dead{': ' + str(dead) if dead else ''}), "
+                   f"{len(model.partitions)} partitions; load from {loads.valid_windows} of {loads.windows} "
+                   "valid windows")
 
 
 def _store_loads(args: argparse.Namespace, cluster: str) -> LoadModel:

@@ -42,6 +42,8 @@ def plan(model: ClusterModel, options: PlanOptions | None = None) -> Proposal:
     """
     started = time.perf_counter()
     options = options or PlanOptions()
+    if options.max_replica_moves is not None and options.max_replica_moves < 0:
+        raise MedicError(f"max_replica_moves: {options.max_replica_moves} is negative; give 0 or more")
     goals = make_goals(options.goals, options.thresholds)
     placement = Placement.from_model(model)
     can_receive = _receivers(placement, options.only_move_to)
