@@ -7,6 +7,7 @@ utilisation spread before and after, and the same figures for the plan `kafka-re
 
     .venv/bin/python bench/planner.py                       # all sizes, JSON in bench/results/
     .venv/bin/python bench/planner.py --sizes small --heterogeneous
+    .venv/bin/python bench/planner.py --sizes large --partitions-per-topic 1   # 100,000 one-partition topics
 """
 
 from __future__ import annotations
@@ -42,19 +43,23 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="small,medium,large", help="comma-separated: " + ", ".join(SIZES))
     parser.add_argument("--heterogeneous", action="store_true", help="brokers of three disk sizes")
+    parser.add_argument("--partitions-per-topic", type=int, default=0, metavar="N",
+                        help="every topic has N partitions (default: mostly small topics, a few large)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--one", help=argparse.SUPPRESS)  # run one size in this process, print JSON
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(run_one(args.one, args.heterogeneous, args.seed)))
+        print(json.dumps(run_one(args.one, args.heterogeneous, args.seed, args.partitions_per_topic)))
         return 0
     RESULTS.mkdir(exist_ok=True)
     rows = []
     for size in args.sizes.split(","):
-        command = [sys.executable, __file__, "--one", size, "--seed", str(args.seed)]
+        command = [sys.executable, __file__, "--one", size, "--seed", str(args.seed),
+                   "--partitions-per-topic", str(args.partitions_per_topic)]
         command += ["--heterogeneous"] if args.heterogeneous else []
         result = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
-        name = f"planner-{size}{'-heterogeneous' if args.heterogeneous else ''}.json"
+        name = (f"planner-{size}{'-heterogeneous' if args.heterogeneous else ''}"
+                f"{f'-topics-of-{args.partitions_per_topic}' if args.partitions_per_topic else ''}.json")
         (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
         rows.append(result)
         print(
@@ -65,8 +70,8 @@ def main() -> int:
     return 0
 
 
-def run_one(size: str, heterogeneous: bool, seed: int) -> dict:
-    scenario = replace(SIZES[size], heterogeneous=heterogeneous)
+def run_one(size: str, heterogeneous: bool, seed: int, partitions_per_topic: int) -> dict:
+    scenario = replace(SIZES[size], heterogeneous=heterogeneous, partitions_per_topic=partitions_per_topic)
     model = synthetic_model(scenario, seed=seed, cluster=f"bench-{size}")
     load = os.getloadavg()[0]
     wall, cpu = time.perf_counter(), time.process_time()

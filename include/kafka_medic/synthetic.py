@@ -38,6 +38,7 @@ class Scenario:
     drifted_leaders: float = 0.1  # share of partitions not led by their preferred replica
     oldest_topics: float = 0.85  # a topic lives on the first 85-100% of the brokers (the cluster grew)
     follower_cpu_ratio: float = 0.3
+    partitions_per_topic: int = 0  # 0: mostly small topics and a few large ones; N: every topic has N
 
 
 def synthetic_model(
@@ -59,7 +60,7 @@ def synthetic_model(
     decommission = set(special[s.dead : s.dead + s.decommission].tolist())
     excluded = set(special[s.dead + s.decommission : s.dead + s.decommission + s.excluded].tolist())
 
-    topic_sizes = _topic_sizes(rng, s.partitions)
+    topic_sizes = _topic_sizes(rng, s.partitions, s.partitions_per_topic)
     replicas, topic_of = _place(rng, s, topic_sizes, rack, old)
     load = _loads(rng, topic_of, len(topic_sizes))
     drifted = rng.random(s.partitions) < s.drifted_leaders
@@ -103,8 +104,12 @@ def synthetic_model(
     return ClusterModel(cluster, brokers, partitions, "2026-01-01T00:00:00Z", s.follower_cpu_ratio)
 
 
-def _topic_sizes(rng: np.random.Generator, partitions: int) -> np.ndarray:
-    """Partition counts per topic: mostly small topics, a few large ones (about 100 partitions mean)."""
+def _topic_sizes(rng: np.random.Generator, partitions: int, per_topic: int) -> np.ndarray:
+    """Partition counts per topic: mostly small topics, a few large ones (about 100 partitions mean);
+    or `per_topic` each, as in clusters of many small services' topics."""
+    if per_topic:
+        rest = [partitions % per_topic] if partitions % per_topic else []
+        return np.array([per_topic] * (partitions // per_topic) + rest)
     sizes = []
     left = partitions
     while left > 0:

@@ -12,7 +12,7 @@ import numpy as np
 from kafka_medic.model.arrays import CPU, DISK, NW_IN, NW_OUT
 from kafka_medic.optimizer.balance import MAX_SWAPS, covered
 
-SWAP_PARTNERS = 4  # brokers at the other end of the band a broker tries to swap with
+SWAP_PARTNERS = 16  # brokers at the other end of the band a broker tries to swap with
 SWAP_CANDIDATES = 32  # replicas per side by load, and as many by density (so up to 64 x 64 pairs)
 LOADS = [DISK, NW_IN, NW_OUT, CPU]
 
