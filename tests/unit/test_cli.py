@@ -27,3 +27,16 @@ def test_a_light_command_does_not_load_the_planner_or_the_store():
             "print(sorted(m for m in ('numpy', 'sqlalchemy', 'pandas') if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
+
+
+def test_a_proposal_for_another_cluster_is_refused_before_anything_connects(tmp_path, capsys):
+    from kafka_medic.cli import main
+    from kafka_medic.model import Move, Proposal, save_proposal
+
+    path = tmp_path / "proposal.json"
+    save_proposal(Proposal("prod-eu", [], [Move("t", 0, [1, 2], [3, 2], 1, 3)], {}), path)
+    assert main(["execute", "--bootstrap", "127.0.0.1:1", "--proposal", str(path)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"kafka-medic: error: {path} was planned for cluster 'prod-eu', not 'dev': "
+        "give --cluster prod-eu (with its --bootstrap) to execute it there"
+    )

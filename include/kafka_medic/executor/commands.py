@@ -61,6 +61,9 @@ def register(subparsers) -> None:
 def run_execute(args: argparse.Namespace) -> int:
     config, _ = resolve_cluster(args)
     proposal = load_proposal(args.proposal)
+    if proposal.cluster != config.name:
+        raise MedicError(f"{args.proposal} was planned for cluster {proposal.cluster!r}, not {config.name!r}: "
+                         f"give --cluster {proposal.cluster} (with its --bootstrap) to execute it there")
     options = ExecutionOptions(
         concurrency=args.concurrency, max_moves=args.max_moves, strategy=tuple(args.strategy.split(",")),
         throttle=_throttle(args.throttle), auto_throttle=args.throttle == "auto", capacity_file=args.capacity,
