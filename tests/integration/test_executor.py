@@ -8,8 +8,10 @@ import pytest
 
 from kafka_medic.errors import MedicError
 from kafka_medic.executor import ExecutionOptions, execute, start_execution, stop, tasks_for
-from kafka_medic.executor.steps import clear_left_throttles, clear_throttles, lock_key
+from kafka_medic.executor.steps import clear_left_throttles, clear_throttles, lock_key, set_throttles
 from kafka_medic.executor.submit import reachable
+from kafka_medic.executor.throttles import set_replica_throttles
+from kafka_medic.kafka.admin import admin_client
 from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.kafka.reader import read_cluster_state
 
@@ -125,7 +127,7 @@ def test_a_destination_that_dies_mid_move_stops_the_execution_cleanly(healthy_kr
     after = execute(config, proposal("ex-dead-destination", topic, {3: ([1, 3], [3, 1])}), ExecutionOptions(),
                     journal, lines.append)
     assert after["status"] == "succeeded"
-    assert f"clearing the throttles execution {report['execution_id']} left on broker(s) [4], which are back" in lines
+    assert f"clearing the throttles execution {report['execution_id']} left on broker(s) [4]" in lines
     assert our_throttles(config, topic) == {"brokers": {}, "topic": {}}
     assert journal.with_throttles_left("ex-dead-destination") == []
 
@@ -161,6 +163,29 @@ def test_the_leader_dying_mid_move_fails_over_and_the_moves_finish(healthy_kraft
     wait_for(lambda: broker_alive(config, 1), 60, "broker 1 to be back")
     clear_left_throttles(config, journal, read_cluster_state(config), lines.append)
     assert our_throttles(config, topic) == {"brokers": {}, "topic": {}}
+
+
+def test_throttles_of_an_execution_that_ended_without_clearing_are_put_back_by_the_next(healthy_kraft_cluster,
+                                                                                          journal):
+    """As if the process died between recording the end and clearing (or a teardown never ran)."""
+    bootstrap = healthy_kraft_cluster.bootstrap
+    topic = "ex-uncleared"
+    placed_topic(bootstrap, topic, [[1, 2], [2, 1]], mb=1)
+    config = ClusterConfig(bootstrap, name="ex-uncleared")
+    plan = proposal("ex-uncleared", topic, {0: ([1, 2], [3, 2])})
+    execution_id = start_execution(config, plan, ExecutionOptions(throttle=1 * MB), journal, lambda line: None)
+    set_throttles(config, execution_id, journal, lambda line: None)
+    with admin_client(config) as admin:
+        set_replica_throttles(admin, journal, execution_id, [r.task for r in journal.tasks(execution_id)])
+    journal.finish(execution_id, "failed", "the executor died", {})
+    left = our_throttles(config, topic)
+    assert set(left["brokers"]) == {1, 2, 3} and left["topic"]
+    lines: list[str] = []
+    clear_left_throttles(config, journal, read_cluster_state(config), lines.append)
+    assert our_throttles(config, topic) == {"brokers": {}, "topic": {}}
+    assert lines[0] == (f"clearing the throttles execution {execution_id} left on broker(s) [1, 2, 3], "
+                        f"topic(s) ['{topic}']")
+    assert journal.with_throttles_left("ex-uncleared") == []
 
 
 def test_two_names_for_one_cluster_share_one_lock(healthy_kraft_cluster, journal):

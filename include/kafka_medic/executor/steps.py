@@ -258,14 +258,18 @@ def clear_throttles(config: ClusterConfig, execution_id: str, journal: Journal, 
 
 
 def clear_left_throttles(config: ClusterConfig, journal: Journal, state: ClusterState, log: Log = print) -> None:
-    """Put back the throttle rates that finished executions left on brokers that were down then and are
-    back now (a broker that died mid-execution keeps them until someone clears them)."""
+    """Put back the throttles finished executions left: rates on brokers that were down then and are back
+    now (a broker that died mid-execution keeps them until someone clears them), and any topic throttles
+    of an execution whose own clearing never ran."""
     alive = set(state.alive_brokers)
     for execution_id in journal.with_throttles_left(config.name):
-        back = sorted({int(r.name) for r in journal.throttles(execution_id)
-                       if r.resource == BROKER and not r.cleared and int(r.name) in alive})
-        if back:
-            log(f"clearing the throttles execution {execution_id} left on broker(s) {back}, which are back")
+        left = [r for r in journal.throttles(execution_id) if not r.cleared]
+        back = sorted({int(r.name) for r in left if r.resource == BROKER and int(r.name) in alive})
+        topics = sorted({r.name for r in left if r.resource != BROKER})
+        if back or topics:
+            where = [f"broker(s) {back}"] if back else []
+            where += [f"topic(s) {topics}"] if topics else []
+            log(f"clearing the throttles execution {execution_id} left on {', '.join(where)}")
             with_admin(config, lambda admin, e=execution_id: clear_throttle_configs(admin, journal, e, alive, log))
 
 
