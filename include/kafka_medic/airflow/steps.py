@@ -108,6 +108,7 @@ def make_plan(request: dict, model: dict, ti) -> dict:
     from kafka_medic.model import parse_model, proposal_to_dict
     from kafka_medic.notify.summary import approval_markdown
     from kafka_medic.optimizer import render_summary
+    from kafka_medic.optimizer.summary import partial_note
 
     req = Request.from_dict(request)
     with failing_fast(ti):
@@ -120,7 +121,7 @@ def make_plan(request: dict, model: dict, ti) -> dict:
     if req.kind == "rebalance" and not req.force and not stats["violated_goals_before"]:
         skip(ti, "no goal is violated: nothing to rebalance (trigger with force to plan anyway)")
     if not proposal.moves:
-        skip(ti, "the plan has no moves: nothing to do")
+        skip(ti, f"the plan has no moves: {partial_note(proposal) or 'nothing to do'}")
     if req.dry_run:
         skip(ti, f"dry run: {len(proposal.moves)} partitions would change, nothing moved")
     return proposal_to_dict(proposal)
