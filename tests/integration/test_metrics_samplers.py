@@ -154,8 +154,9 @@ def test_dev_cluster_load_command(cluster):
     assert {"orders", "clicks", "audit"} <= topics
 
 
-def test_sample_and_load_commands(cluster, tmp_path, workload):
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_sample_and_load_commands(cluster, tmp_path, workload, backend, request):
+    url = f"sqlite:///{tmp_path / 'cli.db'}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
     jmx = [f"--jmx-url={b}={cluster.jmx_url(b)}" for b in cluster.broker_ids]
     common = ["--cluster", "cli", "--store", url]
     sample = [sys.executable, "-m", "kafka_medic.cli", "sample", "--once", "--interval", "3",
