@@ -19,6 +19,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 
 from kafka_medic.airflow.approval import slack_notifier
 from kafka_medic.airflow.steps import cluster_model, settings
+from kafka_medic.errors import MedicError
 
 log = logging.getLogger(__name__)
 SAMPLE_INTERVAL_S = 15.0
@@ -69,8 +70,11 @@ def detect(cluster: str, conn_id: str) -> dict[str, list[dict]]:
     s = settings(cluster, conn_id)
     rules = parse_rules(s.remediation)
     state = read_cluster_state(s.config)
-    with Journal() as journal:
-        clear_left_throttles(s.config, journal, state, log.info)
+    try:
+        with Journal() as journal:
+            clear_left_throttles(s.config, journal, state, log.info)
+    except MedicError as exc:  # tidying up must not stop detection: the next run tries again
+        log.warning("could not put back the throttles earlier executions left: %s", exc)
     found = find_anomalies(state, goals=DEFAULT_GOALS, model=cluster_model(s, state), cluster=cluster)
     with AnomalyLog() as anomalies:
         new, ongoing, resolved = anomalies.record(cluster, found)
