@@ -40,3 +40,14 @@ def test_a_proposal_for_another_cluster_is_refused_before_anything_connects(tmp_
         f"kafka-medic: error: {path} was planned for cluster 'prod-eu', not 'dev': "
         "give --cluster prod-eu (with its --bootstrap) to execute it there"
     )
+
+
+def test_a_malformed_proposal_is_refused_even_with_no_cluster_to_run_on(tmp_path, capsys, monkeypatch):
+    from kafka_medic.cli import main
+
+    monkeypatch.setenv("KAFKA_MEDIC_HOME", str(tmp_path))  # no dev cluster runs here
+    path = tmp_path / "proposal.json"
+    path.write_text('{"cluster": "dev", "moves": [')
+    assert main(["execute", "--proposal", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"kafka-medic: error: {path}: invalid JSON") and "\n" not in err, err

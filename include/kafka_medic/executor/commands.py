@@ -59,8 +59,8 @@ def register(subparsers) -> None:
 
 
 def run_execute(args: argparse.Namespace) -> int:
+    proposal = load_proposal(args.proposal)  # a bad file is refused before any cluster is looked up
     config, _ = resolve_cluster(args)
-    proposal = load_proposal(args.proposal)
     if proposal.cluster != config.name:
         raise MedicError(f"{args.proposal} was planned for cluster {proposal.cluster!r}, not {config.name!r}: "
                          f"give --cluster {proposal.cluster} (with its --bootstrap) to execute it there")
