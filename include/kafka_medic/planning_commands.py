@@ -137,11 +137,14 @@ def _thresholds(args: argparse.Namespace) -> Thresholds:
         capacity[resource] = _fraction(value, f"--capacity-threshold {item!r}")
     fields: dict = {"capacity": capacity}
     if args.balance_band:
-        low, _, high = args.balance_band.partition(",")
-        fields["balance_lower"] = _fraction(low, "--balance-band")
-        fields["balance_upper"] = _fraction(high, "--balance-band", maximum=None)
+        option = f"--balance-band {args.balance_band!r}"
+        low, comma, high = args.balance_band.partition(",")
+        if not comma:
+            raise MedicError(f"{option}: expected LOW,HIGH around the mean, e.g. 0.9,1.1")
+        fields["balance_lower"] = _fraction(low, option)
+        fields["balance_upper"] = _fraction(high, option, maximum=None)
         if fields["balance_lower"] > 1 or fields["balance_upper"] < 1:
-            raise MedicError(f"--balance-band {args.balance_band!r}: expected LOW <= 1 <= HIGH, e.g. 0.9,1.1")
+            raise MedicError(f"{option}: expected LOW <= 1 <= HIGH, e.g. 0.9,1.1")
     if args.max_replicas_per_broker is not None:
         fields["max_replicas_per_broker"] = args.max_replicas_per_broker
     return Thresholds(**fields)

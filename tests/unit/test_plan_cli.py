@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from kafka_medic.cli import main
 from kafka_medic.model import Partition, load_proposal, save_model
 
@@ -63,3 +65,19 @@ def test_bad_model_file_is_one_line_error(tmp_path, capsys):
     path.write_text("{")
     assert main(["check", "-m", str(path)]) == 2
     assert "bad.json: invalid JSON at line 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    (["--balance-band", "0.9"], "--balance-band '0.9': expected LOW,HIGH around the mean, e.g. 0.9,1.1"),
+    (["--balance-band", "0.9,0.95"], "--balance-band '0.9,0.95': expected LOW <= 1 <= HIGH, e.g. 0.9,1.1"),
+    (["--balance-band", "x,1.1"], "--balance-band 'x,1.1': 'x' is not a number"),
+    (["--capacity-threshold", "ram=0.5"], "--capacity-threshold 'ram=0.5': resource must be one of"),
+    (["--exclude-topics", "["], "excluded topics: invalid regex '['"),
+    (["--only-move-to", "99"], "only_move_to names unknown broker 99"),
+])
+def test_a_bad_option_is_one_line_naming_it_and_nothing_is_planned(tmp_path, capsys, option, message):
+    out = tmp_path / "proposal.json"
+    assert main(["plan", "-m", str(model_file(tmp_path)), "-o", str(out), *option]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"kafka-medic: error: {message}") and "\n" not in err, err
+    assert not out.exists()
