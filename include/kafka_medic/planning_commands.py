@@ -28,6 +28,10 @@ def register(subparsers) -> None:
         "--exclude-topics", metavar="REGEX", help="topics never moved (except off dead brokers)"
     )
     planner.add_argument("--only-move-to", metavar="IDS", type=_ids, help="comma-separated broker ids")
+    planner.add_argument("--decommission", metavar="IDS", type=_ids, default=[],
+                         help="brokers to empty, e.g. before removing them (comma-separated ids)")
+    planner.add_argument("--exclude-brokers", metavar="IDS", type=_ids, default=[],
+                         help="brokers that receive no replica and no leadership (comma-separated ids)")
     planner.add_argument("--max-replica-moves", type=int, metavar="N")
     planner.add_argument("--seed", type=int, default=0, help="tie-break seed (default 0)")
     planner.add_argument("--output", "-o", metavar="FILE", help="write the proposal JSON here")
@@ -54,6 +58,7 @@ def register(subparsers) -> None:
 
 def run_plan(args: argparse.Namespace) -> int:
     model = _model(args)
+    _mark_brokers(model, args.decommission, args.exclude_brokers)
     options = PlanOptions(
         goals=args.goals,
         excluded_topics=args.exclude_topics,
@@ -98,6 +103,18 @@ def _model(args: argparse.Namespace) -> ClusterModel:
     model, summary = live_model(args)
     print(f"snapshot of cluster {model.cluster!r}: {summary}", file=sys.stderr)
     return model
+
+
+def _mark_brokers(model: ClusterModel, decommission: list[int], excluded: list[int]) -> None:
+    """--decommission and --exclude-brokers, on top of what the model says of its brokers."""
+    ids = sorted(b.id for b in model.brokers)
+    for option, given in (("--decommission", decommission), ("--exclude-brokers", excluded)):
+        unknown = sorted(set(given) - set(ids))
+        if unknown:
+            raise MedicError(f"{option}: unknown broker {unknown[0]}; the cluster has {ids}")
+    for broker in model.brokers:
+        broker.decommission = broker.decommission or broker.id in decommission
+        broker.excluded = broker.excluded or broker.id in excluded
 
 
 def _add_model_args(parser: argparse.ArgumentParser) -> None:

@@ -1,7 +1,8 @@
 """The remediation DAGs run in-process with `dag.test()` against the real KRaft cluster.
 
 Cheap end-to-end checks of the whole chain without a scheduler: a rebalance the policy approves runs
-every task and leaves no throttle behind; a demote within the policy's leader-move limit runs without
+every task and leaves no throttle behind; a broker added to the cluster is filled by add_brokers and
+emptied again by decommission before it is removed; a demote within the policy's leader-move limit runs without
 asking (under dag.test() a gate that asks would wait forever); a bad trigger form fails at validation
 and touches nothing.
 """
@@ -17,7 +18,8 @@ from ..dags import airflow_env  # noqa: F401  (Airflow's environment, before Air
 from .kafka_helpers import wait_for
 
 CLUSTER = "itest"
-POLICY = {"rebalance": {"approval": "auto", "max_data_gb": 1}, "decommission": "required",
+POLICY = {"rebalance": {"approval": "auto", "max_data_gb": 1}, "add_brokers": {"approval": "auto", "max_data_gb": 1},
+          "decommission": {"approval": "auto", "max_data_gb": 1},
           "demote": {"approval": "auto", "max_leader_moves": 10_000}}
 
 
@@ -174,3 +176,45 @@ def test_bad_form_fails_at_validation_and_writes_nothing(dags, kraft_cluster, ki
     assert after.throttles() == {"brokers": {}, "topics": {}}
     record = actions()[0]
     assert (record.action, record.outcome) == (kind, "failed") and message in record.message
+
+
+def test_an_added_broker_is_filled_by_add_brokers_then_emptied_by_decommission_and_removed(dags, kraft_cluster):
+    """A new machine's life: `dev-cluster add-broker`, add_brokers moves replicas onto it, removing it is
+    refused while it holds them, decommission moves them all off, and it is removed (unregistered)."""
+    from kafka_medic.devcluster.workload import TopicLoad, create_skewed_topics
+    from kafka_medic.errors import MedicError
+    from kafka_medic.kafka.config import ClusterConfig
+    from kafka_medic.kafka.reader import read_cluster_state
+
+    config = ClusterConfig(bootstrap=kraft_cluster.bootstrap, name=CLUSTER)
+    brokers = sorted(read_cluster_state(config).brokers)
+    topic = f"airflow-grow-{uuid.uuid4().hex[:6]}"
+    create_skewed_topics(kraft_cluster.bootstrap, kraft_cluster.broker_ids, (TopicLoad(topic, 12, 1.0),))
+    new = kraft_cluster.add_broker()
+    try:
+        config = ClusterConfig(bootstrap=kraft_cluster.bootstrap, name=CLUSTER)
+        assert (new, read_cluster_state(config).brokers[new].alive) == (max(brokers) + 1, True)
+
+        def on_new() -> list[str]:
+            return [p.name for p in read_cluster_state(config).partitions if new in p.replicas]
+        conf = {"brokers": [new], "excluded_topics": f"(?!{topic}$).*", "throttle_mb_s": 50, "dry_run": False}
+        run = dags.dags[f"kafka_medic__{CLUSTER}__add_brokers"].test(run_conf=conf)
+        assert str(run.state) == "success" and set(states(run).values()) == {"success"}, states(run)
+        filled = on_new()
+        assert filled and {n.rsplit("-", 1)[0] for n in filled} == {topic}, filled
+        record = actions()[0]
+        assert (record.action, record.outcome, record.moves_done) == ("add_brokers", "succeeded", record.moves_planned)
+        with pytest.raises(MedicError, match=rf"broker {new} still holds {len(filled)} replicas"):
+            kraft_cluster.remove_broker(new)
+
+        run = dags.dags[f"kafka_medic__{CLUSTER}__decommission"].test(
+            run_conf={"brokers": [new], "excluded_topics": None, "throttle_mb_s": 50, "dry_run": False})
+        assert str(run.state) == "success" and set(states(run).values()) == {"success"}, states(run)
+        assert on_new() == []
+        state = read_cluster_state(config)
+        assert state.throttles() == {"brokers": {}, "topics": {}} and not state.under_replicated_partitions()
+        assert actions()[0].action == "decommission"
+    finally:
+        kraft_cluster.remove_broker(new)
+    after = read_cluster_state(ClusterConfig(bootstrap=kraft_cluster.bootstrap))
+    assert sorted(after.brokers) == brokers and sorted(after.alive_brokers) == brokers  # unregistered, not dead

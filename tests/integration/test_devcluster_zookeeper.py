@@ -29,6 +29,19 @@ def test_a_killed_broker_leaves_zookeeper_and_comes_back(healthy_zk_cluster):
     assert cluster.status()["brokers"][1]["alive"]
 
 
+def test_an_added_broker_registers_in_the_least_used_rack_and_leaves_when_removed(healthy_zk_cluster):
+    cluster = healthy_zk_cluster
+    assert cluster.add_broker() == 4
+    try:
+        assert registered_brokers(cluster.bootstrap) == {1: "r1", 2: "r2", 3: "r1", 4: "r2"}
+        assert cluster.status()["brokers"][3]["alive"]
+    finally:
+        cluster.remove_broker(4)
+    with _zookeeper(cluster) as zk:  # a clean shutdown ends its session at once
+        assert sorted(zk.get_children("/brokers/ids"), key=int) == ["1", "2", "3"]
+    assert [b["id"] for b in cluster.status()["brokers"]] == [1, 2, 3]
+
+
 class _zookeeper:
     def __init__(self, cluster):
         self.client = KazooClient(hosts=cluster.zookeeper_connect)

@@ -74,6 +74,8 @@ def test_bad_model_file_is_one_line_error(tmp_path, capsys):
     (["--capacity-threshold", "ram=0.5"], "--capacity-threshold 'ram=0.5': resource must be one of"),
     (["--exclude-topics", "["], "excluded topics: invalid regex '['"),
     (["--only-move-to", "99"], "only_move_to names unknown broker 99"),
+    (["--decommission", "9"], "--decommission: unknown broker 9; the cluster has [1, 2, 3, 4]"),
+    (["--exclude-brokers", "1,7"], "--exclude-brokers: unknown broker 7; the cluster has [1, 2, 3, 4]"),
 ])
 def test_a_bad_option_is_one_line_naming_it_and_nothing_is_planned(tmp_path, capsys, option, message):
     out = tmp_path / "proposal.json"
@@ -81,3 +83,13 @@ def test_a_bad_option_is_one_line_naming_it_and_nothing_is_planned(tmp_path, cap
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"kafka-medic: error: {message}") and "\n" not in err, err
     assert not out.exists()
+
+
+def test_decommission_empties_the_brokers_and_excluded_ones_receive_nothing(tmp_path, capsys):
+    path = model_file(tmp_path)
+    assert main(["plan", "-m", str(path), "--json", "--decommission", "2", "--exclude-brokers", "3"]) == 0
+    moves = json.loads(capsys.readouterr().out)["moves"]
+    before = {(m["topic"], m["partition"]): m["old_replicas"] for m in moves}
+    assert sum(2 in r for r in before.values()) == sum(2 in p.replicas for p in cluster(even(disk=50)).partitions)
+    assert not [m for m in moves if 2 in m["new_replicas"]]
+    assert not [m for m in moves if 3 in set(m["new_replicas"]) - set(m["old_replicas"])]

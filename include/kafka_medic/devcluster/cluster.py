@@ -18,17 +18,25 @@ from pathlib import Path
 from typing import Any
 
 from kafka_medic.devcluster import artifacts
-from kafka_medic.devcluster.configs import SESSION_TIMEOUT_MS, format_command, java_command, write_configs
+from kafka_medic.devcluster.configs import (
+    SESSION_TIMEOUT_MS,
+    format_command,
+    java_command,
+    write_configs,
+    write_node_config,
+)
 from kafka_medic.devcluster.locks import file_lock
 from kafka_medic.devcluster.ports import (
     DEFAULT_BASE_PORT,
     HOST,
+    JMX_OFFSET,
     MAX_BROKERS,
+    free_ports,
     plan_ports,
     port_accepting,
     port_taken,
 )
-from kafka_medic.devcluster.probes import registered_brokers, wait_for_stale_registration
+from kafka_medic.devcluster.probes import registered_brokers, replicas_on, wait_for_stale_registration
 from kafka_medic.devcluster.processes import (
     find_process,
     java_executable,
@@ -47,6 +55,7 @@ from kafka_medic.devcluster.state import (
     load_state,
     save_state,
 )
+from kafka_medic.devcluster.unregister import unregister_broker
 from kafka_medic.errors import MedicError
 
 log = logging.getLogger(__name__)
@@ -238,6 +247,66 @@ class DevCluster:
                 raise
         log.info("broker %d is back", broker_id)
 
+    def add_broker(self, rack: str | None = None, timeout_s: float = READY_TIMEOUT_S) -> int:
+        """Start a new, empty broker with the next id and wait until the cluster lists it, as an operator
+        adds a machine; returns its id. It holds nothing until a plan (add_brokers) moves replicas onto it.
+        Its rack is `rack`, else the existing rack with the fewest brokers."""
+        with file_lock(self.layout.lock_file):
+            state = self.state
+            broker_id = max(n.node_id for n in state.brokers) + 1
+            if broker_id > MAX_BROKERS:
+                raise MedicError(f"dev-cluster {self.name!r} is at broker id {MAX_BROKERS}, the highest it allows")
+            port, jmx_port = _new_broker_ports(state, broker_id)
+            node = Node(f"broker-{broker_id}", "broker", broker_id, port, jmx_port=jmx_port,
+                        rack=rack or _least_used_rack(state))
+            for taken in [p for p in (port, jmx_port) if port_taken(p)]:
+                raise MedicError(f"port {taken} for {node.name} is already in use; stop what holds it")
+            shutil.rmtree(self.layout.data(node), ignore_errors=True)  # left by a removed broker of that id
+            state.nodes.append(node)
+            write_node_config(state, node, self.layout)
+            save_state(self.layout, state)
+            try:
+                if state.mode == "kraft":
+                    self._format_storage(state, [node])
+                self._spawn(state, node)
+                self._wait_ready(state, [node], timeout_s)
+            except BaseException:
+                self._stop_nodes([node], grace_s=0)
+                state.nodes.remove(node)
+                save_state(self.layout, state)
+                raise
+        log.info("broker %d (rack %s) added: bootstrap %s", broker_id, node.rack, state.bootstrap)
+        return broker_id
+
+    def remove_broker(self, broker_id: int) -> None:
+        """Stop a broker for good and take it out of the cluster, as an operator retires a machine.
+
+        Refused while it holds replicas: decommission it first, or its partitions lose a replica for
+        good. KRaft keeps a stopped broker registered (fenced, so reported dead) until it is
+        unregistered, which this does; ZooKeeper forgets a broker when its session ends.
+        """
+        with file_lock(self.layout.lock_file):
+            state = self.state
+            node = state.broker(broker_id)
+            if len(state.brokers) == 1:
+                raise MedicError(f"broker {broker_id} is the last one; `kafka-medic dev-cluster down` stops all")
+            held = replicas_on(state.bootstrap, broker_id)
+            if held:
+                raise MedicError(
+                    f"broker {broker_id} still holds {len(held)} replicas ({', '.join(held[:3])}"
+                    f"{', ...' if len(held) > 3 else ''}); decommission it first (the decommission DAG, or "
+                    f"`kafka-medic plan --decommission {broker_id} -o FILE` and `kafka-medic execute --proposal FILE`)"
+                )
+            self._stop_nodes([node], grace_s=10)
+            self._wait_ports_free([node])
+            state.nodes.remove(node)
+            save_state(self.layout, state)
+            if state.mode == "kraft":
+                unregister_broker(state, broker_id, self.layout.config_dir)
+            shutil.rmtree(self.layout.data(node), ignore_errors=True)
+            self.layout.config(node).unlink(missing_ok=True)
+        log.info("broker %d removed: bootstrap %s", broker_id, state.bootstrap)
+
     # -- internals ------------------------------------------------------------------------------
 
     def _plan(self) -> ClusterState:
@@ -265,6 +334,8 @@ class DevCluster:
             libs=str(libs),
             jmx_agent=str(agent),
             nodes=nodes,
+            base_port=self._base_port,
+            broker_config=dict(self._broker_config or {}),
         )
 
     def _launch(self, state: ClusterState, timeout_s: float) -> None:
@@ -278,10 +349,10 @@ class DevCluster:
                     )
         shutil.rmtree(self.layout.data_root, ignore_errors=True)
         shutil.rmtree(self.layout.logs_root, ignore_errors=True)
-        write_configs(state, self.layout, self._broker_config)
+        write_configs(state, self.layout)
         save_state(self.layout, state)
         if state.mode == "kraft":
-            self._format_storage(state)
+            self._format_storage(state, state.nodes)
         for node in state.servers:
             self._spawn(state, node)
         if state.mode == "zk":  # brokers give up on ZooKeeper after a while; let it listen first
@@ -291,11 +362,11 @@ class DevCluster:
             self._spawn(state, node)
         self._wait_ready(state, state.brokers, timeout_s)
 
-    def _format_storage(self, state: ClusterState) -> None:
-        """Run StorageTool for every KRaft node at once: each is a JVM start, so this saves seconds."""
+    def _format_storage(self, state: ClusterState, nodes: list[Node]) -> None:
+        """Run StorageTool for the KRaft nodes at once: each is a JVM start, so this saves seconds."""
         java = java_executable()
         runs = []
-        for node in state.nodes:
+        for node in nodes:
             self.layout.log_dir(node).mkdir(parents=True, exist_ok=True)
             argv = format_command(java, state, node, self.layout)
             runs.append((node, subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)))
@@ -407,6 +478,19 @@ def _jmx_url(broker: Node) -> str:
 
 def _zookeeper_connect(state: ClusterState) -> str | None:
     return f"{HOST}:{state.servers[0].port}" if state.mode == "zk" else None
+
+
+def _new_broker_ports(state: ClusterState, broker_id: int) -> tuple[int, int]:
+    """The fixed layout's ports for that id, or two free ones when the cluster picked free ports."""
+    if state.base_port:
+        return state.base_port + broker_id - 1, state.base_port + JMX_OFFSET + broker_id - 1
+    port, jmx_port = free_ports(2)
+    return port, jmx_port
+
+
+def _least_used_rack(state: ClusterState) -> str | None:
+    racks = [n.rack for n in state.brokers]
+    return min(set(racks), key=lambda r: (racks.count(r), str(r)))
 
 
 def _describe(state: ClusterState) -> str:

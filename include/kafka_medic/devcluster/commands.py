@@ -53,6 +53,18 @@ def register(subparsers) -> None:
     start.add_argument("broker_id", metavar="ID", type=int)
     start.set_defaults(func=_start_broker)
 
+    add = commands.add_parser("add-broker", help="start a new, empty broker (the next id), as adding a machine")
+    _add_location(add)
+    add.add_argument("--rack", help="its rack (default: the rack with the fewest brokers)")
+    add.set_defaults(func=_add_broker)
+
+    remove = commands.add_parser(
+        "remove-broker", help="stop an empty broker for good and unregister it (decommission it first)"
+    )
+    _add_location(remove)
+    remove.add_argument("broker_id", metavar="ID", type=int)
+    remove.set_defaults(func=_remove_broker)
+
     load = commands.add_parser("load", help="produce and consume a skewed workload: load to sample")
     _add_location(load)
     load.add_argument("--duration", type=float, default=300.0, metavar="SECONDS", help="default 300")
@@ -109,6 +121,21 @@ def _kill_broker(args) -> int:
 def _start_broker(args) -> int:
     with _progress():
         DevCluster.load(args.name, args.home).start_broker(args.broker_id)
+    return 0
+
+
+def _add_broker(args) -> int:
+    cluster = DevCluster.load(args.name, args.home)
+    with _progress():
+        broker_id = cluster.add_broker(args.rack)
+    print(f"broker {broker_id} added, empty; fill it with the add_brokers DAG or `kafka-medic plan` "
+          f"(bootstrap now {cluster.bootstrap})")
+    return 0
+
+
+def _remove_broker(args) -> int:
+    with _progress():
+        DevCluster.load(args.name, args.home).remove_broker(args.broker_id)
     return 0
 
 

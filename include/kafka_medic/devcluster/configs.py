@@ -94,16 +94,20 @@ def render_properties(props: dict[str, object]) -> str:
     return "".join(f"{key}={value}\n" for key, value in props.items())
 
 
-def write_configs(state: ClusterState, layout: Layout, broker_overrides: dict[str, object] | None = None) -> None:
+def write_configs(state: ClusterState, layout: Layout) -> None:
     """Write every node's properties plus the shared log4j2 and JMX exporter files."""
     layout.config_dir.mkdir(parents=True, exist_ok=True)
     layout.log4j_config.write_text(LOG4J2_PROPERTIES)
     layout.jmx_config.write_text(JMX_EXPORTER_YAML)
     for node in state.nodes:
-        props = node_properties(state, node, layout)
-        if node.role == "broker" and broker_overrides:
-            props |= broker_overrides
-        layout.config(node).write_text(render_properties(props))
+        write_node_config(state, node, layout)
+
+
+def write_node_config(state: ClusterState, node: Node, layout: Layout) -> None:
+    props = node_properties(state, node, layout)
+    if node.role == "broker":
+        props |= state.broker_config
+    layout.config(node).write_text(render_properties(props))
 
 
 def jvm_options(node: Node, layout: Layout, jmx_agent: Path) -> list[str]:

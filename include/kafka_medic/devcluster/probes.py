@@ -36,3 +36,18 @@ def wait_for_stale_registration(zookeeper: str, broker_id: int, timeout_s: float
             if time.monotonic() > deadline:
                 raise MedicError(f"broker {broker_id}'s old ZooKeeper registration did not expire in {timeout_s:.0f}s")
             time.sleep(0.5)
+
+
+def replicas_on(bootstrap: str, broker_id: int, timeout_s: float = 10.0) -> list[str]:
+    """Names (topic-partition) of the partitions with a replica on the broker, per the cluster's metadata."""
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    try:
+        metadata = admin.list_topics(timeout=timeout_s)
+    except KafkaException as exc:
+        raise MedicError(f"cannot read the partitions of {bootstrap}: {exc}") from exc
+    return sorted(
+        f"{topic.topic}-{partition.id}"
+        for topic in metadata.topics.values()
+        for partition in topic.partitions.values()
+        if broker_id in partition.replicas
+    )

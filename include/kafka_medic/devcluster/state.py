@@ -46,6 +46,8 @@ class ClusterState:
     libs: str  # directory whose jars form the classpath
     jmx_agent: str
     nodes: list[Node] = field(default_factory=list)
+    base_port: int = 0  # 0: ports were picked free, as a broker added later gets them
+    broker_config: dict[str, object] = field(default_factory=dict)  # overrides in every broker's properties
 
     @property
     def brokers(self) -> list[Node]:
