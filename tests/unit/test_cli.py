@@ -51,3 +51,16 @@ def test_a_malformed_proposal_is_refused_even_with_no_cluster_to_run_on(tmp_path
     assert main(["execute", "--proposal", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"kafka-medic: error: {path}: invalid JSON") and "\n" not in err, err
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path):
+    """As `kafka-medic plan | head -1` does: the pipe's reader is gone before the first line is written."""
+    from kafka_medic.model import save_model
+    from kafka_medic.synthetic import Scenario, synthetic_model
+
+    model = tmp_path / "model.json"
+    save_model(synthetic_model(Scenario(brokers=6, partitions=300)), model)
+    proc = subprocess.Popen([sys.executable, "-m", "kafka_medic.cli", "plan", "--model", str(model)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()
+    assert (proc.stderr.read(), proc.wait()) == ("", 1)
