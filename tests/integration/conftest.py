@@ -3,7 +3,8 @@
 Each cluster starts once per test session (about 20 s), on free ports and under pytest's tmp dir,
 so sessions can run side by side; teardown always runs `down()`, also after a failed test.
 Tests that kill a broker ask for `healthy_kraft_cluster` / `healthy_zk_cluster`, which restart any
-dead broker first, so one test's damage never leaks into the next.
+dead broker and remove any throttle first, so one test's damage (a test that failed before its own
+cleanup) never leaks into the next.
 """
 
 from __future__ import annotations
@@ -50,19 +51,30 @@ def zk_cluster(tmp_path_factory) -> Iterator[DevCluster]:
     yield from _session_cluster(tmp_path_factory, "zk", brokers=3)
 
 
-def _restart_dead_brokers(cluster: DevCluster) -> DevCluster:
+def _healthy(cluster: DevCluster) -> DevCluster:
+    from kafka_medic.executor.throttles import BROKER, TOPIC, alter
+    from kafka_medic.kafka.admin import admin_client
+    from kafka_medic.kafka.config import ClusterConfig
+    from kafka_medic.kafka.reader import read_cluster_state
+
     for broker in cluster.status()["brokers"]:
         if not broker["alive"]:
             cluster.start_broker(broker["id"])
+    config = ClusterConfig(bootstrap=cluster.bootstrap, zookeeper=cluster.zookeeper_connect)
+    left = read_cluster_state(config).throttles()
+    if left["brokers"] or left["topics"]:
+        with admin_client(config) as admin:
+            alter(admin, BROKER, {str(b): dict.fromkeys(rates) for b, rates in left["brokers"].items()})
+            alter(admin, TOPIC, {t: dict.fromkeys(replicas) for t, replicas in left["topics"].items()})
     return cluster
 
 
 @pytest.fixture
 def healthy_kraft_cluster(kraft_cluster) -> DevCluster:
-    """`kraft_cluster` with every broker alive (restarted if an earlier test killed it)."""
-    return _restart_dead_brokers(kraft_cluster)
+    """`kraft_cluster` with every broker alive (restarted if an earlier test killed it) and no throttle."""
+    return _healthy(kraft_cluster)
 
 
 @pytest.fixture
 def healthy_zk_cluster(zk_cluster) -> DevCluster:
-    return _restart_dead_brokers(zk_cluster)
+    return _healthy(zk_cluster)

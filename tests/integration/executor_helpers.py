@@ -15,7 +15,6 @@ from kafka.admin import NewTopic
 
 from kafka_medic.errors import MedicError
 from kafka_medic.executor import Journal
-from kafka_medic.kafka.admin import admin_client
 from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.kafka.reader import read_cluster_state
 from kafka_medic.model import Move, Proposal
@@ -142,5 +141,11 @@ def broker_alive(config: ClusterConfig, broker: int) -> bool | None:
 
 
 def no_reassignments(config: ClusterConfig) -> bool:
-    with admin_client(config) as admin:
-        return not admin.list_partition_reassignments()
+    """Whether the cluster lists no reassignment. In KRaft any broker may answer as the "controller",
+    one killed a moment ago included: a read that fails that way is retried until one answers."""
+    def listed() -> list | None:
+        try:
+            return [read_cluster_state(config).reassigning_partitions()]
+        except MedicError:
+            return None
+    return wait_for(listed, 60, "the cluster to list its reassignments")[0] == []

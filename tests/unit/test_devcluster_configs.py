@@ -46,10 +46,20 @@ def test_kraft_broker_knows_its_rack_listener_and_the_controller_quorum(layout):
     assert props["broker.rack"] == "r2"
     assert props["listeners"] == props["advertised.listeners"] == "PLAINTEXT://127.0.0.1:9002"
     assert props["controller.quorum.voters"] == "1000@127.0.0.1:9100,1001@127.0.0.1:9101,1002@127.0.0.1:9102"
-    assert props["log.dirs"] == layout.home / "data" / "broker-2"
+    assert props["log.dirs"] == str(layout.home / "data" / "broker-2") and "metadata.log.dir" not in props
     assert props["auto.leader.rebalance.enable"] == "false"
     assert props["log.segment.bytes"] == 1024 * 1024
     assert props["broker.heartbeat.interval.ms"] < props["broker.session.timeout.ms"] <= 10_000
+
+
+def test_a_jbod_broker_has_a_log_dir_per_disk_and_its_metadata_apart(layout):
+    state = kraft_state()
+    state.log_dirs = 2
+    props = node_properties(state, state.brokers[0], layout)
+    data = layout.home / "data" / "broker-1"
+    assert props["log.dirs"] == f"{data / 'disk0'},{data / 'disk1'}"
+    assert props["metadata.log.dir"] == data / "metadata"  # so any data disk can fail without stopping it
+    assert node_properties(state, state.servers[0], layout)["log.dirs"] == str(layout.home / "data" / "controller-1000")
 
 
 def test_kraft_controller_listens_on_the_controller_listener_and_applies_topic_defaults(layout):
@@ -85,7 +95,8 @@ def test_render_properties_keeps_order_one_key_per_line():
 
 def test_write_configs_applies_broker_overrides_to_brokers_only(layout):
     state = kraft_state(brokers=2)
-    write_configs(state, layout, {"num.io.threads": 7})
+    state.broker_config = {"num.io.threads": 7}
+    write_configs(state, layout)
     assert "num.io.threads=7\n" in layout.config(state.brokers[0]).read_text()
     assert "num.io.threads" not in layout.config(state.servers[0]).read_text()
     assert "fileName = ${sys:kafka.logs.dir}/server.log\n" in layout.log4j_config.read_text()

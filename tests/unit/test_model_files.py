@@ -72,11 +72,13 @@ def test_save_load_save_is_byte_identical(tmp_path):
     data["brokers"][1].pop("rack")
     data["brokers"][2]["excluded"] = True
     data["brokers"][3]["decommission"] = True
+    data["partitions"][0]["offline_replicas"] = [2]
     save_model(parse_model(data), first)
     save_model(load_model(first), second)
     assert first.read_bytes() == second.read_bytes()
     assert first.read_text().endswith("}\n")
     assert "extra_key" not in first.read_text()
+    assert [p.offline_replicas for p in load_model(first).partitions][:2] == [[2], []]
 
 
 def test_optional_keys_default():
@@ -118,6 +120,9 @@ def break_partition(key, value=None, delete=False, index=1):
             "partitions[1] (orders-1) load: missing key 'nw_in'",
         ),
         (break_partition("leader", 1), "partitions[1] (orders-1): leader 1 is not one of the replicas"),
+        (break_partition("offline_replicas", [1]), "partitions[1] (orders-1): offline replica 1 is not one of"),
+        (break_partition("offline_replicas", [3]), "partitions[1] (orders-1): leader 3 is also listed in offline"),
+        (break_partition("offline_replicas", 3), "partitions[1] (orders-1): 'offline_replicas' must be a list"),
         (break_partition("partition", 0), "partitions[1] (orders-0): duplicate partition orders-0"),
         (break_partition("replicas", []), "partitions[1] (orders-1): 'replicas' is empty"),
         (break_partition("partition", True), "partitions[1]: 'partition' must be an integer"),

@@ -52,6 +52,22 @@ def test_dead_broker_is_emptied_and_data_counted():
     assert not [r for r in check(after) if r.hard and not r.satisfied]
 
 
+def test_replicas_on_a_failed_disk_leave_their_broker_for_good():
+    """A JBOD broker that lost a disk serves on; only the replicas of that disk must move, off the broker
+    (placed back on it, Kafka would keep the failed one), first."""
+    parts = even(n=16, disk=50)
+    failed = [p for p in parts if 2 in p.replicas and p.leader != 2][:3]
+    for p in failed:
+        p.offline_replicas = [2]
+    model = cluster(parts)
+    proposal = plan(model)
+    after = {(p.topic, p.partition): p for p in apply_proposal(model, proposal).partitions}
+    assert all(2 not in after[(p.topic, p.partition)].replicas for p in failed)
+    assert proposal.stats["moves_by_goal"]["evacuation"] == 3 and proposal.stats["replicas_left_behind"] == 0
+    assert sum(2 in p.replicas for p in after.values()) >= sum(2 in p.replicas for p in parts) - 3  # still serves
+    assert proposal.stats["data_lower_bound_mb"] >= 150
+
+
 def test_decommissioned_broker_ends_empty_and_excluded_receives_nothing():
     model = cluster(even(), brokers=5, flags={1: {"decommission": True}, 5: {"excluded": True}})
     after = apply_proposal(model, plan(model))

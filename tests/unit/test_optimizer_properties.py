@@ -18,7 +18,8 @@ SETTINGS = settings(max_examples=int(os.environ.get("HYPOTHESIS_EXAMPLES", 60)),
 
 @st.composite
 def models(draw, roomy: bool = False):
-    """Random brokers (some dead, decommissioned or excluded) and partitions with random loads.
+    """Random brokers (some dead, decommissioned or excluded) and partitions with random loads, some
+    with followers on a failed disk of a live broker.
 
     `roomy` models can always meet the hard goals: light load, no broker flags beyond a few dead
     ones, and at least twice as many live brokers as the largest replication factor.
@@ -57,7 +58,10 @@ def models(draw, roomy: bool = False):
         replicas = draw(st.permutations(range(1, n + 1)))[:rf]
         leader = draw(st.sampled_from([None, *replicas])) if not roomy else replicas[0]
         load = {"disk": draw(value), "nw_in": draw(value), "nw_out": draw(value), "cpu": draw(value) / 10}
-        partitions.append(Partition(f"t{i % 3}", i, list(replicas), leader, load))
+        alive = {b.id for b in brokers if b.alive}
+        followers = [b for b in replicas if b != leader and b in alive and leader is not None]
+        failed = [] if roomy else [b for b in followers if draw(st.integers(0, 5)) == 0]
+        partitions.append(Partition(f"t{i % 3}", i, list(replicas), leader, load, failed))
     return ClusterModel("prop", brokers, partitions, "2026-01-01T00:00:00Z")
 
 
@@ -79,8 +83,9 @@ def assert_invariants(model, proposal, left_behind=0):
     must_empty = {b.id for b in model.brokers if not b.alive or b.decommission}
     stranded = {f"{t}-{n}" for t, n in offline if set(before[(t, n)].replicas) & must_empty}
     assert sorted(proposal.stats["offline_partitions_stranded"]) == sorted(stranded)
-    left = sum(b in must_empty for p in after.partitions for b in p.replicas
-               if (p.topic, p.partition) not in offline)
+    # a replica on a failed disk is still failed while its broker stays in the partition's replicas
+    left = sum(len({b for b in p.replicas if b in must_empty} | set(p.offline_replicas))
+               for p in after.partitions if (p.topic, p.partition) not in offline)
     assert left == left_behind == proposal.stats["replicas_left_behind"], "replica left on a broker that must be empty"
     if not left_behind:
         keeping = {b for p in after.partitions for b in p.replicas if b in must_empty}

@@ -62,6 +62,7 @@ log = logging.getLogger(__name__)
 
 MODES = ("kraft", "zk")
 FIRST_CONTROLLER_ID = 1000  # broker ids are 1..N; controller ids must not clash with them
+MAX_LOG_DIRS = 4
 READY_TIMEOUT_S = 120.0  # generous: 5-6 JVMs starting at once on 2 busy cores
 LOG_TAIL_LINES = 30
 UP_HINT = "run `kafka-medic dev-cluster up`"
@@ -87,6 +88,7 @@ class DevCluster:
         version: str | None = None,
         base_port: int = DEFAULT_BASE_PORT,
         broker_config: dict[str, object] | None = None,
+        log_dirs: int = 1,
     ):
         if mode not in MODES:
             raise MedicError(f"unknown dev-cluster mode {mode!r}; valid modes: {', '.join(MODES)}")
@@ -94,6 +96,8 @@ class DevCluster:
             raise MedicError(f"--brokers must be between 1 and {MAX_BROKERS}, not {brokers}")
         if not 1 <= racks <= brokers:
             raise MedicError(f"--racks must be between 1 and the broker count {brokers}, not {racks}")
+        if not 1 <= log_dirs <= MAX_LOG_DIRS:
+            raise MedicError(f"--log-dirs must be between 1 and {MAX_LOG_DIRS}, not {log_dirs}")
         if controllers not in (1, 3, 5):
             raise MedicError(f"--controllers must be 1, 3 or 5 (a majority quorum), not {controllers}")
         version = version or (artifacts.KRAFT_VERSION if mode == "kraft" else artifacts.ZOOKEEPER_MODE_VERSION)
@@ -104,7 +108,8 @@ class DevCluster:
             )
         self.name = name
         self.layout = Layout(Path(home) if home is not None else default_home(name))
-        self._shape = {"brokers": brokers, "racks": racks, "controllers": controllers, "mode": mode}
+        self._shape = {"brokers": brokers, "racks": racks, "controllers": controllers, "mode": mode,
+                       "log_dirs": log_dirs}
         self._version = version
         self._base_port = base_port
         self._broker_config = broker_config
@@ -307,6 +312,25 @@ class DevCluster:
             self.layout.config(node).unlink(missing_ok=True)
         log.info("broker %d removed: bootstrap %s", broker_id, state.bootstrap)
 
+    def fail_disk(self, broker_id: int, disk: int = 0) -> Path:
+        """Make one log dir of a JBOD broker fail, as a dead disk would: the directory is replaced by a
+        file, so the broker's next write there (a checkpoint within seconds) fails and it takes the
+        dir offline while it keeps serving from its other disks. Returns the failed path."""
+        state = self.state
+        node = state.broker(broker_id)
+        if state.log_dirs < 2:
+            raise MedicError(f"broker {broker_id} has one log dir: a disk failure would stop it; start the "
+                             "cluster with --log-dirs 2 or more to fail one disk of several")
+        disks = self.layout.disks(node, state.log_dirs)
+        if not 0 <= disk < len(disks):
+            raise MedicError(f"--disk must be between 0 and {len(disks) - 1}, not {disk}")
+        path = disks[disk]
+        if path.is_dir():
+            shutil.rmtree(path)
+            path.write_text("a failed disk (kafka-medic dev-cluster fail-disk)\n")
+        log.info("broker %d: log dir %s failed", broker_id, path)
+        return path
+
     # -- internals ------------------------------------------------------------------------------
 
     def _plan(self) -> ClusterState:
@@ -336,6 +360,7 @@ class DevCluster:
             nodes=nodes,
             base_port=self._base_port,
             broker_config=dict(self._broker_config or {}),
+            log_dirs=shape["log_dirs"],
         )
 
     def _launch(self, state: ClusterState, timeout_s: float) -> None:

@@ -23,6 +23,7 @@ def register(subparsers) -> None:
     up.add_argument("--racks", type=int, default=2, help="racks r1..rR assigned round robin (default 2)")
     up.add_argument("--controllers", type=int, default=1, help="KRaft controllers: 1, 3 or 5 (default 1)")
     up.add_argument("--mode", choices=MODES, default="kraft", help="kraft (Kafka 4) or zk (Kafka 3.9 + ZooKeeper)")
+    up.add_argument("--log-dirs", type=int, default=1, help="log dirs (disks) per broker, up to 4 (default 1)")
     up.add_argument("--kafka-version", help="Kafka version from Maven Central (default: newest for the mode)")
     up.add_argument(
         "--base-port",
@@ -52,6 +53,12 @@ def register(subparsers) -> None:
     _add_location(start)
     start.add_argument("broker_id", metavar="ID", type=int)
     start.set_defaults(func=_start_broker)
+
+    fail = commands.add_parser("fail-disk", help="fail one log dir of a broker started with --log-dirs 2+")
+    _add_location(fail)
+    fail.add_argument("broker_id", metavar="ID", type=int)
+    fail.add_argument("--disk", type=int, default=0, help="which of its log dirs, from 0 (default 0)")
+    fail.set_defaults(func=_fail_disk)
 
     add = commands.add_parser("add-broker", help="start a new, empty broker (the next id), as adding a machine")
     _add_location(add)
@@ -89,6 +96,7 @@ def _up(args) -> int:
         mode=args.mode,
         version=args.kafka_version,
         base_port=args.base_port,
+        log_dirs=args.log_dirs,
     )
     with _progress():
         cluster.up()
@@ -121,6 +129,12 @@ def _kill_broker(args) -> int:
 def _start_broker(args) -> int:
     with _progress():
         DevCluster.load(args.name, args.home).start_broker(args.broker_id)
+    return 0
+
+
+def _fail_disk(args) -> int:
+    path = DevCluster.load(args.name, args.home).fail_disk(args.broker_id, args.disk)
+    print(f"broker {args.broker_id}: log dir {path} failed; its replicas there go offline within seconds")
     return 0
 
 

@@ -58,7 +58,10 @@ def node_properties(state: ClusterState, node: Node, layout: Layout) -> dict[str
             "4lw.commands.whitelist": "ruok,srvr,stat",
         }
     brokers = len(state.brokers)
-    props: dict[str, object] = {"log.dirs": layout.data(node)}
+    disks = layout.disks(node, state.log_dirs) if node.role == "broker" else [layout.data(node)]
+    props: dict[str, object] = {"log.dirs": ",".join(map(str, disks))}
+    if len(disks) > 1 and state.mode == "kraft":  # its own dir, as on the OS disk: any data disk may fail
+        props["metadata.log.dir"] = layout.data(node) / "metadata"
     if state.mode == "zk":
         zookeeper = state.servers[0]
         props |= {

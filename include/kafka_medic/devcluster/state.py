@@ -48,6 +48,7 @@ class ClusterState:
     nodes: list[Node] = field(default_factory=list)
     base_port: int = 0  # 0: ports were picked free, as a broker added later gets them
     broker_config: dict[str, object] = field(default_factory=dict)  # overrides in every broker's properties
+    log_dirs: int = 1  # per broker; more than one is JBOD, whose disks fail one at a time
 
     @property
     def brokers(self) -> list[Node]:
@@ -88,6 +89,10 @@ class Layout:
 
     def data(self, node: Node) -> Path:
         return self.data_root / node.name
+
+    def disks(self, node: Node, count: int) -> list[Path]:
+        """A broker's log dirs: its data dir itself, or one subdirectory per disk (JBOD)."""
+        return [self.data(node)] if count == 1 else [self.data(node) / f"disk{i}" for i in range(count)]
 
     def log_dir(self, node: Node) -> Path:
         return self.logs_root / node.name

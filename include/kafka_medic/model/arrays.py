@@ -31,6 +31,7 @@ class ClusterArrays:
     follower_load: np.ndarray  # (P, 4) load of each follower replica
     replica_start: np.ndarray  # (P + 1,) int64 offsets into the flat replica arrays
     replica_broker: np.ndarray  # (R,) int64 broker index of each replica slot
+    replica_offline: np.ndarray  # (R,) bool: on a failed disk of its (live) broker, so it must move
     leader: np.ndarray  # (P,) int64 broker index of the leader, -1 when offline
 
     @classmethod
@@ -71,6 +72,7 @@ class ClusterArrays:
             follower_load=follower_load,
             replica_start=start,
             replica_broker=np.array([index[b] for p in parts for b in p.replicas], dtype=np.int64),
+            replica_offline=np.array([b in p.offline_replicas for p in parts for b in p.replicas], dtype=bool),
             leader=np.array([index[p.leader] if p.leader is not None else -1 for p in parts], dtype=np.int64),
         )
 

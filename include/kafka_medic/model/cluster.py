@@ -38,6 +38,9 @@ class Partition:
     replicas: list[int]
     leader: int | None
     load: dict[str, float] = field(default_factory=dict)
+    # replicas on a failed log dir of a live broker (JBOD): they must move like those of a dead broker.
+    # An optional key of the model file, beyond the spec, which other tools ignore
+    offline_replicas: list[int] = field(default_factory=list)
 
     @property
     def name(self) -> str:

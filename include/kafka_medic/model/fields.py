@@ -63,8 +63,8 @@ class Fields:
             raise self.fail(f"{key!r} must be >= {minimum:g}, got {value!r}")
         return float(value)
 
-    def int_list(self, key: str) -> list[int]:
-        value = self._get(key, _MISSING)
+    def int_list(self, key: str, default: Any = _MISSING) -> list[int]:
+        value = self._get(key, default)
         if not isinstance(value, list):
             raise self.fail(f"{key!r} must be a list of broker ids, got {_kind(value)}")
         ints = [self._check_int(key, item) for item in value]

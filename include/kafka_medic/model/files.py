@@ -57,6 +57,7 @@ def model_to_dict(model: ClusterModel) -> dict[str, Any]:
                 "replicas": list(p.replicas),
                 "leader": p.leader,
                 "load": {r: float(p.load[r]) for r in RESOURCES},
+                **({"offline_replicas": list(p.offline_replicas)} if p.offline_replicas else {}),
             }
             for p in model.partitions
         ],
@@ -119,8 +120,14 @@ def _parse_partition(item: Any, index: int, broker_ids: set[int]) -> Partition:
     leader = fields.integer("leader", nullable=True)
     if leader is not None and leader not in replicas:
         raise fields.fail(f"leader {leader} is not one of the replicas {replicas}")
+    offline = fields.int_list("offline_replicas", default=[])
+    stray = [b for b in offline if b not in replicas]
+    if stray:
+        raise fields.fail(f"offline replica {stray[0]} is not one of the replicas {replicas}")
+    if leader is not None and leader in offline:
+        raise fields.fail(f"leader {leader} is also listed in offline_replicas")
     load = fields.obj("load", "load")
-    return Partition(topic, number, replicas, leader, {r: load.number(r) for r in RESOURCES})
+    return Partition(topic, number, replicas, leader, {r: load.number(r) for r in RESOURCES}, offline)
 
 
 def _unique_broker_ids(brokers: list[Broker]) -> set[int]:

@@ -100,7 +100,8 @@ def apply_proposal(model: ClusterModel, proposal: Proposal) -> ClusterModel:
         unknown = [b for b in move.new_replicas if b not in broker_ids]
         if unknown:
             raise ModelError(f"{label}: new replica on unknown broker {unknown[0]}")
-        partitions[i] = replace(current, replicas=list(move.new_replicas), leader=move.new_leader)
+        partitions[i] = replace(current, replicas=list(move.new_replicas), leader=move.new_leader,
+                                offline_replicas=[b for b in current.offline_replicas if b in move.new_replicas])
     return replace(model, partitions=partitions)
 
 

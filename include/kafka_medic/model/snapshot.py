@@ -27,7 +27,8 @@ def state_to_model(
     capacity: CapacityLookup | None = None,
     loads: LoadLookup | None = None,
 ) -> ClusterModel:
-    """The model of `state`; dead brokers keep the replicas the cluster still assigns them."""
+    """The model of `state`; dead brokers keep the replicas the cluster still assigns them, and replicas
+    on a failed disk of a live broker are its partitions' `offline_replicas`."""
     capacity = capacity or default_capacity(state)
     brokers = [
         Broker(id=b.id, rack=b.rack, alive=b.alive, capacity=capacity(b.id), host=b.host)
@@ -38,7 +39,8 @@ def state_to_model(
         load = dict(loads.get((p.topic, p.partition), ZERO_LOAD)) if loads else dict(ZERO_LOAD)
         load["disk"] = round(p.size_bytes / MB, 3)  # always the measured size, never an estimate
         partitions.append(
-            Partition(topic=p.topic, partition=p.partition, replicas=list(p.replicas), leader=p.leader, load=load)
+            Partition(topic=p.topic, partition=p.partition, replicas=list(p.replicas), leader=p.leader, load=load,
+                      offline_replicas=[b for b in p.offline_replicas if state.brokers[b].alive])
         )
     return ClusterModel(cluster=cluster, brokers=brokers, partitions=partitions, taken_at=state.taken_at)
 

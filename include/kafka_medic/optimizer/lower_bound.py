@@ -2,7 +2,7 @@
 
 For each broker, take the largest of what the goals in the list force off it:
   - disk above its smallest disk limit (capacity or distribution band; everything on a dead or
-    decommissioned broker but offline partitions, which cannot move),
+    decommissioned broker but offline partitions, which cannot move; replicas on a failed disk),
   - replicas above its replica-count limit, counted as its smallest replicas,
   - replicas of a topic above that topic's per-broker limit, counted as that topic's smallest replicas
     on the broker;
@@ -37,7 +37,9 @@ def data_lower_bound_mb(placement: Placement, goals: list[Goal], can_receive: np
     stranded = (p.arrays.leader[p.slot_partition] < 0) & ~holds[p.slot_broker]
     disk = p.metrics[:, DISK] - np.bincount(p.slot_broker, weights=slot_disk * stranded, minlength=brokers)
     movable_disk = np.where(stranded, np.inf, slot_disk)  # never among the smallest that must leave
-    leave = np.where(holds, 0.0, disk)
+    # a replica on a failed disk of a live broker must leave it too
+    failed = p.arrays.replica_offline & (p.arrays.leader[p.slot_partition] >= 0)
+    leave = np.where(holds, np.bincount(p.slot_broker, weights=slot_disk * failed, minlength=brokers), disk)
     arrive = np.zeros(brokers)
     smallest = np.concatenate([[0.0], np.cumsum(np.sort(p.arrays.leader_load[:, DISK]))])
     for goal in goals:

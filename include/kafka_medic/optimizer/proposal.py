@@ -108,12 +108,18 @@ def _by_goal(reasons: list[str | None], goals: list[str]) -> dict[str, int]:
 
 
 def _left_behind(placement: Placement) -> list[dict[str, Any]]:
-    """Brokers that must end empty but still hold replicas (a capped heal, or offline partitions)."""
+    """Brokers that must end empty but still hold replicas, and live brokers that keep replicas on a
+    failed disk (a capped heal, or offline partitions)."""
     a = placement.arrays
     count = placement.metrics[:, REPLICAS]
+    kept = a.replica_offline & (placement.slot_broker == a.replica_broker)
+    on_failed_disks = np.bincount(placement.slot_broker[kept], minlength=a.num_brokers)
     return [
         {"id": int(a.broker_ids[b]), "state": _state(a, b), "replicas": int(count[b])}
         for b in np.flatnonzero(~a.holds_data & (count > 0))
+    ] + [
+        {"id": int(a.broker_ids[b]), "state": "failed-disk", "replicas": int(on_failed_disks[b])}
+        for b in np.flatnonzero(a.holds_data & (on_failed_disks > 0))
     ]
 
 

@@ -97,7 +97,7 @@ class Search(Balancing, Exchanging, Swapping, Spreading):
     # ---- evacuation ----------------------------------------------------------------------------
 
     def evacuate(self, goals: list[Goal]) -> None:
-        """Move every replica off dead and decommissioned brokers, most urgent first.
+        """Move every replica off dead and decommissioned brokers and off failed disks, most urgent first.
 
         Destinations honour the hard goals when they can (rack spread, capacity), so the goals that
         follow have less to repair; when no broker does, capacity and then rack spread are relaxed.
@@ -105,9 +105,14 @@ class Search(Balancing, Exchanging, Swapping, Spreading):
         rest stay for the next plan (`left_behind`): an operator capping a heal wants it partial, not
         refused. Offline partitions stay (`stranded`): a reassignment of a partition with no leader
         waits for a replica to return, and would hold up the whole execution.
+
+        A partition with a replica on a failed disk is not moved again afterwards: a replica placed
+        back on that broker would keep Kafka from replacing the failed one there.
         """
         p = self.p
-        leaving = np.flatnonzero(~p.arrays.holds_data[p.slot_broker])
+        failed = p.arrays.replica_offline
+        self.movable[np.unique(p.slot_partition[failed])] = False
+        leaving = np.flatnonzero(~p.arrays.holds_data[p.slot_broker] | failed)
         offline = p.arrays.leader[p.slot_partition[leaving]] < 0
         self.stranded = np.unique(p.slot_partition[leaving[offline]])
         slots = self._evacuation_order(leaving[~offline])
@@ -125,12 +130,18 @@ class Search(Balancing, Exchanging, Swapping, Spreading):
                 spread.add(goal)
         for slot in slots:
             vector = p.slot_vector(slot)
+            part = p.slot_partition[slot]
+            own = slice(p.start[part], p.start[part + 1])
+            barred = p.arrays.replica_broker[own][failed[own]]  # where its failed disks are
             mask = strict.destinations(slot, vector)
+            mask[barred] = False
             if not mask.any():
                 mask = spread.destinations(slot, vector)
+                mask[barred] = False
             if not mask.any():
                 mask = self.can_receive.copy()
-                mask[p.brokers_of(p.slot_partition[slot])] = False
+                mask[p.brokers_of(part)] = False
+                mask[barred] = False
             if not mask.any():
                 raise PlanError(self._no_home(slot))
             src, dst = int(p.slot_broker[slot]), self._pick(mask, DISK, vector)
@@ -145,7 +156,8 @@ class Search(Balancing, Exchanging, Swapping, Spreading):
         with the most data, which one more failure would leave the least protected."""
         p = self.p
         parts = p.slot_partition[slots]
-        live = np.bincount(p.slot_partition, weights=p.arrays.alive[p.slot_broker], minlength=len(p.rf))
+        serving = p.arrays.alive[p.slot_broker] & ~p.arrays.replica_offline
+        live = np.bincount(p.slot_partition, weights=serving, minlength=len(p.rf))
         rank = live[parts] + np.arange(len(slots)) - np.searchsorted(parts, parts)
         return slots[np.lexsort((-p.arrays.leader_load[parts, DISK], rank))]
 
