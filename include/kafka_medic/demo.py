@@ -9,6 +9,7 @@ heal -> approval (given by you in the Airflow UI) -> healed.
 from __future__ import annotations
 
 import argparse
+import signal
 import time
 
 from kafka_medic.devcluster import DevCluster
@@ -64,6 +65,9 @@ def heal_in_airflow(cluster: DevCluster, port: int, grace_s: int) -> int:
                                 [{"name": "dev", "conn_id": "kafka_medic_dev", "rebalance_cron": None}],
                                 {"kafka_medic_dev": connection})
     print(f"\nstarting Airflow (standalone, SQLite) at {airflow.url}; log: {airflow.log_path} ...")
+    # Ctrl-C and SIGTERM alike stop Airflow (in its own session, it hears neither) before the demo exits
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
     try:
         airflow.start()
         print(f"Airflow is up: {airflow.url} (no login: local demo only)")
@@ -89,6 +93,10 @@ def heal_in_airflow(cluster: DevCluster, port: int, grace_s: int) -> int:
         return 0
     finally:
         airflow.stop()
+
+
+def _stop(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _finished(airflow, run_id: str) -> str | None:

@@ -17,6 +17,7 @@ import sys
 import threading
 from pathlib import Path
 
+import psutil
 import pytest
 
 from kafka_medic.devcluster import DevCluster
@@ -62,16 +63,30 @@ class DemoProcess:
                                  + "\n".join(self.output[-60:])) from None
 
     def stop(self) -> None:
-        """Ctrl-C, as the README says, then `dev-cluster down`."""
+        """Ctrl-C, as the README says, then `dev-cluster down`. The demo must stop its Airflow itself (in
+        its own session, nothing else reaches it): anything left running from the demo's home is killed,
+        then reported as a failure."""
+        stuck = False
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGINT)
             try:
                 self.process.wait(120)
             except subprocess.TimeoutExpired:
+                stuck = True
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(30)
         subprocess.run([str(KAFKA_MEDIC), "dev-cluster", "down"], env=self.env, check=True, timeout=300,
                        stdout=subprocess.DEVNULL)
+        left = []
+        for proc in psutil.process_iter():
+            try:
+                if proc.environ().get("KAFKA_MEDIC_HOME") == self.env["KAFKA_MEDIC_HOME"]:
+                    left.append(" ".join(proc.cmdline()[:3]))
+                    proc.kill()
+            except psutil.Error:
+                continue
+        assert not stuck, "the demo did not stop within 120 s of Ctrl-C"
+        assert not left, f"the demo left processes running: {left}"
 
 
 @pytest.fixture
@@ -100,6 +115,7 @@ def test_demo_heals_the_killed_broker_after_approval_in_the_airflow_ui(demo, tmp
 
     outcome = demo.wait_for_line(r"heal run \S+ (success|failed)", timeout_s=900)
     assert outcome[1] == "success", "\n".join(demo.output[-60:])
+    demo.wait_for_line(r"until Ctrl-C", timeout_s=300)  # a person reads the result, then presses Ctrl-C
     healed = read_cluster_state(config)
     assert [p.name for p in healed.partitions if VICTIM in p.replicas] == [], "replicas left on the dead broker"
     assert healed.under_replicated_partitions() == [] and healed.throttles() == {"brokers": {}, "topics": {}}
