@@ -19,6 +19,8 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import quote
 
+import psutil
+
 from kafka_medic.errors import MedicError
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -73,15 +75,22 @@ class StandaloneAirflow:
         for pool in self.pools:
             self._create_pool(pool)
 
-    def stop(self) -> None:
-        """Stop every process it started (SIGTERM to the group, SIGKILL after a minute)."""
-        if self.process is None or self.process.poll() is not None:
+    def stop(self, grace_s: float = 60) -> None:
+        """Stop every process it started: SIGTERM to the group, SIGKILL to what is left after `grace_s`.
+        Returns once the whole group is gone, not just `airflow standalone` (its scheduler and workers
+        can outlive it by seconds)."""
+        if self.process is None:
             return
-        os.killpg(self.process.pid, signal.SIGTERM)
+        group = self.process.pid
         try:
-            self.process.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
+            os.killpg(group, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + grace_s
+        while _group_alive(self.process) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        if _group_alive(self.process):
+            os.killpg(group, signal.SIGKILL)
             self.process.wait(30)
 
     def call(self, method: str, path: str, body: dict | None = None) -> dict:
@@ -135,3 +144,15 @@ class StandaloneAirflow:
             return self.call("GET", "/dags?dag_id_pattern=kafka_medic__")["total_entries"] > 0
         except (OSError, ValueError):
             return False
+
+
+def _group_alive(process: subprocess.Popen) -> bool:
+    """Whether a process of the group `process` leads still runs (zombies aside; its own exit is reaped)."""
+    process.poll()
+    for proc in psutil.process_iter(["status"]):
+        try:
+            if os.getpgid(proc.pid) == process.pid and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                return True
+        except (ProcessLookupError, psutil.Error):
+            continue
+    return False
