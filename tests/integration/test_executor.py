@@ -90,6 +90,25 @@ def test_heal_after_a_broker_dies(healthy_kraft_cluster, journal):
     assert our_throttles(config, topic) == {"brokers": {}, "topic": {}}
 
 
+def test_a_proposal_that_does_not_fit_the_cluster_is_refused_before_anything_is_written(healthy_kraft_cluster,
+                                                                                         journal):
+    bootstrap = healthy_kraft_cluster.bootstrap
+    topic = "ex-refused"
+    placed_topic(bootstrap, topic, [[1, 2], [2, 3]], mb=1)
+    config = ClusterConfig(bootstrap, name="ex-refused")
+    fitting = {0: ([1, 2], [3, 2])}
+    for bad, reason in [({1: ([2, 3], [2, 9])}, f"{topic}-1: broker 9 is not in the cluster"),
+                        ({1: ([1, 3], [1, 4])}, f"{topic}-1: replicas are [2, 3], the proposal expected [1, 3]"),
+                        ({5: ([1, 2], [1, 3])}, f"{topic}-5: no such partition in the cluster")]:
+        with pytest.raises(MedicError, match="proposal refused, nothing changed: 1 of its moves") as info:
+            execute(config, proposal("ex-refused", topic, {**fitting, **bad}), ExecutionOptions(throttle=MB), journal,
+                    lambda _: None)
+        assert reason in str(info.value)
+    parts = partitions_of(config, topic)
+    assert [parts[p].replicas for p in range(2)] == [[1, 2], [2, 3]]
+    assert our_throttles(config, topic) == {"brokers": {}, "topic": {}} and journal.list("ex-refused") == []
+
+
 def test_a_destination_that_dies_mid_move_stops_the_execution_cleanly(healthy_kraft_cluster, journal):
     bootstrap = healthy_kraft_cluster.bootstrap
     topic = "ex-dead-destination"

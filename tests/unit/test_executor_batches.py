@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
+from kafka_medic.errors import MedicError
 from kafka_medic.executor.batches import order_tasks, plan_batches, select_replica_tasks
 from kafka_medic.executor.options import ExecutionOptions
-from kafka_medic.executor.tasks import LEADER, REPLICA, tasks_for
+from kafka_medic.executor.tasks import LEADER, REPLICA, refuse_invalid, tasks_for
 from kafka_medic.kafka.state import BrokerState, ClusterState, PartitionState
 from kafka_medic.model import Move
 
@@ -42,6 +45,20 @@ def test_tasks_skip_moves_already_done_and_stale_ones():
     assert "stale proposal" in reasons["t-2"]
     assert reasons["t-9"] == "no such partition in the cluster"
     assert tasks[0].added == (4,) and tasks[0].removed == (1,) and tasks[0].bytes_to_move == MB
+
+
+def test_moves_that_do_not_fit_the_cluster_refuse_the_whole_proposal():
+    state = cluster([partition(0, [1, 2, 3]), partition(1, [2, 1, 3]), partition(2, [1, 2, 5])])
+    fitting = [move(0, [1, 2, 3], [4, 2, 3]), move(1, [1, 2, 3], [1, 2, 4]), move(2, [1, 2, 5], [1, 2, 5])]
+    tasks, skipped = tasks_for(fitting, state)
+    refuse_invalid(skipped)  # a reordered replica list (as a cancel leaves it) and a move already done fit
+    assert [t.name for t in tasks] == ["t-0", "t-1"] and [s.reason for s in skipped] == ["already as proposed"]
+    for bad, reason in [(move(0, [1, 2, 3], [9, 2, 3]), "t-0: broker 9 is not in the cluster"),
+                        (Move("t", 7, [1], [2], 1, 2), "t-7: no such partition in the cluster"),
+                        (move(2, [1, 2, 3], [4, 2, 3]), "t-2: replicas are [1, 2, 5], the proposal expected")]:
+        with pytest.raises(MedicError, match="proposal refused, nothing changed: 1 of its moves") as info:
+            refuse_invalid(tasks_for([*fitting, bad], state)[1])
+        assert reason in str(info.value)
 
 
 def test_leadership_only_move_is_a_leader_task():

@@ -13,7 +13,7 @@ from kafka_medic.executor.journal import Journal
 from kafka_medic.executor.options import MB, STRATEGIES, ZK_SUBMISSIONS, ExecutionOptions
 from kafka_medic.executor.run import execute, stop
 from kafka_medic.executor.steps import report_lines
-from kafka_medic.executor.tasks import REPLICA, tasks_for
+from kafka_medic.executor.tasks import REPLICA, refuse_invalid, tasks_for
 from kafka_medic.kafka.reader import read_cluster_state
 from kafka_medic.kafka.target import add_cluster_args, resolve_cluster
 from kafka_medic.model import load_proposal
@@ -112,6 +112,7 @@ def run_stop(args: argparse.Namespace) -> int:
 def _dry_run(config, proposal, options: ExecutionOptions, as_json: bool) -> int:
     state = read_cluster_state(config)
     tasks, skipped = tasks_for(proposal.moves, state)
+    refuse_invalid(skipped)
     batches, held = plan_batches(tasks, state, options)
     if as_json:
         print_json({

@@ -33,7 +33,7 @@ from kafka_medic.executor.submit import (
     uses_znode,
     with_admin,
 )
-from kafka_medic.executor.tasks import LEADER, REPLICA, Task, reassignment_target, tasks_for
+from kafka_medic.executor.tasks import LEADER, REPLICA, Task, reassignment_target, refuse_invalid, tasks_for
 from kafka_medic.executor.throttles import BROKER, set_broker_rates, set_replica_throttles
 from kafka_medic.executor.throttles import clear_throttles as clear_throttle_configs
 from kafka_medic.kafka.admin import admin_client
@@ -60,8 +60,9 @@ def start_execution(config: ClusterConfig, proposal: Proposal, options: Executio
     key = lock_key(config, state)
     holder = journal.lock_holder(key, config.name)
     if holder is None:
-        clear_left_throttles(config, journal, state, log)
         task_list, skipped = tasks_for(proposal.moves, state)
+        refuse_invalid(skipped)
+        clear_left_throttles(config, journal, state, log)
         execution_id = journal.create(config.name, proposal, options, task_list + [s.task for s in skipped], key)
         if execution_id is None:
             holder = journal.lock_holder(key, config.name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kafka_medic.errors import MedicError
 from kafka_medic.kafka.state import ClusterState, PartitionState
 from kafka_medic.model import Move
 
@@ -72,6 +73,19 @@ class Task:
 class Skipped:
     task: Task
     reason: str
+    invalid: bool = False  # the move does not fit the cluster (no such partition or broker, stale)
+
+
+def refuse_invalid(skipped: list[Skipped]) -> None:
+    """A MedicError naming the moves that do not fit the cluster, before anything is written: a proposal
+    planned for another cluster, or for an earlier state of this one, is planned again, not half done.
+    Moves already done, under way to the same target, or onto a broker that is down are only skipped."""
+    bad = [s for s in skipped if s.invalid]
+    if bad:
+        shown = "; ".join(f"{s.task.name}: {s.reason}" for s in bad[:3])
+        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+        raise MedicError(f"proposal refused, nothing changed: {len(bad)} of its moves do not fit the cluster "
+                         f"({shown}{more}); plan again")
 
 
 def tasks_for(moves: list[Move], state: ClusterState) -> tuple[list[Task], list[Skipped]]:
@@ -81,9 +95,10 @@ def tasks_for(moves: list[Move], state: ClusterState) -> tuple[list[Task], list[
     skipped: list[Skipped] = []
     for move in moves:
         p = partitions.get((move.topic, move.partition))
-        reason = _skip_reason(move, p, state)
+        invalid = _invalid_reason(move, p, state)
+        reason = invalid or _skip_reason(move, p, state)
         if reason:
-            skipped.append(Skipped(_task_from_move(move, p), reason))
+            skipped.append(Skipped(_task_from_move(move, p), reason, invalid=bool(invalid)))
             continue
         current = [b for b in p.replicas if b not in p.adding_replicas]
         kind = LEADER if current == list(move.new_replicas) else REPLICA
@@ -102,9 +117,18 @@ def reassignment_target(p: PartitionState) -> list[int]:
     return [b for b in p.replicas if b not in p.removing_replicas]
 
 
-def _skip_reason(move: Move, p: PartitionState | None, state: ClusterState) -> str | None:
+def _invalid_reason(move: Move, p: PartitionState | None, state: ClusterState) -> str | None:
     if p is None:
         return "no such partition in the cluster"
+    unknown = [b for b in move.new_replicas if b not in state.brokers]
+    if unknown:
+        return f"broker {unknown[0]} is not in the cluster"
+    if not p.reassigning and sorted(p.replicas) not in (sorted(move.old_replicas), sorted(move.new_replicas)):
+        return f"replicas are {p.replicas}, the proposal expected {move.old_replicas} (stale proposal)"
+    return None
+
+
+def _skip_reason(move: Move, p: PartitionState, state: ClusterState) -> str | None:
     new = list(move.new_replicas)
     if p.reassigning:
         if reassignment_target(p) == new:
@@ -112,9 +136,7 @@ def _skip_reason(move: Move, p: PartitionState | None, state: ClusterState) -> s
         return f"already being reassigned to {reassignment_target(p)} by someone else"
     if list(p.replicas) == new and (move.new_leader is None or p.leader == move.new_leader):
         return "already as proposed"
-    if list(p.replicas) not in (list(move.old_replicas), new):
-        return f"replicas are {p.replicas}, the proposal expected {move.old_replicas} (stale proposal)"
-    dead = [b for b in move.new_replicas if b not in state.brokers or not state.brokers[b].alive]
+    dead = [b for b in move.new_replicas if not state.brokers[b].alive]
     if dead:
         return f"destination broker {dead[0]} is not alive"
     return None
