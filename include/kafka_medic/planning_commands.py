@@ -112,9 +112,7 @@ def _mark_brokers(model: ClusterModel, decommission: list[int], excluded: list[i
         unknown = sorted(set(given) - set(ids))
         if unknown:
             raise MedicError(f"{option}: unknown broker {unknown[0]}; the cluster has {ids}")
-    for broker in model.brokers:
-        broker.decommission = broker.decommission or broker.id in decommission
-        broker.excluded = broker.excluded or broker.id in excluded
+    model.mark_brokers(decommission, excluded)
 
 
 def _add_model_args(parser: argparse.ArgumentParser) -> None:

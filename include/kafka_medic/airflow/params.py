@@ -135,7 +135,4 @@ def validate_request(kind: str, params: dict[str, Any], state: ClusterState) -> 
 
 def mark_brokers(model: ClusterModel, request: Request) -> None:
     """Put the request's brokers into the model the planner reads: to empty (decommission), to spare."""
-    for broker in model.brokers:
-        if request.kind == "decommission":
-            broker.decommission = broker.id in request.brokers
-        broker.excluded = broker.excluded or broker.id in request.excluded_brokers
+    model.mark_brokers(request.brokers if request.kind == "decommission" else (), request.excluded_brokers)

@@ -29,9 +29,7 @@ from kafka_medic.devcluster.locks import file_lock
 from kafka_medic.devcluster.ports import (
     DEFAULT_BASE_PORT,
     HOST,
-    JMX_OFFSET,
     MAX_BROKERS,
-    free_ports,
     plan_ports,
     port_accepting,
     port_taken,
@@ -507,10 +505,8 @@ def _zookeeper_connect(state: ClusterState) -> str | None:
 
 def _new_broker_ports(state: ClusterState, broker_id: int) -> tuple[int, int]:
     """The fixed layout's ports for that id, or two free ones when the cluster picked free ports."""
-    if state.base_port:
-        return state.base_port + broker_id - 1, state.base_port + JMX_OFFSET + broker_id - 1
-    port, jmx_port = free_ports(2)
-    return port, jmx_port
+    ports = plan_ports(state.base_port, broker_id, 0) if state.base_port else plan_ports(0, 1, 0)
+    return ports["brokers"][-1], ports["jmx"][-1]
 
 
 def _least_used_rack(state: ClusterState) -> str | None:

@@ -6,6 +6,7 @@ This is the one model type that flows from the sampler to the planner, the execu
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from kafka_medic.errors import MedicError
@@ -54,6 +55,13 @@ class ClusterModel:
     partitions: list[Partition]
     taken_at: str
     follower_cpu_ratio: float = 0.3
+
+    def mark_brokers(self, decommission: Iterable[int] = (), excluded: Iterable[int] = ()) -> None:
+        """Brokers to empty and brokers that receive nothing, on top of what the model already says."""
+        decommission, excluded = set(decommission), set(excluded)
+        for broker in self.brokers:
+            broker.decommission = broker.decommission or broker.id in decommission
+            broker.excluded = broker.excluded or broker.id in excluded
 
     def broker(self, broker_id: int) -> Broker:
         for broker in self.brokers:
