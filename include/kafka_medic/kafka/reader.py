@@ -146,6 +146,7 @@ def _read_log_dirs(admin, brokers: dict[int, BrokerState], partitions: list[Part
     """
     by_key = {(p.topic, p.partition): p for p in partitions}
     for broker in [b for b in brokers.values() if b.alive]:
+        asked = time.monotonic()
         try:
             (response,) = admin.describe_log_dirs(brokers=[broker.id])
         except KafkaConnectionError:
@@ -153,6 +154,7 @@ def _read_log_dirs(admin, brokers: dict[int, BrokerState], partitions: list[Part
             continue
         except KafkaError:
             continue  # busy or slow, not dead: its sizes are unknown this time
+        broker.sizes_read_at = (asked + time.monotonic()) / 2
         for log_dir in response["log_dirs"]:
             if log_dir["error_code"]:
                 continue  # an offline log dir: its replicas show up as offline replicas instead

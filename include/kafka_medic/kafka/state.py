@@ -21,6 +21,9 @@ class BrokerState:
     alive: bool
     # Log dir path -> (total bytes, usable bytes), as DescribeLogDirs reports them (empty when dead).
     log_dirs: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # time.monotonic() halfway through the DescribeLogDirs request that gave its sizes: rates from
+    # size deltas divide by the time between two such readings, not by when the whole state was read.
+    sizes_read_at: float | None = None
 
 
 @dataclass

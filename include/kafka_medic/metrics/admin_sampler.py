@@ -2,8 +2,9 @@
 
 Sizes per replica come from DescribeLogDirs (through the cluster state reader), end offsets from
 ListOffsets, reassignments from ListPartitionReassignments. Between two readings, a leader's
-message rate is the end-offset delta over the elapsed time, and its bytes-in rate the size delta;
-when the size shrank (retention deleted a segment) bytes in is the message delta times the
+message rate is the end-offset delta over the time between the two ListOffsets requests, and its
+bytes-in rate the size delta over the time between the leader's two DescribeLogDirs answers; when
+the size shrank (retention deleted a segment) bytes in is the message delta times the
 partition's last seen bytes per message. Consumer bytes out is invisible here (left empty).
 """
 
@@ -25,8 +26,9 @@ SOURCE = "admin"
 
 @dataclass(frozen=True)
 class _Reading:
-    at: float  # time.monotonic()
+    size_at: float  # time.monotonic() of the size's and the offset's readings
     size: int
+    offset_at: float
     end_offset: int
 
 
@@ -44,15 +46,16 @@ class AdminSampler:
     def sample(self, ts: float) -> tuple[list[BrokerSample], list[PartitionSample]]:
         state = read_cluster_state(self.config, self.known_brokers)
         self.known_brokers.update({b.id: b.rack for b in state.brokers.values()})
+        asked = time.monotonic()
         offsets = self.end_offsets(state)
-        now = time.monotonic()
+        offsets_at = (asked + time.monotonic()) / 2
         partitions, led_in, followed_in = (
             [],
             dict.fromkeys(state.brokers, 0.0),
             dict.fromkeys(state.brokers, 0.0),
         )
         for p in state.partitions:
-            rates = self._rates(p, offsets.get((p.topic, p.partition)), now)
+            rates = self._rates(state, p, offsets.get((p.topic, p.partition)), offsets_at)
             for broker, size in sorted(p.sizes.items()):
                 leader = broker == p.leader
                 partitions.append(
@@ -100,16 +103,18 @@ class AdminSampler:
                 continue
         return offsets
 
-    def _rates(self, p: PartitionState, end_offset: int | None, now: float) -> dict[str, float] | None:
+    def _rates(
+        self, state: ClusterState, p: PartitionState, end_offset: int | None, offset_at: float
+    ) -> dict[str, float] | None:
         key = (p.topic, p.partition)
-        if end_offset is None or p.leader not in p.sizes:
+        size_at = state.brokers[p.leader].sizes_read_at if p.leader in state.brokers else None
+        if end_offset is None or p.leader not in p.sizes or size_at is None:
             self._previous.pop(key, None)
             return None
-        reading = _Reading(now, p.sizes[p.leader], end_offset)
+        reading = _Reading(size_at, p.sizes[p.leader], offset_at, end_offset)
         before, self._previous[key] = self._previous.get(key), reading
-        if before is None or reading.at <= before.at:
+        if before is None or reading.size_at <= before.size_at or reading.offset_at <= before.offset_at:
             return None
-        elapsed = reading.at - before.at
         messages = max(reading.end_offset - before.end_offset, 0)
         grown = reading.size - before.size
         if grown >= 0 and messages:
@@ -118,4 +123,7 @@ class AdminSampler:
             if key not in self._bytes_per_message:
                 return None
             grown = messages * self._bytes_per_message[key]
-        return {"bytes_in": grown / elapsed, "messages_in": messages / elapsed}
+        return {
+            "bytes_in": grown / (reading.size_at - before.size_at),
+            "messages_in": messages / (reading.offset_at - before.offset_at),
+        }

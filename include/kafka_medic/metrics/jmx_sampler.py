@@ -86,12 +86,14 @@ class JmxSampler:
         return readings_to_samples(ts, SOURCE, readings, self.admin)
 
     def scrape(self, url: str) -> _Scrape | None:
+        """Timed halfway through the request: the exporter reads its MBeans while we wait."""
+        asked = time.monotonic()
         try:
             with urllib.request.urlopen(url, timeout=self.timeout_s) as response:
                 text = response.read().decode()
         except (urllib.error.URLError, OSError):
             return None
-        return _Scrape(text, time.monotonic())
+        return _Scrape(text, (asked + time.monotonic()) / 2)
 
 
 def _reading(now: _Scrape, before: _Scrape | None) -> BrokerReading:
