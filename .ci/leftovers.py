@@ -1,6 +1,7 @@
-"""Print the processes a CI run started and left running: each one's command line or environment
-names the run's KAFKA_MEDIC_HOME (Airflow keeps it in its environment only). The CI script itself
-and its children share that environment, so the caller's own family is left out."""
+"""Print (and with --kill, kill) the processes a CI run started and left running: each one's command
+line or environment names the run's KAFKA_MEDIC_HOME (Airflow keeps it in its environment only).
+The CI script and its children share that environment, so the caller's own family is left out; the
+killing is done here because a pipeline's other commands would count as leftovers too."""
 
 from __future__ import annotations
 
@@ -29,8 +30,12 @@ def started_under(home: str) -> list[psutil.Process]:
 
 
 if __name__ == "__main__":
-    for proc in started_under(sys.argv[1] if len(sys.argv) > 1 else os.environ["KAFKA_MEDIC_HOME"]):
+    kill = "--kill" in sys.argv[1:]
+    args = [a for a in sys.argv[1:] if a != "--kill"]
+    for proc in started_under(args[0] if args else os.environ["KAFKA_MEDIC_HOME"]):
         try:
             print(proc.pid, " ".join(proc.cmdline())[:200])
+            if kill:
+                proc.kill()
         except psutil.Error:
             continue
