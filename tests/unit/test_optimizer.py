@@ -279,3 +279,16 @@ def test_thresholds_are_configurable():
     model = cluster([Partition("t", i, [b], b, load(disk=850)) for i, b in enumerate((1, 2, 3, 4))])
     capacity = {"disk": 0.9, "nw_in": 0.8, "nw_out": 0.8, "cpu": 0.7}
     assert plan(model, PlanOptions(thresholds=Thresholds(capacity=capacity))).moves == []
+
+
+def test_a_rack_too_small_for_its_share_is_named():
+    """RF 3 on 3 racks: a dead broker's replicas may only go to its rack-mates, here one broker."""
+    racks = ["a", "b", "c"]  # brokers 1, 4 in a; 2, 5 in b; 3, 6 in c
+    replicas = [[1 + 3 * (i % 2), 2 + 3 * (i // 2), 3 + 3 * (i % 2)] for i in range(4)]
+    parts = [Partition("t", i, r, r[0], load(disk=250)) for i, r in enumerate(replicas)]
+    model = cluster(parts, brokers=6, racks=racks, flags={6: {"alive": False}})
+    with pytest.raises(PlanError, match=r"disk_capacity cannot be met: .*rack awareness keeps 1000 disk in every "
+                                        r"rack, but the rack of brokers 3 allows 800$"):  # fmt: skip
+        plan(model)
+    without_racks = apply_proposal(model, plan(model, PlanOptions(goals=["disk_capacity"])))
+    assert all(6 not in p.replicas for p in without_racks.partitions)

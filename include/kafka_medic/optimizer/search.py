@@ -224,6 +224,9 @@ class Search(Balancing, Exchanging, Swapping, Spreading):
             if total > allowed:
                 what = METRICS[goal.metric]
                 return f"{message}; the cluster holds {total:.6g} {what} but its brokers allow {allowed:.6g}"
+            short = self._rack_shortfall(goal)
+            if short:
+                return f"{message}; {short}"
         if isinstance(goal, RackAwareGoal):
             bad = np.flatnonzero(most_in_one_rack(p, np.arange(len(p.rf))) > goal.limits(p))
             stuck = [partition_name(p, part) for part in bad[~self.movable[bad]]]
@@ -232,6 +235,29 @@ class Search(Balancing, Exchanging, Swapping, Spreading):
         if self.max_replica_moves is not None and p.replica_moves >= self.max_replica_moves:
             return f"{message}; max_replica_moves={self.max_replica_moves} was reached"
         return f"{message}; no move keeps the goals before it satisfied"
+
+    def _rack_shortfall(self, goal: BoundedGoal) -> str | None:
+        """A rack that cannot hold what rack awareness keeps in it (e.g. RF 3 on 3 racks: a dead
+        broker's replicas can only go to its rack-mates), if the rack goal came before this one."""
+        limit = self.acceptance.rack_limit
+        if limit is None:
+            return None
+        p, a = self.p, self.p.arrays
+        racks = np.unique(a.rack[a.holds_data])
+        pinned = p.rf == limit * len(racks)  # at most `limit` per rack leaves exactly `limit` in each
+        least = np.minimum(p.leader_vec[pinned, goal.metric], p.follower_vec[pinned, goal.metric])
+        need = float((least * limit[pinned]).sum())
+        upper = goal.limits(p)[1]
+        for rack in racks:
+            members = a.holds_data & (a.rack == rack)
+            allowed = float(upper[members].sum())
+            if need > allowed:
+                brokers = ", ".join(str(b) for b in a.broker_ids[members])
+                return (
+                    f"rack awareness keeps {need:.6g} {METRICS[goal.metric]} in every rack, but the rack of "
+                    f"brokers {brokers} allows {allowed:.6g}"
+                )
+        return None
 
     def _no_home(self, slot: int) -> str:
         p = self.p
