@@ -292,3 +292,16 @@ def test_a_rack_too_small_for_its_share_is_named():
         plan(model)
     without_racks = apply_proposal(model, plan(model, PlanOptions(goals=["disk_capacity"])))
     assert all(6 not in p.replicas for p in without_racks.partitions)
+
+
+def test_live_brokers_share_only_what_can_leave_a_dead_one():
+    """An offline RF 1 partition stays on the dead broker: the others balance what they will hold,
+    not a mean that counts data none of them can ever receive."""
+    parts = [Partition("lost", 0, [4], None, load(disk=600))]
+    parts += [Partition("t", i, [1 + i % 2], 1 + i % 2, load(disk=100)) for i in range(6)]  # brokers 1, 2
+    model = cluster(parts, brokers=4, flags={4: {"alive": False}})
+    goals = ["disk_usage_distribution", "replica_distribution", "topic_replica_distribution"]
+    after = apply_proposal(model, plan(model, PlanOptions(goals=goals)))
+    assert [r.satisfied for r in check(after, goals)] == [True, True, True]
+    disk = {b: sum(p.load["disk"] for p in after.partitions if b in p.replicas and p.topic == "t") for b in (1, 2, 3)}
+    assert disk == {1: 200, 2: 200, 3: 200}

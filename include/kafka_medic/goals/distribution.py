@@ -29,7 +29,7 @@ class UsageDistributionGoal(ResourceGoal):
         total_capacity = capacity[holds].sum()
         if total_capacity <= 0:
             return lower, upper
-        mean_utilisation = placement.metrics[:, self.metric].sum() / total_capacity
+        mean_utilisation = placement.shared_total(self.metric) / total_capacity
         lower[holds] = self.thresholds.balance_lower * mean_utilisation * capacity[holds]
         upper[holds] = self.thresholds.balance_upper * mean_utilisation * capacity[holds]
         return lower, upper
@@ -59,7 +59,7 @@ class CountDistributionGoal(BoundedGoal):
     hard = False
 
     def limits(self, placement: Placement) -> tuple[np.ndarray, np.ndarray]:
-        return count_band(self, placement, placement.metrics[:, self.metric].sum())
+        return count_band(self, placement, placement.shared_total(self.metric))
 
 
 def count_band(goal: BoundedGoal, placement: Placement, total: float) -> tuple[np.ndarray, np.ndarray]:

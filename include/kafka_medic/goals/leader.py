@@ -33,7 +33,7 @@ class LeaderBytesInDistributionGoal(CountDistributionGoal):
         lower, upper = unconstrained(placement)
         holds = holding_brokers(placement)
         if holds.any():
-            mean = placement.metrics[:, LEADER_NW_IN].sum() / holds.sum()
+            mean = placement.shared_total(LEADER_NW_IN) / holds.sum()
             lower[holds] = self.thresholds.balance_lower * mean
             upper[holds] = self.thresholds.balance_upper * mean
         return lower, upper

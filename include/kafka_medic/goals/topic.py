@@ -26,7 +26,8 @@ class TopicReplicaDistributionGoal(Goal):
     def limits(self, placement: Placement) -> tuple[np.ndarray, np.ndarray]:
         """(lower[T], upper[T]) replicas of each topic per broker that keeps data."""
         a = placement.arrays
-        replicas = np.bincount(a.partition_topic, weights=placement.rf, minlength=len(a.topics))
+        kept = ~placement.stranded_slots()
+        replicas = np.bincount(a.partition_topic[placement.slot_partition[kept]], minlength=len(a.topics))
         holders = max(int(holding_brokers(placement).sum()), 1)
         mean = replicas / holders
         gap = self.thresholds.topic_min_gap

@@ -68,6 +68,18 @@ class Placement:
         leads = self.leader_slot[part] == slots
         return np.where(leads[:, None], self.leader_vec[part], self.follower_vec[part])
 
+    def stranded_slots(self) -> np.ndarray:
+        """(R,) replicas of offline partitions (no leader to copy from) on brokers that must end
+        empty: they cannot move, so they stay there and are no part of what the others share."""
+        a = self.arrays
+        return (a.leader[self.slot_partition] < 0) & ~a.holds_data[self.slot_broker]
+
+    def shared_total(self, metric: int) -> float:
+        """What the brokers that keep data will hold between them of `metric` once every movable
+        replica has left the brokers that must end empty: the total but the stranded replicas."""
+        stranded = np.flatnonzero(self.stranded_slots())
+        return float(self.metrics[:, metric].sum() - self.slot_vectors(stranded)[:, metric].sum())
+
     def slot_vector(self, slot: int) -> np.ndarray:
         """What one slot puts on its broker (a fast path of `slot_vectors`)."""
         part = self.slot_partition[slot]

@@ -34,7 +34,7 @@ def data_lower_bound_mb(placement: Placement, goals: list[Goal], can_receive: np
     holds = p.arrays.holds_data
     # offline partitions cannot move (see plan._movable): what they keep on a broker that must end
     # empty stays there
-    stranded = (p.arrays.leader[p.slot_partition] < 0) & ~holds[p.slot_broker]
+    stranded = p.stranded_slots()
     disk = p.metrics[:, DISK] - np.bincount(p.slot_broker, weights=slot_disk * stranded, minlength=brokers)
     movable_disk = np.where(stranded, np.inf, slot_disk)  # never among the smallest that must leave
     # a replica on a failed disk of a live broker must leave it too
