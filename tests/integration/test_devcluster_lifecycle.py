@@ -95,7 +95,7 @@ def test_a_taken_port_fails_up_naming_the_port_before_starting_anything(tmp_path
 
 
 def _ports(cluster: DevCluster) -> list[int]:
-    return [p for n in cluster.state.nodes for p in (n.port, n.jmx_port) if p is not None]
+    return [p for n in cluster.state.nodes for p in n.ports]
 
 
 def _processes_under(home) -> list[psutil.Process]:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from kafka_medic.devcluster import DevCluster
 from kafka_medic.devcluster.configs import (
     JMX_EXPORTER_YAML,
     java_command,
@@ -16,6 +17,7 @@ from kafka_medic.devcluster.configs import (
     write_configs,
 )
 from kafka_medic.devcluster.state import ClusterState, Layout, Node
+from kafka_medic.errors import MedicError
 
 
 def kraft_state(brokers: int = 4, controllers: int = 1) -> ClusterState:
@@ -60,6 +62,26 @@ def test_a_jbod_broker_has_a_log_dir_per_disk_and_its_metadata_apart(layout):
     assert props["log.dirs"] == f"{data / 'disk0'},{data / 'disk1'}"
     assert props["metadata.log.dir"] == data / "metadata"  # so any data disk can fail without stopping it
     assert node_properties(state, state.servers[0], layout)["log.dirs"] == str(layout.home / "data" / "controller-1000")
+
+
+def test_sasl_users_add_a_sasl_listener_beside_plaintext(layout):
+    state = kraft_state()
+    state.sasl_users = {"medic": "pw1", "ops": "pw2"}
+    state.brokers[0].sasl_port = 9201
+    props = node_properties(state, state.brokers[0], layout)
+    assert props["listeners"] == props["advertised.listeners"] == "PLAINTEXT://127.0.0.1:9001,SASL_PLAINTEXT://127.0.0.1:9201"
+    assert props["inter.broker.listener.name"] == "PLAINTEXT" and props["sasl.enabled.mechanisms"] == "PLAIN"
+    assert props["listener.name.sasl_plaintext.plain.sasl.jaas.config"] == (
+        'org.apache.kafka.common.security.plain.PlainLoginModule required user_medic="pw1" user_ops="pw2";'
+    )
+    assert "SASL_PLAINTEXT:SASL_PLAINTEXT" in props["listener.security.protocol.map"]
+    assert "sasl.enabled.mechanisms" not in node_properties(state, state.brokers[1], layout)
+
+
+@pytest.mark.parametrize("user, password", [("me", ""), ("m e", "pw"), ("me", 'p"w'), ("me", "p;w")])
+def test_a_sasl_user_that_would_break_the_jaas_line_is_refused(tmp_path, user, password):
+    with pytest.raises(MedicError, match=f"SASL user {user!r}: user and password must be non-empty"):
+        DevCluster(home=tmp_path, sasl_users={user: password})
 
 
 def test_kraft_controller_listens_on_the_controller_listener_and_applies_topic_defaults(layout):

@@ -87,6 +87,7 @@ class DevCluster:
         base_port: int = DEFAULT_BASE_PORT,
         broker_config: dict[str, object] | None = None,
         log_dirs: int = 1,
+        sasl_users: dict[str, str] | None = None,
     ):
         if mode not in MODES:
             raise MedicError(f"unknown dev-cluster mode {mode!r}; valid modes: {', '.join(MODES)}")
@@ -96,6 +97,10 @@ class DevCluster:
             raise MedicError(f"--racks must be between 1 and the broker count {brokers}, not {racks}")
         if not 1 <= log_dirs <= MAX_LOG_DIRS:
             raise MedicError(f"--log-dirs must be between 1 and {MAX_LOG_DIRS}, not {log_dirs}")
+        for user, password in (sasl_users or {}).items():
+            if not user or not password or any(c in user + password for c in '"\\ \t\n;='):
+                raise MedicError(f"SASL user {user!r}: user and password must be non-empty, without quotes, "
+                                 "backslashes, spaces, ';' or '='")
         if controllers not in (1, 3, 5):
             raise MedicError(f"--controllers must be 1, 3 or 5 (a majority quorum), not {controllers}")
         version = version or (artifacts.KRAFT_VERSION if mode == "kraft" else artifacts.ZOOKEEPER_MODE_VERSION)
@@ -111,6 +116,7 @@ class DevCluster:
         self._version = version
         self._base_port = base_port
         self._broker_config = broker_config
+        self._sasl_users = dict(sasl_users or {})
         self._children: dict[str, subprocess.Popen] = {}  # kept so our own children get reaped
 
     @classmethod
@@ -136,6 +142,10 @@ class DevCluster:
     @property
     def bootstrap(self) -> str:
         return self.state.bootstrap
+
+    @property
+    def sasl_bootstrap(self) -> str | None:
+        return self.state.sasl_bootstrap
 
     @property
     def broker_ids(self) -> list[int]:
@@ -259,10 +269,8 @@ class DevCluster:
             broker_id = max(n.node_id for n in state.brokers) + 1
             if broker_id > MAX_BROKERS:
                 raise MedicError(f"dev-cluster {self.name!r} is at broker id {MAX_BROKERS}, the highest it allows")
-            port, jmx_port = _new_broker_ports(state, broker_id)
-            node = Node(f"broker-{broker_id}", "broker", broker_id, port, jmx_port=jmx_port,
-                        rack=rack or _least_used_rack(state))
-            for taken in [p for p in (port, jmx_port) if port_taken(p)]:
+            node = _new_broker(state, broker_id, rack or _least_used_rack(state))
+            for taken in [p for p in node.ports if port_taken(p)]:
                 raise MedicError(f"port {taken} for {node.name} is already in use; stop what holds it")
             shutil.rmtree(self.layout.data(node), ignore_errors=True)  # left by a removed broker of that id
             state.nodes.append(node)
@@ -337,7 +345,7 @@ class DevCluster:
         libs = artifacts.kafka_libs(self._version)
         agent = artifacts.jmx_exporter_jar()
         servers = 1 if shape["mode"] == "zk" else shape["controllers"]
-        ports = plan_ports(self._base_port, shape["brokers"], servers)
+        ports = plan_ports(self._base_port, shape["brokers"], servers, sasl=bool(self._sasl_users))
         if shape["mode"] == "zk":
             nodes = [Node("zookeeper", "zookeeper", None, ports["servers"][0])]
         else:
@@ -347,7 +355,9 @@ class DevCluster:
             ]
         for i, (port, jmx_port) in enumerate(zip(ports["brokers"], ports["jmx"], strict=True)):
             rack = f"r{i % shape['racks'] + 1}"
-            nodes.append(Node(f"broker-{i + 1}", "broker", i + 1, port, jmx_port=jmx_port, rack=rack))
+            sasl_port = ports["sasl"][i] if ports["sasl"] else None
+            nodes.append(Node(f"broker-{i + 1}", "broker", i + 1, port, jmx_port=jmx_port, sasl_port=sasl_port,
+                              rack=rack))
         return ClusterState(
             name=self.name,
             mode=shape["mode"],
@@ -359,13 +369,14 @@ class DevCluster:
             base_port=self._base_port,
             broker_config=dict(self._broker_config or {}),
             log_dirs=shape["log_dirs"],
+            sasl_users=self._sasl_users,
         )
 
     def _launch(self, state: ClusterState, timeout_s: float) -> None:
         log.info("starting dev-cluster %r: %s", self.name, _describe(state))
         for node in state.nodes:
-            for port in (node.port, node.jmx_port):
-                if port is not None and port_taken(port):
+            for port in node.ports:
+                if port_taken(port):
                     raise MedicError(
                         f"port {port} for {node.name} is already in use; stop what holds it "
                         f"or choose another --base-port (0 picks free ports)"
@@ -465,7 +476,7 @@ class DevCluster:
         """Until the nodes' ports are released: a SIGKILLed JVM's leader thread turns zombie (gone, for
         `kill`) while its other threads still hold the listening sockets for a moment."""
         started = [n for n in nodes if n.pid is not None]  # a port we never bound may be anyone's
-        ports = [p for n in started for p in (n.port, n.jmx_port) if p is not None]
+        ports = [p for n in started for p in n.ports]
         deadline = time.monotonic() + timeout_s
         while busy := [p for p in ports if port_taken(p)]:
             if time.monotonic() > deadline:
@@ -503,10 +514,13 @@ def _zookeeper_connect(state: ClusterState) -> str | None:
     return f"{HOST}:{state.servers[0].port}" if state.mode == "zk" else None
 
 
-def _new_broker_ports(state: ClusterState, broker_id: int) -> tuple[int, int]:
-    """The fixed layout's ports for that id, or two free ones when the cluster picked free ports."""
-    ports = plan_ports(state.base_port, broker_id, 0) if state.base_port else plan_ports(0, 1, 0)
-    return ports["brokers"][-1], ports["jmx"][-1]
+def _new_broker(state: ClusterState, broker_id: int, rack: str | None) -> Node:
+    """Broker `broker_id` on the fixed layout's ports for that id, or on free ones when the cluster
+    picked free ports."""
+    sasl = bool(state.sasl_users)
+    ports = plan_ports(state.base_port, broker_id, 0, sasl) if state.base_port else plan_ports(0, 1, 0, sasl)
+    return Node(f"broker-{broker_id}", "broker", broker_id, ports["brokers"][-1], jmx_port=ports["jmx"][-1],
+                sasl_port=ports["sasl"][-1] if sasl else None, rack=rack)
 
 
 def _least_used_rack(state: ClusterState) -> str | None:

@@ -76,21 +76,32 @@ def node_properties(state: ClusterState, node: Node, layout: Layout) -> dict[str
             "node.id": node.node_id,
             "controller.quorum.voters": voters,
             "controller.listener.names": "CONTROLLER",
-            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT",
             "broker.session.timeout.ms": SESSION_TIMEOUT_MS,
             "broker.heartbeat.interval.ms": HEARTBEAT_MS,
         }
     if node.role == "controller":
         # The controller applies topic defaults to CreateTopics requests that leave them out.
         return props | {"listeners": f"CONTROLLER://{HOST}:{node.port}"} | topic_defaults(brokers)
-    props |= {
-        "broker.rack": node.rack,
-        "listeners": f"PLAINTEXT://{HOST}:{node.port}",
-        "advertised.listeners": f"PLAINTEXT://{HOST}:{node.port}",
-    }
+    listeners = f"PLAINTEXT://{HOST}:{node.port}"
+    if node.sasl_port is not None:
+        listeners += f",SASL_PLAINTEXT://{HOST}:{node.sasl_port}"
+        props |= sasl_properties(state.sasl_users)
+    props |= {"broker.rack": node.rack, "listeners": listeners, "advertised.listeners": listeners}
     if state.mode == "kraft":
         props["inter.broker.listener.name"] = "PLAINTEXT"
     return props | topic_defaults(brokers) | BROKER_TUNING
+
+
+def sasl_properties(users: dict[str, str]) -> dict[str, object]:
+    """PLAIN on the SASL listener, users and passwords inline (the brokers talk to each other in
+    PLAINTEXT; clients that use the SASL listener must authenticate)."""
+    accounts = " ".join(f'user_{user}="{password}"' for user, password in users.items())
+    return {
+        "sasl.enabled.mechanisms": "PLAIN",
+        "listener.name.sasl_plaintext.plain.sasl.jaas.config":
+            f"org.apache.kafka.common.security.plain.PlainLoginModule required {accounts};",
+    }
 
 
 def render_properties(props: dict[str, object]) -> str:

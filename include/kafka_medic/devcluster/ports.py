@@ -3,6 +3,7 @@
 A fixed base port gives the default cluster addresses people can remember and put in configs:
     brokers       base + (id - 1)          19092, 19093, ...
     controllers   base + 100 + k           19192, ...   (ZooKeeper mode: the ZooKeeper node)
+    SASL listener base + 200 + (id - 1)    19292, ...   (only with SASL users)
     JMX exporter  base + 300 + (id - 1)    19392, ...
 `base_port=0` asks the OS for free ports instead, so test sessions can run side by side.
 """
@@ -16,19 +17,19 @@ HOST = "127.0.0.1"
 DEFAULT_BASE_PORT = 19092
 MAX_BROKERS = 100  # keeps the fixed layout's blocks from overlapping
 CONTROLLER_OFFSET = 100
+SASL_OFFSET = 200
 JMX_OFFSET = 300
 
 
-def plan_ports(base_port: int, brokers: int, servers: int) -> dict[str, list[int]]:
-    """Ports for `brokers` brokers and their JMX exporters and `servers` controllers/ZooKeeper nodes."""
+def plan_ports(base_port: int, brokers: int, servers: int, sasl: bool = False) -> dict[str, list[int]]:
+    """Ports for `brokers` brokers, their JMX exporters and (with `sasl`) SASL listeners, and for
+    `servers` controllers/ZooKeeper nodes."""
+    counts = {"brokers": brokers, "jmx": brokers, "sasl": brokers if sasl else 0, "servers": servers}
     if base_port == 0:
-        free = free_ports(2 * brokers + servers)
-        return {"brokers": free[:brokers], "jmx": free[brokers : 2 * brokers], "servers": free[2 * brokers :]}
-    return {
-        "brokers": [base_port + i for i in range(brokers)],
-        "jmx": [base_port + JMX_OFFSET + i for i in range(brokers)],
-        "servers": [base_port + CONTROLLER_OFFSET + k for k in range(servers)],
-    }
+        free = iter(free_ports(sum(counts.values())))
+        return {kind: [next(free) for _ in range(count)] for kind, count in counts.items()}
+    offsets = {"brokers": 0, "jmx": JMX_OFFSET, "sasl": SASL_OFFSET, "servers": CONTROLLER_OFFSET}
+    return {kind: [base_port + offsets[kind] + i for i in range(count)] for kind, count in counts.items()}
 
 
 def free_ports(count: int) -> list[int]:

@@ -32,9 +32,15 @@ class Node:
     node_id: int | None
     port: int
     jmx_port: int | None = None
+    sasl_port: int | None = None  # a second client listener, SASL_PLAINTEXT with PLAIN, when users are set
     rack: str | None = None
     pid: int | None = None
     pid_started: float | None = None  # process create time: tells our JVM from a reused pid
+
+    @property
+    def ports(self) -> list[int]:
+        """Every port the node listens on."""
+        return [p for p in (self.port, self.jmx_port, self.sasl_port) if p is not None]
 
 
 @dataclass
@@ -49,6 +55,8 @@ class ClusterState:
     base_port: int = 0  # 0: ports were picked free, as a broker added later gets them
     broker_config: dict[str, object] = field(default_factory=dict)  # overrides in every broker's properties
     log_dirs: int = 1  # per broker; more than one is JBOD, whose disks fail one at a time
+    # SASL/PLAIN user -> password for each broker's SASL listener (a dev cluster's own test accounts)
+    sasl_users: dict[str, str] = field(default_factory=dict)
 
     @property
     def brokers(self) -> list[Node]:
@@ -62,6 +70,11 @@ class ClusterState:
     @property
     def bootstrap(self) -> str:
         return ",".join(f"{HOST}:{n.port}" for n in self.brokers)
+
+    @property
+    def sasl_bootstrap(self) -> str | None:
+        """The SASL listeners' addresses, None when the cluster has no SASL users."""
+        return ",".join(f"{HOST}:{n.sasl_port}" for n in self.brokers) if self.sasl_users else None
 
     def broker(self, broker_id: int) -> Node:
         for node in self.brokers:

@@ -75,6 +75,12 @@ class ClusterConfig:
             zookeeper=env.get("KAFKA_MEDIC_ZOOKEEPER"),
         )
 
+    def describe_login(self) -> str:
+        """How this config logs in, without its secrets, e.g. for an error message."""
+        if self.security_protocol.startswith("SASL"):
+            return f"the {self.sasl_mechanism} login of user {self.sasl_username!r} ({self.security_protocol})"
+        return f"a {self.security_protocol} connection"
+
     def kafka_python(self) -> dict[str, Any]:
         """Keyword arguments for kafka-python clients (KafkaAdminClient, KafkaConsumer...)."""
         conf: dict[str, Any] = {
