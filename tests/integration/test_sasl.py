@@ -40,9 +40,10 @@ def sasl_cluster(tmp_path_factory) -> Iterator[DevCluster]:
         cluster.down()
 
 
-def sasl_config(cluster: DevCluster, password: str = PASSWORD) -> ClusterConfig:
+def sasl_config(cluster: DevCluster, password: str = PASSWORD, mechanism: str = "PLAIN") -> ClusterConfig:
     return ClusterConfig(bootstrap=cluster.sasl_bootstrap, name="sasl", security_protocol="SASL_PLAINTEXT",
-                         sasl_mechanism="PLAIN", sasl_username=USER, sasl_password=password, request_timeout_ms=5000)
+                         sasl_mechanism=mechanism, sasl_username=USER, sasl_password=password,
+                         request_timeout_ms=5000)  # fmt: skip
 
 
 @pytest.fixture
@@ -50,22 +51,25 @@ def journal(tmp_path):
     yield from temp_journal(tmp_path)
 
 
-def test_reader_samplers_and_executor_authenticate(sasl_cluster, journal):
-    config = sasl_config(sasl_cluster)
+@pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-512"])
+def test_reader_samplers_and_executor_authenticate(sasl_cluster, journal, mechanism):
+    config = sasl_config(sasl_cluster, mechanism=mechanism)
     state = read_cluster_state(config)
     assert state.alive_brokers == [1, 2, 3]
     [p0, p1] = [p for p in state.partitions if p.topic == TOPIC]
-    assert p0.sizes[1] > 2**19 and p1.sizes[3] > 2**19  # DescribeLogDirs answered over SASL
+    assert p0.sizes[p0.replicas[0]] > 2**19 and p1.sizes[3] > 2**19  # DescribeLogDirs answered over SASL
     sampler = AdminSampler(config)
     sampler.sample(ts=0.0)
     offsets = sampler.end_offsets(sampler.latest_state)  # ListOffsets through librdkafka over SASL
     assert offsets[(TOPIC, 0)] + offsets[(TOPIC, 1)] == 2 * 1024
 
     lines: list[str] = []
-    move = proposal("sasl", TOPIC, {0: ([1, 2], [3, 2])})
+    [spare] = {1, 3} - set(p0.replicas)  # partition 0 moves between brokers 1 and 3, once per mechanism
+    target = [spare, p0.replicas[1]]
+    move = proposal("sasl", TOPIC, {0: (p0.replicas, target)})
     report = execute(config, move, ExecutionOptions(throttle=20 * 2**20), journal, log=lines.append)
     assert report["status"] == "succeeded", report
-    assert partitions_of(config, TOPIC)[0].replicas == [3, 2]
+    assert partitions_of(config, TOPIC)[0].replicas == target
     assert read_cluster_state(config).throttles() == {"brokers": {}, "topics": {}}
     assert lines and not [line for line in lines if PASSWORD in line]
     assert PASSWORD not in repr(config)
@@ -90,3 +94,12 @@ def test_cli_takes_credentials_from_the_environment(sasl_cluster):
     assert done.returncode == 0, done.stderr
     assert sorted(b["id"] for b in json.loads(done.stdout)["brokers"]) == [1, 2, 3]
     assert PASSWORD not in done.stdout + done.stderr
+
+
+def test_an_airflow_kafka_connection_logs_in_with_its_login_and_password(sasl_cluster):
+    from kafka_medic.airflow.hook import settings_from_extras
+
+    extras = {"bootstrap.servers": sasl_cluster.sasl_bootstrap, "security.protocol": "SASL_PLAINTEXT",
+              "sasl.mechanisms": "SCRAM-SHA-512"}  # fmt: skip
+    config = settings_from_extras("sasl", extras, login=USER, password=PASSWORD).config
+    assert read_cluster_state(config).alive_brokers == [1, 2, 3]

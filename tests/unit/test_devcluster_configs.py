@@ -10,6 +10,7 @@ import yaml
 from kafka_medic.devcluster import DevCluster
 from kafka_medic.devcluster.configs import (
     JMX_EXPORTER_YAML,
+    format_command,
     java_command,
     node_properties,
     render_properties,
@@ -70,15 +71,20 @@ def test_sasl_users_add_a_sasl_listener_beside_plaintext(layout):
     state.brokers[0].sasl_port = 9201
     props = node_properties(state, state.brokers[0], layout)
     assert props["listeners"] == props["advertised.listeners"] == "PLAINTEXT://127.0.0.1:9001,SASL_PLAINTEXT://127.0.0.1:9201"
-    assert props["inter.broker.listener.name"] == "PLAINTEXT" and props["sasl.enabled.mechanisms"] == "PLAIN"
+    assert props["inter.broker.listener.name"] == "PLAINTEXT"
+    assert props["sasl.enabled.mechanisms"] == "PLAIN,SCRAM-SHA-512"
     assert props["listener.name.sasl_plaintext.plain.sasl.jaas.config"] == (
         'org.apache.kafka.common.security.plain.PlainLoginModule required user_medic="pw1" user_ops="pw2";'
     )
+    # SCRAM users live in the cluster metadata, put there when the storage is formatted
+    command = format_command("java", state, state.servers[0], layout)
+    assert command[-4:] == ["--add-scram", "SCRAM-SHA-512=[name=medic,password=pw1]",
+                            "--add-scram", "SCRAM-SHA-512=[name=ops,password=pw2]"]  # fmt: skip
     assert "SASL_PLAINTEXT:SASL_PLAINTEXT" in props["listener.security.protocol.map"]
     assert "sasl.enabled.mechanisms" not in node_properties(state, state.brokers[1], layout)
 
 
-@pytest.mark.parametrize("user, password", [("me", ""), ("m e", "pw"), ("me", 'p"w'), ("me", "p;w")])
+@pytest.mark.parametrize("user, password", [("me", ""), ("m e", "pw"), ("me", 'p"w'), ("me", "p;w"), ("me", "p]w")])
 def test_a_sasl_user_that_would_break_the_jaas_line_is_refused(tmp_path, user, password):
     with pytest.raises(MedicError, match=f"SASL user {user!r}: user and password must be non-empty"):
         DevCluster(home=tmp_path, sasl_users={user: password})

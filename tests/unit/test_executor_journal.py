@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 
 import pytest
 
@@ -45,6 +46,19 @@ def test_claim_refuses_a_live_owner_and_takes_over_from_a_dead_one(journal):
     assert journal.claim(execution_id).owner_pid == os.getpid()
     journal.release(execution_id)
     assert not journal.get(execution_id).owner_alive(30)
+
+
+def test_an_execution_let_go_between_steps_is_not_abandoned_until_its_heartbeat_is_old(journal):
+    execution_id = journal.create("c", PROPOSAL, ExecutionOptions(), TASKS)
+    journal.claim(execution_id)
+    journal.heartbeat(execution_id)
+    assert not journal.get(execution_id).abandoned(30)  # owned by a live process
+    journal.release(execution_id)
+    released = journal.get(execution_id)
+    assert not released.abandoned(30)  # between two steps: its executor claims it again in a moment
+    assert released.abandoned(30, now=released.heartbeat + 31)
+    journal._update(execution_id, owner_pid=max(os.getpid() + 100000, 4_000_000), owner_host=socket.gethostname())
+    assert journal.get(execution_id).abandoned(30)  # its owner is gone: no need to wait
 
 
 def test_submissions_are_numbered_batches_and_counted(journal):

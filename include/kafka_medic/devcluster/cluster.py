@@ -98,9 +98,9 @@ class DevCluster:
         if not 1 <= log_dirs <= MAX_LOG_DIRS:
             raise MedicError(f"--log-dirs must be between 1 and {MAX_LOG_DIRS}, not {log_dirs}")
         for user, password in (sasl_users or {}).items():
-            if not user or not password or any(c in user + password for c in '"\\ \t\n;='):
+            if not user or not password or any(c in user + password for c in '"\\ \t\n;=,[]'):
                 raise MedicError(f"SASL user {user!r}: user and password must be non-empty, without quotes, "
-                                 "backslashes, spaces, ';' or '='")
+                                 "backslashes, spaces or any of ;=,[]")
         if controllers not in (1, 3, 5):
             raise MedicError(f"--controllers must be 1, 3 or 5 (a majority quorum), not {controllers}")
         version = version or (artifacts.KRAFT_VERSION if mode == "kraft" else artifacts.ZOOKEEPER_MODE_VERSION)

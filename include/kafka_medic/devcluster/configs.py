@@ -16,6 +16,7 @@ from kafka_medic.devcluster.state import ClusterState, Layout, Node
 SESSION_TIMEOUT_MS = 6000  # a SIGKILLed broker is fenced (KRaft) or its znode expires (ZK) after this
 HEARTBEAT_MS = 1000
 SEGMENT_BYTES = 1024 * 1024  # the smallest Kafka 4 accepts
+SCRAM = "SCRAM-SHA-512"  # the SASL listener's second mechanism (KRaft)
 
 
 def topic_defaults(brokers: int) -> dict[str, object]:
@@ -86,22 +87,29 @@ def node_properties(state: ClusterState, node: Node, layout: Layout) -> dict[str
     listeners = f"PLAINTEXT://{HOST}:{node.port}"
     if node.sasl_port is not None:
         listeners += f",SASL_PLAINTEXT://{HOST}:{node.sasl_port}"
-        props |= sasl_properties(state.sasl_users)
+        props |= sasl_properties(state)
     props |= {"broker.rack": node.rack, "listeners": listeners, "advertised.listeners": listeners}
     if state.mode == "kraft":
         props["inter.broker.listener.name"] = "PLAINTEXT"
     return props | topic_defaults(brokers) | BROKER_TUNING
 
 
-def sasl_properties(users: dict[str, str]) -> dict[str, object]:
-    """PLAIN on the SASL listener, users and passwords inline (the brokers talk to each other in
-    PLAINTEXT; clients that use the SASL listener must authenticate)."""
-    accounts = " ".join(f'user_{user}="{password}"' for user, password in users.items())
-    return {
+def sasl_properties(state: ClusterState) -> dict[str, object]:
+    """The SASL listener's logins: PLAIN with the users inline and, in KRaft, SCRAM-SHA-512 with the same
+    users (their credentials go into the cluster's metadata when the storage is formatted). The brokers
+    talk to each other in PLAINTEXT; clients that use the SASL listener must authenticate."""
+    accounts = " ".join(f'user_{user}="{password}"' for user, password in state.sasl_users.items())
+    props: dict[str, object] = {
         "sasl.enabled.mechanisms": "PLAIN",
         "listener.name.sasl_plaintext.plain.sasl.jaas.config":
             f"org.apache.kafka.common.security.plain.PlainLoginModule required {accounts};",
     }
+    if state.mode == "kraft":
+        props["sasl.enabled.mechanisms"] = f"PLAIN,{SCRAM}"
+        props[f"listener.name.sasl_plaintext.{SCRAM.lower()}.sasl.jaas.config"] = (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        )
+    return props
 
 
 def render_properties(props: dict[str, object]) -> str:
@@ -164,6 +172,8 @@ def format_command(java: str, state: ClusterState, node: Node, layout: Layout) -
         java, "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
         "-cp", f"{state.libs}/*", "kafka.tools.StorageTool",
         "format", "--cluster-id", state.cluster_id, "--config", str(layout.config(node)),
+        *[arg for user, password in state.sasl_users.items()
+          for arg in ("--add-scram", f"{SCRAM}=[name={user},password={password}]")],
     ]  # fmt: skip
 
 

@@ -32,7 +32,7 @@ class Node:
     node_id: int | None
     port: int
     jmx_port: int | None = None
-    sasl_port: int | None = None  # a second client listener, SASL_PLAINTEXT with PLAIN, when users are set
+    sasl_port: int | None = None  # a second client listener, SASL_PLAINTEXT, when the cluster has SASL users
     rack: str | None = None
     pid: int | None = None
     pid_started: float | None = None  # process create time: tells our JVM from a reused pid
@@ -55,7 +55,7 @@ class ClusterState:
     base_port: int = 0  # 0: ports were picked free, as a broker added later gets them
     broker_config: dict[str, object] = field(default_factory=dict)  # overrides in every broker's properties
     log_dirs: int = 1  # per broker; more than one is JBOD, whose disks fail one at a time
-    # SASL/PLAIN user -> password for each broker's SASL listener (a dev cluster's own test accounts)
+    # user -> password for each broker's SASL listener, PLAIN and (KRaft) SCRAM-SHA-512 (test accounts)
     sasl_users: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -126,6 +126,16 @@ class Execution:
             return False
         return self.owner_host != socket.gethostname() or psutil.pid_exists(self.owner_pid)
 
+    def abandoned(self, timeout_s: float, now: float | None = None) -> bool:
+        """No process will carry it on: its owner is gone, or nobody has owned it for `timeout_s`.
+
+        Unowned alone is not enough: an executor lets go between its steps (abort, clearing throttles,
+        the next Airflow task), and a `stop` that took over then would race it.
+        """
+        if self.owner_pid is not None:
+            return not self.owner_alive(timeout_s, now)
+        return self.heartbeat is None or (now or time.time()) - self.heartbeat > timeout_s
+
     def owned_by_me(self) -> bool:
         return (self.owner_host, self.owner_pid) == (socket.gethostname(), os.getpid())
 

@@ -64,7 +64,7 @@ def stop(config: ClusterConfig, journal: Journal | None = None, wait_s: float = 
         execution = journal.get(holder.id)
         if execution.status != j.RUNNING:
             return execution.report or {}
-        if not execution.owner_alive(timeout):
+        if execution.abandoned(timeout):
             break
         time.sleep(1)
     else:
