@@ -13,6 +13,7 @@ resolved by reading the cluster, never by repeating the write blindly.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import os
@@ -217,6 +218,7 @@ class Journal(StoreTables):
             raise MedicError(f"no execution {execution_id!r} in the journal at {self.url}")
         return _execution(row)
 
+    # `builtins.list` below: this method's name hides the type inside the class.
     def list(self, cluster: str | None = None, limit: int = 20) -> list[Execution]:
         query = sa.select(executions).order_by(executions.c.started_at.desc()).limit(limit)
         if cluster:
@@ -278,7 +280,7 @@ class Journal(StoreTables):
 
     # Tasks
 
-    def tasks(self, execution_id: str) -> list[TaskRecord]:
+    def tasks(self, execution_id: str) -> builtins.list[TaskRecord]:
         query = sa.select(tasks).where(tasks.c.execution_id == execution_id).order_by(tasks.c.seq)
         with self.engine.connect() as conn:
             return [
@@ -290,7 +292,7 @@ class Journal(StoreTables):
                 for row in conn.execute(query).mappings()
             ]
 
-    def mark_submitted(self, execution_id: str, task_list: list[Task]) -> int:
+    def mark_submitted(self, execution_id: str, task_list: builtins.list[Task]) -> int:
         """Record a batch as submitted (before the cluster write) and return its number."""
         now = time.time()
         with self.engine.begin() as conn:
@@ -312,7 +314,7 @@ class Journal(StoreTables):
 
     # Throttles
 
-    def throttles(self, execution_id: str) -> list[ThrottleRecord]:
+    def throttles(self, execution_id: str) -> builtins.list[ThrottleRecord]:
         query = sa.select(throttles).where(throttles.c.execution_id == execution_id)
         with self.engine.connect() as conn:
             return [
@@ -320,7 +322,7 @@ class Journal(StoreTables):
                 for r in conn.execute(query).mappings()
             ]
 
-    def with_throttles_left(self, cluster: str) -> list[str]:
+    def with_throttles_left(self, cluster: str) -> builtins.list[str]:
         """Finished executions of `cluster` with a throttle value not yet put back (a broker was down)."""
         query = (
             sa.select(executions.c.id).distinct()
