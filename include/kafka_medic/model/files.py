@@ -1,4 +1,4 @@
-"""The cluster model file, "kafka-medic/cluster-model/v1" (see shared/spec/cluster-model.md).
+"""The cluster model file, "kafka-medic/cluster-model/v1" (see docs/cluster-model.md).
 
 Other tools write these files too, so parsing follows the spec exactly: unknown keys are ignored,
 `rack`, `excluded`, `decommission` and `follower_cpu_ratio` are optional, and every invalid entry
