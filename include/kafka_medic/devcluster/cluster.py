@@ -122,7 +122,7 @@ class DevCluster:
         self.name = name
         self.layout = Layout(Path(home) if home is not None else default_home(name))
         self._shape: _Shape = {"brokers": brokers, "racks": racks, "controllers": controllers, "mode": mode,
-                       "log_dirs": log_dirs}
+                               "log_dirs": log_dirs}
         self._version = version
         self._base_port = base_port
         self._broker_config = broker_config
