@@ -77,3 +77,15 @@ class StoreTables:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+def inserted_id(conn: sa.Connection, insert: sa.Insert) -> int:
+    """Run a one-row insert and return the id the database gave the row.
+
+    SQLAlchemy's `inserted_primary_key` is None for inserts that report no key (executemany); the
+    store's tables all have an autoincrement id, so a missing one is a broken store, said as such.
+    """
+    key = conn.execute(insert).inserted_primary_key
+    if key is None:
+        raise MedicError(f"the store gave no id to a new row of {insert.table}")
+    return key[0]

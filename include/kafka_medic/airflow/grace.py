@@ -75,7 +75,7 @@ def triggering_anomalies(context) -> list:
     """The anomalies the detect DAG put in the asset events that started this run (none when manual)."""
     from kafka_medic.detector import Anomaly
 
-    anomalies = {}
+    anomalies: dict[str, Anomaly] = {}
     for events in (context.get("triggering_asset_events") or {}).values():
         for event in events:
             for data in (event.extra or {}).get("anomalies", []):

@@ -54,11 +54,11 @@ class AnomalyLog(StoreTables):
         open anomalies that this run did not find are resolved now.
         """
         now = time.time() if now is None else now
-        found = {a.key: a for a in found}
+        by_key = {a.key: a for a in found}
         new, ongoing = [], []
         with self.engine.begin() as conn:
             open_rows = {row.key: row for row in conn.execute(self._open(cluster))}
-            for key, anomaly in found.items():
+            for key, anomaly in by_key.items():
                 row = open_rows.get(key)
                 values = {"severity": anomaly.severity, "summary": anomaly.summary, "last_seen": now,
                           "details": json.dumps(anomaly.details, default=str), "brokers": json.dumps(anomaly.brokers)}
@@ -71,7 +71,7 @@ class AnomalyLog(StoreTables):
                     anomaly.first_seen = row.first_seen
                     conn.execute(anomalies.update().where(anomalies.c.id == row.id).values(**values))
                     ongoing.append(anomaly)
-            gone = [row for key, row in open_rows.items() if key not in found]
+            gone = [row for key, row in open_rows.items() if key not in by_key]
             if gone:
                 ids = [row.id for row in gone]
                 conn.execute(anomalies.update().where(anomalies.c.id.in_(ids)).values(resolved_at=now))

@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from kafka_medic.devcluster import artifacts
 from kafka_medic.devcluster.configs import (
@@ -66,6 +66,16 @@ LOG_TAIL_LINES = 30
 UP_HINT = "run `kafka-medic dev-cluster up`"
 
 
+class _Shape(TypedDict):
+    """The shape `up()` gives a new cluster (ignored when one with this home already runs)."""
+
+    brokers: int
+    racks: int
+    controllers: int
+    mode: str
+    log_dirs: int
+
+
 class DevCluster:
     """A named local cluster whose state lives in `home` (default `$KAFKA_MEDIC_HOME/devcluster/<name>`).
 
@@ -111,8 +121,8 @@ class DevCluster:
             )
         self.name = name
         self.layout = Layout(Path(home) if home is not None else default_home(name))
-        self._shape = {"brokers": brokers, "racks": racks, "controllers": controllers, "mode": mode,
-                       "log_dirs": log_dirs}
+        self._shape: _Shape = {"brokers": brokers, "racks": racks, "controllers": controllers, "mode": mode,
+                               "log_dirs": log_dirs}
         self._version = version
         self._base_port = base_port
         self._broker_config = broker_config
@@ -149,7 +159,7 @@ class DevCluster:
 
     @property
     def broker_ids(self) -> list[int]:
-        return [n.node_id for n in self.state.brokers]
+        return self.state.broker_ids
 
     @property
     def zookeeper_connect(self) -> str | None:
@@ -250,8 +260,9 @@ class DevCluster:
                 log.info("broker %d is already running", broker_id)
                 return
             self._wait_ports_free([node])  # killed by someone else just now: its sockets may linger
-            if state.mode == "zk":
-                wait_for_stale_registration(_zookeeper_connect(state), broker_id, 5 * SESSION_TIMEOUT_MS / 1000)
+            zookeeper = _zookeeper_connect(state)  # None in KRaft mode
+            if zookeeper is not None:
+                wait_for_stale_registration(zookeeper, broker_id, 5 * SESSION_TIMEOUT_MS / 1000)
             self._spawn(state, node)
             try:
                 self._wait_ready(state, [node], timeout_s)
@@ -266,7 +277,7 @@ class DevCluster:
         Its rack is `rack`, else the existing rack with the fewest brokers."""
         with file_lock(self.layout.lock_file):
             state = self.state
-            broker_id = max(n.node_id for n in state.brokers) + 1
+            broker_id = max(state.broker_ids) + 1
             if broker_id > MAX_BROKERS:
                 raise MedicError(f"dev-cluster {self.name!r} is at broker id {MAX_BROKERS}, the highest it allows")
             node = _new_broker(state, broker_id, rack or _least_used_rack(state))

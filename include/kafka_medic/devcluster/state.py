@@ -63,6 +63,14 @@ class ClusterState:
         return [n for n in self.nodes if n.role == "broker"]
 
     @property
+    def broker_ids(self) -> list[int]:
+        """The brokers' ids: every broker has one (only the ZooKeeper server has none)."""
+        ids = [n.node_id for n in self.brokers if n.node_id is not None]
+        if len(ids) < len(self.brokers):
+            raise MedicError(f"dev-cluster {self.name!r} has a broker without an id in its state")
+        return ids
+
+    @property
     def servers(self) -> list[Node]:
         """The nodes brokers depend on: KRaft controllers or the ZooKeeper server."""
         return [n for n in self.nodes if n.role != "broker"]

@@ -299,6 +299,8 @@ class Journal(StoreTables):
             conn.execute(executions.update().where(executions.c.id == execution_id).values(
                 batches=executions.c.batches + 1))
             number = conn.scalar(sa.select(executions.c.batches).where(executions.c.id == execution_id))
+            if number is None:
+                raise MedicError(f"no execution {execution_id!r} in the journal at {self.url}")
             for t in task_list:
                 conn.execute(
                     tasks.update().where(*_task_key(execution_id, t)).values(

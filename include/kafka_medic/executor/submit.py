@@ -156,6 +156,8 @@ def submit_reassignments(config: ClusterConfig, tasks: list[Task], znode: bool =
     if not tasks:
         return {}
     if znode:
+        if not config.zookeeper:
+            raise MedicError(f"cluster {config.name!r} has no ZooKeeper to submit moves through the legacy znode")
         write_legacy_reassignment(config.zookeeper, {t.key: list(t.new_replicas) for t in tasks})
         return {}
     request = {TopicPartition(t.topic, t.partition): list(t.new_replicas) for t in tasks}

@@ -42,7 +42,9 @@ def refusal(config: ClusterConfig, timeout_s: float = 5.0) -> str | None:
     kafka-python only logs that and then times out as if nothing answered; librdkafka reports it.
     """
     errors: list[RdKafkaError] = []
-    probe = AdminClient({**config.confluent(), "error_cb": errors.append, "log_level": 0})
+    # confluent-kafka's stub types AdminClient config values as str/int/float/bool, but librdkafka
+    # clients take callbacks such as error_cb too (as its Producer and Consumer stubs allow).
+    probe = AdminClient({**config.confluent(), "error_cb": errors.append, "log_level": 0})  # type: ignore[dict-item]
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:

@@ -116,7 +116,7 @@ class AdminSampler:
         if before is None or reading.size_at <= before.size_at or reading.offset_at <= before.offset_at:
             return None
         messages = max(reading.end_offset - before.end_offset, 0)
-        grown = reading.size - before.size
+        grown: float = reading.size - before.size
         if grown >= 0 and messages:
             self._bytes_per_message[key] = grown / messages
         if grown < 0:

@@ -38,7 +38,7 @@ def readings_to_samples(
     known = {(p.topic, p.partition) for p in state.partitions} if state else set()
     brokers, partitions = [], []
     for broker_id, reading in sorted(readings.items()):
-        brokers.append(BrokerSample(ts=ts, broker=broker_id, source=source, **reading.broker))
+        brokers.append(BrokerSample(ts=ts, broker=broker_id, source=source, alive=True, **reading.broker))
         rates = {}
         for (leader, topic), led_here in led.items():
             if leader == broker_id and reading.topics is not None:
@@ -60,9 +60,14 @@ def readings_to_samples(
 
 def _apportion(topic_rates: dict[str, float], partitions: list[tuple[str, int]], admin: AdminSampler):
     """Split a topic's rates over its partitions led by this broker by their share of messages."""
-    if not partitions or any(admin.latest[p].messages_in is None for p in partitions):
+    messages: dict[tuple[str, int], float] = {}
+    for p in partitions:
+        rate = admin.latest[p].messages_in
+        if rate is None:
+            return {}
+        messages[p] = rate
+    if not messages:
         return {}
-    messages = {p: admin.latest[p].messages_in for p in partitions}
     total = sum(messages.values())
     shares = {p: m / total if total > 0 else 1 / len(partitions) for p, m in messages.items()}
     return {p: {k: topic_rates.get(k, 0.0) * share for k in TOPIC_RATES} for p, share in shares.items()}

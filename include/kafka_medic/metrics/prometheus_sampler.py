@@ -92,7 +92,10 @@ class PrometheusSampler:
                 reading(labels).broker[field] = value
         for field, query in self.queries["topic"].items():
             for labels, value in self.query(query, ts):
-                reading(labels).topics.setdefault(labels["topic"], {})[field] = value
+                topics = reading(labels).topics
+                if topics is None:  # reading() starts each one with topics: Prometheus has rates at once
+                    raise MedicError(f"broker {labels[label]} has a reading without topic rates")
+                topics.setdefault(labels["topic"], {})[field] = value
         for labels, value in self.query(self.queries["size"], ts):
             reading(labels).sizes[(labels["topic"], int(labels["partition"]))] = value
         return readings_to_samples(ts, SOURCE, readings, self.admin)

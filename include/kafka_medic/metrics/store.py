@@ -15,7 +15,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from kafka_medic.metrics.sample import BROKER_METRICS, PARTITION_METRICS, BrokerSample, PartitionSample
-from kafka_medic.storage import StoreTables
+from kafka_medic.storage import StoreTables, inserted_id
 
 metadata = sa.MetaData()
 
@@ -151,7 +151,7 @@ class MetricsStore(StoreTables):
         with self.engine.begin() as conn:
             cid = conn.scalar(sa.select(clusters.c.id).where(clusters.c.name == cluster))
             if cid is None and create:
-                cid = conn.execute(clusters.insert().values(name=cluster)).inserted_primary_key[0]
+                cid = inserted_id(conn, clusters.insert().values(name=cluster))
         if cid is not None:
             self._cluster_ids[cluster] = cid
         return cid

@@ -26,7 +26,7 @@ from kafka_medic.errors import MedicError
 from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.kafka.state import ClusterState
 from kafka_medic.optimizer.summary import format_mb
-from kafka_medic.storage import StoreTables
+from kafka_medic.storage import StoreTables, inserted_id
 
 ACTIONS_TOPIC = "__kafka_medic_actions"
 TIMEOUT_S = 30
@@ -112,7 +112,7 @@ class ActionLog(StoreTables):
         values.pop("id")
         values["why"] = json.dumps(record.why)
         with self.engine.begin() as conn:
-            record.id = conn.execute(actions.insert().values(**values)).inserted_primary_key[0]
+            record.id = inserted_id(conn, actions.insert().values(**values))
         return record.id
 
     def recent(self, cluster: str | None = None, limit: int = 50) -> list[ActionRecord]:

@@ -76,7 +76,7 @@ def slack_responder(slack_name: str) -> str:
 
 def answered_in_slack(responder: Mapping[str, Any] | None) -> bool:
     """Whether a HITL responder ({"id", "name"}) is a Slack click, whose Slack message the endpoint already updated."""
-    return bool(responder) and str(responder.get("name", "")).endswith(SLACK_RESPONDER_SUFFIX)
+    return bool(responder and str(responder.get("name", "")).endswith(SLACK_RESPONDER_SUFFIX))
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,10 @@ class Refusal:
 
 def sign(signing_secret: str, timestamp: str, body: bytes) -> str:
     """Slack's v0 signature of a request body (what Slack puts in X-Slack-Signature), as slack-sdk makes it."""
-    return SignatureVerifier(signing_secret).generate_signature(timestamp=timestamp, body=body)
+    signature = SignatureVerifier(signing_secret).generate_signature(timestamp=timestamp, body=body)
+    if signature is None:  # slack-sdk makes none only without a timestamp
+        raise MedicError("slack-sdk made no request signature")
+    return signature
 
 
 def verify_request(

@@ -100,8 +100,11 @@ class SlackNotifier:
 
     def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
         try:
-            return self.client.api_call(method, json=kwargs).data
+            data = self.client.api_call(method, json=kwargs).data
         except SlackApiError as exc:
             raise MedicError(f"Slack {method} failed: {exc.response.get('error', exc.response.status_code)}") from exc
         except (SlackRequestError, OSError) as exc:
             raise MedicError(f"Slack {method} failed: {exc}") from exc
+        if not isinstance(data, dict):  # slack-sdk gives bytes only for non-JSON answers (file downloads)
+            raise MedicError(f"Slack {method} answered without a JSON body")
+        return data
