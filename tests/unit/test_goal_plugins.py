@@ -27,10 +27,10 @@ def site(tmp_path, monkeypatch):
     directory = tmp_path / "site"
     directory.mkdir()
     monkeypatch.syspath_prepend(str(directory))
-    before = set(sys.modules)
     yield directory
-    for name in set(sys.modules) - before:
-        del sys.modules[name]
+    for name, module in list(sys.modules.items()):
+        if directory in Path(getattr(module, "__file__", None) or "/").parents:
+            del sys.modules[name]
 
 
 def install(package: Path, target: Path) -> None:

@@ -10,7 +10,7 @@ goal list names a goal that is not built in, so listing installed packages costs
 from __future__ import annotations
 
 from collections.abc import Sequence
-from importlib.metadata import EntryPoint, entry_points
+from typing import TYPE_CHECKING
 
 from kafka_medic.errors import MedicError
 from kafka_medic.goals.base import Goal, Thresholds
@@ -36,6 +36,9 @@ from kafka_medic.goals.leader import (
 )
 from kafka_medic.goals.rack import RackAwareGoal
 from kafka_medic.goals.topic import TopicReplicaDistributionGoal
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 ENTRY_POINT_GROUP = "kafka_medic.goals"
 
@@ -82,6 +85,8 @@ def make_goals(names: Sequence[str] | None = None, thresholds: Thresholds | None
 
 def plugin_goals() -> dict[str, EntryPoint]:
     """The installed packages' goals by name, not loaded yet."""
+    from importlib.metadata import entry_points  # imported only here: it adds tens of ms to start-up
+
     found: dict[str, EntryPoint] = {}
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         if entry.name in GOAL_CLASSES:

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kafka_medic.goals import Goal, GoalResult
-from kafka_medic.goals.constraint import Constraint
+from kafka_medic.goals import Constraint, Goal, GoalResult
 
 BROKER_ID = 1
 
