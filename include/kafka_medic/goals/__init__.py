@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from kafka_medic.goals.base import Goal, GoalResult, Thresholds
 from kafka_medic.goals.catalog import DEFAULT_GOALS, GOAL_CLASSES, HARD_GOALS, make_goals
+from kafka_medic.goals.constraint import Constraint
 from kafka_medic.model.cluster import ClusterModel
 from kafka_medic.model.placement import Placement
 
@@ -13,6 +14,7 @@ __all__ = [
     "DEFAULT_GOALS",
     "GOAL_CLASSES",
     "HARD_GOALS",
+    "Constraint",
     "Goal",
     "GoalResult",
     "Thresholds",

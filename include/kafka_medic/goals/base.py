@@ -1,9 +1,10 @@
 """The Goal interface, its thresholds and the result of checking one goal.
 
 As in Cruise Control, a goal is a small object: a name, hard or soft, a check (is it satisfied and by
-how much is it violated), and an optimize step that asks the planner's search for moves. What a goal
-accepts from later goals is expressed through its kind (bounded metric, rack spread, topic spread,
-preferred leaders), so the search can check a move against all earlier goals at once, as vectors.
+how much is it violated), an optimize step that asks the planner's search for moves, and what it
+accepts of the moves of the goals after it: its `constraint` (see `goals.constraint`), which the
+search asks about many candidate moves at once, as vectors. So a new goal is one class, built in or
+installed through the `kafka_medic.goals` entry point group (see `goals.catalog`).
 """
 
 from __future__ import annotations
@@ -12,9 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
+import numpy as np
+
 from kafka_medic.model.placement import Placement
 
 if TYPE_CHECKING:
+    from kafka_medic.goals.constraint import Constraint
+    from kafka_medic.optimizer.lower_bound import ForcedData
     from kafka_medic.optimizer.search import Search
 
 DEFAULT_CAPACITY_THRESHOLDS = {"disk": 0.8, "nw_in": 0.8, "nw_out": 0.8, "cpu": 0.7}
@@ -47,6 +52,9 @@ class GoalResult:
 class Goal:
     name: ClassVar[str]
     hard: ClassVar[bool]
+    # what the goal asks of later moves once accepted; goals naming the same class share one object.
+    # None: later goals may undo it
+    constraint: ClassVar[type[Constraint] | None] = None
 
     def __init__(self, thresholds: Thresholds):
         self.thresholds = thresholds
@@ -56,6 +64,20 @@ class Goal:
 
     def optimize(self, search: Search) -> None:
         raise NotImplementedError
+
+    def forced_data(self, data: ForcedData) -> tuple[np.ndarray, np.ndarray] | None:
+        """(leave[B], arrive[B]): MB every plan meeting this goal must move off and onto each broker, at
+        least, for the lower bound on the data a plan moves; None if the goal forces none."""
+        return None
+
+    def why_unmet(self, placement: Placement, movable: np.ndarray) -> str | None:
+        """Why the plan could not meet this (hard) goal, when the goal can tell; `movable` (P,) are the
+        partitions the plan may change."""
+        return None
+
+    def why_blocks(self, placement: Placement, goal: Goal) -> str | None:
+        """Why this goal, accepted before `goal`, kept the plan from meeting `goal`, when it can tell."""
+        return None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"

@@ -1,8 +1,9 @@
 """Goals that keep one per-broker metric between a lower and an upper limit.
 
 Capacity, usage-distribution, count and leader-bytes goals are all this shape. Because each is just
-(metric column, lower[B], upper[B]), the search can keep every optimized one satisfied by comparing a
-move's metric vector with per-broker headroom, for all brokers and goals in one vector operation.
+(metric column, lower[B], upper[B]), they share one `BoundedConstraint`: the search keeps every
+optimized one satisfied by comparing a move's metric vector with per-broker headroom, for all brokers
+and goals in one vector operation.
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from kafka_medic.goals.base import Goal, GoalResult, describe
+from kafka_medic.goals.constraint import Constraint
+from kafka_medic.model.arrays import DISK
 from kafka_medic.model.cluster import RESOURCES
-from kafka_medic.model.placement import METRICS, Placement
+from kafka_medic.model.placement import METRICS, REPLICAS, Placement
 
 if TYPE_CHECKING:
+    from kafka_medic.optimizer.lower_bound import ForcedData
     from kafka_medic.optimizer.search import Search
 
 # Loads are floats summed in different orders; a limit is met when within this relative slack.
@@ -26,8 +30,92 @@ def slack(limit: np.ndarray) -> np.ndarray:
     return TOLERANCE * (1.0 + np.abs(np.where(np.isfinite(limit), limit, 0.0)))
 
 
+class BoundedConstraint(Constraint):
+    """Every accepted bounded goal as a column of per-broker headroom.
+
+    `room_up[b, k]` is how much the metric of goal k may still grow on broker b and `room_down[b, k]`
+    how much it may shrink; a replica move adds a non-negative metric vector to the destination and
+    takes it from the source, so one comparison of that vector with the headroom rows checks every
+    bounded goal at once, for every broker at once. Headroom is refreshed only for the brokers a move
+    touches. A move is accepted when it leaves no broker more outside a goal's limits than before
+    (Cruise Control's rule): headroom of a broker already outside is zero, plus float slack.
+    """
+
+    def __init__(self, placement: Placement, can_receive: np.ndarray):
+        super().__init__(placement, can_receive)
+        empty = np.zeros((placement.num_brokers, 0))
+        self.columns = np.zeros(0, dtype=np.int64)  # metric of each accepted bounded goal
+        self.lower, self.upper = empty, empty
+        self.room_up, self.room_down = empty, empty
+        self.slack_up, self.slack_down = empty, empty
+        self.exempt = False  # whether the last column (the goal being optimized) is exempt
+
+    def add(self, goal: BoundedGoal) -> None:
+        lower, upper = goal.limits(self.placement)
+        self.columns = np.append(self.columns, goal.metric)
+        self.lower = np.column_stack([self.lower, lower])
+        self.upper = np.column_stack([self.upper, upper])
+        self.slack_up = np.column_stack([self.slack_up, slack(upper)])
+        self.slack_down = np.column_stack([self.slack_down, slack(lower)])
+        self.room_up = np.column_stack([self.room_up, np.zeros(len(lower))])
+        self.room_down = np.column_stack([self.room_down, np.zeros(len(lower))])
+        self._recompute(len(self.columns) - 1)
+
+    def exempt_last(self, exempt: bool) -> None:
+        """While a bounded goal is being optimized its own per-broker "not worse" rule is lifted (the
+        search asks instead that its total violation falls), so load can pass through a broker on its
+        way from an over-loaded one to an under-loaded one."""
+        self.exempt = exempt
+        self._recompute(len(self.columns) - 1)
+
+    def _recompute(self, k: int) -> None:
+        if self.exempt and k == len(self.columns) - 1:
+            self.room_up[:, k] = self.room_down[:, k] = np.inf
+            return
+        value = self.placement.metrics[:, self.columns[k]]
+        self.room_up[:, k] = np.maximum(self.upper[:, k] - value, 0.0) + self.slack_up[:, k]
+        self.room_down[:, k] = np.maximum(value - self.lower[:, k], 0.0) + self.slack_down[:, k]
+
+    def refresh(self, brokers) -> None:
+        k = len(self.columns) - 1 if self.exempt else len(self.columns)
+        if not k:
+            return
+        columns = self.columns[:k]
+        metrics = self.placement.metrics
+        for b in brokers:
+            value = metrics[b, columns]
+            self.room_up[b, :k] = np.maximum(self.upper[b, :k] - value, 0.0) + self.slack_up[b, :k]
+            self.room_down[b, :k] = np.maximum(value - self.lower[b, :k], 0.0) + self.slack_down[b, :k]
+
+    def destinations(self, vector: np.ndarray, src: int) -> np.ndarray | None:
+        need = vector[self.columns]
+        if (need > self.room_down[src]).any():
+            return np.zeros(self.placement.num_brokers, dtype=bool)
+        grows = need > 0
+        return (self.room_up[:, grows] >= need[grows]).all(axis=1) if grows.any() else None
+
+    def fits(self, vectors: np.ndarray, src: np.ndarray, dst) -> np.ndarray:
+        need = vectors[:, self.columns]
+        return (need <= self.room_up[dst]).all(axis=1) & (need <= self.room_down[src]).all(axis=1)
+
+    def change_ok(self, brokers, change: np.ndarray) -> np.ndarray:
+        d = change[..., self.columns]
+        up, down = self.room_up[brokers], self.room_down[brokers]
+        return (np.where(d > 0, d - up, -d - down) <= 0).all(axis=-1)
+
+    def room(self, broker: int, down: np.ndarray, up: np.ndarray) -> None:
+        np.minimum.at(down, self.columns, self.room_down[broker])
+        np.minimum.at(up, self.columns, self.room_up[broker])
+
+    def leadership_ok(self, delta: np.ndarray, old: np.ndarray, new: np.ndarray) -> np.ndarray:
+        """A leadership move adds its delta to the new leader's broker and takes it from the old one's:
+        the same headroom check as a replica's move."""
+        return self.fits(delta, old, new)
+
+
 class BoundedGoal(Goal):
     metric: ClassVar[int]
+    constraint = BoundedConstraint
     uses_leadership: ClassVar[bool] = False  # leadership moves can fix it (cheap: no data moves)
     uses_replicas: ClassVar[bool] = True  # replica moves can fix it
 
@@ -78,6 +166,34 @@ class BoundedGoal(Goal):
 
     def optimize(self, search: Search) -> None:
         search.balance(self)
+
+    def forced_data(self, data: ForcedData) -> tuple[np.ndarray, np.ndarray] | None:
+        """Disk above the upper limit must leave, below the lower limit arrive; replicas above the
+        count limit leave as the broker's smallest, missing ones arrive as the cluster's smallest."""
+        p = data.placement
+        if self.metric == DISK:
+            lower, upper = self.limits(p)
+            return data.disk - upper, np.where(data.can_receive, lower - data.disk, 0.0)
+        if self.metric != REPLICAS:
+            return None
+        lower, upper = self.limits(p)
+        brokers = p.num_brokers
+        count = p.metrics[:, REPLICAS] - np.bincount(p.slot_broker, weights=data.stranded, minlength=brokers)
+        excess = np.where(np.isfinite(upper), np.maximum(count - upper, 0), 0).astype(np.int64)
+        leave = data.smallest_per_group(p.slot_broker, data.movable_disk, excess, brokers)
+        missing = np.where(data.can_receive & np.isfinite(lower), np.maximum(lower - count, 0), 0).astype(
+            np.int64
+        )
+        return leave, data.smallest[np.minimum(missing, len(data.smallest) - 1)]
+
+    def why_unmet(self, placement: Placement, movable: np.ndarray) -> str | None:
+        """When the cluster holds more than all its brokers together allow."""
+        upper = self.limits(placement)[1]
+        total = placement.metrics[:, self.metric].sum()
+        allowed = upper[placement.arrays.holds_data].sum()
+        if total > allowed:
+            return f"the cluster holds {total:.6g} {METRICS[self.metric]} but its brokers allow {allowed:.6g}"
+        return None
 
 
 class ResourceGoal(BoundedGoal):

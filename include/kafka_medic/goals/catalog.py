@@ -1,8 +1,16 @@
-"""The sixteen goals by name, in the spec's default priority order (hard first)."""
+"""Goals by name: the sixteen built in, in the spec's default priority order (hard first), and goals
+installed by other packages.
+
+A package adds goals through the entry point group `kafka_medic.goals` (entry point name: the goal's
+`name`; value: its `Goal` subclass, as in `my_package.goals:MyGoal`). They are looked up only when a
+goal list names a goal that is not built in, so listing installed packages costs nothing otherwise
+(not at start-up, nor for the default list). A plugin may not take a built-in goal's name.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from kafka_medic.errors import MedicError
 from kafka_medic.goals.base import Goal, Thresholds
@@ -29,7 +37,12 @@ from kafka_medic.goals.leader import (
 from kafka_medic.goals.rack import RackAwareGoal
 from kafka_medic.goals.topic import TopicReplicaDistributionGoal
 
-GOAL_CLASSES: dict[str, type[Goal]] = {
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
+
+ENTRY_POINT_GROUP = "kafka_medic.goals"
+
+GOAL_CLASSES: dict[str, type[Goal]] = {  # the built-in goals
     cls.name: cls
     for cls in (
         RackAwareGoal,
@@ -57,11 +70,45 @@ HARD_GOALS: tuple[str, ...] = tuple(name for name, cls in GOAL_CLASSES.items() i
 def make_goals(names: Sequence[str] | None = None, thresholds: Thresholds | None = None) -> list[Goal]:
     """Goal objects in the given priority order (default: the spec's)."""
     names = list(DEFAULT_GOALS if names is None else names)
-    unknown = [n for n in names if n not in GOAL_CLASSES]
+    extra = [n for n in names if n not in GOAL_CLASSES]
+    plugins = plugin_goals() if extra else {}
+    unknown = [n for n in extra if n not in plugins]
     if unknown:
-        raise MedicError(f"unknown goal {unknown[0]!r}; known goals: {', '.join(DEFAULT_GOALS)}")
+        raise MedicError(f"unknown goal {unknown[0]!r}; known goals: {', '.join([*DEFAULT_GOALS, *plugins])}")
     duplicate = next((n for n in names if names.count(n) > 1), None)
     if duplicate:
         raise MedicError(f"goal {duplicate!r} is listed twice")
+    classes = {**GOAL_CLASSES, **{n: load_goal(plugins[n]) for n in extra}}
     thresholds = thresholds or Thresholds()
-    return [GOAL_CLASSES[n](thresholds) for n in names]
+    return [classes[n](thresholds) for n in names]
+
+
+def plugin_goals() -> dict[str, EntryPoint]:
+    """The installed packages' goals by name, not loaded yet."""
+    from importlib.metadata import entry_points  # imported only here: it adds tens of ms to start-up
+
+    found: dict[str, EntryPoint] = {}
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        if entry.name in GOAL_CLASSES:
+            raise MedicError(f"goal plugin {entry.name!r} ({entry.value}) takes the name of a built-in goal")
+        if entry.name in found:
+            raise MedicError(
+                f"goal plugin {entry.name!r} is installed twice: {found[entry.name].value} and {entry.value}"
+            )
+        found[entry.name] = entry
+    return found
+
+
+def load_goal(entry: EntryPoint) -> type[Goal]:
+    """The Goal subclass an entry point names; a one-line MedicError when it is not one."""
+    where = f"goal plugin {entry.name!r} ({entry.value})"
+    try:
+        goal = entry.load()
+    except Exception as exc:  # any error of third-party code at import is the plugin's, not ours
+        reason = (str(exc).splitlines() or [""])[0]
+        raise MedicError(f"{where} failed to load: {type(exc).__name__}: {reason}") from exc
+    if not (isinstance(goal, type) and issubclass(goal, Goal)):
+        raise MedicError(f"{where} is not a subclass of kafka_medic.goals.Goal")
+    if getattr(goal, "name", None) != entry.name:
+        raise MedicError(f"{where} is a goal named {getattr(goal, 'name', None)!r}; give both the same name")
+    return goal

@@ -11,6 +11,7 @@ import numpy as np
 
 from kafka_medic.goals.base import Goal, GoalResult, describe
 from kafka_medic.goals.bounded import holding_brokers
+from kafka_medic.goals.constraint import Constraint
 from kafka_medic.goals.distribution import CountDistributionGoal, unconstrained
 from kafka_medic.model.placement import LEADER_NW_IN, LEADERS, Placement
 
@@ -47,11 +48,20 @@ class LeaderBytesInDistributionGoal(CountDistributionGoal):
         return f"{value:.0f} KB/s"
 
 
+class LeadersFixed(Constraint):
+    """Once preferred leaders are elected no later goal moves leadership: Kafka's preferred-leader
+    election would undo it."""
+
+    def optimized(self, goal: Goal) -> None:
+        self.leadership_fixed = True
+
+
 class PreferredLeaderElectionGoal(Goal):
     """Every online partition led by its first replica, so Kafka's own preferred-leader election
     (auto.leader.rebalance) keeps the planned leadership instead of undoing it."""
 
     name, hard = "preferred_leader_election", False
+    constraint = LeadersFixed
 
     def check(self, placement: Placement) -> GoalResult:
         """Violation: number of online partitions not led by their preferred replica."""

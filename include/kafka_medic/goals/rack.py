@@ -12,16 +12,47 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from kafka_medic.goals.base import Goal, GoalResult, describe
-from kafka_medic.goals.bounded import holding_brokers
+from kafka_medic.goals.bounded import BoundedGoal, holding_brokers
+from kafka_medic.goals.constraint import Constraint
 from kafka_medic.goals.leader import partition_name
-from kafka_medic.model.placement import Placement
+from kafka_medic.model.placement import METRICS, Placement
 
 if TYPE_CHECKING:
     from kafka_medic.optimizer.search import Search
 
 
+class RackConstraint(Constraint):
+    """No move puts more replicas of a partition in one rack than the limit allows, or than its
+    source's rack held before (a partition already over the limit may not get worse)."""
+
+    def __init__(self, placement: Placement, can_receive: np.ndarray):
+        super().__init__(placement, can_receive)
+        self.limit = np.zeros(0, dtype=np.int64)
+        self.rack = placement.arrays.rack
+        self.racks = int(self.rack.max()) + 1 if len(self.rack) else 0
+
+    def add(self, goal: RackAwareGoal) -> None:
+        self.limit = goal.limits(self.placement)
+
+    def homes(self, part: int, src: int, holders: np.ndarray, strict: bool) -> np.ndarray:
+        racks = self.rack[holders]
+        same_as_src = int((racks == self.rack[src]).sum())
+        others = racks[holders != src]
+        in_dst_rack = np.bincount(others, minlength=self.racks)[self.rack]
+        allowed = self.limit[part] if strict else max(self.limit[part], same_as_src)
+        return in_dst_rack + 1 <= allowed
+
+    def placeable(self, slots, src, parts, holders, dst, topic_counts) -> np.ndarray:
+        racks = np.where(holders >= 0, self.rack[np.maximum(holders, 0)], -1)
+        src_rack = self.rack[src]
+        same_as_src = (racks == src_rack[:, None]).sum(axis=1)
+        in_dst_rack = (racks == self.rack[dst]).sum(axis=1) - (src_rack == self.rack[dst])
+        return in_dst_rack + 1 <= np.maximum(self.limit[parts], same_as_src)
+
+
 class RackAwareGoal(Goal):
     name, hard = "rack_aware", True
+    constraint = RackConstraint
 
     def limits(self, placement: Placement) -> np.ndarray:
         """(P,) most replicas of each partition that one rack may hold."""
@@ -44,6 +75,35 @@ class RackAwareGoal(Goal):
 
     def optimize(self, search: Search) -> None:
         search.spread_racks(self)
+
+    def why_unmet(self, placement: Placement, movable: np.ndarray) -> str | None:
+        """When partitions over the limit may not move."""
+        bad = np.flatnonzero(most_in_one_rack(placement, np.arange(len(placement.rf))) > self.limits(placement))
+        stuck = [partition_name(placement, part) for part in bad[~movable[bad]]]
+        return f"they are offline or their topics are excluded from moves: {describe(stuck)}" if stuck else None
+
+    def why_blocks(self, placement: Placement, goal: Goal) -> str | None:
+        """A rack that cannot hold what rack awareness keeps in it (e.g. RF 3 on 3 racks: a dead
+        broker's replicas can only go to its rack-mates), for a bounded goal after this one."""
+        if not isinstance(goal, BoundedGoal):
+            return None
+        p, a = placement, placement.arrays
+        limit = self.limits(p)
+        racks = np.unique(a.rack[a.holds_data])
+        pinned = p.rf == limit * len(racks)  # at most `limit` per rack leaves exactly `limit` in each
+        least = np.minimum(p.leader_vec[pinned, goal.metric], p.follower_vec[pinned, goal.metric])
+        need = float((least * limit[pinned]).sum())
+        upper = goal.limits(p)[1]
+        for rack in racks:
+            members = a.holds_data & (a.rack == rack)
+            allowed = float(upper[members].sum())
+            if need > allowed:
+                brokers = ", ".join(str(b) for b in a.broker_ids[members])
+                return (
+                    f"rack awareness keeps {need:.6g} {METRICS[goal.metric]} in every rack, but the rack of "
+                    f"brokers {brokers} allows {allowed:.6g}"
+                )
+        return None
 
 
 def most_in_one_rack(placement: Placement, partitions: np.ndarray) -> np.ndarray:

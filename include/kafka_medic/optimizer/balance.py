@@ -34,11 +34,12 @@ class Balancing:
         """
         lower, upper = goal.limits(self.p)
         self.band = (goal.metric, lower, upper) if np.isfinite(lower).any() else None
-        self.acceptance.exempt_last(self.band is not None)
+        bounds = self.acceptance.constraint_of(goal)
+        bounds.exempt_last(self.band is not None)
         try:
             self._balance(goal, lower, upper)
         finally:
-            self.acceptance.exempt_last(False)
+            bounds.exempt_last(False)
             self.band = None
 
     def _balance(self, goal: BoundedGoal, lower: np.ndarray, upper: np.ndarray) -> None:
@@ -103,7 +104,7 @@ class Balancing:
         """Leadership trades until `broker` reaches `limit`: two-way trades keep the leader count and
         move the other loads, so the count itself needs three-way exchanges. How many were made."""
         trades = 0
-        while trades < MAX_SWAPS and not self.acceptance.leaders_fixed:
+        while trades < MAX_SWAPS and not self.acceptance.leadership_fixed:
             need = self.p.metrics[broker, metric] - limit if shed else limit - self.p.metrics[broker, metric]
             if need <= tolerance:
                 break
@@ -119,7 +120,7 @@ class Balancing:
         return trades
 
     def _shed_replicas(self, metric: int, src: int, excess: float, tolerance: float) -> int:
-        slots = self._movable_slots(src)
+        slots = self.movable_slots(src)
         vectors = self.p.slot_vectors(slots)
         keep = vectors[:, metric] > 0
         slots, vectors = slots[keep], vectors[keep]
@@ -152,7 +153,7 @@ class Balancing:
         sources = sources[np.argsort(-share[sources], kind="stable")][:MAX_SOURCES]
         if not len(sources):
             return 0
-        slots = np.concatenate([self._movable_slots(int(b)) for b in sources])
+        slots = np.concatenate([self.movable_slots(int(b)) for b in sources])
         vectors = p.slot_vectors(slots)
         keep = (vectors[:, metric] > 0) & self._budget_allows_all(slots)
         keep[keep] = self.acceptance.placeable(slots[keep], dst)
@@ -178,7 +179,7 @@ class Balancing:
             moved += 1
             # what `placeable` said about the moved slot's partition (and topic) is now stale
             stale = parts == parts[c]
-            if self.acceptance.topic_limits is not None:
+            if self.acceptance.couples_topic:
                 stale = topics == topics[c]
             open_[stale] &= self.acceptance.placeable(slots[stale], dst)
         return moved

@@ -3,8 +3,10 @@
 `Search` holds the state every step shares (placement, acceptance of the goals optimized so far, fair
 shares, budget, why each partition changed) and the steps common to all goals: applying a move and
 picking a destination. Destinations are all brokers at once, filtered by `Acceptance` and ranked by
-load relative to their fair share after the move. The goal-specific steps are in `balance`, `swap`,
-`exchange` and `spread`.
+load relative to their fair share after the move. A goal's `optimize(search)` drives it: the optimize
+strategies of the built-in goal families are the mixins in `balance` (bounded goals, with `swap` and
+`exchange`) and `spread` (rack, topic and preferred-leader goals); any goal, a custom one too, can use
+the public steps here (`movable_slots`, `move_anywhere`, `p`, `acceptance`).
 """
 
 from __future__ import annotations
@@ -12,10 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from kafka_medic.errors import MedicError
-from kafka_medic.goals.base import Goal, GoalResult, describe
-from kafka_medic.goals.bounded import BoundedGoal
+from kafka_medic.goals.base import Goal, GoalResult
 from kafka_medic.goals.leader import partition_name
-from kafka_medic.goals.rack import RackAwareGoal, most_in_one_rack
 from kafka_medic.model.arrays import CPU, DISK, NW_IN, NW_OUT
 from kafka_medic.model.placement import LEADER_NW_IN, LEADERS, METRICS, POTENTIAL_NW_OUT, REPLICAS, Placement
 from kafka_medic.optimizer.acceptance import Acceptance
@@ -73,6 +73,7 @@ class Search(Balancing, Exchanging, Swapping, Spreading):
             self.reasons.append(goal.name)
             self.acceptance.add(goal)
             goal.optimize(self)
+            self.acceptance.optimized(goal)
             if goal.hard:
                 result = goal.check(self.p)
                 # a heal capped before every replica left spent the whole budget on evacuation: it is
@@ -100,7 +101,8 @@ class Search(Balancing, Exchanging, Swapping, Spreading):
         """Move every replica off dead and decommissioned brokers and off failed disks, most urgent first.
 
         Destinations honour the hard goals when they can (rack spread, capacity), so the goals that
-        follow have less to repair; when no broker does, capacity and then rack spread are relaxed.
+        follow have less to repair; when no broker does, their load limits (capacity) and then all of
+        them (rack spread) are relaxed.
         When max_replica_moves is smaller than what must leave, the most urgent replicas move and the
         rest stay for the next plan (`left_behind`): an operator capping a heal wants it partial, not
         refused. Offline partitions stay (`stranded`): a reassignment of a partition with no leader
@@ -122,11 +124,10 @@ class Search(Balancing, Exchanging, Swapping, Spreading):
         if not len(slots):
             return
         strict = Acceptance(p, self.can_receive)
-        spread = Acceptance(p, self.can_receive)
+        spread = Acceptance(p, self.can_receive, loads=False)
         for goal in goals:
             if goal.hard:
                 strict.add(goal)
-            if isinstance(goal, RackAwareGoal):
                 spread.add(goal)
         for slot in slots:
             vector = p.slot_vector(slot)
@@ -193,9 +194,25 @@ class Search(Balancing, Exchanging, Swapping, Spreading):
         if self.reason[part] < 0:
             self.reason[part] = len(self.reasons) - 1 if reason is None else reason
 
-    def _movable_slots(self, broker: int) -> np.ndarray:
+    def movable_slots(self, broker: int) -> np.ndarray:
+        """The slots on `broker` whose partitions the plan may change."""
         slots = self.p.slots_on(broker)
         return slots[self.movable[self.p.slot_partition[slots]]]
+
+    def move_anywhere(self, slot: int, strict: bool = False, prefer: np.ndarray | None = None) -> int | None:
+        """Move `slot` to the best broker that accepts it (among `prefer` when any does); its index, or
+        None when no broker does (or the budget is spent). `strict`: see `Acceptance.destinations`."""
+        if not self._budget_allows(slot):
+            return None
+        vector = self.p.slot_vector(slot)
+        mask = self.acceptance.destinations(slot, vector, strict=strict)
+        if not mask.any():
+            return None
+        if prefer is not None and (mask & prefer).any():
+            mask &= prefer
+        dst = self._pick(mask, REPLICAS, vector)
+        self._move(slot, dst)
+        return dst
 
     def _cost(self, slots: np.ndarray) -> np.ndarray:
         """MB a move of each slot adds to the plan: nothing if the slot was already moved once."""
@@ -216,48 +233,18 @@ class Search(Balancing, Exchanging, Swapping, Spreading):
     # ---- messages ------------------------------------------------------------------------------
 
     def _explain(self, goal: Goal, result: GoalResult) -> str:
+        """The violated hard goal, where, and why when the goal (or one before it) can tell."""
         p = self.p
         message = f"hard goal {goal.name} cannot be met: {result.detail}"
-        if isinstance(goal, BoundedGoal):
-            upper = goal.limits(p)[1]
-            total, allowed = p.metrics[:, goal.metric].sum(), upper[p.arrays.holds_data].sum()
-            if total > allowed:
-                what = METRICS[goal.metric]
-                return f"{message}; the cluster holds {total:.6g} {what} but its brokers allow {allowed:.6g}"
-            short = self._rack_shortfall(goal)
-            if short:
-                return f"{message}; {short}"
-        if isinstance(goal, RackAwareGoal):
-            bad = np.flatnonzero(most_in_one_rack(p, np.arange(len(p.rf))) > goal.limits(p))
-            stuck = [partition_name(p, part) for part in bad[~self.movable[bad]]]
-            if stuck:
-                return f"{message}; they are offline or their topics are excluded from moves: {describe(stuck)}"
+        earlier = self.acceptance.goals[: self.acceptance.goals.index(goal)]
+        why = goal.why_unmet(p, self.movable) or next(
+            (blocked for before in earlier if (blocked := before.why_blocks(p, goal))), None
+        )
+        if why:
+            return f"{message}; {why}"
         if self.max_replica_moves is not None and p.replica_moves >= self.max_replica_moves:
             return f"{message}; max_replica_moves={self.max_replica_moves} was reached"
         return f"{message}; no move keeps the goals before it satisfied"
-
-    def _rack_shortfall(self, goal: BoundedGoal) -> str | None:
-        """A rack that cannot hold what rack awareness keeps in it (e.g. RF 3 on 3 racks: a dead
-        broker's replicas can only go to its rack-mates), if the rack goal came before this one."""
-        limit = self.acceptance.rack_limit
-        if limit is None:
-            return None
-        p, a = self.p, self.p.arrays
-        racks = np.unique(a.rack[a.holds_data])
-        pinned = p.rf == limit * len(racks)  # at most `limit` per rack leaves exactly `limit` in each
-        least = np.minimum(p.leader_vec[pinned, goal.metric], p.follower_vec[pinned, goal.metric])
-        need = float((least * limit[pinned]).sum())
-        upper = goal.limits(p)[1]
-        for rack in racks:
-            members = a.holds_data & (a.rack == rack)
-            allowed = float(upper[members].sum())
-            if need > allowed:
-                brokers = ", ".join(str(b) for b in a.broker_ids[members])
-                return (
-                    f"rack awareness keeps {need:.6g} {METRICS[goal.metric]} in every rack, but the rack of "
-                    f"brokers {brokers} allows {allowed:.6g}"
-                )
-        return None
 
     def _no_home(self, slot: int) -> str:
         p = self.p

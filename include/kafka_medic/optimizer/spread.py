@@ -9,7 +9,7 @@ from kafka_medic.goals.leader import PreferredLeaderElectionGoal, not_preferred
 from kafka_medic.goals.rack import RackAwareGoal, most_in_one_rack
 from kafka_medic.goals.topic import TopicReplicaDistributionGoal, topic_broker_counts
 from kafka_medic.model.arrays import CPU, DISK, NW_IN, NW_OUT
-from kafka_medic.model.placement import LEADER_NW_IN, POTENTIAL_NW_OUT, REPLICAS
+from kafka_medic.model.placement import LEADER_NW_IN, POTENTIAL_NW_OUT
 from kafka_medic.optimizer.balance import MAX_FAILED_TRIES
 from kafka_medic.optimizer.partners import Partners
 
@@ -21,6 +21,7 @@ SWAP_TRIES = 8  # replicas of a topic tried for a swap onto one broker short of 
 
 class Spreading:
     _partners: Partners | None = None  # while topics are spread: where `_swap_out` finds partners
+    _topic_upper: np.ndarray | None = None  # while topics are spread: (T,) most replicas per broker
 
     def spread_racks(self, goal: RackAwareGoal) -> None:
         p = self.p
@@ -38,7 +39,7 @@ class Spreading:
                 crowded = slots[counts[rack[holders]] > limit[part]]
                 # followers first (leadership stays put), then the cheapest to move
                 order = np.lexsort((self._cost(crowded), p.leader_slot[part] == crowded))
-                if all(self._move_anywhere(int(s), strict_rack=True) is None for s in crowded[order]):
+                if all(self.move_anywhere(int(s), strict=True) is None for s in crowded[order]):
                     break
 
     def spread_topics(self, goal: TopicReplicaDistributionGoal) -> None:
@@ -47,11 +48,11 @@ class Spreading:
         moves and swaps here keep each replica's role, so its load stays what the index says."""
         p = self.p
         lower, upper = goal.limits(p)
-        self._partners = Partners(p, SWAPPED)
+        self._partners, self._topic_upper = Partners(p, SWAPPED), upper
         try:
             self._spread_all(lower, upper)
         finally:
-            self._partners = None
+            self._partners = self._topic_upper = None
 
     def _spread_all(self, lower: np.ndarray, upper: np.ndarray) -> None:
         p = self.p
@@ -77,7 +78,7 @@ class Spreading:
             for slot in here:
                 if counts[src] <= upper or failures >= MAX_FAILED_TRIES:
                     break
-                dst = self._move_anywhere(int(slot), prefer=counts < lower)
+                dst = self.move_anywhere(int(slot), prefer=counts < lower)
                 if dst is None:
                     dst = self._swap_out(int(slot))
                 if dst is None:
@@ -124,7 +125,7 @@ class Spreading:
         homes = self.acceptance.homes(slot)
         topics = p.arrays.partition_topic
         on_src = np.bincount(topics[p.slot_partition[p.slots_on(src)]], minlength=len(p.arrays.topics))
-        room = on_src + 1 <= self.acceptance.topic_limits[1]  # topics src may take one more replica of
+        room = on_src + 1 <= self._topic_upper  # topics src may take one more replica of
         for similar in chunks:
             other = self._partner(slot, similar, homes, room)
             if other is not None:
@@ -177,20 +178,3 @@ class Spreading:
         rest = rest[self.movable[rest]]
         p.make_leader_first(rest)
         self.reason[rest[self.reason[rest] < 0]] = len(self.reasons) - 1
-        self.acceptance.leaders_fixed = True
-
-    def _move_anywhere(
-        self, slot: int, strict_rack: bool = False, prefer: np.ndarray | None = None
-    ) -> int | None:
-        """Move `slot` to the best broker that accepts it (among `prefer` when any does); its index."""
-        if not self._budget_allows(slot):
-            return None
-        vector = self.p.slot_vector(slot)
-        mask = self.acceptance.destinations(slot, vector, strict_rack=strict_rack)
-        if not mask.any():
-            return None
-        if prefer is not None and (mask & prefer).any():
-            mask &= prefer
-        dst = self._pick(mask, REPLICAS, vector)
-        self._move(slot, dst)
-        return dst

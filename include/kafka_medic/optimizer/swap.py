@@ -69,7 +69,7 @@ class Swapping:
     def _swap_side(self, on: int, to: int, metric: int, largest: bool) -> tuple[np.ndarray, np.ndarray]:
         """Slots on `on` that may move to `to`: the SWAP_CANDIDATES heaviest (or lightest) in `metric`, and
         as many densest (or sparsest) in it."""
-        slots = self._movable_slots(on)
+        slots = self.movable_slots(on)
         slots = slots[self._budget_allows_all(slots, moves=2)]
         slots = slots[self.acceptance.placeable(slots, to)]
         vectors = self.p.slot_vectors(slots)
