@@ -8,7 +8,7 @@ and goals in one vector operation.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, cast
 
 import numpy as np
 
@@ -30,7 +30,7 @@ def slack(limit: np.ndarray) -> np.ndarray:
     return TOLERANCE * (1.0 + np.abs(np.where(np.isfinite(limit), limit, 0.0)))
 
 
-class BoundedConstraint(Constraint):
+class BoundedConstraint(Constraint["BoundedGoal"]):
     """Every accepted bounded goal as a column of per-broker headroom.
 
     `room_up[b, k]` is how much the metric of goal k may still grow on broker b and `room_down[b, k]`
@@ -92,7 +92,10 @@ class BoundedConstraint(Constraint):
         if (need > self.room_down[src]).any():
             return np.zeros(self.placement.num_brokers, dtype=bool)
         grows = need > 0
-        return (self.room_up[:, grows] >= need[grows]).all(axis=1) if grows.any() else None
+        if not grows.any():
+            return None
+        # a (B, n) comparison reduced over axis 1: (B,), which numpy's stubs cannot tell from a scalar
+        return cast(np.ndarray, (self.room_up[:, grows] >= need[grows]).all(axis=1))
 
     def fits(self, vectors: np.ndarray, src: np.ndarray, dst) -> np.ndarray:
         need = vectors[:, self.columns]

@@ -21,7 +21,7 @@ Candidate moves come in these kinds, each asked for many candidates at once:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 
 import numpy as np
 
@@ -30,8 +30,12 @@ from kafka_medic.model.placement import Placement
 if TYPE_CHECKING:
     from kafka_medic.goals.base import Goal
 
+GoalT = TypeVar("GoalT", bound="Goal")
 
-class Constraint:
+
+class Constraint(Generic[GoalT]):
+    """Generic in the goals it takes on (`add`): a family's constraint reads its own goals' limits."""
+
     # whether a replica's placeability depends on where the other replicas of its topic are: then a
     # move makes what was asked about the topic's other replicas stale, not only its partition's
     couples_topic: ClassVar[bool] = False
@@ -42,7 +46,7 @@ class Constraint:
         self.placement = placement
         self.can_receive = can_receive
 
-    def add(self, goal: Goal) -> None:
+    def add(self, goal: GoalT) -> None:
         """Take on the limits of `goal`, accepted from now on (while it is optimized, too)."""
 
     def optimized(self, goal: Goal) -> None:

@@ -83,6 +83,6 @@ def not_preferred(placement: Placement) -> np.ndarray:
     return np.flatnonzero((slots >= 0) & (slots != placement.start[:-1]))
 
 
-def partition_name(placement: Placement, partition: int) -> str:
+def partition_name(placement: Placement, partition: int | np.integer) -> str:
     a = placement.arrays
     return f"{a.topics[a.partition_topic[partition]]}-{a.partition_number[partition]}"

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from kafka_medic.optimizer.search import Search
 
 
-class RackConstraint(Constraint):
+class RackConstraint(Constraint["RackAwareGoal"]):
     """No move puts more replicas of a partition in one rack than the limit allows, or than its
     source's rack held before (a partition already over the limit may not get worse)."""
 

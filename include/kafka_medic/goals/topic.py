@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from kafka_medic.optimizer.search import Search
 
 
-class TopicConstraint(Constraint):
+class TopicConstraint(Constraint["TopicReplicaDistributionGoal"]):
     """No move takes a topic below its band on the source or above it on the destination."""
 
     couples_topic = True

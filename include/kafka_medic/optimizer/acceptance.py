@@ -55,6 +55,7 @@ class Acceptance:
 
     def constraint_of(self, goal: Goal) -> Constraint:
         """The constraint `goal` was accepted into (for its own optimize step)."""
+        assert goal.constraint is not None, f"{goal.name} names no constraint"
         return self._constraints[goal.constraint]
 
     @property

@@ -11,11 +11,14 @@ needs for the goals that follow.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-from kafka_medic.goals.bounded import BoundedGoal, slack
+from kafka_medic.goals.bounded import BoundedConstraint, BoundedGoal, slack
 from kafka_medic.model.arrays import CPU, DISK, NW_IN, NW_OUT
 from kafka_medic.model.placement import LEADERS, REPLICAS
+from kafka_medic.optimizer.state import SearchState
 
 MAX_ROUNDS = 4  # passes over violating brokers per goal; later passes see replicas moved in earlier ones
 MAX_FAILED_TRIES = 48  # candidates without any destination before a broker is given up for this pass
@@ -25,7 +28,7 @@ NEAR = 0.1  # candidates within 10% of the cheapest for a goal count as equally 
 MIX = [DISK, NW_IN, NW_OUT, CPU, REPLICAS, LEADERS]  # what a replica carries, to match it to what a broker lacks
 
 
-class Balancing:
+class Balancing(SearchState):
     def balance(self, goal: BoundedGoal) -> None:
         """Shed load from brokers above the goal's band, then pull load onto brokers below it.
 
@@ -35,6 +38,7 @@ class Balancing:
         lower, upper = goal.limits(self.p)
         self.band = (goal.metric, lower, upper) if np.isfinite(lower).any() else None
         bounds = self.acceptance.constraint_of(goal)
+        assert isinstance(bounds, BoundedConstraint)
         bounds.exempt_last(self.band is not None)
         try:
             self._balance(goal, lower, upper)
@@ -108,6 +112,7 @@ class Balancing:
             need = self.p.metrics[broker, metric] - limit if shed else limit - self.p.metrics[broker, metric]
             if need <= tolerance:
                 break
+            moves: Sequence[tuple[int, int]] | None
             if metric == LEADERS:
                 moves = self._best_exchange(broker, shed)
             else:
@@ -249,9 +254,10 @@ class Balancing:
         slots, parts = slots[follows], parts[follows]
         return slots, parts, p.slot_broker[p.leader_slot[parts]]
 
-    def _band_improves(self, src: np.ndarray, dst: np.ndarray, load) -> np.ndarray:
+    def _band_improves(self, src: np.ndarray, dst: np.ndarray, load: np.ndarray | float) -> np.ndarray:
         """Whether moving `load` of the banded metric from `src` to `dst` lowers the goal's total
-        violation (arguments broadcast)."""
+        violation (arguments broadcast). Only while a band is balanced."""
+        assert self.band is not None
         metric, lower, upper = self.band
         value = self.p.metrics[:, metric]
         before = outside(value[src], lower[src], upper[src]) + outside(value[dst], lower[dst], upper[dst])

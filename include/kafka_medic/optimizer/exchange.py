@@ -14,11 +14,12 @@ from __future__ import annotations
 import numpy as np
 
 from kafka_medic.optimizer.balance import MIX
+from kafka_medic.optimizer.state import SearchState
 
 PAIRED = 48  # lightest leaderships considered on the side that moves two
 
 
-class Exchanging:
+class Exchanging(SearchState):
     def _best_exchange(self, broker: int, shed: bool) -> list[tuple[int, int]] | None:
         """Three (partition, slot of its new leader) moves: two on the paired side (gives when shedding,
         takes when filling) and one on the other, whose net change on `broker` every bounded goal
@@ -69,6 +70,7 @@ class Exchanging:
         """(partitions, new leader slots, receiving brokers, change on `broker`) of each leadership
         `broker` could hand to a follower that accepts it alone and stays in the count band."""
         p = self.p
+        assert self.band is not None  # exchanges are made only while a band is balanced
         metric, _, upper = self.band
         slots = p.slots_on(broker)
         parts = p.slot_partition[slots]
@@ -86,6 +88,7 @@ class Exchanging:
         """(partitions, `broker`'s slots, giving brokers, change on `broker`) of each leadership
         `broker` could take from a leader that accepts losing it alone and stays in the count band."""
         p = self.p
+        assert self.band is not None
         metric, lower, _ = self.band
         slots, parts, giver = self._followed(broker)
         delta = p.leadership_delta(parts)

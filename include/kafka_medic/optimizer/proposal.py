@@ -123,11 +123,11 @@ def _left_behind(placement: Placement) -> list[dict[str, Any]]:
     ]
 
 
-def _state(a, broker: int) -> str:
+def _state(a, broker: int | np.integer) -> str:
     return "dead" if not a.alive[broker] else "decommission" if a.decommission[broker] else "alive"
 
 
-def utilisation(placement: Placement, metrics: np.ndarray) -> dict[str, dict[str, float]]:
+def utilisation(placement: Placement, metrics: np.ndarray) -> dict[str, dict[str, float | None]]:
     """Per resource, over brokers that keep data: mean and max % of capacity, and max / mean."""
     a = placement.arrays
     holds = a.holds_data & (a.capacity > 0).all(axis=1)

@@ -57,8 +57,8 @@ class Search(Balancing, Exchanging, Swapping, Spreading):
         self.cost_floor = 0.01 * float(disk.mean()) + 1e-6 if len(disk) else 1.0
         totals = placement.metrics.sum(axis=0)
         self.mean_replica = np.maximum(totals / max(totals[REPLICAS], 1.0), 1e-9)  # per METRICS column
-        self.band: tuple[int, np.ndarray, np.ndarray] | None = None  # (metric, lower, upper) being balanced
-        self.reasons: list[str] = [EVACUATION]
+        self.band = None  # (metric, lower, upper) being balanced
+        self.reasons = [EVACUATION]
         self.reason = np.full(placement.arrays.num_partitions, -1, dtype=np.int64)
         self.left_behind = 0  # replicas that max_replica_moves kept on brokers that must end empty
         # offline partitions (no leader) with replicas on brokers that must end empty: nothing can

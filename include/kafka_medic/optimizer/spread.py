@@ -12,6 +12,7 @@ from kafka_medic.model.arrays import CPU, DISK, NW_IN, NW_OUT
 from kafka_medic.model.placement import LEADER_NW_IN, POTENTIAL_NW_OUT
 from kafka_medic.optimizer.balance import MAX_FAILED_TRIES
 from kafka_medic.optimizer.partners import Partners
+from kafka_medic.optimizer.state import SearchState
 
 TOPIC_ROUNDS = 3  # passes over the topics (see `spread_topics`)
 SWAPPED = [DISK, NW_IN, NW_OUT, CPU, POTENTIAL_NW_OUT, LEADER_NW_IN]  # what differs between two replicas
@@ -19,7 +20,7 @@ PLACEABLE_CHUNK = 64  # cheapest swap partners checked for rack and topic spread
 SWAP_TRIES = 8  # replicas of a topic tried for a swap onto one broker short of it
 
 
-class Spreading:
+class Spreading(SearchState):
     _partners: Partners | None = None  # while topics are spread: where `_swap_out` finds partners
     _topic_upper: np.ndarray | None = None  # while topics are spread: (T,) most replicas per broker
 
@@ -31,7 +32,7 @@ class Spreading:
             if not self.movable[part]:
                 continue
             for _ in range(int(p.rf[part])):
-                holders = p.brokers_of(part)
+                holders = p.brokers_of(int(part))
                 counts = np.bincount(rack[holders])
                 if counts.max() <= limit[part]:
                     break
@@ -78,14 +79,14 @@ class Spreading:
             for slot in here:
                 if counts[src] <= upper or failures >= MAX_FAILED_TRIES:
                     break
-                dst = self.move_anywhere(int(slot), prefer=counts < lower)
-                if dst is None:
-                    dst = self._swap_out(int(slot))
-                if dst is None:
+                to = self.move_anywhere(int(slot), prefer=counts < lower)
+                if to is None:
+                    to = self._swap_out(int(slot))
+                if to is None:
                     failures += 1
                     continue
                 counts[src] -= 1
-                counts[dst] += 1
+                counts[to] += 1
         if lower < 1:
             return
         for dst in np.flatnonzero((counts < lower) & self.can_receive):
@@ -112,20 +113,21 @@ class Spreading:
         Once every broker's loads sit in tight bands no single move is accepted, but an exchange of two
         similar replicas changes the loads hardly at all while it moves one replica of the topic off.
         """
-        p = self.p
+        p, partners, upper = self.p, self._partners, self._topic_upper
+        assert partners is not None and upper is not None  # set while topics are spread
         if not self._budget_allows_all(np.array([slot]), moves=2)[0]:
             return None
         src = int(p.slot_broker[slot])
         if dst is None:  # partners whose load differs from the slot's by less than src's headroom
             down, up = self.acceptance.room(src)
-            load = self._partners.vectors[slot]
-            chunks = self._partners.near(load, load - down, load + up)
+            load = partners.vectors[slot]
+            chunks = partners.near(load, load - down, load + up)
         else:
             chunks = iter([p.slots_on(dst)])
         homes = self.acceptance.homes(slot)
         topics = p.arrays.partition_topic
         on_src = np.bincount(topics[p.slot_partition[p.slots_on(src)]], minlength=len(p.arrays.topics))
-        room = on_src + 1 <= self._topic_upper  # topics src may take one more replica of
+        room = on_src + 1 <= upper  # topics src may take one more replica of
         for similar in chunks:
             other = self._partner(slot, similar, homes, room)
             if other is not None:
@@ -146,7 +148,9 @@ class Spreading:
         keep &= (p.leader_slot[parts] == similar) == (p.leader_slot[p.slot_partition[slot]] == slot)
         similar = similar[keep]
         similar = similar[self._budget_allows_all(similar, moves=2)]
-        delta = self._partners.vectors[slot] - self._partners.vectors[similar]  # src loses, partners gain
+        partners = self._partners
+        assert partners is not None  # set while topics are spread
+        delta = partners.vectors[slot] - partners.vectors[similar]  # src loses, partners gain
         ok = self.acceptance.change_ok(src, -delta) & self.acceptance.change_ok(p.slot_broker[similar], delta)
         return self._cheapest_placeable(similar[ok], src)
 

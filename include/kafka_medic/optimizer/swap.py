@@ -11,13 +11,14 @@ import numpy as np
 
 from kafka_medic.model.arrays import CPU, DISK, NW_IN, NW_OUT
 from kafka_medic.optimizer.balance import MAX_SWAPS, covered
+from kafka_medic.optimizer.state import SearchState
 
 SWAP_PARTNERS = 16  # brokers at the other end of the band a broker tries to swap with
 SWAP_CANDIDATES = 32  # replicas per side by load, and as many by density (so up to 64 x 64 pairs)
 LOADS = [DISK, NW_IN, NW_OUT, CPU]
 
 
-class Swapping:
+class Swapping(SearchState):
     def _swap(self, metric: int, broker: int, limit: float, tolerance: float, shed: bool) -> int:
         """Exchange replicas with the brokers at the other end of the band when moves alone cannot help
         (typically because a move would break an earlier goal, such as replica counts).

@@ -1,0 +1,81 @@
+"""What the parts of the move search share, declared in one place so each part can be read (and
+type-checked) on its own.
+
+`Search` is assembled from mixins (`Balancing`, `Exchanging`, `Swapping`, `Spreading`), each the
+optimize strategy of one goal family; they read the state `Search` sets up and call steps that `Search`
+or a sibling mixin defines. `SearchState` is their common base: it names that state with its types and
+declares those steps. It holds no data and no code: `Search.__init__` sets the attributes, and every
+abstract step here is defined by `Search` or one mixin, so a `Search` missing one fails when it is
+created, not midway through a plan.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from kafka_medic.model.placement import Placement
+from kafka_medic.optimizer.acceptance import Acceptance
+
+
+class SearchState(ABC):
+    p: Placement  # changed in place by every move
+    can_receive: np.ndarray  # (B,) brokers that may receive replicas
+    movable: np.ndarray  # (P,) partitions the plan may change
+    acceptance: Acceptance  # the goals optimized so far (and the one being optimized)
+    fair: np.ndarray  # (B, METRICS) each broker's fair share of each metric
+    cost_floor: float  # MB a move costs at least, when ranking candidates by cost
+    mean_replica: np.ndarray  # (METRICS,) the cluster's mean replica: the unit of each metric
+    band: tuple[int, np.ndarray, np.ndarray] | None  # (metric, lower, upper) being balanced
+    reasons: list[str]  # evacuation, then each goal optimized so far
+    reason: np.ndarray  # (P,) index into `reasons` of what first changed each partition, -1 if none
+
+    # ---- shared steps (`Search`) ----------------------------------------------------------------
+
+    @abstractmethod
+    def _pick(self, mask: np.ndarray, metric: int, vector: np.ndarray) -> int: ...
+
+    @abstractmethod
+    def _move(self, slot: int, dst: int, reason: int | None = None) -> None: ...
+
+    @abstractmethod
+    def _lead(self, part: int, slot: int) -> None: ...
+
+    @abstractmethod
+    def movable_slots(self, broker: int) -> np.ndarray: ...
+
+    @abstractmethod
+    def move_anywhere(self, slot: int, strict: bool = False, prefer: np.ndarray | None = None) -> int | None: ...
+
+    @abstractmethod
+    def _cost(self, slots: np.ndarray) -> np.ndarray: ...
+
+    @abstractmethod
+    def _budget_allows(self, slot: int) -> bool: ...
+
+    @abstractmethod
+    def _budget_allows_all(self, slots: np.ndarray, moves: int = 1) -> np.ndarray: ...
+
+    # ---- steps one mixin defines for another: `Balancing` ---------------------------------------
+
+    @abstractmethod
+    def _followed(self, broker: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+
+    @abstractmethod
+    def _band_improves(self, src: np.ndarray, dst: np.ndarray, load: np.ndarray | float) -> np.ndarray: ...
+
+    # ---- `Swapping` ------------------------------------------------------------------------------
+
+    @abstractmethod
+    def _swap(self, metric: int, broker: int, limit: float, tolerance: float, shed: bool) -> int: ...
+
+    @abstractmethod
+    def _best_leadership_trade(
+        self, metric: int, broker: int, need: float, shed: bool
+    ) -> tuple[tuple[int, int], tuple[int, int]] | None: ...
+
+    # ---- `Exchanging` ----------------------------------------------------------------------------
+
+    @abstractmethod
+    def _best_exchange(self, broker: int, shed: bool) -> list[tuple[int, int]] | None: ...
