@@ -25,11 +25,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from kafka_medic.errors import MedicError
-from kafka_medic.notify.approval import APPROVE
+from kafka_medic.notify.approval import APPROVE, SLACK_CONN_ID
 from kafka_medic.notify.interactivity import ApprovalSettings, Decision, Refusal, parse_click, slack_responder
 from kafka_medic.notify.slack import SlackNotifier, SlackSettings
 
-SLACK_CONN_ID = "kafka_medic_slack"
 URL_PREFIX = "/kafka-medic"
 
 log = logging.getLogger(__name__)

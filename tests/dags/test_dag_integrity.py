@@ -14,11 +14,12 @@ import pytest
 from airflow.dag_processing.dagbag import DagBag
 from airflow.serialization.serialized_objects import DagSerialization
 
-from kafka_medic.airflow.factory import MANUAL_KINDS, OWNER
+from kafka_medic.airflow.factory import OWNER
 
 from .conftest import CANARY, CLUSTERS
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
+MANUAL_KINDS = ("add_brokers", "decommission", "demote", "preferred_leader_election")
 KINDS = ("sample", "detect", "heal", "rebalance", *MANUAL_KINDS)
 CREDENTIAL = re.compile(r"""(password|passwd|secret|token|api[_-]?key)["']?\s*[:=]\s*["'][^"']""", re.IGNORECASE)
 WRITERS = ("set_throttles", "execute_batches", "elect_leaders", "verify", "clear_throttles")

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from kafka_medic.airflow.params import mark_brokers, validate_request
-from kafka_medic.airflow.steps import plan_for
 from kafka_medic.errors import MedicError
 from kafka_medic.kafka.state import BrokerState, ClusterState
+from kafka_medic.remediation.request import mark_brokers, plan_for, validate_request
 from kafka_medic.synthetic import Scenario, synthetic_model
 
 MODEL = synthetic_model(Scenario(brokers=8, partitions=400, racks=2), seed=3)

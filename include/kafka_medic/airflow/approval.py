@@ -21,15 +21,14 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOper
 from airflow.sdk import BaseHook, BaseNotifier
 from airflow.sdk.exceptions import AirflowNotFoundException, AirflowSkipException
 
+from kafka_medic.airflow import ids
 from kafka_medic.airflow.hook import KafkaMedicHook
 from kafka_medic.errors import MedicError
+from kafka_medic.notify.approval import SLACK_CONN_ID
 
 log = logging.getLogger(__name__)
-SLACK_CONN_ID = "kafka_medic_slack"
-PLAN_TASK = "plan"
 # Markdown with GFM tables (`kafka_medic.notify.summary.approval_markdown`): the UI collapses a plain code block.
-BODY = "{{ ti.xcom_pull(task_ids='plan', key='approval_body') }}"
-SLACK_MESSAGE, TIMEOUT = "slack_message", "response_timeout_s"  # XCom keys of the approve task
+BODY = f"{{{{ ti.xcom_pull(task_ids='{ids.PLAN}', key='{ids.APPROVAL_BODY}') }}}}"
 
 
 class SlackApprovalNotifier(BaseNotifier):
@@ -52,10 +51,10 @@ class SlackApprovalNotifier(BaseNotifier):
             log.info("Slack is not configured (connection %s): approve in the Airflow UI", SLACK_CONN_ID)
             return
         ti = context["ti"]
-        proposal = parse_proposal(ti.xcom_pull(task_ids=PLAN_TASK))
+        proposal = parse_proposal(ti.xcom_pull(task_ids=ids.PLAN))
         ref = ApprovalRef(dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id, map_index=ti.map_index)
         posted = notifier.post_proposal(proposal, self.action, request_reason(ti), ref)
-        ti.xcom_push(key=SLACK_MESSAGE, value={"channel": posted.channel, "ts": posted.ts})
+        ti.xcom_push(key=ids.SLACK_MESSAGE, value={"channel": posted.channel, "ts": posted.ts})
         log.info("approval request posted to Slack channel %s (ts %s)", posted.channel, posted.ts)
 
 
@@ -80,20 +79,20 @@ class ProposalApproval(ApprovalOperator):
         from kafka_medic.notify.policy import POLICY_ACTIONS, AutoApproved, decide, parse_policy
 
         ti = context["ti"]
-        proposal = parse_proposal(ti.xcom_pull(task_ids=PLAN_TASK))
+        proposal = parse_proposal(ti.xcom_pull(task_ids=ids.PLAN))
         settings = KafkaMedicHook(self.conn_id, self.cluster).get_settings()
         if self.action in POLICY_ACTIONS:
             policy = parse_policy(settings.policy)
             decision = decide(policy, self.action, proposal)
             if isinstance(decision, AutoApproved):
                 self.log.info("approved without asking: %s", decision.reason)
-                ti.xcom_push(key="decision", value={"approved": True, "by": "policy", "reason": decision.reason})
+                ti.xcom_push(key=ids.DECISION, value={"approved": True, "by": "policy", "reason": decision.reason})
                 return None
             self.log.info("a person must approve: %s", decision.reason)
             minutes = policy.for_action(proposal.cluster, self.action).timeout_minutes
             if minutes:
                 self.response_timeout = timedelta(minutes=minutes)
-        ti.xcom_push(key=TIMEOUT, value=self.response_timeout.total_seconds())
+        ti.xcom_push(key=ids.RESPONSE_TIMEOUT, value=self.response_timeout.total_seconds())
         self.log.info("waiting up to %s for an answer (no answer: rejected)", self.response_timeout)
         return super().execute(context)
 
@@ -106,12 +105,13 @@ class ProposalApproval(ApprovalOperator):
         if approved:
             reason, outcome = f"approved by {by}", f":white_check_mark: Approved by {by} in the Airflow UI"
         elif event.get("timedout"):
-            waited = timedelta(seconds=ti.xcom_pull(task_ids=ti.task_id, key=TIMEOUT) or 0) or self.response_timeout
+            timeout_s = ti.xcom_pull(task_ids=ti.task_id, key=ids.RESPONSE_TIMEOUT) or 0
+            waited = timedelta(seconds=timeout_s) or self.response_timeout
             reason = f"no answer within {waited}: rejected by default"
             outcome = f":hourglass: No answer within {waited}: rejected by default, nothing moves"
         else:
             reason, outcome = f"rejected by {by}", f":x: Rejected by {by} in the Airflow UI: nothing moves"
-        ti.xcom_push(key="decision", value={"approved": approved, "by": by, "reason": reason})
+        ti.xcom_push(key=ids.DECISION, value={"approved": approved, "by": by, "reason": reason})
         self.log.info("%s", reason)
         tell_slack(ti, self.action, user, outcome)
         if not approved:
@@ -140,14 +140,14 @@ def tell_slack(ti, action: str, responder: dict, outcome: str) -> None:
     from kafka_medic.notify.interactivity import answered_in_slack
     from kafka_medic.notify.slack import MessageRef
 
-    posted = ti.xcom_pull(task_ids=ti.task_id, key=SLACK_MESSAGE)
+    posted = ti.xcom_pull(task_ids=ti.task_id, key=ids.SLACK_MESSAGE)
     if not posted or answered_in_slack(responder):
         return
     notifier = slack_notifier()
     if notifier is None:
         return
     try:
-        proposal = parse_proposal(ti.xcom_pull(task_ids=PLAN_TASK))
+        proposal = parse_proposal(ti.xcom_pull(task_ids=ids.PLAN))
         notifier.close_proposal(MessageRef(**posted), proposal, action, request_reason(ti), outcome)
     except MedicError as exc:  # the decision stands even if Slack cannot be told
         log.warning("could not update the Slack message: %s", exc)
@@ -157,7 +157,7 @@ def tell_slack(ti, action: str, responder: dict, outcome: str) -> None:
 
 def request_reason(ti) -> str:
     """Why the run plans at all: the anomaly or the manual trigger, as the first task recorded it."""
-    for task_id in ("validate", "wait_for_grace"):
+    for task_id in ids.FIRST_TASKS:
         request = ti.xcom_pull(task_ids=task_id)
         if request:
             return request.get("reason", "")

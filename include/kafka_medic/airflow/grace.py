@@ -16,8 +16,8 @@ from typing import Any
 from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 from airflow.sdk import BaseOperator
 
-from kafka_medic.airflow.params import Request
 from kafka_medic.airflow.steps import settings, skip
+from kafka_medic.remediation.request import Request
 
 RECHECK_S = 15.0
 
@@ -68,7 +68,7 @@ class FailureGraceSensor(BaseOperator):
         reason = "; ".join(f"{a.summary} (for {now - started[a.key]:.0f}s)" for a in still)
         self.log.info("healing: %s", reason)
         brokers = sorted({b for a in still for b in a.brokers})
-        return Request(kind="heal", brokers=brokers, reason=reason, anomalies=[a.key for a in still]).as_dict()
+        return Request(kind=HEAL, brokers=brokers, reason=reason, anomalies=[a.key for a in still]).as_dict()
 
 
 def triggering_anomalies(context) -> list:

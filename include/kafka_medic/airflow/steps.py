@@ -19,19 +19,19 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
+from kafka_medic.airflow import ids
 from kafka_medic.airflow.hook import ClusterSettings, KafkaMedicHook
-from kafka_medic.airflow.params import Request, mark_brokers, validate_request
 from kafka_medic.errors import MedicError
+from kafka_medic.remediation.kinds import KINDS
+from kafka_medic.remediation.request import Request, mark_brokers, plan_for, validate_request
 
 if TYPE_CHECKING:
     from kafka_medic.kafka.state import ClusterState
-    from kafka_medic.model import ClusterModel, Proposal
+    from kafka_medic.model import ClusterModel
 
 log = logging.getLogger(__name__)
 # kafka-python logs every connection at INFO: dozens of lines per task that bury what moved and why.
 logging.getLogger("kafka").setLevel(logging.WARNING)
-OUTCOME = "outcome"  # XCom key: why a run ended before executing (read by the report task)
-APPROVAL_BODY = "approval_body"  # XCom key: the proposal as markdown for the approval gate
 
 
 def settings(cluster: str, conn_id: str) -> ClusterSettings:
@@ -45,13 +45,13 @@ def failing_fast(ti=None):
         yield
     except MedicError as exc:
         if ti is not None:
-            ti.xcom_push(key=OUTCOME, value=f"failed: {exc}")
+            ti.xcom_push(key=ids.OUTCOME, value=f"failed: {exc}")
         raise AirflowFailException(str(exc)) from exc
 
 
 def skip(ti, reason: str) -> None:
     """End the run here with the reason, which the report task puts in the action log."""
-    ti.xcom_push(key=OUTCOME, value=reason)
+    ti.xcom_push(key=ids.OUTCOME, value=reason)
     raise AirflowSkipException(reason)
 
 
@@ -115,30 +115,16 @@ def make_plan(request: dict, model: dict, ti) -> dict:
         proposal = plan_for(req, parse_model(model))
     summary = render_summary(proposal)
     log.info("proposal:\n%s", summary)
-    ti.xcom_push(key="summary", value=summary)
-    ti.xcom_push(key=APPROVAL_BODY, value=approval_markdown(proposal))  # the Airflow UI's approval page
+    ti.xcom_push(key=ids.SUMMARY, value=summary)
+    ti.xcom_push(key=ids.APPROVAL_BODY, value=approval_markdown(proposal))  # the Airflow UI's approval page
     stats = proposal.stats
-    if req.kind == "rebalance" and not req.force and not stats["violated_goals_before"]:
-        skip(ti, "no goal is violated: nothing to rebalance (trigger with force to plan anyway)")
+    if KINDS[req.kind].only_when_violated and not req.force and not stats["violated_goals_before"]:
+        skip(ti, f"no goal is violated: nothing to {req.kind} (trigger with force to plan anyway)")
     if not proposal.moves:
         skip(ti, f"the plan has no moves: {partial_note(proposal) or 'nothing to do'}")
     if req.dry_run:
         skip(ti, f"dry run: {len(proposal.moves)} partitions would change, nothing moved")
     return proposal_to_dict(proposal)
-
-
-def plan_for(req: Request, model: ClusterModel) -> Proposal:
-    from kafka_medic.optimizer import PlanOptions, plan
-    from kafka_medic.optimizer.leadership import demote
-
-    if req.kind == "demote":
-        return demote(model, req.brokers)
-    options = PlanOptions(goals=req.goals or None, excluded_topics=req.excluded_topics)
-    if req.kind == "preferred_leader_election":
-        options.goals = ["preferred_leader_election"]
-    if req.kind == "add_brokers":
-        options.only_move_to = req.brokers
-    return plan(model, options)
 
 
 def set_throttles(cluster: str, conn_id: str, request: dict, proposal: dict) -> str:
@@ -228,10 +214,10 @@ def report(cluster: str, conn_id: str, kind: str, ti, dag_run) -> dict:
 
     from kafka_medic.notify.action_log import ActionRecord, record_action
 
-    request = ti.xcom_pull(task_ids="validate") or ti.xcom_pull(task_ids="wait_for_grace") or {}
-    proposal = ti.xcom_pull(task_ids="plan") or {}
-    decision = ti.xcom_pull(task_ids="approve", key="decision") or {}
-    execution = ti.xcom_pull(task_ids="clear_throttles") or {}
+    request = ti.xcom_pull(task_ids=ids.VALIDATE) or ti.xcom_pull(task_ids=ids.WAIT_FOR_GRACE) or {}
+    proposal = ti.xcom_pull(task_ids=ids.PLAN) or {}
+    decision = ti.xcom_pull(task_ids=ids.APPROVE, key=ids.DECISION) or {}
+    execution = ti.xcom_pull(task_ids=ids.CLEAR_THROTTLES) or {}
     why = request.get("anomalies") or [request.get("reason") or kind]
     approved_by = decision.get("by", "") if decision.get("approved") else ""
     if decision.get("by") == "policy":
@@ -240,7 +226,7 @@ def report(cluster: str, conn_id: str, kind: str, ti, dag_run) -> dict:
     if execution:
         record = ActionRecord.from_execution_report(execution, kind, why, approved_by, run)
     else:
-        ended = [ti.xcom_pull(task_ids=t, key=OUTCOME) for t in ("validate", "wait_for_grace", "plan")]
+        ended = [ti.xcom_pull(task_ids=t, key=ids.OUTCOME) for t in (*ids.FIRST_TASKS, ids.PLAN)]
         reason = next((r for r in ended if r), None)
         if decision.get("approved") is False:
             outcome, reason = "rejected", decision["reason"]

@@ -22,9 +22,9 @@ from kafka_medic.detector.anomaly import (
     UNDER_REPLICATED,
 )
 from kafka_medic.errors import MedicError
+from kafka_medic.remediation.kinds import DETECTOR, HEAL, REBALANCE, triggered_by
 
-HEAL, REBALANCE = "heal", "rebalance"
-ACTIONS = (HEAL, REBALANCE)
+ACTIONS = tuple(kind.name for kind in triggered_by(DETECTOR))  # the remediation kinds a rule may start
 
 
 @dataclass(frozen=True)

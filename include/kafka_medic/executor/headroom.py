@@ -21,9 +21,9 @@ from typing import NamedTuple
 from kafka_medic.capacity import Capacities
 from kafka_medic.errors import MedicError
 from kafka_medic.metrics.store import MetricsStore
+from kafka_medic.units import MB
 
 KB = 1024  # capacity files give network in KB/s, like the cluster model
-MB = 1024 * 1024
 MIN_RATE = MB  # bytes/s
 SIGNIFICANT_CHANGE = 0.1  # rates that change less than this share are left as they are (no config churn)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 from kafka_medic.errors import MedicError
+from kafka_medic.units import MB as MB  # the executor and the CLI import it from here
 
-MB = 1024 * 1024  # the CLI's MB/s, like the cluster model's MB, is 2^20 bytes
 STRATEGIES = ("min_isr_first", "urp_first", "postpone_urp", "large_first", "small_first")
 ZK_SUBMISSIONS = ("auto", "znode")
 

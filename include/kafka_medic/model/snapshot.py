@@ -12,8 +12,8 @@ from statistics import median
 
 from kafka_medic.kafka.state import BrokerState, ClusterState
 from kafka_medic.model import Broker, ClusterModel, Partition
+from kafka_medic.units import MB
 
-MB = 1024 * 1024
 DEFAULT_NETWORK_KBPS = 125_000.0  # 1 Gbit/s
 ZERO_LOAD = {"disk": 0.0, "nw_in": 0.0, "nw_out": 0.0, "cpu": 0.0}
 

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 from kafka_medic.errors import MedicError
 
 APPROVE, REJECT = "approve", "reject"
+# The Airflow connection with the Slack settings, read by the approval gate and the interactivity endpoint.
+SLACK_CONN_ID = "kafka_medic_slack"
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ Parsed from a plain mapping (an Airflow connection's extras), per action, with p
      "rebalance": {"approval": "required", "timeout_minutes": 30},
      "clusters": {"prod-eu": {"heal": {"approval": "required"}}}}
 
+The actions are the remediation kinds' (`kafka_medic.remediation.kinds`, each kind's `policy_action`).
 An action the policy does not mention needs approval: doing nothing unasked is the safe default.
 `demote` and `preferred_leader_election` only hand leadership around (no data moves), so their only limit
 is `max_leader_moves`, and a proposal of theirs that would move data is never approved without a person.
@@ -21,9 +22,10 @@ from typing import Any
 
 from kafka_medic.errors import MedicError
 from kafka_medic.model import Proposal
+from kafka_medic.remediation.kinds import KINDS
 
-LEADERSHIP_ACTIONS = ("demote", "preferred_leader_election")  # elections only: no replica moves, no data
-POLICY_ACTIONS = ("heal", "rebalance", "decommission", "add_brokers", *LEADERSHIP_ACTIONS)
+POLICY_ACTIONS = tuple(kind.policy_action for kind in KINDS.values())
+LEADERSHIP_ACTIONS = tuple(kind.policy_action for kind in KINDS.values() if kind.leadership_only)  # no data
 AUTO, REQUIRED = "auto", "required"
 # Limit setting -> (proposal stat it bounds, stat units per limit unit, words for people, number format).
 LIMITS = {
