@@ -87,9 +87,9 @@ def snapshot(cluster: str, conn_id: str, request: dict) -> dict:
 def cluster_model(s: ClusterSettings, state: ClusterState) -> ClusterModel:
     """Placement and sizes from the cluster, network and CPU from the metrics store, capacities from the file."""
     from kafka_medic.capacity import load_capacities
+    from kafka_medic.kafka.snapshot import state_to_model
     from kafka_medic.metrics.load_model import build_load_model
     from kafka_medic.metrics.store import MetricsStore
-    from kafka_medic.model.snapshot import state_to_model
 
     with MetricsStore() as store:
         loads = build_load_model(store, s.config.name)

@@ -7,9 +7,9 @@ import sys
 from typing import TYPE_CHECKING
 
 from kafka_medic.capacity import load_capacities
-from kafka_medic.kafka.target import add_cluster_args, resolve_cluster
-from kafka_medic.metrics.commands import add_store_arg, add_window_args
-from kafka_medic.output import add_json_flag, print_json, print_table
+from kafka_medic.cli.metrics import add_store_arg, add_window_args
+from kafka_medic.cli.output import add_json_flag, print_json, print_table
+from kafka_medic.cli.target import add_cluster_args, resolve_cluster
 
 if TYPE_CHECKING:
     from kafka_medic.kafka.state import ClusterState
@@ -82,7 +82,7 @@ def live_model(args: argparse.Namespace) -> tuple[ClusterModel, str]:
     """The live cluster's placement and sizes, with network and CPU loads from the metrics store; and a
     one-line summary of what it holds."""
     from kafka_medic.kafka.reader import read_cluster_state
-    from kafka_medic.model.snapshot import state_to_model
+    from kafka_medic.kafka.snapshot import state_to_model
 
     config, known = resolve_cluster(args)
     state = read_cluster_state(config, known)

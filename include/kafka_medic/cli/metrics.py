@@ -11,9 +11,9 @@ import sys
 from typing import TYPE_CHECKING
 
 from kafka_medic.capacity import load_capacities
+from kafka_medic.cli.output import add_json_flag, print_json, print_table
+from kafka_medic.cli.target import add_cluster_args, resolve_cluster
 from kafka_medic.errors import MedicError
-from kafka_medic.kafka.target import add_cluster_args, resolve_cluster
-from kafka_medic.output import add_json_flag, print_json, print_table
 
 if TYPE_CHECKING:
     from kafka_medic.metrics.load_model import LoadModel
