@@ -75,20 +75,12 @@ def register(subparsers) -> None:
 
 def run_sample(args: argparse.Namespace) -> int:
     # Samplers, pandas and SQLAlchemy load here, not when the CLI starts.
-    from kafka_medic.metrics.admin_sampler import AdminSampler
-    from kafka_medic.metrics.jmx_sampler import JmxSampler
-    from kafka_medic.metrics.prometheus_sampler import PrometheusSampler, load_queries
+    from kafka_medic.metrics.samplers import make_samplers
     from kafka_medic.metrics.sampling import sample_loop
     from kafka_medic.metrics.store import MetricsStore
 
     config, known = resolve_cluster(args)
-    admin = AdminSampler(config, known)
-    samplers = [admin]
-    jmx_urls = _jmx_urls(args)
-    if jmx_urls:
-        samplers.append(JmxSampler(jmx_urls, admin))
-    if args.prometheus:
-        samplers.append(PrometheusSampler(args.prometheus, admin, load_queries(args.prometheus_queries)))
+    samplers = make_samplers(config, known, _jmx_urls(args), args.prometheus, args.prometheus_queries)
     rounds = 1 if args.once else args.rounds
     names = ", ".join(s.source for s in samplers)
     print(f"sampling cluster {config.name!r} ({names}) every {args.interval:g}s", file=sys.stderr)
