@@ -13,7 +13,7 @@ from kafka_medic.executor import ExecutionOptions, Journal
 from kafka_medic.executor.run import execute
 from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.kafka.reader import read_cluster_state
-from kafka_medic.model.snapshot import state_to_model
+from kafka_medic.kafka.snapshot import state_to_model
 from kafka_medic.optimizer import plan
 
 from .executor_helpers import CheckedProducer, checksum, consume_values

@@ -16,9 +16,9 @@ from kafka_medic.goals import DEFAULT_GOALS
 from kafka_medic.kafka.admin import admin_client
 from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.kafka.reader import read_cluster_state
+from kafka_medic.kafka.snapshot import state_to_model
 from kafka_medic.kafka.state import THROTTLE_RATE_CONFIGS, THROTTLE_REPLICA_CONFIGS
 from kafka_medic.model import load_model, load_proposal, save_model
-from kafka_medic.model.snapshot import state_to_model
 
 from .executor_helpers import placed_topic
 from .kafka_helpers import create_topic, produce, wait_for

@@ -8,8 +8,8 @@ import pytest
 
 from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.kafka.reader import read_cluster_state
+from kafka_medic.kafka.snapshot import state_to_model
 from kafka_medic.kafka.zookeeper import read_zookeeper, write_legacy_reassignment
-from kafka_medic.model.snapshot import state_to_model
 
 from .kafka_helpers import create_topic, produce, wait_for
 

@@ -33,19 +33,12 @@ def anomaly_asset(cluster: str, action: str) -> Asset:
 
 def sample(cluster: str, conn_id: str, every_minutes: int) -> int:
     """Sample every SAMPLE_INTERVAL_S until the next run is due, so the store has no gaps; rounds stored."""
-    from kafka_medic.metrics.admin_sampler import AdminSampler
-    from kafka_medic.metrics.jmx_sampler import JmxSampler
-    from kafka_medic.metrics.prometheus_sampler import PrometheusSampler, load_queries
+    from kafka_medic.metrics.samplers import make_samplers
     from kafka_medic.metrics.sampling import sample_loop
     from kafka_medic.metrics.store import MetricsStore
 
     s = settings(cluster, conn_id)
-    admin = AdminSampler(s.config)
-    samplers = [admin]
-    if s.jmx_urls:
-        samplers.append(JmxSampler(s.jmx_urls, admin))
-    if s.prometheus:
-        samplers.append(PrometheusSampler(s.prometheus, admin, load_queries(None)))
+    samplers = make_samplers(s.config, jmx_urls=s.jmx_urls, prometheus=s.prometheus)
     rounds = max(1, int(every_minutes * 60 / SAMPLE_INTERVAL_S) - 2)
     stored = []
     with MetricsStore() as store:

@@ -86,21 +86,13 @@ def snapshot(cluster: str, conn_id: str, request: dict) -> dict:
 
 def cluster_model(s: ClusterSettings, state: ClusterState) -> ClusterModel:
     """Placement and sizes from the cluster, network and CPU from the metrics store, capacities from the file."""
-    from kafka_medic.capacity import load_capacities
-    from kafka_medic.metrics.load_model import build_load_model
-    from kafka_medic.metrics.store import MetricsStore
-    from kafka_medic.model.snapshot import state_to_model
+    from kafka_medic.live_model import build_live_model
 
-    with MetricsStore() as store:
-        loads = build_load_model(store, s.config.name)
+    model, loads = build_live_model(state, s.config.name, capacity_file=s.capacity_file)
     if not loads.complete:
         log.warning("load model incomplete (%d of %d windows valid): network and CPU loads are partial",
                     loads.valid_windows, loads.windows)
-    capacity = None
-    if s.capacity_file:
-        capacities = load_capacities(s.capacity_file)
-        capacity = lambda broker_id: capacities.for_broker(broker_id).as_dict()  # noqa: E731
-    return state_to_model(state, cluster=s.config.name, capacity=capacity, loads=loads.partition_load)
+    return model
 
 
 def make_plan(request: dict, model: dict, ti) -> dict:

@@ -16,9 +16,9 @@ from kafka_medic.detector.remediation import ACTIONS, DEFAULT_RULES, HEAL, REBAL
 from kafka_medic.goals import Thresholds
 from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.kafka.reader import read_cluster_state
+from kafka_medic.kafka.snapshot import state_to_model
 from kafka_medic.kafka.state import ClusterState
 from kafka_medic.model import ClusterModel
-from kafka_medic.model.snapshot import state_to_model
 
 __all__ = [
     "ACTIONS",

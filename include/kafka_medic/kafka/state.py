@@ -1,6 +1,6 @@
 """What a cluster looks like right now, as read from it: brokers, partitions, sizes, reassignments, configs.
 
-This is the raw observed state. `kafka_medic.model.snapshot` turns it into the cluster model the
+This is the raw observed state. `kafka_medic.kafka.snapshot` turns it into the cluster model the
 planner works on; the executor and the detector read it directly.
 """
 

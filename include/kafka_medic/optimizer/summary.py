@@ -10,7 +10,7 @@ from typing import Any
 from kafka_medic.goals.base import describe
 from kafka_medic.model.cluster import RESOURCES
 from kafka_medic.model.proposal import Proposal
-from kafka_medic.output import format_table
+from kafka_medic.tables import format_table
 
 
 def render_summary(proposal: Proposal, max_moves: int = 20, max_brokers: int | None = None) -> str:

@@ -6,14 +6,12 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from kafka_medic.capacity import load_capacities
-from kafka_medic.kafka.target import add_cluster_args, resolve_cluster
-from kafka_medic.metrics.commands import add_store_arg, add_window_args
-from kafka_medic.output import add_json_flag, print_json, print_table
+from kafka_medic.cli.metrics import add_store_arg, add_window_args
+from kafka_medic.cli.output import add_json_flag, print_json, print_table
+from kafka_medic.cli.target import add_cluster_args, resolve_cluster
 
 if TYPE_CHECKING:
     from kafka_medic.kafka.state import ClusterState
-    from kafka_medic.metrics.load_model import LoadModel
     from kafka_medic.model import ClusterModel
 
 
@@ -79,40 +77,22 @@ def run_snapshot(args: argparse.Namespace) -> int:
 
 
 def live_model(args: argparse.Namespace) -> tuple[ClusterModel, str]:
-    """The live cluster's placement and sizes, with network and CPU loads from the metrics store; and a
-    one-line summary of what it holds."""
+    """The live cluster's model (see `kafka_medic.live_model`) and a one-line summary of what it holds; an
+    incomplete load model is a warning, or an error with --require-complete."""
     from kafka_medic.kafka.reader import read_cluster_state
-    from kafka_medic.model.snapshot import state_to_model
+    from kafka_medic.live_model import LoadWindows, build_live_model  # pandas: only when a snapshot needs it
 
     config, known = resolve_cluster(args)
     state = read_cluster_state(config, known)
-    loads = _store_loads(args, config.name)
-    capacity = None
-    if args.capacity:
-        capacities = load_capacities(args.capacity)
-        capacity = lambda broker_id: capacities.for_broker(broker_id).as_dict()  # noqa: E731
-    model = state_to_model(state, cluster=config.name, capacity=capacity, loads=loads.partition_load)
+    windows = LoadWindows(window_s=args.window, windows=args.windows, min_valid_ratio=args.min_valid_ratio)
+    model, loads = build_live_model(state, config.name, args.store, windows, args.capacity, args.require_complete)
+    if not loads.complete:
+        print(f"warning: {loads.valid_windows} of {loads.windows} load windows are valid; network and CPU loads "
+              "are partial or zero (run `kafka-medic sample` for longer)", file=sys.stderr)
     dead = state.dead_brokers
     return model, (f"{len(model.brokers)} brokers ({len(dead)} dead{': ' + str(dead) if dead else ''}), "
                    f"{len(model.partitions)} partitions; load from {loads.valid_windows} of {loads.windows} "
                    "valid windows")
-
-
-def _store_loads(args: argparse.Namespace, cluster: str) -> LoadModel:
-    """The load model from the store; an incomplete one is a warning, or an error with --require-complete."""
-    from kafka_medic.metrics.load_model import build_load_model  # pandas: only when a snapshot needs it
-    from kafka_medic.metrics.store import MetricsStore
-
-    with MetricsStore(args.store) as store:
-        loads = build_load_model(
-            store, cluster, window_s=args.window, windows=args.windows, min_valid_ratio=args.min_valid_ratio
-        )
-    if args.require_complete:
-        loads.require_complete()
-    elif not loads.complete:
-        print(f"warning: {loads.valid_windows} of {loads.windows} load windows are valid; network and CPU loads "
-              "are partial or zero (run `kafka-medic sample` for longer)", file=sys.stderr)
-    return loads
 
 
 def state_summary(state: ClusterState) -> dict:

@@ -12,11 +12,11 @@ import argparse
 import signal
 import time
 
+from kafka_medic.cli.state import run_state
 from kafka_medic.devcluster import DevCluster
 from kafka_medic.devcluster.ports import DEFAULT_BASE_PORT
 from kafka_medic.devcluster.workload import create_skewed_topics, run_workload
 from kafka_medic.errors import MedicError
-from kafka_medic.kafka.commands import run_state
 from kafka_medic.storage import medic_home
 
 HEAL_DAG = "kafka_medic__dev__heal"

@@ -1,20 +1,12 @@
-"""Printing for CLI commands: every table has a `--json` twin."""
+"""Plain-text tables: the CLI prints them, and proposal summaries (Airflow logs, Slack) embed them.
+
+Kept out of `kafka_medic.cli` so the optimizer's summaries need not import the command layer.
+"""
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
-
-
-def add_json_flag(parser) -> None:
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-
-
-def print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=2, sort_keys=False, default=str)
-    sys.stdout.write("\n")
 
 
 def format_table(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> str:
@@ -26,10 +18,6 @@ def format_table(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> str:
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
     return "\n".join(lines)
-
-
-def print_table(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> None:
-    print(format_table(rows, headers))
 
 
 def _cell(value: Any) -> str:

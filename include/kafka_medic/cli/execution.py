@@ -7,6 +7,8 @@ import signal
 import sys
 from datetime import UTC, datetime
 
+from kafka_medic.cli.output import add_json_flag, print_json, print_table
+from kafka_medic.cli.target import add_cluster_args, resolve_cluster
 from kafka_medic.errors import MedicError
 from kafka_medic.executor.batches import plan_batches
 from kafka_medic.executor.journal import Journal
@@ -15,9 +17,7 @@ from kafka_medic.executor.run import execute, stop
 from kafka_medic.executor.steps import report_lines
 from kafka_medic.executor.tasks import REPLICA, refuse_invalid, tasks_for
 from kafka_medic.kafka.reader import read_cluster_state
-from kafka_medic.kafka.target import add_cluster_args, resolve_cluster
 from kafka_medic.model import load_proposal
-from kafka_medic.output import add_json_flag, print_json, print_table
 
 
 def register(subparsers) -> None:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import argparse
 import sys
 
+from kafka_medic.cli.output import add_json_flag, print_json, print_table
+from kafka_medic.cli.state import add_snapshot_args
 from kafka_medic.errors import MedicError
 from kafka_medic.goals import DEFAULT_GOALS, Thresholds, check
 from kafka_medic.goals.base import DEFAULT_CAPACITY_THRESHOLDS
-from kafka_medic.kafka.commands import add_snapshot_args
 from kafka_medic.model import ClusterModel, load_model, proposal_to_dict, save_proposal
 from kafka_medic.optimizer import PlanOptions, plan, render_summary
-from kafka_medic.output import add_json_flag, print_json, print_table
 
 
 def register(subparsers) -> None:
@@ -98,7 +98,7 @@ def run_check(args: argparse.Namespace) -> int:
 def _model(args: argparse.Namespace) -> ClusterModel:
     if args.model:
         return load_model(args.model)
-    from kafka_medic.kafka.commands import live_model
+    from kafka_medic.cli.state import live_model
 
     model, summary = live_model(args)
     print(f"snapshot of cluster {model.cluster!r}: {summary}", file=sys.stderr)

@@ -11,9 +11,9 @@ import sys
 from typing import TYPE_CHECKING
 
 from kafka_medic.capacity import load_capacities
+from kafka_medic.cli.output import add_json_flag, print_json, print_table
+from kafka_medic.cli.target import add_cluster_args, resolve_cluster
 from kafka_medic.errors import MedicError
-from kafka_medic.kafka.target import add_cluster_args, resolve_cluster
-from kafka_medic.output import add_json_flag, print_json, print_table
 
 if TYPE_CHECKING:
     from kafka_medic.metrics.load_model import LoadModel
@@ -75,20 +75,12 @@ def register(subparsers) -> None:
 
 def run_sample(args: argparse.Namespace) -> int:
     # Samplers, pandas and SQLAlchemy load here, not when the CLI starts.
-    from kafka_medic.metrics.admin_sampler import AdminSampler
-    from kafka_medic.metrics.jmx_sampler import JmxSampler
-    from kafka_medic.metrics.prometheus_sampler import PrometheusSampler, load_queries
+    from kafka_medic.metrics.samplers import make_samplers
     from kafka_medic.metrics.sampling import sample_loop
     from kafka_medic.metrics.store import MetricsStore
 
     config, known = resolve_cluster(args)
-    admin = AdminSampler(config, known)
-    samplers = [admin]
-    jmx_urls = _jmx_urls(args)
-    if jmx_urls:
-        samplers.append(JmxSampler(jmx_urls, admin))
-    if args.prometheus:
-        samplers.append(PrometheusSampler(args.prometheus, admin, load_queries(args.prometheus_queries)))
+    samplers = make_samplers(config, known, _jmx_urls(args), args.prometheus, args.prometheus_queries)
     rounds = 1 if args.once else args.rounds
     names = ", ".join(s.source for s in samplers)
     print(f"sampling cluster {config.name!r} ({names}) every {args.interval:g}s", file=sys.stderr)

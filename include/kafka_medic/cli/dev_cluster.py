@@ -8,9 +8,9 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from kafka_medic.cli.output import add_json_flag, print_json, print_table
 from kafka_medic.devcluster.cluster import MODES, DevCluster
 from kafka_medic.devcluster.ports import DEFAULT_BASE_PORT
-from kafka_medic.output import add_json_flag, print_json, print_table
 
 
 def register(subparsers) -> None:

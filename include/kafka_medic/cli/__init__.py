@@ -16,17 +16,17 @@ from kafka_medic.errors import MedicError
 # command -> the module that registers it. Only the module of the command being run is imported
 # (Kafka clients, numpy and SQLAlchemy take seconds to load); help and unknown commands load all.
 COMMANDS = {
-    "dev-cluster": "kafka_medic.devcluster.commands",
-    "state": "kafka_medic.kafka.commands",
-    "snapshot": "kafka_medic.kafka.commands",
-    "demo": "kafka_medic.demo",
-    "sample": "kafka_medic.metrics.commands",
-    "load": "kafka_medic.metrics.commands",
-    "execute": "kafka_medic.executor.commands",
-    "executions": "kafka_medic.executor.commands",
-    "stop": "kafka_medic.executor.commands",
-    "plan": "kafka_medic.planning_commands",
-    "check": "kafka_medic.planning_commands",
+    "dev-cluster": "kafka_medic.cli.dev_cluster",
+    "state": "kafka_medic.cli.state",
+    "snapshot": "kafka_medic.cli.state",
+    "demo": "kafka_medic.cli.demo",
+    "sample": "kafka_medic.cli.metrics",
+    "load": "kafka_medic.cli.metrics",
+    "execute": "kafka_medic.cli.execution",
+    "executions": "kafka_medic.cli.execution",
+    "stop": "kafka_medic.cli.execution",
+    "plan": "kafka_medic.cli.planning",
+    "check": "kafka_medic.cli.planning",
 }
 
 
@@ -54,7 +54,3 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `kafka-medic state | head`: the reader left; say nothing more
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush cannot fail too
         return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
