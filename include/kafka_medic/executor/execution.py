@@ -175,7 +175,7 @@ class Execution:
         return build_report(row, self.tasks(), self.journal.throttles(self.id), state)
 
     def abort(self, reason: str) -> None:
-        """Roll back the moves in flight and start nothing new (see `stop`); the caller holds the claim."""
+        """Roll back the moves in flight and start nothing new (see the `stop` module); the caller holds the claim."""
         stop.abort(self, reason)
 
     def clear_throttles(self) -> list[str]:
