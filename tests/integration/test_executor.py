@@ -7,8 +7,8 @@ import time
 import pytest
 
 from kafka_medic.errors import MedicError
-from kafka_medic.executor import ExecutionOptions, execute, start_execution, stop, tasks_for
-from kafka_medic.executor.steps import clear_left_throttles, clear_throttles, lock_key, set_throttles
+from kafka_medic.executor import Execution, ExecutionOptions, execute, stop, tasks_for
+from kafka_medic.executor.execution import clear_left_throttles, lock_key
 from kafka_medic.executor.submit import reachable
 from kafka_medic.executor.throttles import set_replica_throttles
 from kafka_medic.kafka.admin import admin_client
@@ -192,8 +192,9 @@ def test_throttles_of_an_execution_that_ended_without_clearing_are_put_back_by_t
     placed_topic(bootstrap, topic, [[1, 2], [2, 1]], mb=1)
     config = ClusterConfig(bootstrap, name="ex-uncleared")
     plan = proposal("ex-uncleared", topic, {0: ([1, 2], [3, 2])})
-    execution_id = start_execution(config, plan, ExecutionOptions(throttle=1 * MB), journal, lambda line: None)
-    set_throttles(config, execution_id, journal, lambda line: None)
+    execution = Execution.start(config, plan, ExecutionOptions(throttle=1 * MB), journal, lambda line: None)
+    execution.set_throttles()
+    execution_id = execution.id
     with admin_client(config) as admin:
         set_replica_throttles(admin, journal, execution_id, [r.task for r in journal.tasks(execution_id)])
     journal.finish(execution_id, "failed", "the executor died", {})
@@ -214,12 +215,12 @@ def test_two_names_for_one_cluster_share_one_lock(healthy_kraft_cluster, journal
     placed_topic(bootstrap, topic, [[1, 2], [2, 1]], mb=1)
     first = ClusterConfig(bootstrap, name="ex-lock-a")
     second = ClusterConfig(",".join(reversed(bootstrap.split(","))), name="ex-lock-b")
-    running = start_execution(first, proposal("ex-lock-a", topic, {0: ([1, 2], [3, 2])}), ExecutionOptions(),
-                              journal, lambda line: None)
+    running = Execution.start(first, proposal("ex-lock-a", topic, {0: ([1, 2], [3, 2])}), ExecutionOptions(),
+                              journal, lambda line: None).id
     journal.claim(running)  # this process is its executor now, alive and holding it
     other = proposal("ex-lock-b", topic, {1: ([2, 1], [2, 4])})
     with pytest.raises(MedicError, match=f"already has execution {running} .*the same Kafka cluster") as refused:
-        start_execution(second, other, ExecutionOptions(), journal, lambda line: None)
+        Execution.start(second, other, ExecutionOptions(), journal, lambda line: None)
     assert "it is running" in str(refused.value)
     assert journal.lock_holder(lock_key(second)).id == running
     # Stopping under the other name stops the one execution there is (no executor alive: done in place).
@@ -313,5 +314,5 @@ def test_a_paused_destination_stops_the_execution_instead_of_hanging(healthy_kra
     finally:
         destination.resume()
     wait_for(lambda: broker_alive(config, 4), 90, "broker 4 to be back after SIGCONT")
-    clear_throttles(config, report["execution_id"], journal, lambda line: None)
+    Execution(config, journal, report["execution_id"], lambda line: None).clear_throttles()
     assert our_throttles(config, topic) == {"brokers": {}, "topic": {}}

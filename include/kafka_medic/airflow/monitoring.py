@@ -56,7 +56,7 @@ def detect(cluster: str, conn_id: str) -> dict[str, list[dict]]:
     (dicts) to hand to that action's DAG now."""
     from kafka_medic.detector import HEAL, AnomalyLog, find_anomalies, parse_rules
     from kafka_medic.executor import Journal
-    from kafka_medic.executor.steps import clear_left_throttles
+    from kafka_medic.executor.execution import clear_left_throttles
     from kafka_medic.goals import DEFAULT_GOALS
     from kafka_medic.kafka.reader import read_cluster_state
 

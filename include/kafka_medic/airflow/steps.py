@@ -121,8 +121,7 @@ def make_plan(request: dict, model: dict, ti) -> dict:
 
 def set_throttles(cluster: str, conn_id: str, request: dict, proposal: dict) -> str:
     """Start (or resume) the execution in the journal and put the replication throttles on; its id."""
-    from kafka_medic.executor import ExecutionOptions, Journal
-    from kafka_medic.executor import steps as executor_steps
+    from kafka_medic.executor import Execution, ExecutionOptions, Journal
     from kafka_medic.executor.options import MB
     from kafka_medic.model import parse_proposal
 
@@ -135,29 +134,27 @@ def set_throttles(cluster: str, conn_id: str, request: dict, proposal: dict) -> 
     )
     journal = Journal()
     with failing_fast():
-        execution_id = executor_steps.start_execution(config, parse_proposal(proposal), options, journal, log.info)
-    executor_steps.set_throttles(config, execution_id, journal, log.info)
-    return execution_id
+        execution = Execution.start(config, parse_proposal(proposal), options, journal, log.info)
+    execution.set_throttles()
+    return execution.id
 
 
 def execute_batches(cluster: str, conn_id: str, execution_id: str) -> str:
     """Move replicas batch by batch until done; a kill mid-way leaves the journal for the retry to resume."""
-    from kafka_medic.executor import Journal
-    from kafka_medic.executor import steps as executor_steps
+    from kafka_medic.executor import Execution, Journal, Outcome
 
     config = settings(cluster, conn_id).config
-    outcome = executor_steps.execute_batches(config, execution_id, Journal(), log.info)
-    if outcome != "done":
+    outcome = Execution(config, Journal(), execution_id, log.info).execute_batches()
+    if outcome != Outcome.DONE:
         raise AirflowFailException(f"execution {execution_id} {outcome}: {Journal().get(execution_id).message}")
     return outcome
 
 
 def elect_leaders(cluster: str, conn_id: str, execution_id: str) -> dict[str, str]:
-    from kafka_medic.executor import Journal
-    from kafka_medic.executor import steps as executor_steps
+    from kafka_medic.executor import Execution, Journal
 
     config = settings(cluster, conn_id).config
-    failures = executor_steps.elect_leaders(config, execution_id, Journal(), log.info)
+    failures = Execution(config, Journal(), execution_id, log.info).elect_leaders()
     for partition, reason in failures.items():
         log.warning("leader of %s not moved: %s", partition, reason)
     return failures
@@ -165,12 +162,11 @@ def elect_leaders(cluster: str, conn_id: str, execution_id: str) -> dict[str, st
 
 def verify(cluster: str, conn_id: str, execution_id: str) -> dict:
     """Read the cluster and compare with the proposal; fails naming every move that is not done."""
-    from kafka_medic.executor import Journal
-    from kafka_medic.executor import steps as executor_steps
+    from kafka_medic.executor import Execution, Journal
     from kafka_medic.executor.options import MB
 
     config = settings(cluster, conn_id).config
-    report = executor_steps.verify(config, execution_id, Journal())
+    report = Execution(config, Journal(), execution_id, log.info).verify()
     if report["undone"]:
         undone = ", ".join(f"{u['partition']} ({u['reason']})" for u in report["undone"])
         raise AirflowFailException(f"{len(report['undone'])} moves not done: {undone}")
@@ -180,20 +176,18 @@ def verify(cluster: str, conn_id: str, execution_id: str) -> dict:
 
 def clear_throttles(cluster: str, conn_id: str, execution_id: str) -> dict:
     """The teardown: roll back moves still in flight (the run ended early), clear throttles, free the lock."""
-    from kafka_medic.executor import Journal
+    from kafka_medic.executor import Execution, Journal
     from kafka_medic.executor import journal as j
-    from kafka_medic.executor import steps as executor_steps
-    from kafka_medic.executor.stop import abort
 
     config = settings(cluster, conn_id).config
-    journal = Journal()
-    execution = journal.get(execution_id)
-    in_flight = [r for r in journal.tasks(execution_id) if r.state == j.SUBMITTED]
-    if execution.status == j.RUNNING and in_flight:
-        with journal.claimed(execution_id):
-            abort(config, journal, execution_id, "the Airflow run ended before the moves finished", log.info)
-    executor_steps.clear_throttles(config, execution_id, journal, log.info)
-    return executor_steps.finish(config, execution_id, journal, log.info)
+    execution = Execution(config, Journal(), execution_id, log.info)
+    record = execution.record()
+    in_flight = [r for r in execution.tasks() if r.state == j.SUBMITTED]
+    if record.status == j.RUNNING and in_flight:
+        with execution.claimed():
+            execution.abort("the Airflow run ended before the moves finished")
+    execution.clear_throttles()
+    return execution.finish()
 
 
 def report(cluster: str, conn_id: str, kind: str, ti, dag_run) -> dict:
@@ -235,7 +229,7 @@ def report(cluster: str, conn_id: str, kind: str, ti, dag_run) -> dict:
     reached = bool(decision or execution)
     log.info("%s", record_action(record, settings(cluster, conn_id).config if reached else None))
     if execution:
-        from kafka_medic.executor.steps import report_lines
+        from kafka_medic.executor.report import report_lines
 
         for line in report_lines(execution):
             log.info("%s", line)

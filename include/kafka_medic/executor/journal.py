@@ -1,6 +1,6 @@
 """The executor's journal: executions, their tasks, the throttles they set, and the one-per-cluster lock.
 
-The lock is keyed by what identifies the Kafka cluster itself (its cluster id, see `steps.lock_key`), not
+The lock is keyed by what identifies the Kafka cluster itself (its cluster id, see `execution.lock_key`), not
 by the name a caller gave it, so two names for one cluster cannot run two executions at once.
 
 It lives in the metrics store's database (same URL, same engine conventions) in tables of its own.
@@ -101,7 +101,9 @@ throttles = sa.Table(
 
 
 @dataclass
-class Execution:
+class ExecutionRecord:
+    """An execution's row: what it is doing, who owns it, how it ended (`execution.Execution` drives it)."""
+
     id: str
     cluster: str
     proposal_hash: str
@@ -205,13 +207,13 @@ class Journal(StoreTables):
             return None
         return execution_id
 
-    def lock_holder(self, *keys: str) -> Execution | None:
+    def lock_holder(self, *keys: str) -> ExecutionRecord | None:
         """The execution holding the lock under any of these keys (a cluster id, or a name for older rows)."""
         with self.engine.connect() as conn:
             execution_id = conn.scalar(sa.select(locks.c.execution_id).where(locks.c.cluster.in_(keys)).limit(1))
         return self.get(execution_id) if execution_id else None
 
-    def get(self, execution_id: str) -> Execution:
+    def get(self, execution_id: str) -> ExecutionRecord:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(executions).where(executions.c.id == execution_id)).mappings().first()
         if row is None:
@@ -219,14 +221,14 @@ class Journal(StoreTables):
         return _execution(row)
 
     # `builtins.list` below: this method's name hides the type inside the class.
-    def list(self, cluster: str | None = None, limit: int = 20) -> list[Execution]:
+    def list(self, cluster: str | None = None, limit: int = 20) -> list[ExecutionRecord]:
         query = sa.select(executions).order_by(executions.c.started_at.desc()).limit(limit)
         if cluster:
             query = query.where(executions.c.cluster == cluster)
         with self.engine.connect() as conn:
             return [_execution(row) for row in conn.execute(query).mappings()]
 
-    def claim(self, execution_id: str) -> Execution:
+    def claim(self, execution_id: str) -> ExecutionRecord:
         """Make this process the execution's owner; refused while another live process owns it."""
         me = (socket.gethostname(), os.getpid())
         execution = self.get(execution_id)
@@ -247,7 +249,7 @@ class Journal(StoreTables):
         return self.get(execution_id)
 
     @contextmanager
-    def claimed(self, execution_id: str) -> Iterator[Execution]:
+    def claimed(self, execution_id: str) -> Iterator[ExecutionRecord]:
         """Own the execution for one step and let go of it afterwards, whatever happens."""
         execution = self.claim(execution_id)
         try:
@@ -259,7 +261,7 @@ class Journal(StoreTables):
         """Give up ownership between steps, so the next step (maybe another process) may claim at once."""
         self._update(execution_id, owner_pid=None, owner_host=None)
 
-    def heartbeat(self, execution_id: str, **values) -> Execution:
+    def heartbeat(self, execution_id: str, **values) -> ExecutionRecord:
         self._update(execution_id, heartbeat=time.time(), **values)
         return self.get(execution_id)
 
@@ -366,8 +368,8 @@ def _throttle_key(execution_id: str, resource: str, name: str, config: str):
     )
 
 
-def _execution(row) -> Execution:
-    return Execution(
+def _execution(row) -> ExecutionRecord:
+    return ExecutionRecord(
         id=row["id"], cluster=row["cluster"], proposal_hash=row["proposal_hash"],
         proposal=parse_proposal(json.loads(row["proposal"])),
         options=ExecutionOptions.from_dict(json.loads(row["options"])),

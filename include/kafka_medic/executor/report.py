@@ -9,14 +9,15 @@ from __future__ import annotations
 import time
 
 from kafka_medic.executor import journal as j
-from kafka_medic.executor.journal import Execution, TaskRecord, ThrottleRecord
+from kafka_medic.executor.journal import ExecutionRecord, TaskRecord, ThrottleRecord
+from kafka_medic.executor.options import MB
 from kafka_medic.executor.tasks import REPLICA
 from kafka_medic.kafka.state import ClusterState
 
 NOT_STARTED = "not started"
 
 
-def build_report(execution: Execution, records: list[TaskRecord], throttles: list[ThrottleRecord],
+def build_report(execution: ExecutionRecord, records: list[TaskRecord], throttles: list[ThrottleRecord],
                  state: ClusterState) -> dict:
     partitions = {(p.topic, p.partition): p for p in state.partitions}
     done, undone = [], []
@@ -58,6 +59,19 @@ def build_report(execution: Execution, records: list[TaskRecord], throttles: lis
             for t in throttles if t.applied is not None and not t.cleared
         ],
     }
+
+
+def report_lines(report: dict) -> list[str]:
+    lines = [f"execution {report['execution_id']} {report['status']}"
+             + (f": {report['message']}" if report.get("message") else "")
+             + f" in {report['duration_s']:.0f}s, {report['bytes_moved'] / MB:.1f} MB moved"]
+    lines.append(f"done ({len(report['done'])}): {', '.join(report['done']) or '-'}")
+    if report["undone"]:
+        lines.append(f"not done ({len(report['undone'])}): "
+                     + ", ".join(f"{u['partition']} ({u['state']}: {u['reason']})" for u in report["undone"]))
+    if report["throttles_left"]:
+        lines.append(f"throttles left: {report['throttles_left']}")
+    return lines
 
 
 def _as_proposed(r: TaskRecord, p) -> bool:

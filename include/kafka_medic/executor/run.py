@@ -11,19 +11,10 @@ import time
 
 from kafka_medic.errors import MedicError
 from kafka_medic.executor import journal as j
+from kafka_medic.executor.execution import Execution, Log, lock_key
 from kafka_medic.executor.journal import Journal
 from kafka_medic.executor.options import ExecutionOptions
-from kafka_medic.executor.steps import (
-    Log,
-    clear_throttles,
-    elect_leaders,
-    execute_batches,
-    finish,
-    lock_key,
-    set_throttles,
-    start_execution,
-)
-from kafka_medic.executor.stop import abort
+from kafka_medic.executor.outcome import Outcome
 from kafka_medic.executor.submit import read_cluster
 from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.model import Proposal
@@ -34,20 +25,20 @@ def execute(config: ClusterConfig, proposal: Proposal, options: ExecutionOptions
     """Carry out a proposal from start to end (or resume it after a crash) and return the final report."""
     journal = journal or Journal()
     state = read_cluster(config)  # one read serves the start, the throttles and the first poll
-    execution_id = start_execution(config, proposal, options, journal, log, state)
+    execution = Execution.start(config, proposal, options, journal, log, state)
     try:
-        set_throttles(config, execution_id, journal, log, state)
-        if execute_batches(config, execution_id, journal, log, state) == "done":
-            elect_leaders(config, execution_id, journal, log)
+        execution.set_throttles(state)
+        if execution.execute_batches(state) == Outcome.DONE:
+            execution.elect_leaders()
     except (Exception, KeyboardInterrupt) as exc:
         interrupted = isinstance(exc, KeyboardInterrupt)
         if interrupted:
-            journal.request_stop(execution_id)
-        with journal.claimed(execution_id):
-            abort(config, journal, execution_id, "interrupted" if interrupted else f"executor error: {exc}", log)
+            journal.request_stop(execution.id)
+        with execution.claimed():
+            execution.abort("interrupted" if interrupted else f"executor error: {exc}")
     finally:
-        clear_throttles(config, execution_id, journal, log)
-    return finish(config, execution_id, journal, log)
+        execution.clear_throttles()
+    return execution.finish()
 
 
 def stop(config: ClusterConfig, journal: Journal | None = None, wait_s: float = 120.0, log: Log = print) -> dict:
@@ -70,7 +61,8 @@ def stop(config: ClusterConfig, journal: Journal | None = None, wait_s: float = 
     else:
         raise MedicError(f"{holder.describe()} did not stop within {wait_s:.0f}s")
     log("no executor is running it: rolling back and clearing throttles here")
-    with journal.claimed(holder.id):
-        abort(config, journal, holder.id, "stop requested", log)
-    clear_throttles(config, holder.id, journal, log)
-    return finish(config, holder.id, journal, log)
+    execution = Execution(config, journal, holder.id, log)
+    with execution.claimed():
+        execution.abort("stop requested")
+    execution.clear_throttles()
+    return execution.finish()

@@ -16,32 +16,32 @@ reported done), starts nothing new, and reports a move it could not wait out as 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from kafka_medic.executor import journal as j
-from kafka_medic.executor.journal import Journal
 from kafka_medic.executor.submit import cancel_reassignments, read_state, restore_order, uses_znode
-from kafka_medic.kafka.config import ClusterConfig
+
+if TYPE_CHECKING:
+    from kafka_medic.executor.execution import Execution
 
 ROLLBACK_WAIT_S = 60.0
 IN_FLIGHT = (j.SUBMITTED, j.DEAD, j.TIMED_OUT)
 
 
-def abort(config: ClusterConfig, journal: Journal, execution_id: str, reason: str,
-          log: Callable[[str], None] = print) -> None:
+def abort(execution: Execution, reason: str) -> None:
     """Cancel every in-flight move of the execution and record why; pending moves stay not started."""
-    journal.heartbeat(execution_id, phase="aborting", message=reason)
-    log(f"stopping: {reason}")
-    in_flight = [r for r in journal.tasks(execution_id) if r.state in IN_FLIGHT]
-    if in_flight and uses_znode(config, journal.get(execution_id).options):
-        _let_finish(config, journal, execution_id, in_flight, log)
+    execution.heartbeat(phase="aborting", message=reason)
+    execution.log(f"stopping: {reason}")
+    in_flight = [r for r in execution.tasks() if r.state in IN_FLIGHT]
+    if in_flight and uses_znode(execution.config, execution.record().options):
+        _let_finish(execution, in_flight)
     elif in_flight:
-        _roll_back(config, journal, execution_id, in_flight, reason, log)
-    journal.heartbeat(execution_id, phase="aborted", message=reason)
+        _roll_back(execution, in_flight, reason)
+    execution.heartbeat(phase="aborted", message=reason)
 
 
-def _roll_back(config: ClusterConfig, journal: Journal, execution_id: str, in_flight, reason: str,
-               log: Callable[[str], None]) -> None:
+def _roll_back(execution: Execution, in_flight, reason: str) -> None:
+    config = execution.config
     keys = [r.task.key for r in in_flight]
     errors = cancel_reassignments(config, keys)
     deadline = time.monotonic() + ROLLBACK_WAIT_S
@@ -52,32 +52,32 @@ def _roll_back(config: ClusterConfig, journal: Journal, execution_id: str, in_fl
         if not moving or time.monotonic() > deadline:
             break
         time.sleep(1)
-    _restore_order(config, in_flight, partitions, log)
+    _restore_order(execution, in_flight, partitions)
     for r in in_flight:
         p = partitions.get(r.task.key)
         if r.task.name in errors:
-            journal.set_task_state(execution_id, r.task, j.FAILED, f"could not roll back: {errors[r.task.name]}")
+            execution.set_task_state(r.task, j.FAILED, f"could not roll back: {errors[r.task.name]}")
         elif p is not None and not p.reassigning and list(p.replicas) == list(r.task.new_replicas):
-            journal.set_task_state(execution_id, r.task, j.DONE)
+            execution.set_task_state(r.task, j.DONE)
         elif r.state in (j.DEAD, j.TIMED_OUT):
-            journal.set_task_state(execution_id, r.task, r.state, f"{r.reason}; rolled back")
+            execution.set_task_state(r.task, r.state, f"{r.reason}; rolled back")
         else:
-            journal.set_task_state(execution_id, r.task, j.CANCELLED, f"rolled back: {reason}")
+            execution.set_task_state(r.task, j.CANCELLED, f"rolled back: {reason}")
     rolled = [r.task.name for r in in_flight if r.task.name not in errors]
-    log(f"rolled back {len(rolled)} in-flight moves: {', '.join(rolled)}"
-        + (f"; could not roll back: {errors}" if errors else ""))
+    execution.log(f"rolled back {len(rolled)} in-flight moves: {', '.join(rolled)}"
+                  + (f"; could not roll back: {errors}" if errors else ""))
 
 
-def _let_finish(config: ClusterConfig, journal: Journal, execution_id: str, in_flight,
-                log: Callable[[str], None]) -> None:
+def _let_finish(execution: Execution, in_flight) -> None:
     """The znode path: wait for the moves in flight to finish, as far as they can and within their timeout."""
-    options = journal.get(execution_id).options
+    config = execution.config
+    options = execution.record().options
     names = ", ".join(r.task.name for r in in_flight)
-    log(f"the cluster cannot cancel a reassignment (no AlterPartitionReassignments): letting {names} finish")
+    execution.log(f"the cluster cannot cancel a reassignment (no AlterPartitionReassignments): letting {names} finish")
     wait_s = max(options.timeout_for(r.task.bytes_to_move, options.throttle) for r in in_flight)
     deadline = time.monotonic() + wait_s
     while True:
-        journal.heartbeat(execution_id)
+        execution.heartbeat()
         state = read_state(config)
         partitions = {(p.topic, p.partition): p for p in state.partitions}
         alive = set(state.alive_brokers)
@@ -89,17 +89,18 @@ def _let_finish(config: ClusterConfig, journal: Journal, execution_id: str, in_f
     for r in in_flight:
         p = partitions.get(r.task.key)
         if p is not None and not p.reassigning and list(p.replicas) == list(r.task.new_replicas):
-            journal.set_task_state(execution_id, r.task, j.DONE)
-            log(f"done {r.task.name} -> {list(r.task.new_replicas)} (let finish: it could not be cancelled)")
+            execution.set_task_state(r.task, j.DONE)
+            execution.log(f"done {r.task.name} -> {list(r.task.new_replicas)} (let finish: it could not be cancelled)")
         else:
             why = "its destination is down" if r in stuck else f"not finished after {wait_s:.0f}s"
             state_now = r.state if r.state in (j.DEAD, j.TIMED_OUT) else j.FAILED
-            journal.set_task_state(execution_id, r.task, state_now,
-                                   f"{r.reason + '; ' if r.reason else ''}still in flight ({why}): a ZooKeeper "
-                                   "reassignment without AlterPartitionReassignments cannot be cancelled")
+            execution.set_task_state(r.task, state_now,
+                                     f"{r.reason + '; ' if r.reason else ''}still in flight ({why}): a ZooKeeper "
+                                     "reassignment without AlterPartitionReassignments cannot be cancelled")
 
 
-def _restore_order(config: ClusterConfig, records, partitions: dict, log: Callable[[str], None]) -> None:
+def _restore_order(execution: Execution, records, partitions: dict) -> None:
+    config = execution.config
     reorder = {
         r.task.key: list(r.task.old_replicas) for r in records
         if (p := partitions.get(r.task.key)) is not None and not p.reassigning
@@ -109,7 +110,7 @@ def _restore_order(config: ClusterConfig, records, partitions: dict, log: Callab
         return
     errors = restore_order(config, reorder)
     if errors:
-        log(f"WARNING could not restore the replica order of {errors}")
+        execution.log(f"WARNING could not restore the replica order of {errors}")
     waiting = {k: v for k, v in reorder.items() if f"{k[0]}-{k[1]}" not in errors}
     deadline = time.monotonic() + ROLLBACK_WAIT_S
     while waiting and time.monotonic() < deadline:

@@ -1,0 +1,228 @@
+"""Moving replicas: the loop that starts moves as slots free up, follows them to the end, and stops cleanly.
+
+Each poll reads the cluster first and brings the journal up to date from it (a move the cluster shows
+finished is done, one it no longer lists was cancelled elsewhere), then submits only moves the journal
+has never submitted: so a resumed loop adopts the moves a crashed one left in flight and never submits
+a move twice.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from kafka.errors import KafkaError
+
+from kafka_medic.errors import MedicError
+from kafka_medic.executor import journal as j
+from kafka_medic.executor.batches import Selection, order_tasks, select_replica_tasks
+from kafka_medic.executor.journal import TaskRecord
+from kafka_medic.executor.options import ExecutionOptions
+from kafka_medic.executor.outcome import Outcome
+from kafka_medic.executor.progress import ProgressMeter
+from kafka_medic.executor.rates import retune_throttles
+from kafka_medic.executor.submit import (
+    READ_PATIENCE_S,
+    reachable,
+    read_cluster,
+    submit_reassignments,
+    uses_znode,
+    with_admin,
+)
+from kafka_medic.executor.tasks import REPLICA, Task, reassignment_target
+from kafka_medic.executor.throttles import set_replica_throttles
+from kafka_medic.kafka.admin import admin_client
+from kafka_medic.kafka.config import ClusterConfig
+from kafka_medic.kafka.state import ClusterState
+from kafka_medic.kafka.zookeeper import legacy_reassignment_pending
+
+if TYPE_CHECKING:
+    from kafka_medic.executor.execution import Execution
+
+QUICK_CHECK_S = 0.25  # between polls, how often to ask the controller whether a move finished
+METADATA_GRACE_S = 5.0  # how long topic metadata may lag the controller's list of reassignments
+
+
+def run_batches(execution: Execution, state: ClusterState | None = None) -> Outcome:
+    """Start moves as slots free up until none are left; returns DONE, STOPPED or FAILED.
+
+    Stops cleanly (rolls back what is in flight) when asked to stop, when a destination broker dies,
+    or when a move outlives its timeout; a move without progress for `stall_alert_s` raises an alert.
+    Between polls it watches the controller's list of reassignments, so a move that finishes frees
+    its slot for the next one at once rather than at the next poll. `state`, read just before by the
+    caller, serves the first poll.
+    """
+    config, log = execution.config, execution.log
+    with execution.claimed() as row:
+        options = row.options
+        znode = uses_znode(config, options)
+        log(f"submitting through {'/admin/reassign_partitions' if znode else 'AlterPartitionReassignments'}")
+        meter = ProgressMeter()
+        throttled: set[tuple[str, int]] | None = None
+        unreadable_since: float | None = None
+        unsettled: dict[tuple[str, int], float] = {}
+        execution.heartbeat(phase="moving")
+        retune_at, copied = time.monotonic() + options.auto_throttle_interval_s, []
+        while True:
+            row = execution.heartbeat()
+            try:
+                state = state or read_cluster(config)
+                unreadable_since = None
+            except MedicError as exc:
+                unreadable_since = unreadable_since or time.monotonic()
+                if time.monotonic() - unreadable_since > READ_PATIENCE_S:
+                    raise
+                log(f"WARNING cannot read the cluster ({exc}); retrying")
+                time.sleep(options.poll_interval_s)
+                continue
+            records = execution.tasks()
+            dead = _reconcile(execution, records, state, unsettled)
+            if row.stop_requested:
+                execution.abort("stop requested")
+                return Outcome.STOPPED
+            if dead:
+                execution.abort(f"destination broker(s) {dead} died")
+                return Outcome.FAILED
+            records = execution.tasks()
+            log(meter.measure(records, state, row.batches, time.time()).line())
+            timed_out = _watch_stalls(execution, records, meter, options)
+            if timed_out:
+                execution.abort(timed_out)
+                return Outcome.FAILED
+            in_flight = [r.task for r in records if r.task.kind == REPLICA and r.state == j.SUBMITTED]
+            waiting = [r for r in records if r.task.kind == REPLICA and r.state in (j.PENDING, j.HELD)]
+            # The znode takes one batch at a time, and the next only once the controller removed the last one.
+            blocked = znode and bool(waiting) and not in_flight and legacy_reassignment_pending(config.zookeeper)
+            if znode and (in_flight or blocked):
+                selection = Selection()
+            else:
+                pending = order_tasks([r.task for r in waiting], state, options.strategy)
+                selection = select_replica_tasks(pending, in_flight, state, options)
+                _record_held(execution, waiting, selection.held)
+            if options.auto_throttle and time.monotonic() >= retune_at:
+                retune_throttles(execution, options, records, copied + in_flight, set(state.alive_brokers))
+                retune_at, copied = time.monotonic() + options.auto_throttle_interval_s, in_flight
+            wanted = {t.key for t in in_flight + selection.tasks}
+            if (options.throttle or options.auto_throttle) and wanted != throttled:
+                with_admin(config, lambda admin, moving=in_flight + selection.tasks:
+                           set_replica_throttles(admin, execution.journal, execution.id, moving))
+                throttled = wanted
+            if selection.tasks:
+                _submit(execution, selection.tasks, znode)
+            elif not in_flight and not blocked:
+                held = [r.task.name for r in waiting]
+                if held:
+                    log(f"{len(held)} moves held back as unsafe: {', '.join(held)}")
+                return Outcome.DONE
+            moving = {t.key for t in in_flight + selection.tasks} - set(unsettled)
+            _pause(config, set() if znode else moving, options.poll_interval_s)
+            state = None
+
+
+def _reconcile(execution: Execution, records: list[TaskRecord], state: ClusterState,
+               unsettled: dict[tuple[str, int], float]) -> list[int]:
+    """Bring submitted tasks up to date from the cluster; returns destination brokers found dead.
+
+    Topic metadata (replicas) comes from any broker and may lag the controller's list of reassignments:
+    a move no longer listed whose replicas are not yet the proposed ones has most often just finished,
+    and one listed whose replicas do not yet show the new ones has just started. Only when such a
+    mismatch lasts `METADATA_GRACE_S` is the move called cancelled (or redirected) by someone else;
+    `unsettled` remembers since when each mismatch has been seen.
+    """
+    partitions = {(p.topic, p.partition): p for p in state.partitions}
+    alive = set(state.alive_brokers)
+    dead: set[int] = set()
+    now = time.monotonic()
+    for r in records:
+        if r.state != j.SUBMITTED:
+            continue
+        p = partitions.get(r.task.key)
+        if p is None:
+            execution.set_task_state(r.task, j.FAILED, "partition no longer exists")
+        elif p.reassigning and reassignment_target(p) == list(r.task.new_replicas):
+            unsettled.pop(r.task.key, None)
+            lost = [b for b in r.task.added if b not in alive]
+            if lost:
+                dead.update(lost)
+                execution.set_task_state(r.task, j.DEAD, f"destination broker {lost[0]} died")
+                execution.log(f"ALERT {r.task.name}: destination broker {lost[0]} died; the move is dead")
+        elif not p.reassigning and list(p.replicas) == list(r.task.new_replicas):
+            unsettled.pop(r.task.key, None)
+            execution.set_task_state(r.task, j.DONE)
+            execution.log(f"done {r.task.name} -> {list(r.task.new_replicas)}")
+        elif now - unsettled.setdefault(r.task.key, now) >= METADATA_GRACE_S:
+            unsettled.pop(r.task.key, None)
+            execution.set_task_state(r.task, j.CANCELLED,
+                                     f"reassignment gone, replicas are {p.replicas}: cancelled elsewhere")
+            execution.log(f"ALERT {r.task.name}: its reassignment was cancelled outside kafka-medic")
+    return sorted(dead)
+
+
+def _watch_stalls(execution: Execution, records: list[TaskRecord], meter: ProgressMeter,
+                  options: ExecutionOptions) -> str | None:
+    """Alert on moves that stopped closing their gap; say why the execution must stop when one timed out.
+
+    A stalled move (a paused or overloaded broker, a throttle below the partition's produce rate) is
+    alerted once per stall, with the reason kept on the task for the report. A move past its timeout
+    stops the whole execution: whatever stalls it usually stalls its neighbours, and an operator would
+    rather have every in-flight move rolled back and a report than an execution that never ends.
+    """
+    now = time.time()
+    expired = []
+    for r in records:
+        if r.state != j.SUBMITTED:
+            continue
+        idle = meter.idle_for(r.task, now)
+        if idle >= options.stall_alert_s and not meter.alerted(r.task):
+            meter.mark_alerted(r.task)
+            note = f"no progress for {idle:.0f}s ({meter.gap_line(r.task)})"
+            execution.set_task_state(r.task, j.SUBMITTED, note)
+            execution.log(f"ALERT {r.task.name}: {note}")
+        timeout = options.timeout_for(r.task.bytes_to_move, options.throttle)
+        if r.submitted_at and now - r.submitted_at > timeout:
+            stalled = f"; no progress for {idle:.0f}s" if idle >= options.stall_alert_s else ""
+            reason = f"timed out after {timeout:.0f}s{stalled}"
+            execution.set_task_state(r.task, j.TIMED_OUT, reason)
+            execution.log(f"ALERT {r.task.name}: {reason}")
+            expired.append(r.task.name)
+    if not expired:
+        return None
+    return f"move(s) {', '.join(expired)} timed out"
+
+
+def _pause(config: ClusterConfig, moving: set[tuple[str, int]], seconds: float) -> None:
+    """Sleep until the next poll, waking early when one of `moving` leaves the controller's list (a slot is free)."""
+    deadline = time.monotonic() + seconds
+    if moving:
+        try:
+            with admin_client(reachable(config)) as admin:
+                while time.monotonic() + QUICK_CHECK_S < deadline:
+                    time.sleep(QUICK_CHECK_S)
+                    listed = {(tp.topic, tp.partition) for tp in admin.list_partition_reassignments()}
+                    if moving - listed:
+                        return
+        except (KafkaError, MedicError):
+            pass  # the next poll reads the cluster properly and says what is wrong
+    time.sleep(max(0.0, deadline - time.monotonic()))
+
+
+def _record_held(execution: Execution, waiting: list[TaskRecord], held: dict[str, str]) -> None:
+    for r in waiting:
+        reason = held.get(r.task.name)
+        if reason and (r.state != j.HELD or r.reason != reason):
+            execution.set_task_state(r.task, j.HELD, reason)
+            execution.log(f"hold {r.task.name}: {reason}")
+        elif not reason and r.state == j.HELD:
+            execution.set_task_state(r.task, j.PENDING)
+
+
+def _submit(execution: Execution, task_list: list[Task], znode: bool) -> None:
+    """Journal first, then the cluster: a crash in between shows as a submitted move the cluster never saw."""
+    number = execution.journal.mark_submitted(execution.id, task_list)
+    errors = submit_reassignments(execution.config, task_list, znode)
+    for t in task_list:
+        if t.name in errors:
+            execution.set_task_state(t, j.FAILED, f"refused by the cluster: {errors[t.name]}")
+            execution.log(f"ALERT {t.name}: submission refused: {errors[t.name]}")
+    execution.log(f"batch {number}: submitted " + ", ".join(
+        f"{t.name} {list(t.old_replicas)}->{list(t.new_replicas)}" for t in task_list if t.name not in errors))
