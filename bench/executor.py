@@ -29,10 +29,10 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 
 from kafka_medic.executor import ExecutionOptions, Journal, execute
-from kafka_medic.executor.options import MB
 from kafka_medic.kafka.admin import admin_client
 from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.model import Move, Proposal
+from kafka_medic.units import MB
 
 PARTITIONS = 8
 WINDOW_S = 11.0  # Kafka's replication quota window: replication.quota.window.num (11) x 1 s

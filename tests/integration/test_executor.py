@@ -14,6 +14,7 @@ from kafka_medic.executor.throttles import set_replica_throttles
 from kafka_medic.kafka.admin import admin_client
 from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.kafka.reader import read_cluster_state
+from kafka_medic.units import MB
 
 from .executor_helpers import (
     CheckedProducer,
@@ -31,7 +32,6 @@ from .executor_helpers import (
 from .kafka_helpers import wait_for
 
 pytestmark = pytest.mark.kafka
-MB = 1024 * 1024
 
 
 @pytest.fixture

@@ -21,13 +21,13 @@ from kafka_medic.metrics.admin_sampler import AdminSampler
 from kafka_medic.metrics.jmx_sampler import JmxSampler
 from kafka_medic.metrics.sampling import sample_loop
 from kafka_medic.metrics.store import MetricsStore
+from kafka_medic.units import MB
 
 from .executor_helpers import our_throttles, placed_topic, proposal
 from .kafka_helpers import create_topic
 
 pytestmark = pytest.mark.kafka
 BENCH = Path(__file__).parents[2] / "bench" / "executor.py"
-MB = 1024 * 1024
 OPERATORS_RATE = "3333333"
 CAPACITY_KB = 4096  # network in and out per broker, KB/s: small enough that 600 kB/s of traffic shows
 

@@ -15,12 +15,12 @@ import pytest
 from kafka_medic.executor import ExecutionOptions, Journal, execute, stop
 from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.kafka.zookeeper import legacy_reassignment_pending
+from kafka_medic.units import MB
 
 from .executor_helpers import no_reassignments, our_throttles, partitions_of, placed_topic, proposal, temp_journal
 from .kafka_helpers import wait_for
 
 pytestmark = pytest.mark.zk
-MB = 1024 * 1024
 
 
 @pytest.fixture

@@ -18,10 +18,11 @@ from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.kafka.reader import read_cluster_state
 from kafka_medic.metrics.admin_sampler import AdminSampler
 from kafka_medic.metrics.jmx_sampler import JmxSampler
-from kafka_medic.metrics.load_model import MB, build_load_model
+from kafka_medic.metrics.load_model import build_load_model
 from kafka_medic.metrics.prometheus_sampler import PrometheusSampler, load_queries
 from kafka_medic.metrics.sampling import sample_loop, sample_round
 from kafka_medic.metrics.store import MetricsStore
+from kafka_medic.units import MB
 
 from .kafka_helpers import create_topic, wait_for
 

@@ -10,8 +10,7 @@ from kafka_medic.executor.options import ExecutionOptions
 from kafka_medic.executor.tasks import LEADER, REPLICA, refuse_invalid, tasks_for
 from kafka_medic.kafka.state import BrokerState, ClusterState, PartitionState
 from kafka_medic.model import Move
-
-MB = 1024 * 1024
+from kafka_medic.units import MB
 
 
 def cluster(partitions: list[PartitionState], dead: tuple[int, ...] = (), min_isr: int = 2) -> ClusterState:

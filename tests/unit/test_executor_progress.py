@@ -6,8 +6,8 @@ from kafka_medic.executor.journal import SUBMITTED, TaskRecord
 from kafka_medic.executor.progress import ProgressMeter, gap_bytes
 from kafka_medic.executor.tasks import REPLICA, Task
 from kafka_medic.kafka.state import ClusterState, PartitionState
+from kafka_medic.units import MB
 
-MB = 1024 * 1024
 TASK = Task("t", 0, REPLICA, (1, 2), (1, 3), 1, 1, 10 * MB)
 RECORDS = [TaskRecord(TASK, SUBMITTED, None, 1, 1, 0.0, None)]
 

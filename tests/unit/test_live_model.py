@@ -16,8 +16,8 @@ from kafka_medic.metrics.load_model import build_load_model
 from kafka_medic.metrics.sample import BrokerSample, PartitionSample
 from kafka_medic.metrics.samplers import make_samplers
 from kafka_medic.metrics.store import MetricsStore
+from kafka_medic.units import MB
 
-MB = 1024 * 1024
 WINDOWS = LoadWindows(window_s=60.0, windows=3, min_valid_ratio=0.9)
 CAPACITY = {"disk": 1000.0, "nw_in": 5000.0, "nw_out": 6000.0, "cpu": 100.0}
 

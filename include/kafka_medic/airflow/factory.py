@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TypedDict
 
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, AssetOrTimeSchedule, BaseOperator, CronTriggerTimetable, TriggerRule
@@ -83,6 +84,7 @@ def remediation_dag(cluster: ManagedCluster, kind: Kind) -> DAG:
     manual = MANUAL in kind.triggers
     params = form(kind.name) if manual else None
     with _dag(cluster, kind.name, kind.doc, _schedule(cluster, kind), params=params) as dag:
+        first: BaseOperator
         if manual:
             first = PythonOperator(task_id=ids.VALIDATE, python_callable=steps.validate,
                                    op_kwargs=_where(cluster) | {"kind": kind.name})
@@ -124,5 +126,12 @@ def _remediation_chain(cluster: ManagedCluster, kind: Kind, first: BaseOperator)
     plan >> approve >> throttles >> moves >> leaders >> verify >> clear.as_teardown(setups=throttles) >> report
 
 
-def _where(cluster: ManagedCluster) -> dict[str, str]:
+class Where(TypedDict):
+    """Which cluster a task acts on: every step's first two arguments."""
+
+    cluster: str
+    conn_id: str
+
+
+def _where(cluster: ManagedCluster) -> Where:
     return {"cluster": cluster.name, "conn_id": cluster.conn_id}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from airflow.sdk import Asset
 from airflow.sdk.exceptions import AirflowSkipException
@@ -20,6 +21,9 @@ from airflow.sdk.exceptions import AirflowSkipException
 from kafka_medic.airflow.approval import slack_notifier
 from kafka_medic.airflow.steps import cluster_model, settings
 from kafka_medic.errors import MedicError
+
+if TYPE_CHECKING:
+    from kafka_medic.metrics.sampling import RoundReport
 
 log = logging.getLogger(__name__)
 SAMPLE_INTERVAL_S = 15.0
@@ -40,7 +44,7 @@ def sample(cluster: str, conn_id: str, every_minutes: int) -> int:
     s = settings(cluster, conn_id)
     samplers = make_samplers(s.config, jmx_urls=s.jmx_urls, prometheus=s.prometheus)
     rounds = max(1, int(every_minutes * 60 / SAMPLE_INTERVAL_S) - 2)
-    stored = []
+    stored: list[RoundReport] = []
     with MetricsStore() as store:
         sample_loop(store, cluster, samplers, SAMPLE_INTERVAL_S, rounds, RETENTION_S, stored.append)
     for report in stored:

@@ -122,8 +122,8 @@ def make_plan(request: dict, model: dict, ti) -> dict:
 def set_throttles(cluster: str, conn_id: str, request: dict, proposal: dict) -> str:
     """Start (or resume) the execution in the journal and put the replication throttles on; its id."""
     from kafka_medic.executor import Execution, ExecutionOptions, Journal
-    from kafka_medic.executor.options import MB
     from kafka_medic.model import parse_proposal
+    from kafka_medic.units import MB
 
     s = settings(cluster, conn_id)
     config = s.config
@@ -163,7 +163,7 @@ def elect_leaders(cluster: str, conn_id: str, execution_id: str) -> dict[str, st
 def verify(cluster: str, conn_id: str, execution_id: str) -> dict:
     """Read the cluster and compare with the proposal; fails naming every move that is not done."""
     from kafka_medic.executor import Execution, Journal
-    from kafka_medic.executor.options import MB
+    from kafka_medic.units import MB
 
     config = settings(cluster, conn_id).config
     report = Execution(config, Journal(), execution_id, log.info).verify()

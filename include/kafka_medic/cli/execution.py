@@ -12,12 +12,13 @@ from kafka_medic.cli.target import add_cluster_args, resolve_cluster
 from kafka_medic.errors import MedicError
 from kafka_medic.executor.batches import plan_batches
 from kafka_medic.executor.journal import Journal
-from kafka_medic.executor.options import MB, STRATEGIES, ZK_SUBMISSIONS, ExecutionOptions
+from kafka_medic.executor.options import STRATEGIES, ZK_SUBMISSIONS, ExecutionOptions
 from kafka_medic.executor.report import report_lines
 from kafka_medic.executor.run import execute, stop
 from kafka_medic.executor.tasks import REPLICA, refuse_invalid, tasks_for
 from kafka_medic.kafka.reader import read_cluster_state
 from kafka_medic.model import load_proposal
+from kafka_medic.units import MB
 
 
 def register(subparsers) -> None:

@@ -19,7 +19,7 @@ from kafka_medic.executor import journal as j
 from kafka_medic.executor import stop
 from kafka_medic.executor.journal import ExecutionRecord, Journal, TaskRecord, proposal_hash
 from kafka_medic.executor.moving import run_batches
-from kafka_medic.executor.options import MB, ExecutionOptions
+from kafka_medic.executor.options import ExecutionOptions
 from kafka_medic.executor.outcome import Outcome
 from kafka_medic.executor.rates import throttle_rates, throttled_brokers
 from kafka_medic.executor.report import build_report, report_lines
@@ -30,6 +30,7 @@ from kafka_medic.executor.throttles import clear_throttles as clear_throttle_con
 from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.kafka.state import ClusterState
 from kafka_medic.model import Proposal
+from kafka_medic.units import MB
 
 Log = Callable[[str], None]
 ELECTION_WAIT_S = 60.0

@@ -16,14 +16,14 @@ shrink a little more at each recompute for traffic that is only its own.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import NamedTuple
 
 from kafka_medic.capacity import Capacities
 from kafka_medic.errors import MedicError
 from kafka_medic.metrics.store import MetricsStore
-from kafka_medic.units import MB
+from kafka_medic.units import KB, MB
 
-KB = 1024  # capacity files give network in KB/s, like the cluster model
 MIN_RATE = MB  # bytes/s
 SIGNIFICANT_CHANGE = 0.1  # rates that change less than this share are left as they are (no config churn)
 
@@ -39,7 +39,7 @@ class Traffic(NamedTuple):
 
 def headroom_rates(
     capacities: Capacities, traffic: dict[int, Traffic], fraction: float, minimum: int = MIN_RATE,
-    ours: dict[int, tuple[float, float]] | None = None,
+    ours: Mapping[int, tuple[float, float]] | None = None,
 ) -> dict[int, tuple[int, int]]:
     """broker -> (leader rate, follower rate) in bytes/s.
 

@@ -62,7 +62,8 @@ def run_batches(execution: Execution, state: ClusterState | None = None) -> Outc
         unreadable_since: float | None = None
         unsettled: dict[tuple[str, int], float] = {}
         execution.heartbeat(phase="moving")
-        retune_at, copied = time.monotonic() + options.auto_throttle_interval_s, []
+        copied: list[Task] = []
+        retune_at = time.monotonic() + options.auto_throttle_interval_s
         while True:
             row = execution.heartbeat()
             try:
@@ -92,7 +93,8 @@ def run_batches(execution: Execution, state: ClusterState | None = None) -> Outc
             in_flight = [r.task for r in records if r.task.kind == REPLICA and r.state == j.SUBMITTED]
             waiting = [r for r in records if r.task.kind == REPLICA and r.state in (j.PENDING, j.HELD)]
             # The znode takes one batch at a time, and the next only once the controller removed the last one.
-            blocked = znode and bool(waiting) and not in_flight and legacy_reassignment_pending(config.zookeeper)
+            blocked = (znode and bool(waiting) and not in_flight and config.zookeeper is not None
+                       and legacy_reassignment_pending(config.zookeeper))
             if znode and (in_flight or blocked):
                 selection = Selection()
             else:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 from kafka_medic.errors import MedicError
-from kafka_medic.units import MB as MB  # the executor and the CLI import it from here
 
 STRATEGIES = ("min_isr_first", "urp_first", "postpone_urp", "large_first", "small_first")
 ZK_SUBMISSIONS = ("auto", "znode")

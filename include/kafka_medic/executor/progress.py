@@ -16,9 +16,9 @@ from collections import deque
 from dataclasses import asdict, dataclass, field
 
 from kafka_medic.executor.journal import DONE, SKIPPED, SUBMITTED, TaskRecord
-from kafka_medic.executor.options import MB
 from kafka_medic.executor.tasks import REPLICA, Task
 from kafka_medic.kafka.state import ClusterState, PartitionState
+from kafka_medic.units import MB
 
 
 @dataclass

@@ -3,6 +3,7 @@ recomputed while the moves run (auto throttle; the arithmetic is in `headroom`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from kafka_medic.capacity import load_capacities
@@ -67,7 +68,7 @@ def retune_throttles(execution: Execution, options: ExecutionOptions, records: l
 
 
 def _headroom(config: ClusterConfig, options: ExecutionOptions, brokers: list[int], store_url: str,
-              ours: dict[int, tuple[float, float]] | None = None, average_s: float = 0.0):
+              ours: Mapping[int, tuple[float, float]] | None = None, average_s: float = 0.0):
     """(broker -> auto-throttle rates, broker -> the traffic measured) from the latest samples."""
     from kafka_medic.executor.headroom import headroom_rates, measured_traffic
     from kafka_medic.metrics.store import MetricsStore

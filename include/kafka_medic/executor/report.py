@@ -10,9 +10,9 @@ import time
 
 from kafka_medic.executor import journal as j
 from kafka_medic.executor.journal import ExecutionRecord, TaskRecord, ThrottleRecord
-from kafka_medic.executor.options import MB
 from kafka_medic.executor.tasks import REPLICA
 from kafka_medic.kafka.state import ClusterState
+from kafka_medic.units import MB
 
 NOT_STARTED = "not started"
 

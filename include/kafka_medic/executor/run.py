@@ -52,10 +52,10 @@ def stop(config: ClusterConfig, journal: Journal | None = None, wait_s: float = 
     timeout = holder.options.heartbeat_timeout_s
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
-        execution = journal.get(holder.id)
-        if execution.status != j.RUNNING:
-            return execution.report or {}
-        if execution.abandoned(timeout):
+        record = journal.get(holder.id)
+        if record.status != j.RUNNING:
+            return record.report or {}
+        if record.abandoned(timeout):
             break
         time.sleep(1)
     else:

@@ -95,6 +95,9 @@ def tasks_for(moves: list[Move], state: ClusterState) -> tuple[list[Task], list[
     skipped: list[Skipped] = []
     for move in moves:
         p = partitions.get((move.topic, move.partition))
+        if p is None:
+            skipped.append(Skipped(_task_from_move(move, p), "no such partition in the cluster", invalid=True))
+            continue
         invalid = _invalid_reason(move, p, state)
         reason = invalid or _skip_reason(move, p, state)
         if reason:
@@ -117,9 +120,7 @@ def reassignment_target(p: PartitionState) -> list[int]:
     return [b for b in p.replicas if b not in p.removing_replicas]
 
 
-def _invalid_reason(move: Move, p: PartitionState | None, state: ClusterState) -> str | None:
-    if p is None:
-        return "no such partition in the cluster"
+def _invalid_reason(move: Move, p: PartitionState, state: ClusterState) -> str | None:
     unknown = [b for b in move.new_replicas if b not in state.brokers]
     if unknown:
         return f"broker {unknown[0]} is not in the cluster"

@@ -39,9 +39,8 @@ from kafka_medic.errors import MedicError
 from kafka_medic.metrics.sample import BROKER_METRICS
 from kafka_medic.metrics.store import MetricsStore
 from kafka_medic.metrics.windows import PARTITION_KEY, excluded_by_reassignment, window_bounds, window_index
-from kafka_medic.units import MB
+from kafka_medic.units import KB, MB
 
-KB = 2**10
 RATES = ["bytes_in", "bytes_out", "messages_in"]
 ZERO = {"disk": 0.0, "nw_in": 0.0, "nw_out": 0.0, "cpu": 0.0}
 MAX_NAMED = 20  # incomplete partitions named in an error message
