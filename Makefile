@@ -32,5 +32,8 @@ test-unit: install
 	$(BIN)/pytest -m "not kafka and not zk and not postgres" $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
+# ruff, the layer contracts (pyproject.toml [tool.importlinter]) and the type checker on include/.
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
