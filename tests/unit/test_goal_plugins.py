@@ -103,3 +103,27 @@ def test_an_unknown_goal_lists_the_installed_ones(site):
     fake_dist(site, "more_goals", {"more": "more_goals:More"})
     with pytest.raises(MedicError, match=r"unknown goal 'mystery'; known goals: rack_aware, .*, more$"):
         check(synthetic_model(seed=1), ["mystery"])
+
+
+def test_the_cli_and_the_forms_take_an_installed_goal_by_name(site, tmp_path, capsys):
+    from kafka_medic.cli import main
+    from kafka_medic.kafka.state import BrokerState, ClusterState
+    from kafka_medic.model import load_proposal, save_model
+    from kafka_medic.remediation.request import validate_request
+
+    install(PLUGIN, site)
+    model_file, out = tmp_path / "model.json", tmp_path / "proposal.json"
+    save_model(synthetic_model(Scenario(brokers=10, partitions=300, racks=3, new=1), seed=3), model_file)
+    goals = ",".join([*HARD_GOALS, CUSTOM])
+    assert main(["plan", "-m", str(model_file), "--goals", goals, "-o", str(out)]) == 0
+    assert CUSTOM in load_proposal(out).goals
+    assert not any(1 in move.new_replicas for move in load_proposal(out).moves)
+
+    state = ClusterState(cluster_id="c", controller_id=1, brokers={1: BrokerState(1, "h", 9092, "r1", alive=True)},
+                         partitions=[], topic_configs={}, broker_configs={}, taken_at="2027-01-15T08:00:00Z")
+    assert validate_request("rebalance", {"goals": [CUSTOM]}, state).goals == [CUSTOM]
+    with pytest.raises(MedicError, match=f"goals: unknown goal 'nope'; known goals: .*{CUSTOM}"):
+        validate_request("rebalance", {"goals": ["nope"]}, state)
+    with pytest.raises(SystemExit):
+        main(["plan", "-m", str(model_file), "--goals", "nope"])
+    assert CUSTOM in capsys.readouterr().err

@@ -12,6 +12,7 @@ import argparse
 import signal
 import time
 
+from kafka_medic.airflow import ids
 from kafka_medic.cli.state import run_state
 from kafka_medic.devcluster import DevCluster
 from kafka_medic.devcluster.ports import DEFAULT_BASE_PORT
@@ -80,9 +81,9 @@ def heal_in_airflow(cluster: DevCluster, port: int, grace_s: int) -> int:
         run_id = _wait(lambda: next((r["dag_run_id"] for r in airflow.runs(HEAL_DAG)
                                      if r["dag_run_id"] not in known), None), "a heal run")
         print(f"heal run {run_id} started")
-        _wait(lambda: airflow.awaiting_input(HEAL_DAG, run_id, "approve") or _finished(airflow, run_id),
+        _wait(lambda: airflow.awaiting_input(HEAL_DAG, run_id, ids.APPROVE) or _finished(airflow, run_id),
               "the approval request")
-        print(f"\nAPPROVE NOW: {airflow.url}/dags/{HEAL_DAG}/runs/{run_id}/tasks/approve/required_actions")
+        print(f"\nAPPROVE NOW: {airflow.url}/dags/{HEAL_DAG}/runs/{run_id}/tasks/{ids.APPROVE}/required_actions")
         state = _wait(lambda: _finished(airflow, run_id), "the heal run to finish", timeout_s=3600)
         print(f"heal run {run_id} {state}: {airflow.task_states(HEAL_DAG, run_id)}\n")
         run_state(argparse.Namespace(bootstrap=None, zookeeper=None, cluster="dev", json=False))

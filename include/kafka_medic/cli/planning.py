@@ -9,7 +9,7 @@ import sys
 from kafka_medic.cli.output import add_json_flag, print_json, print_table
 from kafka_medic.cli.state import add_snapshot_args
 from kafka_medic.errors import MedicError
-from kafka_medic.goals import DEFAULT_GOALS, Thresholds, check
+from kafka_medic.goals import Thresholds, check, check_goal_names
 from kafka_medic.goals.base import DEFAULT_CAPACITY_THRESHOLDS
 from kafka_medic.model import ClusterModel, load_model, proposal_to_dict, save_proposal
 from kafka_medic.optimizer import PlanOptions, plan, render_summary
@@ -179,11 +179,10 @@ def _fraction(text: str, option: str, maximum: float | None = 1.0) -> float:
 
 def _goal_list(text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [n for n in names if n not in DEFAULT_GOALS]
-    if unknown:
-        raise argparse.ArgumentTypeError(
-            f"unknown goal {unknown[0]!r}; known goals: {', '.join(DEFAULT_GOALS)}"
-        )
+    try:
+        check_goal_names(names)
+    except MedicError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     return names
 
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from kafka_medic.goals.base import Goal, GoalResult, Thresholds
-from kafka_medic.goals.catalog import DEFAULT_GOALS, GOAL_CLASSES, HARD_GOALS, make_goals
+from kafka_medic.goals.catalog import (
+    DEFAULT_GOALS,
+    GOAL_CLASSES,
+    HARD_GOALS,
+    check_goal_names,
+    goal_names,
+    make_goals,
+)
 from kafka_medic.goals.constraint import Constraint
 from kafka_medic.model.cluster import ClusterModel
 from kafka_medic.model.placement import Placement
@@ -19,6 +26,8 @@ __all__ = [
     "GoalResult",
     "Thresholds",
     "check",
+    "check_goal_names",
+    "goal_names",
     "make_goals",
 ]
 

@@ -70,17 +70,29 @@ HARD_GOALS: tuple[str, ...] = tuple(name for name, cls in GOAL_CLASSES.items() i
 def make_goals(names: Sequence[str] | None = None, thresholds: Thresholds | None = None) -> list[Goal]:
     """Goal objects in the given priority order (default: the spec's)."""
     names = list(DEFAULT_GOALS if names is None else names)
+    plugins = check_goal_names(names)
+    classes = {**GOAL_CLASSES, **{n: load_goal(plugins[n]) for n in names if n in plugins}}
+    thresholds = thresholds or Thresholds()
+    return [classes[n](thresholds) for n in names]
+
+
+def check_goal_names(names: Sequence[str]) -> dict[str, EntryPoint]:
+    """A one-line MedicError for an unknown or repeated name in a goal list (the CLI's, a form's, plan's);
+    returns the plugins it names, not loaded. Entry points are read only when a name is not built in."""
     extra = [n for n in names if n not in GOAL_CLASSES]
     plugins = plugin_goals() if extra else {}
     unknown = [n for n in extra if n not in plugins]
     if unknown:
         raise MedicError(f"unknown goal {unknown[0]!r}; known goals: {', '.join([*DEFAULT_GOALS, *plugins])}")
-    duplicate = next((n for n in names if names.count(n) > 1), None)
+    duplicate = next((n for n in names if list(names).count(n) > 1), None)
     if duplicate:
         raise MedicError(f"goal {duplicate!r} is listed twice")
-    classes = {**GOAL_CLASSES, **{n: load_goal(plugins[n]) for n in extra}}
-    thresholds = thresholds or Thresholds()
-    return [classes[n](thresholds) for n in names]
+    return {n: plugins[n] for n in extra}
+
+
+def goal_names() -> tuple[str, ...]:
+    """Every name a goal list may hold: the built-in goals in default order, then the installed plugins'."""
+    return (*DEFAULT_GOALS, *plugin_goals())
 
 
 def plugin_goals() -> dict[str, EntryPoint]:

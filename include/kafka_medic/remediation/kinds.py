@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from kafka_medic.goals import DEFAULT_GOALS
+from kafka_medic.goals import goal_names
 
 if TYPE_CHECKING:
     from kafka_medic.model import ClusterModel, Proposal
@@ -78,7 +78,7 @@ COMMON_FIELDS = (
            type="integer", minimum=1, maximum=100),
 )
 GOALS = _field("goals", None, "Goals", "in priority order; empty: all goals",
-               type=["null", "array"], items={"type": "string", "enum": list(DEFAULT_GOALS)})
+               type=["null", "array"], items={"type": "string", "enum": list(goal_names())})
 FORCE = _field("force", False, "Force", "plan even when no goal is violated", type="boolean")
 EXCLUDED_BROKERS = _field("excluded_brokers", None, "Excluded brokers",
                           "brokers that receive no replica and no leadership in this rebalance "

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kafka_medic.errors import MedicError
-from kafka_medic.goals import DEFAULT_GOALS
+from kafka_medic.goals import check_goal_names
 from kafka_medic.kafka.state import ClusterState
 from kafka_medic.remediation.kinds import KINDS
 
@@ -54,9 +54,10 @@ def validate_request(kind: str, params: dict[str, Any], state: ClusterState) -> 
         except re.error as exc:
             raise MedicError(f"excluded_topics: {excluded!r} is not a valid regex: {exc}") from None
     goals = list(params.get("goals") or [])
-    unknown_goals = [g for g in goals if g not in DEFAULT_GOALS]
-    if unknown_goals:
-        raise MedicError(f"goals: unknown goal {unknown_goals[0]!r}; known: {', '.join(DEFAULT_GOALS)}")
+    try:
+        check_goal_names(goals)
+    except MedicError as exc:
+        raise MedicError(f"goals: {exc}") from None
     brokers = [int(b) for b in params.get("brokers") or []]
     what = KINDS[kind]
     if what.brokers:
