@@ -32,9 +32,9 @@ class Balancing:
         For a band (distribution goals) a move need only lower the goal's total violation, so load may
         pass through a broker on its way; for a plain limit (capacity goals) no broker may cross it.
         """
-        lower, upper = goal.limits(self.p)
-        self.band = (goal.metric, lower, upper) if np.isfinite(lower).any() else None
         bounds = self.acceptance.constraint_of(goal)
+        lower, upper = bounds.target()  # the goal's limits, or relaxed ones when it cannot hold
+        self.band = (goal.metric, lower, upper) if np.isfinite(lower).any() else None
         bounds.exempt_last(self.band is not None)
         try:
             self._balance(goal, lower, upper)
