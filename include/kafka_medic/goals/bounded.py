@@ -14,7 +14,7 @@ import numpy as np
 
 from kafka_medic.goals.base import Goal, GoalResult, describe
 from kafka_medic.goals.constraint import Constraint
-from kafka_medic.goals.relaxed import relaxed_rooms
+from kafka_medic.goals.relaxed import RELAXED_BAND, relaxed_rooms
 from kafka_medic.model.arrays import DISK
 from kafka_medic.model.cluster import RESOURCES
 from kafka_medic.model.placement import METRICS, REPLICAS, Placement
@@ -71,7 +71,7 @@ class BoundedConstraint(Constraint):
 
     def relax(self, goal: BoundedGoal) -> None:
         """`goal`, the one about to be optimized, holds more in total than its brokers allow: aim it at
-        its limits scaled to the cluster's mean level (times the band's upper factor), and from now on
+        its limits scaled to the cluster's mean level (times RELAXED_BAND), and from now on
         accept what does not make it worse (see `goals.relaxed`). A goal unmet for another reason
         (one replica above every limit) keeps the usual rule, which then freezes only its brokers."""
         k = len(self.columns) - 1
@@ -81,7 +81,7 @@ class BoundedConstraint(Constraint):
         total = self.placement.shared_total(goal.metric)
         if not (np.isfinite(allowed) and allowed > 0 and total > allowed):
             return
-        self.ceiling[:, k] = limit * goal.thresholds.balance_upper * total / allowed
+        self.ceiling[:, k] = limit * RELAXED_BAND * total / allowed
         self.ratio[:, k] = limit / limit[holds].max()
         self.relaxed[k] = True
         self._recompute(k)
