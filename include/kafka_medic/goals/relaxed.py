@@ -4,8 +4,9 @@ When a cluster holds more of a metric than all its brokers allow together (a bus
 nw_out above capacity x threshold, say), nearly every broker ends above its limit whatever the plan.
 The usual rule ("no broker more above its limit than before") then leaves no broker any room, so
 every later goal's moves are rejected. Cruise Control's PotentialNwOutGoal instead accepts a move
-when the destination ends within its limit or no higher than the source was. Here the goal is
-relaxed the same way, as per-broker headroom so that it stays one vector comparison:
+when the destination ends within its limit or no higher than the source was, which never raises the
+highest level. Here the goal is relaxed in that spirit, as per-broker headroom so that it stays one
+vector comparison (and so also holds for swaps, where each broker is asked alone):
 
   - a broker may grow up to a ceiling: the relaxed limit the goal was optimized to (its limit scaled
     to the cluster's mean level, times RELAXED_BAND), or the highest level it reached (as a share of
