@@ -134,14 +134,16 @@ def test_a_capped_heal_moves_the_most_it_may_and_leaves_the_rest(model, cap):
 def hot_models(draw):
     """Roomy models whose potential nw_out (every replica's partition's leader nw_out) totals 1.05-1.8x
     what the brokers allow (80% of nw_out capacity), so potential_network_outbound cannot hold, while
-    nw_out itself (leaders only: replication factor 2 or more, by nw_out) may still fit."""
+    nw_out itself (leaders only; only partitions of 2 or more replicas carry any) may still fit."""
     model = draw(models(roomy=True))
     allowed = 0.8 * sum(b.capacity["nw_out"] for b in model.brokers if b.alive and not b.decommission)
-    nw_out = sum(p.load["nw_out"] for p in model.partitions)
-    potential = sum(p.load["nw_out"] * len(p.replicas) for p in model.partitions)
-    assume(nw_out > 1e-3 and potential >= 2 * nw_out)  # scaling a subnormal total up would give inf
+    nw_out = [p.load["nw_out"] if len(p.replicas) > 1 else 0.0 for p in model.partitions]
+    potential = sum(n * len(p.replicas) for n, p in zip(nw_out, model.partitions, strict=True))
+    assume(potential > 1e-3)  # scaling a subnormal total up would give infinite loads
     scale = draw(st.floats(1.05, 1.8)) * allowed / potential
-    partitions = [replace(p, load={**p.load, "nw_out": p.load["nw_out"] * scale}) for p in model.partitions]
+    partitions = [
+        replace(p, load={**p.load, "nw_out": n * scale}) for n, p in zip(nw_out, model.partitions, strict=True)
+    ]
     return replace(model, partitions=partitions)
 
 
