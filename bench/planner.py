@@ -8,6 +8,7 @@ utilisation spread before and after, and the same figures for the plan `kafka-re
     .venv/bin/python bench/planner.py                       # all sizes, JSON in bench/results/
     .venv/bin/python bench/planner.py --sizes small --heterogeneous
     .venv/bin/python bench/planner.py --sizes large --partitions-per-topic 1   # 100,000 one-partition topics
+    .venv/bin/python bench/planner.py --sizes medium --hot-nw-out 1.1   # potential nw_out 110% of capacity
 """
 
 from __future__ import annotations
@@ -45,21 +46,26 @@ def main() -> int:
     parser.add_argument("--heterogeneous", action="store_true", help="brokers of three disk sizes")
     parser.add_argument("--partitions-per-topic", type=int, default=0, metavar="N",
                         help="every topic has N partitions (default: mostly small topics, a few large)")
+    parser.add_argument("--hot-nw-out", type=float, default=0.0, metavar="FACTOR",
+                        help="scale nw_out so that potential nw_out (every replica's partition's leader nw_out) "
+                             "totals FACTOR x the nw_out capacity: above 1 x 0.8, potential_network_outbound "
+                             "cannot hold on every broker")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--one", help=argparse.SUPPRESS)  # run one size in this process, print JSON
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(run_one(args.one, args.heterogeneous, args.seed, args.partitions_per_topic)))
+        print(json.dumps(run_one(args.one, args.heterogeneous, args.seed, args.partitions_per_topic, args.hot_nw_out)))
         return 0
     RESULTS.mkdir(exist_ok=True)
     rows = []
     for size in args.sizes.split(","):
         command = [sys.executable, __file__, "--one", size, "--seed", str(args.seed),
-                   "--partitions-per-topic", str(args.partitions_per_topic)]
+                   "--partitions-per-topic", str(args.partitions_per_topic), "--hot-nw-out", str(args.hot_nw_out)]
         command += ["--heterogeneous"] if args.heterogeneous else []
         result = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
         name = (f"planner-{size}{'-heterogeneous' if args.heterogeneous else ''}"
-                f"{f'-topics-of-{args.partitions_per_topic}' if args.partitions_per_topic else ''}.json")
+                f"{f'-topics-of-{args.partitions_per_topic}' if args.partitions_per_topic else ''}"
+                f"{f'-hot-nw-out-{args.hot_nw_out:g}' if args.hot_nw_out else ''}.json")
         (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
         rows.append(result)
         print(
@@ -70,8 +76,11 @@ def main() -> int:
     return 0
 
 
-def run_one(size: str, heterogeneous: bool, seed: int, partitions_per_topic: int) -> dict:
+def run_one(size: str, heterogeneous: bool, seed: int, partitions_per_topic: int, hot_nw_out: float) -> dict:
     scenario = replace(SIZES[size], heterogeneous=heterogeneous, partitions_per_topic=partitions_per_topic)
+    if hot_nw_out:
+        disk, nw_in, _, cpu = scenario.utilisation
+        scenario = replace(scenario, utilisation=(disk, nw_in, hot_nw_out / scenario.replication_factor, cpu))
     model = synthetic_model(scenario, seed=seed, cluster=f"bench-{size}")
     load = os.getloadavg()[0]
     wall, cpu = time.perf_counter(), time.process_time()
@@ -100,6 +109,7 @@ def run_one(size: str, heterogeneous: bool, seed: int, partitions_per_topic: int
             "violated_goals_before": s["violated_goals_before"],
             "violated_goals_after": s["violated_goals_after"],
             "violations_after": {r["goal"]: r["violation"] for r in s["goal_results_after"] if not r["satisfied"]},
+            "infeasible_goals": s.get("infeasible_goals", []),
             "utilisation_before": s["utilisation_before"],
             "utilisation_after": s["utilisation_after"],
         },

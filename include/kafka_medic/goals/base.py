@@ -70,6 +70,13 @@ class Goal:
         least, for the lower bound on the data a plan moves; None if the goal forces none."""
         return None
 
+    def infeasible(self, placement: Placement) -> str | None:
+        """Why no plan can meet this goal on `placement` (once the brokers that must end empty are
+        emptied), when that is cheap and certain to tell; None when it may hold. The planner asks before
+        optimizing the goal: a hard goal that cannot hold fails the plan with this reason, a soft one
+        is optimized as far as it goes and then only kept from getting worse (`Constraint.relax`)."""
+        return None
+
     def why_unmet(self, placement: Placement, movable: np.ndarray) -> str | None:
         """Why the plan could not meet this (hard) goal, when the goal can tell; `movable` (P,) are the
         partitions the plan may change."""

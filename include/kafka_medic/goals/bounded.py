@@ -14,6 +14,7 @@ import numpy as np
 
 from kafka_medic.goals.base import Goal, GoalResult, describe
 from kafka_medic.goals.constraint import Constraint
+from kafka_medic.goals.relaxed import RELAXED_BAND, relaxed_rooms
 from kafka_medic.model.arrays import DISK
 from kafka_medic.model.cluster import RESOURCES
 from kafka_medic.model.placement import METRICS, REPLICAS, Placement
@@ -38,7 +39,8 @@ class BoundedConstraint(Constraint["BoundedGoal"]):
     takes it from the source, so one comparison of that vector with the headroom rows checks every
     bounded goal at once, for every broker at once. Headroom is refreshed only for the brokers a move
     touches. A move is accepted when it leaves no broker more outside a goal's limits than before
-    (Cruise Control's rule): headroom of a broker already outside is zero, plus float slack.
+    (Cruise Control's rule): headroom of a broker already outside is zero, plus float slack. A soft
+    goal that cannot hold on every broker is relaxed instead (`relax`, see `goals.relaxed`).
     """
 
     def __init__(self, placement: Placement, can_receive: np.ndarray):
@@ -48,6 +50,9 @@ class BoundedConstraint(Constraint["BoundedGoal"]):
         self.lower, self.upper = empty, empty
         self.room_up, self.room_down = empty, empty
         self.slack_up, self.slack_down = empty, empty
+        # relaxed columns (`relax`): the ceiling a broker may grow to, and limit / largest limit
+        self.ceiling, self.ratio = empty, empty
+        self.relaxed = np.zeros(0, dtype=bool)
         self.exempt = False  # whether the last column (the goal being optimized) is exempt
 
     def add(self, goal: BoundedGoal) -> None:
@@ -59,7 +64,44 @@ class BoundedConstraint(Constraint["BoundedGoal"]):
         self.slack_down = np.column_stack([self.slack_down, slack(lower)])
         self.room_up = np.column_stack([self.room_up, np.zeros(len(lower))])
         self.room_down = np.column_stack([self.room_down, np.zeros(len(lower))])
+        self.ceiling = np.column_stack([self.ceiling, upper])
+        self.ratio = np.column_stack([self.ratio, np.ones(len(upper))])
+        self.relaxed = np.append(self.relaxed, False)
         self._recompute(len(self.columns) - 1)
+
+    def relax(self, goal: BoundedGoal) -> None:
+        """`goal`, the one about to be optimized, holds more in total than its brokers allow: aim it at
+        its limits scaled to the cluster's mean level (times RELAXED_BAND), and from now on
+        accept what does not make it worse (see `goals.relaxed`). A goal unmet for another reason
+        (one replica above every limit) keeps the usual rule, which then freezes only its brokers."""
+        k = len(self.columns) - 1
+        limit = self.upper[:, k]
+        holds = holding_brokers(self.placement)
+        allowed = float(limit[holds].sum())
+        total = self.placement.shared_total(goal.metric)
+        if not (np.isfinite(allowed) and allowed > 0 and total > allowed):
+            return
+        self.ceiling[:, k] = limit * RELAXED_BAND * total / allowed
+        self.ratio[:, k] = limit / limit[holds].max()
+        self.relaxed[k] = True
+        self._recompute(k)
+
+    def target(self) -> tuple[np.ndarray, np.ndarray]:
+        """(lower[B], upper[B]) the goal being optimized (the last one added) aims at: its limits, or
+        the relaxed ones."""
+        return self.lower[:, -1], self.ceiling[:, -1]
+
+    def optimized(self, goal: BoundedGoal) -> None:
+        """A relaxed goal's brokers may grow up to the highest level (share of their limit) it reached."""
+        k = len(self.columns) - 1
+        if not self.relaxed[k]:
+            return
+        limit = self.upper[:, k]
+        holds = holding_brokers(self.placement) & (limit > 0)
+        level = self.placement.metrics[holds, goal.metric] / limit[holds]
+        if len(level):
+            self.ceiling[:, k] = np.maximum(self.ceiling[:, k], limit * level.max())
+            self._recompute(k)
 
     def exempt_last(self, exempt: bool) -> None:
         """While a bounded goal is being optimized its own per-broker "not worse" rule is lifted (the
@@ -73,8 +115,12 @@ class BoundedConstraint(Constraint["BoundedGoal"]):
             self.room_up[:, k] = self.room_down[:, k] = np.inf
             return
         value = self.placement.metrics[:, self.columns[k]]
-        self.room_up[:, k] = np.maximum(self.upper[:, k] - value, 0.0) + self.slack_up[:, k]
-        self.room_down[:, k] = np.maximum(value - self.lower[:, k], 0.0) + self.slack_down[:, k]
+        if self.relaxed[k]:
+            up, down = relaxed_rooms(value, self.upper[:, k], self.ceiling[:, k], self.ratio[:, k])
+        else:
+            up, down = np.maximum(self.upper[:, k] - value, 0.0), np.maximum(value - self.lower[:, k], 0.0)
+        self.room_up[:, k] = up + self.slack_up[:, k]
+        self.room_down[:, k] = down + self.slack_down[:, k]
 
     def refresh(self, brokers) -> None:
         k = len(self.columns) - 1 if self.exempt else len(self.columns)
@@ -82,10 +128,17 @@ class BoundedConstraint(Constraint["BoundedGoal"]):
             return
         columns = self.columns[:k]
         metrics = self.placement.metrics
+        relaxed = np.flatnonzero(self.relaxed[:k])
         for b in brokers:
             value = metrics[b, columns]
             self.room_up[b, :k] = np.maximum(self.upper[b, :k] - value, 0.0) + self.slack_up[b, :k]
             self.room_down[b, :k] = np.maximum(value - self.lower[b, :k], 0.0) + self.slack_down[b, :k]
+            if len(relaxed):
+                up, down = relaxed_rooms(
+                    value[relaxed], self.upper[b, relaxed], self.ceiling[b, relaxed], self.ratio[b, relaxed]
+                )
+                self.room_up[b, relaxed] = up + self.slack_up[b, relaxed]
+                self.room_down[b, relaxed] = down + self.slack_down[b, relaxed]
 
     def destinations(self, vector: np.ndarray, src: int) -> np.ndarray | None:
         need = vector[self.columns]
@@ -189,14 +242,33 @@ class BoundedGoal(Goal):
         )
         return leave, data.smallest[np.minimum(missing, len(data.smallest) - 1)]
 
-    def why_unmet(self, placement: Placement, movable: np.ndarray) -> str | None:
-        """When the cluster holds more than all its brokers together allow."""
+    def infeasible(self, placement: Placement) -> str | None:
+        """When the brokers that keep data cannot hold the metric within their limits: the cluster holds
+        more in total than they allow together, or one partition puts more on any broker holding it
+        (even as a follower) than every one of them allows."""
         upper = self.limits(placement)[1]
-        total = placement.metrics[:, self.metric].sum()
-        allowed = upper[placement.arrays.holds_data].sum()
-        if total > allowed:
-            return f"the cluster holds {total:.6g} {METRICS[self.metric]} but its brokers allow {allowed:.6g}"
+        holds = holding_brokers(placement)
+        if not holds.any():
+            return None
+        total = placement.shared_total(self.metric)
+        allowed = float(upper[holds].sum())
+        if total > allowed + float(slack(np.array(allowed))):
+            share = f" ({100 * total / allowed:.0f}% of that)" if allowed > 0 else ""
+            return (
+                f"the cluster holds {total:.6g} {self.label} in total but its brokers allow {allowed:.6g}{share}"
+            )
+        online = np.flatnonzero(placement.arrays.leader >= 0)
+        least = np.minimum(placement.leader_vec[online, self.metric], placement.follower_vec[online, self.metric])
+        most = float(upper[holds].max())
+        if len(online) and least.max() > most + float(slack(np.array(most))):
+            from kafka_medic.goals.leader import partition_name  # leader goals build on this module
+
+            name = partition_name(placement, int(online[np.argmax(least)]))
+            return f"partition {name} alone puts {least.max():.6g} {self.label} on a broker, above every broker's limit"
         return None
+
+    def why_unmet(self, placement: Placement, movable: np.ndarray) -> str | None:
+        return self.infeasible(placement)
 
 
 class ResourceGoal(BoundedGoal):

@@ -48,6 +48,11 @@ class Acceptance:
                     self._answering[question].append(constraint)
         constraint.add(goal)
 
+    def relax(self, goal: Goal) -> None:
+        """`goal`, just accepted, cannot hold: from now on accept moves that do not make it worse."""
+        if goal.constraint is not None:
+            self._constraints[goal.constraint].relax(goal)
+
     def optimized(self, goal: Goal) -> None:
         """`goal`'s optimize step is done."""
         if goal.constraint is not None:

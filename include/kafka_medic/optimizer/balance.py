@@ -35,10 +35,13 @@ class Balancing(SearchState):
         For a band (distribution goals) a move need only lower the goal's total violation, so load may
         pass through a broker on its way; for a plain limit (capacity goals) no broker may cross it.
         """
-        lower, upper = goal.limits(self.p)
-        self.band = (goal.metric, lower, upper) if np.isfinite(lower).any() else None
         bounds = self.acceptance.constraint_of(goal)
+<<<<<<< HEAD
         assert isinstance(bounds, BoundedConstraint)
+=======
+        lower, upper = bounds.target()  # the goal's limits, or relaxed ones when it cannot hold
+        self.band = (goal.metric, lower, upper) if np.isfinite(lower).any() else None
+>>>>>>> s12-infeasible
         bounds.exempt_last(self.band is not None)
         try:
             self._balance(goal, lower, upper)

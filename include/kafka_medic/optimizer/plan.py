@@ -39,6 +39,9 @@ def plan(model: ClusterModel, options: PlanOptions | None = None) -> Proposal:
     decommissioned brokers gives a partial plan instead, never an error: stats["replicas_left_behind"]
     says how many stay, and where, and violated_goals_after what the next plan must still fix. Offline
     partitions are never moved; those on dead brokers are listed in stats["offline_partitions_stranded"].
+    A soft goal no placement can meet is optimized as far as it goes and then only kept from getting
+    worse, so the goals after it still work: stats["infeasible_goals"] names it, why and its violation
+    after its own step (which later goals never raise).
     """
     started = time.perf_counter()
     options = options or PlanOptions()
@@ -69,6 +72,7 @@ def plan(model: ClusterModel, options: PlanOptions | None = None) -> Proposal:
         search.reason_names(),
         search.left_behind,
         [partition_name(placement, part) for part in search.stranded],
+        search.infeasible,
         lower_bound,
         option_stats,
         time.perf_counter() - started,

@@ -64,16 +64,30 @@ class Search(Balancing, Exchanging, Swapping, Spreading):
         # offline partitions (no leader) with replicas on brokers that must end empty: nothing can
         # copy their data until a replica returns, so they stay where they are
         self.stranded = np.zeros(0, dtype=np.int64)
+        # soft goals no placement can meet ({goal, why, best_reached: its violation after its own step}):
+        # optimized as far as they go, then only kept from getting worse
+        self.infeasible: list[dict] = []
 
     # ---- driver --------------------------------------------------------------------------------
 
     def run(self, goals: list[Goal]) -> None:
+        """Evacuate, then optimize each goal in priority order; a hard goal that cannot hold, or is
+        left unmet, fails the plan (PlanError)."""
         self.evacuate(goals)
         for goal in goals:
             self.reasons.append(goal.name)
             self.acceptance.add(goal)
+            why = goal.infeasible(self.p)
+            if why and goal.hard and not self.left_behind:
+                result = goal.check(self.p)
+                if not result.satisfied and not self.excused(result):
+                    raise PlanError(self._explain(goal, result))
+            if why and not goal.hard:
+                self.acceptance.relax(goal)
             goal.optimize(self)
             self.acceptance.optimized(goal)
+            if why and not goal.hard:
+                self.infeasible.append({"goal": goal.name, "why": why, "best_reached": goal.check(self.p).violation})
             if goal.hard:
                 result = goal.check(self.p)
                 # a heal capped before every replica left spent the whole budget on evacuation: it is
@@ -240,11 +254,10 @@ class Search(Balancing, Exchanging, Swapping, Spreading):
         why = goal.why_unmet(p, self.movable) or next(
             (blocked for before in earlier if (blocked := before.why_blocks(p, goal))), None
         )
-        if why:
-            return f"{message}; {why}"
+        notes = [why] if why else []
         if self.max_replica_moves is not None and p.replica_moves >= self.max_replica_moves:
-            return f"{message}; max_replica_moves={self.max_replica_moves} was reached"
-        return f"{message}; no move keeps the goals before it satisfied"
+            notes.append(f"max_replica_moves={self.max_replica_moves} was reached")
+        return "; ".join([message, *(notes or ["no move keeps the goals before it satisfied"])])
 
     def _no_home(self, slot: int) -> str:
         p = self.p

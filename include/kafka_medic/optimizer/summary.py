@@ -25,6 +25,11 @@ def render_summary(proposal: Proposal, max_moves: int = 20, max_brokers: int | N
         lines.append("Why: " + ", ".join(f"{goal} {n}" for goal, n in s["moves_by_goal"].items()))
     still = [r for r in s.get("goal_results_after", []) if not r["satisfied"]]
     lines += [f"  still violated: {r['goal']}: {r['detail']}" for r in still]
+    lines += [
+        f"  cannot hold: {g['goal']}: {g['why']}; optimized as far as it goes (violation {g['best_reached']:.3g}), "
+        "then only kept from getting worse by the goals after it"
+        for g in s.get("infeasible_goals", [])
+    ]
     if proposal.moves:
         lines += ["", _moves_table(proposal, max_moves)]
     if s.get("brokers"):
