@@ -49,12 +49,12 @@ class Constraint(Generic[GoalT]):
     def add(self, goal: GoalT) -> None:
         """Take on the limits of `goal`, accepted from now on (while it is optimized, too)."""
 
-    def relax(self, goal: Goal) -> None:
+    def relax(self, goal: GoalT) -> None:
         """`goal`, about to be optimized, cannot hold (`Goal.infeasible`): from now on accept the moves
         that do not make it worse, rather than only those that keep every limit, which no move may
         then keep. By default the usual rule stays."""
 
-    def optimized(self, goal: Goal) -> None:
+    def optimized(self, goal: GoalT) -> None:
         """`goal`'s own optimize step is done: what it asks of the goals after it may now change."""
 
     def refresh(self, brokers) -> None:

@@ -36,12 +36,9 @@ class Balancing(SearchState):
         pass through a broker on its way; for a plain limit (capacity goals) no broker may cross it.
         """
         bounds = self.acceptance.constraint_of(goal)
-<<<<<<< HEAD
         assert isinstance(bounds, BoundedConstraint)
-=======
         lower, upper = bounds.target()  # the goal's limits, or relaxed ones when it cannot hold
         self.band = (goal.metric, lower, upper) if np.isfinite(lower).any() else None
->>>>>>> s12-infeasible
         bounds.exempt_last(self.band is not None)
         try:
             self._balance(goal, lower, upper)
