@@ -44,7 +44,8 @@ class BrokerSetAwareGoal(Goal):
         names = [partition_name(placement, p) for p in parts[:1000]]
         brokers = sorted(int(b) for b in np.unique(placement.arrays.broker_ids[placement.slot_broker[outside]]))
         detail = (
-            f"{len(outside)} replicas outside their topic's broker set, of {describe(names)} on brokers {describe(brokers)}"
+            f"{len(outside)} replicas outside their topic's broker set, of {describe(names)} "
+            f"on brokers {describe(brokers)}"
             if len(outside)
             else ""
         )

@@ -145,7 +145,8 @@ class RackAwareDistributionGoal(Goal):
         needs = int(lower[bad].max()) if len(bad) else 0
         small = np.flatnonzero(alive_racks(placement) & (brokers < needs))
         if len(small):
-            return f"a rack needs {needs} replicas of a partition but has {int(brokers[small[0]])} brokers able to take them"
+            have = int(brokers[small[0]])
+            return f"a rack needs {needs} replicas of a partition but has {have} brokers able to take them"
         return None
 
 

@@ -150,7 +150,7 @@ class MinTopicLeadersPerBrokerGoal(Goal):
         ok = search.acceptance.moves_to(slots, p.slot_vectors(slots), broker)
         only = np.zeros(p.num_brokers, dtype=bool)
         only[broker] = True
-        return ok.any() and search.move_anywhere(int(slots[np.argmax(ok)]), prefer=only) == broker
+        return bool(ok.any()) and search.move_anywhere(int(slots[np.argmax(ok)]), prefer=only) == broker
 
     def why_unmet(self, placement: Placement, movable: np.ndarray) -> str | None:
         """A matched topic with fewer online partitions than the minimum times the brokers that count."""

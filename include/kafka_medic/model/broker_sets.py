@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 
-from kafka_medic.model.cluster import ModelError
 from kafka_medic.model.fields import Fields, read_json
 
 LABEL = "broker_sets"
