@@ -12,6 +12,7 @@ from kafka_medic.errors import MedicError
 from kafka_medic.goals import Thresholds, check, check_goal_names
 from kafka_medic.goals.base import DEFAULT_CAPACITY_THRESHOLDS
 from kafka_medic.model import ClusterModel, load_model, proposal_to_dict, save_proposal
+from kafka_medic.model.broker_sets import load_broker_sets
 from kafka_medic.optimizer import PlanOptions, plan, render_summary
 
 
@@ -97,11 +98,14 @@ def run_check(args: argparse.Namespace) -> int:
 
 def _model(args: argparse.Namespace) -> ClusterModel:
     if args.model:
-        return load_model(args.model)
-    from kafka_medic.cli.state import live_model
+        model = load_model(args.model)
+    else:
+        from kafka_medic.cli.state import live_model
 
-    model, summary = live_model(args)
-    print(f"snapshot of cluster {model.cluster!r}: {summary}", file=sys.stderr)
+        model, summary = live_model(args)
+        print(f"snapshot of cluster {model.cluster!r}: {summary}", file=sys.stderr)
+    if args.broker_sets:
+        model.broker_sets = load_broker_sets(args.broker_sets, {b.id for b in model.brokers})
     return model
 
 
@@ -141,6 +145,13 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
         help="distribution goals: allowed range around the mean (default 0.9,1.1)",
     )
     parser.add_argument("--max-replicas-per-broker", type=int, metavar="N", help="default 10000")
+    parser.add_argument("--min-leaders-topics", metavar="REGEX",
+                        help="min_topic_leaders_per_broker: topics (full match) every broker must lead")
+    parser.add_argument("--min-topic-leaders", type=int, metavar="N",
+                        help="min_topic_leaders_per_broker: leaders of each such topic per broker (default 1)")
+    parser.add_argument("--broker-sets", metavar="FILE",
+                        help="broker_set_aware: JSON of broker sets and the topics pinned to them "
+                        "(the model key 'broker_sets'; replaces the model's)")
 
 
 def _thresholds(args: argparse.Namespace) -> Thresholds:
@@ -162,6 +173,10 @@ def _thresholds(args: argparse.Namespace) -> Thresholds:
             raise MedicError(f"{option}: expected LOW <= 1 <= HIGH, e.g. 0.9,1.1")
     if args.max_replicas_per_broker is not None:
         fields["max_replicas_per_broker"] = args.max_replicas_per_broker
+    if args.min_leaders_topics is not None:
+        fields["min_leaders_topics"] = args.min_leaders_topics
+    if args.min_topic_leaders is not None:
+        fields["min_topic_leaders"] = args.min_topic_leaders
     return Thresholds(**fields)
 
 

@@ -36,6 +36,10 @@ class Thresholds:
     # topic_replica_distribution also allows mean +- this many replicas (Cruise Control's
     # topic.replica.count.balance.min.gap): +-10% of 0.2 replicas per broker means nothing
     topic_min_gap: int = 2
+    # min_topic_leaders_per_broker: topics matching this regex (full match; None: no topic) lead at
+    # least `min_topic_leaders` partitions on every broker that keeps data and is not excluded
+    min_leaders_topics: str | None = None
+    min_topic_leaders: int = 1
 
 
 @dataclass

@@ -1,5 +1,11 @@
-"""Goals by name: the sixteen built in, in the spec's default priority order (hard first), and goals
-installed by other packages.
+"""Goals by name: the sixteen of the default list, in the spec's priority order (hard first), three
+more built in that a goal list must name, and goals installed by other packages.
+
+The three opt-in goals are Cruise Control's hard goals that the spec's sixteen lack:
+`rack_aware_distribution`, `min_topic_leaders_per_broker` and `broker_set_aware`. They stay out of the
+default list so a default plan is what it was: the first is stricter than `rack_aware` (it would move
+more on models with fewer racks than replicas), and the other two do nothing without a regex
+(`Thresholds.min_leaders_topics`) or the model's `broker_sets`; an operator who sets those lists them.
 
 A package adds goals through the entry point group `kafka_medic.goals` (entry point name: the goal's
 `name`; value: its `Goal` subclass, as in `my_package.goals:MyGoal`). They are looked up only when a
@@ -14,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from kafka_medic.errors import MedicError
 from kafka_medic.goals.base import Goal, Thresholds
+from kafka_medic.goals.broker_set import BrokerSetAwareGoal
 from kafka_medic.goals.capacity import (
     CpuCapacityGoal,
     DiskCapacityGoal,
@@ -35,36 +42,41 @@ from kafka_medic.goals.leader import (
     PreferredLeaderElectionGoal,
 )
 from kafka_medic.goals.rack import RackAwareGoal
+from kafka_medic.goals.rack_distribution import RackAwareDistributionGoal
 from kafka_medic.goals.topic import TopicReplicaDistributionGoal
+from kafka_medic.goals.topic_leaders import MinTopicLeadersPerBrokerGoal
 
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
 
 ENTRY_POINT_GROUP = "kafka_medic.goals"
 
-GOAL_CLASSES: dict[str, type[Goal]] = {  # the built-in goals
-    cls.name: cls
-    for cls in (
-        RackAwareGoal,
-        ReplicaCapacityGoal,
-        DiskCapacityGoal,
-        NetworkInboundCapacityGoal,
-        NetworkOutboundCapacityGoal,
-        CpuCapacityGoal,
-        ReplicaDistributionGoal,
-        PotentialNetworkOutboundGoal,
-        DiskUsageDistributionGoal,
-        NetworkInboundUsageDistributionGoal,
-        NetworkOutboundUsageDistributionGoal,
-        CpuUsageDistributionGoal,
-        TopicReplicaDistributionGoal,
-        LeaderReplicaDistributionGoal,
-        LeaderBytesInDistributionGoal,
-        PreferredLeaderElectionGoal,
-    )
-}
-DEFAULT_GOALS: tuple[str, ...] = tuple(GOAL_CLASSES)
-HARD_GOALS: tuple[str, ...] = tuple(name for name, cls in GOAL_CLASSES.items() if cls.hard)
+DEFAULT_CLASSES: tuple[type[Goal], ...] = (
+    RackAwareGoal,
+    ReplicaCapacityGoal,
+    DiskCapacityGoal,
+    NetworkInboundCapacityGoal,
+    NetworkOutboundCapacityGoal,
+    CpuCapacityGoal,
+    ReplicaDistributionGoal,
+    PotentialNetworkOutboundGoal,
+    DiskUsageDistributionGoal,
+    NetworkInboundUsageDistributionGoal,
+    NetworkOutboundUsageDistributionGoal,
+    CpuUsageDistributionGoal,
+    TopicReplicaDistributionGoal,
+    LeaderReplicaDistributionGoal,
+    LeaderBytesInDistributionGoal,
+    PreferredLeaderElectionGoal,
+)
+OPT_IN_CLASSES: tuple[type[Goal], ...] = (
+    RackAwareDistributionGoal,
+    MinTopicLeadersPerBrokerGoal,
+    BrokerSetAwareGoal,
+)
+GOAL_CLASSES: dict[str, type[Goal]] = {cls.name: cls for cls in (*DEFAULT_CLASSES, *OPT_IN_CLASSES)}
+DEFAULT_GOALS: tuple[str, ...] = tuple(cls.name for cls in DEFAULT_CLASSES)
+HARD_GOALS: tuple[str, ...] = tuple(cls.name for cls in DEFAULT_CLASSES if cls.hard)  # of the default list
 
 
 def make_goals(names: Sequence[str] | None = None, thresholds: Thresholds | None = None) -> list[Goal]:
@@ -83,7 +95,7 @@ def check_goal_names(names: Sequence[str]) -> dict[str, EntryPoint]:
     plugins = plugin_goals() if extra else {}
     unknown = [n for n in extra if n not in plugins]
     if unknown:
-        raise MedicError(f"unknown goal {unknown[0]!r}; known goals: {', '.join([*DEFAULT_GOALS, *plugins])}")
+        raise MedicError(f"unknown goal {unknown[0]!r}; known goals: {', '.join([*GOAL_CLASSES, *plugins])}")
     duplicate = next((n for n in names if list(names).count(n) > 1), None)
     if duplicate:
         raise MedicError(f"goal {duplicate!r} is listed twice")
@@ -91,8 +103,9 @@ def check_goal_names(names: Sequence[str]) -> dict[str, EntryPoint]:
 
 
 def goal_names() -> tuple[str, ...]:
-    """Every name a goal list may hold: the built-in goals in default order, then the installed plugins'."""
-    return (*DEFAULT_GOALS, *plugin_goals())
+    """Every name a goal list may hold: the built-in goals (default order, then the opt-in ones), then
+    the installed plugins'."""
+    return (*GOAL_CLASSES, *plugin_goals())
 
 
 def plugin_goals() -> dict[str, EntryPoint]:

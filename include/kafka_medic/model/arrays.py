@@ -33,6 +33,10 @@ class ClusterArrays:
     replica_broker: np.ndarray  # (R,) int64 broker index of each replica slot
     replica_offline: np.ndarray  # (R,) bool: on a failed disk of its (live) broker, so it must move
     leader: np.ndarray  # (P,) int64 broker index of the leader, -1 when offline
+    # broker sets (see `model.broker_sets`): each topic's set index, -1 when unconstrained, and each
+    # set's brokers; no topic is pinned when the model has no broker sets
+    topic_set: np.ndarray | None = None  # (T,) int64
+    set_brokers: np.ndarray | None = None  # (S, B) bool
 
     @classmethod
     def from_model(cls, model: ClusterModel) -> ClusterArrays:
@@ -56,8 +60,12 @@ class ClusterArrays:
         follower_load = leader_load.copy()
         follower_load[:, NW_OUT] = 0.0
         follower_load[:, CPU] *= model.follower_cpu_ratio
+        broker_ids = np.array([b.id for b in brokers], dtype=np.int64)
+        topic_set, set_brokers = (
+            model.broker_sets.masks(list(topic_index), broker_ids) if model.broker_sets is not None else (None, None)
+        )
         return cls(
-            broker_ids=np.array([b.id for b in brokers], dtype=np.int64),
+            broker_ids=broker_ids,
             capacity=np.array(
                 [[b.capacity[r] for r in RESOURCES] for b in brokers], dtype=np.float64
             ).reshape(len(brokers), len(RESOURCES)),
@@ -74,6 +82,8 @@ class ClusterArrays:
             replica_broker=np.array([index[b] for p in parts for b in p.replicas], dtype=np.int64),
             replica_offline=np.array([b in p.offline_replicas for p in parts for b in p.replicas], dtype=bool),
             leader=np.array([index[p.leader] if p.leader is not None else -1 for p in parts], dtype=np.int64),
+            topic_set=topic_set,
+            set_brokers=set_brokers,
         )
 
     @property

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from kafka_medic.errors import MedicError
+
+if TYPE_CHECKING:
+    from kafka_medic.model.broker_sets import BrokerSets
 
 # Resource order used everywhere a load or capacity is a vector (spec units: MB, KB/s, KB/s, %).
 RESOURCES = ("disk", "nw_in", "nw_out", "cpu")
@@ -55,6 +59,8 @@ class ClusterModel:
     partitions: list[Partition]
     taken_at: str
     follower_cpu_ratio: float = 0.3
+    # topics pinned to sets of brokers (an optional key of the model file, beyond the spec)
+    broker_sets: BrokerSets | None = None
 
     def mark_brokers(self, decommission: Iterable[int] = (), excluded: Iterable[int] = ()) -> None:
         """Brokers to empty and brokers that receive nothing, on top of what the model already says."""

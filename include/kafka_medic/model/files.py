@@ -1,7 +1,7 @@
 """The cluster model file, "kafka-medic/cluster-model/v1" (see docs/cluster-model.md).
 
 Other tools write these files too, so parsing follows the spec exactly: unknown keys are ignored,
-`rack`, `excluded`, `decommission` and `follower_cpu_ratio` are optional, and every invalid entry
+`rack`, `excluded`, `decommission`, `follower_cpu_ratio` and `broker_sets` are optional, and every invalid entry
 is reported by position and name. Writing is byte-stable: save, load and save again gives the same file.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from kafka_medic.model.broker_sets import parse_broker_sets
 from kafka_medic.model.cluster import RESOURCES, Broker, ClusterModel, ModelError, Partition
 from kafka_medic.model.fields import Fields, check_format, entry_name, read_json, write_json
 
@@ -26,12 +27,14 @@ def parse_model(data: Any) -> ClusterModel:
     broker_ids = _unique_broker_ids(brokers)
     partitions = [_parse_partition(item, i, broker_ids) for i, item in enumerate(root.array("partitions"))]
     _check_unique_partitions(partitions)
+    sets = root.data.get("broker_sets")
     return ClusterModel(
         cluster=root.string("cluster"),
         brokers=brokers,
         partitions=partitions,
         taken_at=root.string("taken_at"),
         follower_cpu_ratio=ratio,
+        broker_sets=parse_broker_sets(sets, broker_ids) if sets is not None else None,
     )
 
 
@@ -61,6 +64,7 @@ def model_to_dict(model: ClusterModel) -> dict[str, Any]:
             }
             for p in model.partitions
         ],
+        **({"broker_sets": model.broker_sets.to_dict()} if model.broker_sets is not None else {}),
     }
 
 

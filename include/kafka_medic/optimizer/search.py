@@ -228,6 +228,10 @@ class Search(Balancing, Exchanging, Swapping, Spreading):
         self._move(slot, dst)
         return dst
 
+    def lead(self, part: int, slot: int) -> None:
+        """Make `slot` the leader of partition `part`; the caller has asked `acceptance` first."""
+        self._lead(part, slot)
+
     def _cost(self, slots: np.ndarray) -> np.ndarray:
         """MB a move of each slot adds to the plan: nothing if the slot was already moved once."""
         disk = self.p.arrays.leader_load[self.p.slot_partition[slots], DISK]
