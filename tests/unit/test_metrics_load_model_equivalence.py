@@ -116,8 +116,8 @@ def test_same_model_as_the_per_partition_code(tmp_path, name):
     assert got["brokers"].keys() == expected["brokers"].keys()
     for b, (state, last, measured) in expected["brokers"].items():
         assert got["brokers"][b][:2] == [state, last]
-        unmeasured = [m for m, v in measured.items() if v is None]
-        assert [m for m, v in got["brokers"][b][2].items() if v is None] == unmeasured
+        unmeasured = {m for m, v in measured.items() if v is None}
+        assert {m for m, v in got["brokers"][b][2].items() if v is None} == unmeasured
         numbers = {m: v for m, v in measured.items() if v is not None}
         assert {m: got["brokers"][b][2][m] for m in numbers} == pytest.approx(numbers, rel=1e-9)
 
