@@ -53,6 +53,7 @@ partition_samples = sa.Table(
 
 BROKER_COLUMNS = [f.name for f in dataclasses.fields(BrokerSample)]
 PARTITION_COLUMNS = [f.name for f in dataclasses.fields(PartitionSample)]
+COLUMN_TYPES = {"broker": "int64", "partition": "int64", "alive": "bool", "leader": "bool", "reassigning": "bool"}
 
 
 class MetricsStore(StoreTables):
@@ -142,8 +143,8 @@ class MetricsStore(StoreTables):
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         frame = pd.DataFrame.from_records(rows, columns=columns)
-        metric_columns = [c for c in columns if c in BROKER_METRICS or c in PARTITION_METRICS or c == "ts"]
-        return frame.astype(dict.fromkeys(metric_columns, "float64"))
+        types = {c: COLUMN_TYPES.get(c, "float64") for c in columns if c not in ("topic", "source")}
+        return frame.astype(types)  # typed even when empty: the load model's masks and indices need it
 
     def _cluster_id(self, cluster: str, create: bool) -> int | None:
         if cluster in self._cluster_ids:
