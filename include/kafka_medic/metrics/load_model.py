@@ -115,20 +115,23 @@ def build_load_model(
     min_samples: int = 1,
     follower_cpu_ratio: float = 0.3,
     lookback_s: float = 86400.0,
+    kafka_cluster_id: str | None = None,
 ) -> LoadModel:
     """The load of `cluster` from the `windows` complete windows of `window_s` seconds before `now`.
 
-    cooldown_s defaults to one window; lookback_s bounds how old a last known load may be. Every step
+    cooldown_s defaults to one window; lookback_s bounds how old a last known load may be;
+    kafka_cluster_id picks the incarnation of the name (default: the newest, see MetricsStore). Every step
     works on whole frames (partitions numbered 0..n-1 in (topic, partition) order, windows as columns
     of n x windows matrices): a per-partition Python loop took minutes at 20,000 partitions.
     """
     now = time.time() if now is None else now
     cooldown_s = window_s if cooldown_s is None else cooldown_s
     start, end = window_bounds(now, window_s, windows)
-    samples = store.partition_samples(cluster, start - cooldown_s, now)
-    earlier = store.latest_partition_samples(cluster, now - lookback_s, start - cooldown_s)
-    answered = store.latest_broker_samples(cluster, now - lookback_s, start)
-    brokers = _broker_status(store.broker_samples(cluster, start, now), answered, now, window_s)
+    which = kafka_cluster_id
+    samples = store.partition_samples(cluster, start - cooldown_s, now, which)
+    earlier = store.latest_partition_samples(cluster, now - lookback_s, start - cooldown_s, which)
+    answered = store.latest_broker_samples(cluster, now - lookback_s, start, which)
+    brokers = _broker_status(store.broker_samples(cluster, start, now, which), answered, now, window_s)
     placement = _Placement.of(pd.concat([earlier, samples], ignore_index=True))
     recent = samples = samples.assign(excluded=excluded_by_reassignment(samples, cooldown_s))
     samples = samples[(samples.ts >= start) & (samples.ts < end)]
