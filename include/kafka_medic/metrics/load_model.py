@@ -148,9 +148,8 @@ def build_load_model(
     per_cell = samples[valid].groupby(cells[valid])[RATES]
     counts = per_cell.size()
     valid_cells = counts.index[counts >= min_samples].to_numpy()
-    in_window = np.zeros(n * windows, dtype=bool)
-    in_window[valid_cells] = True
-    in_window = in_window.reshape(n, windows)
+    in_window = np.zeros((n, windows), dtype=bool)  # partition x window: valid
+    in_window.flat[valid_cells] = True
     considered = ~offline
     shares = in_window[considered].sum(axis=0) / max(int(considered.sum()), 1)
     valid_windows = int((shares >= min_valid_ratio).sum()) if considered.any() else 0

@@ -75,7 +75,7 @@ def _clusters_by_kafka_id(conn: sa.Connection) -> None:
     if conn.dialect.name == "sqlite":
         rebuilt = clusters.to_metadata(sa.MetaData(), name="clusters_migrating")
         rebuilt.create(conn)
-        old = sa.select(sa.column("id"), sa.column("name")).select_from(sa.table("clusters"))
+        old: sa.Select = sa.select(sa.column("id"), sa.column("name")).select_from(sa.table("clusters"))
         conn.execute(rebuilt.insert().from_select(["id", "name"], old))
         conn.execute(sa.text("DROP TABLE clusters"))
         conn.execute(sa.text("ALTER TABLE clusters_migrating RENAME TO clusters"))
