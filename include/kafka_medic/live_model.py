@@ -48,7 +48,7 @@ def build_live_model(
     with MetricsStore(store_url) as store:
         loads = build_load_model(
             store, cluster, window_s=windows.window_s, windows=windows.windows,
-            min_valid_ratio=windows.min_valid_ratio,
+            min_valid_ratio=windows.min_valid_ratio, kafka_cluster_id=state.cluster_id,
         )
     if require_complete:
         loads.require_complete()

@@ -7,6 +7,7 @@ a SQLite file in the kafka-medic home by default, PostgreSQL (or any SQLAlchemy 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Self
 
@@ -47,22 +48,57 @@ def _sqlite_wal(dbapi_connection, _record) -> None:
     dbapi_connection.execute("PRAGMA journal_mode=WAL")
 
 
-class StoreTables:
-    """A part of the store that owns some tables: opens the engine and creates its tables on first use.
+# The schema version of each part of the store (a StoreTables subclass, by its `what`).
+_versions_metadata = sa.MetaData()
+schema_versions = sa.Table(
+    "schema_versions",
+    _versions_metadata,
+    sa.Column("part", sa.String(64), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+)
 
-    Subclasses set `metadata` (their tables) and `what` (their name in error messages).
+Migration = Callable[[sa.Connection], None]
+
+
+class StoreTables:
+    """A part of the store that owns some tables: opens the engine, brings its tables to the current schema.
+
+    Subclasses set `metadata` (their tables, as the current code writes them), `what` (their name in
+    error messages and in `schema_versions`) and `migrations`: step i turns schema version i into i + 1
+    (ALTER TABLE and the like, on SQLite and PostgreSQL). A store written before versions were recorded
+    is version 0 when its tables exist; a new one is created at the current version. Tables no step
+    mentions are created as `metadata` says (create_all skips those that exist).
     """
 
     metadata: sa.MetaData
     what: str
+    migrations: tuple[Migration, ...] = ()
 
     def __init__(self, url: str | None = None) -> None:
         self.url = url or default_store_url()
         self.engine = engine(self.url)
         try:
-            self.metadata.create_all(self.engine)
+            with self.engine.begin() as conn:
+                self._migrate(conn)
+                self.metadata.create_all(conn)
         except sa.exc.OperationalError as exc:
             raise MedicError(f"cannot open the {self.what} in {self.safe_url}: {exc.orig}") from exc
+
+    def _migrate(self, conn: sa.Connection) -> None:
+        _versions_metadata.create_all(conn)
+        current = len(self.migrations)
+        version = conn.scalar(sa.select(schema_versions.c.version).where(schema_versions.c.part == self.what))
+        if version is None:
+            existing = set(sa.inspect(conn).get_table_names()) & set(self.metadata.tables)
+            version = 0 if existing else current
+            conn.execute(schema_versions.insert().values(part=self.what, version=version))
+        if version > current:
+            raise MedicError(f"the {self.what} in {self.safe_url} has schema version {version}, newer than "
+                             f"this kafka-medic's {current}: upgrade kafka-medic")
+        for step in self.migrations[version:]:
+            step(conn)
+        if version < current:
+            conn.execute(schema_versions.update().where(schema_versions.c.part == self.what).values(version=current))
 
     @property
     def safe_url(self) -> str:

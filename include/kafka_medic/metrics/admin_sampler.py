@@ -83,6 +83,11 @@ class AdminSampler:
         self.latest_state = state
         return brokers, partitions
 
+    @property
+    def cluster_id(self) -> str | None:
+        """The id the cluster reported in the last round (the JMX and Prometheus samplers use it too)."""
+        return self.latest_state.cluster_id if self.latest_state else None
+
     def end_offsets(self, state: ClusterState) -> dict[tuple[str, int], int]:
         """Latest offsets of partitions that have a leader; an unanswered partition is left out."""
         request = {

@@ -73,6 +73,10 @@ class JmxSampler:
         self.timeout_s = timeout_s
         self._previous: dict[int, _Scrape] = {}
 
+    @property
+    def cluster_id(self) -> str | None:
+        return self.admin.cluster_id
+
     def sample(self, ts: float) -> tuple[list[BrokerSample], list[PartitionSample]]:
         """A broker whose exporter does not answer gives no sample: it has no fresh samples."""
         readings = {}

@@ -33,6 +33,7 @@ import math
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from kafka_medic.errors import MedicError
@@ -114,46 +115,53 @@ def build_load_model(
     min_samples: int = 1,
     follower_cpu_ratio: float = 0.3,
     lookback_s: float = 86400.0,
+    kafka_cluster_id: str | None = None,
 ) -> LoadModel:
     """The load of `cluster` from the `windows` complete windows of `window_s` seconds before `now`.
 
-    cooldown_s defaults to one window; lookback_s bounds how old a last known load may be.
+    cooldown_s defaults to one window; lookback_s bounds how old a last known load may be;
+    kafka_cluster_id picks the incarnation of the name (default: the newest, see MetricsStore). Every step
+    works on whole frames (partitions numbered 0..n-1 in (topic, partition) order, windows as columns
+    of n x windows matrices): a per-partition Python loop took minutes at 20,000 partitions.
     """
     now = time.time() if now is None else now
     cooldown_s = window_s if cooldown_s is None else cooldown_s
     start, end = window_bounds(now, window_s, windows)
-    samples = store.partition_samples(cluster, start - cooldown_s, now)
-    earlier = store.latest_partition_samples(cluster, now - lookback_s, start - cooldown_s)
-    answered = store.latest_broker_samples(cluster, now - lookback_s, start)
-    brokers = _broker_status(store.broker_samples(cluster, start, now), answered, now, window_s)
-    placement = pd.concat([earlier, samples], ignore_index=True)
+    which = kafka_cluster_id
+    samples = store.partition_samples(cluster, start - cooldown_s, now, which)
+    earlier = store.latest_partition_samples(cluster, now - lookback_s, start - cooldown_s, which)
+    answered = store.latest_broker_samples(cluster, now - lookback_s, start, which)
+    brokers = _broker_status(store.broker_samples(cluster, start, now, which), answered, now, window_s)
+    placement = _Placement.of(pd.concat([earlier, samples], ignore_index=True))
     recent = samples = samples.assign(excluded=excluded_by_reassignment(samples, cooldown_s))
-    samples = samples[(samples.ts >= start) & (samples.ts < end)].assign(
-        window=lambda f: window_index(f.ts, start, window_s)
-    )
-    leaders, replicas = _placement(placement)
-    for broker in {b for rs in replicas.values() for b in rs} - brokers.keys():
+    samples = samples[(samples.ts >= start) & (samples.ts < end)]
+    cells = placement.number(samples) * windows + window_index(samples.ts, start, window_s).to_numpy()
+    samples, cells = samples[cells >= 0], cells[cells >= 0]
+    for broker in set(placement.replicas.broker.tolist()) - brokers.keys():
         brokers[broker] = BrokerStatus("no fresh samples", None, dict.fromkeys(BROKER_METRICS))
-    alive = {b for b, s in brokers.items() if s.alive}
-    sampled = set(samples.groupby(PARTITION_KEY).groups) if not samples.empty else set()
-    offline = {p for p, rs in replicas.items() if p not in sampled and not alive & set(rs)}
+    n = len(placement.keys)
+    alive = placement.replicas.broker.isin([b for b, s in brokers.items() if s.alive]).to_numpy()
+    reachable = np.bincount(placement.replicas.pid.to_numpy()[alive], minlength=n) > 0
+    offline = ~np.isin(np.arange(n), cells // windows) & ~reachable
 
-    valid = samples[samples.leader & ~samples.excluded & samples.bytes_in.notna()]
-    per_window = valid.groupby([*PARTITION_KEY, "window"])[RATES].agg(["mean", "count"])
-    counts = per_window.xs("count", axis=1, level=1)["bytes_in"]
-    valid_cells = set(counts[counts >= min_samples].index)
-    considered = [p for p in replicas if p not in offline]
-    valid_windows = sum(
-        1
-        for w in range(windows)
-        if considered and sum((*p, w) in valid_cells for p in considered) / len(considered) >= min_valid_ratio
-    )
-    incomplete = _incomplete(considered, samples, valid_cells, windows)
-    ratio = 1 - len(incomplete) / len(considered) if considered else 0.0
+    valid = (samples.leader & ~samples.excluded & samples.bytes_in.notna()).to_numpy()
+    per_cell = samples[valid].groupby(cells[valid])[RATES]
+    counts = per_cell.size()
+    valid_cells = counts.index[counts >= min_samples].to_numpy()
+    in_window = np.zeros((n, windows), dtype=bool)  # partition x window: valid
+    in_window.flat[valid_cells] = True
+    considered = ~offline
+    shares = in_window[considered].sum(axis=0) / max(int(considered.sum()), 1)
+    valid_windows = int((shares >= min_valid_ratio).sum()) if considered.any() else 0
+    incomplete = _incomplete(placement, samples, cells, in_window, considered, windows)
+    ratio = 1 - len(incomplete) / int(considered.sum()) if considered.any() else 0.0
 
-    means = per_window.xs("mean", axis=1, level=1).loc[lambda f: f.index.isin(valid_cells)]
-    loads = _rates_and_disk(list(replicas), means.groupby(level=PARTITION_KEY).mean(), recent, earlier)
-    _apportion_cpu(loads, leaders, replicas, brokers, follower_cpu_ratio)
+    means = per_cell.mean().loc[valid_cells]
+    rates = _rates(placement, means.groupby(valid_cells // windows).mean(), earlier)
+    disk = _sizes(placement, recent, earlier) / MB
+    lead = placement.leader_array()
+    cpu = _apportion_cpu(rates, placement, lead, brokers, follower_cpu_ratio)
+    loads = pd.DataFrame({"disk": disk, "nw_in": rates.bytes_in / KB, "nw_out": rates.bytes_out / KB, "cpu": cpu})
     return LoadModel(
         cluster=cluster,
         now=now,
@@ -162,13 +170,13 @@ def build_load_model(
         min_valid_ratio=min_valid_ratio,
         valid_windows=valid_windows,
         valid_partition_ratio=ratio,
-        partition_load=loads,
-        leaders=leaders,
-        replicas=replicas,
+        partition_load=dict(zip(placement.keys, loads.to_dict("records"), strict=True)),
+        leaders={placement.keys[p]: b for p, b in enumerate(lead.tolist()) if b >= 0},
+        replicas=placement.replica_lists(),
         brokers=dict(sorted(brokers.items())),
-        broker_load=_broker_load(loads, leaders, replicas, brokers, follower_cpu_ratio),
+        broker_load=_broker_load(loads, placement, lead, brokers, follower_cpu_ratio),
         incomplete=incomplete,
-        offline=offline,
+        offline={placement.keys[p] for p in np.flatnonzero(offline).tolist()},
     )
 
 
@@ -179,11 +187,12 @@ def _broker_status(samples: pd.DataFrame, earlier: pd.DataFrame, now: float, win
     keeps the time and the values of that answer (its last known load).
     """
     status = {}
-    for broker in sorted(set(samples.broker) | set(earlier.broker)):
-        rows, before = samples[samples.broker == broker], earlier[earlier.broker == broker]
+    by_broker, before_by_broker = dict(tuple(samples.groupby("broker"))), dict(tuple(earlier.groupby("broker")))
+    for broker in sorted(by_broker.keys() | before_by_broker.keys()):
+        rows = by_broker.get(broker, samples.iloc[:0])
         answered = rows[rows.alive]
         if answered.empty:
-            answered = before
+            answered = before_by_broker.get(broker, earlier.iloc[:0])
         last = float(answered.ts.max()) if not answered.empty else None
         if not rows.empty and not rows[rows.ts == rows.ts.max()].alive.all():
             state = "dead"
@@ -196,52 +205,99 @@ def _broker_status(samples: pd.DataFrame, earlier: pd.DataFrame, now: float, win
     return status
 
 
-def _placement(samples: pd.DataFrame) -> tuple[dict[PartitionId, int], dict[PartitionId, list[int]]]:
-    """Replicas each broker reported in its latest round; the leader reported at the latest time."""
-    if samples.empty:
-        return {}, {}
-    rounds = samples.groupby(["broker", "source"])["ts"].transform("max")
-    current = samples.loc[samples.ts == rounds, [*PARTITION_KEY, "broker"]].drop_duplicates()
-    replicas: dict[PartitionId, list[int]] = {}
-    for t, p, b in current.sort_values([*PARTITION_KEY, "broker"]).itertuples(index=False):
-        replicas.setdefault((t, int(p)), []).append(int(b))
-    led = samples[samples.leader].sort_values("ts").groupby(PARTITION_KEY).tail(1)
-    leaders = {(t, int(p)): int(b) for t, p, b in zip(led.topic, led.partition, led.broker, strict=True)}
-    return leaders, replicas
+@dataclass(frozen=True)
+class _Placement:
+    """The partitions of the model and where they are: the replicas each broker reported in its latest
+    round, and the leader reported at the latest time. Partitions are numbered by their position in
+    `keys`; a partition seen only in older rounds (a deleted topic, an older incarnation) is left out."""
+
+    keys: list[PartitionId]
+    index: pd.MultiIndex
+    replicas: pd.DataFrame  # pid, broker: sorted by pid then broker
+    leaders: pd.Series  # broker by (topic, partition), partitions of any round
+
+    @classmethod
+    def of(cls, samples: pd.DataFrame) -> _Placement:
+        if samples.empty:
+            empty = pd.DataFrame({"pid": np.zeros(0, dtype="int64"), "broker": np.zeros(0, dtype="int64")})
+            return cls([], pd.MultiIndex.from_arrays([[], []], names=PARTITION_KEY), empty, pd.Series())
+        rounds = samples.groupby(["broker", "source"])["ts"].transform("max")
+        current = samples.loc[samples.ts == rounds, [*PARTITION_KEY, "broker"]].drop_duplicates()
+        current = current.sort_values([*PARTITION_KEY, "broker"])
+        topic, partition = current.topic.to_numpy(), current.partition.to_numpy()
+        first = np.ones(len(current), dtype=bool)
+        first[1:] = (topic[1:] != topic[:-1]) | (partition[1:] != partition[:-1])
+        index = pd.MultiIndex.from_arrays([topic[first], partition[first]], names=PARTITION_KEY)
+        keys = list(zip(topic[first].tolist(), partition[first].tolist(), strict=True))
+        replicas = pd.DataFrame({"pid": np.cumsum(first) - 1, "broker": current.broker.to_numpy()})
+        led = samples[samples.leader].sort_values("ts").groupby(PARTITION_KEY).tail(1)
+        return cls(keys, index, replicas, led.set_index(PARTITION_KEY).broker)
+
+    def number(self, frame: pd.DataFrame) -> np.ndarray:
+        """The partition number of each row of `frame`; -1 for a partition not in the model."""
+        if frame.empty or not self.keys:
+            return np.full(len(frame), -1, dtype="int64")
+        return self.index.get_indexer(pd.MultiIndex.from_arrays([frame.topic, frame.partition]))
+
+    def leader_array(self) -> np.ndarray:
+        """Each partition's leader, -1 when no leader was ever reported."""
+        lead = np.full(len(self.keys), -1, dtype="int64")
+        if len(self.leaders):
+            pid = self.index.get_indexer(self.leaders.index)
+            lead[pid[pid >= 0]] = self.leaders.to_numpy()[pid >= 0]
+        return lead
+
+    def replica_lists(self) -> dict[PartitionId, list[int]]:
+        pid, brokers = self.replicas.pid.to_numpy(), self.replicas.broker.to_numpy()
+        bounds = np.flatnonzero(np.diff(pid)) + 1
+        return dict(zip(self.keys, (b.tolist() for b in np.split(brokers, bounds)), strict=False))
 
 
-def _incomplete(partitions: list[PartitionId], samples: pd.DataFrame, valid_cells: set, windows: int):
+def _incomplete(
+    placement: _Placement, samples: pd.DataFrame, cells: np.ndarray, valid: np.ndarray, considered, windows: int
+) -> dict[PartitionId, str]:
     """Why each partition lacks a valid sample in some window: counts of windows per reason."""
-    flags = (
-        samples.assign(
-            reassigning=samples.excluded,
-            no_rates=samples.leader & ~samples.excluded & samples.bytes_in.isna(),
-        )
-        .groupby([*PARTITION_KEY, "window"])[["reassigning", "no_rates", "leader"]]
-        .any()
-    )
-    reasons = {}
-    for p in partitions:
-        missing = [(*p, w) for w in range(windows) if (*p, w) not in valid_cells]
-        if not missing:
-            continue
-        seen = flags.reindex(missing, fill_value=False)
-        counts = {
-            "reassigning or cooling down": int(seen.reassigning.sum()),
-            "no rates yet": int(seen.no_rates.sum()),
-            "no leader samples": int((~seen.leader).sum()),
+    n = len(placement.keys)
+
+    def any_in_cell(flag: pd.Series) -> np.ndarray:
+        seen = np.zeros(n * windows, dtype=bool)
+        seen[cells[flag.to_numpy()]] = True
+        return seen.reshape(n, windows)
+
+    missing = ~valid
+    counts = pd.DataFrame(
+        {
+            "reassigning or cooling down": (any_in_cell(samples.excluded) & missing).sum(axis=1),
+            "no rates yet": (any_in_cell(samples.leader & ~samples.excluded & samples.bytes_in.isna()) & missing)
+            .sum(axis=1),
+            "no leader samples": (~any_in_cell(samples.leader) & missing).sum(axis=1),
         }
-        reasons[p] = ", ".join(f"{why} in {n}" for why, n in counts.items() if n) + f" of {windows} windows"
-    return reasons
+    )[considered & missing.any(axis=1)]
+    reasons = {
+        combo: ", ".join(f"{why} in {k}" for why, k in zip(counts.columns, combo, strict=True) if k)
+        + f" of {windows} windows"
+        for combo in set(counts.itertuples(index=False, name=None))
+    }
+    return {
+        placement.keys[p]: reasons[combo]
+        for p, combo in zip(counts.index.tolist(), counts.itertuples(index=False, name=None), strict=True)
+    }
 
 
-def _rates_and_disk(partitions, rates: pd.DataFrame, samples: pd.DataFrame, earlier: pd.DataFrame):
-    """Rates from the valid windows, else the last known ones; disk from the best latest size we have,
-    up to now (a level, unlike a rate, is best when newest)."""
+def _rates(placement: _Placement, measured: pd.DataFrame, earlier: pd.DataFrame) -> pd.DataFrame:
+    """Rates from the valid windows (`measured`, by partition number), else the last known ones, else
+    zero (unmeasured)."""
     known = earlier[earlier.leader & earlier.bytes_in.notna()].sort_values("ts")
     known = known.groupby(PARTITION_KEY)[RATES].last()
-    rates = pd.concat([rates, known[~known.index.isin(rates.index)]]).fillna(0.0)  # unmeasured: zero
-    # Size candidates in order of preference: valid leader rows, any leader row, any replica, then earlier.
+    pid = placement.number(known.reset_index())
+    known = known.set_axis(pid)[(pid >= 0) & ~np.isin(pid, measured.index)]
+    rates = pd.concat([measured, known]).reindex(range(len(placement.keys)))
+    return rates.fillna(0.0)
+
+
+def _sizes(placement: _Placement, samples: pd.DataFrame, earlier: pd.DataFrame) -> np.ndarray:
+    """Bytes on disk from the best latest size we have, up to now (a level, unlike a rate, is best when
+    newest): valid leader rows, any leader row, any replica, then earlier rounds; zero if none."""
     candidates = pd.concat(
         [
             samples.assign(rank=2 - samples.leader - (samples.leader & ~samples.excluded)),
@@ -249,54 +305,45 @@ def _rates_and_disk(partitions, rates: pd.DataFrame, samples: pd.DataFrame, earl
         ]
     ).dropna(subset=["size"])
     best = candidates.sort_values(["rank", "ts"], ascending=[True, False]).groupby(PARTITION_KEY).head(1)
-    sizes = {(t, int(p)): v for t, p, v in zip(best.topic, best.partition, best["size"], strict=True)}
-    by_partition = rates.to_dict("index")
-    loads = {}
-    for p in partitions:
-        load = dict(ZERO, disk=sizes.get(p, 0.0) / MB)
-        if p in by_partition:
-            row = by_partition[p]
-            load.update(nw_in=row["bytes_in"] / KB, nw_out=row["bytes_out"] / KB)
-            load["messages_in"] = row["messages_in"]
-        loads[p] = {k: float(v) for k, v in load.items()}
-    return loads
+    sizes = np.zeros(len(placement.keys))
+    pid = placement.number(best)
+    sizes[pid[pid >= 0]] = best["size"].to_numpy()[pid >= 0]
+    return sizes
 
 
-def _apportion_cpu(loads, leaders, replicas, brokers, ratio) -> None:
-    """cpu_p = c_b * leader_fraction_b * share_p (module docstring); drops the helper messages_in."""
-    by_leader: dict[int, list[PartitionId]] = {}
-    for p, b in leaders.items():
-        by_leader.setdefault(b, []).append(p)
-    for b, led in by_leader.items():
-        cpu = brokers[b].measured.get("cpu") if b in brokers else None
-        followed = [p for p, rs in replicas.items() if b in rs and leaders.get(p) != b]
-        bytes_led = [loads[p]["nw_in"] + loads[p]["nw_out"] for p in led]
-        msgs_led = [loads[p].get("messages_in", 0.0) for p in led]
-        b_l, m_l = sum(bytes_led), sum(msgs_led)
-        b_f = sum(loads[p]["nw_in"] for p in followed)
-        fraction = b_l / (b_l + ratio * b_f) if b_l + ratio * b_f > 0 else 1.0
-        even = 1 / len(led)
-        for p, by, ms in zip(led, bytes_led, msgs_led, strict=True):
-            share = 0.5 * (by / b_l if b_l > 0 else even) + 0.5 * (ms / m_l if m_l > 0 else even)
-            loads[p]["cpu"] = (cpu or 0.0) * fraction * share
-    for load in loads.values():
-        load.pop("messages_in", None)
+def _apportion_cpu(rates: pd.DataFrame, placement: _Placement, lead: np.ndarray, brokers, ratio) -> np.ndarray:
+    """cpu_p = c_b * leader_fraction_b * share_p (module docstring), per partition number; zero unled."""
+    nw_in, nw_out = rates.bytes_in.to_numpy() / KB, rates.bytes_out.to_numpy() / KB
+    msgs = rates.messages_in.to_numpy()
+    led = lead >= 0
+    by_leader = pd.DataFrame({"b": lead[led], "bytes": (nw_in + nw_out)[led], "msgs": msgs[led]}).groupby("b")
+    totals = by_leader.agg(b_l=("bytes", "sum"), m_l=("msgs", "sum"), n=("bytes", "size"))
+    pid, broker = placement.replicas.pid.to_numpy(), placement.replicas.broker.to_numpy()
+    following = lead[pid] != broker
+    b_f = pd.Series(nw_in[pid[following]]).groupby(broker[following]).sum()
+    totals["b_f"] = b_f.reindex(totals.index, fill_value=0.0)
+    totals["cpu"] = [(brokers[b].measured.get("cpu") if b in brokers else None) or 0.0 for b in totals.index]
+    denominator = totals.b_l + ratio * totals.b_f
+    totals["fraction"] = (totals.b_l / denominator.where(denominator > 0)).fillna(1.0)
+    per = totals.loc[lead[led]]
+    b_l, m_l, even = per.b_l.to_numpy(), per.m_l.to_numpy(), 1 / per.n.to_numpy()
+    by_bytes = np.divide((nw_in + nw_out)[led], b_l, out=even.copy(), where=b_l > 0)
+    by_msgs = np.divide(msgs[led], m_l, out=even.copy(), where=m_l > 0)
+    cpu = np.zeros(len(lead))
+    cpu[led] = per.cpu.to_numpy() * per.fraction.to_numpy() * (0.5 * by_bytes + 0.5 * by_msgs)
+    return cpu
 
 
-def _broker_load(loads, leaders, replicas, brokers, ratio) -> dict[int, dict[str, float]]:
+def _broker_load(loads: pd.DataFrame, placement: _Placement, lead, brokers, ratio) -> dict[int, dict[str, float]]:
     """Each broker's load by the spec's rules: leaders carry `load`, followers disk, nw_in and cpu * ratio."""
-    totals = {b: dict(ZERO) for b in brokers}
-    for p, rs in replicas.items():
-        for b in rs:
-            load, total = loads[p], totals.setdefault(b, dict(ZERO))
-            total["disk"] += load["disk"]
-            total["nw_in"] += load["nw_in"]
-            if leaders.get(p) == b:
-                total["nw_out"] += load["nw_out"]
-                total["cpu"] += load["cpu"]
-            else:
-                total["cpu"] += load["cpu"] * ratio
-    return dict(sorted(totals.items()))
+    pid, broker = placement.replicas.pid.to_numpy(), placement.replicas.broker.to_numpy()
+    leads = lead[pid] == broker
+    rows = loads.iloc[pid].reset_index(drop=True)
+    rows["nw_out"] = rows.nw_out.where(leads, 0.0)
+    rows["cpu"] = rows.cpu.where(leads, rows.cpu * ratio)
+    totals = rows.groupby(broker).sum().to_dict("index")
+    every = sorted(brokers.keys() | totals.keys())
+    return {int(b): {k: float(v) for k, v in totals.get(b, ZERO).items()} for b in every}
 
 
 def _mean(values: pd.Series) -> float | None:

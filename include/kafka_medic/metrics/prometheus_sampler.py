@@ -80,6 +80,10 @@ class PrometheusSampler:
         self.queries = queries or load_queries(None)
         self.timeout_s = timeout_s
 
+    @property
+    def cluster_id(self) -> str | None:
+        return self.admin.cluster_id
+
     def sample(self, ts: float) -> tuple[list[BrokerSample], list[PartitionSample]]:
         label = self.queries["broker_label"]
         readings: dict[int, BrokerReading] = {}

@@ -21,6 +21,10 @@ from kafka_medic.metrics.store import MetricsStore
 class Sampler(Protocol):
     source: str
 
+    @property
+    def cluster_id(self) -> str | None:
+        """The Kafka cluster id its last round saw: samples are stored under it, not under the name alone."""
+
     def sample(self, ts: float) -> tuple[list[BrokerSample], list[PartitionSample]]: ...
 
 
@@ -43,8 +47,8 @@ def sample_round(
         except (MedicError, OSError) as exc:
             report.errors[sampler.source] = str(exc)
             continue
-        report.broker_samples += store.add_broker_samples(cluster, brokers)
-        report.partition_samples += store.add_partition_samples(cluster, partitions)
+        report.broker_samples += store.add_broker_samples(cluster, brokers, sampler.cluster_id)
+        report.partition_samples += store.add_partition_samples(cluster, partitions, sampler.cluster_id)
     return report
 
 

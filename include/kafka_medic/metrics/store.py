@@ -9,6 +9,7 @@ databases and pandas handle without time-zone surprises.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Iterable, Iterator
 
 import pandas as pd
@@ -19,11 +20,16 @@ from kafka_medic.storage import StoreTables, inserted_id
 
 metadata = sa.MetaData()
 
+# One row per incarnation of a cluster: its name and the id Kafka gave it (NULL: written before ids
+# were recorded, or by a caller that does not know it). A cluster rebuilt under the same name is a new
+# row, so its samples never mix with the old one's.
 clusters = sa.Table(
     "clusters",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("kafka_cluster_id", sa.String(255)),
+    sa.UniqueConstraint("name", "kafka_cluster_id", name="uq_clusters_name_kafka_cluster_id"),
 )
 
 broker_samples = sa.Table(
@@ -51,48 +57,97 @@ partition_samples = sa.Table(
     *(sa.Column(name, sa.Double) for name in PARTITION_METRICS),
 )
 
+log = logging.getLogger(__name__)
+
+Incarnation = tuple[str, str | None]  # a cluster's name and its Kafka cluster id, when known
+
 BROKER_COLUMNS = [f.name for f in dataclasses.fields(BrokerSample)]
 PARTITION_COLUMNS = [f.name for f in dataclasses.fields(PartitionSample)]
+COLUMN_TYPES = {"broker": "int64", "partition": "int64", "alive": "bool", "leader": "bool", "reassigning": "bool"}
+
+
+def _clusters_by_kafka_id(conn: sa.Connection) -> None:
+    """Schema 0 -> 1: `clusters` gains kafka_cluster_id, and a name is unique per Kafka cluster id only.
+
+    SQLite cannot drop a constraint, so there the (small) table is rebuilt under the same ids; the
+    sample tables refer to it by name and keep working.
+    """
+    if conn.dialect.name == "sqlite":
+        rebuilt = clusters.to_metadata(sa.MetaData(), name="clusters_migrating")
+        rebuilt.create(conn)
+        old: sa.Select = sa.select(sa.column("id"), sa.column("name")).select_from(sa.table("clusters"))
+        conn.execute(rebuilt.insert().from_select(["id", "name"], old))
+        conn.execute(sa.text("DROP TABLE clusters"))
+        conn.execute(sa.text("ALTER TABLE clusters_migrating RENAME TO clusters"))
+        return
+    conn.execute(sa.text("ALTER TABLE clusters ADD COLUMN kafka_cluster_id VARCHAR(255)"))
+    for unique in sa.inspect(conn).get_unique_constraints("clusters"):
+        if unique["column_names"] == ["name"] and unique["name"]:
+            conn.execute(sa.text(f'ALTER TABLE clusters DROP CONSTRAINT "{unique["name"]}"'))
+    conn.execute(
+        sa.text("ALTER TABLE clusters ADD CONSTRAINT uq_clusters_name_kafka_cluster_id UNIQUE (name, kafka_cluster_id)")
+    )
 
 
 class MetricsStore(StoreTables):
-    """Batched writes and time-range reads of samples; the schema is created on first use."""
+    """Batched writes and time-range reads of samples; the schema is created or migrated on open.
+
+    Samples belong to one incarnation of a cluster: its name and its Kafka cluster id. Writers and
+    readers that know the id (the samplers, the live model) pass it as `kafka_cluster_id`; those that
+    only know the name (`kafka-medic load`) get its newest incarnation. Samples of another incarnation
+    are never returned, and the first time a store meets one it says so as a warning.
+    """
 
     metadata = metadata
     what = "metrics store"
+    migrations = (_clusters_by_kafka_id,)
 
     def __init__(self, url: str | None = None, batch_size: int = 5000) -> None:
         super().__init__(url)
         self.batch_size = batch_size
-        self._cluster_ids: dict[str, int] = {}
+        self._cluster_ids: dict[tuple[str, str | None], int] = {}
+        self._warned: set[str] = set()
 
-    def add_broker_samples(self, cluster: str, samples: Iterable[BrokerSample]) -> int:
-        return self._insert(broker_samples, cluster, (vars(s).copy() for s in samples))
+    def add_broker_samples(
+        self, cluster: str, samples: Iterable[BrokerSample], kafka_cluster_id: str | None = None
+    ) -> int:
+        return self._insert(broker_samples, (cluster, kafka_cluster_id), (vars(s).copy() for s in samples))
 
-    def add_partition_samples(self, cluster: str, samples: Iterable[PartitionSample]) -> int:
-        return self._insert(partition_samples, cluster, (vars(s).copy() for s in samples))
+    def add_partition_samples(
+        self, cluster: str, samples: Iterable[PartitionSample], kafka_cluster_id: str | None = None
+    ) -> int:
+        return self._insert(partition_samples, (cluster, kafka_cluster_id), (vars(s).copy() for s in samples))
 
-    def broker_samples(self, cluster: str, since: float, until: float) -> pd.DataFrame:
+    def broker_samples(
+        self, cluster: str, since: float, until: float, kafka_cluster_id: str | None = None
+    ) -> pd.DataFrame:
         """Samples with since <= ts < until, sorted by time; columns are BrokerSample's fields."""
-        return self._range(broker_samples, BROKER_COLUMNS, cluster, since, until)
+        return self._range(broker_samples, BROKER_COLUMNS, (cluster, kafka_cluster_id), since, until)
 
-    def partition_samples(self, cluster: str, since: float, until: float) -> pd.DataFrame:
+    def partition_samples(
+        self, cluster: str, since: float, until: float, kafka_cluster_id: str | None = None
+    ) -> pd.DataFrame:
         """Samples with since <= ts < until, sorted by time; columns are PartitionSample's fields."""
-        return self._range(partition_samples, PARTITION_COLUMNS, cluster, since, until)
+        return self._range(partition_samples, PARTITION_COLUMNS, (cluster, kafka_cluster_id), since, until)
 
-    def latest_partition_samples(self, cluster: str, since: float, until: float) -> pd.DataFrame:
+    def latest_partition_samples(
+        self, cluster: str, since: float, until: float, kafka_cluster_id: str | None = None
+    ) -> pd.DataFrame:
         """The last sample of each partition replica (per source) in [since, until): last known load."""
         t = partition_samples
-        return self._latest(
-            t, PARTITION_COLUMNS, [t.c.topic, t.c.partition, t.c.broker, t.c.source], cluster, since, until
-        )
+        key = [t.c.topic, t.c.partition, t.c.broker, t.c.source]
+        return self._latest(t, PARTITION_COLUMNS, key, (cluster, kafka_cluster_id), since, until)
 
-    def latest_broker_samples(self, cluster: str, since: float, until: float) -> pd.DataFrame:
+    def latest_broker_samples(
+        self, cluster: str, since: float, until: float, kafka_cluster_id: str | None = None
+    ) -> pd.DataFrame:
         """The last sample in which each broker answered (per source) in [since, until)."""
         t = broker_samples
-        return self._latest(t, BROKER_COLUMNS, [t.c.broker, t.c.source], cluster, since, until, t.c.alive)
+        return self._latest(
+            t, BROKER_COLUMNS, [t.c.broker, t.c.source], (cluster, kafka_cluster_id), since, until, t.c.alive
+        )
 
-    def _latest(self, t: sa.Table, columns: list[str], key: list, cluster: str, since, until, *where):
+    def _latest(self, t: sa.Table, columns: list[str], key: list, cluster: Incarnation, since, until, *where):
         cid = self._cluster_id(cluster, create=False)
         in_range = sa.and_(t.c.cluster_id == cid, t.c.ts >= since, t.c.ts < until, *where)
         last = sa.select(*key, sa.func.max(t.c.ts).label("ts")).where(in_range).group_by(*key).subquery()
@@ -106,7 +161,7 @@ class MetricsStore(StoreTables):
 
     def clusters(self) -> list[str]:
         with self.engine.connect() as conn:
-            return list(conn.scalars(sa.select(clusters.c.name).order_by(clusters.c.name)))
+            return list(conn.scalars(sa.select(clusters.c.name).distinct().order_by(clusters.c.name)))
 
     def prune(self, before: float) -> int:
         """Delete every sample older than `before` (epoch seconds) in every cluster; returns rows deleted."""
@@ -118,7 +173,7 @@ class MetricsStore(StoreTables):
                     deleted += conn.execute(old).rowcount
         return deleted
 
-    def _insert(self, table: sa.Table, cluster: str, rows: Iterable[dict]) -> int:
+    def _insert(self, table: sa.Table, cluster: Incarnation, rows: Iterable[dict]) -> int:
         cid = self._cluster_id(cluster, create=True)
         count = 0
         with self.engine.begin() as conn:
@@ -129,7 +184,7 @@ class MetricsStore(StoreTables):
                 count += len(batch)
         return count
 
-    def _range(self, table: sa.Table, columns: list[str], cluster: str, since: float, until: float):
+    def _range(self, table: sa.Table, columns: list[str], cluster: Incarnation, since: float, until: float):
         cid = self._cluster_id(cluster, create=False)
         query = (
             sa.select(*(table.c[name] for name in columns))
@@ -142,20 +197,37 @@ class MetricsStore(StoreTables):
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         frame = pd.DataFrame.from_records(rows, columns=columns)
-        metric_columns = [c for c in columns if c in BROKER_METRICS or c in PARTITION_METRICS or c == "ts"]
-        return frame.astype(dict.fromkeys(metric_columns, "float64"))
+        types = {c: COLUMN_TYPES.get(c, "float64") for c in columns if c not in ("topic", "source")}
+        return frame.astype(types)  # typed even when empty: the load model's masks and indices need it
 
-    def _cluster_id(self, cluster: str, create: bool) -> int | None:
+    def _cluster_id(self, cluster: Incarnation, create: bool) -> int | None:
+        """The row of this incarnation: the one with its Kafka id, else one written without an id (the
+        store's samples from before ids were recorded, claimed by the first id that comes), else a new
+        one when writing. Without an id: the newest incarnation of the name."""
         if cluster in self._cluster_ids:
             return self._cluster_ids[cluster]
+        name, kafka_id = cluster
         with self.engine.begin() as conn:
-            cid = conn.scalar(sa.select(clusters.c.id).where(clusters.c.name == cluster))
+            incarnations = sa.select(clusters.c.id, clusters.c.kafka_cluster_id).where(clusters.c.name == name)
+            rows = conn.execute(incarnations.order_by(clusters.c.id)).all()
+            ids = {known: cid for cid, known in rows}
+            cid = ids.get(kafka_id) if kafka_id is not None else (rows[-1].id if rows else None)
+            if cid is None and kafka_id is not None and None in ids:
+                cid = ids[None]
+                conn.execute(clusters.update().where(clusters.c.id == cid).values(kafka_cluster_id=kafka_id))
             if cid is None and create:
-                cid = inserted_id(conn, clusters.insert().values(name=cluster))
+                cid = inserted_id(conn, clusters.insert().values(name=name, kafka_cluster_id=kafka_id))
+        others = sorted(str(known) for known, other in ids.items() if other != cid and known is not None)
+        if others and name not in self._warned:
+            self._warned.add(name)
+            log.warning(
+                "samples of cluster %r from other Kafka clusters of that name (ids %s) are ignored: %s",
+                name, ", ".join(others),
+                f"this one is {kafka_id}" if kafka_id else "the newest is used",
+            )
         if cid is not None:
             self._cluster_ids[cluster] = cid
         return cid
-
 
 
 def _batches(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
