@@ -26,7 +26,14 @@ from fastapi.responses import JSONResponse
 
 from kafka_medic.errors import MedicError
 from kafka_medic.notify.approval import APPROVE, SLACK_CONN_ID
-from kafka_medic.notify.interactivity import ApprovalSettings, Decision, Refusal, parse_click, slack_responder
+from kafka_medic.notify.interactivity import (
+    MAX_BODY_BYTES,
+    ApprovalSettings,
+    Decision,
+    Refusal,
+    parse_click,
+    slack_responder,
+)
 from kafka_medic.notify.slack import SlackNotifier, SlackSettings
 
 URL_PREFIX = "/kafka-medic"
@@ -51,13 +58,14 @@ class SlackApprover(BaseUser):
 
 @app.post("/slack/interactivity")
 async def slack_interactivity(request: Request) -> JSONResponse:
-    body = await request.body()
+    body = await read_body(request, MAX_BODY_BYTES)
+    if body is None:
+        return _refuse(Refusal(413, f"request body over {MAX_BODY_BYTES} bytes"))
     conn = await run_in_threadpool(_slack_connection)
     settings = ApprovalSettings.from_connection(conn) if conn else ApprovalSettings.from_env()
     click = parse_click(settings.signing_secret, settings.approvers, request.headers, body)
     if isinstance(click, Refusal):
-        log.warning("refused a Slack interactivity request: %s", click.reason)
-        return JSONResponse({"ok": False, "error": click.reason}, status_code=click.status)
+        return _refuse(click)
     try:
         await run_in_threadpool(answer_approval, click, settings.approvers[click.user_id])
     except HTTPException as exc:
@@ -67,6 +75,24 @@ async def slack_interactivity(request: Request) -> JSONResponse:
     if click.message is not None:
         await run_in_threadpool(_mark_decided, conn, click)
     return JSONResponse({"ok": True, "decision": click.decision, "user": click.user_id})
+
+
+async def read_body(request: Request, limit: int) -> bytes | None:
+    """The request body, or None as soon as it passes `limit` bytes: an unauthenticated client sets the size.
+
+    Read chunk by chunk rather than trusting Content-Length, which a chunked or lying request does not honour.
+    """
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+def _refuse(refusal: Refusal) -> JSONResponse:
+    log.warning("refused a Slack interactivity request: %s", refusal.reason)
+    return JSONResponse({"ok": False, "error": refusal.reason}, status_code=refusal.status)
 
 
 def answer_approval(click: Decision, airflow_user_id: str) -> None:

@@ -8,6 +8,7 @@ import json
 from urllib.parse import urlencode
 
 import pytest
+from slack_sdk.signature import SignatureVerifier
 
 from kafka_medic.notify.approval import ApprovalRef
 from kafka_medic.notify.interactivity import (
@@ -30,8 +31,17 @@ REF = ApprovalRef("kafka_medic_heal", "manual__1", "approve")
 
 def click_body(action_id="kafka_medic_approve", user="U123", value=None, message=None) -> bytes:
     """Slack's form-encoded block_actions payload for a click on a button of `message` (ts, text, blocks)."""
+    return form_body(click_payload(action_id, user, value, message))
+
+
+def form_body(payload) -> bytes:
+    """A payload as Slack posts it: form-encoded JSON in the `payload` field."""
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def click_payload(action_id="kafka_medic_approve", user="U123", value=None, message=None) -> dict:
     message = message or {"ts": "1700000000.000100", "text": "Heal for dev", "blocks": [{"type": "header"}]}
-    payload = {
+    return {
         "type": "block_actions",
         "user": {"id": user, "username": "alice", "team_id": "T1"},
         "channel": {"id": "C42", "name": "kafka-ops"},
@@ -39,7 +49,6 @@ def click_body(action_id="kafka_medic_approve", user="U123", value=None, message
         "message": {"ts": message["ts"], "text": message["text"], "blocks": message["blocks"]},
         "actions": [{"action_id": action_id, "type": "button", "value": value or REF.to_value()}],
     }
-    return urlencode({"payload": json.dumps(payload)}).encode()
 
 
 def headers(body: bytes, timestamp: int = NOW, secret: str = SECRET) -> dict[str, str]:
@@ -50,6 +59,7 @@ def test_the_signature_is_hmac_sha256_of_v0_timestamp_body():
     body = click_body()
     expected = hmac.new(SECRET.encode(), f"v0:{NOW}:".encode() + body, hashlib.sha256).hexdigest()
     assert sign(SECRET, str(NOW), body) == "v0=" + expected
+    assert sign(SECRET, str(NOW), body) == SignatureVerifier(SECRET).generate_signature(timestamp=str(NOW), body=body)
 
 
 def test_a_signed_click_by_an_approver_is_a_decision():

@@ -30,7 +30,10 @@ class ApprovalRef:
     def from_value(cls, value: str) -> ApprovalRef:
         try:
             data = json.loads(value)
-            return cls(dag_id=str(data["dag_id"]), run_id=str(data["run_id"]), task_id=str(data["task_id"]),
-                       map_index=int(data.get("map_index", -1)))
-        except (ValueError, TypeError, KeyError) as exc:
+            ref = cls(dag_id=str(data["dag_id"]), run_id=str(data["run_id"]), task_id=str(data["task_id"]),
+                      map_index=int(data.get("map_index", -1)))
+            if not -1 <= ref.map_index < 2**31:  # Airflow's map_index column is a 32-bit integer
+                raise ValueError(f"map_index {ref.map_index} is not -1 or a 32-bit task index")
+            return ref
+        except (ValueError, TypeError, KeyError, OverflowError, RecursionError) as exc:
             raise MedicError(f"button value is not an approval reference: {exc}") from exc

@@ -8,16 +8,16 @@ plugin only maps the result to HTTP and to the HITL response.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import os
+import re
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
-
-from slack_sdk.signature import SignatureVerifier
 
 from kafka_medic.errors import MedicError
 from kafka_medic.notify.approval import APPROVE, REJECT, ApprovalRef
@@ -25,6 +25,10 @@ from kafka_medic.notify.slack import MessageRef
 from kafka_medic.notify.summary import APPROVE_ACTION_ID, REJECT_ACTION_ID
 
 MAX_AGE_S = 300
+# Slack's interactivity payloads are a few KiB (the message's blocks included); a body past this is not Slack.
+MAX_BODY_BYTES = 64 * 1024
+TIMESTAMP = re.compile(r"[0-9]+")  # ASCII digits only: str.isdigit() also takes "²", which int() refuses
+MAX_TIMESTAMP_DIGITS = 15  # Unix seconds; a longer one is no time Slack could have sent (and int() may refuse it)
 SECRET_ENV, APPROVERS_ENV = "KAFKA_MEDIC_SLACK_SIGNING_SECRET", "KAFKA_MEDIC_SLACK_APPROVERS"
 SIGNATURE_HEADER, TIMESTAMP_HEADER = "x-slack-signature", "x-slack-request-timestamp"
 DECISIONS = {APPROVE_ACTION_ID: APPROVE, REJECT_ACTION_ID: REJECT}
@@ -102,11 +106,13 @@ class Refusal:
 
 
 def sign(signing_secret: str, timestamp: str, body: bytes) -> str:
-    """Slack's v0 signature of a request body (what Slack puts in X-Slack-Signature), as slack-sdk makes it."""
-    signature = SignatureVerifier(signing_secret).generate_signature(timestamp=timestamp, body=body)
-    if signature is None:  # slack-sdk makes none only without a timestamp
-        raise MedicError("slack-sdk made no request signature")
-    return signature
+    """Slack's v0 signature of a request body (what Slack puts in X-Slack-Signature).
+
+    Computed over the body's bytes as they came, as slack-sdk does for UTF-8 bodies; slack-sdk decodes the
+    body first, so a body that is not UTF-8 would raise instead of simply failing the signature.
+    """
+    message = b"v0:" + timestamp.encode() + b":" + body
+    return "v0=" + hmac.new(signing_secret.encode(), message, hashlib.sha256).hexdigest()
 
 
 def verify_request(
@@ -122,10 +128,15 @@ def verify_request(
     signature = headers.get(SIGNATURE_HEADER, "")
     if not signing_secret:
         return Refusal(401, "no signing secret configured")
-    if not timestamp.isdigit() or not hmac.compare_digest(sign(signing_secret, timestamp, body), signature):
+    if len(body) > MAX_BODY_BYTES:
+        return Refusal(413, f"request body over {MAX_BODY_BYTES} bytes")
+    # Headers are whatever the client sent (Starlette decodes them as Latin-1): compare bytes, never str,
+    # since hmac.compare_digest raises on a non-ASCII str.
+    expected = sign(signing_secret, timestamp, body).encode()
+    if not TIMESTAMP.fullmatch(timestamp) or not hmac.compare_digest(expected, signature.encode("utf-8", "replace")):
         return Refusal(401, "bad signature")
     now = time.time() if now is None else now
-    if abs(now - int(timestamp)) > MAX_AGE_S:
+    if len(timestamp) > MAX_TIMESTAMP_DIGITS or abs(now - int(timestamp)) > MAX_AGE_S:
         return Refusal(401, "stale timestamp")
     return None
 
@@ -145,26 +156,55 @@ def parse_click(
     if refusal is not None:
         return refusal
     try:
-        payload = json.loads(parse_qs(body.decode())["payload"][0])
-        user = payload["user"]
-        action = next(a for a in payload["actions"] if a.get("action_id") in DECISIONS)
-        approval = ApprovalRef.from_value(action["value"])
-    except (KeyError, IndexError, StopIteration, TypeError, ValueError, MedicError) as exc:
+        click = _read_click(body)
+    except (KeyError, IndexError, StopIteration, TypeError, ValueError, RecursionError, MedicError) as exc:
         return Refusal(400, f"not a kafka-medic approval click: {exc}")
-    user_id = str(user.get("id", ""))
-    if user_id not in allowed_users:
-        return Refusal(403, f"user {user_id} not allowed")
-    user_name = user.get("username") or user.get("name") or user_id
+    if click.user_id not in allowed_users:
+        return Refusal(403, f"user {click.user_id} not allowed")
+    return click
+
+
+def _read_click(body: bytes) -> Decision:
+    """The decision in a signed block_actions payload; TypeError/ValueError/KeyError when it is not one.
+
+    The payload is signed but still checked field by field: a signature proves who sent it, not its shape.
+    """
+    payload = _mapping(json.loads(parse_qs(body.decode())["payload"][0]), "payload")
+    user = _mapping(payload["user"], "user")
+    user_id = _text(user.get("id", ""), "user.id")
+    user_name = _text(user.get("username") or user.get("name") or user_id, "user.username")
+    actions = payload["actions"]
+    if not isinstance(actions, list):
+        raise TypeError(f"actions is {type(actions).__name__}, not a list")
+    action = next(a for a in actions if isinstance(a, Mapping) and a.get("action_id") in DECISIONS)
+    approval = ApprovalRef.from_value(_text(action["value"], "actions[].value"))
     decision = DECISIONS[action["action_id"]]
-    message = payload.get("message") or {}
-    channel = (payload.get("channel") or {}).get("id") or (payload.get("container") or {}).get("channel_id")
+    message = _mapping(payload.get("message") or {}, "message")
+    channel = _text(_mapping(payload.get("channel") or {}, "channel").get("id")
+                    or _mapping(payload.get("container") or {}, "container").get("channel_id") or "", "channel id")
+    ts = _text(message.get("ts") or "", "message.ts")
+    blocks = message.get("blocks") or []
+    if not isinstance(blocks, list):
+        raise TypeError(f"message.blocks is {type(blocks).__name__}, not a list")
     return Decision(
         decision=decision,
         user_id=user_id,
         user_name=user_name,
         approval=approval,
         reason=f"{'approved' if decision == APPROVE else 'rejected'} in Slack by {user_name} ({user_id})",
-        message=MessageRef(channel=channel, ts=message["ts"]) if channel and message.get("ts") else None,
-        text=message.get("text", ""),
-        blocks=list(message.get("blocks") or []),
+        message=MessageRef(channel=channel, ts=ts) if channel and ts else None,
+        text=_text(message.get("text", ""), "message.text"),
+        blocks=blocks,
     )
+
+
+def _mapping(value: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{what} is {type(value).__name__}, not an object")
+    return value
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{what} is {type(value).__name__}, not a string")
+    return value
