@@ -11,13 +11,12 @@ CPU percent of the broker (so at most 100)::
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kafka_medic.errors import MedicError
+from kafka_medic.limits import INT32_MAX, MIN_CAPACITY, OutOfLimits, check_number, parse_json, read_bounded
 
 RESOURCES = ("disk", "nw_in", "nw_out", "cpu")
 # A capacity for a dev machine when no file is given: the spec's example broker.
@@ -50,10 +49,12 @@ def load_capacities(path: str | Path | None) -> Capacities:
     if path is None:
         return parse_capacities({"default": DEFAULT_CAPACITY}, "built-in default")
     try:
-        data = json.loads(Path(path).read_text())
+        data = parse_json(read_bounded(path))
     except OSError as exc:
         raise MedicError(f"cannot read capacity file {path}: {exc.strerror}") from exc
-    except json.JSONDecodeError as exc:
+    except OutOfLimits as exc:
+        raise MedicError(f"capacity file {path} {exc}") from exc
+    except ValueError as exc:  # bad JSON, or bytes that are not UTF-8
         raise MedicError(f"capacity file {path} is not JSON: {exc}") from exc
     return parse_capacities(data, str(path))
 
@@ -72,7 +73,7 @@ def parse_capacities(data: Any, source: str) -> Capacities:
     for key, raw in data.items():
         if key == "default":
             continue
-        if not (isinstance(key, str) and key.isdigit()):
+        if not (isinstance(key, str) and key.isascii() and key.isdigit() and int(key) <= INT32_MAX):
             raise MedicError(f"capacity file {source}: entry {key!r} is neither 'default' nor a broker id")
         entry = _entry(raw, source, key)
         brokers[int(key)] = _capacity({**default_raw, **entry}, source, key)
@@ -106,9 +107,7 @@ def _capacity(raw: dict[str, Any], source: str, name: str) -> BrokerCapacity:
 
 
 def _positive(value: Any, source: str, name: str, what: str) -> float:
-    number = isinstance(value, int | float) and not isinstance(value, bool)
-    if not number or not math.isfinite(value) or value <= 0:
-        raise MedicError(
-            f"capacity file {source}: entry {name!r}: {what} must be a positive number, got {value!r}"
-        )
-    return float(value)
+    try:
+        return check_number(value, low=MIN_CAPACITY)
+    except OutOfLimits as exc:
+        raise MedicError(f"capacity file {source}: entry {name!r}: {what} {exc}") from None

@@ -7,11 +7,20 @@ Every error is one line of the form "<entry>: <what is wrong>", e.g.
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any
 
+from kafka_medic.limits import (
+    INT32_MAX,
+    MAX_NUMBER,
+    OutOfLimits,
+    check_int,
+    check_number,
+    check_text,
+    parse_json,
+    read_bounded,
+)
 from kafka_medic.model.cluster import ModelError
 
 _MISSING = object()
@@ -39,8 +48,10 @@ class Fields:
 
     def string(self, key: str, default: Any = _MISSING, nullable: bool = False) -> Any:
         value = self._get(key, default)
-        if value is default or (nullable and value is None) or isinstance(value, str):
+        if value is default or (nullable and value is None):
             return value
+        if isinstance(value, str):
+            return self._checked(key, check_text, value)
         raise self.fail(f"{key!r} must be a string, got {_kind(value)}")
 
     def boolean(self, key: str, default: Any = _MISSING) -> bool:
@@ -55,13 +66,8 @@ class Fields:
             return None
         return self._check_int(key, value)
 
-    def number(self, key: str, default: Any = _MISSING, minimum: float | None = 0.0) -> float:
-        value = self._get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise self.fail(f"{key!r} must be a finite number, got {_kind(value)}")
-        if minimum is not None and value < minimum:
-            raise self.fail(f"{key!r} must be >= {minimum:g}, got {value!r}")
-        return float(value)
+    def number(self, key: str, default: Any = _MISSING, minimum: float = 0.0, maximum: float = MAX_NUMBER) -> float:
+        return self._checked(key, check_number, self._get(key, default), minimum, maximum)
 
     def int_list(self, key: str, default: Any = _MISSING) -> list[int]:
         value = self._get(key, default)
@@ -83,9 +89,14 @@ class Fields:
         return value
 
     def _check_int(self, key: str, value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(f"{key!r} must be an integer, got {_kind(value)}")
-        return value
+        """Broker ids, partition numbers and leaders: Kafka's int32 ids, never negative in a model file."""
+        return self._checked(key, check_int, value, 0, INT32_MAX)
+
+    def _checked(self, key: str, check: Any, value: Any, *bounds: Any) -> Any:
+        try:
+            return check(value, *bounds)
+        except OutOfLimits as exc:
+            raise self.fail(f"{key!r} {exc}") from None
 
 
 def check_format(fields: Fields, expected: str) -> None:
@@ -105,13 +116,17 @@ def entry_name(item: Any) -> str:
 
 
 def read_json(path: str | os.PathLike) -> Any:
-    """Parse a JSON file; errors name the file and the line/column of bad JSON."""
+    """Parse a JSON file within the limits of kafka_medic.limits; errors name the file and what is wrong."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        data = read_bounded(path)
+    except (OSError, OutOfLimits) as exc:
         raise ModelError(f"cannot read {path}: {exc}") from exc
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return parse_json(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ModelError(f"{path}: not UTF-8 text: {exc}") from exc
+    except OutOfLimits as exc:
+        raise ModelError(f"{path} {exc}") from exc
     except json.JSONDecodeError as exc:
         raise ModelError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
     except ValueError as exc:
@@ -124,10 +139,6 @@ def write_json(data: Any, path: str | os.PathLike) -> None:
     tmp = target.with_name(f".{target.name}.tmp")
     tmp.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     os.replace(tmp, target)
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number in JSON")
 
 
 def _kind(value: Any) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from kafka_medic.limits import MIN_CAPACITY
 from kafka_medic.model.broker_sets import parse_broker_sets
 from kafka_medic.model.cluster import RESOURCES, Broker, ClusterModel, ModelError, Partition
 from kafka_medic.model.fields import Fields, check_format, entry_name, read_json, write_json
@@ -98,7 +99,7 @@ def _parse_broker(item: Any, index: int) -> Broker:
         id=broker_id,
         rack=fields.string("rack", default=None, nullable=True),
         alive=fields.boolean("alive"),
-        capacity={r: capacity.number(r) for r in RESOURCES},
+        capacity={r: capacity.number(r, minimum=MIN_CAPACITY) for r in RESOURCES},
         excluded=fields.boolean("excluded", default=False),
         decommission=fields.boolean("decommission", default=False),
         host=fields.string("host", default=None, nullable=True),

@@ -1,0 +1,139 @@
+"""Input limits, in one place: how big a file, how deep its JSON, how large a number may be.
+
+Every file kafka-medic reads (models, proposals, capacities) and every numeric CLI option goes through
+these checks, so a damaged or hostile input is refused in one line naming the bad value and what is
+valid, instead of growing memory without bound (/dev/zero), blocking forever (a FIFO), overflowing
+numpy (a load of 1e308) or failing with a traceback much later (a broker id of 2**63 reaching int32
+arrays, a lone surrogate reaching the terminal).
+
+A check raises `OutOfLimits` (a ValueError) with a message that reads after the value's name, e.g.
+"must be an integer from 0 to 2147483647, got 10000000000"; the caller adds the name and its own
+error type (a model file's entry label, an argparse option).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import stat
+from typing import Any
+
+MAX_FILE_BYTES = 256 * 2**20  # a model of a million partitions is about 200 MB
+MAX_JSON_DEPTH = 32  # model, proposal and capacity files nest 5 deep
+INT32_MAX = 2**31 - 1  # Kafka broker ids and partition numbers are int32
+JSON_SAFE_INT = 2**53  # past this an integer is no longer exact in JavaScript or as a float
+MAX_NUMBER = 1e15  # loads, capacities, rates: far past any broker, and far from float overflow when summed
+MIN_CAPACITY = 1e-6  # a capacity divides loads: 1e-300 makes every utilisation infinite
+
+
+class OutOfLimits(ValueError):
+    """A value outside what kafka-medic accepts; the message says what is valid."""
+
+
+def read_bounded(path: str | os.PathLike, limit: int = MAX_FILE_BYTES) -> bytes:
+    """A regular file's bytes, refusing anything else before reading it.
+
+    Opened non-blocking so a FIFO is refused instead of waiting for a writer, checked to be a regular file
+    (a device such as /dev/zero never ends), and read at most `limit` + 1 bytes in case it grows meanwhile.
+    Raises OSError (cannot open) or OutOfLimits.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise OutOfLimits(f"is {_file_kind(mode)}, not a regular file")
+    with os.fdopen(fd, "rb") as file:
+        data = file.read(limit + 1)
+    if len(data) > limit:
+        raise OutOfLimits(f"is over {limit // 2**20} MiB, the most kafka-medic reads")
+    return data
+
+
+def parse_json(data: bytes | str) -> Any:
+    """JSON with finite numbers, JSON-safe integers, at most MAX_JSON_DEPTH levels and valid Unicode text.
+
+    Raises OutOfLimits for a value out of limits, json.JSONDecodeError (a ValueError) for bad JSON.
+    """
+    try:
+        value = json.loads(data, parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_safe_int)
+    except RecursionError:
+        raise OutOfLimits(f"is nested more than {MAX_JSON_DEPTH} levels deep") from None
+    _check_tree(value)
+    return value
+
+
+def check_int(value: Any, low: int, high: int) -> int:
+    """An integer (not a bool) from `low` to `high`."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise OutOfLimits(f"must be an integer from {low} to {high}, got {_show(value)}")
+    return value
+
+
+def check_number(value: Any, low: float = 0.0, high: float = MAX_NUMBER, low_inclusive: bool = True) -> float:
+    """A finite number from `low` (or above it, when not `low_inclusive`) to `high`, as a float."""
+    positive = low > 0 or not low_inclusive
+    kind = "a positive number" if positive else "a finite number"
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise OutOfLimits(f"must be {kind}, got {_show(value)}")
+    if value < low or (value == low and not low_inclusive):
+        if not positive:
+            raise OutOfLimits(f"must be >= {low:g}, got {_show(value)}")
+        raise OutOfLimits(f"must be {kind}, got {_show(value)}" + (f" (at least {low:g})" if low_inclusive else ""))
+    if value > high:
+        raise OutOfLimits(f"must be <= {high:g}, got {_show(value)}")
+    return float(value)
+
+
+def check_text(value: str) -> str:
+    """Text that can be written out: JSON's \\ud800 escapes make lone surrogates, which no encoder writes."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise OutOfLimits(f"has a lone surrogate at character {exc.start}: {_show(value)}") from None
+    return value
+
+
+def _check_tree(value: Any) -> None:
+    """Depth and text of every node, iteratively (a recursive walk would itself overflow on deep input)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, str):
+            check_text(node)
+        elif isinstance(node, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise OutOfLimits(f"is nested more than {MAX_JSON_DEPTH} levels deep")
+            if isinstance(node, dict):
+                stack.extend((key, depth) for key in node)
+                stack.extend((item, depth + 1) for item in node.values())
+            else:
+                stack.extend((item, depth + 1) for item in node)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise OutOfLimits(f"has {name}, which is not a number in JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise OutOfLimits(f"has the number {_show(text)}, beyond the range of a float")
+    return value
+
+
+def _safe_int(text: str) -> int:
+    if len(text.lstrip("-")) > 16 or abs(value := int(text)) > JSON_SAFE_INT:
+        raise OutOfLimits(f"has the integer {_show(text)}, beyond ±2**53")
+    return value
+
+
+def _show(value: Any) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= 40 else f"{shown[:30]}...({len(shown)} characters)"
+
+
+def _file_kind(mode: int) -> str:
+    kinds = {stat.S_ISDIR: "a directory", stat.S_ISFIFO: "a FIFO", stat.S_ISCHR: "a character device",
+             stat.S_ISBLK: "a block device", stat.S_ISSOCK: "a socket"}
+    return next((name for test, name in kinds.items() if test(mode)), "not a regular file")
