@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from kafka_medic.cli.output import add_json_flag, print_json, print_table
 from kafka_medic.cli.target import add_cluster_args, resolve_cluster
+from kafka_medic.cli.values import integer, positive_number
 from kafka_medic.errors import MedicError
 from kafka_medic.executor.batches import plan_batches
 from kafka_medic.executor.journal import Journal
@@ -17,6 +18,7 @@ from kafka_medic.executor.report import report_lines
 from kafka_medic.executor.run import execute, stop
 from kafka_medic.executor.tasks import REPLICA, refuse_invalid, tasks_for
 from kafka_medic.kafka.reader import read_cluster_state
+from kafka_medic.limits import MAX_NUMBER
 from kafka_medic.model import load_proposal
 from kafka_medic.units import MB
 
@@ -29,16 +31,16 @@ def register(subparsers) -> None:
     run.add_argument("--throttle", metavar="MB/s|auto",
                      help="replication throttle per broker in MB/s, or 'auto' for measured headroom")
     run.add_argument("--capacity", help="capacity file for --throttle auto")
-    run.add_argument("--throttle-interval", type=float, default=60.0, metavar="SECONDS",
+    run.add_argument("--throttle-interval", type=positive_number(), default=60.0, metavar="SECONDS",
                      help="--throttle auto: recompute the rates from the latest samples this often (default 60)")
     run.add_argument("--concurrency", type=int, default=5, help="concurrent replica moves per broker (default 5)")
     run.add_argument("--max-moves", type=int, default=50, help="concurrent replica moves in the cluster (default 50)")
     run.add_argument("--strategy", default="min_isr_first,large_first",
                      help=f"comma-separated ordering of moves, from: {', '.join(STRATEGIES)}")
-    run.add_argument("--poll", type=float, default=1.0, help="seconds between progress checks (default 1)")
-    run.add_argument("--stall-alert", type=float, default=60.0, metavar="SECONDS",
+    run.add_argument("--poll", type=positive_number(), default=1.0, help="seconds between progress checks (default 1)")
+    run.add_argument("--stall-alert", type=positive_number(), default=60.0, metavar="SECONDS",
                      help="alert when a move's gap to its leader has not closed for this long (default 60)")
-    run.add_argument("--task-timeout", type=float, metavar="SECONDS",
+    run.add_argument("--task-timeout", type=positive_number(), metavar="SECONDS",
                      help="stop the execution (rolling back) when a move runs longer (default: 3x its size at "
                           "the throttle, at least 10 minutes)")
     run.add_argument("--zk-submission", choices=ZK_SUBMISSIONS, default="auto",
@@ -49,7 +51,7 @@ def register(subparsers) -> None:
 
     listing = subparsers.add_parser("executions", help="recent executions and their outcome")
     listing.add_argument("--cluster", help="only this cluster")
-    listing.add_argument("--limit", type=int, default=20)
+    listing.add_argument("--limit", type=integer(), default=20)
     add_json_flag(listing)
     listing.set_defaults(func=run_executions)
 
@@ -141,10 +143,9 @@ def _throttle(value: str | None) -> float | None:
     if value is None or value == "auto":
         return None
     try:
-        rate = float(value)
-    except ValueError:
-        raise MedicError(f"--throttle {value!r} is neither a number of MB/s nor 'auto'") from None
-    return rate * MB
+        return positive_number(MAX_NUMBER / MB)(value) * MB
+    except argparse.ArgumentTypeError as exc:
+        raise MedicError(f"--throttle {value!r} is neither a number of MB/s nor 'auto': {exc}") from None
 
 
 def _log(line: str) -> None:

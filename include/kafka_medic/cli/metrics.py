@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from kafka_medic.capacity import load_capacities
 from kafka_medic.cli.output import add_json_flag, print_json, print_table
 from kafka_medic.cli.target import add_cluster_args, resolve_cluster
+from kafka_medic.cli.values import fraction, integer, positive_number
 from kafka_medic.errors import MedicError
 
 if TYPE_CHECKING:
@@ -33,10 +34,11 @@ def add_store_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def add_window_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--window", type=float, default=300.0, metavar="SECONDS", help="window length (300)")
-    parser.add_argument("--windows", type=int, default=5, help="number of complete windows to use (5)")
+    parser.add_argument("--window", type=positive_number(), default=300.0, metavar="SECONDS",
+                        help="window length (300)")
+    parser.add_argument("--windows", type=integer(), default=5, help="number of complete windows to use (5)")
     parser.add_argument(
-        "--min-valid-ratio", type=float, default=0.95, help="share of partitions that must be complete (0.95)"
+        "--min-valid-ratio", type=fraction(), default=0.95, help="share of partitions that must be complete (0.95)"
     )
 
 

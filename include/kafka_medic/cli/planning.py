@@ -8,9 +8,11 @@ import sys
 
 from kafka_medic.cli.output import add_json_flag, print_json, print_table
 from kafka_medic.cli.state import add_snapshot_args
+from kafka_medic.cli.values import SEED_MAX, integer, positive_number
 from kafka_medic.errors import MedicError
 from kafka_medic.goals import Thresholds, check, check_goal_names
 from kafka_medic.goals.base import DEFAULT_CAPACITY_THRESHOLDS
+from kafka_medic.limits import MAX_NUMBER
 from kafka_medic.model import ClusterModel, load_model, proposal_to_dict, save_proposal
 from kafka_medic.model.broker_sets import load_broker_sets
 from kafka_medic.optimizer import PlanOptions, plan, render_summary
@@ -34,7 +36,7 @@ def register(subparsers) -> None:
     planner.add_argument("--exclude-brokers", metavar="IDS", type=_ids, default=[],
                          help="brokers that receive no replica and no leadership (comma-separated ids)")
     planner.add_argument("--max-replica-moves", type=int, metavar="N")
-    planner.add_argument("--seed", type=int, default=0, help="tie-break seed (default 0)")
+    planner.add_argument("--seed", type=integer(0, SEED_MAX), default=0, help="tie-break seed (default 0)")
     planner.add_argument("--output", "-o", metavar="FILE", help="write the proposal JSON here")
     planner.add_argument("--show-moves", type=int, default=20, metavar="N", help="moves listed (default 20)")
     planner.add_argument(
@@ -168,7 +170,7 @@ def _thresholds(args: argparse.Namespace) -> Thresholds:
         if not comma:
             raise MedicError(f"{option}: expected LOW,HIGH around the mean, e.g. 0.9,1.1")
         fields["balance_lower"] = _fraction(low, option)
-        fields["balance_upper"] = _fraction(high, option, maximum=None)
+        fields["balance_upper"] = _fraction(high, option, maximum=MAX_NUMBER)
         if fields["balance_lower"] > 1 or fields["balance_upper"] < 1:
             raise MedicError(f"{option}: expected LOW <= 1 <= HIGH, e.g. 0.9,1.1")
     if args.max_replicas_per_broker is not None:
@@ -180,16 +182,11 @@ def _thresholds(args: argparse.Namespace) -> Thresholds:
     return Thresholds(**fields)
 
 
-def _fraction(text: str, option: str, maximum: float | None = 1.0) -> float:
+def _fraction(text: str, option: str, maximum: float = 1.0) -> float:
     try:
-        value = float(text)
-    except ValueError:
-        raise MedicError(f"{option}: {text!r} is not a number") from None
-    if value <= 0 or (maximum is not None and value > maximum):
-        raise MedicError(
-            f"{option}: {text!r} must be above 0" + (f" and at most {maximum}" if maximum else "")
-        )
-    return value
+        return positive_number(maximum)(text)
+    except argparse.ArgumentTypeError as exc:
+        raise MedicError(f"{option}: {exc}") from None
 
 
 def _goal_list(text: str) -> list[str]:
