@@ -64,6 +64,7 @@ def test_meaningless_option_values_are_refused(argv, model, capsys, tmp_path, mo
     (tmp_path / "p.json").write_text("{}")
     code, err = run([model if a == "MODEL" else a for a in argv], capsys)
     assert_one_line_error(code, err)
+    assert argv[-2] in err  # refused for the option, not for the (empty) proposal file
 
 
 NUMBERS = st.sampled_from(["nan", "inf", "-inf", "0", "-1", "1e400", "-0", str(10**30), "1e-400", "", "x", "0x10"])
@@ -76,6 +77,7 @@ def test_property_execute_options(option, value, capsys, tmp_path):
     proposal = tmp_path / "missing.json"
     code, err = run(["execute", "--proposal", str(proposal), f"{option}={value}"], capsys)
     assert_one_line_error(code, err)
+    assert f"argument {option}:" in err
 
 
 def damage(text: str, data) -> str:

@@ -28,7 +28,7 @@ def register(subparsers) -> None:
     add_cluster_args(run)
     run.add_argument("--proposal", required=True, help="proposal file (kafka-medic plan --output)")
     run.add_argument("--dry-run", action="store_true", help="show the batches and stop there")
-    run.add_argument("--throttle", metavar="MB/s|auto",
+    run.add_argument("--throttle", metavar="MB/s|auto", type=_throttle_option,
                      help="replication throttle per broker in MB/s, or 'auto' for measured headroom")
     run.add_argument("--capacity", help="capacity file for --throttle auto")
     run.add_argument("--throttle-interval", type=positive_number(), default=60.0, metavar="SECONDS",
@@ -139,13 +139,15 @@ def _dry_run(config, proposal, options: ExecutionOptions, as_json: bool) -> int:
     return 0
 
 
+def _throttle_option(text: str) -> str:
+    """'auto' or a positive number of MB/s, checked when the options are parsed (before any file is read)."""
+    if text != "auto":
+        positive_number(MAX_NUMBER / MB)(text)
+    return text
+
+
 def _throttle(value: str | None) -> float | None:
-    if value is None or value == "auto":
-        return None
-    try:
-        return positive_number(MAX_NUMBER / MB)(value) * MB
-    except argparse.ArgumentTypeError as exc:
-        raise MedicError(f"--throttle {value!r} is neither a number of MB/s nor 'auto': {exc}") from None
+    return None if value is None or value == "auto" else float(value) * MB
 
 
 def _log(line: str) -> None:
