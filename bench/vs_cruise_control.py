@@ -239,8 +239,9 @@ def _spread(placement: Placement) -> dict[str, float | None]:
 
 
 def target(medic: dict, cc: dict) -> dict:
-    """Issue 12's target for one model: >= 10x faster (whole process), max/mean no worse on any
-    resource (as the table shows them, to 2 decimals), data moved no more."""
+    """Issue 12's target for one model: >= 10x faster (whole process, wall), max/mean no worse on any
+    resource (as the table shows them, to 2 decimals), data moved no more. The CPU-time ratio is
+    recorded beside the wall-time one, as the figure the machine's load moves less."""
     if "utilisation_after" not in cc:
         return {"comparable": False}
     worse = [r for r in RESOURCES
@@ -248,6 +249,7 @@ def target(medic: dict, cc: dict) -> dict:
     return {
         "comparable": True,
         "speedup": round(cc["wall_s"] / medic["wall_s"], 2),
+        "cpu_ratio": round(cc["cpu_s"] / medic["cpu_s"], 2),
         "ten_times_faster": cc["wall_s"] >= 10 * medic["wall_s"],
         "resources_worse": worse,
         "data_no_more": medic["data_moved_mb"] <= cc["data_moved_mb"],
@@ -292,7 +294,7 @@ def _mb(peak: float | None) -> str:
 def _target(t: dict) -> str:
     if not t["comparable"]:
         return "no Cruise Control plan"
-    parts = [f"{t['speedup']:.1f}x {'>=' if t['ten_times_faster'] else '<'} 10x"]
+    parts = [f"{t['speedup']:.1f}x {'>=' if t['ten_times_faster'] else '<'} 10x (cpu {t['cpu_ratio']:.1f}x)"]
     parts += [f"worse: {', '.join(t['resources_worse'])}" if t["resources_worse"] else "max/mean no worse"]
     parts += ["data no more" if t["data_no_more"] else "MORE data"]
     return "; ".join(parts)
