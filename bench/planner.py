@@ -79,8 +79,7 @@ def main() -> int:
 def run_one(size: str, heterogeneous: bool, seed: int, partitions_per_topic: int, hot_nw_out: float) -> dict:
     scenario = replace(SIZES[size], heterogeneous=heterogeneous, partitions_per_topic=partitions_per_topic)
     if hot_nw_out:
-        disk, nw_in, _, cpu = scenario.utilisation
-        scenario = replace(scenario, utilisation=(disk, nw_in, hot_nw_out / scenario.replication_factor, cpu))
+        scenario = with_hot_nw_out(scenario, hot_nw_out)
     model = synthetic_model(scenario, seed=seed, cluster=f"bench-{size}")
     load = os.getloadavg()[0]
     wall, cpu = time.perf_counter(), time.process_time()
@@ -115,6 +114,13 @@ def run_one(size: str, heterogeneous: bool, seed: int, partitions_per_topic: int
         },
         "round_robin": round_robin_stats(model, seed, s["data_lower_bound_mb"]),
     }
+
+
+def with_hot_nw_out(scenario: Scenario, factor: float) -> Scenario:
+    """The scenario with nw_out scaled so that potential nw_out (every replica's partition's leader
+    nw_out) totals `factor` x the nw_out capacity of the brokers that keep data."""
+    disk, nw_in, _, cpu = scenario.utilisation
+    return replace(scenario, utilisation=(disk, nw_in, factor / scenario.replication_factor, cpu))
 
 
 def round_robin_stats(model: ClusterModel, seed: int, lower_bound_mb: float) -> dict:
