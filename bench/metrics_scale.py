@@ -1,0 +1,173 @@
+"""The metrics store at fleet scale: a synthetic fleet sampled each minute for simulated hours, then its load model.
+
+.venv/bin/python bench/metrics_scale.py [--brokers 1000 --partitions 100000 --hours 24] [--store URL] [--output FILE]
+
+Time is simulated, not waited: each round is one `sample_round` (what the sample DAG runs) of a
+synthetic sampler at the next minute's timestamp, so the store sees exactly the sampler's writes.
+The fleet: 3 replicas per partition on random brokers, log-normal leader rates and sizes per
+partition with +-10% noise per round, sizes growing; 1% of partitions reassigning during the second
+hour (flags the load model must exclude). After the run: rows and bytes in the store, ingest time
+per round (the store's share: the sampler's own generation time is measured and taken out), and the
+build of the load model over the complete 1 h windows the simulated time allows (up to 24).
+Peak RSS is the process's high-water mark, before the build (the rounds hold one round of rows at a
+time) and after it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import sqlalchemy as sa
+
+from kafka_medic.metrics.load_model import build_load_model
+from kafka_medic.metrics.sample import BrokerSample, PartitionSample
+from kafka_medic.metrics.sampling import sample_round
+from kafka_medic.metrics.store import MetricsStore
+
+CLUSTER, KAFKA_ID = "fleet", "bench-fleet"
+HOUR = 3600.0
+START = 1_800_000_000.0  # a whole hour, so windows line up with the simulated hours
+
+
+class FleetSampler:
+    """One round of the synthetic fleet: every replica's size, the leaders' rates, every broker's CPU."""
+
+    source = "bench"
+    cluster_id = KAFKA_ID
+
+    def __init__(self, brokers: int, partitions: int, per_topic: int, seed: int = 1) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.brokers = brokers
+        self.topics = [f"topic-{p // per_topic}" for p in range(partitions)]
+        self.numbers = [p % per_topic for p in range(partitions)]
+        pick = random.Random(seed)
+        self.placement = [pick.sample(range(1, brokers + 1), 3) for _ in range(partitions)]
+        self.bytes_in = self.rng.lognormal(np.log(20e3), 1.0, partitions)
+        self.size = self.rng.lognormal(np.log(500e6), 1.0, partitions)
+        self.moving = self.rng.random(partitions) < 0.01
+        self.generate_s = 0.0
+
+    def sample(self, ts: float) -> tuple[list[BrokerSample], list[PartitionSample]]:
+        t0 = time.perf_counter()
+        n = len(self.topics)
+        noise = self.rng.uniform(0.9, 1.1, (3, n))
+        bytes_in = (self.bytes_in * noise[0]).tolist()
+        bytes_out = (2 * self.bytes_in * noise[1]).tolist()
+        messages = (self.bytes_in / 1e3 * noise[2]).tolist()
+        size = (self.size * (1 + (ts - START) / (24 * HOUR))).tolist()
+        reassigning = (self.moving & (START + HOUR <= ts < START + 2 * HOUR)).tolist()
+        placement = self.placement
+        partitions = [
+            PartitionSample(ts=ts, topic=self.topics[p], partition=self.numbers[p], broker=b, source=self.source,
+                            leader=i == 0, reassigning=reassigning[p], size=size[p],
+                            **({"bytes_in": bytes_in[p], "bytes_out": bytes_out[p], "messages_in": messages[p]}
+                               if i == 0 else {}))
+            for p in range(n)
+            for i, b in enumerate(placement[p])
+        ]  # fmt: skip
+        cpu = self.rng.uniform(20, 60, self.brokers).tolist()
+        brokers = [BrokerSample(ts=ts, broker=b + 1, source=self.source, cpu=cpu[b]) for b in range(self.brokers)]
+        self.generate_s += time.perf_counter() - t0
+        return brokers, partitions
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--brokers", type=int, default=1000)
+    parser.add_argument("--partitions", type=int, default=100_000)
+    parser.add_argument("--partitions-per-topic", type=int, default=50)
+    parser.add_argument("--hours", type=int, default=24, help="simulated hours of sampling")
+    parser.add_argument("--interval", type=float, default=60.0, help="simulated seconds between rounds")
+    parser.add_argument("--store", help="store URL (default: a temporary SQLite file)")
+    parser.add_argument("--output", type=Path, help="write the figures as JSON to this file")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp, MetricsStore(args.store or f"sqlite:///{tmp}/scale.db") as store:
+        result = run(store, args)
+    print(json.dumps(result, indent=2))
+    if args.output:
+        args.output.write_text(json.dumps(result, indent=2) + "\n")
+
+
+def run(store: MetricsStore, args: argparse.Namespace) -> dict:
+    sampler = FleetSampler(args.brokers, args.partitions, args.partitions_per_topic)
+    rounds = int(args.hours * HOUR / args.interval)
+    load = [round(os.getloadavg()[0], 1)]
+    ingest = []
+    for r in range(rounds):
+        before, t0 = sampler.generate_s, time.perf_counter()
+        report = sample_round(store, CLUSTER, [sampler], ts=START + r * args.interval)
+        if report.errors:
+            raise SystemExit(f"round {r}: {report.errors}")
+        ingest.append(time.perf_counter() - t0 - (sampler.generate_s - before))
+        if r % 60 == 59:
+            load.append(round(os.getloadavg()[0], 1))
+            print(f"round {r + 1}/{rounds}: {ingest[-1]:.2f}s ingest, load average {load[-1]:.1f}", flush=True)
+    rows, size = _rows_and_bytes(store)
+    windows = min(24, args.hours)
+    rss_before = _peak_rss_mb()
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    model = build_load_model(
+        store, CLUSTER, now=START + args.hours * HOUR, window_s=HOUR, windows=windows, kafka_cluster_id=KAFKA_ID
+    )
+    built, built_cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    load.append(round(os.getloadavg()[0], 1))
+    replicas = 3 * args.partitions
+    total_rows = sum(rows.values())
+    return {
+        "store": store.engine.dialect.name,
+        "brokers": args.brokers,
+        "partitions": args.partitions,
+        "replicas": replicas,
+        "simulated_hours": args.hours,
+        "rounds": rounds,
+        "rows": rows,
+        "store_bytes": size,
+        "bytes_per_row": round(size / total_rows, 1),
+        "ingest_s_per_round": {
+            "mean": round(statistics.mean(ingest), 3),
+            "median": round(statistics.median(ingest), 3),
+            "max": round(max(ingest), 3),
+        },
+        "ingest_rows_per_s": round((replicas + args.brokers) * rounds / sum(ingest)),
+        "sampler_generate_s": round(sampler.generate_s, 1),
+        "windows": windows,
+        "build_s": round(built, 2),
+        "build_cpu_s": round(built_cpu, 2),
+        "peak_rss_before_build_mb": round(rss_before, 1),
+        "peak_rss_mb": round(_peak_rss_mb(), 1),
+        "modelled_partitions": len(model.partition_load),
+        "valid_windows": model.valid_windows,
+        "valid_partition_ratio": round(model.valid_partition_ratio, 4),
+        "load_average": {"min": min(load), "max": max(load), "mean": round(statistics.mean(load), 1)},
+    }
+
+
+def _rows_and_bytes(store: MetricsStore) -> tuple[dict[str, int], int]:
+    """Rows per sample table, and the bytes the store takes: the SQLite file (WAL checkpointed into
+    it first), or PostgreSQL's tables with their indexes and TOAST."""
+    tables = ("partition_samples", "broker_samples")
+    with store.engine.begin() as conn:
+        rows = {t: int(conn.scalar(sa.text(f"SELECT count(*) FROM {t}")) or 0) for t in tables}
+        if conn.dialect.name == "postgresql":
+            size = sum(int(conn.scalar(sa.text(f"SELECT pg_total_relation_size('{t}')")) or 0) for t in tables)
+            return rows, size
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    database = store.engine.url.database or ""
+    return rows, sum(os.path.getsize(p) for p in (database, f"{database}-wal") if os.path.exists(p))
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+if __name__ == "__main__":
+    main()
