@@ -19,8 +19,8 @@ from kafka_medic.executor.batches import Selection, order_tasks, select_replica_
 from kafka_medic.executor.journal import TaskRecord
 from kafka_medic.executor.options import ExecutionOptions
 from kafka_medic.executor.outcome import Outcome
-from kafka_medic.executor.progress import ProgressMeter
-from kafka_medic.executor.rates import retune_throttles
+from kafka_medic.executor.progress import ProgressMeter, first_names
+from kafka_medic.executor.rates import applied_rates, retune_throttles
 from kafka_medic.executor.submit import (
     READ_PATIENCE_S,
     reachable,
@@ -35,6 +35,7 @@ from kafka_medic.kafka.admin import admin_client
 from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.kafka.state import ClusterState
 from kafka_medic.kafka.zookeeper import legacy_reassignment_pending
+from kafka_medic.units import MB
 
 if TYPE_CHECKING:
     from kafka_medic.executor.execution import Execution
@@ -99,7 +100,9 @@ def run_batches(execution: Execution, state: ClusterState | None = None) -> Outc
                 selection = Selection()
             else:
                 pending = order_tasks([r.task for r in waiting], state, options.strategy)
-                selection = select_replica_tasks(pending, in_flight, state, options)
+                rates = ({b: follower for b, (_, follower) in applied_rates(execution.journal, execution.id).items()}
+                         if options.auto_throttle else None)
+                selection = select_replica_tasks(pending, in_flight, state, options, rates)
                 _record_held(execution, waiting, selection.held)
             if options.auto_throttle and time.monotonic() >= retune_at:
                 retune_throttles(execution, options, records, copied + in_flight, set(state.alive_brokers))
@@ -114,7 +117,7 @@ def run_batches(execution: Execution, state: ClusterState | None = None) -> Outc
             elif not in_flight and not blocked:
                 held = [r.task.name for r in waiting]
                 if held:
-                    log(f"{len(held)} moves held back as unsafe: {', '.join(held)}")
+                    log(f"{len(held)} moves held back as unsafe: {first_names(held)}")
                 return Outcome.DONE
             moving = {t.key for t in in_flight + selection.tasks} - set(unsettled)
             _pause(config, set() if znode else moving, options.poll_interval_s)
@@ -135,6 +138,7 @@ def _reconcile(execution: Execution, records: list[TaskRecord], state: ClusterSt
     alive = set(state.alive_brokers)
     dead: set[int] = set()
     now = time.monotonic()
+    done = []
     for r in records:
         if r.state != j.SUBMITTED:
             continue
@@ -151,12 +155,14 @@ def _reconcile(execution: Execution, records: list[TaskRecord], state: ClusterSt
         elif not p.reassigning and list(p.replicas) == list(r.task.new_replicas):
             unsettled.pop(r.task.key, None)
             execution.set_task_state(r.task, j.DONE)
-            execution.log(f"done {r.task.name} -> {list(r.task.new_replicas)}")
+            done.append(f"{r.task.name} -> {list(r.task.new_replicas)}")
         elif now - unsettled.setdefault(r.task.key, now) >= METADATA_GRACE_S:
             unsettled.pop(r.task.key, None)
             execution.set_task_state(r.task, j.CANCELLED,
                                      f"reassignment gone, replicas are {p.replicas}: cancelled elsewhere")
             execution.log(f"ALERT {r.task.name}: its reassignment was cancelled outside kafka-medic")
+    if done:
+        execution.log(f"done {first_names(done)}" if len(done) == 1 else f"done {len(done)}: {first_names(done)}")
     return sorted(dead)
 
 
@@ -226,5 +232,7 @@ def _submit(execution: Execution, task_list: list[Task], znode: bool) -> None:
         if t.name in errors:
             execution.set_task_state(t, j.FAILED, f"refused by the cluster: {errors[t.name]}")
             execution.log(f"ALERT {t.name}: submission refused: {errors[t.name]}")
-    execution.log(f"batch {number}: submitted " + ", ".join(
-        f"{t.name} {list(t.old_replicas)}->{list(t.new_replicas)}" for t in task_list if t.name not in errors))
+    submitted = [t for t in task_list if t.name not in errors]
+    size = sum(t.bytes_to_move for t in submitted) / MB
+    execution.log(f"batch {number}: submitted {len(submitted)} moves, {size:.1f} MB: "
+                  + first_names([f"{t.name} {list(t.old_replicas)}->{list(t.new_replicas)}" for t in submitted], 10))
