@@ -12,6 +12,7 @@ machine it decides most of the fixed overhead. `--output` keeps the row as JSON 
 
     .venv/bin/python bench/executor.py [--bootstrap HOST:PORT] [--throttle 2] [--mb 60] [--output FILE]
     .venv/bin/python bench/executor.py --many 2000 [--kb 10] [--throttle 2] [--output FILE]
+    .venv/bin/python bench/executor.py --controller-sweep 250,500,1000,2000 [--output FILE]
 """
 
 from __future__ import annotations
@@ -30,9 +31,10 @@ from kafka import KafkaAdminClient, TopicPartition
 from kafka.admin import NewTopic
 
 from kafka_medic.executor import ExecutionOptions, Journal, execute
-from kafka_medic.executor.throttles import BROKER, TOPIC, alter
+from kafka_medic.executor.throttles import BROKER, TOPIC, alter, read_dynamic
 from kafka_medic.kafka.admin import admin_client
 from kafka_medic.kafka.config import ClusterConfig
+from kafka_medic.kafka.reader import read_cluster_state
 from kafka_medic.kafka.state import THROTTLE_RATE_CONFIGS, THROTTLE_REPLICA_CONFIGS
 from kafka_medic.model import Move, Proposal
 from kafka_medic.units import KB, MB
@@ -88,7 +90,7 @@ def measure(bootstrap: str, throttle_mb: float, mb: float, concurrency: int | No
     bound = moved / rate
     return {
         "status": report["status"], "throttle_mb_s": throttle_mb, "mb_moved": round(moved / MB, 1),
-        "partitions": PARTITIONS, "concurrency": concurrency, "bound_s": round(bound, 1),
+        "partitions": PARTITIONS, "concurrency": concurrency or "default", "bound_s": round(bound, 1),
         "execute_s": round(elapsed, 1), "time_vs_bound": round(elapsed / bound, 2),
         "moving_s": round(moving, 1), "moving_vs_bound": round(moving / bound, 2),
         "mean_rate_vs_throttle": round(mean / rate, 2), "worst_11s_rate_vs_throttle": round(worst / rate, 2),
@@ -118,6 +120,7 @@ def measure_many(bootstrap: str, throttle_mb: float, partitions: int = 2000, kb:
         admin.close()
     for t in (twin, topic):
         _fill(bootstrap, t, partitions * kb * KB / MB, partitions, acks="1")
+    _wait_in_sync(bootstrap, {twin, topic})
     target = {p: [DESTINATION if b == SOURCE else b for b in r] for p, r in assignment.items()}
     config = ClusterConfig(bootstrap, name=topic)
     load_before = os.getloadavg()[0]
@@ -150,6 +153,31 @@ def measure_many(bootstrap: str, throttle_mb: float, partitions: int = 2000, kb:
     }
 
 
+def controller_sweep(bootstrap: str, sizes: list[int], kb: float = 10.0, throttle_mb: float = 100.0) -> dict:
+    """How the controller takes N reassignments submitted at once, for each N in `sizes`: one topic with
+    sum(sizes) partitions of `kb` kB, moved chunk after chunk, each chunk timed as `_controller_alone`
+    times the twin (data far below the throttle, so the time is the controller's and the brokers')."""
+    topic = f"bench-sweep-{int(time.time())}"
+    total = sum(sizes)
+    assignment = {p: [1, SOURCE] if p % 2 else [SOURCE, 1] for p in range(total)}
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","))
+    try:
+        admin.create_topics([NewTopic(topic, -1, -1, replica_assignments=assignment)])
+    finally:
+        admin.close()
+    _fill(bootstrap, topic, total * kb * KB / MB, total, acks="1")
+    _wait_in_sync(bootstrap, {topic})
+    config = ClusterConfig(bootstrap, name=topic)
+    rows, start = [], 0
+    for size in sizes:
+        chunk = {p: [DESTINATION if b == SOURCE else b for b in assignment[p]] for p in range(start, start + size)}
+        seconds = _controller_alone(config, topic, chunk, int(throttle_mb * MB))
+        rows.append({"moves": size, "seconds": round(seconds, 1), "moves_per_s": round(size / seconds),
+                     "load_avg_1m": round(os.getloadavg()[0], 1)})
+        start += size
+    return {"status": "succeeded", "sweep": rows, "kb_per_partition": kb, "cpus": os.cpu_count()}
+
+
 def _controller_alone(config: ClusterConfig, topic: str, target: dict[int, list[int]], rate: int) -> float:
     """Seconds from one AlterPartitionReassignments with every move to the controller listing none of them,
     throttled as an execution is (rates on brokers 1-3, every replica of the topic throttled)."""
@@ -164,7 +192,22 @@ def _controller_alone(config: ClusterConfig, topic: str, target: dict[int, list[
         elapsed = time.monotonic() - started
         alter(admin, TOPIC, {topic: dict.fromkeys(THROTTLE_REPLICA_CONFIGS, None)})
         alter(admin, BROKER, {b: dict.fromkeys(THROTTLE_RATE_CONFIGS, None) for b in brokers})
+        # Config changes reach the brokers through the metadata log: wait until the rates are gone, or
+        # the execution may read them still there, take them for the original values and leave none.
+        while any(v is not None for values in read_dynamic(admin, BROKER, brokers, THROTTLE_RATE_CONFIGS).values()
+                  for v in values.values()):
+            time.sleep(0.2)
     return elapsed
+
+
+def _wait_in_sync(bootstrap: str, topics: set[str], timeout_s: float = 300.0) -> None:
+    """Until every replica of these topics is in sync: a fill with acks=1 leaves followers behind, and a
+    partition under min.insync.replicas is held back by the executor (rightly), not by its pacing."""
+    deadline = time.monotonic() + timeout_s
+    while any(p.under_replicated for p in read_cluster_state(ClusterConfig(bootstrap)).partitions if p.topic in topics):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"topics {sorted(topics)} not in sync after {timeout_s:.0f}s")
+        time.sleep(2)
 
 
 def _bytes_on(config: ClusterConfig, topic: str, broker: int) -> int:
@@ -208,6 +251,8 @@ def main() -> int:
     parser.add_argument("--bootstrap", help="an existing cluster with brokers 1-3 (default: a temporary dev cluster)")
     parser.add_argument("--many", type=int, metavar="PARTITIONS",
                         help="the many-small-partitions row: this many partitions of --kb each (e.g. 2000)")
+    parser.add_argument("--controller-sweep", metavar="N,N,...",
+                        help="time the controller alone on N reassignments at once, for each N (250,500,1000,2000)")
     parser.add_argument("--kb", type=float, default=10.0, help="--many: kB per partition (default 10)")
     parser.add_argument("--throttle", type=float, default=2.0, help="MB/s (default 2)")
     parser.add_argument("--mb", type=float, default=60.0, help="data to move (default 60)")
@@ -217,6 +262,8 @@ def main() -> int:
     args = parser.parse_args()
 
     def run(bootstrap: str, journal: Journal) -> dict:
+        if args.controller_sweep:
+            return controller_sweep(bootstrap, [int(n) for n in args.controller_sweep.split(",")], args.kb)
         if args.many:
             return measure_many(bootstrap, args.throttle, args.many, args.kb, args.concurrency, journal, args.verbose)
         return measure(bootstrap, args.throttle, args.mb, args.concurrency, journal, args.verbose)

@@ -224,13 +224,22 @@ def _pause(config: ClusterConfig, moving: set[tuple[str, int]], seconds: float) 
 
 
 def _record_held(execution: Execution, waiting: list[TaskRecord], held: dict[str, str]) -> None:
+    """Journal and log moves newly held back, one transaction and one line per reason; release the others."""
+    newly: dict[str, list[Task]] = {}
+    released = []
     for r in waiting:
         reason = held.get(r.task.name)
         if reason and (r.state != j.HELD or r.reason != reason):
-            execution.set_task_state(r.task, j.HELD, reason)
-            execution.log(f"hold {r.task.name}: {reason}")
+            newly.setdefault(reason, []).append(r.task)
         elif not reason and r.state == j.HELD:
-            execution.set_task_state(r.task, j.PENDING)
+            released.append(r.task)
+    for reason, task_list in newly.items():
+        execution.journal.set_tasks_state(execution.id, task_list, j.HELD, reason)
+        names = [t.name for t in task_list]
+        execution.log(f"hold {names[0]}: {reason}" if len(names) == 1
+                      else f"hold {len(names)} moves ({first_names(names)}): {reason}")
+    if released:
+        execution.journal.set_tasks_state(execution.id, released, j.PENDING)
 
 
 def _submit(execution: Execution, task_list: list[Task], znode: bool) -> None:
