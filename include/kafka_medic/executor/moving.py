@@ -186,6 +186,7 @@ def _watch_stalls(execution: Execution, records: list[TaskRecord], meter: Progre
     """
     now = time.time()
     expired = []
+    stalled_now = []
     for r in records:
         if r.state != j.SUBMITTED:
             continue
@@ -194,7 +195,7 @@ def _watch_stalls(execution: Execution, records: list[TaskRecord], meter: Progre
             meter.mark_alerted(r.task)
             note = f"no progress for {idle:.0f}s ({meter.gap_line(r.task)})"
             execution.set_task_state(r.task, j.SUBMITTED, note)
-            execution.log(f"ALERT {r.task.name}: {note}")
+            stalled_now.append(f"{r.task.name}: {note}")
         timeout = options.timeout_for(r.task.bytes_to_move, options.throttle)
         if r.submitted_at and now - r.submitted_at > timeout:
             stalled = f"; no progress for {idle:.0f}s" if idle >= options.stall_alert_s else ""
@@ -202,9 +203,12 @@ def _watch_stalls(execution: Execution, records: list[TaskRecord], meter: Progre
             execution.set_task_state(r.task, j.TIMED_OUT, reason)
             execution.log(f"ALERT {r.task.name}: {reason}")
             expired.append(r.task.name)
+    if stalled_now:  # one line however many moves stall together (a broker that stalls stalls them all)
+        execution.log(f"ALERT {stalled_now[0]}" if len(stalled_now) == 1
+                      else f"ALERT {len(stalled_now)} moves stalled: {first_names(stalled_now, 3)}")
     if not expired:
         return None
-    return f"move(s) {', '.join(expired)} timed out"
+    return f"move(s) {first_names(expired)} timed out"
 
 
 def _pause(config: ClusterConfig, moving: set[tuple[str, int]], seconds: float) -> None:
