@@ -11,6 +11,8 @@ The machine's load average (1 min, sampled with the copy) is part of every row: 
 machine it decides most of the fixed overhead. `--output` keeps the row as JSON (bench/results/).
 
     .venv/bin/python bench/executor.py [--bootstrap HOST:PORT] [--throttle 2] [--mb 60] [--output FILE]
+    .venv/bin/python bench/executor.py --many 2000 [--kb 10] [--throttle 2] [--output FILE]
+    .venv/bin/python bench/executor.py --controller-sweep 250,500,1000,2000 [--output FILE]
 """
 
 from __future__ import annotations
@@ -25,21 +27,24 @@ import time
 from pathlib import Path
 
 from confluent_kafka import Producer
-from kafka import KafkaAdminClient
+from kafka import KafkaAdminClient, TopicPartition
 from kafka.admin import NewTopic
 
 from kafka_medic.executor import ExecutionOptions, Journal, execute
+from kafka_medic.executor.throttles import BROKER, TOPIC, alter, read_dynamic
 from kafka_medic.kafka.admin import admin_client
 from kafka_medic.kafka.config import ClusterConfig
+from kafka_medic.kafka.reader import read_cluster_state
+from kafka_medic.kafka.state import THROTTLE_RATE_CONFIGS, THROTTLE_REPLICA_CONFIGS
 from kafka_medic.model import Move, Proposal
-from kafka_medic.units import MB
+from kafka_medic.units import KB, MB
 
 PARTITIONS = 8
 WINDOW_S = 11.0  # Kafka's replication quota window: replication.quota.window.num (11) x 1 s
 SOURCE, DESTINATION = 2, 3
 
 
-def measure(bootstrap: str, throttle_mb: float, mb: float, concurrency: int = 5,
+def measure(bootstrap: str, throttle_mb: float, mb: float, concurrency: int | None = None,
             journal: Journal | None = None, verbose: bool = False) -> dict:
     topic = f"bench-throttle-{int(time.time())}"
     assignment = {p: [1, SOURCE] if p % 2 else [SOURCE, 1] for p in range(PARTITIONS)}
@@ -85,7 +90,7 @@ def measure(bootstrap: str, throttle_mb: float, mb: float, concurrency: int = 5,
     bound = moved / rate
     return {
         "status": report["status"], "throttle_mb_s": throttle_mb, "mb_moved": round(moved / MB, 1),
-        "partitions": PARTITIONS, "concurrency": concurrency, "bound_s": round(bound, 1),
+        "partitions": PARTITIONS, "concurrency": concurrency or "default", "bound_s": round(bound, 1),
         "execute_s": round(elapsed, 1), "time_vs_bound": round(elapsed / bound, 2),
         "moving_s": round(moving, 1), "moving_vs_bound": round(moving / bound, 2),
         "mean_rate_vs_throttle": round(mean / rate, 2), "worst_11s_rate_vs_throttle": round(worst / rate, 2),
@@ -96,14 +101,134 @@ def measure(bootstrap: str, throttle_mb: float, mb: float, concurrency: int = 5,
     }
 
 
-def _fill(bootstrap: str, topic: str, mb: float) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 20})
+def measure_many(bootstrap: str, throttle_mb: float, partitions: int = 2000, kb: float = 10.0,
+                 concurrency: int | None = None, journal: Journal | None = None, verbose: bool = False) -> dict:
+    """Many small partitions: the executor against the physical bound and against the controller alone.
+
+    Two identical topics are made (`partitions` partitions of `kb` kB on brokers 1 and 2). On the twin,
+    every move is submitted in one AlterPartitionReassignments call under the same throttle, and timed
+    until the controller lists none: the controller's own time, which no pacing can beat. The executor
+    then moves the other topic with `concurrency` (None: its defaults). Both move broker 2's replicas to 3.
+    """
+    stamp = int(time.time())
+    twin, topic = f"bench-many-twin-{stamp}", f"bench-many-{stamp}"
+    assignment = {p: [1, SOURCE] if p % 2 else [SOURCE, 1] for p in range(partitions)}
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","))
+    try:
+        admin.create_topics([NewTopic(t, -1, -1, replica_assignments=assignment) for t in (twin, topic)])
+    finally:
+        admin.close()
+    for t in (twin, topic):
+        _fill(bootstrap, t, partitions * kb * KB / MB, partitions, acks="1")
+    _wait_in_sync(bootstrap, {twin, topic})
+    target = {p: [DESTINATION if b == SOURCE else b for b in r] for p, r in assignment.items()}
+    config = ClusterConfig(bootstrap, name=topic)
+    load_before = os.getloadavg()[0]
+    controller_s = _controller_alone(config, twin, target, int(throttle_mb * MB))
+    moves = [Move(topic, p, r, target[p], r[0], target[p][0]) for p, r in assignment.items()]
+    lines: list[str] = []
+
+    def log(line: str) -> None:
+        lines.append(line)
+        if verbose:
+            print(f"{time.monotonic() - started:6.1f} {line}", flush=True)
+
+    started = time.monotonic()
+    options = ExecutionOptions(throttle=throttle_mb * MB, **({"concurrency": concurrency} if concurrency else {}))
+    report = execute(config, Proposal(topic, [], moves), options, journal or Journal(), log=log)
+    elapsed = time.monotonic() - started
+    load = (load_before + os.getloadavg()[0]) / 2
+    moved = _bytes_on(config, topic, DESTINATION)
+    bound = moved / (throttle_mb * MB)
+    floor = max(bound, controller_s)
+    return {
+        "status": report["status"], "throttle_mb_s": throttle_mb, "mb_moved": round(moved / MB, 1),
+        "partitions": partitions, "concurrency": concurrency or "default",
+        "batches": report["batches"], "bound_s": round(bound, 1), "controller_alone_s": round(controller_s, 1),
+        "execute_s": round(elapsed, 1), "time_vs_bound": round(elapsed / bound, 2),
+        "time_vs_max_bound_controller": round(elapsed / floor, 2),
+        "overhead_per_move_ms": round(1000 * (elapsed - bound) / partitions, 1),
+        "overhead_per_move_over_controller_ms": round(1000 * (elapsed - floor) / partitions, 1),
+        "log_lines": len(lines), "load_avg_1m": round(load, 1), "cpus": os.cpu_count(),
+    }
+
+
+def controller_sweep(bootstrap: str, sizes: list[int], kb: float = 10.0, throttle_mb: float = 100.0) -> dict:
+    """How the controller takes N reassignments submitted at once, for each N in `sizes`: one topic with
+    sum(sizes) partitions of `kb` kB, moved chunk after chunk, each chunk timed as `_controller_alone`
+    times the twin (data far below the throttle, so the time is the controller's and the brokers')."""
+    topic = f"bench-sweep-{int(time.time())}"
+    total = sum(sizes)
+    assignment = {p: [1, SOURCE] if p % 2 else [SOURCE, 1] for p in range(total)}
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","))
+    try:
+        admin.create_topics([NewTopic(topic, -1, -1, replica_assignments=assignment)])
+    finally:
+        admin.close()
+    _fill(bootstrap, topic, total * kb * KB / MB, total, acks="1")
+    _wait_in_sync(bootstrap, {topic})
+    config = ClusterConfig(bootstrap, name=topic)
+    rows, start = [], 0
+    for size in sizes:
+        chunk = {p: [DESTINATION if b == SOURCE else b for b in assignment[p]] for p in range(start, start + size)}
+        seconds = _controller_alone(config, topic, chunk, int(throttle_mb * MB))
+        rows.append({"moves": size, "seconds": round(seconds, 1), "moves_per_s": round(size / seconds),
+                     "load_avg_1m": round(os.getloadavg()[0], 1)})
+        start += size
+    return {"status": "succeeded", "sweep": rows, "kb_per_partition": kb, "cpus": os.cpu_count()}
+
+
+def _controller_alone(config: ClusterConfig, topic: str, target: dict[int, list[int]], rate: int) -> float:
+    """Seconds from one AlterPartitionReassignments with every move to the controller listing none of them,
+    throttled as an execution is (rates on brokers 1-3, every replica of the topic throttled)."""
+    brokers = [str(b) for b in (1, SOURCE, DESTINATION)]
+    with admin_client(config) as admin:
+        alter(admin, BROKER, {b: dict.fromkeys(THROTTLE_RATE_CONFIGS, str(rate)) for b in brokers})
+        alter(admin, TOPIC, {topic: dict.fromkeys(THROTTLE_REPLICA_CONFIGS, "*")})
+        started = time.monotonic()
+        admin.alter_partition_reassignments({TopicPartition(topic, p): r for p, r in target.items()})
+        while any(tp.topic == topic for tp in admin.list_partition_reassignments()):
+            time.sleep(0.1)
+        elapsed = time.monotonic() - started
+        alter(admin, TOPIC, {topic: dict.fromkeys(THROTTLE_REPLICA_CONFIGS, None)})
+        alter(admin, BROKER, {b: dict.fromkeys(THROTTLE_RATE_CONFIGS, None) for b in brokers})
+        # Config changes reach the brokers through the metadata log: wait until the rates are gone, or
+        # the execution may read them still there, take them for the original values and leave none.
+        while any(v is not None for values in read_dynamic(admin, BROKER, brokers, THROTTLE_RATE_CONFIGS).values()
+                  for v in values.values()):
+            time.sleep(0.2)
+    return elapsed
+
+
+def _wait_in_sync(bootstrap: str, topics: set[str], timeout_s: float = 300.0) -> None:
+    """Until every replica of these topics is in sync: a fill with acks=1 leaves followers behind, and a
+    partition under min.insync.replicas is held back by the executor (rightly), not by its pacing."""
+    deadline = time.monotonic() + timeout_s
+    while any(p.under_replicated for p in read_cluster_state(ClusterConfig(bootstrap)).partitions if p.topic in topics):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"topics {sorted(topics)} not in sync after {timeout_s:.0f}s")
+        time.sleep(2)
+
+
+def _bytes_on(config: ClusterConfig, topic: str, broker: int) -> int:
+    with admin_client(config) as admin:
+        return sum(p["partition_size"] for response in admin.describe_log_dirs(brokers=[broker])
+                   for log_dir in response["log_dirs"] for t in log_dir["topics"] if t["name"] == topic
+                   for p in t["partitions"] if not p["is_future_key"])
+
+
+def _fill(bootstrap: str, topic: str, mb: float, partitions: int = PARTITIONS, acks: str = "all") -> None:
+    """About `mb` MB of 1 kB messages, spread evenly over the partitions.
+
+    Thousands of partitions are filled with acks=1: with acks=all each request waits for followers
+    that fetch thousands of partitions, and the fill took minutes on a loaded machine."""
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": acks, "linger.ms": 20})
     payload = b"x" * 1000
     for i in range(int(mb * MB / 1000)):
-        producer.produce(topic, key=str(i).encode(), value=payload)
+        producer.produce(topic, key=str(i).encode(), value=payload, partition=i % partitions)
         if i % 1000 == 0:
             producer.poll(0)
-    assert producer.flush(60) == 0
+    assert producer.flush(300) == 0
 
 
 def _sample(config: ClusterConfig, topic: str, samples: list, stop: threading.Event) -> None:
@@ -124,23 +249,36 @@ def _sample(config: ClusterConfig, topic: str, samples: list, stop: threading.Ev
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bootstrap", help="an existing cluster with brokers 1-3 (default: a temporary dev cluster)")
+    parser.add_argument("--many", type=int, metavar="PARTITIONS",
+                        help="the many-small-partitions row: this many partitions of --kb each (e.g. 2000)")
+    parser.add_argument("--controller-sweep", metavar="N,N,...",
+                        help="time the controller alone on N reassignments at once, for each N (250,500,1000,2000)")
+    parser.add_argument("--kb", type=float, default=10.0, help="--many: kB per partition (default 10)")
     parser.add_argument("--throttle", type=float, default=2.0, help="MB/s (default 2)")
     parser.add_argument("--mb", type=float, default=60.0, help="data to move (default 60)")
-    parser.add_argument("--concurrency", type=int, default=5)
+    parser.add_argument("--concurrency", type=int, help="moves per broker (default: the executor's own)")
     parser.add_argument("--output", help="write the row as JSON to this file (e.g. bench/results/executor.json)")
     parser.add_argument("--verbose", action="store_true", help="print the executor's log with timestamps")
     args = parser.parse_args()
+
+    def run(bootstrap: str, journal: Journal) -> dict:
+        if args.controller_sweep:
+            return controller_sweep(bootstrap, [int(n) for n in args.controller_sweep.split(",")], args.kb)
+        if args.many:
+            return measure_many(bootstrap, args.throttle, args.many, args.kb, args.concurrency, journal, args.verbose)
+        return measure(bootstrap, args.throttle, args.mb, args.concurrency, journal, args.verbose)
+
     with tempfile.TemporaryDirectory() as home:
         journal = Journal(f"sqlite:///{Path(home) / 'metrics.db'}")
         if args.bootstrap:
-            row = measure(args.bootstrap, args.throttle, args.mb, args.concurrency, journal, args.verbose)
+            row = run(args.bootstrap, journal)
         else:
             from kafka_medic.devcluster import DevCluster
 
             cluster = DevCluster(name="bench-executor", home=Path(home) / "cluster", brokers=3)
             cluster.up()
             try:
-                row = measure(cluster.bootstrap, args.throttle, args.mb, args.concurrency, journal, args.verbose)
+                row = run(cluster.bootstrap, journal)
             finally:
                 cluster.down()
     print(" | ".join(f"{k}={v}" for k, v in row.items()))

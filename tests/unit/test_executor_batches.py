@@ -101,6 +101,35 @@ def test_cluster_wide_cap():
     assert len(selection.tasks) == 4
 
 
+def test_default_concurrency_is_bytes_in_flight_per_destination_at_its_rate():
+    """10 s at 2 MB/s is 20 MB per destination: two 8 MB moves on broker 4, one 30 MB move alone on broker 5,
+    and thousands of small moves together (only the count caps stop them)."""
+    parts = [partition(i, [1, 2], 8) for i in range(4)] + [partition(4, [1, 2], 30), partition(5, [1, 2], 30)]
+    state = cluster(parts)
+    tasks, _ = tasks_for([move(i, [1, 2], [1, 4]) for i in range(4)] + [move(4, [1, 2], [1, 5]),
+                                                                       move(5, [1, 2], [1, 5])], state)
+    options = ExecutionOptions(throttle=2 * MB, strategy=())
+    assert [t.partition for t in select_replica_tasks(tasks, [], state, options).tasks] == [0, 1, 4]
+    # Auto throttle: broker 4 copies at 4 MB/s, so it takes 40 MB (four moves); broker 5 keeps the options' rate.
+    auto = select_replica_tasks(tasks, [], state, options, rates={4: 4 * MB})
+    assert [t.partition for t in auto.tasks] == [0, 1, 2, 3, 4]
+    small = [partition(i, [1, 2], 0.01) for i in range(3000)]
+    state = cluster(small)
+    tasks, _ = tasks_for([move(i, [1, 2], [1, 3 + i % 2]) for i in range(3000)], state)
+    chosen = select_replica_tasks(tasks, [], state, ExecutionOptions(throttle=2 * MB, strategy=())).tasks
+    assert len(chosen) == ExecutionOptions().max_moves_per_broker  # broker 2 leaves every move
+    capped = select_replica_tasks(tasks, [], state, ExecutionOptions(throttle=2 * MB, max_moves=300))
+    assert len(capped.tasks) == 300
+
+
+def test_a_fixed_concurrency_replaces_the_byte_budget():
+    parts = [partition(i, [1, 2], 30) for i in range(4)]
+    state = cluster(parts)
+    tasks, _ = tasks_for([move(i, [1, 2], [1, 4]) for i in range(4)], state)
+    selection = select_replica_tasks(tasks, [], state, ExecutionOptions(throttle=2 * MB, concurrency=3))
+    assert len(selection.tasks) == 3
+
+
 def test_dead_sources_do_not_use_slots_so_heal_moves_are_limited_by_destinations():
     parts = [partition(i, [1, 2, 3], isr=[1, 2]) for i in range(6)]
     state = cluster(parts, dead=(3,))

@@ -85,3 +85,11 @@ def test_the_first_original_of_a_throttle_is_kept(journal):
 def test_proposal_hash_depends_on_moves_only():
     assert proposal_hash(PROPOSAL) == proposal_hash(Proposal("c", ["x"], PROPOSAL.moves, {"a": 1}))
     assert proposal_hash(PROPOSAL) != proposal_hash(Proposal("c", [], PROPOSAL.moves[:2]))
+
+
+def test_many_tasks_change_state_in_one_call_and_options_keep_a_default_concurrency(journal):
+    execution_id = journal.create("c", PROPOSAL, ExecutionOptions(throttle=1000.0), TASKS)
+    journal.set_tasks_state(execution_id, TASKS[:2], j.DONE)
+    states = [(r.state, r.finished_at is not None) for r in journal.tasks(execution_id)]
+    assert states == [(j.DONE, True), (j.DONE, True), (j.PENDING, False)]
+    assert journal.get(execution_id).options.concurrency is None  # from bytes in flight, not a fixed count

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from kafka_medic.executor.tasks import REPLICA, Task
-from kafka_medic.executor.throttles import FOLLOWER_REPLICAS, LEADER_REPLICAS, merge_entries, replica_entries
+from kafka_medic.executor.throttles import (
+    FOLLOWER_REPLICAS,
+    LEADER_REPLICAS,
+    WILDCARD_PARTITIONS,
+    merge_entries,
+    replica_entries,
+    throttled_value,
+)
 
 
 def task(partition: int, old: tuple, new: tuple, topic: str = "t") -> Task:
@@ -38,3 +45,12 @@ def test_an_entry_that_was_there_before_is_never_removed():
     value = merge_entries(original, original, None, {"0:4", "1:4"})
     assert value == "0:4,1:4"
     assert merge_entries(value, original, value, set()) == "0:4"
+
+
+def test_a_topic_with_many_moves_in_flight_is_throttled_whole_and_put_back_exactly():
+    many = {f"{p}:3" for p in range(WILDCARD_PARTITIONS + 1)}
+    assert throttled_value("0:1", "0:1", None, many) == "*"
+    assert throttled_value("*", "0:1", "*", {"5:3"}) == "0:1,5:3"
+    assert throttled_value("*", "0:1", "*", set()) == "0:1"
+    assert throttled_value("*", None, "*", set()) is None
+    assert throttled_value(None, None, None, {"5:3"}) == "5:3"

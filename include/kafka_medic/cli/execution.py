@@ -33,8 +33,17 @@ def register(subparsers) -> None:
     run.add_argument("--capacity", help="capacity file for --throttle auto")
     run.add_argument("--throttle-interval", type=positive_number(), default=60.0, metavar="SECONDS",
                      help="--throttle auto: recompute the rates from the latest samples this often (default 60)")
-    run.add_argument("--concurrency", type=int, default=5, help="concurrent replica moves per broker (default 5)")
-    run.add_argument("--max-moves", type=int, default=50, help="concurrent replica moves in the cluster (default 50)")
+    defaults = ExecutionOptions()
+    run.add_argument("--concurrency", type=int,
+                     help="fixed concurrent replica moves per broker (default: from bytes in flight, see "
+                          "--batch-target)")
+    run.add_argument("--batch-target", type=float, default=defaults.batch_target_s, metavar="SECONDS",
+                     help="each destination broker takes moves up to this many seconds of copying at its "
+                          f"throttle (default {defaults.batch_target_s:.0f})")
+    run.add_argument("--max-moves-per-broker", type=int, default=defaults.max_moves_per_broker,
+                     help=f"concurrent replica moves per broker (default {defaults.max_moves_per_broker})")
+    run.add_argument("--max-moves", type=int, default=defaults.max_moves,
+                     help=f"concurrent replica moves in the cluster (default {defaults.max_moves})")
     run.add_argument("--strategy", default="min_isr_first,large_first",
                      help=f"comma-separated ordering of moves, from: {', '.join(STRATEGIES)}")
     run.add_argument("--poll", type=positive_number(), default=1.0, help="seconds between progress checks (default 1)")
@@ -68,7 +77,8 @@ def run_execute(args: argparse.Namespace) -> int:
         raise MedicError(f"{args.proposal} was planned for cluster {proposal.cluster!r}, not {config.name!r}: "
                          f"give --cluster {proposal.cluster} (with its --bootstrap) to execute it there")
     options = ExecutionOptions(
-        concurrency=args.concurrency, max_moves=args.max_moves, strategy=tuple(args.strategy.split(",")),
+        concurrency=args.concurrency, max_moves=args.max_moves, max_moves_per_broker=args.max_moves_per_broker,
+        batch_target_s=args.batch_target, strategy=tuple(args.strategy.split(",")),
         throttle=_throttle(args.throttle), auto_throttle=args.throttle == "auto", capacity_file=args.capacity,
         auto_throttle_interval_s=args.throttle_interval,
         poll_interval_s=args.poll, stall_alert_s=args.stall_alert, task_timeout_s=args.task_timeout,

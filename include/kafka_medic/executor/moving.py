@@ -19,8 +19,8 @@ from kafka_medic.executor.batches import Selection, order_tasks, select_replica_
 from kafka_medic.executor.journal import TaskRecord
 from kafka_medic.executor.options import ExecutionOptions
 from kafka_medic.executor.outcome import Outcome
-from kafka_medic.executor.progress import ProgressMeter
-from kafka_medic.executor.rates import retune_throttles
+from kafka_medic.executor.progress import ProgressMeter, first_names
+from kafka_medic.executor.rates import applied_rates, retune_throttles
 from kafka_medic.executor.submit import (
     READ_PATIENCE_S,
     reachable,
@@ -35,12 +35,16 @@ from kafka_medic.kafka.admin import admin_client
 from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.kafka.state import ClusterState
 from kafka_medic.kafka.zookeeper import legacy_reassignment_pending
+from kafka_medic.units import MB
 
 if TYPE_CHECKING:
     from kafka_medic.executor.execution import Execution
 
 QUICK_CHECK_S = 0.25  # between polls, how often to ask the controller whether a move finished
 METADATA_GRACE_S = 5.0  # how long topic metadata may lag the controller's list of reassignments
+# A poll reads the moves' topics, the reassignments in flight and the log dirs; the whole cluster (other
+# topics, min ISR and throttle configs) only this often: with 4,000 partitions a full read took 4-6 s.
+FULL_READ_S = 30.0
 
 
 def run_batches(execution: Execution, state: ClusterState | None = None) -> Outcome:
@@ -64,10 +68,15 @@ def run_batches(execution: Execution, state: ClusterState | None = None) -> Outc
         execution.heartbeat(phase="moving")
         copied: list[Task] = []
         retune_at = time.monotonic() + options.auto_throttle_interval_s
+        topics = {r.task.topic for r in execution.tasks() if r.task.kind == REPLICA}
+        last: ClusterState | None = None
+        full_read_at = time.monotonic() + FULL_READ_S
         while True:
             row = execution.heartbeat()
             try:
-                state = state or read_cluster(config)
+                if state is None and (last is None or config.zookeeper or time.monotonic() >= full_read_at):
+                    state, full_read_at = read_cluster(config), time.monotonic() + FULL_READ_S
+                state = state or read_cluster(config, last, topics)
                 unreadable_since = None
             except MedicError as exc:
                 unreadable_since = unreadable_since or time.monotonic()
@@ -99,7 +108,9 @@ def run_batches(execution: Execution, state: ClusterState | None = None) -> Outc
                 selection = Selection()
             else:
                 pending = order_tasks([r.task for r in waiting], state, options.strategy)
-                selection = select_replica_tasks(pending, in_flight, state, options)
+                rates = ({b: follower for b, (_, follower) in applied_rates(execution.journal, execution.id).items()}
+                         if options.auto_throttle else None)
+                selection = select_replica_tasks(pending, in_flight, state, options, rates)
                 _record_held(execution, waiting, selection.held)
             if options.auto_throttle and time.monotonic() >= retune_at:
                 retune_throttles(execution, options, records, copied + in_flight, set(state.alive_brokers))
@@ -114,11 +125,11 @@ def run_batches(execution: Execution, state: ClusterState | None = None) -> Outc
             elif not in_flight and not blocked:
                 held = [r.task.name for r in waiting]
                 if held:
-                    log(f"{len(held)} moves held back as unsafe: {', '.join(held)}")
+                    log(f"{len(held)} moves held back as unsafe: {first_names(held)}")
                 return Outcome.DONE
             moving = {t.key for t in in_flight + selection.tasks} - set(unsettled)
             _pause(config, set() if znode else moving, options.poll_interval_s)
-            state = None
+            last, state = state, None
 
 
 def _reconcile(execution: Execution, records: list[TaskRecord], state: ClusterState,
@@ -135,6 +146,7 @@ def _reconcile(execution: Execution, records: list[TaskRecord], state: ClusterSt
     alive = set(state.alive_brokers)
     dead: set[int] = set()
     now = time.monotonic()
+    done = []
     for r in records:
         if r.state != j.SUBMITTED:
             continue
@@ -150,13 +162,16 @@ def _reconcile(execution: Execution, records: list[TaskRecord], state: ClusterSt
                 execution.log(f"ALERT {r.task.name}: destination broker {lost[0]} died; the move is dead")
         elif not p.reassigning and list(p.replicas) == list(r.task.new_replicas):
             unsettled.pop(r.task.key, None)
-            execution.set_task_state(r.task, j.DONE)
-            execution.log(f"done {r.task.name} -> {list(r.task.new_replicas)}")
+            done.append(r.task)
         elif now - unsettled.setdefault(r.task.key, now) >= METADATA_GRACE_S:
             unsettled.pop(r.task.key, None)
             execution.set_task_state(r.task, j.CANCELLED,
                                      f"reassignment gone, replicas are {p.replicas}: cancelled elsewhere")
             execution.log(f"ALERT {r.task.name}: its reassignment was cancelled outside kafka-medic")
+    if done:
+        execution.journal.set_tasks_state(execution.id, done, j.DONE)
+        names = [f"{t.name} -> {list(t.new_replicas)}" for t in done]
+        execution.log(f"done {names[0]}" if len(names) == 1 else f"done {len(names)}: {first_names(names)}")
     return sorted(dead)
 
 
@@ -171,6 +186,7 @@ def _watch_stalls(execution: Execution, records: list[TaskRecord], meter: Progre
     """
     now = time.time()
     expired = []
+    stalled_now = []
     for r in records:
         if r.state != j.SUBMITTED:
             continue
@@ -179,7 +195,7 @@ def _watch_stalls(execution: Execution, records: list[TaskRecord], meter: Progre
             meter.mark_alerted(r.task)
             note = f"no progress for {idle:.0f}s ({meter.gap_line(r.task)})"
             execution.set_task_state(r.task, j.SUBMITTED, note)
-            execution.log(f"ALERT {r.task.name}: {note}")
+            stalled_now.append(f"{r.task.name}: {note}")
         timeout = options.timeout_for(r.task.bytes_to_move, options.throttle)
         if r.submitted_at and now - r.submitted_at > timeout:
             stalled = f"; no progress for {idle:.0f}s" if idle >= options.stall_alert_s else ""
@@ -187,9 +203,12 @@ def _watch_stalls(execution: Execution, records: list[TaskRecord], meter: Progre
             execution.set_task_state(r.task, j.TIMED_OUT, reason)
             execution.log(f"ALERT {r.task.name}: {reason}")
             expired.append(r.task.name)
+    if stalled_now:  # one line however many moves stall together (a broker that stalls stalls them all)
+        execution.log(f"ALERT {stalled_now[0]}" if len(stalled_now) == 1
+                      else f"ALERT {len(stalled_now)} moves stalled: {first_names(stalled_now, 3)}")
     if not expired:
         return None
-    return f"move(s) {', '.join(expired)} timed out"
+    return f"move(s) {first_names(expired)} timed out"
 
 
 def _pause(config: ClusterConfig, moving: set[tuple[str, int]], seconds: float) -> None:
@@ -209,13 +228,22 @@ def _pause(config: ClusterConfig, moving: set[tuple[str, int]], seconds: float) 
 
 
 def _record_held(execution: Execution, waiting: list[TaskRecord], held: dict[str, str]) -> None:
+    """Journal and log moves newly held back, one transaction and one line per reason; release the others."""
+    newly: dict[str, list[Task]] = {}
+    released = []
     for r in waiting:
         reason = held.get(r.task.name)
         if reason and (r.state != j.HELD or r.reason != reason):
-            execution.set_task_state(r.task, j.HELD, reason)
-            execution.log(f"hold {r.task.name}: {reason}")
+            newly.setdefault(reason, []).append(r.task)
         elif not reason and r.state == j.HELD:
-            execution.set_task_state(r.task, j.PENDING)
+            released.append(r.task)
+    for reason, task_list in newly.items():
+        execution.journal.set_tasks_state(execution.id, task_list, j.HELD, reason)
+        names = [t.name for t in task_list]
+        execution.log(f"hold {names[0]}: {reason}" if len(names) == 1
+                      else f"hold {len(names)} moves ({first_names(names)}): {reason}")
+    if released:
+        execution.journal.set_tasks_state(execution.id, released, j.PENDING)
 
 
 def _submit(execution: Execution, task_list: list[Task], znode: bool) -> None:
@@ -226,5 +254,7 @@ def _submit(execution: Execution, task_list: list[Task], znode: bool) -> None:
         if t.name in errors:
             execution.set_task_state(t, j.FAILED, f"refused by the cluster: {errors[t.name]}")
             execution.log(f"ALERT {t.name}: submission refused: {errors[t.name]}")
-    execution.log(f"batch {number}: submitted " + ", ".join(
-        f"{t.name} {list(t.old_replicas)}->{list(t.new_replicas)}" for t in task_list if t.name not in errors))
+    submitted = [t for t in task_list if t.name not in errors]
+    size = sum(t.bytes_to_move for t in submitted) / MB
+    execution.log(f"batch {number}: submitted {len(submitted)} moves, {size:.1f} MB: "
+                  + first_names([f"{t.name} {list(t.old_replicas)}->{list(t.new_replicas)}" for t in submitted], 10))

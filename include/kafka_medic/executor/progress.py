@@ -40,12 +40,17 @@ class Progress:
         pct = 100.0 * self.bytes_done / self.bytes_total if self.bytes_total else 100.0
         rate = f"{self.rate_bps / MB:.1f} MB/s" if self.rate_bps is not None else "- MB/s"
         eta = f"ETA {self.eta_s:.0f}s" if self.eta_s is not None else "ETA -"
-        moving = ", ".join(self.in_flight[:5]) + (f" +{len(self.in_flight) - 5}" if len(self.in_flight) > 5 else "")
+        moving = first_names(self.in_flight)
         return (
             f"batch {self.batch}: {self.partitions_done}/{self.partitions_total} partitions, "
             f"{self.bytes_done / MB:.1f}/{self.bytes_total / MB:.1f} MB ({pct:.0f}%), {rate}, {eta}"
             + (f"; moving {moving}" if moving else "")
         )
+
+
+def first_names(names: list[str], shown: int = 5) -> str:
+    """The first few names and how many more: a line stays readable with 100,000 moves."""
+    return ", ".join(names[:shown]) + (f" +{len(names) - shown}" if len(names) > shown else "")
 
 
 def gap_bytes(task: Task, p: PartitionState | None) -> int | None:

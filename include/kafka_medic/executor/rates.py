@@ -43,7 +43,7 @@ def retune_throttles(execution: Execution, options: ExecutionOptions, records: l
     """
     from kafka_medic.executor.headroom import changed_rates, describe_change
 
-    current = _applied_rates(execution.journal, execution.id)
+    current = applied_rates(execution.journal, execution.id)
     brokers = throttled_brokers(records, alive)
     # What our own moves may be copying: a source sends at most its leader rate, a destination takes in
     # at most its follower rate.
@@ -79,7 +79,7 @@ def _headroom(config: ClusterConfig, options: ExecutionOptions, brokers: list[in
     return headroom_rates(capacities, traffic, options.auto_throttle_fraction, ours=ours), traffic
 
 
-def _applied_rates(journal: Journal, execution_id: str) -> dict[int, tuple[int, int]]:
+def applied_rates(journal: Journal, execution_id: str) -> dict[int, tuple[int, int]]:
     """broker -> (leader, follower) rate this execution has put on it."""
     leader, follower = THROTTLE_RATE_CONFIGS
     applied = {(r.name, r.config): int(r.applied) for r in journal.throttles(execution_id)

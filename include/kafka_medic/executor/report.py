@@ -2,14 +2,19 @@
 
 "Done" is read from the cluster (replicas and leader as proposed, nothing in flight), never taken
 from the journal alone; the journal supplies the reason for every move that is not done.
+
+The report keeps every partition (the journal stores it: `kafka-medic executions --json`); its lines
+summarise, counts per topic and the first few names, so they stay readable at 100,000 moves.
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 
 from kafka_medic.executor import journal as j
 from kafka_medic.executor.journal import ExecutionRecord, TaskRecord, ThrottleRecord
+from kafka_medic.executor.progress import first_names
 from kafka_medic.executor.tasks import REPLICA
 from kafka_medic.kafka.state import ClusterState
 from kafka_medic.units import MB
@@ -65,13 +70,26 @@ def report_lines(report: dict) -> list[str]:
     lines = [f"execution {report['execution_id']} {report['status']}"
              + (f": {report['message']}" if report.get("message") else "")
              + f" in {report['duration_s']:.0f}s, {report['bytes_moved'] / MB:.1f} MB moved"]
-    lines.append(f"done ({len(report['done'])}): {', '.join(report['done']) or '-'}")
+    lines.append(f"done ({len(report['done'])}): {_summary(report['done'])}")
     if report["undone"]:
-        lines.append(f"not done ({len(report['undone'])}): "
-                     + ", ".join(f"{u['partition']} ({u['state']}: {u['reason']})" for u in report["undone"]))
+        undone = report["undone"]
+        lines.append(f"not done ({len(undone)}): {_per_topic([u['partition'] for u in undone])}"
+                     + first_names([f"{u['partition']} ({u['state']}: {u['reason']})" for u in undone]))
     if report["throttles_left"]:
         lines.append(f"throttles left: {report['throttles_left']}")
     return lines
+
+
+def _summary(names: list[str]) -> str:
+    return (_per_topic(names) + first_names(names)) if names else "-"
+
+
+def _per_topic(names: list[str]) -> str:
+    """"3 topics: a 400, b 40, c 10; " when the names span more than one topic (most moves first)."""
+    topics = Counter(name.rsplit("-", 1)[0] for name in names)
+    if len(topics) < 2:
+        return ""
+    return f"{len(topics)} topics: " + first_names([f"{t} {n}" for t, n in topics.most_common()]) + "; "
 
 
 def _as_proposed(r: TaskRecord, p) -> bool:

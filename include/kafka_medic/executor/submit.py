@@ -26,7 +26,7 @@ from kafka_medic.executor.options import ExecutionOptions
 from kafka_medic.executor.tasks import Task
 from kafka_medic.kafka.admin import admin_client
 from kafka_medic.kafka.config import ClusterConfig
-from kafka_medic.kafka.reader import read_cluster_state
+from kafka_medic.kafka.reader import read_cluster_state, read_moving_topics
 from kafka_medic.kafka.state import ClusterState
 from kafka_medic.kafka.zookeeper import write_legacy_reassignment
 
@@ -92,10 +92,15 @@ def probe_bootstrap(config: ClusterConfig) -> list[str]:
     return found
 
 
-def read_cluster(config: ClusterConfig) -> ClusterState:
-    """read_cluster_state, bootstrapping from servers not known dead, and noting who is dead now."""
+def read_cluster(config: ClusterConfig, previous: ClusterState | None = None,
+                 topics: Iterable[str] = ()) -> ClusterState:
+    """read_cluster_state, bootstrapping from servers not known dead, and noting who is dead now.
+
+    Given `previous`, only `topics` and the moves in flight are read again (`read_moving_topics`).
+    """
     try:
-        state = read_cluster_state(reachable(config))
+        state = (read_cluster_state(reachable(config)) if previous is None
+                 else read_moving_topics(reachable(config), previous, topics))
     except MedicError as exc:
         if isinstance(exc.__cause__, KafkaError):
             probe_bootstrap(config)  # the caller tries again: then without the servers that did not answer

@@ -7,8 +7,9 @@ are not registered (or are fenced) are reported dead, so a dead broker never sil
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 
 from kafka.admin import ConfigResource, ConfigResourceType
@@ -39,11 +40,47 @@ def read_cluster_state(
     `known_brokers` maps broker id -> rack for brokers expected to exist (e.g. from earlier
     snapshots); any of them that is not registered is reported dead with that rack.
     """
+    return _retrying(config, lambda admin: _read(admin, config, dict(known_brokers or {})))
+
+
+def read_moving_topics(config: ClusterConfig, previous: ClusterState, topics: Iterable[str]) -> ClusterState:
+    """`previous` brought up to date for an executor following moves of `topics` (KRaft clusters).
+
+    Four requests and one log-dir read per live broker, however many topics the cluster has: brokers
+    (liveness), the reassignments in flight, these topics' partitions, and every live broker's log
+    dirs. Topic and broker configs (min ISR, throttles) are `previous`'s: the caller reads the whole
+    cluster now and then for them. Other topics' partitions are `previous`'s too.
+    """
+    wanted = sorted(set(topics))
+
+    def read(admin) -> ClusterState:
+        taken_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        cluster = admin.describe_cluster()
+        brokers = _kraft_brokers(cluster)
+        partitions = _read_partitions(admin, wanted) if wanted else []
+        reassignments = {(tp.topic, tp.partition): r for tp, r in admin.list_partition_reassignments().items()}
+        for p in partitions:
+            r = reassignments.get((p.topic, p.partition))
+            if r:
+                p.adding_replicas = list(r.get("adding_replicas", []))
+                p.removing_replicas = list(r.get("removing_replicas", []))
+        _add_missing_brokers(brokers, partitions, {b.id: b.rack for b in previous.brokers.values()})
+        _read_log_dirs(admin, brokers, partitions)
+        others = [p for p in previous.partitions if p.topic not in wanted]
+        return dataclasses.replace(
+            previous, brokers=dict(sorted(brokers.items())), taken_at=taken_at,
+            controller_id=cluster.get("controller_id") if cluster.get("controller_id", -1) >= 0 else None,
+            partitions=sorted(others + partitions, key=lambda p: (p.topic, p.partition)))
+
+    return _retrying(config, read)
+
+
+def _retrying(config: ClusterConfig, read: Callable[..., ClusterState]) -> ClusterState:
     attempt = 1
     while True:
         try:
             with admin_client(config) as admin:
-                return _read(admin, config, dict(known_brokers or {}))
+                return read(admin)
         except KafkaError as exc:
             # A broker that just died may still be the one the client sends controller requests to;
             # a new client asks the cluster afresh.
@@ -64,16 +101,7 @@ def _read(admin, config: ClusterConfig, known: dict[int, str | None]) -> Cluster
         reassignments = zk.reassignments
         mode = "zookeeper"
     else:
-        brokers = {
-            b["broker_id"]: BrokerState(
-                id=b["broker_id"],
-                host=b["host"],
-                port=b["port"],
-                rack=b.get("rack"),
-                alive=not b.get("is_fenced", False),
-            )
-            for b in cluster["brokers"]
-        }
+        brokers = _kraft_brokers(cluster)
         reassignments = {}
         mode = "kraft"
     partitions = _read_partitions(admin)
@@ -102,9 +130,23 @@ def _read(admin, config: ClusterConfig, known: dict[int, str | None]) -> Cluster
     )
 
 
-def _read_partitions(admin) -> list[PartitionState]:
+def _kraft_brokers(cluster: dict) -> dict[int, BrokerState]:
+    return {
+        b["broker_id"]: BrokerState(
+            id=b["broker_id"],
+            host=b["host"],
+            port=b["port"],
+            rack=b.get("rack"),
+            alive=not b.get("is_fenced", False),
+        )
+        for b in cluster["brokers"]
+    }
+
+
+def _read_partitions(admin, topics: list[str] | None = None) -> list[PartitionState]:
+    """Every topic's partitions, or only these topics'."""
     partitions = []
-    for topic in admin.describe_topics():
+    for topic in admin.describe_topics(topics):
         if topic["error_code"]:
             raise MedicError(f"describing topic {topic['name']!r} failed with error code {topic['error_code']}")
         for p in topic["partitions"]:
