@@ -30,9 +30,10 @@ def test_a_value_that_cannot_work_on_the_cluster_is_refused_naming_the_field(par
 
 
 def test_empty_optional_fields_from_the_form_mean_no_restriction():
-    request = validate_request("rebalance", {"excluded_topics": None, "goals": None, "excluded_brokers": None},
-                               cluster_state())
+    request = validate_request("rebalance", {"excluded_topics": None, "goals": None, "excluded_brokers": None,
+                                             "concurrency": None}, cluster_state())
     assert (request.excluded_topics, request.goals, request.excluded_brokers) == (None, [], [])
+    assert request.concurrency is None  # the executor's byte budget, not a fixed count
 
 
 def test_a_rebalance_moves_nothing_onto_its_excluded_brokers():

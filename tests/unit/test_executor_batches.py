@@ -179,3 +179,11 @@ def test_plan_batches_puts_leadership_moves_in_their_own_batches():
     assert not held
     assert [(b.kind, [t.partition for t in b.tasks]) for b in batches] == [
         (REPLICA, [0, 1]), (REPLICA, [2, 3]), (REPLICA, [4]), (LEADER, [0, 1, 2, 3]), (LEADER, [4, 5])]
+
+
+@pytest.mark.parametrize("options", [
+    {"concurrency": 0}, {"max_moves": 0}, {"batch_target_s": float("nan")}, {"batch_target_s": float("inf")},
+])
+def test_options_that_would_lift_every_limit_are_refused(options):
+    with pytest.raises(MedicError, match="must be"):
+        ExecutionOptions(**options)

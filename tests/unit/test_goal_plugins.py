@@ -127,3 +127,12 @@ def test_the_cli_and_the_forms_take_an_installed_goal_by_name(site, tmp_path, ca
     with pytest.raises(SystemExit):
         main(["plan", "-m", str(model_file), "--goals", "nope"])
     assert CUSTOM in capsys.readouterr().err
+
+
+def test_listing_goal_names_for_the_forms_survives_a_broken_or_clashing_plugin(site):
+    from kafka_medic.goals import GOAL_CLASSES, goal_names
+
+    fake_dist(site, "broken_goals", {"broken": "broken_goals:Missing", "rack_aware": "broken_goals:Missing"})
+    assert goal_names() == (*GOAL_CLASSES, "broken")
+    with pytest.raises(MedicError, match="takes the name of a built-in goal"):
+        check(synthetic_model(seed=1), [*DEFAULT_GOALS, "broken"])

@@ -34,15 +34,15 @@ def register(subparsers) -> None:
     run.add_argument("--throttle-interval", type=positive_number(), default=60.0, metavar="SECONDS",
                      help="--throttle auto: recompute the rates from the latest samples this often (default 60)")
     defaults = ExecutionOptions()
-    run.add_argument("--concurrency", type=int,
+    run.add_argument("--concurrency", type=integer(),
                      help="fixed concurrent replica moves per broker (default: from bytes in flight, see "
                           "--batch-target)")
-    run.add_argument("--batch-target", type=float, default=defaults.batch_target_s, metavar="SECONDS",
+    run.add_argument("--batch-target", type=positive_number(), default=defaults.batch_target_s, metavar="SECONDS",
                      help="each destination broker takes moves up to this many seconds of copying at its "
                           f"throttle (default {defaults.batch_target_s:.0f})")
-    run.add_argument("--max-moves-per-broker", type=int, default=defaults.max_moves_per_broker,
+    run.add_argument("--max-moves-per-broker", type=integer(), default=defaults.max_moves_per_broker,
                      help=f"concurrent replica moves per broker (default {defaults.max_moves_per_broker})")
-    run.add_argument("--max-moves", type=int, default=defaults.max_moves,
+    run.add_argument("--max-moves", type=integer(), default=defaults.max_moves,
                      help=f"concurrent replica moves in the cluster (default {defaults.max_moves})")
     run.add_argument("--strategy", default="min_isr_first,large_first",
                      help=f"comma-separated ordering of moves, from: {', '.join(STRATEGIES)}")

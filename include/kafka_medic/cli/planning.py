@@ -146,10 +146,10 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
         metavar="LOW,HIGH",
         help="distribution goals: allowed range around the mean (default 0.9,1.1)",
     )
-    parser.add_argument("--max-replicas-per-broker", type=int, metavar="N", help="default 10000")
+    parser.add_argument("--max-replicas-per-broker", type=integer(), metavar="N", help="default 10000")
     parser.add_argument("--min-leaders-topics", metavar="REGEX",
                         help="min_topic_leaders_per_broker: topics (full match) every broker must lead")
-    parser.add_argument("--min-topic-leaders", type=int, metavar="N",
+    parser.add_argument("--min-topic-leaders", type=integer(), metavar="N",
                         help="min_topic_leaders_per_broker: leaders of each such topic per broker (default 1)")
     parser.add_argument("--broker-sets", metavar="FILE",
                         help="broker_set_aware: JSON of broker sets and the topics pinned to them "

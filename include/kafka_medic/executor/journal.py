@@ -39,7 +39,6 @@ PENDING, SUBMITTED, DONE = "pending", "submitted", "done"
 CANCELLED, DEAD, TIMED_OUT, HELD, FAILED = "cancelled", "dead", "timed_out", "held", "failed"
 SKIPPED = "skipped"  # the proposal's move needed nothing, or could not apply (the reason says which)
 RUNNING = "running"
-FINISHED_STATUSES = ("succeeded", "stopped", "failed")
 
 metadata = sa.MetaData()
 

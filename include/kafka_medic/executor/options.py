@@ -16,6 +16,7 @@ in flight, while the throttle, not the count, sets the copy rate.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 
 from kafka_medic.errors import MedicError
@@ -50,9 +51,10 @@ class ExecutionOptions:
     zk_submission: str = "auto"
 
     def __post_init__(self) -> None:
-        if min(self.concurrency or 1, self.max_moves, self.max_moves_per_broker, self.leader_batch_size) < 1:
+        counts = (self.max_moves, self.max_moves_per_broker, self.leader_batch_size)
+        if min(counts) < 1 or (self.concurrency is not None and self.concurrency < 1):
             raise MedicError("concurrency, max_moves, max_moves_per_broker and leader_batch_size must be at least 1")
-        if self.batch_target_s <= 0 or self.unthrottled_rate <= 0:
+        if not (0 < self.batch_target_s < math.inf and 0 < self.unthrottled_rate < math.inf):
             raise MedicError("batch_target_s and unthrottled_rate must be positive")
         unknown = [s for s in self.strategy if s not in STRATEGIES]
         if unknown:

@@ -9,8 +9,8 @@ more on models with fewer racks than replicas), and the other two do nothing wit
 
 A package adds goals through the entry point group `kafka_medic.goals` (entry point name: the goal's
 `name`; value: its `Goal` subclass, as in `my_package.goals:MyGoal`). They are looked up only when a
-goal list names a goal that is not built in, so listing installed packages costs nothing otherwise
-(not at start-up, nor for the default list). A plugin may not take a built-in goal's name.
+goal list names a goal that is not built in (nor for the default list), and their names listed only
+for the DAG forms' choice of goals. A plugin may not take a built-in goal's name.
 """
 
 from __future__ import annotations
@@ -104,8 +104,12 @@ def check_goal_names(names: Sequence[str]) -> dict[str, EntryPoint]:
 
 def goal_names() -> tuple[str, ...]:
     """Every name a goal list may hold: the built-in goals (default order, then the opt-in ones), then
-    the installed plugins'."""
-    return (*GOAL_CLASSES, *plugin_goals())
+    the installed plugins' (for the DAG forms). Listing never fails, so one broken plugin cannot stop the
+    DAG file from loading: a plugin that clashes or fails to load is refused when a goal list names it."""
+    from importlib.metadata import entry_points
+
+    plugins = [entry.name for entry in entry_points(group=ENTRY_POINT_GROUP) if entry.name not in GOAL_CLASSES]
+    return (*GOAL_CLASSES, *dict.fromkeys(plugins))
 
 
 def plugin_goals() -> dict[str, EntryPoint]:

@@ -74,10 +74,11 @@ COMMON_FIELDS = (
     _field("auto_throttle", False, "Auto throttle",
            "instead of a fixed throttle: each broker's measured network headroom (capacity x 0.8 minus its "
            "traffic), recomputed every minute; needs the sample DAG's metrics", type="boolean"),
-    _field("concurrency", 5, "Concurrency", "concurrent replica moves per broker",
-           type="integer", minimum=1, maximum=100),
+    _field("concurrency", None, "Concurrency",
+           "fixed concurrent replica moves per broker; empty: from bytes in flight (each destination takes "
+           "up to 10 s of copying at its throttle)", type=["null", "integer"], minimum=1, maximum=2000),
 )
-GOALS = _field("goals", None, "Goals", "in priority order; empty: all goals",
+GOALS = _field("goals", None, "Goals", "in priority order; empty: the default goals",
                type=["null", "array"], items={"type": "string", "enum": list(goal_names())})
 FORCE = _field("force", False, "Force", "plan even when no goal is violated", type="boolean")
 EXCLUDED_BROKERS = _field("excluded_brokers", None, "Excluded brokers",

@@ -25,13 +25,13 @@ class Request:
     """A validated remediation request: what the rest of the chain reads instead of raw params."""
 
     kind: str
-    goals: list[str] = field(default_factory=list)  # empty: every goal, in the default order
+    goals: list[str] = field(default_factory=list)  # empty: the default goals, in their order
     dry_run: bool = False
     force: bool = False
     excluded_topics: str | None = None
     throttle_mb_s: float | None = None
     auto_throttle: bool = False  # per broker, from measured headroom (needs the sample DAG)
-    concurrency: int = 5
+    concurrency: int | None = None  # None: from bytes in flight (ExecutionOptions)
     brokers: list[int] = field(default_factory=list)
     excluded_brokers: list[int] = field(default_factory=list)  # receive nothing in this run
     reason: str = ""
@@ -83,8 +83,8 @@ def validate_request(kind: str, params: dict[str, Any], state: ClusterState) -> 
     auto_throttle = bool(params.get("auto_throttle"))
     if auto_throttle and throttle is not None:
         raise MedicError(f"throttle_mb_s: {throttle} and auto_throttle both given; choose one")
-    concurrency = int(params.get("concurrency") or 5)
-    if concurrency < 1:
+    concurrency = None if params.get("concurrency") is None else int(params["concurrency"])
+    if concurrency is not None and concurrency < 1:
         raise MedicError(f"concurrency: must be at least 1, got {concurrency}")
     return Request(
         kind=kind, goals=goals, dry_run=bool(params.get("dry_run")), force=bool(params.get("force")),
