@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 
 from kafka.admin import ConfigResource, ConfigResourceType
-from kafka.errors import KafkaConnectionError, KafkaError
+from kafka.errors import KafkaConnectionError, KafkaError, UnknownTopicOrPartitionError
 from kafka.protocol.api_key import ApiKey
 
 from kafka_medic.errors import MedicError
@@ -144,9 +144,11 @@ def _kraft_brokers(cluster: dict) -> dict[int, BrokerState]:
 
 
 def _read_partitions(admin, topics: list[str] | None = None) -> list[PartitionState]:
-    """Every topic's partitions, or only these topics'."""
+    """Every topic's partitions, or only these topics'. A topic deleted meanwhile has none."""
     partitions = []
     for topic in admin.describe_topics(topics):
+        if topic["error_code"] == UnknownTopicOrPartitionError.errno:
+            continue
         if topic["error_code"]:
             raise MedicError(f"describing topic {topic['name']!r} failed with error code {topic['error_code']}")
         for p in topic["partitions"]:
