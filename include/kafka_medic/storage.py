@@ -48,6 +48,7 @@ def _sqlite_wal(dbapi_connection, _record) -> None:
     dbapi_connection.execute("PRAGMA journal_mode=WAL")
 
 
+MIGRATION_LOCK_KEY = 0x6B6D6564  # "kmed": the PostgreSQL advisory lock held while a store part migrates
 # The schema version of each part of the store (a StoreTables subclass, by its `what`).
 _versions_metadata = sa.MetaData()
 schema_versions = sa.Table(
@@ -81,10 +82,13 @@ class StoreTables:
             with self.engine.begin() as conn:
                 self._migrate(conn)
                 self.metadata.create_all(conn)
-        except sa.exc.OperationalError as exc:
-            raise MedicError(f"cannot open the {self.what} in {self.safe_url}: {exc.orig}") from exc
+        except sa.exc.SQLAlchemyError as exc:
+            raise MedicError(f"cannot open the {self.what} in {self.safe_url}: {getattr(exc, 'orig', exc)}") from exc
 
     def _migrate(self, conn: sa.Connection) -> None:
+        if conn.dialect.name == "postgresql":
+            # The DAGs open the store from several workers at once: one migrates, the others then find it done.
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         _versions_metadata.create_all(conn)
         current = len(self.migrations)
         version = conn.scalar(sa.select(schema_versions.c.version).where(schema_versions.c.part == self.what))
