@@ -116,6 +116,7 @@ WRONG_SHAPES = {
     "message is a string": {"message": "hello"},
     "message ts is a number": {"message": {"ts": 17.5, "text": "x", "blocks": []}},
     "message blocks is a string": {"message": {"ts": "1.2", "text": "x", "blocks": "header"}},
+    "a message block is a string": {"message": {"ts": "1.2", "text": "x", "blocks": ["header"]}},
     "message text is a list": {"message": {"ts": "1.2", "text": ["x"], "blocks": []}},
     "channel is a string": {"channel": "C42"},
     "channel is a list": {"channel": ["C42"]},

@@ -184,8 +184,8 @@ def _read_click(body: bytes) -> Decision:
                     or _mapping(payload.get("container") or {}, "container").get("channel_id") or "", "channel id")
     ts = _text(message.get("ts") or "", "message.ts")
     blocks = message.get("blocks") or []
-    if not isinstance(blocks, list):
-        raise TypeError(f"message.blocks is {type(blocks).__name__}, not a list")
+    if not isinstance(blocks, list) or not all(isinstance(b, dict) for b in blocks):
+        raise TypeError("message.blocks is not a list of objects")
     return Decision(
         decision=decision,
         user_id=user_id,
