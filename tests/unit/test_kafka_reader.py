@@ -36,3 +36,33 @@ def test_a_topic_deleted_while_it_is_followed_has_no_partitions():
 def test_any_other_topic_error_is_a_one_line_error_naming_the_topic():
     with pytest.raises(MedicError, match="describing topic 'busy' failed with error code 29"):
         _read_partitions(Answers([topic("busy", error_code=29)]), ["busy"])
+
+
+def test_a_read_that_meets_a_broker_killed_moments_ago_is_retried_until_it_is_fenced(monkeypatch):
+    """A killed broker stays in the metadata until the controller fences it (seconds), and a client may
+    pick it for every one of the first attempts (CI: four attempts in 6 s, all to the dead broker)."""
+    from contextlib import nullcontext
+
+    from kafka.errors import KafkaConnectionError
+
+    from kafka_medic.kafka import reader
+    from kafka_medic.kafka.config import ClusterConfig
+
+    clock = [0.0]
+    monkeypatch.setattr(reader, "admin_client", lambda config: nullcontext(object()))
+    monkeypatch.setattr(reader.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(reader.time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
+    refusals = iter(range(8))  # fenced after 8 refusals at 2 s: 16 s, within the wait
+
+    def read(admin):
+        if next(refusals, None) is not None:
+            raise KafkaConnectionError("111 ECONNREFUSED")
+        return "state"
+
+    assert reader._retrying(ClusterConfig("h:1"), read) == "state"
+    assert clock[0] == 8 * reader.RETRY_DELAY_S
+
+    clock[0] = 0.0
+    with pytest.raises(MedicError, match="reading cluster state from h:1 failed"):
+        reader._retrying(ClusterConfig("h:1"), lambda admin: (_ for _ in ()).throw(KafkaConnectionError("refused")))
+    assert reader.FENCING_WAIT_S <= clock[0] <= reader.FENCING_WAIT_S + reader.RETRY_DELAY_S  # bounded

@@ -29,6 +29,9 @@ from kafka_medic.kafka.state import (
 
 READ_ATTEMPTS = 4
 RETRY_DELAY_S = 2.0
+# A killed KRaft broker stays in the metadata clients are given until the controller fences it (the
+# session timeout, 9 s by default): a read that met it is retried at least this long.
+FENCING_WAIT_S = 20.0
 TOPIC_CONFIGS = ("min.insync.replicas", *THROTTLE_REPLICA_CONFIGS)
 
 
@@ -76,15 +79,15 @@ def read_moving_topics(config: ClusterConfig, previous: ClusterState, topics: It
 
 
 def _retrying(config: ClusterConfig, read: Callable[..., ClusterState]) -> ClusterState:
-    attempt = 1
+    attempt, fenced_by = 1, time.monotonic() + FENCING_WAIT_S
     while True:
         try:
-            with admin_client(config) as admin:
+            with admin_client(config) as admin:  # a cluster that does not answer at all is a MedicError here
                 return read(admin)
         except KafkaError as exc:
-            # A broker that just died may still be the one the client sends controller requests to;
+            # A broker that just died may still be the one the client sends requests to, until it is fenced;
             # a new client asks the cluster afresh.
-            if attempt == READ_ATTEMPTS:
+            if attempt >= READ_ATTEMPTS and time.monotonic() >= fenced_by:
                 raise MedicError(f"reading cluster state from {config.bootstrap} failed: {exc}") from exc
             attempt += 1
             time.sleep(RETRY_DELAY_S)
