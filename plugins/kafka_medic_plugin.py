@@ -62,7 +62,11 @@ async def slack_interactivity(request: Request) -> JSONResponse:
     if body is None:
         return _refuse(Refusal(413, f"request body over {MAX_BODY_BYTES} bytes"))
     conn = await run_in_threadpool(_slack_connection)
-    settings = ApprovalSettings.from_connection(conn) if conn else ApprovalSettings.from_env()
+    try:
+        settings = ApprovalSettings.from_connection(conn) if conn else ApprovalSettings.from_env()
+    except MedicError as exc:  # the operator's configuration, not the caller's request: Slack retries a 503
+        log.error("Slack approvals are misconfigured: %s", exc)
+        return JSONResponse({"ok": False, "error": "approvals misconfigured on the server"}, status_code=503)
     click = parse_click(settings.signing_secret, settings.approvers, request.headers, body)
     if isinstance(click, Refusal):
         return _refuse(click)

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 import pytest
 from slack_sdk.signature import SignatureVerifier
 
+from kafka_medic.errors import MedicError
 from kafka_medic.notify.approval import ApprovalRef
 from kafka_medic.notify.interactivity import (
     ApprovalSettings,
@@ -113,6 +114,9 @@ def test_approvers_and_settings(monkeypatch):
     assert parse_approvers("U1=alice, U2") == {"U1": "alice", "U2": "U2"}
     assert parse_approvers(["U1", "U2=bob"]) == {"U1": "U1", "U2": "bob"}
     assert parse_approvers({"U1": "alice"}) == {"U1": "alice"} and parse_approvers("") == {}
+    for bad in (7, [1], {"U1": 3}, {2: "bob"}, None):
+        with pytest.raises(MedicError, match="Slack approvers .* not understood"):
+            parse_approvers(bad)
     monkeypatch.setenv("KAFKA_MEDIC_SLACK_SIGNING_SECRET", SECRET)
     monkeypatch.setenv("KAFKA_MEDIC_SLACK_APPROVERS", "U1=alice")
     settings = ApprovalSettings.from_env()

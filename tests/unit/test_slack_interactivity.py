@@ -163,3 +163,13 @@ def test_a_chunked_body_over_the_limit_is_refused(client):
     response = client.post("/slack/interactivity", content=chunks(),
                            headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert response.status_code == 413
+
+
+@pytest.mark.parametrize("approvers", [7, [1, 2], {"U1": 3}, 1.5, True])
+def test_approvers_of_the_wrong_type_in_the_connection_are_a_503_not_a_server_error(plugin, monkeypatch, approvers):
+    connection = {"conn_type": "slack", "extra": {"signing_secret": SECRET, "approvers": approvers}}
+    monkeypatch.setenv("AIRFLOW_CONN_KAFKA_MEDIC_SLACK", json.dumps(connection))
+    body = click_body()
+    response = post(TestClient(plugin.app), body, signed(body))
+    refusal = {"ok": False, "error": "approvals misconfigured on the server"}
+    assert (response.status_code, response.json()) == (503, refusal)

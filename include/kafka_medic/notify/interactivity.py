@@ -60,11 +60,20 @@ class ApprovalSettings:
         )
 
 
-def parse_approvers(value: str | Collection[str] | Mapping[str, str]) -> dict[str, str]:
-    """"U1=alice,U2" (text), ["U1", "U2"] or {"U1": "alice"} -> {Slack user id: Airflow user id}."""
-    if isinstance(value, Mapping):
-        return {str(k): str(v) for k, v in value.items()}
+def parse_approvers(value: object) -> dict[str, str]:
+    """"U1=alice,U2" (text), ["U1", "U2"] or {"U1": "alice"} -> {Slack user id: Airflow user id}.
+
+    The value comes from a connection's JSON extras, so anything else (a number, a list of numbers) is
+    a one-line error naming it rather than a TypeError deep in the endpoint.
+    """
+    if isinstance(value, Mapping) and all(isinstance(v, str) for v in [*value.keys(), *value.values()]):
+        return {k.strip(): v.strip() or k.strip() for k, v in value.items() if k.strip()}
     items = value.split(",") if isinstance(value, str) else value
+    if isinstance(value, Mapping) or not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise MedicError(
+            f"Slack approvers {value!r} not understood: give 'U1=alice,U2', a list of Slack user ids "
+            'or an object {"U1": "alice"}'
+        )
     approvers = {}
     for item in (i.strip() for i in items):
         if item:
