@@ -86,9 +86,14 @@ class StoreTables:
             raise MedicError(f"cannot open the {self.what} in {self.safe_url}: {getattr(exc, 'orig', exc)}") from exc
 
     def _migrate(self, conn: sa.Connection) -> None:
+        # The DAGs and the CLI open the store from several processes at once: one migrates, the others
+        # wait for it and then find it done.
         if conn.dialect.name == "postgresql":
-            # The DAGs open the store from several workers at once: one migrates, the others then find it done.
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        elif conn.dialect.name == "sqlite":
+            # pysqlite starts its transaction lazily, at the first write, after the version has been read;
+            # taking the write lock first makes the read and the steps one unit (waits out the busy timeout).
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
         _versions_metadata.create_all(conn)
         current = len(self.migrations)
         version = conn.scalar(sa.select(schema_versions.c.version).where(schema_versions.c.part == self.what))
