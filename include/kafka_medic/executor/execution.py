@@ -149,7 +149,7 @@ class Execution:
                       if r.task.new_leader is not None and r.state in (j.DONE, j.PENDING, j.HELD) and
                       (r.task.kind == LEADER or r.state == j.DONE)}
             failures: dict[str, str] = {}
-            state = read_state(self.config, topics={r.task.topic for r in wanted.values()})
+            state = self._settled_state(list(wanted.values()))
             todo = []
             for p in state.partitions:
                 r = wanted.get((p.topic, p.partition))
@@ -171,22 +171,10 @@ class Execution:
             return failures
 
     def verify(self) -> dict:
-        """Compare the cluster with the proposal: which moves are done, which not and why.
-
-        While the metadata shows moves `half_way` it is read again, for up to `METADATA_SETTLE_S`:
-        the report must not call a move the controller finished undone because one broker lags.
-        """
+        """Compare the cluster with the proposal: which moves are done, which not and why."""
         row = self.record()
         records = self.tasks()
-        topics = {r.task.topic for r in records}
-        deadline = time.monotonic() + METADATA_SETTLE_S
-        while True:
-            state = read_state(self.config, topics=topics)
-            partitions = {(p.topic, p.partition): p for p in state.partitions}
-            if time.monotonic() > deadline or not any(
-                    (p := partitions.get(r.task.key)) is not None and half_way(r.task, p) for r in records):
-                return build_report(row, records, self.journal.throttles(self.id), state)
-            time.sleep(1)
+        return build_report(row, records, self.journal.throttles(self.id), self._settled_state(records))
 
     def abort(self, reason: str) -> None:
         """Roll back the moves in flight and start nothing new (see the `stop` module); the caller holds the claim."""
@@ -223,6 +211,20 @@ class Execution:
         for line in report_lines(report):
             self.log(line)
         return report
+
+    def _settled_state(self, records: list[TaskRecord]) -> ClusterState:
+        """The state of these tasks' topics, read again while it shows moves `half_way`, for up to
+        `METADATA_SETTLE_S`: a lagging broker must not make a finished move look undone (the report)
+        or not yet on its proposed replicas (leader elections)."""
+        topics = {r.task.topic for r in records}
+        deadline = time.monotonic() + METADATA_SETTLE_S
+        while True:
+            state = read_state(self.config, topics=topics)
+            partitions = {(p.topic, p.partition): p for p in state.partitions}
+            if time.monotonic() > deadline or not any(
+                    (p := partitions.get(r.task.key)) is not None and half_way(r.task, p) for r in records):
+                return state
+            time.sleep(1)
 
     def _elect(self, task_list: list[Task]) -> dict[str, str]:
         errors = elect_preferred_leaders(self.config, [t.key for t in task_list])
