@@ -203,8 +203,8 @@ def _read_log_dirs(admin, brokers: dict[int, BrokerState], partitions: list[Part
     """
     by_key = {(p.topic, p.partition): p for p in partitions}
     wanted: dict[str, list[int]] = {}
-    for p in partitions:
-        wanted.setdefault(p.topic, []).append(p.partition)
+    for (topic_name, index) in by_key:
+        wanted.setdefault(topic_name, []).append(index)
     for broker in [b for b in brokers.values() if b.alive]:
         asked = time.monotonic()
         try:
