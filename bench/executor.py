@@ -61,21 +61,12 @@ def measure(bootstrap: str, throttle_mb: float, mb: float, concurrency: int | No
     stop = threading.Event()
     sampler = threading.Thread(target=_sample, args=(config, topic, samples, stop), daemon=True)
     sampler.start()
-    marks: dict[str, float] = {}
-
-    def log(line: str) -> None:  # the move phase: first submission to the last move seen done
-        if ": submitted " in line:
-            marks.setdefault("submitted", time.monotonic())
-        if line.startswith("done ") and " -> " in line:  # a move, not the report's "done (8): ..."
-            marks["done"] = time.monotonic()
-        if verbose:
-            print(f"{time.monotonic() - started:6.1f} {line}", flush=True)
-
     started = time.monotonic()
+    marks = Marks(started, verbose)
     report = execute(config, Proposal(topic, [], moves), ExecutionOptions(throttle=throttle_mb * MB,
-                     concurrency=concurrency), journal or Journal(), log=log)
+                     concurrency=concurrency), journal or Journal(), log=marks.log)
     elapsed = time.monotonic() - started
-    moving = marks["done"] - marks["submitted"]
+    moving = marks.done - marks.submitted
     finished = time.monotonic()
     stop.set()
     sampler.join(5)
@@ -94,8 +85,8 @@ def measure(bootstrap: str, throttle_mb: float, mb: float, concurrency: int | No
         "execute_s": round(elapsed, 1), "time_vs_bound": round(elapsed / bound, 2),
         "moving_s": round(moving, 1), "moving_vs_bound": round(moving / bound, 2),
         "mean_rate_vs_throttle": round(mean / rate, 2), "worst_11s_rate_vs_throttle": round(worst / rate, 2),
-        "before_first_submission_s": round(marks["submitted"] - started, 1),
-        "after_last_done_s": round(finished - marks["done"], 1),
+        "before_first_submission_s": round(marks.submitted - started, 1),
+        "after_last_done_s": round(finished - marks.done, 1),
         "load_avg_1m": round(sum(load for _, _, load in samples) / len(samples), 1),
         "cpus": os.cpu_count(),
     }
@@ -126,17 +117,12 @@ def measure_many(bootstrap: str, throttle_mb: float, partitions: int = 2000, kb:
     load_before = os.getloadavg()[0]
     controller_s = _controller_alone(config, twin, target, int(throttle_mb * MB))
     moves = [Move(topic, p, r, target[p], r[0], target[p][0]) for p, r in assignment.items()]
-    lines: list[str] = []
-
-    def log(line: str) -> None:
-        lines.append(line)
-        if verbose:
-            print(f"{time.monotonic() - started:6.1f} {line}", flush=True)
-
     started = time.monotonic()
+    marks = Marks(started, verbose)
     options = ExecutionOptions(throttle=throttle_mb * MB, **({"concurrency": concurrency} if concurrency else {}))
-    report = execute(config, Proposal(topic, [], moves), options, journal or Journal(), log=log)
+    report = execute(config, Proposal(topic, [], moves), options, journal or Journal(), log=marks.log)
     elapsed = time.monotonic() - started
+    finished = time.monotonic()
     load = (load_before + os.getloadavg()[0]) / 2
     moved = _bytes_on(config, topic, DESTINATION)
     bound = moved / (throttle_mb * MB)
@@ -149,8 +135,31 @@ def measure_many(bootstrap: str, throttle_mb: float, partitions: int = 2000, kb:
         "time_vs_max_bound_controller": round(elapsed / floor, 2),
         "overhead_per_move_ms": round(1000 * (elapsed - bound) / partitions, 1),
         "overhead_per_move_over_controller_ms": round(1000 * (elapsed - floor) / partitions, 1),
-        "log_lines": len(lines), "load_avg_1m": round(load, 1), "cpus": os.cpu_count(),
+        "moving_s": round(marks.done - marks.submitted, 1),
+        "moving_vs_max_bound_controller": round((marks.done - marks.submitted) / floor, 2),
+        "before_first_submission_s": round(marks.submitted - started, 1),
+        "after_last_done_s": round(finished - marks.done, 1),
+        "log_lines": marks.lines, "load_avg_1m": round(load, 1), "cpus": os.cpu_count(),
     }
+
+
+class Marks:
+    """The executor's log, read for the move phase: first submission to the last move seen done."""
+
+    def __init__(self, started: float, verbose: bool) -> None:
+        self.started, self.verbose = started, verbose
+        self.submitted = self.done = started
+        self.lines = 0
+        self._seen_submission = False
+
+    def log(self, line: str) -> None:
+        self.lines += 1
+        if ": submitted " in line and not self._seen_submission:
+            self.submitted, self._seen_submission = time.monotonic(), True
+        if line.startswith("done ") and " -> " in line:  # a move, not the report's "done (8): ..."
+            self.done = time.monotonic()
+        if self.verbose:
+            print(f"{time.monotonic() - self.started:6.1f} {line}", flush=True)
 
 
 def controller_sweep(bootstrap: str, sizes: list[int], kb: float = 10.0, throttle_mb: float = 100.0) -> dict:

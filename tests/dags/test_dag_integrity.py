@@ -71,6 +71,13 @@ def test_manual_dags_have_a_validated_form(dagbag):
     assert dagbag.dags["kafka_medic__beta__preferred_leader_election"].schedule is None
 
 
+def test_forms_leave_concurrency_empty_so_the_executor_paces_by_bytes_in_flight(dagbag):
+    """Empty is the byte budget (issue 19); a default count paced 1,000 small moves at 3.9 a second."""
+    for kind in ("rebalance", *MANUAL_KINDS):
+        params = dagbag.dags[f"kafka_medic__alpha__{kind}"].params
+        assert "concurrency" in params and params["concurrency"] is None, kind
+
+
 def test_every_approval_gate_consults_the_policy(dagbag):
     """Each remediation's gate names its own action, one the approval policy knows (so it can auto-approve)."""
     from kafka_medic.notify.policy import POLICY_ACTIONS

@@ -11,11 +11,10 @@ import time
 
 from kafka_medic.errors import MedicError
 from kafka_medic.executor import journal as j
-from kafka_medic.executor.execution import Execution, Log, lock_key
+from kafka_medic.executor.execution import Execution, Log, lock_key, read_for
 from kafka_medic.executor.journal import Journal
 from kafka_medic.executor.options import ExecutionOptions
 from kafka_medic.executor.outcome import Outcome
-from kafka_medic.executor.submit import read_cluster
 from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.model import Proposal
 
@@ -24,7 +23,7 @@ def execute(config: ClusterConfig, proposal: Proposal, options: ExecutionOptions
             log: Log = print) -> dict:
     """Carry out a proposal from start to end (or resume it after a crash) and return the final report."""
     journal = journal or Journal()
-    state = read_cluster(config)  # one read serves the start, the throttles and the first poll
+    state = read_for(config, proposal)  # one read serves the start, the throttles and the first poll
     execution = Execution.start(config, proposal, options, journal, log, state)
     try:
         execution.set_throttles(state)

@@ -45,8 +45,9 @@ def _roll_back(execution: Execution, in_flight, reason: str) -> None:
     keys = [r.task.key for r in in_flight]
     errors = cancel_reassignments(config, keys)
     deadline = time.monotonic() + ROLLBACK_WAIT_S
+    topics = {t for t, _ in keys}
     while True:
-        state = read_state(config)
+        state = read_state(config, topics=topics)
         partitions = {(p.topic, p.partition): p for p in state.partitions}
         moving = [k for k in keys if k in partitions and partitions[k].reassigning]
         if not moving or time.monotonic() > deadline:
@@ -76,9 +77,10 @@ def _let_finish(execution: Execution, in_flight) -> None:
     execution.log(f"the cluster cannot cancel a reassignment (no AlterPartitionReassignments): letting {names} finish")
     wait_s = max(options.timeout_for(r.task.bytes_to_move, options.throttle) for r in in_flight)
     deadline = time.monotonic() + wait_s
+    topics = {r.task.topic for r in in_flight}
     while True:
         execution.heartbeat()
-        state = read_state(config)
+        state = read_state(config, topics=topics)
         partitions = {(p.topic, p.partition): p for p in state.partitions}
         alive = set(state.alive_brokers)
         moving = [r for r in in_flight if (p := partitions.get(r.task.key)) is not None and p.reassigning]
@@ -115,6 +117,6 @@ def _restore_order(execution: Execution, records, partitions: dict) -> None:
     deadline = time.monotonic() + ROLLBACK_WAIT_S
     while waiting and time.monotonic() < deadline:
         time.sleep(0.5)
-        current = {(p.topic, p.partition): p for p in read_state(config).partitions}
+        current = {(p.topic, p.partition): p for p in read_state(config, topics={t for t, _ in waiting}).partitions}
         partitions.update(current)
         waiting = {k: v for k, v in waiting.items() if k in current and list(current[k].replicas) != v}

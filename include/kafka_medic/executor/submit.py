@@ -93,14 +93,15 @@ def probe_bootstrap(config: ClusterConfig) -> list[str]:
 
 
 def read_cluster(config: ClusterConfig, previous: ClusterState | None = None,
-                 topics: Iterable[str] = ()) -> ClusterState:
+                 topics: Iterable[str] | None = None) -> ClusterState:
     """read_cluster_state, bootstrapping from servers not known dead, and noting who is dead now.
 
-    Given `previous`, only `topics` and the moves in flight are read again (`read_moving_topics`).
+    `topics` bounds the read to those topics (None: the whole cluster); given `previous`, only
+    `topics` and the moves in flight are read again (`read_moving_topics`).
     """
     try:
-        state = (read_cluster_state(reachable(config)) if previous is None
-                 else read_moving_topics(reachable(config), previous, topics))
+        state = (read_cluster_state(reachable(config), topics=topics) if previous is None
+                 else read_moving_topics(reachable(config), previous, topics or ()))
     except MedicError as exc:
         if isinstance(exc.__cause__, KafkaError):
             probe_bootstrap(config)  # the caller tries again: then without the servers that did not answer
@@ -131,16 +132,19 @@ def with_admin(config: ClusterConfig, action: Callable[..., T]) -> T:
     raise AssertionError("unreachable")
 
 
-def read_state(config: ClusterConfig, patience_s: float = READ_PATIENCE_S) -> ClusterState:
-    """The cluster's state, read again while it cannot be read, for up to `patience_s`.
+def read_state(config: ClusterConfig, patience_s: float = READ_PATIENCE_S,
+               topics: Iterable[str] | None = None) -> ClusterState:
+    """The cluster's state (bounded to `topics` unless None), read again while it cannot be read, for up
+    to `patience_s`.
 
     For the steps that must finish what they started (roll back, elect, verify, clear throttles):
     a broker dying or paused at that moment costs a retry, not an abandoned rollback.
     """
+    wanted = None if topics is None else sorted(set(topics))
     deadline = time.monotonic() + patience_s
     while True:
         try:
-            return read_cluster(config)
+            return read_cluster(config, topics=wanted)
         except MedicError:
             if time.monotonic() > deadline:
                 raise

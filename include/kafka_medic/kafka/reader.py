@@ -36,14 +36,20 @@ TOPIC_CONFIGS = ("min.insync.replicas", *THROTTLE_REPLICA_CONFIGS)
 
 
 def read_cluster_state(
-    config: ClusterConfig, known_brokers: Mapping[int, str | None] | None = None
+    config: ClusterConfig, known_brokers: Mapping[int, str | None] | None = None,
+    topics: Iterable[str] | None = None,
 ) -> ClusterState:
     """Everything the planner, executor and detector need to know about the cluster now.
 
     `known_brokers` maps broker id -> rack for brokers expected to exist (e.g. from earlier
     snapshots); any of them that is not registered is reported dead with that rack.
+    `topics` bounds the read to those topics' partitions, sizes and configs (every live broker is still
+    read: liveness, log dirs, throttle rates), for an executor whose steps need only its moves' topics:
+    with 4,000 partitions in the cluster a whole read took 1.2-1.6 s, and a step made two or three.
+    Brokers dead and holding replicas only of other topics are then unknown, not reported dead.
     """
-    return _retrying(config, lambda admin: _read(admin, config, dict(known_brokers or {})))
+    wanted = None if topics is None else sorted(set(topics))
+    return _retrying(config, lambda admin: _read(admin, config, dict(known_brokers or {}), wanted))
 
 
 def read_moving_topics(config: ClusterConfig, previous: ClusterState, topics: Iterable[str]) -> ClusterState:
@@ -93,7 +99,7 @@ def _retrying(config: ClusterConfig, read: Callable[..., ClusterState]) -> Clust
             time.sleep(RETRY_DELAY_S)
 
 
-def _read(admin, config: ClusterConfig, known: dict[int, str | None]) -> ClusterState:
+def _read(admin, config: ClusterConfig, known: dict[int, str | None], topics: list[str] | None) -> ClusterState:
     taken_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     cluster = admin.describe_cluster()
     if config.zookeeper:
@@ -107,7 +113,7 @@ def _read(admin, config: ClusterConfig, known: dict[int, str | None]) -> Cluster
         brokers = _kraft_brokers(cluster)
         reassignments = {}
         mode = "kraft"
-    partitions = _read_partitions(admin)
+    partitions = _read_partitions(admin, topics) if topics is None or topics else []
     if not config.zookeeper or ApiKey.ListPartitionReassignments in admin.api_versions():
         # ZooKeeper-mode brokers since 2.4 list every move, also those submitted through the API (not the znode)
         reassignments = {
@@ -120,13 +126,13 @@ def _read(admin, config: ClusterConfig, known: dict[int, str | None]) -> Cluster
             p.removing_replicas = list(r.get("removing_replicas", []))
     _add_missing_brokers(brokers, partitions, known)
     _read_log_dirs(admin, brokers, partitions)
-    topics = sorted({p.topic for p in partitions})
     return ClusterState(
         cluster_id=cluster.get("cluster_id") or config.name,
         controller_id=cluster.get("controller_id") if cluster.get("controller_id", -1) >= 0 else None,
         brokers=dict(sorted(brokers.items())),
         partitions=partitions,
-        topic_configs=_read_configs(admin, ConfigResourceType.TOPIC, topics, TOPIC_CONFIGS),
+        topic_configs=_read_configs(admin, ConfigResourceType.TOPIC, sorted({p.topic for p in partitions}),
+                                    TOPIC_CONFIGS),
         broker_configs=_read_broker_throttles(admin, [b.id for b in brokers.values() if b.alive]),
         taken_at=taken_at,
         mode=mode,
@@ -185,17 +191,24 @@ def _add_missing_brokers(
 
 
 def _read_log_dirs(admin, brokers: dict[int, BrokerState], partitions: list[PartitionState]) -> None:
-    """Replica sizes and log dirs from DescribeLogDirs on every live broker.
+    """Replica sizes and log dirs from DescribeLogDirs on every live broker, for `partitions` only.
 
-    A broker that is still registered but refuses connections (killed moments ago, before the controller
-    fenced it) is reported dead: it is, and the controller will agree within its session timeout. A
-    request that merely fails or times out does not make a broker dead.
+    The request names the partitions: without them kafka-python first describes every topic of the
+    cluster, once per broker (0.7 s of a 1.1 s read of three brokers with 4,000 partitions). With none
+    it still answers for the broker's log dirs, and so for its liveness.
+
+    A broker that is still registered but refuses connections (killed moments ago, before the
+    controller fenced it) is reported dead: it is, and the controller will agree within its session
+    timeout. A request that merely fails or times out does not make a broker dead.
     """
     by_key = {(p.topic, p.partition): p for p in partitions}
+    wanted: dict[str, list[int]] = {}
+    for (topic_name, index) in by_key:
+        wanted.setdefault(topic_name, []).append(index)
     for broker in [b for b in brokers.values() if b.alive]:
         asked = time.monotonic()
         try:
-            (response,) = admin.describe_log_dirs(brokers=[broker.id])
+            (response,) = admin.describe_log_dirs(wanted, brokers=[broker.id])
         except KafkaConnectionError:
             broker.alive = False  # it refuses connections: dead, whatever the controller says yet
             continue
