@@ -7,7 +7,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from kafka_medic.cli.metrics import add_store_arg, add_window_args
-from kafka_medic.cli.output import add_json_flag, print_json, print_table
+from kafka_medic.cli.output import add_json_flag, check_output_file, print_json, print_table
 from kafka_medic.cli.target import add_cluster_args, resolve_cluster
 
 if TYPE_CHECKING:
@@ -70,6 +70,7 @@ def run_state(args: argparse.Namespace) -> int:
 def run_snapshot(args: argparse.Namespace) -> int:
     from kafka_medic.model import save_model
 
+    check_output_file(args.output)
     model, summary = live_model(args)
     save_model(model, args.output)
     print(f"wrote {args.output}: {summary}")
