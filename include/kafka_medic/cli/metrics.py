@@ -15,6 +15,7 @@ from kafka_medic.cli.output import add_json_flag, print_json, print_table
 from kafka_medic.cli.target import add_cluster_args, resolve_cluster
 from kafka_medic.cli.values import fraction, integer, positive_number
 from kafka_medic.errors import MedicError
+from kafka_medic.tables import printable
 
 if TYPE_CHECKING:
     from kafka_medic.metrics.load_model import LoadModel
@@ -145,7 +146,7 @@ def run_load(args: argparse.Namespace) -> int:
         try:
             model.require_complete()
         except MedicError as exc:
-            print(f"not ready to plan: {exc}")
+            print(printable(f"not ready to plan: {exc}"))
     return 0
 
 
