@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import stat
 from functools import lru_cache
 from typing import Any, Protocol
@@ -77,11 +78,15 @@ def parse_json(data: bytes | str) -> Any:
 
     Raises OutOfLimits for a value out of limits, json.JSONDecodeError (a ValueError) for bad JSON.
     """
+    text = data.decode("utf-8") if isinstance(data, bytes) else data
     try:
-        value = json.loads(data, parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_safe_int)
+        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_safe_int)
     except RecursionError:
         raise OutOfLimits(f"is nested more than {MAX_JSON_DEPTH} levels deep") from None
-    _check_tree(value)
+    if type(value) in _CONTAINERS:
+        _check_tree(value, text)
+    elif type(value) is str:
+        check_text(value)
     return value
 
 
@@ -127,21 +132,26 @@ def topic_regex(pattern: str) -> TopicPattern:
         raise InvalidRegex(f"{reason} (RE2 syntax: no backreferences or lookaround)") from None
 
 
-def _check_tree(value: Any) -> None:
-    """Depth and text of every node, iteratively (a recursive walk would itself overflow on deep input)."""
+def _check_tree(value: Any, text: str) -> None:
+    """Depth of every container, iteratively (a recursive walk would itself overflow on deep input), and the
+    strings only when `text` has a surrogate escape: decoded UTF-8 has none otherwise, and a walk over every
+    string of a 100,000-partition model cost more than parsing it."""
+    strings = _SURROGATE_ESCAPE.search(text) is not None
     stack = [(value, 1)]
     while stack:
         node, depth = stack.pop()
-        if isinstance(node, str):
-            check_text(node)
-        elif isinstance(node, dict | list):
-            if depth > MAX_JSON_DEPTH:
-                raise OutOfLimits(f"is nested more than {MAX_JSON_DEPTH} levels deep")
-            if isinstance(node, dict):
-                stack.extend((key, depth) for key in node)
-                stack.extend((item, depth + 1) for item in node.values())
-            else:
-                stack.extend((item, depth + 1) for item in node)
+        if depth > MAX_JSON_DEPTH:
+            raise OutOfLimits(f"is nested more than {MAX_JSON_DEPTH} levels deep")
+        children = [*node, *node.values()] if type(node) is dict else node
+        stack.extend((child, depth + 1) for child in children if type(child) in _CONTAINERS)
+        if strings:
+            for child in children:
+                if type(child) is str:
+                    check_text(child)
+
+
+_CONTAINERS = {dict, list}
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _refuse_constant(name: str) -> Any:
