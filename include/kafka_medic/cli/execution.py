@@ -73,10 +73,10 @@ def register(subparsers) -> None:
 
 def run_execute(args: argparse.Namespace) -> int:
     proposal = load_proposal(args.proposal)  # a bad file is refused before any cluster is looked up
-    config, _ = resolve_cluster(args)
-    if proposal.cluster != config.name:
-        raise MedicError(f"{args.proposal} was planned for cluster {proposal.cluster!r}, not {config.name!r}: "
+    if proposal.cluster != args.cluster:  # and so is a proposal for another cluster
+        raise MedicError(f"{args.proposal} was planned for cluster {proposal.cluster!r}, not {args.cluster!r}: "
                          f"give --cluster {proposal.cluster} (with its --bootstrap) to execute it there")
+    config, _ = resolve_cluster(args)
     options = ExecutionOptions(
         concurrency=args.concurrency, max_moves=args.max_moves, max_moves_per_broker=args.max_moves_per_broker,
         batch_target_s=args.batch_target, strategy=tuple(args.strategy.split(",")),

@@ -82,8 +82,9 @@ def run_sample(args: argparse.Namespace) -> int:
     from kafka_medic.metrics.sampling import sample_loop
     from kafka_medic.metrics.store import MetricsStore
 
+    jmx_urls = _jmx_urls(args)  # a bad --jmx-url is refused before the cluster is contacted
     config, known = resolve_cluster(args)
-    samplers = make_samplers(config, known, _jmx_urls(args), args.prometheus, args.prometheus_queries)
+    samplers = make_samplers(config, known, jmx_urls, args.prometheus, args.prometheus_queries)
     rounds = 1 if args.once else args.rounds
     names = ", ".join(s.source for s in samplers)
     print(f"sampling cluster {config.name!r} ({names}) every {args.interval:g}s", file=sys.stderr)
