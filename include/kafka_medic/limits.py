@@ -1,10 +1,11 @@
-"""Input limits, in one place: how big a file, how deep its JSON, how large a number may be.
+"""Input limits, in one place: how big a file, how deep its JSON, how large a number may be, which regexes run.
 
 Every file kafka-medic reads (models, proposals, capacities) and every numeric CLI option goes through
 these checks, so a damaged or hostile input is refused in one line naming the bad value and what is
 valid, instead of growing memory without bound (/dev/zero), blocking forever (a FIFO), overflowing
-numpy (a load of 1e308) or failing with a traceback much later (a broker id of 2**63 reaching int32
-arrays, a lone surrogate reaching the terminal).
+numpy (a load of 1e308), failing with a traceback much later (a broker id of 2**63 reaching int32
+arrays, a lone surrogate reaching the terminal) or backtracking for minutes (`(a+)+$` on a long topic
+name: topic regexes run in RE2, whose matching time is linear in the text).
 
 A check raises `OutOfLimits` (a ValueError) with a message that reads after the value's name, e.g.
 "must be an integer from 0 to 2147483647, got 10000000000"; the caller adds the name and its own
@@ -16,8 +17,12 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import stat
-from typing import Any
+from functools import lru_cache
+from typing import Any, Protocol
+
+import re2
 
 MAX_FILE_BYTES = 256 * 2**20  # a model of a million partitions is about 200 MB
 MAX_JSON_DEPTH = 32  # model, proposal and capacity files nest 5 deep
@@ -27,8 +32,26 @@ MAX_NUMBER = 1e15  # loads, capacities, rates: far past any broker, and far from
 MIN_CAPACITY = 1e-6  # a capacity divides loads: 1e-300 makes every utilisation infinite
 
 
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # RE2 would also print the error on stderr; the caller says it in one line
+
+
+class TopicPattern(Protocol):
+    """A compiled topic regex; callers full-match topic names."""
+
+    def fullmatch(self, text: str) -> object | None: ...
+
+
 class OutOfLimits(ValueError):
     """A value outside what kafka-medic accepts; the message says what is valid."""
+
+
+class InvalidRegex(OutOfLimits):
+    """A regex RE2 does not compile; `reason` is what is wrong with it, for callers that name it their way."""
+
+    def __init__(self, reason: str):
+        super().__init__(f"is not a valid regex: {reason}")
+        self.reason = reason
 
 
 def read_bounded(path: str | os.PathLike, limit: int = MAX_FILE_BYTES) -> bytes:
@@ -42,7 +65,7 @@ def read_bounded(path: str | os.PathLike, limit: int = MAX_FILE_BYTES) -> bytes:
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
-        raise OutOfLimits(f"is {_file_kind(mode)}, not a regular file")
+        raise OutOfLimits(f"is {file_kind(mode)}, not a regular file")
     with os.fdopen(fd, "rb") as file:
         data = file.read(limit + 1)
     if len(data) > limit:
@@ -55,11 +78,15 @@ def parse_json(data: bytes | str) -> Any:
 
     Raises OutOfLimits for a value out of limits, json.JSONDecodeError (a ValueError) for bad JSON.
     """
+    text = data.decode("utf-8") if isinstance(data, bytes) else data
     try:
-        value = json.loads(data, parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_safe_int)
+        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_safe_int)
     except RecursionError:
         raise OutOfLimits(f"is nested more than {MAX_JSON_DEPTH} levels deep") from None
-    _check_tree(value)
+    if type(value) in _CONTAINERS:
+        _check_tree(value, text)
+    elif type(value) is str:
+        check_text(value)
     return value
 
 
@@ -94,21 +121,37 @@ def check_text(value: str) -> str:
     return value
 
 
-def _check_tree(value: Any) -> None:
-    """Depth and text of every node, iteratively (a recursive walk would itself overflow on deep input)."""
+@lru_cache(maxsize=256)
+def topic_regex(pattern: str) -> TopicPattern:
+    """`pattern` compiled by RE2 (no backtracking, so no pattern makes a match slow); cached, as callers
+    match it against each of many topic names."""
+    try:
+        return re2.compile(check_text(pattern), options=_RE2_OPTIONS)
+    except re2.error as exc:
+        reason = exc.args[0].decode(errors="replace") if isinstance(exc.args[0], bytes) else str(exc)
+        raise InvalidRegex(f"{reason} (RE2 syntax: no backreferences or lookaround)") from None
+
+
+def _check_tree(value: Any, text: str) -> None:
+    """Depth of every container, iteratively (a recursive walk would itself overflow on deep input), and the
+    strings only when `text` has a surrogate escape: decoded UTF-8 has none otherwise, and a walk over every
+    string of a 100,000-partition model cost more than parsing it."""
+    strings = _SURROGATE_ESCAPE.search(text) is not None
     stack = [(value, 1)]
     while stack:
         node, depth = stack.pop()
-        if isinstance(node, str):
-            check_text(node)
-        elif isinstance(node, dict | list):
-            if depth > MAX_JSON_DEPTH:
-                raise OutOfLimits(f"is nested more than {MAX_JSON_DEPTH} levels deep")
-            if isinstance(node, dict):
-                stack.extend((key, depth) for key in node)
-                stack.extend((item, depth + 1) for item in node.values())
-            else:
-                stack.extend((item, depth + 1) for item in node)
+        if depth > MAX_JSON_DEPTH:
+            raise OutOfLimits(f"is nested more than {MAX_JSON_DEPTH} levels deep")
+        children = [*node, *node.values()] if type(node) is dict else node
+        stack.extend((child, depth + 1) for child in children if type(child) in _CONTAINERS)
+        if strings:
+            for child in children:
+                if type(child) is str:
+                    check_text(child)
+
+
+_CONTAINERS = {dict, list}
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _refuse_constant(name: str) -> Any:
@@ -133,7 +176,7 @@ def _show(value: Any) -> str:
     return shown if len(shown) <= 40 else f"{shown[:30]}...({len(shown)} characters)"
 
 
-def _file_kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
     kinds = {stat.S_ISDIR: "a directory", stat.S_ISFIFO: "a FIFO", stat.S_ISCHR: "a character device",
              stat.S_ISBLK: "a block device", stat.S_ISSOCK: "a socket"}
     return next((name for test, name in kinds.items() if test(mode)), "not a regular file")

@@ -30,7 +30,19 @@ def default_store_url() -> str:
 
 
 def engine(url: str) -> sa.Engine:
-    """An engine for `url`; `postgresql://` means psycopg 3, SQLite gets WAL and a busy timeout."""
+    """An engine for `url`; `postgresql://` means psycopg 3, SQLite gets WAL and a busy timeout.
+
+    A URL that is not one (`notaurl`), names a database with no driver installed, or a SQLite file whose
+    directory cannot be made is a one-line MedicError naming it (password hidden) and what is valid.
+    """
+    try:
+        return _engine(url)
+    except (sa.exc.ArgumentError, ImportError, OSError) as exc:
+        raise MedicError(f"store URL {_hide_password(url)!r} cannot be opened ({_one_line(exc)}); expected "
+                         "sqlite:////path/to/metrics.db or postgresql://user:password@host:5432/database") from None
+
+
+def _engine(url: str) -> sa.Engine:
     parsed = sa.engine.make_url(url)
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -41,6 +53,20 @@ def engine(url: str) -> sa.Engine:
         sa.event.listen(sqlite, "connect", _sqlite_wal)
         return sqlite
     return sa.create_engine(parsed, pool_pre_ping=True)
+
+
+def _hide_password(url: str) -> str:
+    """`url` with the password of its user:password@ part starred, parseable or not."""
+    scheme, sep, rest = url.partition("://")
+    login, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in login:
+        return url
+    return f"{scheme}://{login.split(':', 1)[0]}:***@{host}"
+
+
+def _one_line(exc: BaseException) -> str:
+    """A driver's message on one line (psycopg adds a hint on a second)."""
+    return " ".join(str(exc).split())
 
 
 def _sqlite_wal(dbapi_connection, _record) -> None:
@@ -83,7 +109,8 @@ class StoreTables:
                 self._migrate(conn)
                 self.metadata.create_all(conn)
         except sa.exc.SQLAlchemyError as exc:
-            raise MedicError(f"cannot open the {self.what} in {self.safe_url}: {getattr(exc, 'orig', exc)}") from exc
+            reason = _one_line(getattr(exc, "orig", exc))
+            raise MedicError(f"cannot open the {self.what} in {self.safe_url}: {reason}") from exc
 
     def _migrate(self, conn: sa.Connection) -> None:
         # The DAGs and the CLI open the store from several processes at once: one migrates, the others

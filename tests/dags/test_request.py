@@ -46,3 +46,14 @@ def test_a_rebalance_moves_nothing_onto_its_excluded_brokers():
     assert proposal.moves
     assert not [m for m in proposal.moves if {2, 5} & (set(m.new_replicas) - set(m.old_replicas))]
     assert not [m for m in proposal.moves if m.new_leader in {2, 5} and m.new_leader != m.old_leader]
+
+
+@pytest.mark.parametrize("regex", ["(?=orders)", "(orders)\\1"])
+def test_a_form_regex_outside_re2_is_refused_naming_the_field(regex):
+    with pytest.raises(MedicError, match=r"excluded_topics: .* is not a valid regex: .*RE2 syntax"):
+        validate_request("rebalance", {"excluded_topics": regex}, cluster_state())
+
+
+def test_a_backtracking_form_regex_is_accepted_and_plans_at_once():
+    request = validate_request("rebalance", {"excluded_topics": "(a+)+$", "force": True}, cluster_state())
+    assert plan_for(request, MODEL).moves is not None

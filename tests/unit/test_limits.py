@@ -11,11 +11,12 @@ import copy
 import json
 import os
 import threading
+import time
 
 import pytest
 
 from kafka_medic.capacity import load_capacities
-from kafka_medic.limits import MAX_JSON_DEPTH, OutOfLimits, check_int, check_number, read_bounded
+from kafka_medic.limits import MAX_JSON_DEPTH, OutOfLimits, check_int, check_number, read_bounded, topic_regex
 from kafka_medic.model import ModelError, Proposal, load_model, load_proposal, proposal_to_dict
 
 from .test_model_files import SPEC_EXAMPLE
@@ -147,3 +148,17 @@ def test_checks_name_what_is_valid():
         check_number(0, low_inclusive=False)
     with pytest.raises(OutOfLimits, match="must be a finite number, got nan"):
         check_number(float("nan"))
+
+
+def test_a_backtracking_regex_runs_in_linear_time_in_re2():
+    start = time.monotonic()
+    assert topic_regex("(a+)+$").fullmatch("a" * 10_000 + "b") is None
+    assert topic_regex("orders-.*").fullmatch("orders-eu") is not None
+    assert time.monotonic() - start < 0.5
+
+
+@pytest.mark.parametrize("regex", ["(", "(a)\\1", "(?<=a)b", "\ud800"])
+def test_an_invalid_regex_is_out_of_limits(regex):
+    with pytest.raises(OutOfLimits):
+        topic_regex(regex)
+

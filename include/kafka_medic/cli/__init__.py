@@ -12,6 +12,7 @@ import os
 import sys
 
 from kafka_medic.errors import MedicError
+from kafka_medic.tables import printable
 
 # command -> the module that registers it. Only the module of the command being run is imported
 # (Kafka clients, numpy and SQLAlchemy take seconds to load); help and unknown commands load all.
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args) or 0
     except MedicError as exc:
-        print(f"kafka-medic: error: {exc}", file=sys.stderr)
+        print(f"kafka-medic: error: {printable(str(exc))}", file=sys.stderr)  # one line, whatever names it quotes
         return 2
     except KeyboardInterrupt:
         return 130

@@ -20,6 +20,7 @@ from kafka_medic.executor.tasks import REPLICA, refuse_invalid, tasks_for
 from kafka_medic.kafka.reader import read_cluster_state
 from kafka_medic.limits import MAX_NUMBER
 from kafka_medic.model import load_proposal
+from kafka_medic.tables import printable
 from kafka_medic.units import MB
 
 
@@ -72,10 +73,10 @@ def register(subparsers) -> None:
 
 def run_execute(args: argparse.Namespace) -> int:
     proposal = load_proposal(args.proposal)  # a bad file is refused before any cluster is looked up
-    config, _ = resolve_cluster(args)
-    if proposal.cluster != config.name:
-        raise MedicError(f"{args.proposal} was planned for cluster {proposal.cluster!r}, not {config.name!r}: "
+    if proposal.cluster != args.cluster:  # and so is a proposal for another cluster
+        raise MedicError(f"{args.proposal} was planned for cluster {proposal.cluster!r}, not {args.cluster!r}: "
                          f"give --cluster {proposal.cluster} (with its --bootstrap) to execute it there")
+    config, _ = resolve_cluster(args)
     options = ExecutionOptions(
         concurrency=args.concurrency, max_moves=args.max_moves, max_moves_per_broker=args.max_moves_per_broker,
         batch_target_s=args.batch_target, strategy=tuple(args.strategy.split(",")),
@@ -118,7 +119,7 @@ def run_stop(args: argparse.Namespace) -> int:
         print_json(report)
     else:
         for line in report_lines(report):
-            print(line)
+            print(printable(line))
     return 0
 
 
@@ -143,9 +144,9 @@ def _dry_run(config, proposal, options: ExecutionOptions, as_json: bool) -> int:
     print(f"\n{len(replica)} replica moves ({sum(t.bytes_to_move for t in replica) / MB:.1f} MB), "
           f"{len(batches)} batches; skipped {len(skipped)}; held back as unsafe {len(held)}")
     for s in skipped:
-        print(f"skip {s.task.name}: {s.reason}")
+        print(printable(f"skip {s.task.name}: {s.reason}"))
     for name, reason in held.items():
-        print(f"hold {name}: {reason}")
+        print(printable(f"hold {name}: {reason}"))
     return 0
 
 
@@ -161,7 +162,8 @@ def _throttle(value: str | None) -> float | None:
 
 
 def _log(line: str) -> None:
-    print(f"{datetime.now():%H:%M:%S} {line}", flush=True)
+    """The executor's progress lines, which name topics."""
+    print(f"{datetime.now():%H:%M:%S} {printable(line)}", flush=True)
 
 
 def _time(ts: float) -> str:

@@ -15,6 +15,7 @@ from kafka_medic.cli.output import add_json_flag, print_json, print_table
 from kafka_medic.cli.target import add_cluster_args, resolve_cluster
 from kafka_medic.cli.values import fraction, integer, positive_number
 from kafka_medic.errors import MedicError
+from kafka_medic.tables import printable
 
 if TYPE_CHECKING:
     from kafka_medic.metrics.load_model import LoadModel
@@ -81,8 +82,9 @@ def run_sample(args: argparse.Namespace) -> int:
     from kafka_medic.metrics.sampling import sample_loop
     from kafka_medic.metrics.store import MetricsStore
 
+    jmx_urls = _jmx_urls(args)  # a bad --jmx-url is refused before the cluster is contacted
     config, known = resolve_cluster(args)
-    samplers = make_samplers(config, known, _jmx_urls(args), args.prometheus, args.prometheus_queries)
+    samplers = make_samplers(config, known, jmx_urls, args.prometheus, args.prometheus_queries)
     rounds = 1 if args.once else args.rounds
     names = ", ".join(s.source for s in samplers)
     print(f"sampling cluster {config.name!r} ({names}) every {args.interval:g}s", file=sys.stderr)
@@ -145,7 +147,7 @@ def run_load(args: argparse.Namespace) -> int:
         try:
             model.require_complete()
         except MedicError as exc:
-            print(f"not ready to plan: {exc}")
+            print(printable(f"not ready to plan: {exc}"))
     return 0
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kafka_medic.cli.output import add_json_flag, print_json, print_table
+from kafka_medic.cli.output import add_json_flag, check_output_file, print_json, print_table
 from kafka_medic.cli.state import add_snapshot_args
 from kafka_medic.cli.values import SEED_MAX, integer, positive_number
 from kafka_medic.errors import MedicError
@@ -60,6 +60,8 @@ def register(subparsers) -> None:
 
 
 def run_plan(args: argparse.Namespace) -> int:
+    if args.output:
+        check_output_file(args.output)
     model = _model(args)
     _mark_brokers(model, args.decommission, args.exclude_brokers)
     options = PlanOptions(

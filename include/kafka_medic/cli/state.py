@@ -7,8 +7,9 @@ import sys
 from typing import TYPE_CHECKING
 
 from kafka_medic.cli.metrics import add_store_arg, add_window_args
-from kafka_medic.cli.output import add_json_flag, print_json, print_table
+from kafka_medic.cli.output import add_json_flag, check_output_file, print_json, print_table
 from kafka_medic.cli.target import add_cluster_args, resolve_cluster
+from kafka_medic.tables import printable
 
 if TYPE_CHECKING:
     from kafka_medic.kafka.state import ClusterState
@@ -46,7 +47,8 @@ def run_state(args: argparse.Namespace) -> int:
     if args.json:
         print_json(state_summary(state))
         return 0
-    print(f"cluster {state.cluster_id} ({state.mode}), controller {state.controller_id}, taken at {state.taken_at}")
+    print(printable(f"cluster {state.cluster_id} ({state.mode}), controller {state.controller_id}, "
+                    f"taken at {state.taken_at}"))
     print_table(
         [
             (b.id, b.host, b.port, b.rack, "yes" if b.alive else "DEAD", _replica_count(state, b.id),
@@ -60,19 +62,20 @@ def run_state(args: argparse.Namespace) -> int:
           f"offline: {len(summary['offline'])}; reassigning: {len(summary['reassigning'])}")
     for key in ("under_replicated", "offline", "reassigning"):
         if summary[key]:
-            print(f"{key.replace('_', '-')}: {', '.join(summary[key])}")
+            print(printable(f"{key.replace('_', '-')}: {', '.join(summary[key])}"))
     throttles = summary["throttles"]
     if throttles["brokers"] or throttles["topics"]:
-        print(f"throttles: {throttles}")
+        print(printable(f"throttles: {throttles}"))
     return 0
 
 
 def run_snapshot(args: argparse.Namespace) -> int:
     from kafka_medic.model import save_model
 
+    check_output_file(args.output)
     model, summary = live_model(args)
     save_model(model, args.output)
-    print(f"wrote {args.output}: {summary}")
+    print(printable(f"wrote {args.output}: {summary}"))
     return 0
 
 

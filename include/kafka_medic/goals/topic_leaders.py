@@ -17,7 +17,6 @@ makes each leader its partition's first replica). List it after the leadership g
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -25,6 +24,7 @@ import numpy as np
 from kafka_medic.errors import MedicError
 from kafka_medic.goals.base import Goal, GoalResult, Thresholds, describe
 from kafka_medic.goals.constraint import Constraint
+from kafka_medic.limits import InvalidRegex, topic_regex
 from kafka_medic.model.placement import Placement
 
 if TYPE_CHECKING:
@@ -69,9 +69,9 @@ class MinTopicLeadersPerBrokerGoal(Goal):
         super().__init__(thresholds)
         pattern = thresholds.min_leaders_topics
         try:
-            self.pattern = re.compile(pattern) if pattern is not None else None
-        except re.error as exc:
-            raise MedicError(f"min leaders topics: invalid regex {pattern!r}: {exc}") from exc
+            self.pattern = topic_regex(pattern) if pattern is not None else None
+        except InvalidRegex as exc:
+            raise MedicError(f"min leaders topics: invalid regex {pattern!r}: {exc.reason}") from exc
         if thresholds.min_topic_leaders < 1:
             raise MedicError(f"min topic leaders: {thresholds.min_topic_leaders} must be 1 or more")
 

@@ -11,9 +11,12 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from kafka_medic.errors import MedicError
+from kafka_medic.limits import OutOfLimits, read_bounded
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "GSSAPI")
+SSL_FILES = {"ssl_cafile": "SSL CA file", "ssl_certfile": "SSL certificate file", "ssl_keyfile": "SSL key file"}
+MAX_SSL_FILE_BYTES = 2**20  # a CA bundle is some hundred KB
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,20 @@ class ClusterConfig:
             ssl_password=env.get("KAFKA_MEDIC_SSL_PASSWORD"),
             zookeeper=env.get("KAFKA_MEDIC_ZOOKEEPER"),
         )
+
+    def check_files(self) -> None:
+        """Every SSL file named is a readable regular file, checked before connecting: both clients would
+        otherwise report a missing CA file as a failed handshake or a timeout, naming no file."""
+        for setting, what in SSL_FILES.items():
+            path = getattr(self, setting)
+            if path is None:
+                continue
+            try:
+                read_bounded(path, MAX_SSL_FILE_BYTES)
+            except OSError as exc:
+                raise MedicError(f"{what} {path!r} ({setting}) cannot be read: {exc.strerror or exc}") from None
+            except OutOfLimits as exc:
+                raise MedicError(f"{what} {path!r} ({setting}) {exc}") from None
 
     def describe_login(self) -> str:
         """How this config logs in, without its secrets, e.g. for an error message."""

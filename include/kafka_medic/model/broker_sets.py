@@ -16,12 +16,12 @@ pattern in file order that matches it. Topics matched by none are unconstrained.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from kafka_medic.limits import OutOfLimits, topic_regex
 from kafka_medic.model.fields import Fields, read_json
 
 LABEL = "broker_sets"
@@ -36,7 +36,7 @@ class BrokerSets:
         """The set `topic` is pinned to, or None when it is unconstrained."""
         if topic in self.topics:
             return self.topics[topic]
-        return next((name for key, name in self.topics.items() if re.fullmatch(key, topic)), None)
+        return next((name for key, name in self.topics.items() if topic_regex(key).fullmatch(topic)), None)
 
     def masks(self, topics: list[str], broker_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(topic_set[T], set_brokers[S, B]): each topic's set index (-1: unconstrained) and each set's
@@ -71,9 +71,9 @@ def parse_broker_sets(data: Any, broker_ids: set[int], label: str = LABEL) -> Br
         if name not in sets:
             raise topics_field.fail(f"topic {key!r} is pinned to unknown set {name!r}; sets: {', '.join(sets)}")
         try:
-            re.compile(key)
-        except re.error as exc:
-            raise topics_field.fail(f"topic {key!r} is not a valid regex: {exc}") from None
+            topic_regex(key)
+        except OutOfLimits as exc:
+            raise topics_field.fail(f"topic {key!r} {exc}") from None
         topics[key] = name
     return BrokerSets(sets, topics)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 from kafka_medic.limits import (
@@ -22,6 +21,7 @@ from kafka_medic.limits import (
     read_bounded,
 )
 from kafka_medic.model.cluster import ModelError
+from kafka_medic.safe_write import UnwritableTarget, write_atomic
 
 _MISSING = object()
 
@@ -134,11 +134,12 @@ def read_json(path: str | os.PathLike) -> Any:
 
 
 def write_json(data: Any, path: str | os.PathLike) -> None:
-    """Stable bytes: key order as built, indent 2, trailing newline, written atomically."""
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    os.replace(tmp, target)
+    """Stable bytes: key order as built, indent 2, trailing newline, written by `kafka_medic.safe_write`."""
+    text = json.dumps(data, indent=2, allow_nan=False) + "\n"
+    try:
+        write_atomic(path, text.encode("utf-8"))
+    except (OSError, UnwritableTarget) as exc:
+        raise ModelError(f"cannot write {path}: {exc}") from exc
 
 
 def _kind(value: Any) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -13,6 +12,7 @@ from kafka_medic.errors import MedicError
 from kafka_medic.goals.base import Thresholds
 from kafka_medic.goals.catalog import make_goals
 from kafka_medic.goals.leader import partition_name
+from kafka_medic.limits import InvalidRegex, topic_regex
 from kafka_medic.model.cluster import ClusterModel
 from kafka_medic.model.placement import Placement
 from kafka_medic.model.proposal import Proposal
@@ -98,8 +98,8 @@ def _movable(placement: Placement, excluded_topics: str | None) -> np.ndarray:
     if not excluded_topics:
         return online
     try:
-        pattern = re.compile(excluded_topics)
-    except re.error as exc:
-        raise MedicError(f"excluded topics: invalid regex {excluded_topics!r}: {exc}") from exc
+        pattern = topic_regex(excluded_topics)
+    except InvalidRegex as exc:
+        raise MedicError(f"excluded topics: invalid regex {excluded_topics!r}: {exc.reason}") from exc
     excluded = np.array([pattern.fullmatch(t) is not None for t in a.topics], dtype=bool)
     return online & ~excluded[a.partition_topic] if len(a.topics) else online

@@ -10,7 +10,7 @@ from typing import Any
 from kafka_medic.goals.base import describe
 from kafka_medic.model.cluster import RESOURCES
 from kafka_medic.model.proposal import Proposal
-from kafka_medic.tables import format_table
+from kafka_medic.tables import format_table, printable
 
 
 def render_summary(proposal: Proposal, max_moves: int = 20, max_brokers: int | None = None) -> str:
@@ -30,6 +30,7 @@ def render_summary(proposal: Proposal, max_moves: int = 20, max_brokers: int | N
         "then only kept from getting worse by the goals after it"
         for g in s.get("infeasible_goals", [])
     ]
+    lines = [printable(line) for line in lines]  # topic and cluster names reach terminals and Slack
     if proposal.moves:
         lines += ["", _moves_table(proposal, max_moves)]
     if s.get("brokers"):

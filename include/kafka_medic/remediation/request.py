@@ -2,18 +2,18 @@
 
 The trigger form's values arrive as a plain mapping (Airflow validates types and ranges when a run is
 triggered); `validate_request` then makes the checks a JSON schema cannot (broker ids that exist, a regex
-that compiles, goals that exist), so a bad form fails the first task with a message naming the field.
+that compiles in RE2, goals that exist), so a bad form fails the first task with a message naming the field.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kafka_medic.errors import MedicError
 from kafka_medic.goals import check_goal_names
 from kafka_medic.kafka.state import ClusterState
+from kafka_medic.limits import OutOfLimits, topic_regex
 from kafka_medic.remediation.kinds import KINDS
 
 if TYPE_CHECKING:
@@ -50,9 +50,9 @@ def validate_request(kind: str, params: dict[str, Any], state: ClusterState) -> 
     excluded = params.get("excluded_topics") or None
     if excluded:
         try:
-            re.compile(excluded)
-        except re.error as exc:
-            raise MedicError(f"excluded_topics: {excluded!r} is not a valid regex: {exc}") from None
+            topic_regex(excluded)
+        except OutOfLimits as exc:
+            raise MedicError(f"excluded_topics: {excluded!r} {exc}") from None
     goals = list(params.get("goals") or [])
     try:
         check_goal_names(goals)
