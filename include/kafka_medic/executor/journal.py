@@ -212,6 +212,16 @@ class Journal(StoreTables):
             execution_id = conn.scalar(sa.select(locks.c.execution_id).where(locks.c.cluster.in_(keys)).limit(1))
         return self.get(execution_id) if execution_id else None
 
+    def running(self) -> builtins.list[tuple[str, str]]:
+        """(cluster, execution id) of every execution holding its cluster's lock: a read of the small lock table."""
+        query = (
+            sa.select(executions.c.cluster, executions.c.id)
+            .join(locks, locks.c.execution_id == executions.c.id)
+            .order_by(executions.c.cluster)
+        )
+        with self.engine.connect() as conn:
+            return [(row.cluster, row.id) for row in conn.execute(query)]
+
     def get(self, execution_id: str) -> ExecutionRecord:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(executions).where(executions.c.id == execution_id)).mappings().first()
