@@ -36,6 +36,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from kafka_medic.errors import MedicError
 from kafka_medic.notify.approval import APPROVE, SLACK_CONN_ID
+from kafka_medic.notify.exporter import StoreCollector, metrics_text
 from kafka_medic.notify.interactivity import (
     MAX_BODY_BYTES,
     ApprovalSettings,
@@ -44,7 +45,6 @@ from kafka_medic.notify.interactivity import (
     parse_click,
     slack_responder,
 )
-from kafka_medic.notify.exporter import StoreCollector, metrics_text
 from kafka_medic.notify.slack import SlackNotifier, SlackSettings
 
 URL_PREFIX = "/kafka-medic"

@@ -62,7 +62,7 @@ class StoreCollector(Collector):
         started = time.monotonic()
         try:
             families = list(self._families())
-        except (MedicError, sa.exc.SQLAlchemyError) as exc:
+        except (MedicError, sa.exc.SQLAlchemyError, OSError) as exc:
             log.error("metrics: cannot read the store: %s", exc)
             yield _gauge("up", "1 when the store was read for this scrape, 0 when it could not be", [], [([], 0)])
             return
