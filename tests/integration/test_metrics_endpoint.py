@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -23,7 +22,7 @@ from kafka_medic.storage import STORE_URL_ENV
 
 from ..unit.test_cluster_status import a_status
 from .kafka_helpers import wait_for
-from .prometheus import free_port, running_prometheus
+from .servers import free_port, http_status, running_prometheus, running_server
 
 ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW = Path(sys.executable).parent / "airflow"
@@ -53,29 +52,10 @@ def api_server(tmp_path_factory):
     }
     env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
     subprocess.run([str(AIRFLOW), "db", "migrate"], env=env, check=True, capture_output=True, timeout=600)
-    log = (home / "api-server.log").open("wb")
-    server = subprocess.Popen([str(AIRFLOW), "api-server", "--host", "127.0.0.1", "--port", str(port),
-                               "--workers", "1"], env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: _status(f"{url}/api/v2/monitor/health") == 200 or server.poll() is not None, 300,
-                 "the api-server")
-        assert server.poll() is None, (home / "api-server.log").read_text()[-3000:]
+    command = [str(AIRFLOW), "api-server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    with running_server(command, home / "api-server.log", f"{url}/api/v2/monitor/health", 300, env):
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
-        log.close()
-
-
-def _status(url: str, headers: dict[str, str] | None = None) -> int:
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=10) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except OSError:
-        return 0
 
 
 def login(url: str) -> str:
@@ -93,9 +73,9 @@ def query(prometheus: str, promql: str) -> list[dict]:
 
 def test_prometheus_scrapes_the_metrics_with_an_airflow_token_and_a_query_returns_them(api_server, tmp_path):
     metrics = f"{api_server}/kafka-medic/metrics"
-    assert _status(metrics) == 401  # no token: refused by Airflow's auth manager
+    assert http_status(metrics) == 401  # no token: refused by Airflow's auth manager
     token = login(api_server)
-    assert _status(metrics, {"Authorization": f"Bearer {token}"}) == 200
+    assert http_status(metrics, {"Authorization": f"Bearer {token}"}) == 200
     (tmp_path / "token").write_text(token)
     target = api_server.removeprefix("http://")
     job = ("  - job_name: kafka-medic\n    metrics_path: /kafka-medic/metrics\n"

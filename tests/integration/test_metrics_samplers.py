@@ -22,7 +22,7 @@ from kafka_medic.metrics.store import MetricsStore
 from kafka_medic.units import MB
 
 from .kafka_helpers import create_topic
-from .prometheus import running_prometheus
+from .servers import running_prometheus
 
 pytestmark = pytest.mark.kafka
 

@@ -100,12 +100,9 @@ class StatusLog(StoreTables):
 
     def record(self, s: ClusterStatus, keep_s: float = KEEP_S) -> None:
         """Write `s` as its cluster's latest row and prune that cluster's rows older than `keep_s`."""
-        values = {f.name: getattr(s, f.name) for f in fields(s) if f.name not in ("max_pct", "mean_pct")}
-        for r in RESOURCES:
-            values[f"{r}_max_pct"], values[f"{r}_mean_pct"] = s.max_pct[r], s.mean_pct[r]
         with self.engine.begin() as conn:
             conn.execute(status.update().where(status.c.latest, status.c.cluster == s.cluster).values(latest=False))
-            conn.execute(status.insert().values(latest=True, **values))
+            conn.execute(status.insert().values(latest=True, **status_row(s)))
             conn.execute(status.delete().where(status.c.cluster == s.cluster, status.c.at < s.at - keep_s))
 
     def latest(self) -> list[ClusterStatus]:
@@ -114,6 +111,14 @@ class StatusLog(StoreTables):
             rows = conn.execute(sa.select(status).where(status.c.latest).order_by(status.c.at)).mappings().all()
         newest = {row["cluster"]: row for row in rows}
         return [_status(newest[c]) for c in sorted(newest)]
+
+
+def status_row(s: ClusterStatus) -> dict[str, object]:
+    """The columns of `s` (all but `latest`)."""
+    values: dict[str, object] = {f.name: getattr(s, f.name) for f in fields(s) if f.name not in ("max_pct", "mean_pct")}
+    for r in RESOURCES:
+        values[f"{r}_max_pct"], values[f"{r}_mean_pct"] = s.max_pct[r], s.mean_pct[r]
+    return values
 
 
 def _status(row) -> ClusterStatus:
