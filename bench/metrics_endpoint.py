@@ -3,7 +3,7 @@
 .venv/bin/python bench/metrics_endpoint.py [--clusters 10] [--tasks 10000] [--partitions 20000] [--output FILE]
 
 Scrape: a temporary SQLite store with `--clusters` clusters, each with 7 days of status rows (one a
-minute, the kept history), 20 open anomalies and 1,000 actions, and one cluster running an execution of
+minute, the kept history), 20 open anomalies and 100 actions, and one cluster running an execution of
 `--tasks` moves (half done, 100 in flight) with throttles on 100 brokers; the collector is timed over
 `--scrapes` scrapes (median, max). Detect: on a synthetic model of `--partitions` partitions and
 `--brokers` brokers, the status row's extra work (the goal checks for balancedness and the utilisation
@@ -59,7 +59,7 @@ def fill(url: str, clusters: int, tasks: int) -> int:
                                          "warning", "urp") for i in range(20)])
     with ActionLog(url) as actions:
         for c in names:
-            for i in range(1000):
+            for i in range(100):
                 actions.write(ActionRecord(c, "rebalance", [], "", 10, 10, 10**9, "succeeded", now - i * 3600,
                                            now - i * 3600 + 600))
     task_list = [Task("t", i, REPLICA, (1, 2, 3), (4, 2, 3), 1, 4, 10**8) for i in range(tasks)]

@@ -52,6 +52,8 @@ URL_PREFIX = "/kafka-medic"
 log = logging.getLogger(__name__)
 
 app = FastAPI(title="kafka-medic", docs_url=None, redoc_url=None, openapi_url=None)
+# The app's one collector: it keeps a running execution's move sizes between scrapes (see StoreCollector).
+collector = StoreCollector()
 
 
 class SlackApprover(BaseUser):
@@ -70,7 +72,7 @@ class SlackApprover(BaseUser):
 @app.get("/metrics", dependencies=[Depends(requires_access_view(AccessView.CLUSTER_ACTIVITY))])
 async def metrics() -> Response:
     """Every cluster's gauges; `kafka_medic_up 0` (still a 200) when the store cannot be read."""
-    body = await run_in_threadpool(metrics_text, StoreCollector())
+    body = await run_in_threadpool(metrics_text, collector)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 

@@ -143,6 +143,16 @@ def test_the_running_execution_its_throttles_and_the_last_action(client, store):
     assert m["kafka_medic_last_action_timestamp_seconds"] == {a: 1_699_999_500.0}
 
 
+def test_moves_that_finish_between_scrapes_show_in_the_next_one(client, store):
+    assert scrape(client)["kafka_medic_execution_bytes_done"] == {(("cluster", "a"),): 3_000.0}
+    with Journal(store) as journal:
+        ((_, execution),) = journal.running()
+        journal.set_tasks_state(execution, TASKS[2:4], DONE)
+    m = scrape(client)
+    assert m["kafka_medic_execution_bytes_done"] == {(("cluster", "a"),): 10_000.0}
+    assert m["kafka_medic_execution_moves_in_flight"] == {(("cluster", "a"),): 0.0}
+
+
 def test_a_store_that_cannot_be_read_is_kafka_medic_up_0_and_still_a_200(client, monkeypatch):
     monkeypatch.setenv(STORE_URL_ENV, "postgresql://medic@127.0.0.1:1/nowhere")
     m = scrape(client)

@@ -303,6 +303,12 @@ class Journal(StoreTables):
                 for row in conn.execute(query).mappings()
             ]
 
+    def task_states(self, execution_id: str) -> dict[tuple[str, int], str]:
+        """(topic, partition) -> state of every task, without reading the tasks themselves (cheap to poll)."""
+        query = sa.select(tasks.c.topic, tasks.c.partition, tasks.c.state).where(tasks.c.execution_id == execution_id)
+        with self.engine.connect() as conn:
+            return {(row.topic, row.partition): row.state for row in conn.execute(query)}
+
     def mark_submitted(self, execution_id: str, task_list: builtins.list[Task]) -> int:
         """Record a batch as submitted (before the cluster write) and return its number."""
         now = time.time()
