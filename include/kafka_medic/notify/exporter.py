@@ -70,9 +70,9 @@ class StoreCollector(Collector):
             families = list(self._families())
         except (MedicError, sa.exc.SQLAlchemyError, OSError) as exc:
             log.error("metrics: cannot read the store: %s", exc)
-            yield _gauge("up", "1 when the store was read for this scrape, 0 when it could not be", [], [([], 0)])
+            yield _up(0)
             return
-        yield _gauge("up", "1 when the store was read for this scrape, 0 when it could not be", [], [([], 1)])
+        yield _up(1)
         yield from families
         yield _gauge("scrape_duration_seconds", "time this scrape spent reading the store", [],
                      [([], time.monotonic() - started)])
@@ -169,6 +169,10 @@ def _execution_families(executions: list[ExecutionFigures]) -> Iterator[Metric]:
                  ["cluster", "broker", "direction"],
                  [([e.cluster, broker, direction], rate) for e in executions
                   for (broker, direction), rate in sorted(e.rates.items())])
+
+
+def _up(value: int) -> GaugeMetricFamily:
+    return _gauge("up", "1 when the store was read for this scrape, 0 when it could not be", [], [([], value)])
 
 
 def _gauge(name: str, doc: str, labels: list[str], samples: Iterable[tuple[list[str], float]]) -> GaugeMetricFamily:
