@@ -307,7 +307,7 @@ class Journal(StoreTables):
         """(topic, partition) -> state of every task, without reading the tasks themselves (cheap to poll)."""
         query = sa.select(tasks.c.topic, tasks.c.partition, tasks.c.state).where(tasks.c.execution_id == execution_id)
         with self.engine.connect() as conn:
-            return {(topic, partition): state for topic, partition, state in conn.execute(query).tuples().all()}
+            return {(topic, partition): state for topic, partition, state in conn.execute(query).all()}
 
     def mark_submitted(self, execution_id: str, task_list: builtins.list[Task]) -> int:
         """Record a batch as submitted (before the cluster write) and return its number."""
