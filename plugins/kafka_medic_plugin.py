@@ -1,4 +1,11 @@
-"""kafka-medic's Airflow plugin: the Slack endpoint that answers approval gates, at /kafka-medic.
+"""kafka-medic's Airflow plugin at /kafka-medic: the Slack endpoint that answers approval gates, and Prometheus metrics.
+
+GET /kafka-medic/metrics serves every cluster's gauges in Prometheus's text format, read from the store
+at each scrape (`kafka_medic.notify.exporter`), never from Kafka. Plugin apps get no authentication from
+the api-server, so the route asks for it itself with the REST API's own dependency: a bearer token (the
+REST API's JWT, from POST /auth/token) of a user allowed the Cluster Activity view; Prometheus sends it
+with `authorization: {credentials_file: ...}` in its scrape config. In the demo's all-admins mode the
+api-server's middleware adds a token to every request, so the demo stays open.
 
 POST /kafka-medic/slack/interactivity is Slack's "Interactivity Request URL". Plugin apps are not behind
 Airflow's authentication, so the Slack request signature is this endpoint's authentication: an unsigned,
@@ -17,15 +24,19 @@ from __future__ import annotations
 import logging
 
 from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
+from airflow.api_fastapi.auth.managers.models.resource_details import AccessView
+from airflow.api_fastapi.core_api.security import requires_access_view
 from airflow.exceptions import AirflowNotFoundException
 from airflow.models.connection import Connection
 from airflow.plugins_manager import AirflowPlugin
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from kafka_medic.errors import MedicError
 from kafka_medic.notify.approval import APPROVE, SLACK_CONN_ID
+from kafka_medic.notify.exporter import StoreCollector, metrics_text
 from kafka_medic.notify.interactivity import (
     MAX_BODY_BYTES,
     ApprovalSettings,
@@ -41,6 +52,8 @@ URL_PREFIX = "/kafka-medic"
 log = logging.getLogger(__name__)
 
 app = FastAPI(title="kafka-medic", docs_url=None, redoc_url=None, openapi_url=None)
+# The app's one collector: it keeps a running execution's move sizes between scrapes (see StoreCollector).
+collector = StoreCollector()
 
 
 class SlackApprover(BaseUser):
@@ -54,6 +67,13 @@ class SlackApprover(BaseUser):
 
     def get_name(self) -> str:
         return slack_responder(self.slack_name)
+
+
+@app.get("/metrics", dependencies=[Depends(requires_access_view(AccessView.CLUSTER_ACTIVITY))])
+async def metrics() -> Response:
+    """Every cluster's gauges; `kafka_medic_up 0` (still a 200) when the store cannot be read."""
+    body = await run_in_threadpool(metrics_text, collector)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
 @app.post("/slack/interactivity")

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import shutil
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 
 import pytest
 
@@ -24,7 +21,8 @@ from kafka_medic.metrics.sampling import sample_loop, sample_round
 from kafka_medic.metrics.store import MetricsStore
 from kafka_medic.units import MB
 
-from .kafka_helpers import create_topic, wait_for
+from .kafka_helpers import create_topic
+from .servers import running_prometheus
 
 pytestmark = pytest.mark.kafka
 
@@ -187,43 +185,13 @@ def test_sample_and_load_commands(cluster, tmp_path, workload, backend, request)
 
 @pytest.fixture
 def prometheus(cluster, tmp_path):
-    """A real Prometheus server (Debian package `prometheus`) scraping every broker's exporter every 2 s."""
-    binary = shutil.which("prometheus")
-    if binary is None:
-        pytest.skip("the prometheus server is not installed (Debian package prometheus)")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    """A real Prometheus server scraping every broker's exporter every 2 s."""
     targets = "".join(
         f"      - targets: ['{cluster.jmx_url(b).split('/')[2]}']\n        labels: {{broker: '{b}'}}\n"
         for b in cluster.broker_ids
     )
-    config = tmp_path / "prometheus.yml"
-    header = "global:\n  scrape_interval: 2s\nscrape_configs:\n  - job_name: kafka\n    static_configs:\n"
-    config.write_text(header + targets)
-    log = (tmp_path / "prometheus.log").open("wb")
-    server = subprocess.Popen(
-        [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: _ready(url) or server.poll() is not None, 60, "Prometheus to be ready")
-        assert server.poll() is None, (tmp_path / "prometheus.log").read_text()[-2000:]
+    with running_prometheus(tmp_path, "  - job_name: kafka\n    static_configs:\n" + targets) as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
-
-
-def _ready(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 def test_prometheus_sampler_agrees_with_jmx(cluster, samplers, prometheus, store, workload, tmp_path):

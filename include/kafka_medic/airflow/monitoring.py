@@ -19,7 +19,8 @@ from airflow.sdk import Asset
 from airflow.sdk.exceptions import AirflowSkipException
 
 from kafka_medic.airflow.approval import slack_notifier
-from kafka_medic.airflow.steps import cluster_model, settings
+from kafka_medic.airflow.status import observed_model
+from kafka_medic.airflow.steps import settings
 from kafka_medic.errors import MedicError
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ def detect(cluster: str, conn_id: str) -> dict[str, list[dict]]:
             clear_left_throttles(s.config, journal, state, log.info)
     except MedicError as exc:  # tidying up must not stop detection: the next run tries again
         log.warning("could not put back the throttles earlier executions left: %s", exc)
-    found = find_anomalies(state, goals=DEFAULT_GOALS, model=cluster_model(s, state), cluster=cluster)
+    found = find_anomalies(state, goals=DEFAULT_GOALS, model=observed_model(s, state), cluster=cluster)
     with AnomalyLog() as anomalies:
         new, ongoing, resolved = anomalies.record(cluster, found)
         for a in new:

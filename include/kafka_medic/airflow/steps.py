@@ -27,6 +27,7 @@ from kafka_medic.remediation.request import Request, mark_brokers, plan_for, val
 
 if TYPE_CHECKING:
     from kafka_medic.kafka.state import ClusterState
+    from kafka_medic.metrics.load_model import LoadModel
     from kafka_medic.model import ClusterModel
 
 log = logging.getLogger(__name__)
@@ -86,13 +87,18 @@ def snapshot(cluster: str, conn_id: str, request: dict) -> dict:
 
 def cluster_model(s: ClusterSettings, state: ClusterState) -> ClusterModel:
     """Placement and sizes from the cluster, network and CPU from the metrics store, capacities from the file."""
+    return model_and_loads(s, state)[0]
+
+
+def model_and_loads(s: ClusterSettings, state: ClusterState) -> tuple[ClusterModel, LoadModel]:
+    """`cluster_model` and the load model its loads came from (how complete they are)."""
     from kafka_medic.live_model import build_live_model
 
     model, loads = build_live_model(state, s.config.name, capacity_file=s.capacity_file)
     if not loads.complete:
         log.warning("load model incomplete (%d of %d windows valid): network and CPU loads are partial",
                     loads.valid_windows, loads.windows)
-    return model
+    return model, loads
 
 
 def make_plan(request: dict, model: dict, ti) -> dict:

@@ -82,6 +82,16 @@ class AnomalyLog(StoreTables):
         with self.engine.connect() as conn:
             return [_anomaly(row) for row in conn.execute(self._open(cluster).order_by(anomalies.c.first_seen))]
 
+    def open_counts(self, cluster: str) -> dict[str, int]:
+        """Open anomalies by kind: one grouped read of the open-anomaly index, for the metrics endpoint."""
+        query = (
+            sa.select(anomalies.c.kind, sa.func.count())
+            .where(anomalies.c.cluster == cluster, anomalies.c.resolved_at.is_(None))
+            .group_by(anomalies.c.kind)
+        )
+        with self.engine.connect() as conn:
+            return {kind: count for kind, count in conn.execute(query)}
+
     def duration(self, cluster: str, key: str, now: float | None = None) -> float | None:
         """Seconds the anomaly has lasted (open) or lasted (its latest episode, resolved); None if never seen."""
         now = time.time() if now is None else now

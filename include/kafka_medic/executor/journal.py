@@ -219,6 +219,16 @@ class Journal(StoreTables):
             execution_id = conn.scalar(sa.select(locks.c.execution_id).where(locks.c.cluster.in_(keys)).limit(1))
         return self.get(execution_id) if execution_id else None
 
+    def running(self) -> builtins.list[tuple[str, str]]:
+        """(cluster, execution id) of every execution holding its cluster's lock: a read of the small lock table."""
+        query = (
+            sa.select(executions.c.cluster, executions.c.id)
+            .join(locks, locks.c.execution_id == executions.c.id)
+            .order_by(executions.c.cluster)
+        )
+        with self.engine.connect() as conn:
+            return [(row.cluster, row.id) for row in conn.execute(query)]
+
     def get(self, execution_id: str) -> ExecutionRecord:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(executions).where(executions.c.id == execution_id)).mappings().first()
@@ -299,6 +309,12 @@ class Journal(StoreTables):
                 )
                 for row in conn.execute(query).mappings()
             ]
+
+    def task_states(self, execution_id: str) -> dict[tuple[str, int], str]:
+        """(topic, partition) -> state of every task, without reading the tasks themselves (cheap to poll)."""
+        query = sa.select(tasks.c.topic, tasks.c.partition, tasks.c.state).where(tasks.c.execution_id == execution_id)
+        with self.engine.connect() as conn:
+            return {(topic, partition): state for topic, partition, state in conn.execute(query).all()}
 
     def mark_submitted(self, execution_id: str, task_list: builtins.list[Task]) -> int:
         """Record a batch as submitted (before the cluster write) and return its number."""
