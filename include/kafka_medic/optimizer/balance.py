@@ -171,7 +171,8 @@ class Balancing(SearchState):
         open_ = np.ones(len(slots), dtype=bool)
         left = len(slots)  # open candidates
         # a count: every candidate covers the same, so rank them once (see `ranked`)
-        ranked = RankedChoice(1.0 / (cost + self.cost_floor), like, NEAR) if len(load) and (load == load[0]).all() else None
+        uniform = len(load) > 0 and bool((load == load[0]).all())
+        ranked = RankedChoice(1.0 / (cost + self.cost_floor), like, NEAR) if uniform else None
         # candidates of one partition (one topic when moves couple topics), found without a pass over all
         group = topics if self.acceptance.couples_topic else parts
         by_group = np.argsort(group, kind="stable")
