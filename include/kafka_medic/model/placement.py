@@ -14,6 +14,7 @@ from kafka_medic.model.cluster import RESOURCES, ClusterModel
 
 METRICS = (*RESOURCES, "replicas", "leaders", "potential_nw_out", "leader_nw_in")
 REPLICAS, LEADERS, POTENTIAL_NW_OUT, LEADER_NW_IN = range(len(RESOURCES), len(METRICS))
+DENSE_TOPIC_COUNTS = 32_000_000  # topics x brokers up to which topic counts are a matrix (128 MB)
 
 
 class Placement:
@@ -45,7 +46,7 @@ class Placement:
             order, np.cumsum(np.bincount(a.partition_topic, minlength=len(a.topics)))[:-1]
         )
         self.replica_moves = 0
-        self._topic_broker: dict[int, int] | None = None
+        self._topic_broker: np.ndarray | dict[int, int] | None = None  # see `topic_counts_at`
         self._reindex()
 
     @classmethod
@@ -110,16 +111,22 @@ class Placement:
         return np.bincount(brokers[brokers >= 0], minlength=self.num_brokers)
 
     def topic_counts_at(self, topics: np.ndarray, brokers: np.ndarray) -> np.ndarray:
-        """(n,) replicas of topics[i] on brokers[i]; a sparse count kept up to date once first asked for."""
+        """(n,) replicas of topics[i] on brokers[i]; counts kept up to date once first asked for: a
+        topics x brokers matrix when it is small (a vector lookup), else a sparse count (a Python
+        lookup per pair: 100,000 one-partition topics on 1,000 brokers would be 400 MB dense)."""
         if self._topic_broker is None:
-            keys, counts = np.unique(
-                self.arrays.partition_topic[self.slot_partition] * self.num_brokers + self.slot_broker,
-                return_counts=True,
-            )
-            self._topic_broker = dict(zip(keys.tolist(), counts.tolist(), strict=True))
+            key = self.arrays.partition_topic[self.slot_partition] * self.num_brokers + self.slot_broker
+            size = len(self.arrays.topics) * self.num_brokers
+            if size <= DENSE_TOPIC_COUNTS:
+                self._topic_broker = np.bincount(key, minlength=size).astype(np.int32)
+            else:
+                keys, counts = np.unique(key, return_counts=True)
+                self._topic_broker = dict(zip(keys.tolist(), counts.tolist(), strict=True))
+        keys = topics * self.num_brokers + brokers
+        if isinstance(self._topic_broker, np.ndarray):
+            return self._topic_broker[keys].astype(np.int64)
         get = self._topic_broker.get
-        keys = (topics * self.num_brokers + brokers).tolist()
-        return np.fromiter((get(k, 0) for k in keys), dtype=np.int64, count=len(keys))
+        return np.fromiter((get(k, 0) for k in keys.tolist()), dtype=np.int64, count=len(keys))
 
     def leaders(self) -> np.ndarray:
         """(P,) broker index of each partition's leader, -1 when offline."""
@@ -138,8 +145,12 @@ class Placement:
         self.slot_broker[slot] = dst
         if self._topic_broker is not None:
             key = int(self.arrays.partition_topic[self.slot_partition[slot]]) * self.num_brokers
-            self._topic_broker[key + src] -= 1
-            self._topic_broker[key + dst] = self._topic_broker.get(key + dst, 0) + 1
+            if isinstance(self._topic_broker, np.ndarray):
+                self._topic_broker[key + src] -= 1
+                self._topic_broker[key + dst] += 1
+            else:
+                self._topic_broker[key + src] -= 1
+                self._topic_broker[key + dst] = self._topic_broker.get(key + dst, 0) + 1
         # keep the per-broker slot lists: swap-remove from the source, append to the destination
         on_src, at = self._on[src], int(self._at[slot])
         on_src[at] = last = on_src[-1]
