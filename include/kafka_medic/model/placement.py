@@ -14,6 +14,7 @@ from kafka_medic.model.cluster import RESOURCES, ClusterModel
 
 METRICS = (*RESOURCES, "replicas", "leaders", "potential_nw_out", "leader_nw_in")
 REPLICAS, LEADERS, POTENTIAL_NW_OUT, LEADER_NW_IN = range(len(RESOURCES), len(METRICS))
+DENSE_TOPIC_COUNTS = 32_000_000  # topics x brokers up to which topic counts are a matrix (128 MB)
 
 
 class Placement:
@@ -45,7 +46,7 @@ class Placement:
             order, np.cumsum(np.bincount(a.partition_topic, minlength=len(a.topics)))[:-1]
         )
         self.replica_moves = 0
-        self._topic_broker: dict[int, int] | None = None
+        self._topic_broker: np.ndarray | dict[int, int] | None = None  # see `topic_counts_at`
         self._reindex()
 
     @classmethod
@@ -90,8 +91,14 @@ class Placement:
         return self.leader_vec[partitions] - self.follower_vec[partitions]
 
     def slots_on(self, broker: int) -> np.ndarray:
-        """Slots currently on `broker` (in no particular order)."""
-        return np.array(self._on[broker], dtype=np.int64)
+        """Slots currently on `broker` (in no particular order), read-only: an array kept until a
+        replica moves on or off the broker, since the search asks for the same broker many times
+        between its moves (13,000 slots a broker at 2.8M replicas)."""
+        slots = self._on_array[broker]
+        if slots is None:
+            slots = self._on_array[broker] = np.array(self._on[broker], dtype=np.int64)
+            slots.flags.writeable = False
+        return slots
 
     def is_original(self, slots: np.ndarray) -> np.ndarray:
         """Whether each slot's broker held the partition before planning (moving it costs data)."""
@@ -104,16 +111,22 @@ class Placement:
         return np.bincount(brokers[brokers >= 0], minlength=self.num_brokers)
 
     def topic_counts_at(self, topics: np.ndarray, brokers: np.ndarray) -> np.ndarray:
-        """(n,) replicas of topics[i] on brokers[i]; a sparse count kept up to date once first asked for."""
+        """(n,) replicas of topics[i] on brokers[i]; counts kept up to date once first asked for: a
+        topics x brokers matrix when it is small (a vector lookup), else a sparse count (a Python
+        lookup per pair: 100,000 one-partition topics on 1,000 brokers would be 400 MB dense)."""
         if self._topic_broker is None:
-            keys, counts = np.unique(
-                self.arrays.partition_topic[self.slot_partition] * self.num_brokers + self.slot_broker,
-                return_counts=True,
-            )
-            self._topic_broker = dict(zip(keys.tolist(), counts.tolist(), strict=True))
+            key = self.arrays.partition_topic[self.slot_partition] * self.num_brokers + self.slot_broker
+            size = len(self.arrays.topics) * self.num_brokers
+            if size <= DENSE_TOPIC_COUNTS:
+                self._topic_broker = np.bincount(key, minlength=size).astype(np.int32)
+            else:
+                keys, counts = np.unique(key, return_counts=True)
+                self._topic_broker = dict(zip(keys.tolist(), counts.tolist(), strict=True))
+        keys = topics * self.num_brokers + brokers
+        if isinstance(self._topic_broker, np.ndarray):
+            return self._topic_broker[keys].astype(np.int64)
         get = self._topic_broker.get
-        keys = (topics * self.num_brokers + brokers).tolist()
-        return np.fromiter((get(k, 0) for k in keys), dtype=np.int64, count=len(keys))
+        return np.fromiter((get(k, 0) for k in keys.tolist()), dtype=np.int64, count=len(keys))
 
     def leaders(self) -> np.ndarray:
         """(P,) broker index of each partition's leader, -1 when offline."""
@@ -132,8 +145,12 @@ class Placement:
         self.slot_broker[slot] = dst
         if self._topic_broker is not None:
             key = int(self.arrays.partition_topic[self.slot_partition[slot]]) * self.num_brokers
-            self._topic_broker[key + src] -= 1
-            self._topic_broker[key + dst] = self._topic_broker.get(key + dst, 0) + 1
+            if isinstance(self._topic_broker, np.ndarray):
+                self._topic_broker[key + src] -= 1
+                self._topic_broker[key + dst] += 1
+            else:
+                self._topic_broker[key + src] -= 1
+                self._topic_broker[key + dst] = self._topic_broker.get(key + dst, 0) + 1
         # keep the per-broker slot lists: swap-remove from the source, append to the destination
         on_src, at = self._on[src], int(self._at[slot])
         on_src[at] = last = on_src[-1]
@@ -141,6 +158,7 @@ class Placement:
         on_src.pop()
         self._at[slot] = len(self._on[dst])
         self._on[dst].append(slot)
+        self._on_array[src] = self._on_array[dst] = None
 
     def move_leadership(self, partition: int, slot: int) -> None:
         delta = self.leader_vec[partition] - self.follower_vec[partition]
@@ -165,6 +183,7 @@ class Placement:
         self._at = np.empty(len(self.slot_broker), dtype=np.int64)  # position of each slot in its list
         for slots in self._on:
             self._at[slots] = np.arange(len(slots))
+        self._on_array: list[np.ndarray | None] = [None] * self.num_brokers  # see `slots_on`
 
     def _leader_slots(self, a: ClusterArrays) -> np.ndarray:
         brokers = self.partition_brokers(np.arange(a.num_partitions))

@@ -18,6 +18,7 @@ import numpy as np
 from kafka_medic.goals.bounded import BoundedConstraint, BoundedGoal, slack
 from kafka_medic.model.arrays import CPU, DISK, NW_IN, NW_OUT
 from kafka_medic.model.placement import LEADERS, REPLICAS
+from kafka_medic.optimizer.ranked import RankedChoice
 from kafka_medic.optimizer.state import SearchState
 
 MAX_ROUNDS = 4  # passes over violating brokers per goal; later passes see replicas moved in earlier ones
@@ -168,11 +169,22 @@ class Balancing(SearchState):
         load, cost = vectors[:, metric], self._cost(slots)
         like = self._likeness(dst, vectors, metric, surplus=False)
         open_ = np.ones(len(slots), dtype=bool)
+        left = len(slots)  # open candidates
+        # a count: every candidate covers the same, so rank them once (see `ranked`)
+        uniform = len(load) > 0 and bool((load == load[0]).all())
+        ranked = RankedChoice(1.0 / (cost + self.cost_floor), like, NEAR) if uniform else None
+        # candidates of one partition (one topic when moves couple topics), found without a pass over all
+        group = topics if self.acceptance.couples_topic else parts
+        by_group = np.argsort(group, kind="stable")
+        grouped = group[by_group]
         moved = failures = 0
-        while deficit > tolerance and failures < MAX_FAILED_TRIES and open_.any():
-            fit = covered(load, deficit)
-            c = self._choose(fit / (cost + self.cost_floor), fit / deficit, like, open_)
+        while deficit > tolerance and failures < MAX_FAILED_TRIES and left:
+            c = ranked.choose(open_) if ranked is not None and covered(load[0], deficit) > 0 else None
+            if c is None:
+                fit = covered(load, deficit)
+                c = self._choose(fit / (cost + self.cost_floor), fit / deficit, like, open_)
             open_[c] = False
+            left -= 1
             fits = self._budget_allows(slots[c]) and self.acceptance.fits(vectors[c : c + 1], src[c : c + 1], dst)[0]
             if self.band is not None and fits:
                 fits = self._band_improves(src[c : c + 1], np.array([dst]), load[c])[0]
@@ -183,10 +195,11 @@ class Balancing(SearchState):
             deficit -= load[c]
             moved += 1
             # what `placeable` said about the moved slot's partition (and topic) is now stale
-            stale = parts == parts[c]
-            if self.acceptance.couples_topic:
-                stale = topics == topics[c]
-            open_[stale] &= self.acceptance.placeable(slots[stale], dst)
+            stale = by_group[np.searchsorted(grouped, group[c]) : np.searchsorted(grouped, group[c], side="right")]
+            stale = stale[open_[stale]]
+            closed = ~self.acceptance.placeable(slots[stale], dst)
+            open_[stale[closed]] = False
+            left -= int(closed.sum())
         return moved
 
     def _shed_leadership(self, metric: int, src: int, excess: float, tolerance: float) -> tuple[float, int]:

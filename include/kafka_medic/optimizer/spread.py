@@ -125,11 +125,8 @@ class Spreading(SearchState):
         else:
             chunks = iter([p.slots_on(dst)])
         homes = self.acceptance.homes(slot)
-        topics = p.arrays.partition_topic
-        on_src = np.bincount(topics[p.slot_partition[p.slots_on(src)]], minlength=len(p.arrays.topics))
-        room = on_src + 1 <= upper  # topics src may take one more replica of
         for similar in chunks:
-            other = self._partner(slot, similar, homes, room)
+            other = self._partner(slot, similar, homes)
             if other is not None:
                 dst = int(p.slot_broker[other])
                 self._move(slot, dst)
@@ -137,16 +134,21 @@ class Spreading(SearchState):
                 return dst
         return None
 
-    def _partner(self, slot: int, similar: np.ndarray, homes: np.ndarray, room: np.ndarray) -> int | None:
+    def _partner(self, slot: int, similar: np.ndarray, homes: np.ndarray) -> int | None:
         """The cheapest of `similar` that may swap places with `slot`: on a broker in `homes`, of a topic
-        with `room` on slot's broker, of the same role, and accepted by every goal on both brokers."""
+        with room for one more replica on slot's broker, of the same role, and accepted by every goal
+        on both brokers."""
         p = self.p
         src = int(p.slot_broker[slot])
         parts = p.slot_partition[similar]
-        keep = homes[p.slot_broker[similar]] & room[p.arrays.partition_topic[parts]] & self.movable[parts]
+        keep = homes[p.slot_broker[similar]] & self.movable[parts]
         # leader for leader and follower for follower, so leader counts stay as they are
         keep &= (p.leader_slot[parts] == similar) == (p.leader_slot[p.slot_partition[slot]] == slot)
         similar = similar[keep]
+        topics = p.arrays.partition_topic[p.slot_partition[similar]]
+        upper = self._topic_upper
+        assert upper is not None  # set while topics are spread
+        similar = similar[p.topic_counts_at(topics, np.full(len(similar), src)) + 1 <= upper[topics]]
         similar = similar[self._budget_allows_all(similar, moves=2)]
         partners = self._partners
         assert partners is not None  # set while topics are spread

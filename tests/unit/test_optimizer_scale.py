@@ -1,0 +1,68 @@
+"""The planner's fast paths at scale give what the plain computations give."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kafka_medic.model import placement as placement_module
+from kafka_medic.model.placement import Placement
+from kafka_medic.optimizer.balance import NEAR, Balancing, covered
+from kafka_medic.optimizer.ranked import RankedChoice
+from kafka_medic.synthetic import Scenario, synthetic_model
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_ranked_choice_picks_what_choose_picks_for_counts(seed):
+    rng = np.random.default_rng(seed)
+    n = 300
+    floor = 0.5
+    # a third already moved (cost 0, so equally cheap), likeness with ties
+    cost = np.where(rng.random(n) < 0.3, 0.0, rng.lognormal(0.0, 1.0, n))
+    like = np.round(rng.normal(size=n), 1)
+    ranked = RankedChoice(1.0 / (cost + floor), like, NEAR)
+    open_ = np.ones(n, dtype=bool)
+    deficit = 400.0
+    while open_.any():
+        fit = covered(np.ones(n), deficit)
+        expected = Balancing._choose(None, fit / (cost + floor), fit / deficit, like, open_)  # _choose reads no state
+        assert ranked.choose(open_) == expected
+        # the pick closes, and now and then others close too (placeable went stale)
+        open_[expected] = False
+        open_[rng.choice(n, size=rng.integers(0, 3))] = False
+        deficit -= 1.0
+    assert ranked.choose(open_) is None
+
+
+def test_topic_counts_dense_and_sparse_agree_as_replicas_move(monkeypatch):
+    model = synthetic_model(Scenario(brokers=8, partitions=400, racks=2), seed=3)
+    dense = Placement.from_model(model)
+    dense.topic_counts_at(np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64))  # built dense, lazily
+    monkeypatch.setattr(placement_module, "DENSE_TOPIC_COUNTS", 0)
+    sparse = Placement.from_model(model)
+    topics = dense.arrays.partition_topic[dense.slot_partition]
+    brokers = np.arange(len(topics)) % dense.num_brokers
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        assert dense.topic_counts_at(topics, brokers).tolist() == sparse.topic_counts_at(topics, brokers).tolist()
+        assert isinstance(dense._topic_broker, np.ndarray) and isinstance(sparse._topic_broker, dict)
+        for slot in rng.choice(len(topics), size=50, replace=False):
+            dst = int((dense.slot_broker[slot] + 1) % dense.num_brokers)
+            dense.move_replica(int(slot), dst)
+            sparse.move_replica(int(slot), dst)
+    t = int(topics[0])
+    on_each = dense.topic_counts_at(np.full(dense.num_brokers, t), np.arange(dense.num_brokers))
+    assert on_each.tolist() == dense.topic_counts(t).tolist()
+
+
+def test_slots_on_follows_moves_and_cannot_be_changed():
+    p = Placement.from_model(synthetic_model(Scenario(brokers=5, partitions=100, racks=0), seed=4))
+    before = p.slots_on(0)
+    assert p.slots_on(0) is before  # kept while broker 0 does not change
+    with pytest.raises(ValueError):
+        before[0] = 1
+    slot = int(before[0])
+    p.move_replica(slot, 1 if slot not in p.slots_on(1) else 2)
+    assert slot not in p.slots_on(0).tolist()
+    assert sorted(p.slots_on(0).tolist() + [slot]) == sorted(before.tolist())
+    assert slot in p.slots_on(int(p.slot_broker[slot])).tolist()
