@@ -1,0 +1,48 @@
+"""What every fault scenario does around its fault: a topic to move under an acks=all producer, the
+check that every acknowledged message is still there, and the throttles left on the cluster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kafka_medic.devcluster import DevCluster
+from kafka_medic.devcluster.cluster import _process
+from kafka_medic.devcluster.processes import kill
+from kafka_medic.kafka.config import ClusterConfig
+from kafka_medic.kafka.reader import read_cluster_state
+from kafka_medic.model import save_proposal
+
+from ..integration.executor_helpers import CheckedProducer, consume_values, placed_topic, proposal
+
+
+def moves_onto(cluster: DevCluster, topic: str, tmp_path: Path, target: int, partitions: int = 4,
+               mb: float = 12) -> tuple[dict, Path]:
+    """A topic of `partitions` partitions, 3 replicas on the brokers other than `target`, min ISR 2, and a
+    proposal moving one replica of each onto `target`: the fault hits the copies this starts."""
+    others = [b for b in cluster.broker_ids if b != target]
+    assignment = [others[p % len(others):] + others[:p % len(others)] for p in range(partitions)]
+    placed_topic(cluster.bootstrap, topic, [a[:3] for a in assignment], mb=mb, min_isr=2)
+    moves = {p: (a[:3], [*a[:2], target]) for p, a in enumerate(assignment)}
+    path = tmp_path / f"{topic}.json"
+    save_proposal(proposal(topic, topic, moves), path)
+    return moves, path
+
+
+def lost_messages(bootstrap: str, topic: str, producer: CheckedProducer, partitions: int) -> int:
+    """Acknowledged values the topic no longer holds (read from the beginning, after the fault)."""
+    assert producer.acked, f"the producer had nothing acknowledged ({producer.errors[:3]})"
+    return len(set(producer.acked) - set(consume_values(bootstrap, topic, list(range(partitions)))))
+
+
+def throttles_left(config: ClusterConfig) -> int:
+    """Throttle configs (rates and replica lists) left on any broker or topic of the cluster."""
+    throttles = read_cluster_state(config).throttles()
+    return sum(len(v) for v in throttles["brokers"].values()) + sum(len(v) for v in throttles["topics"].values())
+
+
+def kill_controller(cluster: DevCluster) -> None:
+    """SIGKILL the KRaft controller (the cluster has one, so it is the active one)."""
+    [node] = cluster.state.servers
+    proc = _process(node)
+    assert proc is not None, "the controller is not running"
+    kill([proc])
