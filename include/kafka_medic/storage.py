@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from kafka_medic.errors import MedicError
 
 STORE_URL_ENV = "KAFKA_MEDIC_STORE_URL"
+CONNECT_TIMEOUT_S = 10  # seconds a PostgreSQL connection may take to open
 
 
 def medic_home() -> Path:
@@ -40,7 +41,9 @@ def engine(url: str) -> sa.Engine:
         sqlite = sa.create_engine(parsed, connect_args={"timeout": 30})
         sa.event.listen(sqlite, "connect", _sqlite_wal)
         return sqlite
-    return sa.create_engine(parsed, pool_pre_ping=True)
+    # A server that takes the connection and never answers (stopped, overloaded) fails the connect in
+    # bounded time instead of hanging the command or task forever.
+    return sa.create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
 
 
 def _sqlite_wal(dbapi_connection, _record) -> None:
@@ -83,7 +86,7 @@ class StoreTables:
                 self._migrate(conn)
                 self.metadata.create_all(conn)
         except sa.exc.SQLAlchemyError as exc:
-            raise MedicError(f"cannot open the {self.what} in {self.safe_url}: {getattr(exc, 'orig', exc)}") from exc
+            raise MedicError(f"cannot open the {self.what} in {self.safe_url}: {_one_line(exc)}") from exc
 
     def _migrate(self, conn: sa.Connection) -> None:
         if conn.dialect.name == "postgresql":
@@ -115,8 +118,17 @@ class StoreTables:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, exc_type, exc, tb) -> None:
+        """Closes the store; a database error inside the block (the server stopped mid-run) leaves as
+        the one-line MedicError the CLI and the task logs print, not as a driver traceback."""
         self.close()
+        if isinstance(exc, sa.exc.SQLAlchemyError):
+            raise MedicError(f"the {self.what} in {self.safe_url} failed: {_one_line(exc)}") from exc
+
+
+def _one_line(exc: sa.exc.SQLAlchemyError) -> str:
+    """The driver's message on one line: libpq adds hints on further lines ("Is the server running ...")."""
+    return " ".join(str(getattr(exc, "orig", None) or exc).split())
 
 
 def inserted_id(conn: sa.Connection, insert: sa.Insert) -> int:
