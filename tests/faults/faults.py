@@ -3,6 +3,10 @@ check that every acknowledged message is still there, and the throttles left on 
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from kafka_medic.devcluster import DevCluster
@@ -46,3 +50,28 @@ def kill_controller(cluster: DevCluster) -> None:
     proc = _process(node)
     assert proc is not None, "the controller is not running"
     kill([proc])
+
+
+@contextmanager
+def data_dir_on_tmpfs(cluster: DevCluster, broker: int, size_mb: int) -> Iterator[Path]:
+    """Broker `broker` restarted with its data dir (its one log dir and its metadata) on a tmpfs of
+    `size_mb` MB, as on a small disk; afterwards its data goes back to the real disk and it restarts there.
+    Yields the mount point."""
+    path = cluster.layout.data(cluster.state.broker(broker))
+    saved = path.with_name(path.name + ".saved")
+    cluster.kill_broker(broker)
+    path.rename(saved)
+    path.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", str(path)], check=True)
+    try:
+        shutil.copytree(saved, path, dirs_exist_ok=True)
+        shutil.rmtree(saved)
+        cluster.start_broker(broker)
+        yield path
+    finally:
+        cluster.kill_broker(broker)
+        shutil.copytree(path, saved, dirs_exist_ok=True)
+        subprocess.run(["umount", str(path)], check=True)
+        path.rmdir()
+        saved.rename(path)
+        cluster.start_broker(broker)
