@@ -9,6 +9,7 @@ Scenarios share one KRaft cluster, started once; each leaves it whole (or says w
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,7 +18,8 @@ import pytest
 
 from kafka_medic.devcluster import DevCluster
 
-from ..integration.conftest import _healthy, _session_cluster
+from ..integration.conftest import _healthy
+from .network import Namespace, namespace
 
 RESULTS: list[FaultResult] = []
 
@@ -65,13 +67,29 @@ def record(request) -> Iterator[FaultResult]:
 
 
 @pytest.fixture(scope="session")
-def fault_cluster(tmp_path_factory) -> Iterator[DevCluster]:
-    """KRaft, one controller, brokers 1-4 in racks r1/r2: its own, since the faults damage it."""
-    yield from _session_cluster(tmp_path_factory, "kraft", brokers=4)
+def broker_4_namespace() -> Iterator[Namespace]:
+    with namespace() as ns:
+        yield ns
+
+
+@pytest.fixture(scope="session")
+def fault_cluster(tmp_path_factory, broker_4_namespace) -> Iterator[DevCluster]:
+    """KRaft, one controller, brokers 1-4 in racks r1/r2, broker 4 in a network namespace of its own (to
+    partition): the suite's own cluster, since the faults damage it."""
+    ns = broker_4_namespace
+    name = f"faults-{os.getpid()}"
+    cluster = DevCluster(name=name, home=tmp_path_factory.mktemp(name), brokers=4, racks=2, mode="kraft",
+                         base_port=0, host=ns.host_address, netns={4: (ns.name, ns.address)})
+    try:
+        cluster.up()
+        yield cluster
+    finally:
+        cluster.down()
 
 
 @pytest.fixture
-def whole_cluster(fault_cluster) -> DevCluster:
-    """`fault_cluster` with every node alive and no throttle, whatever the last scenario left."""
+def whole_cluster(fault_cluster, broker_4_namespace) -> DevCluster:
+    """`fault_cluster` joined, every node alive and no throttle, whatever the last scenario left."""
+    broker_4_namespace.heal()
     fault_cluster.up()  # restarts a dead controller (and brokers) in place
     return _healthy(fault_cluster)

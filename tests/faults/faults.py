@@ -12,6 +12,7 @@ from pathlib import Path
 from kafka_medic.devcluster import DevCluster
 from kafka_medic.devcluster.cluster import _process
 from kafka_medic.devcluster.processes import kill
+from kafka_medic.executor import Journal
 from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.kafka.reader import read_cluster_state
 from kafka_medic.model import save_proposal
@@ -42,6 +43,11 @@ def throttles_left(config: ClusterConfig) -> int:
     """Throttle configs (rates and replica lists) left on any broker or topic of the cluster."""
     throttles = read_cluster_state(config).throttles()
     return sum(len(v) for v in throttles["brokers"].values()) + sum(len(v) for v in throttles["topics"].values())
+
+
+def throttles_kept(journal: Journal, execution_id: str) -> int:
+    """Throttle configs the journal says the execution could not clear (on a broker it could not reach)."""
+    return sum(not r.cleared for r in journal.throttles(execution_id))
 
 
 def kill_controller(cluster: DevCluster) -> None:

@@ -10,7 +10,7 @@ from kafka_medic.executor import Journal
 from kafka_medic.kafka.config import ClusterConfig
 
 from ..integration.executor_helpers import CheckedProducer, Executor, no_reassignments, partitions_of
-from .faults import data_dir_on_tmpfs, lost_messages, moves_onto, throttles_left
+from .faults import data_dir_on_tmpfs, lost_messages, moves_onto, throttles_kept, throttles_left
 
 TMPFS_MB = 64
 FREE_MB = 16  # left free on the tmpfs (the rest is ballast, as other data on a nearly full disk)
@@ -36,10 +36,11 @@ def test_destination_disk_fills_mid_move(whole_cluster, tmp_path, record):
     [execution] = journal.list(topic)
     record.acked = len(producer.acked)
     record.lost = lost_messages(bootstrap, topic, producer, len(moves))
-    left_while_down = throttles_left(config)
+    kept = throttles_kept(journal, execution.id)
     record.outcome = f"exit {code}, execution {execution.status}: {execution.message}"
     assert code == 1, log
     assert execution.status == "failed" and "destination broker(s) [4] died" in execution.message, log
+    assert kept, "the journal does not say that the dead broker kept its throttle"
     assert record.lost == 0
     parts = partitions_of(config, topic)
     assert all(parts[p].replicas == old for p, (old, _) in moves.items()), "the moves were not rolled back"
@@ -50,7 +51,7 @@ def test_destination_disk_fills_mid_move(whole_cluster, tmp_path, record):
     assert again.wait(300) == 0, "".join(again.lines)
     assert "clearing the throttles execution" in "".join(again.lines)
     record.throttles_left = throttles_left(config)
-    record.outcome += f"; {left_while_down} throttle configs left while broker 4 was down, then cleared by a rerun"
+    record.outcome += f"; {kept} throttle configs kept for the dead broker, cleared by the rerun (which moved all)"
     assert record.throttles_left == 0
     parts = partitions_of(config, topic)
     assert all(parts[p].replicas == new for p, (_, new) in moves.items())
