@@ -24,7 +24,7 @@ from kafka_medic.metrics.store import MetricsStore
 from ..integration.kafka_helpers import create_topic, wait_for
 from ..postgres_server import PostgresServer
 
-BOUND_S = 60  # a command that meets a dead or silent store must have said so by then
+BOUND_S = 120  # a command that meets a dead or silent store must have said so by then (CI load included)
 
 
 @pytest.fixture
