@@ -3,9 +3,10 @@ started again: the run finishes, every move is submitted once (journal), and the
 really happened.
 
 A real `airflow standalone` (LocalExecutor) runs the rebalance; only its `airflow scheduler` process is
-killed (its task processes run on without it) and a new scheduler is started in the same process group,
-so stopping Airflow stops it too. Orphaned task checks run every 20 s instead of 5 minutes, or the new
-scheduler would wait that long to look at the old one's tasks.
+killed (its task processes run on without it) and a new scheduler is started in a session of its own
+(standalone's group is in another session, which a new process may not join), stopped by the test.
+Orphaned task checks run every 20 s instead of 5 minutes, or the new scheduler would wait that long to
+look at the old one's tasks.
 """
 
 from __future__ import annotations
@@ -83,13 +84,21 @@ def test_scheduler_killed_mid_run_and_restarted(whole_cluster, airflow, record):
         os.kill(scheduler(airflow).pid, signal.SIGKILL)
         killed_at = time.time()
         with open(airflow.log_path, "ab") as out:
-            subprocess.Popen([str(AIRFLOW), "scheduler"], env=airflow.env, stdout=out, stderr=subprocess.STDOUT,
-                             process_group=airflow.process.pid)
+            restarted = subprocess.Popen([str(AIRFLOW), "scheduler"], env=airflow.env, stdout=out,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
 
         def finished():
             run = airflow.call("GET", f"/dags/{DAG}/dagRuns/{run_id}")
             return run["state"] in ("success", "failed") and run
-        run = wait_for(finished, 900, f"run {run_id} to finish after the scheduler kill", interval=3)
+        try:
+            run = wait_for(finished, 900, f"run {run_id} to finish after the scheduler kill", interval=3)
+        finally:
+            os.killpg(restarted.pid, signal.SIGTERM)
+            try:
+                restarted.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(restarted.pid, signal.SIGKILL)
+                restarted.wait(30)
     states = airflow.task_states(DAG, run_id)
     [execution] = journal.list(CLUSTER)
     replica_moves = [r for r in journal.tasks(execution.id) if r.task.kind == "replica"]
