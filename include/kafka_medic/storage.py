@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from kafka_medic.errors import MedicError
 
 STORE_URL_ENV = "KAFKA_MEDIC_STORE_URL"
+CONNECT_TIMEOUT_S = 10  # seconds a PostgreSQL connection may take to open
 
 
 def medic_home() -> Path:
@@ -52,7 +53,9 @@ def _engine(url: str) -> sa.Engine:
         sqlite = sa.create_engine(parsed, connect_args={"timeout": 30})
         sa.event.listen(sqlite, "connect", _sqlite_wal)
         return sqlite
-    return sa.create_engine(parsed, pool_pre_ping=True)
+    # A server that takes the connection and never answers (stopped, overloaded) fails the connect in
+    # bounded time instead of hanging the command or task forever.
+    return sa.create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
 
 
 def _hide_password(url: str) -> str:
@@ -147,8 +150,13 @@ class StoreTables:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, exc_type, exc, tb) -> None:
+        """Closes the store; a database error inside the block (the server stopped mid-run) leaves as
+        the one-line MedicError the CLI and the task logs print, not as a driver traceback."""
         self.close()
+        if isinstance(exc, sa.exc.SQLAlchemyError):
+            reason = _one_line(getattr(exc, "orig", None) or exc)
+            raise MedicError(f"the {self.what} in {self.safe_url} failed: {reason}") from exc
 
 
 def inserted_id(conn: sa.Connection, insert: sa.Insert) -> int:

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import re
 import signal
-import subprocess
-import sys
-import threading
 
 import pytest
 
@@ -15,46 +10,9 @@ from kafka_medic.executor import Journal
 from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.model import save_proposal
 
-from .executor_helpers import no_reassignments, our_throttles, partitions_of, placed_topic, proposal
-from .kafka_helpers import wait_for
+from .executor_helpers import Executor, no_reassignments, our_throttles, partitions_of, proposal, setup_moves
 
 pytestmark = pytest.mark.kafka
-
-
-class Executor:
-    """`kafka-medic execute` in a child process, its output collected line by line."""
-
-    def __init__(self, home, *args: str) -> None:
-        env = {**os.environ, "KAFKA_MEDIC_HOME": str(home), "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen([sys.executable, "-m", "kafka_medic.cli", *args], env=env, text=True,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=lambda: self.lines.extend(self.proc.stdout), daemon=True)
-        self._reader.start()
-
-    def wait_for_line(self, text: str, timeout: float = 60) -> None:
-        wait_for(lambda: any(text in line for line in self.lines) or self.proc.poll() is not None, timeout, text)
-        assert any(text in line for line in self.lines), "".join(self.lines)
-
-    def wait(self, timeout: float = 180) -> int:
-        code = self.proc.wait(timeout)
-        self._reader.join(10)
-        return code
-
-    def submitted(self) -> list[str]:
-        """Partitions named in this process's "batch N: submitted" lines."""
-        return [name for line in self.lines if ": submitted " in line
-                for name in re.findall(r"(\S+-\d+) \[", line.split(": submitted ", 1)[1])]
-
-
-def setup_moves(bootstrap: str, topic: str, tmp_path, partitions: int = 6, mb: float = 12):
-    """A topic on brokers 1-2 and a proposal moving one replica of every partition to broker 3 or 4."""
-    assignment = [[1, 2], [2, 1]] * (partitions // 2)
-    placed_topic(bootstrap, topic, assignment, mb=mb)
-    moves = {p: (r, [3 + p % 2, r[1]]) for p, r in enumerate(assignment)}
-    path = tmp_path / f"{topic}.json"
-    save_proposal(proposal(topic, topic, moves), path)
-    return moves, path
 
 
 def test_killed_executor_resumes_without_submitting_twice(healthy_kraft_cluster, tmp_path):

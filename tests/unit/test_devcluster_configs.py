@@ -158,3 +158,19 @@ def test_exporter_rules_export_meter_counts_as_counters():
     assert bytes_in["type"] == "COUNTER" and bytes_in["pattern"].endswith("><>Count")
     assert {"kafka_log_log_size", "java_lang_operatingsystem_processcpuload"} <= rules.keys()
     assert all(rule["pattern"] and rule["type"] in ("COUNTER", "GAUGE") for rule in config["rules"])
+
+
+def test_a_broker_in_a_network_namespace_listens_there_and_starts_there(layout):
+    """A broker cut off by its own namespace (the fault suite) listens and advertises its address there,
+    every other node theirs, and its JVM is started through `ip netns exec`."""
+    state = kraft_state()
+    for node in state.nodes:
+        node.host = "10.9.9.1"
+    cut = state.broker(4)
+    cut.host, cut.netns = "10.9.9.2", "kmf"
+    props = node_properties(state, cut, layout)
+    assert props["listeners"] == props["advertised.listeners"] == f"PLAINTEXT://10.9.9.2:{cut.port}"
+    assert props["controller.quorum.voters"] == "1000@10.9.9.1:9100"
+    assert state.bootstrap.split(",")[-1] == f"10.9.9.2:{cut.port}"
+    assert java_command("java", state, cut, layout)[:5] == ["ip", "netns", "exec", "kmf", "java"]
+    assert java_command("java", state, state.broker(1), layout)[0] == "java"

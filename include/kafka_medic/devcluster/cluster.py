@@ -83,6 +83,10 @@ class DevCluster:
     of truth and is re-read by every call, because another process (the CLI, a test's other
     DevCluster object) may have killed or restarted a node meanwhile. Shape arguments are ignored
     when a cluster with this home is already running.
+
+    Every node listens on `host` (loopback by default); a broker named in `netns` (id -> (namespace,
+    address)) runs inside that existing network namespace (`ip netns`) on that address instead, so a test
+    can cut it off from the others by taking its link down, as a network partition does.
     """
 
     def __init__(
@@ -98,6 +102,8 @@ class DevCluster:
         broker_config: dict[str, object] | None = None,
         log_dirs: int = 1,
         sasl_users: dict[str, str] | None = None,
+        host: str = HOST,
+        netns: dict[int, tuple[str, str]] | None = None,
     ):
         if mode not in MODES:
             raise MedicError(f"unknown dev-cluster mode {mode!r}; valid modes: {', '.join(MODES)}")
@@ -127,6 +133,8 @@ class DevCluster:
         self._base_port = base_port
         self._broker_config = broker_config
         self._sasl_users = dict(sasl_users or {})
+        self._host = host  # every node's address, but for brokers in `netns`: id -> (namespace, address there)
+        self._netns = dict(netns or {})
         self._children: dict[str, subprocess.Popen] = {}  # kept so our own children get reaped
 
     @classmethod
@@ -193,7 +201,7 @@ class DevCluster:
         proc = find_process(node.pid, node.pid_started)
         return {
             "id": node.node_id,
-            "alive": proc is not None and port_accepting(node.port),
+            "alive": proc is not None and port_accepting(node.port, node.host),
             "port": node.port,
             "pid": proc.pid if proc else None,
             "log": str(self.layout.server_log(node)),
@@ -281,7 +289,7 @@ class DevCluster:
             if broker_id > MAX_BROKERS:
                 raise MedicError(f"dev-cluster {self.name!r} is at broker id {MAX_BROKERS}, the highest it allows")
             node = _new_broker(state, broker_id, rack or _least_used_rack(state))
-            for taken in [p for p in node.ports if port_taken(p)]:
+            for taken in [p for p in node.ports if port_taken(p, node.host)]:
                 raise MedicError(f"port {taken} for {node.name} is already in use; stop what holds it")
             shutil.rmtree(self.layout.data(node), ignore_errors=True)  # left by a removed broker of that id
             state.nodes.append(node)
@@ -358,17 +366,19 @@ class DevCluster:
         servers = 1 if shape["mode"] == "zk" else shape["controllers"]
         ports = plan_ports(self._base_port, shape["brokers"], servers, sasl=bool(self._sasl_users))
         if shape["mode"] == "zk":
-            nodes = [Node("zookeeper", "zookeeper", None, ports["servers"][0])]
+            nodes = [Node("zookeeper", "zookeeper", None, ports["servers"][0], host=self._host)]
         else:
             nodes = [
-                Node(f"controller-{FIRST_CONTROLLER_ID + k}", "controller", FIRST_CONTROLLER_ID + k, port)
+                Node(f"controller-{FIRST_CONTROLLER_ID + k}", "controller", FIRST_CONTROLLER_ID + k, port,
+                     host=self._host)
                 for k, port in enumerate(ports["servers"])
             ]
         for i, (port, jmx_port) in enumerate(zip(ports["brokers"], ports["jmx"], strict=True)):
             rack = f"r{i % shape['racks'] + 1}"
             sasl_port = ports["sasl"][i] if ports["sasl"] else None
+            netns, host = self._netns.get(i + 1, (None, self._host))
             nodes.append(Node(f"broker-{i + 1}", "broker", i + 1, port, jmx_port=jmx_port, sasl_port=sasl_port,
-                              rack=rack))
+                              rack=rack, host=host, netns=netns))
         return ClusterState(
             name=self.name,
             mode=shape["mode"],
@@ -387,7 +397,7 @@ class DevCluster:
         log.info("starting dev-cluster %r: %s", self.name, _describe(state))
         for node in state.nodes:
             for port in node.ports:
-                if port_taken(port):
+                if port_taken(port, node.host):
                     raise MedicError(
                         f"port {port} for {node.name} is already in use; stop what holds it "
                         f"or choose another --base-port (0 picks free ports)"
@@ -402,7 +412,7 @@ class DevCluster:
             self._spawn(state, node)
         if state.mode == "zk":  # brokers give up on ZooKeeper after a while; let it listen first
             zookeeper = state.servers
-            self._wait_until(zookeeper, lambda: [n for n in zookeeper if not port_accepting(n.port)], timeout_s)
+            self._wait_until(zookeeper, lambda: [n for n in zookeeper if not port_accepting(n.port, n.host)], timeout_s)
         for node in state.brokers:
             self._spawn(state, node)
         self._wait_ready(state, state.brokers, timeout_s)
@@ -432,7 +442,7 @@ class DevCluster:
         """Until each broker's port accepts and the cluster's metadata lists it."""
 
         def not_ready() -> list[Node]:
-            listening = [n for n in brokers if port_accepting(n.port)]
+            listening = [n for n in brokers if port_accepting(n.port, n.host)]
             if len(listening) < len(brokers):
                 return [n for n in brokers if n not in listening]
             registered = registered_brokers(state.bootstrap)
@@ -487,9 +497,9 @@ class DevCluster:
         """Until the nodes' ports are released: a SIGKILLed JVM's leader thread turns zombie (gone, for
         `kill`) while its other threads still hold the listening sockets for a moment."""
         started = [n for n in nodes if n.pid is not None]  # a port we never bound may be anyone's
-        ports = [p for n in started for p in n.ports]
+        ports = [(p, n.host) for n in started for p in n.ports]
         deadline = time.monotonic() + timeout_s
-        while busy := [p for p in ports if port_taken(p)]:
+        while busy := [p for p, host in ports if port_taken(p, host)]:
             if time.monotonic() > deadline:
                 raise MedicError(f"ports {busy} of dev-cluster {self.name!r} are still in use after stopping it")
             time.sleep(0.2)
@@ -518,11 +528,11 @@ def _process(node: Node):
 
 
 def _jmx_url(broker: Node) -> str:
-    return f"http://{HOST}:{broker.jmx_port}/metrics"
+    return f"http://{broker.host}:{broker.jmx_port}/metrics"
 
 
 def _zookeeper_connect(state: ClusterState) -> str | None:
-    return f"{HOST}:{state.servers[0].port}" if state.mode == "zk" else None
+    return f"{state.servers[0].host}:{state.servers[0].port}" if state.mode == "zk" else None
 
 
 def _new_broker(state: ClusterState, broker_id: int, rack: str | None) -> Node:
@@ -531,7 +541,7 @@ def _new_broker(state: ClusterState, broker_id: int, rack: str | None) -> Node:
     sasl = bool(state.sasl_users)
     ports = plan_ports(state.base_port, broker_id, 0, sasl) if state.base_port else plan_ports(0, 1, 0, sasl)
     return Node(f"broker-{broker_id}", "broker", broker_id, ports["brokers"][-1], jmx_port=ports["jmx"][-1],
-                sasl_port=ports["sasl"][-1] if sasl else None, rack=rack)
+                sasl_port=ports["sasl"][-1] if sasl else None, rack=rack, host=state.servers[0].host)
 
 
 def _least_used_rack(state: ClusterState) -> str | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kafka_medic.devcluster.ports import HOST
 from kafka_medic.devcluster.state import ClusterState, Layout, Node
 
 SESSION_TIMEOUT_MS = 6000  # a SIGKILLed broker is fenced (KRaft) or its znode expires (ZK) after this
@@ -53,7 +52,7 @@ def node_properties(state: ClusterState, node: Node, layout: Layout) -> dict[str
         return {
             "dataDir": layout.data(node),
             "clientPort": node.port,
-            "clientPortAddress": HOST,
+            "clientPortAddress": node.host,
             "tickTime": 1000,
             "admin.enableServer": "false",  # its Jetty admin server would grab port 8080
             "4lw.commands.whitelist": "ruok,srvr,stat",
@@ -67,11 +66,11 @@ def node_properties(state: ClusterState, node: Node, layout: Layout) -> dict[str
         zookeeper = state.servers[0]
         props |= {
             "broker.id": node.node_id,
-            "zookeeper.connect": f"{HOST}:{zookeeper.port}",
+            "zookeeper.connect": f"{zookeeper.host}:{zookeeper.port}",
             "zookeeper.session.timeout.ms": SESSION_TIMEOUT_MS,
         }
     else:
-        voters = ",".join(f"{c.node_id}@{HOST}:{c.port}" for c in state.servers)
+        voters = ",".join(f"{c.node_id}@{c.host}:{c.port}" for c in state.servers)
         props |= {
             "process.roles": node.role,
             "node.id": node.node_id,
@@ -83,10 +82,10 @@ def node_properties(state: ClusterState, node: Node, layout: Layout) -> dict[str
         }
     if node.role == "controller":
         # The controller applies topic defaults to CreateTopics requests that leave them out.
-        return props | {"listeners": f"CONTROLLER://{HOST}:{node.port}"} | topic_defaults(brokers)
-    listeners = f"PLAINTEXT://{HOST}:{node.port}"
+        return props | {"listeners": f"CONTROLLER://{node.host}:{node.port}"} | topic_defaults(brokers)
+    listeners = f"PLAINTEXT://{node.host}:{node.port}"
     if node.sasl_port is not None:
-        listeners += f",SASL_PLAINTEXT://{HOST}:{node.sasl_port}"
+        listeners += f",SASL_PLAINTEXT://{node.host}:{node.sasl_port}"
         props |= sasl_properties(state)
     props |= {"broker.rack": node.rack, "listeners": listeners, "advertised.listeners": listeners}
     if state.mode == "kraft":
@@ -147,7 +146,7 @@ def jvm_options(node: Node, layout: Layout, jmx_agent: Path) -> list[str]:
         f"-Dlog4j2.configurationFile={layout.log4j_config}",
     ]
     if node.jmx_port is not None:
-        opts.append(f"-javaagent:{jmx_agent}={HOST}:{node.jmx_port}:{layout.jmx_config}")
+        opts.append(f"-javaagent:{jmx_agent}={node.host}:{node.jmx_port}:{layout.jmx_config}")
     return opts
 
 
@@ -163,7 +162,8 @@ def java_command(java: str, state: ClusterState, node: Node, layout: Layout) -> 
     stray processes of this cluster are recognised."""
     options = jvm_options(node, layout, Path(state.jmx_agent))
     classpath = f"{state.libs}/*"  # the JVM expands the wildcard itself
-    return [java, *options, "-cp", classpath, MAIN_CLASS[node.role], str(layout.config(node))]
+    netns = ["ip", "netns", "exec", node.netns] if node.netns else []  # execs the JVM: the pid stays the JVM's
+    return [*netns, java, *options, "-cp", classpath, MAIN_CLASS[node.role], str(layout.config(node))]
 
 
 def format_command(java: str, state: ClusterState, node: Node, layout: Layout) -> list[str]:

@@ -10,6 +10,7 @@ A fixed base port gives the default cluster addresses people can remember and pu
 
 from __future__ import annotations
 
+import errno
 import socket
 from contextlib import ExitStack
 
@@ -41,20 +42,21 @@ def free_ports(count: int) -> list[int]:
         return [sock.getsockname()[1] for sock in socks]
 
 
-def port_taken(port: int) -> bool:
-    """True if something listens on HOST:port (TIME_WAIT leftovers do not count, as for Kafka)."""
+def port_taken(port: int, host: str = HOST) -> bool:
+    """True if something listens on host:port (TIME_WAIT leftovers do not count, as for Kafka). An
+    address of another network namespace (a broker's own) cannot be bound here: there, taken is accepting."""
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((HOST, port))
-        except OSError:
-            return True
+            sock.bind((host, port))
+        except OSError as exc:
+            return exc.errno != errno.EADDRNOTAVAIL or port_accepting(port, host)
     return False
 
 
-def port_accepting(port: int, timeout: float = 0.5) -> bool:
+def port_accepting(port: int, host: str = HOST, timeout: float = 0.5) -> bool:
     try:
-        with socket.create_connection((HOST, port), timeout=timeout):
+        with socket.create_connection((host, port), timeout=timeout):
             return True
     except OSError:
         return False

@@ -36,6 +36,8 @@ class Node:
     rack: str | None = None
     pid: int | None = None
     pid_started: float | None = None  # process create time: tells our JVM from a reused pid
+    host: str = HOST  # the address it listens on and advertises
+    netns: str | None = None  # the network namespace it runs in (`ip netns`): a broker to cut off by its own link
 
     @property
     def ports(self) -> list[int]:
@@ -77,12 +79,12 @@ class ClusterState:
 
     @property
     def bootstrap(self) -> str:
-        return ",".join(f"{HOST}:{n.port}" for n in self.brokers)
+        return ",".join(f"{n.host}:{n.port}" for n in self.brokers)
 
     @property
     def sasl_bootstrap(self) -> str | None:
         """The SASL listeners' addresses, None when the cluster has no SASL users."""
-        return ",".join(f"{HOST}:{n.sasl_port}" for n in self.brokers) if self.sasl_users else None
+        return ",".join(f"{n.host}:{n.sasl_port}" for n in self.brokers) if self.sasl_users else None
 
     def broker(self, broker_id: int) -> Node:
         for node in self.brokers:

@@ -1,0 +1,71 @@
+"""Broker 4, the destination of throttled moves, cut off from every other node and client mid-move by
+its own network namespace's link going down.
+
+The controller fences it; the executor sees its destination dead, stops in bounded time, rolls the
+moves back and clears every throttle it can reach. Once the link is up again the broker rejoins, and the
+next execution puts back the throttle rate left on it and carries the moves out.
+"""
+
+from __future__ import annotations
+
+import time
+
+from kafka_medic.executor import Journal
+from kafka_medic.kafka.config import ClusterConfig
+
+from ..integration.executor_helpers import (
+    CheckedProducer,
+    Executor,
+    broker_alive,
+    no_reassignments,
+    partitions_of,
+)
+from ..integration.kafka_helpers import wait_for
+from .faults import lost_messages, moves_onto, throttles_kept, throttles_left
+
+STOP_BOUND_S = 120  # from the partition to the executor's exit: fencing (~10 s) plus rollback
+
+
+def test_destination_partitioned_mid_move(whole_cluster, broker_4_namespace, tmp_path, record):
+    record.fault = "destination broker 4 cut off (its netns link down) mid-move, joined again after the stop"
+    bootstrap, topic = whole_cluster.bootstrap, "fault-partition"
+    moves, path = moves_onto(whole_cluster, topic, tmp_path, target=4)
+    config = ClusterConfig(bootstrap, name=topic)
+    args = ["execute", "--bootstrap", bootstrap, "--cluster", topic, "--proposal", str(path), "--throttle", "1",
+            "--concurrency", "4"]
+    with CheckedProducer(bootstrap, topic) as producer:
+        run = Executor(tmp_path, *args)
+        run.wait_for_line("batch 1: submitted")
+        run.wait_for_line("MB (")
+        broker_4_namespace.partition()
+        cut_at = time.monotonic()
+        try:
+            code = run.wait(STOP_BOUND_S)
+        finally:
+            stopped_in = time.monotonic() - cut_at
+            broker_4_namespace.heal()
+    log = "".join(run.lines)
+    journal = Journal(f"sqlite:///{tmp_path / 'metrics.db'}")
+    [execution] = journal.list(topic)
+    kept = throttles_kept(journal, execution.id)
+    record.acked = len(producer.acked)
+    record.lost = lost_messages(bootstrap, topic, producer, len(moves))
+    record.outcome = (f"exit {code} {stopped_in:.0f} s after the cut, execution {execution.status}: "
+                      f"{execution.message}; {kept} throttle configs kept for the cut-off broker")
+    assert code == 1, log
+    assert execution.status == "failed" and "destination broker(s) [4] died" in execution.message, log
+    assert kept, "the journal does not say that the cut-off broker kept its throttle"
+    assert record.lost == 0
+    parts = partitions_of(config, topic)
+    assert all(parts[p].replicas == old for p, (old, _) in moves.items()), "the moves were not rolled back"
+    assert no_reassignments(config)
+
+    wait_for(lambda: broker_alive(config, 4), 120, "broker 4 to rejoin")
+    again = Executor(tmp_path, *args)
+    assert again.wait(300) == 0, "".join(again.lines)
+    assert "clearing the throttles execution" in "".join(again.lines)
+    record.throttles_left = throttles_left(config)
+    record.outcome += "; cleared by the rerun, which moved everything"
+    assert record.throttles_left == 0
+    parts = partitions_of(config, topic)
+    assert all(parts[p].replicas == new for p, (_, new) in moves.items())
