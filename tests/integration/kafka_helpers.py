@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 
@@ -47,3 +48,13 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str, interva
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(interval)
+
+
+def every_topic_but(topic: str) -> str:
+    """A topic regex (RE2: no lookaround) that fully matches every name except `topic`: the tests'
+    `excluded_topics` for "move only this topic" on a cluster other tests also use.
+
+    A name other than `topic` differs at some character, is a proper prefix of it, or extends it."""
+    differs = [f"{re.escape(topic[:i])}[^{re.escape(c)}].*" for i, c in enumerate(topic)]
+    prefixes = [re.escape(topic[:i]) for i in range(len(topic))]
+    return "|".join([*differs, *prefixes, f"{re.escape(topic)}.+"])

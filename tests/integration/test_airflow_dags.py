@@ -15,7 +15,7 @@ import uuid
 import pytest
 
 from ..dags import airflow_env  # noqa: F401  (Airflow's environment, before Airflow is imported)
-from .kafka_helpers import wait_for
+from .kafka_helpers import every_topic_but, wait_for
 
 CLUSTER = "itest"
 POLICY = {"rebalance": {"approval": "auto", "max_data_gb": 1}, "add_brokers": {"approval": "auto", "max_data_gb": 1},
@@ -59,7 +59,7 @@ def test_rebalance_approved_by_policy_runs_every_step_and_clears_throttles(dags,
 
     topic = f"airflow-skew-{uuid.uuid4().hex[:6]}"
     create_skewed_topics(kraft_cluster.bootstrap, kraft_cluster.broker_ids, (TopicLoad(topic, 8, 1.0),))
-    conf = {"force": True, "throttle_mb_s": 50, "excluded_topics": f"(?!{topic}$).*"}
+    conf = {"force": True, "throttle_mb_s": 50, "excluded_topics": every_topic_but(topic)}
     run = dags.dags[f"kafka_medic__{CLUSTER}__rebalance"].test(run_conf=conf)
 
     assert str(run.state) == "success", states(run)
@@ -96,7 +96,7 @@ def test_rebalance_with_auto_throttle_puts_each_brokers_sampled_headroom_on_it(d
     with Journal() as journal:
         known = {e.id for e in journal.list(CLUSTER)}
     # dag.test() keeps an earlier run's conf in the DAG's params within one process: reset the fixed throttle
-    conf = {"force": True, "auto_throttle": True, "throttle_mb_s": None, "excluded_topics": f"(?!{topic}$).*"}
+    conf = {"force": True, "auto_throttle": True, "throttle_mb_s": None, "excluded_topics": every_topic_but(topic)}
     run = dags.dags[f"kafka_medic__{CLUSTER}__rebalance"].test(run_conf=conf)
 
     assert str(run.state) == "success" and set(states(run).values()) == {"success"}, states(run)
@@ -199,7 +199,7 @@ def test_an_added_broker_is_filled_by_add_brokers_then_emptied_by_decommission_a
             return [p.name for p in read_cluster_state(config).partitions if new in p.replicas]
         # only this topic moves, for replica counts alone: the shared cluster holds other tests' topics, some
         # placed against the rack goal on purpose, which a plan that may not move them could not fix
-        conf = {"brokers": [new], "excluded_topics": f"(?!{topic}$).*", "goals": ["replica_distribution"],
+        conf = {"brokers": [new], "excluded_topics": every_topic_but(topic), "goals": ["replica_distribution"],
                 "throttle_mb_s": 50, "dry_run": False}
         run = dags.dags[f"kafka_medic__{CLUSTER}__add_brokers"].test(run_conf=conf)
         assert str(run.state) == "success" and set(states(run).values()) == {"success"}, states(run)

@@ -40,7 +40,7 @@ from kafka_medic.notify.action_log import ActionLog
 
 from .browser import browser_page
 from .executor_helpers import placed_topic
-from .kafka_helpers import wait_for
+from .kafka_helpers import every_topic_but, wait_for
 
 CLUSTER, CONN_ID = "wk", "kafka_medic_wk"
 DAG = f"kafka_medic__{CLUSTER}__rebalance"
@@ -95,7 +95,7 @@ def test_killed_execute_task_is_retried_and_resumes_the_execution(airflow, kraft
     # Every replica on brokers 1 and 2 of four: the rebalance spreads them onto 3 and 4, one move at a time
     # at 1 MB/s, 10 MB each, so each stage of the execution lasts long enough to be seen and killed.
     placed_topic(kraft_cluster.bootstrap, topic, [[1, 2], [2, 1]] * 4, mb=80)
-    conf = {"force": True, "throttle_mb_s": 1, "concurrency": 1, "excluded_topics": f"(?!{topic}$).*"}
+    conf = {"force": True, "throttle_mb_s": 1, "concurrency": 1, "excluded_topics": every_topic_but(topic)}
     run_id = airflow.call("POST", f"/dags/{DAG}/dagRuns", {"logical_date": None, "conf": conf})["dag_run_id"]
 
     journal = Journal(f"sqlite:///{airflow.home / 'medic' / 'metrics.db'}")
@@ -153,7 +153,7 @@ def test_approval_page_shows_the_proposal_as_tables_and_reject_moves_nothing(air
     config = ClusterConfig(bootstrap=kraft_cluster.bootstrap)
     placed_topic(kraft_cluster.bootstrap, topic, [[1, 2], [2, 1]] * 2, mb=1)
     before = {p.name: list(p.replicas) for p in read_cluster_state(config).partitions}
-    conf = {"brokers": [3, 4], "excluded_topics": f"(?!{topic}$).*"}
+    conf = {"brokers": [3, 4], "excluded_topics": every_topic_but(topic)}
     run_id = airflow.call("POST", f"/dags/{ADD_DAG}/dagRuns", {"logical_date": None, "conf": conf})["dag_run_id"]
     wait_for(lambda: airflow.awaiting_input(ADD_DAG, run_id, "approve"), 300, "the approval to wait for a person",
              interval=2)
