@@ -59,11 +59,19 @@ def airflow(fault_cluster, tmp_path_factory):
 
 def scheduler(airflow: StandaloneAirflow) -> psutil.Process:
     """The `airflow scheduler` process itself: the LocalExecutor's workers it forks share its command line."""
-    named = [p for p in psutil.Process(airflow.process.pid).children(recursive=True)
-             if p.cmdline()[-1:] == ["scheduler"]]
+    children = psutil.Process(airflow.process.pid).children(recursive=True)
+    named = [p for p in children if _command(p)[-1:] == ["scheduler"]]
     pids = {p.pid for p in named}
     [proc] = [p for p in named if p.ppid() not in pids]
     return proc
+
+
+def _command(process: psutil.Process) -> list[str]:
+    """The command line, or none for a child that exited meanwhile (task processes come and go; a zombie has none)."""
+    try:
+        return process.cmdline()
+    except psutil.Error:
+        return []
 
 
 def moving(journal: Journal) -> bool:
