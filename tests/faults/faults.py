@@ -16,7 +16,14 @@ from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.kafka.reader import read_cluster_state
 from kafka_medic.model import save_proposal
 
-from ..integration.executor_helpers import CheckedProducer, consume_values, placed_topic, proposal
+from ..integration.executor_helpers import (
+    CheckedProducer,
+    consume_values,
+    no_reassignments,
+    partitions_of,
+    placed_topic,
+    proposal,
+)
 
 
 def moves_onto(cluster: DevCluster, topic: str, tmp_path: Path, target: int, partitions: int = 4,
@@ -47,6 +54,20 @@ def throttles_left(config: ClusterConfig) -> int:
 def throttles_kept(journal: Journal, execution_id: str) -> int:
     """Throttle configs the journal says the execution could not clear (on a broker it could not reach)."""
     return sum(not r.cleared for r in journal.throttles(execution_id))
+
+
+def assert_stopped_by_dead_destination(config: ClusterConfig, topic: str, moves: dict, code: int, log: str,
+                                       execution, kept: int, lost: int) -> None:
+    """How a fault that takes the destination broker away must end: the executor exits 1 naming broker 4
+    dead, the journal keeps the throttle it could not clear there, nothing acknowledged is lost, and
+    every move is rolled back with no reassignment left."""
+    assert code == 1, log
+    assert execution.status == "failed" and "destination broker(s) [4] died" in execution.message, log
+    assert kept, "the journal does not say that the lost destination kept its throttle"
+    assert lost == 0
+    parts = partitions_of(config, topic)
+    assert all(parts[p].replicas == old for p, (old, _) in moves.items()), "the moves were not rolled back"
+    assert no_reassignments(config)
 
 
 def kill_controller(cluster: DevCluster) -> None:
