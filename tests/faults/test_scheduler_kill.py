@@ -28,6 +28,7 @@ from kafka_medic.notify.action_log import ActionLog
 
 from ..integration.executor_helpers import CheckedProducer, no_reassignments, placed_topic
 from ..integration.kafka_helpers import every_topic_but, wait_for
+from ..integration.servers import started
 from ..integration.test_airflow_worker_kill import POLICY, QUIET
 from .faults import lost_messages, throttles_left
 
@@ -45,16 +46,9 @@ def airflow(fault_cluster, tmp_path_factory):
                     "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "20",
                     "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD": "15",
                     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60"}
-    try:
-        airflow.start()
-        for kind in ("sample", "detect"):  # they would only compete for the two cores
-            airflow.call("PATCH", f"/dags/kafka_medic__{CLUSTER}__{kind}", {"is_paused": True})
+    # sample and detect are not needed here; they would only compete for the two cores
+    with started(airflow, [f"kafka_medic__{CLUSTER}__{kind}" for kind in ("sample", "detect")]):
         yield airflow
-    except BaseException:
-        print(airflow.log_path.read_text(errors="replace")[-6000:])
-        raise
-    finally:
-        airflow.stop()
 
 
 def scheduler(airflow: StandaloneAirflow) -> psutil.Process:

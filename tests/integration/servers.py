@@ -1,4 +1,4 @@
-"""Real servers the tests start as plain processes on free loopback ports: Prometheus, or any command."""
+"""Real servers the tests start as plain processes on free loopback ports: Prometheus, Airflow, or any command."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import socket
 import subprocess
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from kafka_medic.airflow.standalone import StandaloneAirflow
 
 from .kafka_helpers import wait_for
 
@@ -63,3 +65,19 @@ def running_prometheus(directory: Path, scrape_configs: str) -> Iterator[str]:
                f"--web.listen-address={url.removeprefix('http://')}"]
     with running_server(command, directory / "prometheus.log", f"{url}/-/ready", 60):
         yield url
+
+
+@contextmanager
+def started(airflow: StandaloneAirflow, paused: Iterable[str] = ()) -> Iterator[StandaloneAirflow]:
+    """`airflow` started, with the DAGs `paused` (ids) paused at once, and stopped after the block; if
+    starting or the block fails, the tail of its log is printed, the only trace of a scheduler-side cause."""
+    try:
+        airflow.start()
+        for dag_id in paused:
+            airflow.call("PATCH", f"/dags/{dag_id}", {"is_paused": True})
+        yield airflow
+    except BaseException:
+        print(airflow.log_path.read_text(errors="replace")[-6000:])
+        raise
+    finally:
+        airflow.stop()

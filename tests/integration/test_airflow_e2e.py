@@ -34,6 +34,7 @@ from kafka_medic.notify.action_log import ActionLog
 from ..unit.test_notify_interactivity import SECRET, click_body, headers
 from ..unit.test_slack import TOKEN, FakeSlack
 from .kafka_helpers import wait_for
+from .servers import started
 
 CLUSTER, CONN_ID, VICTIM = "e2e", "kafka_medic_e2e", 4
 HEAL_DAG = f"kafka_medic__{CLUSTER}__heal"
@@ -169,15 +170,9 @@ def medic(kraft_cluster, tmp_path_factory):
             {"kafka_medic_slack": slack_conn})
         airflow.env["KAFKA_MEDIC_HOME"] = str(home / "medic")
         instance = Medic(airflow, slack, kraft_cluster.bootstrap)
-        try:
-            airflow.start()
+        with started(airflow):
             instance.set_grace(600)
             yield instance
-        except BaseException:
-            print(airflow.log_path.read_text(errors="replace")[-6000:])
-            raise
-        finally:
-            airflow.stop()
 
 
 def proposals(slack: FakeSlack) -> list[dict]:

@@ -41,6 +41,7 @@ from kafka_medic.notify.action_log import ActionLog
 from .browser import browser_page
 from .executor_helpers import placed_topic
 from .kafka_helpers import every_topic_but, wait_for
+from .servers import started
 
 CLUSTER, CONN_ID = "wk", "kafka_medic_wk"
 DAG = f"kafka_medic__{CLUSTER}__rebalance"
@@ -59,16 +60,9 @@ def airflow(kraft_cluster, tmp_path_factory):
     airflow = StandaloneAirflow(home, free_ports(1)[0], [{"name": CLUSTER, "conn_id": CONN_ID, "rebalance_cron": None}],
                                 {CONN_ID: {"conn_type": "kafka", "extra": extra}})
     airflow.env["KAFKA_MEDIC_HOME"] = str(home / "medic")
-    try:
-        airflow.start()
-        for kind in ("sample", "detect"):  # not needed here; they would only compete for the two cores
-            airflow.call("PATCH", f"/dags/kafka_medic__{CLUSTER}__{kind}", {"is_paused": True})
+    # sample and detect are not needed here; they would only compete for the two cores
+    with started(airflow, [f"kafka_medic__{CLUSTER}__{kind}" for kind in ("sample", "detect")]):
         yield airflow
-    except BaseException:
-        print(airflow.log_path.read_text(errors="replace")[-6000:])
-        raise
-    finally:
-        airflow.stop()
 
 
 def task_instance(airflow: StandaloneAirflow, run_id: str, task_id: str) -> dict:
