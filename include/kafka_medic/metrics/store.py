@@ -160,7 +160,11 @@ class MetricsStore(StoreTables):
     migrations = (_clusters_by_kafka_id, _window_aggregates)
 
     def __init__(
-        self, url: str | None = None, batch_size: int = 5000, aggregate_s: float = 300.0, aggregate_after_s: float = 300.0
+        self,
+        url: str | None = None,
+        batch_size: int = 5000,
+        aggregate_s: float = 300.0,
+        aggregate_after_s: float = 300.0,
     ) -> None:
         """`aggregate_s` is the base window of a cluster's first aggregation (later ones keep the recorded
         one); `aggregate_after_s` how long a closed window stays raw, so builds of short windows that
@@ -274,7 +278,8 @@ class MetricsStore(StoreTables):
         row = conn.execute(sa.select(t.c.window_s, t.c.until).where(t.c.cluster_id == cid)).first()
         if row is not None:
             return row.window_s, row.until
-        oldest = conn.scalar(sa.select(sa.func.min(partition_samples.c.ts)).where(partition_samples.c.cluster_id == cid))
+        raw = partition_samples
+        oldest = conn.scalar(sa.select(sa.func.min(raw.c.ts)).where(raw.c.cluster_id == cid))
         if oldest is None:
             return None
         since = math.floor(oldest / self.aggregate_s) * self.aggregate_s
@@ -286,13 +291,19 @@ class MetricsStore(StoreTables):
             return list(conn.scalars(sa.select(clusters.c.name).distinct().order_by(clusters.c.name)))
 
     def prune(self, before: float) -> int:
-        """Delete every sample older than `before` (epoch seconds) in every cluster; returns rows deleted."""
+        """Delete every sample older than `before` (epoch seconds) in every cluster, kept rows and the sums
+        of base windows that ended by then included; returns rows deleted."""
         deleted = 0
         with self.engine.begin() as conn:
             for cid in conn.scalars(sa.select(clusters.c.id)):
-                for table in (broker_samples, partition_samples):
+                for table in (broker_samples, partition_samples, partition_samples_kept):
                     old = table.delete().where(table.c.cluster_id == cid, table.c.ts < before)
                     deleted += conn.execute(old).rowcount
+                progress, sums = aggregation_progress, partition_windows
+                base = conn.scalar(sa.select(progress.c.window_s).where(progress.c.cluster_id == cid))
+                if base is not None:
+                    ended = sa.and_(sums.c.cluster_id == cid, sums.c.start + base <= before)
+                    deleted += conn.execute(sums.delete().where(ended)).rowcount
         return deleted
 
     def _insert(self, table: sa.Table, cluster: Incarnation, rows: Iterable[dict]) -> int:
@@ -355,8 +366,8 @@ def _rows(table: sa.Table, columns: list[str], cid: int | None, since: float, un
 
 def _stored_partition_rows(cid: int | None, since: float, until: float) -> sa.Subquery:
     """Raw partition samples and the rows aggregated windows kept, as one table."""
-    raw, kept = (_in_range(t, PARTITION_COLUMNS, cid, since, until) for t in (partition_samples, partition_samples_kept))
-    return sa.union_all(raw, kept).subquery()
+    tables = (partition_samples, partition_samples_kept)
+    return sa.union_all(*(_in_range(t, PARTITION_COLUMNS, cid, since, until) for t in tables)).subquery()
 
 
 def _aggregate_window(conn: sa.Connection, cid: int, start: float, end: float) -> None:
