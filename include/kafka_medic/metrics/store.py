@@ -401,20 +401,25 @@ def _aggregate_window(conn: sa.Connection, cid: int, start: float, end: float) -
     conn.execute(partition_windows.insert().from_select([c.name for c in partition_windows.columns], sums))
 
     replica = [raw.c.topic, raw.c.partition, raw.c.broker, raw.c.source]
+    sized = raw.c.size.is_not(None)
 
-    def newest(*among: sa.ColumnElement) -> sa.Over:
-        return sa.func.row_number().over(partition_by=[*replica, *among], order_by=raw.c.ts.desc())
+    def newest(*where: sa.ColumnElement) -> sa.Over:
+        """The time of the replica's newest row (that matches `where`): one sort serves them all."""
+        newest_ts = sa.func.max(raw.c.ts)
+        return (newest_ts.filter(sa.and_(*where)) if where else newest_ts).over(partition_by=replica)
 
     ranked = sa.select(
-        *raw.c, near_reassignment.label("near"), newest().label("nth_row"), newest(raw.c.leader).label("nth_role"),
-        newest(raw.c.leader, raw.c.size.is_(None)).label("nth_sized"),
+        *raw.c, near_reassignment.label("near"), newest().label("newest"), newest(raw.c.leader).label("led"),
+        newest(raw.c.leader, sized).label("led_sized"), newest(~raw.c.leader, sized).label("followed_sized"),
     ).where(in_window).subquery()  # fmt: skip
-    kept = sa.select(*(ranked.c[c.name] for c in raw.columns)).where(
+    row = ranked.c
+    kept = sa.select(*(row[c.name] for c in raw.columns)).where(
         sa.or_(
-            ranked.c.near,
-            ranked.c.nth_row == 1,
-            sa.and_(ranked.c.leader, ranked.c.nth_role == 1),
-            sa.and_(ranked.c.size.is_not(None), ranked.c.nth_sized == 1),
+            row.near,
+            row.ts == row.newest,
+            sa.and_(row.leader, row.ts == row.led),
+            sa.and_(row.leader, row.ts == row.led_sized),
+            sa.and_(~row.leader, row.ts == row.followed_sized),
         )
     )
     conn.execute(partition_samples_kept.insert().from_select([c.name for c in raw.columns], kept))
