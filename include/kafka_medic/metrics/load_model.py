@@ -25,6 +25,10 @@ Load of a partition (the leader's, in the spec's units):
     evenly over L_b.
 A partition with no valid window keeps its last known load from before the windows (for a dead
 broker's partitions) or zero, and is listed in `incomplete`.
+
+A window's counts and means come from the store's sums where it aggregated a base window
+(MetricsStore.aggregate) and from raw rows elsewhere (the window in progress, a partition near a
+reassignment): the same rows either way, so the same model (tests/unit/test_metrics_window_aggregates.py).
 """
 
 from __future__ import annotations
