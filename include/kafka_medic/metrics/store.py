@@ -273,10 +273,10 @@ class MetricsStore(StoreTables):
                         partition_samples.c.cluster_id == cid, partition_samples.c.ts >= until
                     )
                 )
-                start = until if first is None else max(until, math.floor(first / window_s) * window_s)
-                if start + window_s + self.aggregate_after_s > now:
-                    return done
                 if first is None:
+                    return done
+                start = max(until, math.floor(first / window_s) * window_s)  # over windows without samples
+                if start + window_s + self.aggregate_after_s > now:
                     return done
                 claim = t.update().where(t.c.cluster_id == cid, t.c.until == until).values(until=start + window_s)
                 if conn.execute(claim).rowcount == 1:
