@@ -6,11 +6,13 @@ Time is simulated, not waited: each round is one `sample_round` (what the sample
 synthetic sampler at the next minute's timestamp, so the store sees exactly the sampler's writes.
 The fleet: 3 replicas per partition on random brokers, log-normal leader rates and sizes per
 partition with +-10% noise per round, sizes growing; 1% of partitions reassigning during the second
-hour (flags the load model must exclude). After the run: rows and bytes in the store, ingest time
-per round (the store's share: the sampler's own generation time is measured and taken out), and the
-build of the load model over the complete 1 h windows the simulated time allows (up to 24).
-Peak RSS is the process's high-water mark, before the build (the rounds hold one round of rows at a
-time) and after it.
+hour (flags the load model must exclude). The store aggregates 1 h base windows (the build's window)
+as soon as they close: each round that starts an hour aggregates the one before it. After the run:
+rows and bytes in the store with the last hour still raw, then after the round that closes it (its
+aggregation timed), ingest time per round (the store's share: the sampler's own generation time is
+measured and taken out; rounds that aggregate an hour apart), and the build of the load model over
+the complete 1 h windows the simulated time allows (up to 24). Peak RSS is the process's high-water
+mark, before the build (the rounds hold one round of rows at a time) and after it.
 """
 
 from __future__ import annotations
@@ -90,7 +92,9 @@ def main() -> None:
     parser.add_argument("--store", help="store URL (default: a temporary SQLite file)")
     parser.add_argument("--output", type=Path, help="write the figures as JSON to this file")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, MetricsStore(args.store or f"sqlite:///{tmp}/scale.db") as store:
+    with tempfile.TemporaryDirectory() as tmp, MetricsStore(
+        args.store or f"sqlite:///{tmp}/scale.db", aggregate_s=HOUR, aggregate_after_s=0.0
+    ) as store:
         result = run(store, args)
     print(json.dumps(result, indent=2))
     if args.output:
@@ -101,23 +105,27 @@ def run(store: MetricsStore, args: argparse.Namespace) -> dict:
     sampler = FleetSampler(args.brokers, args.partitions, args.partitions_per_topic)
     rounds = int(args.hours * HOUR / args.interval)
     load = [round(os.getloadavg()[0], 1)]
-    ingest = []
+    plain, aggregating = [], []  # ingest s of rounds that only write, and of those that aggregate an hour too
     for r in range(rounds):
         before, t0 = sampler.generate_s, time.perf_counter()
         report = sample_round(store, CLUSTER, [sampler], ts=START + r * args.interval)
         if report.errors:
             raise SystemExit(f"round {r}: {report.errors}")
-        ingest.append(time.perf_counter() - t0 - (sampler.generate_s - before))
+        spent = time.perf_counter() - t0 - (sampler.generate_s - before)
+        (aggregating if r and (r * args.interval) % HOUR == 0 else plain).append(spent)
         if r % 60 == 59:
             load.append(round(os.getloadavg()[0], 1))
-            print(f"round {r + 1}/{rounds}: {ingest[-1]:.2f}s ingest, load average {load[-1]:.1f}", flush=True)
+            print(f"round {r + 1}/{rounds}: {spent:.2f}s ingest, load average {load[-1]:.1f}", flush=True)
+    raw_rows, raw_size = _rows_and_bytes(store)
+    now = START + args.hours * HOUR
+    t0 = time.perf_counter()
+    store.aggregate(CLUSTER, now, KAFKA_ID)  # what the round at `now` does after writing: the last hour closed
+    closing = time.perf_counter() - t0
     rows, size = _rows_and_bytes(store)
     windows = min(24, args.hours)
     rss_before = _peak_rss_mb()
     t0, cpu0 = time.perf_counter(), time.process_time()
-    model = build_load_model(
-        store, CLUSTER, now=START + args.hours * HOUR, window_s=HOUR, windows=windows, kafka_cluster_id=KAFKA_ID
-    )
+    model = build_load_model(store, CLUSTER, now=now, window_s=HOUR, windows=windows, kafka_cluster_id=KAFKA_ID)
     built, built_cpu = time.perf_counter() - t0, time.process_time() - cpu0
     load.append(round(os.getloadavg()[0], 1))
     replicas = 3 * args.partitions
@@ -129,15 +137,15 @@ def run(store: MetricsStore, args: argparse.Namespace) -> dict:
         "replicas": replicas,
         "simulated_hours": args.hours,
         "rounds": rounds,
+        "rows_last_hour_raw": raw_rows,
+        "store_bytes_last_hour_raw": raw_size,
         "rows": rows,
         "store_bytes": size,
         "bytes_per_row": round(size / total_rows, 1),
-        "ingest_s_per_round": {
-            "mean": round(statistics.mean(ingest), 3),
-            "median": round(statistics.median(ingest), 3),
-            "max": round(max(ingest), 3),
-        },
-        "ingest_rows_per_s": round((replicas + args.brokers) * rounds / sum(ingest)),
+        "ingest_s_per_round": _spread(plain),
+        "ingest_rows_per_s": round((replicas + args.brokers) * len(plain) / sum(plain)),
+        "aggregating_round_s": _spread(aggregating),
+        "closing_aggregation_s": round(closing, 2),
         "sampler_generate_s": round(sampler.generate_s, 1),
         "windows": windows,
         "build_s": round(built, 2),
@@ -151,10 +159,20 @@ def run(store: MetricsStore, args: argparse.Namespace) -> dict:
     }
 
 
+def _spread(seconds: list[float]) -> dict[str, float]:
+    if not seconds:
+        return {}
+    return {
+        "mean": round(statistics.mean(seconds), 3),
+        "median": round(statistics.median(seconds), 3),
+        "max": round(max(seconds), 3),
+    }
+
+
 def _rows_and_bytes(store: MetricsStore) -> tuple[dict[str, int], int]:
     """Rows per sample table, and the bytes the store takes: the SQLite file (WAL checkpointed into
     it first), or PostgreSQL's tables with their indexes and TOAST."""
-    tables = ("partition_samples", "broker_samples")
+    tables = ("partition_samples", "broker_samples", "partition_samples_kept", "partition_windows")
     with store.engine.begin() as conn:
         rows = {t: int(conn.scalar(sa.text(f"SELECT count(*) FROM {t}")) or 0) for t in tables}
         if conn.dialect.name == "postgresql":

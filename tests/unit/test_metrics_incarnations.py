@@ -29,7 +29,8 @@ def url(request, tmp_path):
         return f"sqlite:///{tmp_path / 'metrics.db'}"
     url = request.getfixturevalue("postgres_url")
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS broker_samples, partition_samples, clusters, schema_versions")
+        conn.execute("DROP TABLE IF EXISTS partition_windows, partition_samples_kept, aggregation_progress,"
+                     " broker_samples, partition_samples, clusters, schema_versions")
     return url
 
 
@@ -101,14 +102,15 @@ def test_a_store_written_before_cluster_ids_opens_and_keeps_its_samples(tmp_path
         assert len(store.partition_samples("dev", 0, 1000, "rebuilt")) == 2
         assert len(store.partition_samples("dev", 0, 1000, "kafka-id")) == 7
     with MetricsStore(f"sqlite:///{path}") as store, store.engine.connect() as conn:  # opens again: no step reruns
-        assert conn.execute(sa.text("SELECT part, version FROM schema_versions")).all() == [("metrics store", 1)]
+        assert conn.execute(sa.text("SELECT part, version FROM schema_versions")).all() == [("metrics store", 2)]
         assert len(store.broker_samples("dev", 0, 1000, "kafka-id")) == 3
 
 
 @pytest.mark.postgres
 def test_a_postgresql_store_written_before_cluster_ids_is_migrated(postgres_url):
     with psycopg.connect(postgres_url, autocommit=True) as conn:  # the old code's create_all, as PostgreSQL got it
-        conn.execute("DROP TABLE IF EXISTS broker_samples, partition_samples, clusters, schema_versions")
+        conn.execute("DROP TABLE IF EXISTS partition_windows, partition_samples_kept, aggregation_progress,"
+                     " broker_samples, partition_samples, clusters, schema_versions")
         conn.execute("CREATE TABLE clusters (id SERIAL PRIMARY KEY, name VARCHAR(255) NOT NULL UNIQUE)")
         conn.execute(
             "CREATE TABLE partition_samples (cluster_id INTEGER NOT NULL REFERENCES clusters (id), ts FLOAT NOT NULL,"
@@ -127,4 +129,4 @@ def test_a_postgresql_store_written_before_cluster_ids_is_migrated(postgres_url)
         assert len(store.partition_samples("dev", 0, 1000, "rebuilt")) == 2
         assert len(store.partition_samples("dev", 0, 1000, "kafka-id")) == 1
     with MetricsStore(postgres_url) as store, store.engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT version FROM schema_versions WHERE part = 'metrics store'")).scalar() == 1
+        assert conn.execute(sa.text("SELECT version FROM schema_versions WHERE part = 'metrics store'")).scalar() == 2

@@ -17,7 +17,8 @@ def store(request, tmp_path):
     else:
         url = request.getfixturevalue("postgres_url")
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("DROP TABLE IF EXISTS broker_samples, partition_samples, clusters")
+            conn.execute("DROP TABLE IF EXISTS partition_windows, partition_samples_kept, aggregation_progress,"
+                         " broker_samples, partition_samples, clusters")
     with MetricsStore(url, batch_size=7) as store:
         yield store
 

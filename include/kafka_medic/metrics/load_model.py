@@ -25,6 +25,10 @@ Load of a partition (the leader's, in the spec's units):
     evenly over L_b.
 A partition with no valid window keeps its last known load from before the windows (for a dead
 broker's partitions) or zero, and is listed in `incomplete`.
+
+A window's counts and means come from the store's sums where it aggregated a base window
+(MetricsStore.aggregate) and from raw rows elsewhere (the window in progress, a partition near a
+reassignment): the same rows either way, so the same model (tests/unit/test_metrics_window_aggregates.py).
 """
 
 from __future__ import annotations
@@ -39,7 +43,13 @@ import pandas as pd
 from kafka_medic.errors import MedicError
 from kafka_medic.metrics.sample import BROKER_METRICS
 from kafka_medic.metrics.store import MetricsStore
-from kafka_medic.metrics.windows import PARTITION_KEY, excluded_by_reassignment, window_bounds, window_index
+from kafka_medic.metrics.windows import (
+    PARTITION_KEY,
+    aggregation_conflict,
+    excluded_by_reassignment,
+    window_bounds,
+    window_index,
+)
 from kafka_medic.units import KB, MB
 
 RATES = ["bytes_in", "bytes_out", "messages_in"]
@@ -128,6 +138,10 @@ def build_load_model(
     cooldown_s = window_s if cooldown_s is None else cooldown_s
     start, end = window_bounds(now, window_s, windows)
     which = kafka_cluster_id
+    aggregated = store.aggregated(cluster, which)
+    conflict = aggregation_conflict(aggregated, start, window_s, windows, cooldown_s)
+    if conflict:
+        raise MedicError(f"cannot build the load model of cluster {cluster!r}: {conflict}")
     samples = store.partition_samples(cluster, start - cooldown_s, now, which)
     earlier = store.latest_partition_samples(cluster, now - lookback_s, start - cooldown_s, which)
     answered = store.latest_broker_samples(cluster, now - lookback_s, start, which)
@@ -140,23 +154,39 @@ def build_load_model(
     for broker in set(placement.replicas.broker.tolist()) - brokers.keys():
         brokers[broker] = BrokerStatus("no fresh samples", None, dict.fromkeys(BROKER_METRICS))
     n = len(placement.keys)
+    sums = _Sums.of(store.partition_windows(cluster, start, end, which), placement, start, window_s, windows)
+    summed = sums.covers(samples, cells // windows, aggregated)
     alive = placement.replicas.broker.isin([b for b, s in brokers.items() if s.alive]).to_numpy()
     reachable = np.bincount(placement.replicas.pid.to_numpy()[alive], minlength=n) > 0
-    offline = ~np.isin(np.arange(n), cells // windows) & ~reachable
+    offline = ~np.isin(np.arange(n), np.concatenate([cells, sums.cells]) // windows) & ~reachable
 
-    valid = (samples.leader & ~samples.excluded & samples.bytes_in.notna()).to_numpy()
-    per_cell = samples[valid].groupby(cells[valid])[RATES]
-    counts = per_cell.size()
-    valid_cells = counts.index[counts >= min_samples].to_numpy()
+    valid = (samples.leader & ~samples.excluded & samples.bytes_in.notna()).to_numpy() & ~summed
+    per_cell = sums.plus(samples[valid], cells[valid])
+    valid_cells = per_cell.index[per_cell.samples >= min_samples].to_numpy()
     in_window = np.zeros((n, windows), dtype=bool)  # partition x window: valid
     in_window.flat[valid_cells] = True
     considered = ~offline
     shares = in_window[considered].sum(axis=0) / max(int(considered.sum()), 1)
     valid_windows = int((shares >= min_valid_ratio).sum()) if considered.any() else 0
-    incomplete = _incomplete(placement, samples, cells, in_window, considered, windows)
+
+    def seen(flag: pd.Series, counted: np.ndarray) -> np.ndarray:
+        """partition x window: a row with `flag`, raw or in the aggregates (whose `counted` > 0)."""
+        cell = np.zeros(n * windows, dtype=bool)
+        cell[cells[flag.to_numpy()]] = True
+        cell[sums.cells[counted > 0]] = True
+        return cell.reshape(n, windows)
+
+    none = np.zeros(len(sums.cells))
+    unrated = seen(samples.leader & ~samples.excluded & samples.bytes_in.isna(), sums.frame.unrated_samples.to_numpy())
+    reasons = {
+        "reassigning or cooling down": seen(samples.excluded, none),
+        "no rates yet": unrated,
+        "no leader samples": ~seen(samples.leader, sums.frame.leader_samples.to_numpy()),
+    }
+    incomplete = _incomplete(placement, reasons, in_window, considered, windows)
     ratio = 1 - len(incomplete) / int(considered.sum()) if considered.any() else 0.0
 
-    means = per_cell.mean().loc[valid_cells]
+    means = per_cell.loc[valid_cells, RATES].div(per_cell.loc[valid_cells, [f"{r}_samples" for r in RATES]].to_numpy())
     rates = _rates(placement, means.groupby(valid_cells // windows).mean(), earlier)
     disk = _sizes(placement, recent, earlier) / MB
     lead = placement.leader_array()
@@ -253,33 +283,61 @@ class _Placement:
         return dict(zip(self.keys, (b.tolist() for b in np.split(brokers, bounds)), strict=False))
 
 
+@dataclass(frozen=True)
+class _Sums:
+    """The store's sums of closed base windows (see MetricsStore.aggregate) of the model's partitions,
+    with the cell (partition number * windows + window) each falls in."""
+
+    frame: pd.DataFrame  # MetricsStore.partition_windows columns
+    pids: np.ndarray
+    cells: np.ndarray
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame, placement: _Placement, start: float, window_s: float, windows: int) -> _Sums:
+        pid = placement.number(frame)
+        frame, pid = frame[pid >= 0].reset_index(drop=True), pid[pid >= 0]
+        return cls(frame, pid, pid * windows + window_index(frame.start, start, window_s).to_numpy())
+
+    def covers(self, samples: pd.DataFrame, pids: np.ndarray, aggregated) -> np.ndarray:
+        """Rows of `samples` (of partitions `pids`) in a base window with sums: rows it kept, counted there.
+        A row in an aggregated window without sums is one of a partition near a reassignment: counted."""
+        if aggregated is None or self.frame.empty or samples.empty:
+            return np.zeros(len(samples), dtype=bool)
+        base, since, until = aggregated
+        row_bucket = np.floor(samples.ts.to_numpy() / base).astype("int64")
+        first = int(row_bucket.min())
+        summed = np.zeros((int(max(pids.max(), self.pids.max())) + 1, int(row_bucket.max()) - first + 1), dtype=bool)
+        bucket = np.round(self.frame.start.to_numpy() / base).astype("int64") - first
+        inside = (bucket >= 0) & (bucket < summed.shape[1])
+        summed[self.pids[inside], bucket[inside]] = True
+        in_range = ((samples.ts >= since) & (samples.ts < until)).to_numpy()
+        return in_range & summed[pids, row_bucket - first]
+
+    def plus(self, rows: pd.DataFrame, cells: np.ndarray) -> pd.DataFrame:
+        """Per cell: sums of RATES, their counts (`<rate>_samples`) and `samples`, raw rows and sums together."""
+        grouped = rows[RATES].groupby(cells)
+        raw = pd.concat([grouped.sum(), grouped.count().add_suffix("_samples")], axis=1)
+        stored = self.frame.rename(columns={f"{r}_sum": r for r in RATES}).assign(bytes_in_samples=self.frame.samples)
+        stored = stored[raw.columns].set_axis(self.cells)
+        total = pd.concat([raw, stored]).groupby(level=0).sum()
+        return total.assign(samples=total.bytes_in_samples)
+
+
 def _incomplete(
-    placement: _Placement, samples: pd.DataFrame, cells: np.ndarray, valid: np.ndarray, considered, windows: int
+    placement: _Placement, reasons: dict[str, np.ndarray], valid: np.ndarray, considered, windows: int
 ) -> dict[PartitionId, str]:
-    """Why each partition lacks a valid sample in some window: counts of windows per reason."""
-    n = len(placement.keys)
-
-    def any_in_cell(flag: pd.Series) -> np.ndarray:
-        seen = np.zeros(n * windows, dtype=bool)
-        seen[cells[flag.to_numpy()]] = True
-        return seen.reshape(n, windows)
-
+    """Why each partition lacks a valid sample in some window: counts of windows per reason (`reasons`:
+    partition x window matrices, true where that reason was seen)."""
     missing = ~valid
-    counts = pd.DataFrame(
-        {
-            "reassigning or cooling down": (any_in_cell(samples.excluded) & missing).sum(axis=1),
-            "no rates yet": (any_in_cell(samples.leader & ~samples.excluded & samples.bytes_in.isna()) & missing)
-            .sum(axis=1),
-            "no leader samples": (~any_in_cell(samples.leader) & missing).sum(axis=1),
-        }
-    )[considered & missing.any(axis=1)]
-    reasons = {
+    counts = pd.DataFrame({why: (seen & missing).sum(axis=1) for why, seen in reasons.items()})
+    counts = counts[considered & missing.any(axis=1)]
+    texts = {
         combo: ", ".join(f"{why} in {k}" for why, k in zip(counts.columns, combo, strict=True) if k)
         + f" of {windows} windows"
         for combo in set(counts.itertuples(index=False, name=None))
     }
     return {
-        placement.keys[p]: reasons[combo]
+        placement.keys[p]: texts[combo]
         for p, combo in zip(counts.index.tolist(), counts.itertuples(index=False, name=None), strict=True)
     }
 

@@ -49,6 +49,8 @@ def sample_round(
             continue
         report.broker_samples += store.add_broker_samples(cluster, brokers, sampler.cluster_id)
         report.partition_samples += store.add_partition_samples(cluster, partitions, sampler.cluster_id)
+    for kafka_cluster_id in {sampler.cluster_id for sampler in samplers}:  # windows this round closed
+        store.aggregate(cluster, report.ts, kafka_cluster_id)
     return report
 
 

@@ -4,16 +4,36 @@ Each sample table's primary key starts with (cluster_id, ts), so the one query t
 "this cluster between these two times", is an index range scan on either database; pruning by age
 walks the same index cluster by cluster. Timestamps are epoch seconds (double), which both
 databases and pandas handle without time-zone surprises.
+
+Partition samples are raw only while their window is in progress: once a base window of
+`aggregate_s` closes (see `aggregate`), each partition's rows in it become one `partition_windows`
+row (what the load model counts and averages) plus the few rows a later build can still ask for by
+time (`partition_samples_kept`: each replica's last row, last leader row and last rows with a size),
+and the raw rows are deleted. With 1 h base windows and rounds each minute that is about one kept
+row per replica-hour and one sums row per partition-hour instead of 60 rows per replica-hour.
+
+The base window is the store's configured window length (`aggregate_s`, default 300 s, the load
+model's default window; a fleet that plans on 1 h windows opens its store with 3600), recorded per
+cluster at its first aggregation. Builds whose windows and cooldown are multiples of it read sums;
+one that would cut an aggregated window is refused in one line (`windows.aggregation_conflict`),
+and closed windows stay raw `aggregate_after_s` longer so short ad-hoc builds never meet that.
+Not a fixed 5 min base for everyone: kept rows are per replica and base window, 86M a day at 300k
+replicas with 5 min windows against 7.2M with 1 h ones, and only the latter fits 2 GB a day.
+The cooldown after a reassignment crosses windows and is chosen at build time, so a partition with
+a reassigning row within MAX_COOLDOWN_S before a window (or in it) is not summed there: it keeps
+all its rows, and the build excludes what its own cooldown says.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from collections.abc import Iterable, Iterator
 
 import pandas as pd
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from kafka_medic.metrics.sample import BROKER_METRICS, PARTITION_METRICS, BrokerSample, PartitionSample
 from kafka_medic.storage import StoreTables, inserted_id
@@ -57,13 +77,55 @@ partition_samples = sa.Table(
     *(sa.Column(name, sa.Double) for name in PARTITION_METRICS),
 )
 
+# One row per partition and closed base window: sums and counts of the leader rows the load model
+# averages (a row is counted when it has bytes_in; bytes_out and messages_in may still be missing),
+# and how many leader rows and rate-less leader rows there were (why a window is incomplete).
+partition_windows = sa.Table(
+    "partition_windows",
+    metadata,
+    sa.Column("cluster_id", sa.Integer, sa.ForeignKey("clusters.id"), primary_key=True),
+    sa.Column("start", sa.Double, primary_key=True),
+    sa.Column("topic", sa.String(255), primary_key=True),
+    sa.Column("partition", sa.Integer, primary_key=True),
+    sa.Column("samples", sa.Integer, nullable=False),
+    sa.Column("bytes_in_sum", sa.Double),
+    sa.Column("bytes_out_sum", sa.Double),
+    sa.Column("bytes_out_samples", sa.Integer, nullable=False),
+    sa.Column("messages_in_sum", sa.Double),
+    sa.Column("messages_in_samples", sa.Integer, nullable=False),
+    sa.Column("leader_samples", sa.Integer, nullable=False),
+    sa.Column("unrated_samples", sa.Integer, nullable=False),
+)
+
+# The raw rows an aggregated window keeps (same columns as partition_samples): they answer "latest
+# row, leader, size" questions for any later build; all rows of a partition near a reassignment.
+partition_samples_kept = partition_samples.to_metadata(metadata, name="partition_samples_kept")
+
+# Per cluster incarnation: the base window length and [since, until), the closed windows aggregated so far.
+aggregation_progress = sa.Table(
+    "aggregation_progress",
+    metadata,
+    sa.Column("cluster_id", sa.Integer, sa.ForeignKey("clusters.id"), primary_key=True),
+    sa.Column("window_s", sa.Double, nullable=False),
+    sa.Column("since", sa.Double, nullable=False),
+    sa.Column("until", sa.Double, nullable=False),
+)
+
+# A partition with a reassigning sample less than this before a window (or in it) keeps its raw rows
+# there: which of them a build excludes depends on the build's cooldown, unknown when aggregating.
+MAX_COOLDOWN_S = 6 * 3600.0
+WINDOW_SUMS = [c.name for c in partition_windows.columns if c.name not in ("cluster_id",)]
+
 log = logging.getLogger(__name__)
 
 Incarnation = tuple[str, str | None]  # a cluster's name and its Kafka cluster id, when known
 
 BROKER_COLUMNS = [f.name for f in dataclasses.fields(BrokerSample)]
 PARTITION_COLUMNS = [f.name for f in dataclasses.fields(PartitionSample)]
-COLUMN_TYPES = {"broker": "int64", "partition": "int64", "alive": "bool", "leader": "bool", "reassigning": "bool"}
+COLUMN_TYPES = {
+    "broker": "int64", "partition": "int64", "alive": "bool", "leader": "bool", "reassigning": "bool",
+    **{c.name: "int64" for c in partition_windows.columns if isinstance(c.type, sa.Integer)},
+}
 
 
 def _clusters_by_kafka_id(conn: sa.Connection) -> None:
@@ -89,6 +151,12 @@ def _clusters_by_kafka_id(conn: sa.Connection) -> None:
     )
 
 
+def _window_aggregates(conn: sa.Connection) -> None:
+    """Schema 1 -> 2: closed windows are aggregated (partition_windows, partition_samples_kept, progress)."""
+    for table in (partition_windows, partition_samples_kept, aggregation_progress):
+        table.create(conn, checkfirst=True)
+
+
 class MetricsStore(StoreTables):
     """Batched writes and time-range reads of samples; the schema is created or migrated on open.
 
@@ -100,11 +168,22 @@ class MetricsStore(StoreTables):
 
     metadata = metadata
     what = "metrics store"
-    migrations = (_clusters_by_kafka_id,)
+    migrations = (_clusters_by_kafka_id, _window_aggregates)
 
-    def __init__(self, url: str | None = None, batch_size: int = 5000) -> None:
+    def __init__(
+        self,
+        url: str | None = None,
+        batch_size: int = 5000,
+        aggregate_s: float = 300.0,
+        aggregate_after_s: float = 300.0,
+    ) -> None:
+        """`aggregate_s` is the base window of a cluster's first aggregation (later ones keep the recorded
+        one); `aggregate_after_s` how long a closed window stays raw, so builds of short windows that
+        straddle a base boundary (the CLI's, the tests') still see raw rows."""
         super().__init__(url)
         self.batch_size = batch_size
+        self.aggregate_s = aggregate_s
+        self.aggregate_after_s = aggregate_after_s
         self._cluster_ids: dict[tuple[str, str | None], int] = {}
         self._warned: set[str] = set()
 
@@ -122,55 +201,120 @@ class MetricsStore(StoreTables):
         self, cluster: str, since: float, until: float, kafka_cluster_id: str | None = None
     ) -> pd.DataFrame:
         """Samples with since <= ts < until, sorted by time; columns are BrokerSample's fields."""
-        return self._range(broker_samples, BROKER_COLUMNS, (cluster, kafka_cluster_id), since, until)
+        rows = _rows(broker_samples, BROKER_COLUMNS, self._cluster_id((cluster, kafka_cluster_id), False), since, until)
+        return self._frame(sa.select(*rows.c).order_by(rows.c.ts), BROKER_COLUMNS)
 
     def partition_samples(
         self, cluster: str, since: float, until: float, kafka_cluster_id: str | None = None
     ) -> pd.DataFrame:
-        """Samples with since <= ts < until, sorted by time; columns are PartitionSample's fields."""
-        return self._range(partition_samples, PARTITION_COLUMNS, (cluster, kafka_cluster_id), since, until)
+        """Stored samples with since <= ts < until (raw, and the rows aggregated windows kept), sorted by
+        time; columns are PartitionSample's fields."""
+        rows = _stored_partition_rows(self._cluster_id((cluster, kafka_cluster_id), False), since, until)
+        return self._frame(sa.select(*rows.c).order_by(rows.c.ts), PARTITION_COLUMNS)
 
     def latest_partition_samples(
         self, cluster: str, since: float, until: float, kafka_cluster_id: str | None = None
     ) -> pd.DataFrame:
-        """The last sample of each partition replica (per source) in [since, until): last known load."""
-        t = partition_samples
-        key = [t.c.topic, t.c.partition, t.c.broker, t.c.source]
-        return self._latest(t, PARTITION_COLUMNS, key, (cluster, kafka_cluster_id), since, until)
+        """The last sample of each partition replica (per source) in [since, until): last known load.
+        Aggregated windows keep each replica's last row, so this is the same as before aggregation."""
+        rows = _stored_partition_rows(self._cluster_id((cluster, kafka_cluster_id), False), since, until)
+        return self._latest(rows, ["topic", "partition", "broker", "source"], PARTITION_COLUMNS)
 
     def latest_broker_samples(
         self, cluster: str, since: float, until: float, kafka_cluster_id: str | None = None
     ) -> pd.DataFrame:
         """The last sample in which each broker answered (per source) in [since, until)."""
-        t = broker_samples
-        return self._latest(
-            t, BROKER_COLUMNS, [t.c.broker, t.c.source], (cluster, kafka_cluster_id), since, until, t.c.alive
-        )
+        cid = self._cluster_id((cluster, kafka_cluster_id), False)
+        rows = _rows(broker_samples, BROKER_COLUMNS, cid, since, until, broker_samples.c.alive)
+        return self._latest(rows, ["broker", "source"], BROKER_COLUMNS)
 
-    def _latest(self, t: sa.Table, columns: list[str], key: list, cluster: Incarnation, since, until, *where):
-        cid = self._cluster_id(cluster, create=False)
-        in_range = sa.and_(t.c.cluster_id == cid, t.c.ts >= since, t.c.ts < until, *where)
-        last = sa.select(*key, sa.func.max(t.c.ts).label("ts")).where(in_range).group_by(*key).subquery()
-        query = (
-            sa.select(*(t.c[name] for name in columns))
-            .join(last, sa.and_(t.c.ts == last.c.ts, *(col == last.c[col.name] for col in key)))
-            .where(t.c.cluster_id == cid)
-            .order_by(t.c.ts)
-        )
-        return self._frame(query, columns)
+    def partition_windows(
+        self, cluster: str, since: float, until: float, kafka_cluster_id: str | None = None
+    ) -> pd.DataFrame:
+        """The aggregates of the base windows that start in [since, until); columns: WINDOW_SUMS."""
+        cid = self._cluster_id((cluster, kafka_cluster_id), False)
+        t = partition_windows
+        in_range = sa.and_(t.c.cluster_id == cid, t.c.start >= since, t.c.start < until)
+        return self._frame(sa.select(*(t.c[name] for name in WINDOW_SUMS)).where(in_range), WINDOW_SUMS)
+
+    def aggregated(self, cluster: str, kafka_cluster_id: str | None = None) -> tuple[float, float, float] | None:
+        """(base window length, since, until): the closed windows aggregated so far; None if none were."""
+        cid = self._cluster_id((cluster, kafka_cluster_id), False)
+        t = aggregation_progress
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(t.c.window_s, t.c.since, t.c.until).where(t.c.cluster_id == cid)).first()
+        return None if row is None or row.until <= row.since else (row.window_s, row.since, row.until)
+
+    def _latest(self, rows: sa.Subquery, key: list[str], columns: list[str]) -> pd.DataFrame:
+        last = sa.select(*(rows.c[k] for k in key), sa.func.max(rows.c.ts).label("ts")).group_by(*key).subquery()
+        on = sa.and_(*(rows.c[k] == last.c[k] for k in [*key, "ts"]))
+        return self._frame(sa.select(*rows.c).join(last, on).order_by(rows.c.ts), columns)
+
+    def aggregate(self, cluster: str, now: float, kafka_cluster_id: str | None = None) -> int:
+        """Aggregate this incarnation's closed base windows older than `aggregate_after_s`; returns how many.
+
+        Called by every sampling round, so usually a no-op. Each window is claimed by moving the
+        progress row's `until` with a compare-and-set UPDATE, in the transaction that aggregates it:
+        two processes never aggregate one window (on PostgreSQL the second waits on the row lock, then
+        finds `until` moved; SQLite serialises writers), and a crash leaves the window raw.
+        """
+        cid = self._cluster_id((cluster, kafka_cluster_id), create=False)
+        if cid is None:
+            return 0
+        t, done = aggregation_progress, 0
+        while True:
+            with self.engine.begin() as conn:
+                progress = self._progress(conn, cid)
+                if progress is None:
+                    return done
+                window_s, until = progress
+                first = conn.scalar(
+                    sa.select(sa.func.min(partition_samples.c.ts)).where(
+                        partition_samples.c.cluster_id == cid, partition_samples.c.ts >= until
+                    )
+                )
+                if first is None:
+                    return done
+                start = max(until, math.floor(first / window_s) * window_s)  # over windows without samples
+                if start + window_s + self.aggregate_after_s > now:
+                    return done
+                claim = t.update().where(t.c.cluster_id == cid, t.c.until == until).values(until=start + window_s)
+                if conn.execute(claim).rowcount == 1:
+                    _aggregate_window(conn, cid, start, start + window_s)
+                    done += 1
+
+    def _progress(self, conn: sa.Connection, cid: int) -> tuple[float, float] | None:
+        """(base window, until) of this incarnation; recorded at its first aggregation, from its oldest sample."""
+        t = aggregation_progress
+        row = conn.execute(sa.select(t.c.window_s, t.c.until).where(t.c.cluster_id == cid)).first()
+        if row is not None:
+            return row.window_s, row.until
+        raw = partition_samples
+        oldest = conn.scalar(sa.select(sa.func.min(raw.c.ts)).where(raw.c.cluster_id == cid))
+        if oldest is None:
+            return None
+        since = math.floor(oldest / self.aggregate_s) * self.aggregate_s
+        conn.execute(_insert_unless_there(conn, t, cluster_id=cid, window_s=self.aggregate_s, since=since, until=since))
+        return self._progress(conn, cid)
 
     def clusters(self) -> list[str]:
         with self.engine.connect() as conn:
             return list(conn.scalars(sa.select(clusters.c.name).distinct().order_by(clusters.c.name)))
 
     def prune(self, before: float) -> int:
-        """Delete every sample older than `before` (epoch seconds) in every cluster; returns rows deleted."""
+        """Delete every sample older than `before` (epoch seconds) in every cluster, kept rows and the sums
+        of base windows that ended by then included; returns rows deleted."""
         deleted = 0
         with self.engine.begin() as conn:
             for cid in conn.scalars(sa.select(clusters.c.id)):
-                for table in (broker_samples, partition_samples):
+                for table in (broker_samples, partition_samples, partition_samples_kept):
                     old = table.delete().where(table.c.cluster_id == cid, table.c.ts < before)
                     deleted += conn.execute(old).rowcount
+                progress, sums = aggregation_progress, partition_windows
+                base = conn.scalar(sa.select(progress.c.window_s).where(progress.c.cluster_id == cid))
+                if base is not None:
+                    ended = sa.and_(sums.c.cluster_id == cid, sums.c.start + base <= before)
+                    deleted += conn.execute(sums.delete().where(ended)).rowcount
         return deleted
 
     def _insert(self, table: sa.Table, cluster: Incarnation, rows: Iterable[dict]) -> int:
@@ -183,15 +327,6 @@ class MetricsStore(StoreTables):
                 conn.execute(table.insert(), batch)
                 count += len(batch)
         return count
-
-    def _range(self, table: sa.Table, columns: list[str], cluster: Incarnation, since: float, until: float):
-        cid = self._cluster_id(cluster, create=False)
-        query = (
-            sa.select(*(table.c[name] for name in columns))
-            .where(table.c.cluster_id == cid, table.c.ts >= since, table.c.ts < until)
-            .order_by(table.c.ts)
-        )
-        return self._frame(query, columns)
 
     def _frame(self, query, columns: list[str]) -> pd.DataFrame:
         with self.engine.connect() as conn:
@@ -228,6 +363,84 @@ class MetricsStore(StoreTables):
         if cid is not None:
             self._cluster_ids[cluster] = cid
         return cid
+
+
+def _in_range(table: sa.Table, columns: list[str], cid: int | None, since: float, until: float, *where) -> sa.Select:
+    """The rows of one cluster incarnation with since <= ts < until: an index range scan (see above)."""
+    in_range = sa.and_(table.c.cluster_id == cid, table.c.ts >= since, table.c.ts < until, *where)
+    return sa.select(*(table.c[name] for name in columns)).where(in_range)
+
+
+def _rows(table: sa.Table, columns: list[str], cid: int | None, since: float, until: float, *where) -> sa.Subquery:
+    return _in_range(table, columns, cid, since, until, *where).subquery()
+
+
+def _stored_partition_rows(cid: int | None, since: float, until: float) -> sa.Subquery:
+    """Raw partition samples and the rows aggregated windows kept, as one table."""
+    tables = (partition_samples, partition_samples_kept)
+    return sa.union_all(*(_in_range(t, PARTITION_COLUMNS, cid, since, until) for t in tables)).subquery()
+
+
+def _aggregate_window(conn: sa.Connection, cid: int, start: float, end: float) -> None:
+    """Replace the raw rows of [start, end) by partition_windows sums and the rows later builds may ask for.
+
+    A partition with a reassigning row in [start - MAX_COOLDOWN_S, end) keeps all its rows and gets
+    no sums: a build decides which of them its cooldown excludes. Done in SQL, so a window of 18M
+    rows never passes through Python.
+    """
+    raw = partition_samples
+    stored = _stored_partition_rows(cid, start - MAX_COOLDOWN_S, end)
+    flagged = sa.select(stored.c.topic, stored.c.partition).where(stored.c.reassigning).distinct()
+    near_reassignment = sa.tuple_(raw.c.topic, raw.c.partition).in_(flagged)
+    in_window = sa.and_(raw.c.cluster_id == cid, raw.c.ts >= start, raw.c.ts < end)
+
+    rated = sa.and_(raw.c.leader, raw.c.bytes_in.is_not(None))
+
+    def rated_sum(column: sa.Column) -> sa.ColumnElement:
+        return sa.func.sum(sa.case((rated, column)))
+
+    def count(condition: sa.ColumnElement) -> sa.ColumnElement:
+        return sa.func.count(sa.case((condition, 1)))
+
+    sums = sa.select(
+        raw.c.cluster_id, sa.literal(start), raw.c.topic, raw.c.partition,
+        count(rated), rated_sum(raw.c.bytes_in),
+        rated_sum(raw.c.bytes_out), count(sa.and_(rated, raw.c.bytes_out.is_not(None))),
+        rated_sum(raw.c.messages_in), count(sa.and_(rated, raw.c.messages_in.is_not(None))),
+        count(raw.c.leader), count(sa.and_(raw.c.leader, raw.c.bytes_in.is_(None))),
+    ).where(in_window, ~near_reassignment).group_by(raw.c.cluster_id, raw.c.topic, raw.c.partition)  # fmt: skip
+    conn.execute(partition_windows.insert().from_select([c.name for c in partition_windows.columns], sums))
+
+    replica = [raw.c.topic, raw.c.partition, raw.c.broker, raw.c.source]
+    sized = raw.c.size.is_not(None)
+
+    def newest(*where: sa.ColumnElement) -> sa.Over:
+        """The time of the replica's newest row (that matches `where`): one sort serves them all."""
+        newest_ts = sa.func.max(raw.c.ts)
+        return (newest_ts.filter(sa.and_(*where)) if where else newest_ts).over(partition_by=replica)
+
+    ranked = sa.select(
+        *raw.c, near_reassignment.label("near"), newest().label("newest"), newest(raw.c.leader).label("led"),
+        newest(raw.c.leader, sized).label("led_sized"), newest(~raw.c.leader, sized).label("followed_sized"),
+    ).where(in_window).subquery()  # fmt: skip
+    row = ranked.c
+    kept = sa.select(*(row[c.name] for c in raw.columns)).where(
+        sa.or_(
+            row.near,
+            row.ts == row.newest,
+            sa.and_(row.leader, row.ts == row.led),
+            sa.and_(row.leader, row.ts == row.led_sized),
+            sa.and_(~row.leader, row.ts == row.followed_sized),
+        )
+    )
+    conn.execute(partition_samples_kept.insert().from_select([c.name for c in raw.columns], kept))
+    conn.execute(raw.delete().where(in_window))
+
+
+def _insert_unless_there(conn: sa.Connection, table: sa.Table, **values) -> sa.Executable:
+    """INSERT ... ON CONFLICT DO NOTHING, in the dialect's words: two processes may both insert the row first."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).values(**values).on_conflict_do_nothing()
 
 
 def _batches(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:

@@ -12,6 +12,8 @@ import math
 
 import pandas as pd
 
+from kafka_medic.metrics.store import MAX_COOLDOWN_S
+
 PARTITION_KEY = ["topic", "partition"]
 
 
@@ -19,6 +21,30 @@ def window_bounds(now: float, window_s: float, windows: int) -> tuple[float, flo
     """(start, end) of the `windows` complete windows before the one `now` falls in."""
     end = math.floor(now / window_s) * window_s
     return end - windows * window_s, end
+
+
+def aggregation_conflict(
+    aggregated: tuple[float, float, float] | None, start: float, window_s: float, windows: int, cooldown_s: float
+) -> str | None:
+    """Why windows from `start` cannot be built exactly from the store's aggregated base windows
+    (`MetricsStore.aggregated`: base, since, until), or None.
+
+    A base window's sums cannot be split, so every boundary the build cuts at (its windows', and the
+    start of the cooldown before them) must fall on a base boundary or outside the aggregated span;
+    and the build's cooldown must not be longer than the store's MAX_COOLDOWN_S, within which a
+    reassigning partition keeps its raw rows.
+    """
+    if aggregated is None:
+        return None
+    base, since, until = aggregated
+    if cooldown_s > MAX_COOLDOWN_S and until > start:
+        return f"a cooldown of {cooldown_s:g}s is longer than the {MAX_COOLDOWN_S:g}s the store keeps reassignments raw"
+    cuts = [start - cooldown_s, *(start + i * window_s for i in range(windows + 1))]
+    inside = [cut for cut in cuts if since < cut < until and cut % base]
+    if inside:
+        return (f"windows of {window_s:g}s with a cooldown of {cooldown_s:g}s cut the store's aggregated "
+                f"{base:g}s windows (at {inside[0]:.0f}): use multiples of {base:g}s")  # fmt: skip
+    return None
 
 
 def window_index(ts: pd.Series, start: float, window_s: float) -> pd.Series:
