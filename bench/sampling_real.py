@@ -4,8 +4,9 @@
 
 Starts a dev cluster (KRaft, `--brokers` brokers in 2 racks, free ports, under `--home` or a temporary
 directory; with `--home` of a running one it is reused), creates `--partitions` partitions (topics of
-100, replication 2) and writes one small message to each, then runs a priming round and `--rounds`
-measured rounds of `sample_round` with the Admin sampler alone into a temporary SQLite store.
+100, replication 2; no data: what a round asks depends on partitions and brokers, not on bytes), then
+runs a priming round and `--rounds` measured rounds of `sample_round` with the Admin sampler alone into
+a temporary SQLite store.
 Requests are the brokers' own counters (the JMX exporter's kafka.network RequestMetrics, summed over
 brokers) read before and after each round, by request type; the same counters over an idle interval
 of the same length show what the cluster sends itself (replication Fetch), which is left out.
@@ -25,7 +26,6 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
-from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -37,7 +37,7 @@ from kafka_medic.metrics.store import MetricsStore
 
 PER_TOPIC = 100
 NAME = "bench-sampling"
-INTERNAL = {"Fetch"}  # followers replicating: the cluster's own traffic, not the sampler's
+INTERNAL = {"Fetch", "FetchFollower"}  # followers replicating: the cluster's own traffic, not the sampler's
 
 
 def main() -> None:
@@ -117,7 +117,7 @@ def _requests(cluster: DevCluster) -> Counter:
 
 
 def _ensure_partitions(bootstrap: str, partitions: int) -> None:
-    """Topics of PER_TOPIC partitions up to `partitions` in all, each partition holding one message."""
+    """Topics of PER_TOPIC partitions up to `partitions` in all."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
     names = [f"sampling-{i:03d}" for i in range(-(-partitions // PER_TOPIC))]
     missing = [n for n in names if n not in admin.list_topics(timeout=30).topics]
@@ -130,13 +130,6 @@ def _ensure_partitions(bootstrap: str, partitions: int) -> None:
         if time.monotonic() > deadline:
             raise SystemExit("topics did not appear within 300 s")
         time.sleep(2)
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 50})
-    for name in missing:
-        for partition in range(PER_TOPIC):
-            producer.produce(name, b"x" * 100, partition=partition)
-            producer.poll(0)
-    if producer.flush(120):
-        raise SystemExit("messages not delivered within 120 s")
 
 
 if __name__ == "__main__":
