@@ -117,9 +117,15 @@ def test_a_batched_round_reads_what_the_per_broker_and_per_partition_requests_re
     every partition is sampled, with the sizes kafka-python's describe_log_dirs gives broker by broker
     and the end offsets librdkafka's ListOffsets gives (the requests the sampler sent before)."""
     workload.set()
-    time.sleep(3)  # let followers catch up: sizes and offsets stop changing
     config = ClusterConfig(bootstrap=cluster.bootstrap, name="it")
-    reading = read_load(config)
+
+    def settled():
+        """A reading equal to the one 2 s later: the producers have flushed and followers caught up."""
+        first, _, second = read_load(config), time.sleep(2), read_load(config)
+        sizes = [{(p.topic, p.partition): p.sizes for p in r.state.partitions} for r in (first, second)]
+        return second if sizes[0] == sizes[1] and first.end_offsets == second.end_offsets else None
+
+    reading = wait_for(settled, 120, "sizes and end offsets to stop changing")
     partitions = {(p.topic, p.partition): p for p in reading.state.partitions}
     sizes = {}
     with admin_client(config) as admin:
