@@ -138,7 +138,8 @@ def test_a_batched_round_reads_what_the_per_broker_and_per_partition_requests_re
                             sizes[(topic["name"], part["partition_index"], broker)] = part["partition_size"]
     assert {(*key, b): s for key, p in partitions.items() for b, s in p.sizes.items()} == sizes
     led = [TopicPartition(*key) for key, p in partitions.items() if p.leader is not None]
-    futures = AdminClient(config.confluent()).list_offsets({tp: OffsetSpec.latest() for tp in led}, request_timeout=30)
+    rdkafka = AdminClient(config.confluent())  # kept referenced: a collected client never completes its futures
+    futures = rdkafka.list_offsets({tp: OffsetSpec.latest() for tp in led}, request_timeout=30)
     assert reading.end_offsets == {(tp.topic, tp.partition): f.result(timeout=60).offset for tp, f in futures.items()}
     assert len(led) == len(partitions) >= sum(t.partitions for t in TOPICS)
 
