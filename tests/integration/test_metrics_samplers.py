@@ -9,10 +9,13 @@ import threading
 import time
 
 import pytest
+from confluent_kafka import TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from kafka_medic.devcluster.workload import TopicLoad, run_workload
+from kafka_medic.kafka.admin import admin_client
 from kafka_medic.kafka.config import ClusterConfig
-from kafka_medic.kafka.reader import read_cluster_state
+from kafka_medic.kafka.reader import read_cluster_state, read_load
 from kafka_medic.metrics.admin_sampler import AdminSampler
 from kafka_medic.metrics.jmx_sampler import JmxSampler
 from kafka_medic.metrics.load_model import build_load_model
@@ -21,7 +24,7 @@ from kafka_medic.metrics.sampling import sample_loop, sample_round
 from kafka_medic.metrics.store import MetricsStore
 from kafka_medic.units import MB
 
-from .kafka_helpers import create_topic
+from .kafka_helpers import create_topic, wait_for
 from .servers import running_prometheus
 
 pytestmark = pytest.mark.kafka
@@ -105,6 +108,43 @@ def test_sizes_match_describe_log_dirs_exactly(cluster, samplers, store, workloa
     for p in state.partitions:
         if p.topic.startswith("metrics-"):
             assert model.partition_load[(p.topic, p.partition)]["disk"] == p.size_bytes / MB
+
+
+def test_a_batched_round_reads_what_the_per_broker_and_per_partition_requests_read(cluster, store, workload):
+    """One round asks per broker (DescribeLogDirs for every topic, ListOffsets per leader, all at once):
+    every partition is sampled, with the sizes kafka-python's describe_log_dirs gives broker by broker
+    and the end offsets librdkafka's ListOffsets gives (the requests the sampler sent before)."""
+    workload.set()
+    config = ClusterConfig(bootstrap=cluster.bootstrap, name="it")
+
+    def settled():
+        """A reading equal to the one 2 s later: the producers have flushed and followers caught up."""
+        first, _, second = read_load(config), time.sleep(2), read_load(config)
+        sizes = [{(p.topic, p.partition): p.sizes for p in r.state.partitions} for r in (first, second)]
+        return second if sizes[0] == sizes[1] and first.end_offsets == second.end_offsets else None
+
+    reading = wait_for(settled, 120, "sizes and end offsets to stop changing")
+    partitions = {(p.topic, p.partition): p for p in reading.state.partitions}
+    sizes = {}
+    with admin_client(config) as admin:
+        for broker in reading.state.alive_brokers:
+            (response,) = admin.describe_log_dirs(brokers=[broker])
+            for log_dir in response["log_dirs"]:
+                for topic in log_dir["topics"]:
+                    for part in topic["partitions"]:
+                        if (topic["name"], part["partition_index"]) in partitions:
+                            sizes[(topic["name"], part["partition_index"], broker)] = part["partition_size"]
+    assert {(*key, b): s for key, p in partitions.items() for b, s in p.sizes.items()} == sizes
+    led = [TopicPartition(*key) for key, p in partitions.items() if p.leader is not None]
+    rdkafka = AdminClient(config.confluent())  # kept referenced: a collected client never completes its futures
+    futures = rdkafka.list_offsets({tp: OffsetSpec.latest() for tp in led}, request_timeout=30)
+    assert reading.end_offsets == {(tp.topic, tp.partition): f.result(timeout=60).offset for tp, f in futures.items()}
+    assert len(led) == len(partitions) >= sum(t.partitions for t in TOPICS)
+
+    report = sample_round(store, "it", [AdminSampler(config)])
+    assert report.partitions == len(partitions) and report.partition_samples == len(sizes)
+    frame = store.partition_samples("it", 0, time.time() + 1)
+    assert set(zip(frame.topic, frame.partition, frame.broker, strict=True)) == set(sizes)
 
 
 def test_completeness_is_honest_then_plans(samplers, store, workload):

@@ -17,7 +17,7 @@ from kafka_medic.errors import MedicError
 from kafka_medic.executor import ExecutionOptions
 from kafka_medic.executor.run import execute
 from kafka_medic.kafka.config import ClusterConfig
-from kafka_medic.kafka.reader import read_cluster_state
+from kafka_medic.kafka.reader import read_cluster_state, read_load
 from kafka_medic.metrics.admin_sampler import AdminSampler
 
 from .executor_helpers import partitions_of, placed_topic, proposal, temp_journal
@@ -60,7 +60,7 @@ def test_reader_samplers_and_executor_authenticate(sasl_cluster, journal, mechan
     assert p0.sizes[p0.replicas[0]] > 2**19 and p1.sizes[3] > 2**19  # DescribeLogDirs answered over SASL
     sampler = AdminSampler(config)
     sampler.sample(ts=0.0)
-    offsets = sampler.end_offsets(sampler.latest_state)  # ListOffsets through librdkafka over SASL
+    offsets = read_load(config).end_offsets  # ListOffsets over SASL
     assert offsets[(TOPIC, 0)] + offsets[(TOPIC, 1)] == 2 * 1024
 
     lines: list[str] = []

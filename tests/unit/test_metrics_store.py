@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import psycopg
 import pytest
+import sqlalchemy as sa
 
 from kafka_medic.metrics.sample import BrokerSample, PartitionSample
 from kafka_medic.metrics.store import MetricsStore
@@ -95,3 +97,25 @@ def test_default_url_is_sqlite_in_medic_home(monkeypatch, tmp_path):
     assert (tmp_path / "home" / "metrics.db").exists()
     monkeypatch.setenv("KAFKA_MEDIC_STORE_URL", "sqlite:///elsewhere.db")
     assert default_store_url() == "sqlite:///elsewhere.db"
+
+
+def test_a_round_of_every_sampler_is_written_in_one_transaction(store):
+    """Two samplers' rows go in together, values as written (None stays NULL, flags stay booleans); a
+    round with a bad row (a duplicate key) leaves nothing of itself behind."""
+    admin = [*_partition_rows(60.0, broker=1, partitions=20), *_partition_rows(60.0, broker=2, partitions=20)]
+    admin[3] = PartitionSample(ts=60.0, topic="orders", partition=3, broker=1, source="admin", reassigning=True)
+    jmx = [BrokerSample(ts=60.0, broker=b, source="jmx", alive=b != 2, cpu=None if b == 2 else 40.0) for b in (1, 2)]
+    assert store.add_round("a", [("kafka-a", [], admin), ("kafka-a", jmx, [])]) == (2, 40)
+    frame = store.partition_samples("a", 0, 100, kafka_cluster_id="kafka-a")
+    assert len(frame) == 40 and frame.leader.dtype == "bool" and frame.reassigning.sum() == 1
+    row = frame[(frame.partition == 3) & (frame.broker == 1)].iloc[0]
+    assert row.reassigning and not row.leader and pd.isna(row["size"])  # NULL in the store
+    assert frame[frame.partition == 19]["size"].tolist() == [19_000.0, 19_000.0]
+    brokers = store.broker_samples("a", 0, 100, kafka_cluster_id="kafka-a")
+    assert brokers.alive.tolist() == [True, False] and brokers.cpu.isna().tolist() == [False, True]
+
+    again, later = _partition_rows(120.0, partitions=5), [BrokerSample(ts=120.0, broker=1, source="jmx")]
+    with pytest.raises((sa.exc.IntegrityError, psycopg.IntegrityError)):  # COPY raises the driver's own
+        store.add_round("a", [("kafka-a", later, []), ("kafka-a", [], again + again[:1])])
+    assert store.partition_samples("a", 100, 200, kafka_cluster_id="kafka-a").empty
+    assert store.broker_samples("a", 0, 200, kafka_cluster_id="kafka-a").ts.tolist() == [60.0, 60.0]

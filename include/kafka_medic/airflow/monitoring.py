@@ -36,24 +36,33 @@ def anomaly_asset(cluster: str, action: str) -> Asset:
     return Asset(name=f"kafka_medic__{cluster}__{action}", uri=f"kafka-medic://{cluster}/anomalies/{action}")
 
 
-def sample(cluster: str, conn_id: str, every_minutes: int) -> int:
-    """Sample every SAMPLE_INTERVAL_S until the next run is due, so the store has no gaps; rounds stored."""
+def sample(cluster: str, conn_id: str, every_minutes: int) -> dict[str, float]:
+    """Sample every SAMPLE_INTERVAL_S until the next run is due, so the store has no gaps.
+
+    Each round's time is logged as it ends; the return value (the task's XCom) holds the run's figures,
+    so a round that grows towards the interval on a big cluster shows in the UI before samples go missing.
+    """
     from kafka_medic.metrics.samplers import make_samplers
-    from kafka_medic.metrics.sampling import sample_loop
+    from kafka_medic.metrics.sampling import round_figures, sample_loop
     from kafka_medic.metrics.store import MetricsStore
 
     s = settings(cluster, conn_id)
     samplers = make_samplers(s.config, jmx_urls=s.jmx_urls, prometheus=s.prometheus)
     rounds = max(1, int(every_minutes * 60 / SAMPLE_INTERVAL_S) - 2)
     stored: list[RoundReport] = []
+
+    def ended(report: RoundReport) -> None:
+        stored.append(report)
+        log.info("%s", report.line())
+
     with MetricsStore() as store:
-        sample_loop(store, cluster, samplers, SAMPLE_INTERVAL_S, rounds, RETENTION_S, stored.append)
+        sample_loop(store, cluster, samplers, SAMPLE_INTERVAL_S, rounds, RETENTION_S, ended)
     for report in stored:
         for source, error in report.errors.items():
             log.warning("%s sampler failed: %s", source, error)
     log.info("%d rounds, %d broker and %d partition samples", len(stored),
              sum(r.broker_samples for r in stored), sum(r.partition_samples for r in stored))
-    return len(stored)
+    return round_figures(stored)
 
 
 def detect(cluster: str, conn_id: str) -> dict[str, list[dict]]:

@@ -1,23 +1,21 @@
 """A sampler that needs nothing on the brokers: the Admin API alone.
 
-Sizes per replica come from DescribeLogDirs (through the cluster state reader), end offsets from
-ListOffsets, reassignments from ListPartitionReassignments. Between two readings, a leader's
-message rate is the end-offset delta over the time between the two ListOffsets requests, and its
-bytes-in rate the size delta over the time between the leader's two DescribeLogDirs answers; when
-the size shrank (retention deleted a segment) bytes in is the message delta times the
-partition's last seen bytes per message. Consumer bytes out is invisible here (left empty).
+Sizes per replica come from DescribeLogDirs, end offsets from ListOffsets, reassignments from
+ListPartitionReassignments, all read by `kafka.reader.read_load` in requests per broker, not per
+partition (one DescribeLogDirs per broker, one ListOffsets per leader, one Metadata). Between two
+readings, a leader's message rate is the end-offset delta over the time between the two ListOffsets
+requests, and its bytes-in rate the size delta over the time between the leader's two
+DescribeLogDirs answers; when the size shrank (retention deleted a segment) bytes in is the message
+delta times the partition's last seen bytes per message. Consumer bytes out is invisible here (left
+empty).
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
-from confluent_kafka import KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient, OffsetSpec
-
 from kafka_medic.kafka.config import ClusterConfig
-from kafka_medic.kafka.reader import read_cluster_state
+from kafka_medic.kafka.reader import read_load
 from kafka_medic.kafka.state import ClusterState, PartitionState
 from kafka_medic.metrics.sample import BrokerSample, PartitionSample
 
@@ -44,11 +42,9 @@ class AdminSampler:
         self.latest_state: ClusterState | None = None
 
     def sample(self, ts: float) -> tuple[list[BrokerSample], list[PartitionSample]]:
-        state = read_cluster_state(self.config, self.known_brokers)
+        reading = read_load(self.config, self.known_brokers)
+        state, offsets, offsets_at = reading.state, reading.end_offsets, reading.offsets_at
         self.known_brokers.update({b.id: b.rack for b in state.brokers.values()})
-        asked = time.monotonic()
-        offsets = self.end_offsets(state)
-        offsets_at = (asked + time.monotonic()) / 2
         partitions, led_in, followed_in = (
             [],
             dict.fromkeys(state.brokers, 0.0),
@@ -87,26 +83,6 @@ class AdminSampler:
     def cluster_id(self) -> str | None:
         """The id the cluster reported in the last round (the JMX and Prometheus samplers use it too)."""
         return self.latest_state.cluster_id if self.latest_state else None
-
-    def end_offsets(self, state: ClusterState) -> dict[tuple[str, int], int]:
-        """Latest offsets of partitions that have a leader; an unanswered partition is left out."""
-        request = {
-            TopicPartition(p.topic, p.partition): OffsetSpec.latest()
-            for p in state.partitions
-            if p.leader is not None
-        }
-        if not request:
-            return {}
-        # A fresh client each round: a long-lived one keeps asking a killed leader until its timeout.
-        admin = AdminClient(self.config.confluent())
-        offsets = {}
-        futures = admin.list_offsets(request, request_timeout=self.config.request_timeout_ms / 1000)
-        for tp, future in futures.items():
-            try:
-                offsets[(tp.topic, tp.partition)] = future.result().offset
-            except KafkaException:
-                continue
-        return offsets
 
     def _rates(
         self, state: ClusterState, p: PartitionState, end_offset: int | None, offset_at: float

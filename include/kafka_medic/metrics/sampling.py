@@ -15,7 +15,7 @@ from typing import Protocol
 
 from kafka_medic.errors import MedicError
 from kafka_medic.metrics.sample import BrokerSample, PartitionSample
-from kafka_medic.metrics.store import MetricsStore
+from kafka_medic.metrics.store import MetricsStore, SamplerRows
 
 
 class Sampler(Protocol):
@@ -30,10 +30,24 @@ class Sampler(Protocol):
 
 @dataclass
 class RoundReport:
+    """What one round stored and how long it took: the figures the sample DAG logs and returns."""
+
     ts: float
     broker_samples: int = 0
     partition_samples: int = 0
+    partitions: int = 0  # distinct partitions the round saw (the most any sampler saw)
+    sample_s: float = 0.0  # asking the cluster (every sampler)
+    write_s: float = 0.0  # the store's one transaction
     errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float:
+        return self.sample_s + self.write_s
+
+    def line(self) -> str:
+        """One log line per round: what an operator compares with the sampling interval."""
+        return (f"round: {self.partitions} partitions, {self.broker_samples + self.partition_samples} rows "
+                f"in {self.seconds:.2f}s (sampling {self.sample_s:.2f}s, writing {self.write_s:.2f}s)")
 
 
 def sample_round(
@@ -41,16 +55,21 @@ def sample_round(
 ) -> RoundReport:
     """Samplers run in list order: put the Admin sampler first, the others read its round."""
     report = RoundReport(ts=time.time() if ts is None else ts)
+    started = time.monotonic()
+    rows: list[SamplerRows] = []
     for sampler in samplers:
         try:
             brokers, partitions = sampler.sample(report.ts)
         except (MedicError, OSError) as exc:
             report.errors[sampler.source] = str(exc)
             continue
-        report.broker_samples += store.add_broker_samples(cluster, brokers, sampler.cluster_id)
-        report.partition_samples += store.add_partition_samples(cluster, partitions, sampler.cluster_id)
+        rows.append((sampler.cluster_id, brokers, partitions))
+        report.partitions = max(report.partitions, len({(s.topic, s.partition) for s in partitions}))
+    sampled = time.monotonic()
+    report.broker_samples, report.partition_samples = store.add_round(cluster, rows)
     for kafka_cluster_id in {sampler.cluster_id for sampler in samplers}:  # windows this round closed
         store.aggregate(cluster, report.ts, kafka_cluster_id)
+    report.sample_s, report.write_s = sampled - started, time.monotonic() - sampled
     return report
 
 
@@ -81,3 +100,19 @@ def sample_loop(
             break
         next_at += interval_s
         time.sleep(max(0.0, next_at - time.monotonic()))
+
+
+def round_figures(reports: list[RoundReport]) -> dict[str, float]:
+    """A run's figures, the sample task's return value: rounds, the last round's partitions and rows,
+    and round seconds."""
+    seconds = [r.seconds for r in reports] or [0.0]
+    last = reports[-1] if reports else None
+    return {
+        "rounds": len(reports),
+        "partitions": last.partitions if last else 0,
+        "rows": last.broker_samples + last.partition_samples if last else 0,
+        "round_s_mean": round(sum(seconds) / len(seconds), 3),
+        "round_s_max": round(max(seconds), 3),
+        "write_s_max": round(max((r.write_s for r in reports), default=0.0), 3),
+    }
+
