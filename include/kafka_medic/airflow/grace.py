@@ -6,7 +6,7 @@ manager fixed) ends the run as skipped and nothing moves, as Cruise Control's se
 It also ends the anomaly's episode in the anomaly log: otherwise a broker that dies again before the next
 detect run would continue the old, already-acted-on episode, and no heal would ever start for it.
 
-A heal nobody started by hand skips while the cluster is in maintenance; its request carries the cluster
+A heal skips while the cluster is in maintenance, however it was started; its request carries the cluster
 policy's throttle, concurrency, goals and thresholds, as a heal has no form.
 """
 
@@ -37,7 +37,7 @@ class FailureGraceSensor(BaseOperator):
         self.policy = policy
 
     def execute(self, context) -> dict:
-        pause_in_maintenance(self.cluster, context["ti"], context["dag_run"])
+        pause_in_maintenance(self.cluster, context["ti"], context["dag_run"], by_hand_goes_ahead=False)
         return self.check(context)
 
     def check(self, context, event: Any = None) -> dict:

@@ -66,15 +66,16 @@ def run_type(dag_run) -> str:
     return str(getattr(dag_run.run_type, "value", dag_run.run_type))
 
 
-def pause_in_maintenance(cluster: str, ti, dag_run) -> None:
-    """Skip a run nobody started by hand while the cluster is in maintenance; a person's run goes ahead."""
+def pause_in_maintenance(cluster: str, ti, dag_run, by_hand_goes_ahead: bool = True) -> None:
+    """Skip a run nobody started by hand while the cluster is in maintenance; a person's run goes ahead
+    unless the kind is never a person's decision (heal: its work comes from the detector, not a form)."""
     from kafka_medic.remediation.intent import IntentStore
 
     with IntentStore() as intents:
         switch = intents.maintenance(cluster)
     if switch is None:
         return
-    if run_type(dag_run) == "manual":
+    if by_hand_goes_ahead and run_type(dag_run) == "manual":
         log.warning("cluster %s is in maintenance (%s); running anyway: started by hand", cluster, switch.reason)
         return
     skip(ti, switch.skip_reason(cluster))
