@@ -23,11 +23,13 @@ from kafka_medic.model import ClusterModel
 @dataclass(frozen=True)
 class LoadWindows:
     """Which samples the loads come from: `windows` complete windows of `window_s` seconds, valid when at
-    least `min_valid_ratio` of the partitions have loads in every one."""
+    least `min_valid_ratio` of the partitions have loads in every one; `statistic` (mean, p95, max) of a
+    partition's window means is the rate planned for."""
 
     window_s: float = 300.0
     windows: int = 5
     min_valid_ratio: float = 0.95
+    statistic: str = "mean"
 
 
 def build_live_model(
@@ -48,7 +50,7 @@ def build_live_model(
     with MetricsStore(store_url) as store:
         loads = build_load_model(
             store, cluster, window_s=windows.window_s, windows=windows.windows,
-            min_valid_ratio=windows.min_valid_ratio, kafka_cluster_id=state.cluster_id,
+            min_valid_ratio=windows.min_valid_ratio, kafka_cluster_id=state.cluster_id, statistic=windows.statistic,
         )
     if require_complete:
         loads.require_complete()

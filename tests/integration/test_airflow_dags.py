@@ -31,7 +31,9 @@ def dags(kraft_cluster, tmp_path_factory):
 
     home = tmp_path_factory.mktemp("airflow-dags")
     patch = pytest.MonkeyPatch()
-    (home / "clusters.json").write_text(json.dumps({"clusters": [{"name": CLUSTER, "conn_id": "kafka_medic_it"}]}))
+    # these runs plan on the few samples the tests take: the policy allows rebalancing on partial loads
+    (home / "clusters.json").write_text(json.dumps({"clusters": [{"name": CLUSTER, "conn_id": "kafka_medic_it",
+                                                                  "policy": {"rebalance_on_incomplete_load": True}}]}))
     patch.setenv("KAFKA_MEDIC_CLUSTERS", str(home / "clusters.json"))
     patch.setenv("KAFKA_MEDIC_HOME", str(home / "medic"))
     patch.setenv("AIRFLOW_CONN_KAFKA_MEDIC_IT", json.dumps({"conn_type": "kafka", "extra": {

@@ -57,8 +57,10 @@ POLICY = {"rebalance": {"approval": "auto", "max_data_gb": 1}}
 def airflow(kraft_cluster, tmp_path_factory):
     home = tmp_path_factory.mktemp("airflow-worker-kill")
     extra = {"bootstrap.servers": kraft_cluster.bootstrap, "kafka_medic": {"policy": POLICY, "remediation": QUIET}}
-    airflow = StandaloneAirflow(home, free_ports(1)[0], [{"name": CLUSTER, "conn_id": CONN_ID, "rebalance_cron": None}],
-                                {CONN_ID: {"conn_type": "kafka", "extra": extra}})
+    # the rebalance plans on the samples of a fresh store: the policy allows rebalancing on partial loads
+    clusters = [{"name": CLUSTER, "conn_id": CONN_ID, "rebalance_cron": None,
+                 "policy": {"rebalance_on_incomplete_load": True}}]
+    airflow = StandaloneAirflow(home, free_ports(1)[0], clusters, {CONN_ID: {"conn_type": "kafka", "extra": extra}})
     airflow.env["KAFKA_MEDIC_HOME"] = str(home / "medic")
     # sample and detect are not needed here; they would only compete for the two cores
     with started(airflow, [f"kafka_medic__{CLUSTER}__{kind}" for kind in ("sample", "detect")]):

@@ -9,10 +9,16 @@ Remediation, one chain of small retryable tasks each:
 One remediation DAG per kind in `kafka_medic.remediation.kinds`, started by the kind's triggers: `heal`
 from the detector's asset event, `rebalance` nightly, from goal-violation events or by hand, the others by
 hand with a form. The tasks that write to the cluster share the cluster's one-slot pool.
+
+The cluster's policy (`kafka_medic.remediation.policy`, from clusters.json) is every form's defaults and
+reaches the tasks that plan, gate or record (op_kwargs `policy`); a `maintenance` DAG switches automated
+runs off and on and re-adds remembered brokers. A cluster whose policy is bad gets one DAG,
+`kafka_medic__<cluster>__policy_error`, whose one task fails saying why; the other clusters are untouched.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TypedDict
@@ -20,12 +26,12 @@ from typing import TypedDict
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, AssetOrTimeSchedule, BaseOperator, CronTriggerTimetable, TriggerRule
 
-from kafka_medic.airflow import ids, monitoring, steps
+from kafka_medic.airflow import ids, maintenance, monitoring, steps
 from kafka_medic.airflow.approval import ProposalApproval
 from kafka_medic.airflow.clusters import ManagedCluster
 from kafka_medic.airflow.grace import FailureGraceSensor
 from kafka_medic.airflow.monitoring import anomaly_asset
-from kafka_medic.airflow.params import form
+from kafka_medic.airflow.params import form, maintenance_form
 from kafka_medic.remediation.kinds import DETECTOR, KINDS, MANUAL, SCHEDULE, Kind, triggered_by
 
 OWNER = "kafka-medic"
@@ -34,13 +40,21 @@ DEFAULT_ARGS = {"owner": OWNER, "retries": 2, "retry_delay": timedelta(seconds=1
 # The scheduled DAGs'; each remediation kind carries its own.
 SAMPLE_DOC = "Samples broker and partition load into the metrics store."
 DETECT_DOC = "Finds anomalies, alerts once per anomaly, and starts heal or rebalance through asset events."
+MAINTENANCE_DOC = ("Switches the cluster's maintenance on or off (automated runs skip while it is on) and "
+                   "re-adds brokers remembered as decommissioned or demoted.")
+POLICY_ERROR_DOC = "The cluster's policy in clusters.json is invalid: this DAG's task says why; fix the file."
+log = logging.getLogger(__name__)
 
 
 def build_dags(clusters: list[ManagedCluster]) -> dict[str, DAG]:
     """Every DAG of every cluster, by DAG id."""
     dags = []
     for cluster in clusters:
-        dags += [sample_dag(cluster), detect_dag(cluster)]
+        if cluster.policy_error:
+            log.error("%s", cluster.policy_error)
+            dags.append(policy_error_dag(cluster))
+            continue
+        dags += [sample_dag(cluster), detect_dag(cluster), maintenance_dag(cluster)]
         dags += [remediation_dag(cluster, kind) for kind in KINDS.values()]
     return {dag.dag_id: dag for dag in dags}
 
@@ -69,7 +83,8 @@ def sample_dag(cluster: ManagedCluster) -> DAG:
 
 def detect_dag(cluster: ManagedCluster) -> DAG:
     with _dag(cluster, "detect", DETECT_DOC, timedelta(minutes=cluster.detect_every_minutes)) as dag:
-        found = PythonOperator(task_id=ids.DETECT, python_callable=monitoring.detect, op_kwargs=_where(cluster))
+        found = PythonOperator(task_id=ids.DETECT, python_callable=monitoring.detect,
+                               op_kwargs=_where(cluster) | {"policy": cluster.policy.as_dict()})
         for kind in triggered_by(DETECTOR):
             PythonOperator(
                 task_id=ids.publish(kind.name), python_callable=monitoring.publish,
@@ -79,17 +94,33 @@ def detect_dag(cluster: ManagedCluster) -> DAG:
     return dag
 
 
+def maintenance_dag(cluster: ManagedCluster) -> DAG:
+    with _dag(cluster, "maintenance", MAINTENANCE_DOC, None, params=maintenance_form()) as dag:
+        PythonOperator(task_id=ids.MAINTENANCE, python_callable=maintenance.apply, op_kwargs=_where(cluster))
+    return dag
+
+
+def policy_error_dag(cluster: ManagedCluster) -> DAG:
+    """Runs once, failing with the policy's error, so the cluster's page in the UI says what to fix."""
+    with _dag(cluster, "policy_error", POLICY_ERROR_DOC, "@once") as dag:
+        # no retries: the house rule is for tasks a retry can help, and only editing clusters.json helps this one
+        PythonOperator(task_id=ids.POLICY_ERROR, python_callable=steps.fail, op_kwargs={"reason": cluster.policy_error},
+                       retries=0)
+    return dag
+
+
 def remediation_dag(cluster: ManagedCluster, kind: Kind) -> DAG:
     """A kind people trigger has its form, checked first; one they do not waits out the anomalies' grace."""
     manual = MANUAL in kind.triggers
-    params = form(kind.name) if manual else None
+    params = form(kind.name, cluster.policy) if manual else None
+    policy = {"policy": cluster.policy.as_dict()}
     with _dag(cluster, kind.name, kind.doc, _schedule(cluster, kind), params=params) as dag:
         first: BaseOperator
         if manual:
             first = PythonOperator(task_id=ids.VALIDATE, python_callable=steps.validate,
                                    op_kwargs=_where(cluster) | {"kind": kind.name})
         else:
-            first = FailureGraceSensor(task_id=ids.WAIT_FOR_GRACE, **_where(cluster))
+            first = FailureGraceSensor(task_id=ids.WAIT_FOR_GRACE, **_where(cluster), **policy)
         _remediation_chain(cluster, kind, first)
     return dag
 
@@ -111,7 +142,8 @@ def _remediation_chain(cluster: ManagedCluster, kind: Kind, first: BaseOperator)
         return PythonOperator(task_id=task_id, python_callable=callable_, op_kwargs=op_kwargs,
                               pool=cluster.pool if pool else None)
 
-    snapshot = step(ids.SNAPSHOT, steps.snapshot, pool=False, **where, request=first.output)
+    policy = cluster.policy.as_dict()
+    snapshot = step(ids.SNAPSHOT, steps.snapshot, pool=False, **where, request=first.output, policy=policy)
     plan = step(ids.PLAN, steps.make_plan, pool=False, request=first.output, model=snapshot.output)
     approve = ProposalApproval(task_id=ids.APPROVE, action=kind.policy_action, **where,
                                timeout=timedelta(minutes=cluster.approval_timeout_minutes))
@@ -121,7 +153,8 @@ def _remediation_chain(cluster: ManagedCluster, kind: Kind, first: BaseOperator)
     leaders = step(ids.ELECT_LEADERS, steps.elect_leaders, **where, execution_id=execution_id)
     verify = step(ids.VERIFY, steps.verify, **where, execution_id=execution_id)
     clear = step(ids.CLEAR_THROTTLES, steps.clear_throttles, **where, execution_id=execution_id)
-    report = PythonOperator(task_id=ids.REPORT, python_callable=steps.report, op_kwargs=where | {"kind": kind.name},
+    report = PythonOperator(task_id=ids.REPORT, python_callable=steps.report,
+                            op_kwargs=where | {"kind": kind.name, "policy": policy},
                             trigger_rule=TriggerRule.ALL_DONE)
     plan >> approve >> throttles >> moves >> leaders >> verify >> clear.as_teardown(setups=throttles) >> report
 

@@ -5,19 +5,24 @@ Airflow's triggerer. A broker restarted within the grace period (a routine resta
 manager fixed) ends the run as skipped and nothing moves, as Cruise Control's self-healing threshold does.
 It also ends the anomaly's episode in the anomaly log: otherwise a broker that dies again before the next
 detect run would continue the old, already-acted-on episode, and no heal would ever start for it.
+
+A heal skips while the cluster is in maintenance, however it was started; its request carries the cluster
+policy's throttle, concurrency, goals and thresholds, as a heal has no form.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 from airflow.sdk import BaseOperator
 
-from kafka_medic.airflow.steps import settings, skip
-from kafka_medic.remediation.request import Request
+from kafka_medic.airflow.steps import pause_in_maintenance, settings, skip
+from kafka_medic.remediation.policy import parse_policy
+from kafka_medic.remediation.request import validate_request
 
 RECHECK_S = 15.0
 
@@ -25,12 +30,14 @@ RECHECK_S = 15.0
 class FailureGraceSensor(BaseOperator):
     """Returns the heal request once every still-present anomaly has lasted its kind's act threshold."""
 
-    def __init__(self, *, cluster: str, conn_id: str, **kwargs: Any) -> None:
+    def __init__(self, *, cluster: str, conn_id: str, policy: dict, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.cluster = cluster
         self.conn_id = conn_id
+        self.policy = policy
 
     def execute(self, context) -> dict:
+        pause_in_maintenance(self.cluster, context["ti"], context["dag_run"], by_hand_goes_ahead=False)
         return self.check(context)
 
     def check(self, context, event: Any = None) -> dict:
@@ -40,8 +47,8 @@ class FailureGraceSensor(BaseOperator):
         s = settings(self.cluster, self.conn_id)
         rules = parse_rules(s.remediation)
         now = time.time()
-        current = {a.key: a for a in find_anomalies(read_cluster_state(s.config), cluster=self.cluster)
-                   if rules[a.kind].action == HEAL}
+        state = read_cluster_state(s.config)
+        current = {a.key: a for a in find_anomalies(state, cluster=self.cluster) if rules[a.kind].action == HEAL}
         with AnomalyLog() as anomalies:
             started = {a.key: a.first_seen for a in anomalies.active(self.cluster)}
         reported = triggering_anomalies(context) or list(current.values())
@@ -68,7 +75,8 @@ class FailureGraceSensor(BaseOperator):
         reason = "; ".join(f"{a.summary} (for {now - started[a.key]:.0f}s)" for a in still)
         self.log.info("healing: %s", reason)
         brokers = sorted({b for a in still for b in a.brokers})
-        return Request(kind=HEAL, brokers=brokers, reason=reason, anomalies=[a.key for a in still]).as_dict()
+        request = validate_request(HEAL, parse_policy(self.policy).request_defaults(), state)
+        return replace(request, brokers=brokers, reason=reason, anomalies=[a.key for a in still]).as_dict()
 
 
 def triggering_anomalies(context) -> list:

@@ -65,24 +65,27 @@ def sample(cluster: str, conn_id: str, every_minutes: int) -> dict[str, float]:
     return round_figures(stored)
 
 
-def detect(cluster: str, conn_id: str) -> dict[str, list[dict]]:
-    """Put back throttles left on brokers now back; find, record and alert. Returns action -> anomalies
-    (dicts) to hand to that action's DAG now."""
+def detect(cluster: str, conn_id: str, policy: dict) -> dict[str, list[dict]]:
+    """Put back throttles left on brokers now back; find (with the policy's goals, thresholds and load
+    windows), record and alert. Returns action -> anomalies (dicts) to hand to that action's DAG now."""
     from kafka_medic.detector import HEAL, AnomalyLog, find_anomalies, parse_rules
     from kafka_medic.executor import Journal
     from kafka_medic.executor.execution import clear_left_throttles
     from kafka_medic.goals import DEFAULT_GOALS
     from kafka_medic.kafka.reader import read_cluster_state
+    from kafka_medic.remediation.policy import parse_policy
 
     s = settings(cluster, conn_id)
     rules = parse_rules(s.remediation)
+    limits = parse_policy(policy)
     state = read_cluster_state(s.config)
     try:
         with Journal() as journal:
             clear_left_throttles(s.config, journal, state, log.info)
     except MedicError as exc:  # tidying up must not stop detection: the next run tries again
         log.warning("could not put back the throttles earlier executions left: %s", exc)
-    found = find_anomalies(state, goals=DEFAULT_GOALS, model=observed_model(s, state), cluster=cluster)
+    found = find_anomalies(state, goals=list(limits.goals) or DEFAULT_GOALS, model=observed_model(s, state, limits),
+                           thresholds=limits.thresholds(), cluster=cluster)
     with AnomalyLog() as anomalies:
         new, ongoing, resolved = anomalies.record(cluster, found)
         for a in new:
@@ -110,12 +113,22 @@ def alert(cluster: str, anomalies, rules) -> None:
 
 
 def publish(cluster: str, action: str, due: dict[str, list[dict]], outlet_events) -> list[str]:
-    """Emit the asset event that starts `action` for its due anomalies (skipped when there are none)."""
+    """Emit the asset event that starts `action` for its due anomalies (skipped when there are none).
+
+    In maintenance it skips saying so, and leaves the anomalies un-acted-on: once maintenance is off,
+    the next detect run starts the remediation they still call for."""
+    from kafka_medic.detector import AnomalyLog
+    from kafka_medic.remediation.intent import IntentStore
+
     anomalies = due.get(action) or []
     if not anomalies:
         raise AirflowSkipException(f"no anomaly calls for {action}")
+    with IntentStore() as intents:
+        switch = intents.maintenance(cluster)
+    if switch is not None:
+        raise AirflowSkipException(f"{action} for {', '.join(a['key'] for a in anomalies)} not started: "
+                                   f"{switch.skip_reason(cluster)}")
     outlet_events[anomaly_asset(cluster, action)].extra = {"anomalies": anomalies}
-    from kafka_medic.detector import AnomalyLog
 
     keys = [a["key"] for a in anomalies]
     with AnomalyLog() as log_:

@@ -10,22 +10,24 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from kafka_medic.airflow.steps import model_and_loads
+from kafka_medic.airflow.steps import cluster_model
 from kafka_medic.errors import MedicError
 
 if TYPE_CHECKING:
     from kafka_medic.airflow.hook import ClusterSettings
     from kafka_medic.kafka.state import ClusterState
     from kafka_medic.model import ClusterModel
+    from kafka_medic.remediation.policy import ClusterPolicy
 
 log = logging.getLogger(__name__)
 
 
-def observed_model(s: ClusterSettings, state: ClusterState) -> ClusterModel:
-    """The live model of `state` (as `steps.cluster_model`), its cluster's status recorded on the way."""
+def observed_model(s: ClusterSettings, state: ClusterState, policy: ClusterPolicy) -> ClusterModel:
+    """The live model of `state` over the policy's load windows (`steps.cluster_model`), its cluster's status
+    recorded on the way."""
     from kafka_medic.detector.status import StatusLog, cluster_status
 
-    model, loads = model_and_loads(s, state)
+    model, loads = cluster_model(s, state, policy)
     status = cluster_status(s.config.name, state, model, loads)
     try:
         with StatusLog() as statuses:

@@ -23,6 +23,7 @@ from kafka_medic.airflow import ids
 from kafka_medic.airflow.hook import ClusterSettings, KafkaMedicHook
 from kafka_medic.errors import MedicError
 from kafka_medic.remediation.kinds import KINDS
+from kafka_medic.remediation.policy import ClusterPolicy, parse_policy
 from kafka_medic.remediation.request import Request, mark_brokers, plan_for, validate_request
 
 if TYPE_CHECKING:
@@ -56,45 +57,79 @@ def skip(ti, reason: str) -> None:
     raise AirflowSkipException(reason)
 
 
+def fail(reason: str) -> None:
+    """A task that can only fail, saying why (a cluster whose policy is invalid)."""
+    raise AirflowFailException(reason)
+
+
+def run_type(dag_run) -> str:
+    return str(getattr(dag_run.run_type, "value", dag_run.run_type))
+
+
+def pause_in_maintenance(cluster: str, ti, dag_run, by_hand_goes_ahead: bool = True) -> None:
+    """Skip a run nobody started by hand while the cluster is in maintenance; a person's run goes ahead
+    unless the kind is never a person's decision (heal: its work comes from the detector, not a form)."""
+    from kafka_medic.remediation.intent import IntentStore
+
+    with IntentStore() as intents:
+        switch = intents.maintenance(cluster)
+    if switch is None:
+        return
+    if by_hand_goes_ahead and run_type(dag_run) == "manual":
+        log.warning("cluster %s is in maintenance (%s); running anyway: started by hand", cluster, switch.reason)
+        return
+    skip(ti, switch.skip_reason(cluster))
+
+
 def validate(kind: str, cluster: str, conn_id: str, params: dict[str, Any], ti, dag_run) -> dict:
     """Check the trigger form against the live cluster before anything is planned or written."""
     from kafka_medic.kafka.reader import read_cluster_state
 
+    pause_in_maintenance(cluster, ti, dag_run)
     config = settings(cluster, conn_id).config
     state = read_cluster_state(config)
     with failing_fast(ti):
         request = validate_request(kind, dict(params), state)
-    run_type = getattr(dag_run.run_type, "value", dag_run.run_type)
-    request = replace(request, reason=f"{run_type} {request.reason}")
+    request = replace(request, reason=f"{run_type(dag_run)} {request.reason}")
     log.info("request: %s", request)
     return request.as_dict()
 
 
-def snapshot(cluster: str, conn_id: str, request: dict) -> dict:
-    """The cluster model now, with the request's brokers marked (decommission, excluded) when it names any."""
+def snapshot(cluster: str, conn_id: str, request: dict, policy: dict, ti) -> dict:
+    """The cluster model now, with the request's brokers marked (decommission, excluded) when it names any,
+    and the brokers remembered as decommissioned or demoted excluded; a kind that needs complete loads
+    skips, saying why, when they are not and the policy does not allow it."""
     from kafka_medic.kafka.reader import read_cluster_state
     from kafka_medic.model import model_to_dict
+    from kafka_medic.remediation.intent import IntentStore
 
     s = settings(cluster, conn_id)
     req = Request.from_dict(request)
+    rules = parse_policy(policy)
     state = read_cluster_state(s.config)
-    model = cluster_model(s, state)
-    mark_brokers(model, req)
+    model, loads = cluster_model(s, state, rules)
+    if KINDS[req.kind].needs_complete_load and not loads.complete and not rules.rebalance_on_incomplete_load:
+        skip(ti, f"load model incomplete: {loads.valid_windows} of {loads.windows} windows of "
+                 f"{loads.window_s:g}s valid, {loads.valid_partition_ratio:.0%} of partitions sampled in every "
+                 "window; the policy does not rebalance on partial loads (rebalance_on_incomplete_load)")
+    with IntentStore() as intents:
+        remembered = intents.active(cluster)
+    for intent in remembered:
+        log.info("broker %d is remembered as %s (by %s): it receives nothing", intent.broker, intent.intent, intent.by)
+    mark_brokers(model, req, [i.broker for i in remembered])
     log.info("model of %s: %d brokers (dead: %s), %d partitions", cluster, len(model.brokers),
              state.dead_brokers or "none", len(model.partitions))
     return model_to_dict(model)
 
 
-def cluster_model(s: ClusterSettings, state: ClusterState) -> ClusterModel:
-    """Placement and sizes from the cluster, network and CPU from the metrics store, capacities from the file."""
-    return model_and_loads(s, state)[0]
+def cluster_model(s: ClusterSettings, state: ClusterState, policy: ClusterPolicy) -> tuple[ClusterModel, LoadModel]:
+    """Placement and sizes from the cluster, network and CPU from the metrics store over the policy's windows,
+    capacities from the file; and the load model, to say how complete it is."""
+    from kafka_medic.live_model import LoadWindows, build_live_model
 
-
-def model_and_loads(s: ClusterSettings, state: ClusterState) -> tuple[ClusterModel, LoadModel]:
-    """`cluster_model` and the load model its loads came from (how complete they are)."""
-    from kafka_medic.live_model import build_live_model
-
-    model, loads = build_live_model(state, s.config.name, capacity_file=s.capacity_file)
+    windows = LoadWindows(window_s=policy.window_minutes * 60.0, windows=policy.load_windows,
+                          statistic=policy.load_statistic)
+    model, loads = build_live_model(state, s.config.name, windows=windows, capacity_file=s.capacity_file)
     if not loads.complete:
         log.warning("load model incomplete (%d of %d windows valid): network and CPU loads are partial",
                     loads.valid_windows, loads.windows)
@@ -196,7 +231,7 @@ def clear_throttles(cluster: str, conn_id: str, execution_id: str) -> dict:
     return execution.finish()
 
 
-def report(cluster: str, conn_id: str, kind: str, ti, dag_run) -> dict:
+def report(cluster: str, conn_id: str, kind: str, policy: dict, ti, dag_run) -> dict:
     """Write the run to the action log (store and Kafka topic) and end the task log with its summary.
 
     Runs whatever happened upstream: an execution's report, or why the run ended before executing
@@ -217,8 +252,9 @@ def report(cluster: str, conn_id: str, kind: str, ti, dag_run) -> dict:
     run = f"{dag_run.dag_id}/{dag_run.run_id}"
     if execution:
         record = ActionRecord.from_execution_report(execution, kind, why, approved_by, run)
+        remember_intent(cluster, kind, request, record.outcome, run, parse_policy(policy))
     else:
-        ended = [ti.xcom_pull(task_ids=t, key=ids.OUTCOME) for t in (*ids.FIRST_TASKS, ids.PLAN)]
+        ended = [ti.xcom_pull(task_ids=t, key=ids.OUTCOME) for t in (*ids.FIRST_TASKS, ids.SNAPSHOT, ids.PLAN)]
         reason = next((r for r in ended if r), None)
         if decision.get("approved") is False:
             outcome, reason = "rejected", decision["reason"]
@@ -240,3 +276,17 @@ def report(cluster: str, conn_id: str, kind: str, ti, dag_run) -> dict:
         for line in report_lines(execution):
             log.info("%s", line)
     return record.to_dict()
+
+
+def remember_intent(cluster: str, kind: str, request: dict, outcome: str, run: str, policy: ClusterPolicy) -> None:
+    """A finished decommission or demote keeps its brokers out of later plans (`kafka_medic.remediation.intent`)."""
+    from kafka_medic.remediation.intent import IntentStore
+
+    intent, brokers = KINDS[kind].remembers, request.get("brokers") or []
+    if intent is None or outcome != "succeeded" or not brokers:
+        return
+    ttl = policy.intent_ttl_hours * 3600 if policy.intent_ttl_hours is not None else None
+    with IntentStore() as intents:
+        intents.remember(cluster, brokers, intent, by=run, ttl_s=ttl)
+    log.info("brokers %s remembered as %s%s: later plans exclude them until re-added", brokers, intent,
+             f" for {policy.intent_ttl_hours:g} h" if ttl is not None else "")

@@ -28,6 +28,8 @@ COMMANDS = {
     "stop": "kafka_medic.cli.execution",
     "plan": "kafka_medic.cli.planning",
     "check": "kafka_medic.cli.planning",
+    "maintenance": "kafka_medic.cli.intent",
+    "brokers": "kafka_medic.cli.intent",
 }
 
 

@@ -1,4 +1,9 @@
-"""`kafka-medic state` and `kafka-medic snapshot`: look at a live cluster."""
+"""`kafka-medic state` and `kafka-medic snapshot`: look at a live cluster.
+
+Both include what kafka-medic remembers of it (`kafka_medic.remediation.intent`): `state` shows the
+maintenance switch and the brokers remembered as decommissioned or demoted, and the model of `snapshot`
+(and so of `plan` and `check` on the live cluster) has those brokers excluded, as the DAGs' plans do.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from kafka_medic.cli.intent import format_time
 from kafka_medic.cli.metrics import add_store_arg, add_window_args
 from kafka_medic.cli.output import add_json_flag, check_output_file, print_json, print_table
 from kafka_medic.cli.target import add_cluster_args, resolve_cluster
@@ -44,8 +50,9 @@ def run_state(args: argparse.Namespace) -> int:
 
     config, known = resolve_cluster(args)
     state = read_cluster_state(config, known)
+    summary = state_summary(state) | intent_summary(config.name)
     if args.json:
-        print_json(state_summary(state))
+        print_json(summary)
         return 0
     print(printable(f"cluster {state.cluster_id} ({state.mode}), controller {state.controller_id}, "
                     f"taken at {state.taken_at}"))
@@ -57,7 +64,6 @@ def run_state(args: argparse.Namespace) -> int:
         ],
         ["broker", "host", "port", "rack", "alive", "replicas", "size_mb"],
     )
-    summary = state_summary(state)
     print(f"\n{len(state.partitions)} partitions; under-replicated: {len(summary['under_replicated'])}; "
           f"offline: {len(summary['offline'])}; reassigning: {len(summary['reassigning'])}")
     for key in ("under_replicated", "offline", "reassigning"):
@@ -66,7 +72,24 @@ def run_state(args: argparse.Namespace) -> int:
     throttles = summary["throttles"]
     if throttles["brokers"] or throttles["topics"]:
         print(printable(f"throttles: {throttles}"))
+    if summary["maintenance"]:
+        switch = summary["maintenance"]
+        print(printable(f"maintenance: on since {format_time(switch['since'])} by {switch['by']}: "
+                        f"{switch['reason'] or 'no reason given'} (automated actions paused)"))
+    for intent in summary["remembered_brokers"]:
+        print(printable(f"broker {intent['broker']}: {intent['intent']} (by {intent['by']}); plans give it nothing "
+                        "until `kafka-medic brokers readd`"))
     return 0
+
+
+def intent_summary(cluster: str) -> dict:
+    """The cluster's maintenance switch and remembered brokers, from the store the DAGs share."""
+    from kafka_medic.remediation.intent import IntentStore
+
+    with IntentStore() as intents:
+        switch, remembered = intents.maintenance(cluster), intents.active(cluster)
+    return {"maintenance": switch.as_dict() if switch else None,
+            "remembered_brokers": [i.as_dict() for i in remembered]}
 
 
 def run_snapshot(args: argparse.Namespace) -> int:
@@ -89,13 +112,16 @@ def live_model(args: argparse.Namespace) -> tuple[ClusterModel, str]:
     state = read_cluster_state(config, known)
     windows = LoadWindows(window_s=args.window, windows=args.windows, min_valid_ratio=args.min_valid_ratio)
     model, loads = build_live_model(state, config.name, args.store, windows, args.capacity, args.require_complete)
+    remembered = intent_summary(config.name)["remembered_brokers"]
+    model.mark_brokers(excluded=[i["broker"] for i in remembered])
     if not loads.complete:
         print(f"warning: {loads.valid_windows} of {loads.windows} load windows are valid; network and CPU loads "
               "are partial or zero (run `kafka-medic sample` for longer)", file=sys.stderr)
     dead = state.dead_brokers
+    spared = f"; excluded as remembered: {[i['broker'] for i in remembered]}" if remembered else ""
     return model, (f"{len(model.brokers)} brokers ({len(dead)} dead{': ' + str(dead) if dead else ''}), "
                    f"{len(model.partitions)} partitions; load from {loads.valid_windows} of {loads.windows} "
-                   "valid windows")
+                   f"valid windows{spared}")
 
 
 def state_summary(state: ClusterState) -> dict:

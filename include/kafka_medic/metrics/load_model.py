@@ -126,11 +126,13 @@ def build_load_model(
     follower_cpu_ratio: float = 0.3,
     lookback_s: float = 86400.0,
     kafka_cluster_id: str | None = None,
+    statistic: str = "mean",
 ) -> LoadModel:
     """The load of `cluster` from the `windows` complete windows of `window_s` seconds before `now`.
 
     cooldown_s defaults to one window; lookback_s bounds how old a last known load may be;
-    kafka_cluster_id picks the incarnation of the name (default: the newest, see MetricsStore). Every step
+    kafka_cluster_id picks the incarnation of the name (default: the newest, see MetricsStore); statistic
+    ("mean", "p95" or "max") is taken over each partition's window means, to plan for the peak. Every step
     works on whole frames (partitions numbered 0..n-1 in (topic, partition) order, windows as columns
     of n x windows matrices): a per-partition Python loop took minutes at 20,000 partitions.
     """
@@ -187,7 +189,7 @@ def build_load_model(
     ratio = 1 - len(incomplete) / int(considered.sum()) if considered.any() else 0.0
 
     means = per_cell.loc[valid_cells, RATES].div(per_cell.loc[valid_cells, [f"{r}_samples" for r in RATES]].to_numpy())
-    rates = _rates(placement, means.groupby(valid_cells // windows).mean(), earlier)
+    rates = _rates(placement, _over_windows(means.groupby(valid_cells // windows), statistic), earlier)
     disk = _sizes(placement, recent, earlier) / MB
     lead = placement.leader_array()
     cpu = _apportion_cpu(rates, placement, lead, brokers, follower_cpu_ratio)
@@ -208,6 +210,17 @@ def build_load_model(
         incomplete=incomplete,
         offline={placement.keys[p] for p in np.flatnonzero(offline).tolist()},
     )
+
+
+def _over_windows(per_partition, statistic: str) -> pd.DataFrame:
+    """One rate per partition from its valid windows' means: their mean, 95th percentile or maximum."""
+    if statistic == "p95":
+        return per_partition.quantile(0.95)
+    if statistic == "max":
+        return per_partition.max()
+    if statistic != "mean":
+        raise MedicError(f"load statistic {statistic!r}: give mean, p95 or max")
+    return per_partition.mean()
 
 
 def _broker_status(samples: pd.DataFrame, earlier: pd.DataFrame, now: float, window_s: float):

@@ -11,7 +11,7 @@ Fields are JSON Schema, what Airflow's Param takes and what a web form can rende
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from kafka_medic.goals import goal_names
@@ -53,6 +53,8 @@ class Kind:
     empties_brokers: bool = False  # its brokers are marked to empty: they may be dead, and some must remain
     only_when_violated: bool = False  # the run skips when no goal is violated, unless the request forces it
     leadership_only: bool = False  # hands leadership around, never moves data (the policy holds it to that)
+    needs_complete_load: bool = False  # skips on partial loads unless the cluster policy allows them
+    remembers: str | None = None  # the intent (`kafka_medic.remediation.intent`) a finished run records for its brokers
 
     @property
     def policy_action(self) -> str:
@@ -80,10 +82,18 @@ COMMON_FIELDS = (
 )
 GOALS = _field("goals", None, "Goals", "in priority order; empty: the default goals",
                type=["null", "array"], items={"type": "string", "enum": list(goal_names())})
+CAPACITY_THRESHOLD = _field("capacity_threshold", None, "Capacity threshold",
+                            "highest utilisation the capacity goals allow, per resource (disk, nw_in, nw_out, cpu: "
+                            "fractions); empty: the cluster policy's", type=["null", "object"])
+BALANCE_BAND = _field("balance_band", None, "Balance band",
+                      "a broker within the mean x (1 +- band) is balanced (fraction); empty: the cluster policy's",
+                      type=["null", "number"], exclusiveMinimum=0, maximum=1)
 FORCE = _field("force", False, "Force", "plan even when no goal is violated", type="boolean")
 EXCLUDED_BROKERS = _field("excluded_brokers", None, "Excluded brokers",
                           "brokers that receive no replica and no leadership in this rebalance "
-                          "(e.g. due for maintenance)", type=["null", "array"], items={"type": "integer"})
+                          "(e.g. due for maintenance); brokers decommissioned or demoted earlier are excluded "
+                          "anyway until re-added", type=["null", "array"], items={"type": "integer"})
+PLANNING = (GOALS, CAPACITY_THRESHOLD, BALANCE_BAND)
 
 
 def form_fields(kind: Kind) -> list[Field]:
@@ -96,9 +106,15 @@ def form_fields(kind: Kind) -> list[Field]:
 
 
 def _options(request: Request) -> PlanOptions:
+    from kafka_medic.goals import Thresholds
     from kafka_medic.optimizer import PlanOptions
 
-    return PlanOptions(goals=request.goals or None, excluded_topics=request.excluded_topics)
+    thresholds = Thresholds()
+    if request.capacity_threshold is not None:
+        thresholds = replace(thresholds, capacity=dict(request.capacity_threshold))
+    if request.balance_band is not None:
+        thresholds = replace(thresholds, balance_lower=1 - request.balance_band, balance_upper=1 + request.balance_band)
+    return PlanOptions(goals=request.goals or None, excluded_topics=request.excluded_topics, thresholds=thresholds)
 
 
 def _meet_goals(request: Request, model: ClusterModel) -> Proposal:
@@ -137,13 +153,14 @@ KINDS: dict[str, Kind] = {kind.name: kind for kind in (
          triggers=(DETECTOR,), plan=_meet_goals),
     Kind(REBALANCE, "Rebalances replicas and leadership to meet the goals (skips when none is violated unless "
                     "forced).", triggers=(SCHEDULE, DETECTOR, MANUAL), plan=_meet_goals,
-         fields=(GOALS, FORCE, EXCLUDED_BROKERS), only_when_violated=True),
+         fields=(*PLANNING, FORCE, EXCLUDED_BROKERS), only_when_violated=True, needs_complete_load=True),
     Kind("decommission", "Empties brokers so they can be removed.", triggers=(MANUAL,), plan=_meet_goals,
-         fields=(GOALS,), brokers="brokers to empty before they are removed", empties_brokers=True),
+         fields=PLANNING, brokers="brokers to empty before they are removed", empties_brokers=True,
+         remembers="decommissioned"),
     Kind("add_brokers", "Moves replicas onto newly added brokers.", triggers=(MANUAL,), plan=_fill_brokers,
-         fields=(GOALS,), brokers="brokers just added: replicas move only onto these"),
+         fields=PLANNING, brokers="brokers just added: replicas move only onto these"),
     Kind("demote", "Takes leadership off brokers for maintenance.", triggers=(MANUAL,), plan=_demote,
-         brokers="brokers to take leadership off (for maintenance)", leadership_only=True),
+         brokers="brokers to take leadership off (for maintenance)", leadership_only=True, remembers="demoted"),
     Kind("preferred_leader_election", "Hands leadership back to each partition's preferred replica.",
          triggers=(MANUAL,), plan=_elect_preferred_leaders, leadership_only=True),
 )}

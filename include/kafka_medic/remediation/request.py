@@ -7,6 +7,7 @@ that compiles in RE2, goals that exist), so a bad form fails the first task with
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,7 @@ from kafka_medic.goals import check_goal_names
 from kafka_medic.kafka.state import ClusterState
 from kafka_medic.limits import OutOfLimits, topic_regex
 from kafka_medic.remediation.kinds import KINDS
+from kafka_medic.remediation.policy import check_field
 
 if TYPE_CHECKING:
     from kafka_medic.model import ClusterModel, Proposal
@@ -34,6 +36,8 @@ class Request:
     concurrency: int | None = None  # None: from bytes in flight (ExecutionOptions)
     brokers: list[int] = field(default_factory=list)
     excluded_brokers: list[int] = field(default_factory=list)  # receive nothing in this run
+    capacity_threshold: dict[str, float] | None = None  # per resource; None: the goals' defaults
+    balance_band: float | None = None  # None: the goals' default
     reason: str = ""
     anomalies: list[str] = field(default_factory=list)  # keys of the anomalies that called for it
 
@@ -86,8 +90,15 @@ def validate_request(kind: str, params: dict[str, Any], state: ClusterState) -> 
     concurrency = None if params.get("concurrency") is None else int(params["concurrency"])
     if concurrency is not None and concurrency < 1:
         raise MedicError(f"concurrency: must be at least 1, got {concurrency}")
+    capacity_threshold = params.get("capacity_threshold")
+    if capacity_threshold is not None:
+        capacity_threshold = check_field("capacity_threshold", capacity_threshold)
+    balance_band = params.get("balance_band")
+    if balance_band is not None:
+        balance_band = check_field("balance_band", balance_band)
     return Request(
-        kind=kind, goals=goals, dry_run=bool(params.get("dry_run")), force=bool(params.get("force")),
+        kind=kind, goals=goals, capacity_threshold=capacity_threshold, balance_band=balance_band,
+        dry_run=bool(params.get("dry_run")), force=bool(params.get("force")),
         excluded_topics=excluded, throttle_mb_s=float(throttle) if throttle is not None else None,
         auto_throttle=auto_throttle,
         concurrency=concurrency, brokers=brokers, excluded_brokers=excluded_brokers,
@@ -95,10 +106,15 @@ def validate_request(kind: str, params: dict[str, Any], state: ClusterState) -> 
     )
 
 
-def mark_brokers(model: ClusterModel, request: Request) -> None:
-    """Put the request's brokers into the model the planner reads: to empty (decommission), to spare."""
+def mark_brokers(model: ClusterModel, request: Request, remembered: Iterable[int] = ()) -> None:
+    """Put the request's brokers into the model the planner reads: to empty (decommission), to spare.
+
+    `remembered` are brokers decommissioned or demoted earlier (`kafka_medic.remediation.intent`): they
+    receive nothing either, unless this request names them itself (adding a broker back, demoting it again).
+    """
     emptied = request.brokers if KINDS[request.kind].empties_brokers else ()
-    model.mark_brokers(emptied, request.excluded_brokers)
+    spared = set(request.excluded_brokers) | (set(remembered) - set(request.brokers))
+    model.mark_brokers(emptied, sorted(spared))
 
 
 def plan_for(request: Request, model: ClusterModel) -> Proposal:

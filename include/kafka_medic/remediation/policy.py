@@ -1,0 +1,174 @@
+"""A managed cluster's operating policy: the defaults every run of every kind starts from.
+
+The runs nobody starts by hand (the asset-started heal, the nightly rebalance, detector-triggered ones)
+must be the safest, so what a person would type into the trigger form lives here, per cluster, in
+`clusters.json` under the cluster's "policy":
+
+    {"name": "prod", "conn_id": "kafka_medic_prod",
+     "policy": {"throttle": 50, "concurrency": 5, "goals": ["rack_aware", "disk_capacity"],
+                "capacity_threshold": 0.8, "balance_band": 0.1,
+                "load_windows": 24, "window_minutes": 60, "load_statistic": "p95",
+                "rebalance_on_incomplete_load": false, "intent_ttl_hours": null}}
+
+It sits in clusters.json, not in the connection's extras, because it shapes the DAGs when they are
+parsed (the forms' defaults) and parsing reads no connection; the connection's `kafka_medic.policy` stays
+the approval policy (who must approve what). The forms show these values as their defaults, so a person
+sees, and may change, what an unattended run would use; runs without a form (heal) take them as they are.
+
+Every value is checked at load, and a bad one is a one-line MedicError naming the field and what is valid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from kafka_medic.errors import MedicError
+from kafka_medic.goals import check_goal_names
+from kafka_medic.goals.base import DEFAULT_CAPACITY_THRESHOLDS, Thresholds
+from kafka_medic.limits import OutOfLimits, check_int, check_number
+
+AUTO = "auto"  # throttle: each broker's measured headroom instead of a fixed rate
+STATISTICS = ("mean", "p95", "max")  # of a partition's load over the windows: plan for the typical or the peak
+RESOURCES = tuple(DEFAULT_CAPACITY_THRESHOLDS)
+MAX_WINDOWS = 24 * 14  # two weeks of hourly windows
+MAX_WINDOW_MINUTES = 24 * 60
+
+
+@dataclass(frozen=True)
+class ClusterPolicy:
+    """Parsed and valid; the defaults are what a cluster without a policy gets."""
+
+    throttle: float | str | None = None  # MB/s per broker, AUTO, or None: unthrottled
+    concurrency: int | None = None  # replica moves per broker at once; None: from bytes in flight
+    goals: tuple[str, ...] = ()  # priority order; empty: the default goals
+    capacity_threshold: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_CAPACITY_THRESHOLDS))
+    balance_band: float = 0.1  # a broker within mean x (1 +- band) is balanced
+    load_windows: int = 24
+    window_minutes: int = 60
+    load_statistic: str = "mean"
+    rebalance_on_incomplete_load: bool = False  # False: a rebalance on partial loads is skipped, saying why
+    intent_ttl_hours: float | None = None  # how long decommissioned/demoted brokers stay excluded; None: until re-added
+
+    def thresholds(self) -> Thresholds:
+        """The goals' limits for detect and plan."""
+        return Thresholds(capacity=dict(self.capacity_threshold),
+                          balance_lower=1 - self.balance_band, balance_upper=1 + self.balance_band)
+
+    def request_defaults(self) -> dict[str, Any]:
+        """What a request takes from the policy: the forms' defaults, and the whole of a heal's settings."""
+        return {
+            "throttle_mb_s": self.throttle if self.throttle != AUTO else None,
+            "auto_throttle": self.throttle == AUTO,
+            "concurrency": self.concurrency,
+            "goals": list(self.goals) or None,
+            "capacity_threshold": dict(self.capacity_threshold),
+            "balance_band": self.balance_band,
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form `parse_policy` reads back (the DAG factory hands it to tasks this way)."""
+        data = asdict(self)
+        data["goals"] = list(self.goals)
+        return data
+
+
+POLICY_FIELDS = tuple(f.name for f in fields(ClusterPolicy))
+
+
+def parse_policy(data: Any) -> ClusterPolicy:
+    """The policy `data` describes (None or {}: the defaults); MedicError "policy.<field>: ..." on a bad value."""
+    if data is None:
+        return ClusterPolicy()
+    if not isinstance(data, Mapping):
+        raise MedicError(f"policy: must be an object with fields {', '.join(POLICY_FIELDS)}, got {data!r}")
+    unknown = sorted(set(data) - set(POLICY_FIELDS))
+    if unknown:
+        raise MedicError(f"policy.{unknown[0]}: unknown field; valid: {', '.join(POLICY_FIELDS)}")
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        try:
+            values[name] = _PARSERS[name](value)
+        except (OutOfLimits, MedicError) as exc:
+            raise MedicError(f"policy.{name}: {exc}") from None
+    return ClusterPolicy(**values)
+
+
+def check_field(name: str, value: Any) -> Any:
+    """One policy field's value, parsed, for a form that offers it; MedicError "<name>: ..." when bad."""
+    try:
+        return _PARSERS[name](value)
+    except (OutOfLimits, MedicError) as exc:
+        raise MedicError(f"{name}: {exc}") from None
+
+
+def _throttle(value: Any) -> float | str | None:
+    if value is None or value == AUTO:
+        return value
+    if isinstance(value, str):
+        raise OutOfLimits(f"must be a number of MB/s, {AUTO!r} or null, got {value!r}")
+    return check_number(value, 0.0, 100_000.0, low_inclusive=False)
+
+
+def _concurrency(value: Any) -> int | None:
+    return None if value is None else check_int(value, 1, 2000)
+
+
+def _goals(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(g, str) for g in value):
+        raise OutOfLimits(f"must be a list of goal names in priority order, got {value!r}")
+    check_goal_names(value)
+    return tuple(value)
+
+
+def _fraction(value: Any) -> float:
+    return check_number(value, 0.0, 1.0, low_inclusive=False)
+
+
+def _capacity_threshold(value: Any) -> dict[str, float]:
+    """One fraction for every resource, or some resources' own (the rest keep their defaults)."""
+    if not isinstance(value, Mapping):
+        try:
+            return dict.fromkeys(RESOURCES, _fraction(value))
+        except OutOfLimits as exc:
+            raise OutOfLimits(f"{exc}; give a fraction in (0, 1] or an object of {', '.join(RESOURCES)}") from None
+    unknown = sorted(set(value) - set(RESOURCES))
+    if unknown:
+        raise OutOfLimits(f"unknown resource {unknown[0]!r}; valid: {', '.join(RESOURCES)}")
+    try:
+        return {**DEFAULT_CAPACITY_THRESHOLDS, **{r: _fraction(v) for r, v in value.items()}}
+    except OutOfLimits as exc:
+        raise OutOfLimits(f"each resource's {exc}") from None
+
+
+def _statistic(value: Any) -> str:
+    if value not in STATISTICS:
+        raise OutOfLimits(f"must be one of {', '.join(STATISTICS)}, got {value!r}")
+    return value
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise OutOfLimits(f"must be true or false, got {value!r}")
+    return value
+
+
+def _ttl_hours(value: Any) -> float | None:
+    return None if value is None else check_number(value, 0.0, 24 * 365.0, low_inclusive=False)
+
+
+_PARSERS = {
+    "throttle": _throttle,
+    "concurrency": _concurrency,
+    "goals": _goals,
+    "capacity_threshold": _capacity_threshold,
+    "balance_band": _fraction,
+    "load_windows": lambda v: check_int(v, 1, MAX_WINDOWS),
+    "window_minutes": lambda v: check_int(v, 1, MAX_WINDOW_MINUTES),
+    "load_statistic": _statistic,
+    "rebalance_on_incomplete_load": _flag,
+    "intent_ttl_hours": _ttl_hours,
+}
