@@ -20,14 +20,12 @@ import time
 from pathlib import Path
 
 import psycopg
-import pytest
 
 
 def _pg_binary(name: str) -> str:
     found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
     path = str(found[-1]) if found else shutil.which(name)
-    if not path:
-        pytest.skip(f"PostgreSQL's {name} is not installed (Debian package postgresql)")
+    assert path, f"PostgreSQL's {name} is missing: `make system-packages` installs it (Debian package postgresql)"
     return path
 
 

@@ -40,7 +40,9 @@ DAG = f"kafka_medic__{CLUSTER}__rebalance"
 def airflow(fault_cluster, tmp_path_factory):
     home = tmp_path_factory.mktemp("airflow-scheduler-kill")
     extra = {"bootstrap.servers": fault_cluster.bootstrap, "kafka_medic": {"policy": POLICY, "remediation": QUIET}}
-    airflow = StandaloneAirflow(home, free_ports(1)[0], [{"name": CLUSTER, "conn_id": CONN_ID, "rebalance_cron": None}],
+    airflow = StandaloneAirflow(home, free_ports(1)[0], [{"name": CLUSTER, "conn_id": CONN_ID, "rebalance_cron": None,
+                                                            # no sampling here: plan on sizes alone
+                                                            "policy": {"rebalance_on_incomplete_load": True}}],
                                 {CONN_ID: {"conn_type": "kafka", "extra": extra}})
     airflow.env |= {"KAFKA_MEDIC_HOME": str(home / "medic"),
                     "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "20",
@@ -68,9 +70,17 @@ def _command(process: psutil.Process) -> list[str]:
         return []
 
 
-def moving(journal: Journal) -> bool:
+def moving(journal: Journal, airflow: StandaloneAirflow, run_id: str) -> bool:
+    """The execution submitted its first moves; fails at once, saying why, if the run ended before."""
     running = [e for e in journal.list(CLUSTER) if e.status == j.RUNNING and e.phase == "moving"]
-    return bool(running) and j.SUBMITTED in {r.state for r in journal.tasks(running[0].id)}
+    if running and j.SUBMITTED in {r.state for r in journal.tasks(running[0].id)}:
+        return True
+    if airflow.call("GET", f"/dags/{DAG}/dagRuns/{run_id}")["state"] in ("success", "failed"):
+        states = airflow.task_states(DAG, run_id)
+        logs = {task: [r.get("event") for r in airflow.task_log(DAG, run_id, task)][-15:]
+                for task, state in states.items() if state not in (None, "skipped")}
+        raise AssertionError(f"run {run_id} ended before moving anything: {states}\n{logs}")
+    return False
 
 
 def test_scheduler_killed_mid_run_and_restarted(whole_cluster, airflow, record):
@@ -82,7 +92,7 @@ def test_scheduler_killed_mid_run_and_restarted(whole_cluster, airflow, record):
     journal = Journal(f"sqlite:///{airflow.home / 'medic' / 'metrics.db'}")
     with CheckedProducer(bootstrap, topic) as producer:
         run_id = airflow.call("POST", f"/dags/{DAG}/dagRuns", {"logical_date": None, "conf": conf})["dag_run_id"]
-        wait_for(lambda: moving(journal), 600, "the execute task to move replicas", interval=1)
+        wait_for(lambda: moving(journal, airflow, run_id), 600, "the execute task to move replicas", interval=1)
         os.kill(scheduler(airflow).pid, signal.SIGKILL)
         killed_at = time.time()
         with open(airflow.log_path, "ab") as out:

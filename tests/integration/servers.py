@@ -11,8 +11,6 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-
 from kafka_medic.airflow.standalone import StandaloneAirflow
 
 from .kafka_helpers import wait_for
@@ -56,8 +54,7 @@ def running_prometheus(directory: Path, scrape_configs: str) -> Iterator[str]:
     """Prometheus (Debian package `prometheus`) scraping every 2 s with `scrape_configs` (the YAML list
     items under `scrape_configs:`); its URL."""
     binary = shutil.which("prometheus")
-    if binary is None:
-        pytest.skip("the prometheus server is not installed (Debian package prometheus)")
+    assert binary, "the prometheus server is missing: `make system-packages` installs it (Debian package prometheus)"
     url = f"http://127.0.0.1:{free_port()}"
     config = directory / "prometheus.yml"
     config.write_text("global:\n  scrape_interval: 2s\nscrape_configs:\n" + scrape_configs)
