@@ -71,9 +71,11 @@ def _command(process: psutil.Process) -> list[str]:
 
 
 def moving(journal: Journal, airflow: StandaloneAirflow, run_id: str) -> bool:
-    """The execution submitted its first moves; fails at once, saying why, if the run ended before."""
+    """The execution is moving replicas (some submitted, maybe some done, not all); fails at once, saying
+    why, if the run ended before: a wait for the first submission alone could miss it and wait forever."""
     running = [e for e in journal.list(CLUSTER) if e.status == j.RUNNING and e.phase == "moving"]
-    if running and j.SUBMITTED in {r.state for r in journal.tasks(running[0].id)}:
+    states = [r.state for r in journal.tasks(running[0].id) if r.task.kind == "replica"] if running else []
+    if j.SUBMITTED in states or (j.DONE in states and j.PENDING in states):
         return True
     if airflow.call("GET", f"/dags/{DAG}/dagRuns/{run_id}")["state"] in ("success", "failed"):
         states = airflow.task_states(DAG, run_id)
@@ -87,12 +89,12 @@ def test_scheduler_killed_mid_run_and_restarted(whole_cluster, airflow, record):
     record.fault = "`airflow scheduler` SIGKILLed while execute_batches moves replicas, a new one started"
     bootstrap, topic = whole_cluster.bootstrap, "fault-scheduler"
     config = ClusterConfig(bootstrap)
-    placed_topic(bootstrap, topic, [[1, 2], [2, 1]] * 2, mb=24, min_isr=1)
+    placed_topic(bootstrap, topic, [[1, 2], [2, 1]] * 2, mb=64, min_isr=1)  # ~16 s a move at 1 MB/s
     conf = {"force": True, "throttle_mb_s": 1, "concurrency": 1, "excluded_topics": every_topic_but(topic)}
     journal = Journal(f"sqlite:///{airflow.home / 'medic' / 'metrics.db'}")
     with CheckedProducer(bootstrap, topic) as producer:
         run_id = airflow.call("POST", f"/dags/{DAG}/dagRuns", {"logical_date": None, "conf": conf})["dag_run_id"]
-        wait_for(lambda: moving(journal, airflow, run_id), 600, "the execute task to move replicas", interval=1)
+        wait_for(lambda: moving(journal, airflow, run_id), 600, "the execute task to move replicas", interval=0.5)
         os.kill(scheduler(airflow).pid, signal.SIGKILL)
         killed_at = time.time()
         with open(airflow.log_path, "ab") as out:
