@@ -19,6 +19,9 @@ LOADS = [DISK, NW_IN, NW_OUT, CPU]
 
 
 class Swapping(SearchState):
+    # per (broker, metric, largest): (the broker's version when ranked, `_swap_ranking`'s answer)
+    _swap_rankings: dict[tuple[int, int, bool], tuple[int, tuple[np.ndarray, np.ndarray, np.ndarray]]]
+
     def _swap(self, metric: int, broker: int, limit: float, tolerance: float, shed: bool) -> int:
         """Exchange replicas with the brokers at the other end of the band when moves alone cannot help
         (typically because a move would break an earlier goal, such as replica counts).
@@ -70,19 +73,50 @@ class Swapping(SearchState):
     def _swap_side(self, on: int, to: int, metric: int, largest: bool) -> tuple[np.ndarray, np.ndarray]:
         """Slots on `on` that may move to `to`: the SWAP_CANDIDATES heaviest (or lightest) in `metric`, and
         as many densest (or sparsest) in it."""
+        slots, by_load, by_density = self._swap_ranking(on, metric, largest)
+        keep = np.union1d(self._first_placeable(slots, by_load, to), self._first_placeable(slots, by_density, to))
+        slots = slots[keep]
+        return slots, self.p.slot_vectors(slots)
+
+    def _swap_ranking(self, on: int, metric: int, largest: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(movable slots on `on`, their order by load in `metric`, by density in it), heaviest (or
+        lightest) first; kept while no replica or leadership moves on or off `on`, since every broker is
+        asked again for each partner it is tried with (13,000 slots a broker at 2.8M replicas)."""
+        key = (on, metric, largest)
+        kept = self._swap_rankings.get(key)
+        if kept is not None and kept[0] == self.p.version[on]:
+            return kept[1]
+        if kept is None and any(k[1] != metric for k in self._swap_rankings):
+            self._swap_rankings.clear()  # one goal at a time: bounded memory
         slots = self.movable_slots(on)
-        slots = slots[self._budget_allows_all(slots, moves=2)]
-        slots = slots[self.acceptance.placeable(slots, to)]
         vectors = self.p.slot_vectors(slots)
         sign = -1.0 if largest else 1.0
         # the heaviest in `metric`, and the densest in it for their size in all resources: a swap of
         # a dense replica for a sparse one of the same size moves `metric` while the rest cancels
         size = (vectors[:, LOADS] / self.mean_replica[LOADS]).sum(axis=1)
         density = vectors[:, metric] / self.mean_replica[metric] / np.maximum(size, 1e-12)
-        by_load = np.argsort(sign * vectors[:, metric], kind="stable")[:SWAP_CANDIDATES]
-        by_density = np.argsort(sign * density, kind="stable")[:SWAP_CANDIDATES]
-        keep = np.union1d(by_load, by_density)
-        return slots[keep], vectors[keep]
+        ranking = (
+            slots,
+            np.argsort(sign * vectors[:, metric], kind="stable"),
+            np.argsort(sign * density, kind="stable"),
+        )
+        self._swap_rankings[key] = (int(self.p.version[on]), ranking)
+        return ranking
+
+    def _first_placeable(self, slots: np.ndarray, order: np.ndarray, to: int) -> np.ndarray:
+        """Positions of the first SWAP_CANDIDATES of `slots` in `order` that the budget and `to` allow,
+        checked a growing chunk at a time (most are allowed, so the first chunk usually does)."""
+        found: list[np.ndarray] = []
+        wanted, start, step = SWAP_CANDIDATES, 0, 2 * SWAP_CANDIDATES
+        while wanted > 0 and start < len(order):
+            chunk = order[start : start + step]
+            some = slots[chunk]
+            ok = self._budget_allows_all(some, moves=2)
+            ok[ok] = self.acceptance.placeable(some[ok], to)
+            found.append(chunk[ok][:wanted])
+            wanted -= len(found[-1])
+            start, step = start + step, 2 * step
+        return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
 
     def _best_leadership_trade(
         self, metric: int, broker: int, need: float, shed: bool
