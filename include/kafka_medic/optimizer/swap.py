@@ -19,8 +19,8 @@ LOADS = [DISK, NW_IN, NW_OUT, CPU]
 
 
 class Swapping(SearchState):
-    # per (broker, metric, largest): (the broker's version when ranked, `_swap_ranking`'s answer)
-    _swap_rankings: dict[tuple[int, int, bool], tuple[int, tuple[np.ndarray, np.ndarray, np.ndarray]]]
+    # per (broker, metric, largest), see `_swap_ranking`
+    _swap_rankings: dict[tuple[int, int, bool], SwapRanking]
 
     def _swap(self, metric: int, broker: int, limit: float, tolerance: float, shed: bool) -> int:
         """Exchange replicas with the brokers at the other end of the band when moves alone cannot help
@@ -73,44 +73,43 @@ class Swapping(SearchState):
     def _swap_side(self, on: int, to: int, metric: int, largest: bool) -> tuple[np.ndarray, np.ndarray]:
         """Slots on `on` that may move to `to`: the SWAP_CANDIDATES heaviest (or lightest) in `metric`, and
         as many densest (or sparsest) in it."""
-        slots, by_load, by_density = self._swap_ranking(on, metric, largest)
-        keep = np.union1d(self._first_placeable(slots, by_load, to), self._first_placeable(slots, by_density, to))
+        ranking = self._swap_ranking(on, metric, largest)
+        slots = ranking.slots
+        keep = np.union1d(self._first_placeable(ranking, 0, to), self._first_placeable(ranking, 1, to))
         slots = slots[keep]
         return slots, self.p.slot_vectors(slots)
 
-    def _swap_ranking(self, on: int, metric: int, largest: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(movable slots on `on`, their order by load in `metric`, by density in it), heaviest (or
-        lightest) first; kept while no replica or leadership moves on or off `on`, since every broker is
-        asked again for each partner it is tried with (13,000 slots a broker at 2.8M replicas)."""
+    def _swap_ranking(self, on: int, metric: int, largest: bool) -> SwapRanking:
+        """The movable slots on `on` ranked by load in `metric` and by density in it; kept while no
+        replica or leadership moves on or off `on`, since every broker is asked again for each partner
+        it is tried with (13,000 slots a broker at 2.8M replicas)."""
         key = (on, metric, largest)
         kept = self._swap_rankings.get(key)
-        if kept is not None and kept[0] == self.p.version[on]:
-            return kept[1]
+        if kept is not None and kept.version == self.p.version[on]:
+            return kept
         if kept is None and any(k[1] != metric for k in self._swap_rankings):
             self._swap_rankings.clear()  # one goal at a time: bounded memory
         slots = self.movable_slots(on)
-        vectors = self.p.slot_vectors(slots)
+        columns = [metric, *LOADS]
+        vectors = self.p.slot_columns(slots, columns)
         sign = -1.0 if largest else 1.0
         # the heaviest in `metric`, and the densest in it for their size in all resources: a swap of
         # a dense replica for a sparse one of the same size moves `metric` while the rest cancels
-        size = (vectors[:, LOADS] / self.mean_replica[LOADS]).sum(axis=1)
-        density = vectors[:, metric] / self.mean_replica[metric] / np.maximum(size, 1e-12)
-        ranking = (
-            slots,
-            np.argsort(sign * vectors[:, metric], kind="stable"),
-            np.argsort(sign * density, kind="stable"),
-        )
-        self._swap_rankings[key] = (int(self.p.version[on]), ranking)
+        size = (vectors[:, 1:] / self.mean_replica[LOADS]).sum(axis=1)
+        density = vectors[:, 0] / self.mean_replica[metric] / np.maximum(size, 1e-12)
+        ranking = SwapRanking(int(self.p.version[on]), slots, sign * vectors[:, 0], sign * density)
+        self._swap_rankings[key] = ranking
         return ranking
 
-    def _first_placeable(self, slots: np.ndarray, order: np.ndarray, to: int) -> np.ndarray:
-        """Positions of the first SWAP_CANDIDATES of `slots` in `order` that the budget and `to` allow,
-        checked a growing chunk at a time (most are allowed, so the first chunk usually does)."""
+    def _first_placeable(self, ranking: SwapRanking, by: int, to: int) -> np.ndarray:
+        """Positions of the first SWAP_CANDIDATES of the ranking's slots in order `by` that the budget
+        and `to` allow, checked a growing chunk at a time (most are allowed, so the first chunk
+        usually does)."""
         found: list[np.ndarray] = []
         wanted, start, step = SWAP_CANDIDATES, 0, 2 * SWAP_CANDIDATES
-        while wanted > 0 and start < len(order):
-            chunk = order[start : start + step]
-            some = slots[chunk]
+        while wanted > 0 and start < len(ranking.slots):
+            chunk = ranking.order(by, start + step)[start : start + step]
+            some = ranking.slots[chunk]
             ok = self._budget_allows_all(some, moves=2)
             ok[ok] = self.acceptance.placeable(some[ok], to)
             found.append(chunk[ok][:wanted])
@@ -155,3 +154,34 @@ class Swapping(SearchState):
             return None
         c = int(np.argmax(np.where(ok, covered(gain, need), -np.inf)))
         return (int(give[row[i[c]]]), int(give_slot[i[c]])), (int(take[j[c]]), int(take_slot[j[c]]))
+
+
+class SwapRanking:
+    """A broker's movable slots in two orders (by `keys[0]`, then `keys[1]`, smallest first, stable),
+    each sorted only as far as asked: swaps look at the first few dozen of 13,000, so a linear-time
+    partition finds them, and the full sort is made only when they do not suffice."""
+
+    def __init__(self, version: int, slots: np.ndarray, *keys: np.ndarray):
+        self.version = version  # the broker's `Placement.version` when ranked
+        self.slots = slots
+        self.keys = keys
+        self.orders: list[np.ndarray | None] = [None] * len(keys)
+
+    def order(self, by: int, length: int) -> np.ndarray:
+        """The first `length` (or more) positions of np.argsort(keys[by], kind="stable")."""
+        known = self.orders[by]
+        if known is None or (len(known) < length and len(known) < len(self.slots)):
+            known = self.orders[by] = _leading(self.keys[by], max(length, 4 * SWAP_CANDIDATES))
+        return known
+
+
+def _leading(keys: np.ndarray, k: int) -> np.ndarray:
+    """The start of np.argsort(keys, kind="stable") up to the k-th smallest key and every key tied with
+    it, in linear time plus a sort of that start."""
+    if len(keys) <= k:
+        return np.argsort(keys, kind="stable")
+    kth = np.partition(keys, k - 1)[k - 1]
+    if np.isnan(kth):
+        return np.argsort(keys, kind="stable")
+    head = np.flatnonzero(keys <= kth)
+    return head[np.argsort(keys[head], kind="stable")]
