@@ -117,6 +117,8 @@ class Placement:
 
     def topic_counts(self, topic: int) -> np.ndarray:
         """(B,) replicas of `topic` on each broker."""
+        if isinstance(self._topic_broker, np.ndarray):  # kept current (`topic_counts_at`): a row of it
+            return self._topic_broker[topic * self.num_brokers : (topic + 1) * self.num_brokers].astype(np.int64)
         brokers = self.partition_brokers(self.topic_partitions[topic]).ravel()
         return np.bincount(brokers[brokers >= 0], minlength=self.num_brokers)
 
