@@ -72,13 +72,6 @@ class Placement:
         leads = self.leader_slot[part] == slots
         return np.where(leads[:, None], self.leader_vec[part], self.follower_vec[part])
 
-    def slot_columns(self, slots: np.ndarray, columns: list[int]) -> np.ndarray:
-        """(n, len(columns)) `slot_vectors(slots)[:, columns]`, without the columns not asked for."""
-        part = self.slot_partition[slots]
-        leads = self.leader_slot[part] == slots
-        rows = part[:, None]
-        return np.where(leads[:, None], self.leader_vec[rows, columns], self.follower_vec[rows, columns])
-
     def stranded_slots(self) -> np.ndarray:
         """(R,) replicas of offline partitions (no leader to copy from) on brokers that must end
         empty: they cannot move, so they stay there and are no part of what the others share."""

@@ -21,6 +21,8 @@ LOADS = [DISK, NW_IN, NW_OUT, CPU]
 class Swapping(SearchState):
     # per (broker, metric, largest), see `_swap_ranking`
     _swap_rankings: dict[tuple[int, int, bool], SwapRanking]
+    # (P,) size of each partition's leader and follower replica in all resources, in mean replicas
+    _swap_sizes: tuple[np.ndarray, ...] | None = None
 
     def _swap(self, metric: int, broker: int, limit: float, tolerance: float, shed: bool) -> int:
         """Exchange replicas with the brokers at the other end of the band when moves alone cannot help
@@ -89,15 +91,21 @@ class Swapping(SearchState):
             return kept
         if kept is None and any(k[1] != metric for k in self._swap_rankings):
             self._swap_rankings.clear()  # one goal at a time: bounded memory
+        p = self.p
         slots = self.movable_slots(on)
-        columns = [metric, *LOADS]
-        vectors = self.p.slot_columns(slots, columns)
+        part = p.slot_partition[slots]
+        leads = p.leader_slot[part] == slots
+        load = np.where(leads, p.leader_vec[part, metric], p.follower_vec[part, metric])
+        if self._swap_sizes is None:
+            self._swap_sizes = tuple(
+                (vectors[:, LOADS] / self.mean_replica[LOADS]).sum(axis=1) for vectors in (p.leader_vec, p.follower_vec)
+            )
+        size = np.where(leads, self._swap_sizes[0][part], self._swap_sizes[1][part])
         sign = -1.0 if largest else 1.0
         # the heaviest in `metric`, and the densest in it for their size in all resources: a swap of
         # a dense replica for a sparse one of the same size moves `metric` while the rest cancels
-        size = (vectors[:, 1:] / self.mean_replica[LOADS]).sum(axis=1)
-        density = vectors[:, 0] / self.mean_replica[metric] / np.maximum(size, 1e-12)
-        ranking = SwapRanking(int(self.p.version[on]), slots, sign * vectors[:, 0], sign * density)
+        density = load / self.mean_replica[metric] / np.maximum(size, 1e-12)
+        ranking = SwapRanking(int(p.version[on]), slots, sign * load, sign * density)
         self._swap_rankings[key] = ranking
         return ranking
 
