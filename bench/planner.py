@@ -9,6 +9,7 @@ utilisation spread before and after, and the same figures for the plan `kafka-re
     .venv/bin/python bench/planner.py --sizes small --heterogeneous
     .venv/bin/python bench/planner.py --sizes large --partitions-per-topic 1   # 100,000 one-partition topics
     .venv/bin/python bench/planner.py --sizes medium --hot-nw-out 1.1   # potential nw_out 110% of capacity
+    .venv/bin/python bench/planner.py --sizes large --tag after   # bench/results/planner-large-after.json
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-round-robin", action="store_true",
                         help="skip the round-robin comparison (minutes of Python at 2.8M replicas)")
+    parser.add_argument("--tag", default="", help="appended to the result file names (rows beside the old ones)")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # run one size in this process, print JSON
     args = parser.parse_args()
     if args.one:
@@ -75,7 +77,8 @@ def main() -> int:
         result = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
         name = (f"planner-{size}{'-heterogeneous' if args.heterogeneous else ''}"
                 f"{f'-topics-of-{args.partitions_per_topic}' if args.partitions_per_topic else ''}"
-                f"{f'-hot-nw-out-{args.hot_nw_out:g}' if args.hot_nw_out else ''}.json")
+                f"{f'-hot-nw-out-{args.hot_nw_out:g}' if args.hot_nw_out else ''}"
+                f"{f'-{args.tag}' if args.tag else ''}.json")
         (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
         rows.append(result)
         print(

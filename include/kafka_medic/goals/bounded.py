@@ -126,19 +126,20 @@ class BoundedConstraint(Constraint["BoundedGoal"]):
         k = len(self.columns) - 1 if self.exempt else len(self.columns)
         if not k:
             return
-        columns = self.columns[:k]
-        metrics = self.placement.metrics
+        rows = np.asarray(brokers, dtype=np.int64)[:, None]  # the brokers at once: this runs on every move
+        columns = np.arange(k)
+        value = self.placement.metrics[rows, self.columns[:k]]
+        self.room_up[rows, columns] = np.maximum(self.upper[rows, columns] - value, 0.0) + self.slack_up[rows, columns]
+        self.room_down[rows, columns] = (
+            np.maximum(value - self.lower[rows, columns], 0.0) + self.slack_down[rows, columns]
+        )
         relaxed = np.flatnonzero(self.relaxed[:k])
-        for b in brokers:
-            value = metrics[b, columns]
-            self.room_up[b, :k] = np.maximum(self.upper[b, :k] - value, 0.0) + self.slack_up[b, :k]
-            self.room_down[b, :k] = np.maximum(value - self.lower[b, :k], 0.0) + self.slack_down[b, :k]
-            if len(relaxed):
-                up, down = relaxed_rooms(
-                    value[relaxed], self.upper[b, relaxed], self.ceiling[b, relaxed], self.ratio[b, relaxed]
-                )
-                self.room_up[b, relaxed] = up + self.slack_up[b, relaxed]
-                self.room_down[b, relaxed] = down + self.slack_down[b, relaxed]
+        if len(relaxed):
+            up, down = relaxed_rooms(
+                value[:, relaxed], self.upper[rows, relaxed], self.ceiling[rows, relaxed], self.ratio[rows, relaxed]
+            )
+            self.room_up[rows, relaxed] = up + self.slack_up[rows, relaxed]
+            self.room_down[rows, relaxed] = down + self.slack_down[rows, relaxed]
 
     def destinations(self, vector: np.ndarray, src: int) -> np.ndarray | None:
         need = vector[self.columns]

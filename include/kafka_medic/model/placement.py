@@ -46,6 +46,9 @@ class Placement:
             order, np.cumsum(np.bincount(a.partition_topic, minlength=len(a.topics)))[:-1]
         )
         self.replica_moves = 0
+        # per broker, bumped whenever a replica or leadership moves on or off it: what a caller derived
+        # from a broker's slots and their roles is current while its version is
+        self.version = np.zeros(self.num_brokers, dtype=np.int64)
         self._topic_broker: np.ndarray | dict[int, int] | None = None  # see `topic_counts_at`
         self._reindex()
 
@@ -107,6 +110,8 @@ class Placement:
 
     def topic_counts(self, topic: int) -> np.ndarray:
         """(B,) replicas of `topic` on each broker."""
+        if isinstance(self._topic_broker, np.ndarray):  # kept current (`topic_counts_at`): a row of it
+            return self._topic_broker[topic * self.num_brokers : (topic + 1) * self.num_brokers].astype(np.int64)
         brokers = self.partition_brokers(self.topic_partitions[topic]).ravel()
         return np.bincount(brokers[brokers >= 0], minlength=self.num_brokers)
 
@@ -159,12 +164,17 @@ class Placement:
         self._at[slot] = len(self._on[dst])
         self._on[dst].append(slot)
         self._on_array[src] = self._on_array[dst] = None
+        self.version[src] += 1
+        self.version[dst] += 1
 
     def move_leadership(self, partition: int, slot: int) -> None:
         delta = self.leader_vec[partition] - self.follower_vec[partition]
-        self.metrics[self.slot_broker[self.leader_slot[partition]]] -= delta
-        self.metrics[self.slot_broker[slot]] += delta
+        old, new = self.slot_broker[self.leader_slot[partition]], self.slot_broker[slot]
+        self.metrics[old] -= delta
+        self.metrics[new] += delta
         self.leader_slot[partition] = slot
+        self.version[old] += 1
+        self.version[new] += 1
 
     def make_leader_first(self, partitions: np.ndarray) -> None:
         """Reorder replica lists so the leader is the preferred (first) replica; no load changes."""
@@ -184,6 +194,7 @@ class Placement:
         for slots in self._on:
             self._at[slots] = np.arange(len(slots))
         self._on_array: list[np.ndarray | None] = [None] * self.num_brokers  # see `slots_on`
+        self.version += 1
 
     def _leader_slots(self, a: ClusterArrays) -> np.ndarray:
         brokers = self.partition_brokers(np.arange(a.num_partitions))

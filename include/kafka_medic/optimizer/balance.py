@@ -170,16 +170,23 @@ class Balancing(SearchState):
         like = self._likeness(dst, vectors, metric, surplus=False)
         open_ = np.ones(len(slots), dtype=bool)
         left = len(slots)  # open candidates
-        # a count: every candidate covers the same, so rank them once (see `ranked`)
+        # a count: every candidate covers the same, so rank them once; a resource: rank them by load per
+        # MB while the deficit covers every load (see `ranked`)
         uniform = len(load) > 0 and bool((load == load[0]).all())
-        ranked = RankedChoice(1.0 / (cost + self.cost_floor), like, NEAR) if uniform else None
+        if uniform:
+            ranked = RankedChoice(1.0 / (cost + self.cost_floor), like, NEAR)
+        else:
+            ranked = RankedChoice(load / (cost + self.cost_floor), like, NEAR, load=load)
         # candidates of one partition (one topic when moves couple topics), found without a pass over all
         group = topics if self.acceptance.couples_topic else parts
         by_group = np.argsort(group, kind="stable")
         grouped = group[by_group]
         moved = failures = 0
         while deficit > tolerance and failures < MAX_FAILED_TRIES and left:
-            c = ranked.choose(open_) if ranked is not None and covered(load[0], deficit) > 0 else None
+            if uniform:
+                c = ranked.choose(open_) if covered(load[0], deficit) > 0 else None
+            else:
+                c = ranked.choose_covering(open_, deficit)
             if c is None:
                 fit = covered(load, deficit)
                 c = self._choose(fit / (cost + self.cost_floor), fit / deficit, like, open_)

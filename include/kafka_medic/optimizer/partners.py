@@ -26,6 +26,7 @@ class Partners:
     def __init__(self, placement: Placement, metrics: list[int]):
         self.vectors = placement.slot_vectors(np.arange(len(placement.slot_broker)))
         self.metrics = metrics
+        self.boxed = np.ascontiguousarray(self.vectors[:, metrics])  # the columns a box bounds, gathered once
         self.order = [np.argsort(self.vectors[:, m], kind="stable") for m in metrics]
         self.sorted = [self.vectors[order, m] for order, m in zip(self.order, metrics, strict=True)]
 
@@ -38,6 +39,7 @@ class Partners:
         ]
         i = int(np.argmin([last - first for first, last in ranges]))
         first, last = ranges[i]
+        box_low, box_high = low[self.metrics], high[self.metrics]
         lo = hi = min(max(int(np.searchsorted(self.sorted[i], centre[self.metrics[i]])), first), last)
         for _ in range(MAX_CHUNKS):
             if lo <= first and hi >= last:
@@ -45,5 +47,5 @@ class Partners:
             new_lo, new_hi = max(first, lo - CHUNK // 2), min(last, hi + CHUNK // 2)
             slots = np.concatenate([self.order[i][new_lo:lo], self.order[i][hi:new_hi]])
             lo, hi = new_lo, new_hi
-            v = self.vectors[slots][:, self.metrics]
-            yield slots[((v >= low[self.metrics]) & (v <= high[self.metrics])).all(axis=1)]
+            v = self.boxed[slots]
+            yield slots[((v >= box_low) & (v <= box_high)).all(axis=1)]

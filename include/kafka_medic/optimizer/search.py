@@ -67,6 +67,7 @@ class Search(Balancing, Exchanging, Swapping, Spreading):
         # soft goals no placement can meet ({goal, why, best_reached: its violation after its own step}):
         # optimized as far as they go, then only kept from getting worse
         self.infeasible: list[dict] = []
+        self._swap_rankings = {}  # see `Swapping._swap_ranking`
 
     # ---- driver --------------------------------------------------------------------------------
 

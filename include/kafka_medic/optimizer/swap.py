@@ -19,6 +19,11 @@ LOADS = [DISK, NW_IN, NW_OUT, CPU]
 
 
 class Swapping(SearchState):
+    # per (broker, metric, largest), see `_swap_ranking`
+    _swap_rankings: dict[tuple[int, int, bool], SwapRanking]
+    # (P,) size of each partition's leader and follower replica in all resources, in mean replicas
+    _swap_sizes: tuple[np.ndarray, ...] | None = None
+
     def _swap(self, metric: int, broker: int, limit: float, tolerance: float, shed: bool) -> int:
         """Exchange replicas with the brokers at the other end of the band when moves alone cannot help
         (typically because a move would break an earlier goal, such as replica counts).
@@ -70,19 +75,55 @@ class Swapping(SearchState):
     def _swap_side(self, on: int, to: int, metric: int, largest: bool) -> tuple[np.ndarray, np.ndarray]:
         """Slots on `on` that may move to `to`: the SWAP_CANDIDATES heaviest (or lightest) in `metric`, and
         as many densest (or sparsest) in it."""
+        ranking = self._swap_ranking(on, metric, largest)
+        slots = ranking.slots
+        keep = np.union1d(self._first_placeable(ranking, 0, to), self._first_placeable(ranking, 1, to))
+        slots = slots[keep]
+        return slots, self.p.slot_vectors(slots)
+
+    def _swap_ranking(self, on: int, metric: int, largest: bool) -> SwapRanking:
+        """The movable slots on `on` ranked by load in `metric` and by density in it; kept while no
+        replica or leadership moves on or off `on`, since every broker is asked again for each partner
+        it is tried with (13,000 slots a broker at 2.8M replicas)."""
+        key = (on, metric, largest)
+        kept = self._swap_rankings.get(key)
+        if kept is not None and kept.version == self.p.version[on]:
+            return kept
+        if kept is None and any(k[1] != metric for k in self._swap_rankings):
+            self._swap_rankings.clear()  # one goal at a time: bounded memory
+        p = self.p
         slots = self.movable_slots(on)
-        slots = slots[self._budget_allows_all(slots, moves=2)]
-        slots = slots[self.acceptance.placeable(slots, to)]
-        vectors = self.p.slot_vectors(slots)
+        part = p.slot_partition[slots]
+        leads = p.leader_slot[part] == slots
+        load = np.where(leads, p.leader_vec[part, metric], p.follower_vec[part, metric])
+        if self._swap_sizes is None:
+            self._swap_sizes = tuple(
+                (vectors[:, LOADS] / self.mean_replica[LOADS]).sum(axis=1) for vectors in (p.leader_vec, p.follower_vec)
+            )
+        size = np.where(leads, self._swap_sizes[0][part], self._swap_sizes[1][part])
         sign = -1.0 if largest else 1.0
         # the heaviest in `metric`, and the densest in it for their size in all resources: a swap of
         # a dense replica for a sparse one of the same size moves `metric` while the rest cancels
-        size = (vectors[:, LOADS] / self.mean_replica[LOADS]).sum(axis=1)
-        density = vectors[:, metric] / self.mean_replica[metric] / np.maximum(size, 1e-12)
-        by_load = np.argsort(sign * vectors[:, metric], kind="stable")[:SWAP_CANDIDATES]
-        by_density = np.argsort(sign * density, kind="stable")[:SWAP_CANDIDATES]
-        keep = np.union1d(by_load, by_density)
-        return slots[keep], vectors[keep]
+        density = load / self.mean_replica[metric] / np.maximum(size, 1e-12)
+        ranking = SwapRanking(int(p.version[on]), slots, sign * load, sign * density)
+        self._swap_rankings[key] = ranking
+        return ranking
+
+    def _first_placeable(self, ranking: SwapRanking, by: int, to: int) -> np.ndarray:
+        """Positions of the first SWAP_CANDIDATES of the ranking's slots in order `by` that the budget
+        and `to` allow, checked a growing chunk at a time (most are allowed, so the first chunk
+        usually does)."""
+        found: list[np.ndarray] = []
+        wanted, start, step = SWAP_CANDIDATES, 0, 2 * SWAP_CANDIDATES
+        while wanted > 0 and start < len(ranking.slots):
+            chunk = ranking.order(by, start + step)[start : start + step]
+            some = ranking.slots[chunk]
+            ok = self._budget_allows_all(some, moves=2)
+            ok[ok] = self.acceptance.placeable(some[ok], to)
+            found.append(chunk[ok][:wanted])
+            wanted -= len(found[-1])
+            start, step = start + step, 2 * step
+        return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
 
     def _best_leadership_trade(
         self, metric: int, broker: int, need: float, shed: bool
@@ -121,3 +162,34 @@ class Swapping(SearchState):
             return None
         c = int(np.argmax(np.where(ok, covered(gain, need), -np.inf)))
         return (int(give[row[i[c]]]), int(give_slot[i[c]])), (int(take[j[c]]), int(take_slot[j[c]]))
+
+
+class SwapRanking:
+    """A broker's movable slots in two orders (by `keys[0]`, then `keys[1]`, smallest first, stable),
+    each sorted only as far as asked: swaps look at the first few dozen of 13,000, so a linear-time
+    partition finds them, and the full sort is made only when they do not suffice."""
+
+    def __init__(self, version: int, slots: np.ndarray, *keys: np.ndarray):
+        self.version = version  # the broker's `Placement.version` when ranked
+        self.slots = slots
+        self.keys = keys
+        self.orders: list[np.ndarray | None] = [None] * len(keys)
+
+    def order(self, by: int, length: int) -> np.ndarray:
+        """The first `length` (or more) positions of np.argsort(keys[by], kind="stable")."""
+        known = self.orders[by]
+        if known is None or (len(known) < length and len(known) < len(self.slots)):
+            known = self.orders[by] = _leading(self.keys[by], max(length, 4 * SWAP_CANDIDATES))
+        return known
+
+
+def _leading(keys: np.ndarray, k: int) -> np.ndarray:
+    """The start of np.argsort(keys, kind="stable") up to the k-th smallest key and every key tied with
+    it, in linear time plus a sort of that start."""
+    if len(keys) <= k:
+        return np.argsort(keys, kind="stable")
+    kth = np.partition(keys, k - 1)[k - 1]
+    if np.isnan(kth):
+        return np.argsort(keys, kind="stable")
+    head = np.flatnonzero(keys <= kth)
+    return head[np.argsort(keys[head], kind="stable")]
