@@ -112,6 +112,12 @@ class StatusLog(StoreTables):
         newest = {row["cluster"]: row for row in rows}
         return [_status(newest[c]) for c in sorted(newest)]
 
+    def history(self, cluster: str, since: float) -> list[ClusterStatus]:
+        """The cluster's rows since `since`, oldest first: one indexed range read (a week of minutes is 10,080)."""
+        query = sa.select(status).where(status.c.cluster == cluster, status.c.at >= since).order_by(status.c.at)
+        with self.engine.connect() as conn:
+            return [_status(row) for row in conn.execute(query).mappings()]
+
 
 def status_row(s: ClusterStatus) -> dict[str, object]:
     """The columns of `s` (all but `latest`)."""
