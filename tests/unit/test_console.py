@@ -32,24 +32,24 @@ TASKS = [Task("t", i, REPLICA, (1, 2), (3, 2), 1, 3, 1000 * (i + 1)) for i in ra
 PROPOSAL = Proposal("a", [], [Move("t", i, [1, 2], [3, 2], 1, 3) for i in range(4)])
 
 
-def fill(url: str) -> str:
+def fill(url: str, now: float = NOW) -> str:
     """Cluster a: a day of status rows, a snapshot, an open and a past anomaly, a running execution, actions."""
     with StatusLog(url) as statuses:
         for minute in range(0, 24 * 60, 10):
-            statuses.record(a_status("a", NOW - 24 * 3600 + 60 * minute, balance=50 + minute / 60))
+            statuses.record(a_status("a", now - 24 * 3600 + 60 * minute, balance=50 + minute / 60))
     with SnapshotLog(url) as snapshots:
-        snapshots.record("a", ModelSnapshot.of(MODEL, NOW))
+        snapshots.record("a", ModelSnapshot.of(MODEL, now))
     with AnomalyLog(url) as anomalies:
         dead = Anomaly(BROKER_FAILURE, f"{BROKER_FAILURE}:3", "critical", "broker 3 dead")
-        anomalies.record("a", [dead, Anomaly(UNDER_REPLICATED, UNDER_REPLICATED, "warning", "urp")], now=NOW - 60)
-        anomalies.record("a", [dead], now=NOW)
+        anomalies.record("a", [dead, Anomaly(UNDER_REPLICATED, UNDER_REPLICATED, "warning", "urp")], now=now - 60)
+        anomalies.record("a", [dead], now=now)
     with Journal(url) as journal:
         execution = journal.create("a", PROPOSAL, ExecutionOptions(), TASKS)
         journal.mark_submitted(execution, TASKS[:3])
         journal.set_tasks_state(execution, TASKS[:2], DONE)
     with ActionLog(url) as actions:
-        actions.write(ActionRecord("a", "heal", ["broker 3 dead"], "auto", 5, 5, 100, "succeeded", NOW - 90, NOW - 30))
-        actions.write(ActionRecord("a", "rebalance", [], "alice", 2, 0, 0, "rejected", NOW - 20, NOW - 10))
+        actions.write(ActionRecord("a", "heal", ["broker 3 dead"], "auto", 5, 5, 100, "succeeded", now - 90, now - 30))
+        actions.write(ActionRecord("a", "rebalance", [], "alice", 2, 0, 0, "rejected", now - 20, now - 10))
     return execution
 
 
