@@ -14,7 +14,7 @@ from kafka_medic.detector import Anomaly, AnomalyLog
 from kafka_medic.detector.anomaly import BROKER_FAILURE, UNDER_REPLICATED
 from kafka_medic.detector.snapshot import ModelSnapshot, SnapshotLog
 from kafka_medic.detector.status import StatusLog
-from kafka_medic.executor.journal import DONE, SUBMITTED, Journal, TaskRecord
+from kafka_medic.executor.journal import DONE, SKIPPED, SUBMITTED, Journal
 from kafka_medic.executor.options import ExecutionOptions
 from kafka_medic.executor.tasks import REPLICA, Task
 from kafka_medic.limits import OutOfLimits
@@ -126,11 +126,9 @@ def test_heaviest_partitions_of_topics_matching_a_regex_and_a_bad_regex(store):
     assert "heaviest partitions by nw_in" in partitions_page("a", p)
 
 
-def test_per_broker_progress_and_eta_from_the_journals_tasks():
-    def record(i: int, state: str, submitted: float | None) -> TaskRecord:
-        return TaskRecord(TASKS[i], state, None, 1, 1, submitted, None)
-
-    tasks = [record(0, DONE, NOW - 100), record(1, SUBMITTED, NOW - 50), record(2, "pending", None)]
-    assert per_broker(tasks) == {3: (1000, 6000)}
-    assert eta(tasks, NOW) == pytest.approx(5000 / (1000 / 100))
-    assert eta(tasks[1:], NOW) is None  # nothing finished yet: no rate
+def test_per_broker_progress_and_eta_from_the_journals_moves_and_states():
+    moves = [(t.key, t.added, t.size_bytes) for t in TASKS[:3]]
+    states = {TASKS[0].key: DONE, TASKS[1].key: SUBMITTED, TASKS[2].key: SKIPPED}
+    assert per_broker(moves, states) == {3: (1000, 3000)}
+    assert eta(1000, 6000, NOW - 100, NOW) == pytest.approx(5000 / (1000 / 100))
+    assert eta(0, 6000, NOW - 100, NOW) is None  # nothing finished yet: no rate

@@ -4,13 +4,14 @@ Brokers come from detect's model snapshot (`detector.snapshot`): per-broker arra
 same numpy work for 10 brokers or 1,000 and no Python loop over partitions. Balance over time is the status
 rows of the last 7 days (`detector.status`, one per detect run), as column arrays for the chart. The running
 execution's progress is read from the journal: bytes of finished moves per destination broker, and the ETA
-from the rate the finished moves were copied at since the first was submitted.
+from the rate the finished moves were copied at since the execution started.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -19,10 +20,10 @@ from kafka_medic.detector.log import AnomalyLog
 from kafka_medic.detector.snapshot import ModelSnapshot, SnapshotLog
 from kafka_medic.detector.status import ClusterStatus, StatusLog
 from kafka_medic.executor import journal as j
-from kafka_medic.executor.journal import ExecutionRecord, Journal, TaskRecord
+from kafka_medic.executor.journal import ExecutionRecord, Journal
 from kafka_medic.model.cluster import RESOURCES
 from kafka_medic.notify.action_log import ActionLog, ActionRecord
-from kafka_medic.notify.exporter import ExecutionFigures, execution_figures, move_bytes
+from kafka_medic.notify.exporter import ExecutionFigures, execution_figures
 from kafka_medic.remediation.policy import ClusterPolicy
 
 DAY_S, WEEK_S = 24 * 3600.0, 7 * 24 * 3600.0
@@ -44,7 +45,7 @@ class ClusterView:
     policy: ClusterPolicy
     status: ClusterStatus | None
     snapshot: ModelSnapshot | None
-    history: dict[str, list[float]]  # column -> values, oldest first: at, balancedness, <resource>_max/_mean
+    history: dict[str, list[float]]  # `StatusLog.series`: the last 7 days' status rows as columns
     open_anomalies: list[Anomaly]
     past_anomalies: list[tuple[Anomaly, float]]
     executions: list[ExecutionRecord]
@@ -72,7 +73,8 @@ def cluster_view(name: str, policy: ClusterPolicy, url: str | None = None, actio
     """Everything the cluster page shows; `action` keeps only the action log's entries of that kind."""
     now = time.time() if now is None else now
     with StatusLog(url) as statuses:
-        rows = statuses.history(name, now - WEEK_S)
+        latest = {s.cluster: s for s in statuses.latest()}.get(name)
+        history = statuses.series(name, now - WEEK_S)
     with SnapshotLog(url) as snapshots:
         snapshot = snapshots.latest(name)
     with AnomalyLog(url) as anomalies:
@@ -83,42 +85,45 @@ def cluster_view(name: str, policy: ClusterPolicy, url: str | None = None, actio
     with ActionLog(url) as log:
         actions = [a for a in log.recent(name, limit=200) if action in (None, a.action)][:50]
     return ClusterView(
-        name=name, policy=policy, status=rows[-1] if rows else None, snapshot=snapshot, history=_columns(rows),
+        name=name, policy=policy, status=latest, snapshot=snapshot, history=history,
         open_anomalies=open_anomalies, past_anomalies=past, executions=executions, running=running, actions=actions,
     )
 
 
-def _columns(rows: list[ClusterStatus]) -> dict[str, list[float]]:
-    columns: dict[str, list[float]] = {"at": [r.at for r in rows], "balancedness": [r.balancedness for r in rows]}
-    for r in RESOURCES:
-        columns[f"{r}_max"] = [s.max_pct[r] for s in rows]
-        columns[f"{r}_mean"] = [s.mean_pct[r] for s in rows]
-    return columns
-
-
 def _running(journal: Journal, record: ExecutionRecord, now: float) -> Running:
-    tasks = [t for t in journal.tasks(record.id) if t.state != j.SKIPPED]
-    figures = execution_figures(journal, record.cluster, record.id, move_bytes(journal, record.id))
-    return Running(record=record, figures=figures, per_broker=per_broker(tasks), eta_s=eta(tasks, now))
+    moves = planned_moves(journal.url, record.id)
+    states = journal.task_states(record.id)
+    figures = execution_figures(journal, record.cluster, record.id,
+                                {key: size * len(added) for key, added, size in moves}, states)
+    return Running(record=record, figures=figures, per_broker=per_broker(moves, states),
+                   eta_s=eta(figures.bytes_done, figures.bytes_total, record.started_at, now))
 
 
-def per_broker(tasks: list[TaskRecord]) -> dict[int, tuple[int, int]]:
-    """Destination broker -> (bytes its finished moves copied, bytes all its moves copy)."""
+@lru_cache(maxsize=16)
+def planned_moves(url: str, execution_id: str) -> tuple[tuple[tuple[str, int], tuple[int, ...], int], ...]:
+    """(partition, brokers added, bytes each copies) of each move: fixed when the execution is created, so read
+    and parsed once per execution (10,000 moves: 0.3 s), while every page view reads only their states."""
+    with Journal(url) as journal:
+        return tuple((t.task.key, t.task.added, t.task.size_bytes) for t in journal.tasks(execution_id))
+
+
+def per_broker(moves, states: dict[tuple[str, int], str]) -> dict[int, tuple[int, int]]:
+    """Destination broker -> (bytes its finished moves copied, bytes all its moves copy); skipped moves left out."""
     out: dict[int, list[int]] = {}
-    for t in tasks:
-        for broker in t.task.added:
+    for key, added, size in moves:
+        state = states.get(key)
+        if state == j.SKIPPED:
+            continue
+        for broker in added:
             figures = out.setdefault(broker, [0, 0])
-            figures[1] += t.task.size_bytes
-            if t.state == j.DONE:
-                figures[0] += t.task.size_bytes
+            figures[1] += size
+            if state == j.DONE:
+                figures[0] += size
     return {b: (done, total) for b, (done, total) in sorted(out.items())}
 
 
-def eta(tasks: list[TaskRecord], now: float) -> float | None:
-    """Seconds left at the rate finished moves were copied since the first submission; None before one finished."""
-    started = [t.submitted_at for t in tasks if t.submitted_at is not None]
-    done = sum(t.task.bytes_to_move for t in tasks if t.state == j.DONE)
-    total = sum(t.task.bytes_to_move for t in tasks)
-    if not started or not done or now <= min(started):
+def eta(done: int, total: int, started_at: float, now: float) -> float | None:
+    """Seconds left at the rate finished moves were copied since the execution started; None before one finished."""
+    if not done or now <= started_at:
         return None
-    return (total - done) / (done / (now - min(started)))
+    return (total - done) / (done / (now - started_at))

@@ -113,9 +113,11 @@ def move_bytes(journal: Journal, execution_id: str) -> dict[tuple[str, int], int
 
 
 def execution_figures(
-    journal: Journal, cluster: str, execution_id: str, sizes: dict[tuple[str, int], int]
+    journal: Journal, cluster: str, execution_id: str, sizes: dict[tuple[str, int], int],
+    states: dict[tuple[str, int], str] | None = None,
 ) -> ExecutionFigures:
-    states = {key: state for key, state in journal.task_states(execution_id).items() if state != SKIPPED}
+    """The figures of a running execution; `states` are its moves' states when the caller has read them already."""
+    states = {key: state for key, state in (states or journal.task_states(execution_id)).items() if state != SKIPPED}
     rates = {
         (t.name, DIRECTIONS[t.config]): float(t.applied)
         for t in journal.throttles(execution_id)

@@ -1,5 +1,5 @@
 // The cluster page's balance-over-time charts: uPlot over the status rows the page carries inline as JSON
-// (#history: columns at, balancedness, <resource>_max, <resource>_mean). One chart per .chart element, over
+// (#history: columns at, balancedness, <resource>_max_pct, <resource>_mean_pct). One chart per .chart element, over
 // its data-span seconds before the newest row. Each chart records how many points it drew in data-points,
 // so a test (and a person with devtools) can tell a chart with data from an empty canvas.
 (function () {
@@ -18,7 +18,7 @@
       var data = [cut(h.at), cut(h.balancedness)];
       var series = [{}, {label: "balancedness", stroke: "#000", width: 2, scale: "balance"}];
       resources.forEach(function (r, i) {
-        data.push(cut(h[r + "_max"]), cut(h[r + "_mean"]));
+        data.push(cut(h[r + "_max_pct"]), cut(h[r + "_mean_pct"]));
         series.push({label: r + " max %", stroke: colours[i], width: 1.5, scale: "%"},
                     {label: r + " mean %", stroke: colours[i], dash: [4, 4], width: 1, scale: "%"});
       });
