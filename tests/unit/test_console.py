@@ -8,8 +8,9 @@ import pytest
 
 from kafka_medic.console.cluster import cluster_view, eta, per_broker
 from kafka_medic.console.overview import overview
-from kafka_medic.console.pages import cluster_page, front_page, partitions_page
+from kafka_medic.console.pages import cluster_page, front_page, partitions_page, proposal_page
 from kafka_medic.console.partitions import PER_PAGE, heaviest
+from kafka_medic.console.proposal import proposal_view
 from kafka_medic.detector import Anomaly, AnomalyLog
 from kafka_medic.detector.anomaly import BROKER_FAILURE, UNDER_REPLICATED
 from kafka_medic.detector.snapshot import ModelSnapshot, SnapshotLog
@@ -132,3 +133,20 @@ def test_per_broker_progress_and_eta_from_the_journals_moves_and_states():
     assert per_broker(moves, states) == {3: (1000, 3000)}
     assert eta(1000, 6000, NOW - 100, NOW) == pytest.approx(5000 / (1000 / 100))
     assert eta(0, 6000, NOW - 100, NOW) is None  # nothing finished yet: no rate
+
+
+def test_the_proposal_view_pages_the_moves_with_their_reasons_and_filters_by_topic(store):
+    url, execution = store
+    stats = {"move_reasons": ["disk_capacity", None, "rack_aware", "disk_capacity"],
+             "brokers": [{"id": 1, "state": "alive", "capacity": dict.fromkeys(RESOURCES, 100.0),
+                          "before": {**dict.fromkeys(RESOURCES, 80.0), "replicas": 4, "leaders": 2},
+                          "after": {**dict.fromkeys(RESOURCES, 40.0), "replicas": 2, "leaders": 1}}]}
+    proposal = Proposal("a", ["rack_aware"], PROPOSAL.moves, stats)
+    with Journal(url) as journal:
+        record = journal.get(journal.create("a2", proposal, ExecutionOptions(), TASKS))
+    v = proposal_view(record)
+    assert v.matching == 4 and [m.reason for m in v.moves] == ["disk_capacity", "-", "rack_aware", "disk_capacity"]
+    assert proposal_view(record, topic="other").matching == 0
+    html = proposal_page("a2", v)
+    assert html.count('class="bar"') == 2 * len(RESOURCES) and "80.0%" in html and "40.0%" in html
+    assert "4 &rarr; 2" in html

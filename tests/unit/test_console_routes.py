@@ -22,7 +22,7 @@ from .test_console import fill
 
 PLUGIN = Path(__file__).parents[2] / "plugins" / "kafka_medic_plugin.py"
 ROUTES = [("GET", "/"), ("GET", "/_static/charts.js"), ("GET", "/a/"), ("GET", "/a/partitions"),
-          ("POST", "/a/stop")]
+          ("GET", "/a/proposal/any"), ("POST", "/a/stop")]
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +59,13 @@ def store(tmp_path, monkeypatch):
     return url
 
 
+def store_execution(url: str) -> str:
+    from kafka_medic.executor.journal import Journal
+
+    with Journal(url) as journal:
+        return journal.list("a")[0].id
+
+
 def client(app, token: str | None) -> TestClient:
     return TestClient(app, headers={"Authorization": f"Bearer {token}"} if token else {})
 
@@ -86,6 +93,10 @@ def test_a_viewer_sees_every_page_but_no_stop_button(app, store, tokens):
     assert viewer.get("/_static/uPlot.iife.min.js").headers["content-type"].startswith("text/javascript")
     assert viewer.get("/_static/README.md").status_code == 404
     assert viewer.get("/nowhere/").status_code == 404
+    execution = store_execution(store)
+    proposal = viewer.get(f"/a/proposal/{execution}", params={"topic": "t"})
+    assert proposal.status_code == 200 and "4 moves match" in proposal.text
+    assert viewer.get("/a/proposal/a-nothing").status_code == 404
 
 
 def test_a_viewer_cannot_stop_and_a_user_can_from_this_server_only(app, store, tokens):

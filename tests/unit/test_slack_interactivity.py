@@ -47,7 +47,8 @@ def test_the_plugin_mounts_its_app_under_kafka_medic(plugin):
     assert app["url_prefix"] == "/kafka-medic" and app["app"] is plugin.app
     assert [r.path for r in plugin.app.routes] == [  # no docs, no other endpoints
         "/metrics", "/slack/interactivity",
-        "/", "/_static/{name}", "/{cluster}/", "/{cluster}/partitions", "/{cluster}/stop",  # the console
+        "/", "/_static/{name}", "/{cluster}/", "/{cluster}/partitions", "/{cluster}/proposal/{execution_id}",
+        "/{cluster}/stop",  # the console
     ]
 
 

@@ -43,8 +43,10 @@ from kafka_medic.console import pages
 from kafka_medic.console.cluster import cluster_view
 from kafka_medic.console.overview import overview
 from kafka_medic.console.partitions import heaviest
+from kafka_medic.console.proposal import proposal_view
 from kafka_medic.detector.snapshot import SnapshotLog
 from kafka_medic.errors import MedicError
+from kafka_medic.executor.journal import Journal
 from kafka_medic.executor.report import report_lines
 from kafka_medic.executor.run import stop
 from kafka_medic.limits import OutOfLimits
@@ -122,6 +124,22 @@ def partitions_page(cluster: str, user: User, resource: str = "disk", topic: str
         return pages.partitions_page(cluster, heaviest(snapshot, resource, topic, max(page, 1)))
     except OutOfLimits as exc:  # a bad regex: the page again, with every partition and the reason
         return pages.partitions_page(cluster, heaviest(snapshot, resource, "", 1), error=str(exc))
+
+
+@router.get("/{cluster}/proposal/{execution_id}", response_class=HTMLResponse)
+def proposal_page(cluster: str, execution_id: str, user: User, topic: str = "", page: int = 1) -> str:
+    readable(user, cluster)
+    with Journal() as journal:
+        try:
+            execution = journal.get(execution_id)
+        except MedicError:
+            execution = None
+    if execution is None or execution.cluster != cluster:
+        raise HTTPException(404, f"no execution {execution_id!r} of cluster {cluster!r}")
+    try:
+        return pages.proposal_page(cluster, proposal_view(execution, topic, max(page, 1)))
+    except OutOfLimits as exc:
+        return pages.proposal_page(cluster, proposal_view(execution), error=str(exc))
 
 
 @router.post("/{cluster}/stop", response_class=HTMLResponse)

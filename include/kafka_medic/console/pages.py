@@ -15,6 +15,7 @@ from kafka_medic.console.cluster import ClusterView, Running
 from kafka_medic.console.html import bar, duration, esc, page, size, table, when
 from kafka_medic.console.overview import ClusterRow
 from kafka_medic.console.partitions import PartitionPage
+from kafka_medic.console.proposal import ProposalView
 from kafka_medic.model.cluster import RESOURCES
 
 ROOT = "/kafka-medic"
@@ -133,7 +134,8 @@ def _running(name: str, r: Running | None, can_stop: bool) -> str:
 
 
 def _executions(v: ClusterView) -> str:
-    rows = [[esc(e.id), esc(e.status), esc(e.phase), when(e.started_at), when(e.finished_at), esc(e.message or "")]
+    rows = [[f'<a href="{cluster_url(v.name, "proposal/" + quote(e.id))}">{esc(e.id)}</a>', esc(e.status),
+             esc(e.phase), when(e.started_at), when(e.finished_at), esc(e.message or "")]
             for e in v.executions]
     return table(["execution", "status", "phase", "started", "finished", "message"], rows, "executions")
 
@@ -175,6 +177,40 @@ def partitions_page(name: str, p: PartitionPage, error: str = "") -> str:
             + f"<p>{p.matching:,} partitions match; page {p.page} of {p.pages}. {pager}</p>"
             + table(["topic", "partition", "leader", *(f"{r} ({UNITS[r]})" for r in RESOURCES)], rows, "partitions"))
     return page(f"kafka-medic: {name}: heaviest partitions by {p.resource}", body)
+
+
+def proposal_page(name: str, p: ProposalView, error: str = "") -> str:
+    e = p.execution
+    stats = e.proposal.stats
+    summary = (f"<p>Execution {esc(e.id)} ({esc(e.status)}), {len(e.proposal.moves)} moves; balancedness "
+               f"{esc(stats.get('balancedness_before', '-'))} before, {esc(stats.get('balancedness_after', '-'))} "
+               f"after; goals: {esc(', '.join(e.proposal.goals) or 'default')}.</p>")
+    headers = ["broker", "state", *(f"{r} before / after" for r in RESOURCES), "replicas", "leaders"]
+    rows = []
+    for b in p.brokers:
+        capacity = b.get("capacity", {})
+        cells = [esc(b.get("id")), esc(b.get("state", ""))]
+        for r in RESOURCES:
+            cap = capacity.get(r) or 0.0
+            before, after = (100.0 * b[k].get(r, 0.0) / cap if cap else 0.0 for k in ("before", "after"))
+            cells.append(f"{bar(before)}<br>{bar(after)}")
+        cells += [f"{b['before'].get(k, 0):.0f} &rarr; {b['after'].get(k, 0):.0f}" for k in ("replicas", "leaders")]
+        rows.append(cells)
+    base = cluster_url(name, "proposal/" + quote(e.id))
+    form = (f'<form method="get" action="{base}">topic regex <input name="topic" value="{esc(p.topic)}"> '
+            '<button type="submit">filter</button></form>')
+    moves = [[esc(m.move.topic), str(m.move.partition), esc(m.move.old_replicas), esc(m.move.new_replicas),
+              esc(m.move.old_leader), esc(m.move.new_leader), esc(m.reason)] for m in p.moves]
+    pager = " ".join(f'<a href="{base}?{urlencode({"topic": p.topic, "page": n})}">{label}</a>'
+                     for n, label in ((p.page - 1, "previous"), (p.page + 1, "next")) if 1 <= n <= p.pages)
+    body = (f'<p><a href="{cluster_url(name)}">back to {esc(name)}</a></p>{summary}'
+            "<h2>Brokers: use of capacity before (upper bar) and after (lower bar)</h2>"
+            + table(headers, rows, "proposal-brokers")
+            + f"<h2>Moves</h2>{form}" + (f'<p class="bad">{esc(error)}</p>' if error else "")
+            + f"<p>{p.matching:,} moves match; page {p.page} of {p.pages}. {pager}</p>"
+            + table(["topic", "partition", "replicas before", "after", "leader before", "after", "reason"], moves,
+                    "moves"))
+    return page(f"kafka-medic: {name}: proposal of {e.id}", body)
 
 
 def stop_page(name: str, outcome: str) -> str:
