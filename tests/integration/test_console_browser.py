@@ -71,7 +71,8 @@ def shot(page: Page, name: str) -> None:
         page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
 
 
-def test_the_front_page_lists_the_cluster_and_its_page_charts_the_status_rows(airflow):
+def test_the_front_page_lists_the_cluster_and_its_page_charts_the_status_rows(airflow, kraft_cluster):
+    placed_topic(kraft_cluster.bootstrap, "console-load", [[1, 2], [2, 3], [3, 4], [4, 1]], mb=4)
     wait_for(lambda: status_rows(airflow) >= 2, 600, "two detect runs' status rows", interval=5)
     with browser_page(f"{airflow.url}/kafka-medic/") as page:
         row = page.locator("table.clusters tbody tr", has_text=CLUSTER)
@@ -87,7 +88,11 @@ def test_the_front_page_lists_the_cluster_and_its_page_charts_the_status_rows(ai
         expect(page.locator("table.brokers .bar")).to_have_count(4 * 4)
         shot(page, "cluster")
         page.get_by_role("link", name="heaviest partitions").click()
-        expect(page.locator("table.partitions tbody tr").first).to_be_visible()
+
+        def listed() -> bool:  # the topic is in the snapshot of the first detect run after it was created
+            page.reload(wait_until="networkidle")
+            return page.locator("table.partitions tbody tr", has_text="console-load").count() == 4
+        wait_for(listed, 3 * DETECT_EVERY_S, "the topic's 4 partitions on the partition page", interval=5)
         shot(page, "partitions")
 
 

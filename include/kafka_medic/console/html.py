@@ -19,7 +19,7 @@ STYLE = """
 body{font:14px system-ui,sans-serif;margin:16px;color:#222}
 h1{font-size:20px}h2{font-size:16px;margin-top:24px}
 table{border-collapse:collapse;margin:4px 0}th,td{border-bottom:1px solid #ddd;padding:3px 8px;text-align:left}
-th{background:#f4f4f4}td.n{text-align:right}
+th{background:#f4f4f4}td.n{text-align:right}.load{white-space:nowrap}
 .bar{position:relative;width:140px;height:12px;background:#eee;display:inline-block;vertical-align:middle}
 .bar .fill{position:absolute;left:0;top:0;bottom:0;background:#4a90d9}
 .bar .fill.hot{background:#d9534f}
@@ -58,8 +58,8 @@ def bar(pct: float, band: tuple[float, float] | None = None, limit_pct: float = 
     if band is not None:
         low, high = (max(0.0, min(v, 100.0)) for v in band)
         marks = f'<span class="band" style="left:{low:.1f}%;width:{high - low:.1f}%"></span>'
-    return (f'<span class="bar" title="{pct:.1f}%"><span class="fill{hot}" style="width:{width:.1f}%"></span>'
-            f"{marks}</span> {pct:.1f}%")
+    return (f'<span class="load"><span class="bar" title="{pct:.1f}%"><span class="fill{hot}" '
+            f'style="width:{width:.1f}%"></span>{marks}</span> {pct:.1f}%</span>')
 
 
 def when(ts: float | None) -> str:
