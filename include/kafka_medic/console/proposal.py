@@ -43,7 +43,7 @@ def proposal_view(execution: ExecutionRecord, topic: str = "", page: int = 1) ->
     `limits.InvalidRegex`."""
     proposal = execution.proposal
     reasons = proposal.stats.get("move_reasons") or []
-    indices = range(len(proposal.moves))
+    indices: list[int] | range = range(len(proposal.moves))
     if topic:
         pattern = topic_regex(topic)
         matched = {t for t in {m.topic for m in proposal.moves} if pattern.fullmatch(t)}
