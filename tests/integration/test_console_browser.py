@@ -6,8 +6,9 @@ store. The front page lists the cluster; its page draws the balance-over-time ch
 rows (uPlot, with points, not an empty canvas) and the brokers from detect's model snapshot; a killed broker
 shows dead within two detect cycles; a rebalance moving a topic under a 1 MB/s throttle shows its progress
 and ETA, and the Stop button ends it through the executor's stop: the moves in flight rolled back, no
-throttle left. With $KAFKA_MEDIC_CONSOLE_SCREENSHOTS set to a directory, each page is saved there as a PNG
-(docs/console/ holds the ones the README shows).
+throttle left; the plan it carried out has its proposal page (per-broker before/after, the moves). With
+$KAFKA_MEDIC_CONSOLE_SCREENSHOTS set to a directory, each page is saved there as a PNG (docs/console/ holds
+the ones the README shows).
 """
 
 from __future__ import annotations
@@ -137,6 +138,11 @@ def test_a_running_execution_shows_progress_and_eta_and_stop_rolls_it_back(airfl
         expect(outcome).to_contain_text("stopped", timeout=240_000)
         shot(page, "stopped")
         print(f"stop: {outcome.inner_text()}")
+        page.get_by_role("link", name=f"back to {CLUSTER}").click()
+        page.locator("table.executions a").first.click()  # the plan the execution carried out
+        expect(page.locator("table.proposal-brokers tbody tr")).to_have_count(4)
+        expect(page.locator("table.moves tbody tr", has_text=topic)).to_have_count(4)
+        shot(page, "proposal")
 
     journal = Journal(store(airflow))
     (execution,) = [e for e in journal.list(CLUSTER) if e.proposal.moves and e.proposal.moves[0].topic == topic]

@@ -92,8 +92,8 @@ def _brokers(v: ClusterView) -> str:
         cells = [str(broker), esc(snap.racks[i] or "-"), "yes" if alive else '<span class="bad">dead</span>']
         for k, r in enumerate(RESOURCES):
             limit = 100.0 * limits.get(r, 1.0)
-            cells.append(f'{bar(float(util[i, k]), bands[k], limit)} <span class="muted">'
-                         f"{snap.load[i, k]:,.0f} / {snap.capacity[i, k]:,.0f}</span>")
+            cells.append(f'<span class="load">{bar(float(util[i, k]), bands[k], limit)} <span class="muted">'
+                         f"{snap.load[i, k]:,.0f} / {snap.capacity[i, k]:,.0f}</span></span>")
         offline = int(snap.offline_replicas[i])
         cells += [str(int(snap.replicas[i])), str(int(snap.leaders[i])), _count(offline)]
         rows.append(cells)
