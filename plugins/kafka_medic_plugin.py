@@ -166,7 +166,7 @@ app.include_router(console_router)  # last: its /{cluster}/ paths must not shado
 class KafkaMedicPlugin(AirflowPlugin):
     name = "kafka_medic"
     fastapi_apps = [{"app": app, "url_prefix": URL_PREFIX, "name": "kafka-medic"}]
-    # Airflow's navigation (Plugins menu) shows the console in an iframe at /plugin/kafka-medic: the same origin,
+    # Airflow's navigation bar shows the console in an iframe at /plugin/kafka-medic: the same origin,
     # so the UI's `_token` cookie goes along and the console's routes know the user
     external_views = [{"name": "kafka-medic", "href": f"{URL_PREFIX}/", "destination": "nav",
                        "url_route": "kafka-medic"}]
