@@ -1,4 +1,6 @@
-"""kafka-medic's Airflow plugin at /kafka-medic: the Slack endpoint that answers approval gates, and Prometheus metrics.
+"""kafka-medic's Airflow plugin at /kafka-medic: the Slack endpoint that answers approval gates, Prometheus metrics,
+and the operator console (`kafka_medic.airflow.console`: /kafka-medic/ and /kafka-medic/<cluster>/...), which
+Airflow's navigation links to as the external view "kafka-medic".
 
 GET /kafka-medic/metrics serves every cluster's gauges in Prometheus's text format, read from the store
 at each scrape (`kafka_medic.notify.exporter`), never from Kafka. Plugin apps get no authentication from
@@ -34,6 +36,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from kafka_medic.airflow.console import router as console_router
 from kafka_medic.errors import MedicError
 from kafka_medic.notify.approval import APPROVE, SLACK_CONN_ID
 from kafka_medic.notify.exporter import StoreCollector, metrics_text
@@ -157,6 +160,13 @@ def _slack_connection() -> Connection | None:
         return None
 
 
+app.include_router(console_router)  # last: its /{cluster}/ paths must not shadow the routes above
+
+
 class KafkaMedicPlugin(AirflowPlugin):
     name = "kafka_medic"
     fastapi_apps = [{"app": app, "url_prefix": URL_PREFIX, "name": "kafka-medic"}]
+    # Airflow's navigation bar shows the console in an iframe at /plugin/kafka-medic: the same origin,
+    # so the UI's `_token` cookie goes along and the console's routes know the user
+    external_views = [{"name": "kafka-medic", "href": f"{URL_PREFIX}/", "destination": "nav",
+                       "url_route": "kafka-medic"}]

@@ -45,7 +45,11 @@ def post(client, body, hdrs):
 def test_the_plugin_mounts_its_app_under_kafka_medic(plugin):
     (app,) = plugin.KafkaMedicPlugin.fastapi_apps
     assert app["url_prefix"] == "/kafka-medic" and app["app"] is plugin.app
-    assert [r.path for r in plugin.app.routes] == ["/metrics", "/slack/interactivity"]  # no docs, no other endpoints
+    assert [r.path for r in plugin.app.routes] == [  # no docs, no other endpoints
+        "/metrics", "/slack/interactivity",
+        "/", "/_static/{name}", "/{cluster}/", "/{cluster}/partitions", "/{cluster}/proposal/{execution_id}",
+        "/{cluster}/stop",  # the console
+    ]
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""The detect DAG's status row: the figures of the live model detect builds anyway, written for the metrics endpoint.
+"""The detect DAG's status row and model snapshot: the live model detect builds anyway, written for the metrics
+endpoint and the operator console.
 
 Detect reads the cluster and builds the live model (loads from the metrics store) every run; recording
 the status from those (`kafka_medic.detector.status`) costs the goal checks for balancedness and one
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 def observed_model(s: ClusterSettings, state: ClusterState, policy: ClusterPolicy) -> ClusterModel:
     """The live model of `state` over the policy's load windows (`steps.cluster_model`), its cluster's status
     recorded on the way."""
+    from kafka_medic.detector.snapshot import ModelSnapshot, SnapshotLog
     from kafka_medic.detector.status import StatusLog, cluster_status
 
     model, loads = cluster_model(s, state, policy)
@@ -32,7 +34,9 @@ def observed_model(s: ClusterSettings, state: ClusterState, policy: ClusterPolic
     try:
         with StatusLog() as statuses:
             statuses.record(status)
-    except MedicError as exc:  # the status feeds the metrics only: detection goes on, the next run writes again
+        with SnapshotLog() as snapshots:  # the console's brokers and partitions
+            snapshots.record(s.config.name, ModelSnapshot.of(model, status.at))
+    except MedicError as exc:  # the status feeds the metrics and the console only: detection goes on
         log.warning("could not record the cluster status: %s", exc)
     log.info("status: balancedness %.2f, %d/%d load windows valid", status.balancedness, status.valid_windows,
              status.windows)

@@ -82,6 +82,15 @@ class AnomalyLog(StoreTables):
         with self.engine.connect() as conn:
             return [_anomaly(row) for row in conn.execute(self._open(cluster).order_by(anomalies.c.first_seen))]
 
+    def past(self, cluster: str, limit: int = 50) -> list[tuple[Anomaly, float]]:
+        """Resolved episodes with when each ended, latest first."""
+        query = (
+            sa.select(anomalies).where(anomalies.c.cluster == cluster, anomalies.c.resolved_at.is_not(None))
+            .order_by(anomalies.c.resolved_at.desc()).limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [(_anomaly(row), row.resolved_at) for row in conn.execute(query)]
+
     def open_counts(self, cluster: str) -> dict[str, int]:
         """Open anomalies by kind: one grouped read of the open-anomaly index, for the metrics endpoint."""
         query = (

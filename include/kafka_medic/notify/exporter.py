@@ -83,8 +83,9 @@ class StoreCollector(Collector):
         with Journal(self.url) as journal:
             running = journal.running()
             known = {(journal.url, e): self._move_bytes.get((journal.url, e)) for _, e in running}
-            self._move_bytes = {key: sizes or _move_bytes(journal, key[1]) for key, sizes in known.items()}
-            executions = [_execution(journal, cluster, e, self._move_bytes[journal.url, e]) for cluster, e in running]
+            self._move_bytes = {key: sizes or move_bytes(journal, key[1]) for key, sizes in known.items()}
+            executions = [execution_figures(journal, cluster, e, self._move_bytes[journal.url, e])
+                          for cluster, e in running]
         clusters = sorted({s.cluster for s in latest} | {e.cluster for e in executions})
         with AnomalyLog(self.url) as anomalies:
             open_counts = {c: anomalies.open_counts(c) for c in clusters}
@@ -107,14 +108,16 @@ def metrics_text(collector: Collector) -> bytes:
     return generate_latest(registry)
 
 
-def _move_bytes(journal: Journal, execution_id: str) -> dict[tuple[str, int], int]:
+def move_bytes(journal: Journal, execution_id: str) -> dict[tuple[str, int], int]:
     return {t.task.key: t.task.bytes_to_move for t in journal.tasks(execution_id)}
 
 
-def _execution(
-    journal: Journal, cluster: str, execution_id: str, sizes: dict[tuple[str, int], int]
+def execution_figures(
+    journal: Journal, cluster: str, execution_id: str, sizes: dict[tuple[str, int], int],
+    states: dict[tuple[str, int], str] | None = None,
 ) -> ExecutionFigures:
-    states = {key: state for key, state in journal.task_states(execution_id).items() if state != SKIPPED}
+    """The figures of a running execution; `states` are its moves' states when the caller has read them already."""
+    states = {key: state for key, state in (states or journal.task_states(execution_id)).items() if state != SKIPPED}
     rates = {
         (t.name, DIRECTIONS[t.config]): float(t.applied)
         for t in journal.throttles(execution_id)
