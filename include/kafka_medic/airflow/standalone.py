@@ -25,6 +25,7 @@ from kafka_medic.errors import MedicError
 
 ROOT = Path(__file__).resolve().parents[3]
 AIRFLOW = Path(sys.executable).parent / "airflow"
+CALL_ATTEMPTS = 3  # REST calls that may be repeated (see StandaloneAirflow.call)
 
 
 class StandaloneAirflow:
@@ -94,12 +95,28 @@ class StandaloneAirflow:
             self.process.wait(30)
 
     def call(self, method: str, path: str, body: dict | None = None) -> dict:
-        """The REST API (v2) at `path`, as JSON."""
-        request = urllib.request.Request(f"{self.url}/api/v2{path}", method=method,
-                                         data=json.dumps(body).encode() if body is not None else None,
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return json.loads(response.read() or b"{}")
+        """The REST API (v2) at `path`, as JSON.
+
+        Standalone Airflow keeps its metadata in SQLite: on a busy machine a request may meet the
+        database locked (a 500) or answer late. Requests that may be repeated (all but POST) are tried
+        up to CALL_ATTEMPTS times, each bounded to 60 s.
+        """
+        attempts, attempt = (1 if method == "POST" else CALL_ATTEMPTS), 1
+        data = json.dumps(body).encode() if body is not None else None
+        while True:
+            request = urllib.request.Request(f"{self.url}/api/v2{path}", method=method, data=data,
+                                             headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(request, timeout=60) as response:
+                    return json.loads(response.read() or b"{}")
+            except urllib.error.HTTPError as exc:
+                if exc.code < 500 or attempt >= attempts:
+                    raise
+            except TimeoutError:
+                if attempt >= attempts:
+                    raise
+            attempt += 1
+            time.sleep(2)
 
     def runs(self, dag_id: str) -> list[dict]:
         return self.call("GET", f"/dags/{dag_id}/dagRuns?order_by=-run_after")["dag_runs"]
