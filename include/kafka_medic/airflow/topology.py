@@ -50,6 +50,8 @@ def settings(database: str, redis: str, api_url: str, clusters_file: str) -> dic
     return {
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg://{database}",
+        # psycopg 3 is async too; Airflow's default async driver for PostgreSQL (asyncpg) is not installed
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": f"postgresql+psycopg://{database}",
         "AIRFLOW__CELERY__BROKER_URL": f"redis://{redis}/0",
         "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql+psycopg://{database}",
         # Workers fetch one message at a time: a queued task waits in Redis for a free worker, not in a

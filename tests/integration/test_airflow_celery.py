@@ -1,0 +1,114 @@
+"""kafka-medic on Airflow's CeleryExecutor, as docker-compose.yml deploys it, run as processes
+(tests/integration/celery_stack.py): PostgreSQL, Redis, api-server, scheduler, dag-processor, triggerer
+and two Celery workers of one task each.
+
+The heal DAG runs end to end on the session's KRaft cluster with its tasks spread over both workers (each
+task instance's `hostname` names its worker). Then a worker is SIGKILLed, with all its processes, while
+`execute_batches` moves replicas: the scheduler fails the try once its heartbeat stops, the retry runs on
+the other worker and resumes the execution from the journal in PostgreSQL, and no move is submitted twice.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from kafka_medic.airflow import topology
+from kafka_medic.executor import Journal
+from kafka_medic.executor import journal as j
+from kafka_medic.kafka.config import ClusterConfig
+from kafka_medic.kafka.reader import read_cluster_state
+
+from .celery_stack import CeleryAirflow, celery_stack
+from .executor_helpers import placed_topic
+from .kafka_helpers import every_topic_but, wait_for
+from .servers import started
+from .test_airflow_worker_kill import CLUSTER, DAG, TASK, assert_resumed_once, in_flight_owner
+
+CONN_ID, VICTIM = f"kafka_medic_{CLUSTER}", 4
+HEAL_DAG = f"kafka_medic__{CLUSTER}__heal"
+# Only a broker failure calls for a remediation, after 20 s; heals and small rebalances need no person.
+REMEDIATION = {"broker_failure": {"act_after_s": 20}, **{kind: {"action": None} for kind in (
+    "under_replicated_partitions", "hard_goal_violation", "soft_goal_violation")}}
+POLICY = {"heal": {"approval": "auto"}, "rebalance": {"approval": "auto", "max_data_gb": 1}}
+
+
+@pytest.fixture(scope="module")
+def stack(kraft_cluster, tmp_path_factory):
+    extra = {"bootstrap.servers": kraft_cluster.bootstrap, "kafka_medic": {"policy": POLICY,
+                                                                          "remediation": REMEDIATION}}
+    clusters = [{"name": CLUSTER, "conn_id": CONN_ID, "rebalance_cron": None,
+                 "policy": {"rebalance_on_incomplete_load": True}}]
+    began = time.monotonic()
+    with celery_stack(tmp_path_factory.mktemp("celery"), clusters, {CONN_ID: {"conn_type": "kafka", "extra": extra}}
+                      ) as airflow, started(airflow) as airflow:
+        print(f"Celery stack ready in {time.monotonic() - began:.0f}s")
+        yield airflow
+
+
+def finished(airflow: CeleryAirflow, dag_id: str, run_id: str, timeout_s: float) -> dict:
+    def done():
+        run = airflow.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
+        return run["state"] in ("success", "failed") and run
+    return wait_for(done, timeout_s, f"{dag_id} run {run_id} to finish", interval=3)
+
+
+def test_heal_runs_end_to_end_with_its_tasks_on_both_workers(stack, kraft_cluster):
+    topic = f"cel-{uuid.uuid4().hex[:6]}"
+    admin = AdminClient({"bootstrap.servers": kraft_cluster.bootstrap})
+    admin.create_topics([NewTopic(topic, 3, replica_assignment=[[VICTIM, 1], [2, VICTIM], [3, VICTIM]])])[
+        topic].result(30)
+    known = {r["dag_run_id"] for r in stack.runs(HEAL_DAG)}
+    began = time.monotonic()
+    kraft_cluster.kill_broker(VICTIM)
+    try:
+        run_id = wait_for(lambda: next((r["dag_run_id"] for r in stack.runs(HEAL_DAG)
+                                        if r["dag_run_id"] not in known), None),
+                          300, "the detector to start a heal run", interval=3)
+        run = finished(stack, HEAL_DAG, run_id, 600)
+        tis = stack.call("GET", f"/dags/{HEAL_DAG}/dagRuns/{run_id}/taskInstances")["task_instances"]
+        assert run["state"] == "success", {ti["task_id"]: ti["state"] for ti in tis}
+        ran = {ti["task_id"]: ti["hostname"] for ti in tis if ti["state"] == "success"}
+        assert {"snapshot", "plan", "execute_batches", "verify", "report"} <= set(ran), ran
+        assert set(ran.values()) == set(topology.WORKERS), ran
+        state = read_cluster_state(ClusterConfig(bootstrap=kraft_cluster.bootstrap))
+        assert all(VICTIM not in p.replicas for p in state.partitions if p.topic == topic)
+        print(f"heal: broker killed to run finished in {time.monotonic() - began:.0f}s; tasks per worker: "
+              f"{ {w: sorted(t for t, h in ran.items() if h == w) for w in topology.WORKERS} }")
+    finally:
+        kraft_cluster.start_broker(VICTIM)
+
+
+def test_a_killed_workers_execute_task_is_retried_on_the_other_and_resumes_from_the_journal(stack, kraft_cluster):
+    for kind in ("sample", "detect"):  # only this test's rebalance runs now
+        stack.call("PATCH", f"/dags/kafka_medic__{CLUSTER}__{kind}", {"is_paused": True})
+    topic = f"cel-{uuid.uuid4().hex[:6]}"
+    config = ClusterConfig(bootstrap=kraft_cluster.bootstrap)
+    wait_for(lambda: not read_cluster_state(config).under_replicated_partitions(), 120,
+             "the restarted broker to catch up")
+    placed_topic(kraft_cluster.bootstrap, topic, [[1, 2], [2, 1]] * 4, mb=80)
+    conf = {"force": True, "throttle_mb_s": 1, "concurrency": 1, "excluded_topics": every_topic_but(topic)}
+    run_id = stack.call("POST", f"/dags/{DAG}/dagRuns", {"logical_date": None, "conf": conf})["dag_run_id"]
+
+    journal = Journal(stack.env["KAFKA_MEDIC_STORE_URL"])
+    execution, ti = wait_for(lambda: in_flight_owner(journal, run_id, stack), 600,
+                             "the execute task to run with moves in flight", interval=1)
+    worker = ti["hostname"]
+    assert worker in topology.WORKERS and ti["pid"] == execution.owner_pid, ti
+    submitted_before = {r.task.name for r in journal.tasks(execution.id) if r.state != j.PENDING}
+    killed_at = time.time()
+    assert execution.owner_pid in stack.kill_worker(worker)
+
+    run = finished(stack, DAG, run_id, 900)
+    assert run["state"] == "success", stack.task_states(DAG, run_id)
+    tries = stack.call("GET", f"/dags/{DAG}/dagRuns/{run_id}/taskInstances/{TASK}/tries")["task_instances"]
+    [other] = set(topology.WORKERS) - {worker}
+    assert [(t["try_number"], t["state"], t["hostname"]) for t in tries] == [(1, "failed", worker),
+                                                                             (2, "success", other)], tries
+    print(f"worker {worker} killed; the retry on {other} finished the run {time.time() - killed_at:.0f}s later")
+    assert_resumed_once(journal, execution, killed_at, submitted_before, topic, config,
+                        stack.env["KAFKA_MEDIC_STORE_URL"], f"{DAG}/{run_id}")
+    journal.close()
