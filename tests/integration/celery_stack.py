@@ -94,6 +94,8 @@ class CeleryAirflow(StandaloneAirflow):
                             str(self.home / "connections.json")], env=self.env, check=True, stdout=out,
                            stderr=subprocess.STDOUT, timeout=timeout_s)
         for component in topology.COMPONENTS:
+            if component.name in topology.NEEDS_API:
+                wait_for(self._serving, timeout_s, "the api-server", interval=2)
             env = {**self.env, topology.HOSTNAME_ENV: component.name}
             if component.name in topology.WORKERS:  # each worker serves its task logs on a port of its own
                 env["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"] = str(free_port())

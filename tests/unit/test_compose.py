@@ -38,7 +38,8 @@ def test_every_airflow_component_is_a_service_running_the_same_command_with_the_
         service = SERVICES[component.service]
         assert service["command"] == list(component.args), component
         assert service["environment"].items() >= expected.items(), component
-        assert service["depends_on"] == {"airflow-init": {"condition": "service_completed_successfully"}}
+        needs = {"airflow-api-server": {"condition": "service_healthy"}} if component.name in topology.NEEDS_API else {}
+        assert service["depends_on"] == {"airflow-init": {"condition": "service_completed_successfully"}, **needs}
     for worker in topology.WORKERS:
         assert SERVICES[f"airflow-{worker}"]["hostname"] == worker
 

@@ -38,6 +38,9 @@ COMPONENTS = (
     # and a killed worker takes exactly one task with it.
     *(Component(w, ("celery", "worker", "--celery-hostname", f"{w}@%h", "--concurrency", "1")) for w in WORKERS),
 )
+# Workers run tasks through the api-server's Execution API: they start once it answers, or their first
+# tasks fail on a refused connection.
+NEEDS_API = WORKERS
 
 # `airflow db migrate`, the `kafka` connections and one pool per cluster, before any component starts.
 PROVISION = ("python", "-m", "kafka_medic.airflow.provision")
@@ -58,6 +61,8 @@ def settings(database: str, redis: str, api_url: str, clusters_file: str) -> dic
         # busy worker's prefetch buffer.
         "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER": "1",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api_url}/execution/",
+        # A task reports to the api-server over HTTP; Airflow's 5 s default fails tasks of a busy deployment.
+        "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "30",
         "AIRFLOW__CORE__HOSTNAME_CALLABLE": "kafka_medic.airflow.topology.worker_hostname",
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         # A task whose worker died stops heartbeating; after this long the scheduler fails the try and the
