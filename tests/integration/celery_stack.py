@@ -20,7 +20,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -123,23 +122,25 @@ class CeleryAirflow(StandaloneAirflow):
         return [p.pid for p in victims]
 
     def stop(self, grace_s: float = 60) -> None:
-        """SIGTERM every component's group, SIGKILL what is left after `grace_s`."""
+        """SIGTERM every component's group; SIGKILL whatever of them, or of what they started (a task
+        process may lead a session of its own), is left after `grace_s`."""
+        family = []
         for proc in self.processes.values():
-            _signal_group(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace_s
+            with suppress(psutil.Error):
+                leader = psutil.Process(proc.pid)
+                family += [leader, *leader.children(recursive=True)]
+            with suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        _, alive = psutil.wait_procs(family, timeout=grace_s)
+        for proc in alive:
+            with suppress(psutil.Error):
+                proc.kill()
+        psutil.wait_procs(alive, timeout=30)
         for proc in self.processes.values():
-            with suppress(subprocess.TimeoutExpired):
-                proc.wait(max(deadline - time.monotonic(), 1))
-            _signal_group(proc.pid, signal.SIGKILL)
             proc.wait(30)
 
     def _log(self, name: str) -> Path:
         return self.home / f"{name}.log"
-
-
-def _signal_group(group: int, sig: signal.Signals) -> None:
-    with suppress(ProcessLookupError):
-        os.killpg(group, sig)
 
 
 @contextmanager
