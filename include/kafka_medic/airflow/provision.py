@@ -4,23 +4,21 @@ database, import the clusters' `kafka` connections, and create each cluster's on
     python -m kafka_medic.airflow.provision [--connections connections.json]
 
 docker-compose's `airflow-init` service runs this, and so does the tests' process-level stack, so both
-start from the same state. It drives the `airflow` command (in the same environment) rather than
-Airflow's internals: those commands are the interface Airflow keeps stable across releases. Every step is
-idempotent: a restarted deployment runs it again.
+start from the same state. It runs `airflow` commands rather than Airflow's internals (the commands are the
+interface Airflow keeps stable across releases), through Airflow's own command parser in this one process:
+importing Airflow costs seconds, and more on a busy machine, so it is imported once, not per command.
+Every step is idempotent: a restarted deployment runs it again.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 from kafka_medic.airflow.clusters import load_clusters
 
-AIRFLOW = [sys.executable, "-m", "airflow"]  # the same installation, wherever its scripts are
 DEFAULT_CLUSTERS = Path(__file__).resolve().parents[3] / "dags" / "clusters.json"
 
 
@@ -31,13 +29,21 @@ def pools(clusters_file: str | Path = DEFAULT_CLUSTERS) -> dict[str, dict]:
 
 
 def provision(connections: Path | None = None) -> None:
-    subprocess.run([*AIRFLOW, "db", "migrate"], check=True)
+    from airflow.cli.cli_parser import get_parser  # Airflow only here: `pools` is imported by tests without it
+
+    parser = get_parser()
+
+    def airflow(*argv: str) -> None:
+        args = parser.parse_args(argv)
+        args.func(args)
+
+    airflow("db", "migrate")
     if connections is not None:
-        subprocess.run([*AIRFLOW, "connections", "import", "--overwrite", str(connections)], check=True)
+        airflow("connections", "import", "--overwrite", str(connections))
     with tempfile.NamedTemporaryFile("w", suffix=".json") as file:
         json.dump(pools(), file)
         file.flush()
-        subprocess.run([*AIRFLOW, "pools", "import", file.name], check=True)
+        airflow("pools", "import", file.name)
 
 
 def main(argv: list[str] | None = None) -> None:
