@@ -27,8 +27,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 item.add_marker(marker)
 
 
-def _session_cluster(tmp_path_factory: pytest.TempPathFactory, mode: str, brokers: int) -> Iterator[DevCluster]:
-    name = f"test-{mode}-{os.getpid()}"
+def _session_cluster(tmp_path_factory: pytest.TempPathFactory, mode: str, brokers: int,
+                     label: str = "") -> Iterator[DevCluster]:
+    name = f"test-{mode}{label}-{os.getpid()}"
     cluster = DevCluster(
         name=name, home=tmp_path_factory.mktemp(name), brokers=brokers, racks=2, mode=mode, base_port=0
     )

@@ -114,7 +114,15 @@ def test_killed_execute_task_is_retried_and_resumes_the_execution(airflow, kraft
     tries = airflow.call("GET", f"/dags/{DAG}/dagRuns/{run_id}/taskInstances/{TASK}/tries")["task_instances"]
     assert [(t["try_number"], t["state"]) for t in tries] == [(1, "failed"), (2, "success")], tries
 
-    # The retry resumed the same execution: every move submitted exactly once, some of them after the kill.
+    assert_resumed_once(journal, execution, killed_at, submitted_before, topic, config,
+                        f"sqlite:///{airflow.home / 'medic' / 'metrics.db'}", f"{DAG}/{run_id}")
+    journal.close()
+
+
+def assert_resumed_once(journal: Journal, execution, killed_at: float, submitted_before: set[str], topic: str,
+                        config: ClusterConfig, store: str, run: str) -> None:
+    """The retry resumed the same execution: every move submitted exactly once, some of them after the kill;
+    the cluster ends as proposed with no throttle, and the action log has the run's success."""
     assert [e.id for e in journal.list(CLUSTER)] == [execution.id]
     finished_execution = journal.get(execution.id)
     assert finished_execution.status == "succeeded", finished_execution.message
@@ -134,14 +142,13 @@ def test_killed_execute_task_is_retried_and_resumes_the_execution(airflow, kraft
     assert state.throttles() == {"brokers": {}, "topics": {}}
     assert not state.reassigning_partitions() and not state.under_replicated_partitions()
 
-    with ActionLog(f"sqlite:///{airflow.home / 'medic' / 'metrics.db'}") as log:
+    with ActionLog(store) as log:
         record = log.recent(CLUSTER)[0]
-    assert (record.action, record.outcome, record.run) == ("rebalance", "succeeded", f"{DAG}/{run_id}")
+    assert (record.action, record.outcome, record.run) == ("rebalance", "succeeded", run)
     assert record.moves_done == record.moves_planned == len(proposal.moves)
-    print(f"killed pid {victim.pid} {killed_at - execution.started_at:.0f}s into the execution; "
+    print(f"killed pid {execution.owner_pid} {killed_at - execution.started_at:.0f}s into the execution; "
           f"{len(submitted_before)} of {len(replica_moves)} moves submitted before, {len(after_kill)} by the retry; "
           f"execution took {record.duration_s:.0f}s")
-    journal.close()
 
 
 def test_approval_page_shows_the_proposal_as_tables_and_reject_moves_nothing(airflow, kraft_cluster, tmp_path):
