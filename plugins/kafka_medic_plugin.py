@@ -1,4 +1,5 @@
-"""kafka-medic's Airflow plugin at /kafka-medic: the Slack endpoint that answers approval gates, and Prometheus metrics.
+"""kafka-medic's Airflow plugin at /kafka-medic: the Slack endpoint that answers approval gates, Prometheus metrics,
+and Cruise Control's REST API per cluster (/kafka-medic/<cluster>/kafkacruisecontrol/: `kafka_medic.airflow.ccapi`).
 
 GET /kafka-medic/metrics serves every cluster's gauges in Prometheus's text format, read from the store
 at each scrape (`kafka_medic.notify.exporter`), never from Kafka. Plugin apps get no authentication from
@@ -34,6 +35,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from kafka_medic.airflow.ccapi import router as cruise_control_router
+from kafka_medic.airflow.hitl import answer
 from kafka_medic.errors import MedicError
 from kafka_medic.notify.approval import APPROVE, SLACK_CONN_ID
 from kafka_medic.notify.exporter import StoreCollector, metrics_text
@@ -121,23 +124,9 @@ def _refuse(refusal: Refusal) -> JSONResponse:
 
 def answer_approval(click: Decision, airflow_user_id: str) -> None:
     """Respond to the waiting ApprovalOperator as the REST API would; HTTPException 404/409/400/403 if not."""
-    from airflow.api_fastapi.core_api.datamodels.hitl import UpdateHITLDetailPayload
-    from airflow.api_fastapi.core_api.routes.public.hitl import update_hitl_detail
-    from airflow.providers.standard.operators.hitl import ApprovalOperator
-    from airflow.utils.session import create_session
-
-    option = ApprovalOperator.APPROVE if click.decision == APPROVE else ApprovalOperator.REJECT
     ref = click.approval
-    with create_session(scoped=False) as session:
-        update_hitl_detail(
-            dag_id=ref.dag_id,
-            dag_run_id=ref.run_id,
-            task_id=ref.task_id,
-            update_hitl_detail_payload=UpdateHITLDetailPayload(chosen_options=[option]),
-            user=SlackApprover(airflow_user_id, click.user_name),
-            session=session,
-            map_index=ref.map_index,
-        )
+    answer(ref.dag_id, ref.run_id, ref.task_id, click.decision == APPROVE,
+           SlackApprover(airflow_user_id, click.user_name), ref.map_index)
 
 
 def _mark_decided(conn: Connection | None, click: Decision) -> None:
@@ -155,6 +144,9 @@ def _slack_connection() -> Connection | None:
         return Connection.get_connection_from_secrets(SLACK_CONN_ID)
     except AirflowNotFoundException:
         return None
+
+
+app.include_router(cruise_control_router)  # /<cluster>/kafkacruisecontrol/...: Cruise Control's REST API
 
 
 class KafkaMedicPlugin(AirflowPlugin):

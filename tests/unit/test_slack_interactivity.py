@@ -45,7 +45,10 @@ def post(client, body, hdrs):
 def test_the_plugin_mounts_its_app_under_kafka_medic(plugin):
     (app,) = plugin.KafkaMedicPlugin.fastapi_apps
     assert app["url_prefix"] == "/kafka-medic" and app["app"] is plugin.app
-    assert [r.path for r in plugin.app.routes] == ["/metrics", "/slack/interactivity"]  # no docs, no other endpoints
+    cruise_control = "/{cluster}/kafkacruisecontrol"
+    assert [r.path for r in plugin.app.routes] == [  # no docs, no other endpoints
+        "/metrics", "/slack/interactivity", f"{cruise_control}/openapi.json", f"{cruise_control}/{{endpoint}}",
+        f"{cruise_control}/{{endpoint}}"]
 
 
 @pytest.mark.parametrize(
