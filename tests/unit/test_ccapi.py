@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import threading
 
 import pytest
@@ -13,6 +12,7 @@ from kafka_medic.ccapi.params import ENDPOINTS, ParameterError, parse
 from kafka_medic.ccapi.tasks import ACTIVE, COMPLETED, COMPLETED_WITH_ERROR, UserTasks, wait
 from kafka_medic.detector.anomaly import BROKER_FAILURE, Anomaly
 from kafka_medic.kafka.state import BrokerState, ClusterState, PartitionState
+from kafka_medic.limits import topic_regex
 from kafka_medic.metrics.load_model import LoadModel
 from kafka_medic.model import Broker, ClusterModel, Partition
 from kafka_medic.model.proposal import Move, Proposal
@@ -134,7 +134,7 @@ def test_partition_load_is_highest_first_and_filtered():
                                                                           ("u", 0, 50.0)]
     assert records[0]["leader"] == 2 and records[0]["followers"] == [1]
     assert len(responses.partition_load(model(), "disk", entries=1)["records"]) == 1
-    only_u = responses.partition_load(model(), "disk", topic=re.compile("u"))["records"]
+    only_u = responses.partition_load(model(), "disk", topic=topic_regex("u"))["records"]
     assert [r["topic"] for r in only_u] == ["u"]
     assert responses.partition_load(model(), brokers=[3])["records"][0]["topic"] == "u"
 

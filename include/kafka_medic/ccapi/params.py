@@ -18,6 +18,7 @@ from kafka_medic.ccapi import JSON_VERSION
 from kafka_medic.errors import MedicError
 from kafka_medic.goals import goal_names
 from kafka_medic.limits import OutOfLimits, topic_regex
+from kafka_medic.remediation.kinds import COMMON_FIELDS
 
 GET, POST = "GET", "POST"
 SUBSTATES = ("monitor", "executor", "analyzer", "anomaly_detector")
@@ -73,13 +74,14 @@ def _boolean(text: str) -> bool:
     return text.lower() == "true"
 
 
-def _integer(minimum: int) -> Param:
+def _integer(minimum: int, maximum: int | None = None) -> Param:
     def parse(text: str) -> int:
         value = int(text)
-        if value < minimum:
-            raise ValueError(f"must be at least {minimum}")
+        if value < minimum or (maximum is not None and value > maximum):
+            raise ValueError(f"must be at least {minimum}" + (f" and at most {maximum}" if maximum is not None else ""))
         return value
-    return Param(parse, {"type": "integer", "minimum": minimum, "format": "int64"})
+    bounds = {"minimum": minimum, **({"maximum": maximum} if maximum is not None else {})}
+    return Param(parse, {"type": "integer", "format": "int64", **bounds})
 
 
 def _fraction(text: str) -> float:
@@ -168,8 +170,9 @@ NO_EFFECT = {"verbose": BOOLEAN, "super_verbose": BOOLEAN, "allow_capacity_estim
              "fetch_completed_task": BOOLEAN, "stop_external_agent": BOOLEAN,
              "concurrent_leader_movements": _integer(1)}
 # What an execution request maps onto its DAG's form (`kafka_medic.ccapi.mapping`).
+CONCURRENCY = _integer(1, next(f for f in COMMON_FIELDS if f.name == "concurrency").schema["maximum"])  # the form's
 EXECUTION = {"dryrun": BOOLEAN, "goals": GOALS, "excluded_topics": REGEX, "replication_throttle": _integer(1),
-             "concurrent_partition_movements_per_broker": _integer(1)}
+             "concurrent_partition_movements_per_broker": CONCURRENCY}
 BROKERS = {"brokerid": BROKER_IDS}
 DESTINATIONS = {"destination_broker_ids": BROKER_IDS}
 
@@ -214,7 +217,7 @@ ENDPOINTS: dict[str, Endpoint] = {e.name: e for e in (
     Endpoint("review", POST, {"approve": ITEMS, "discard": ITEMS}, doc="answers approvals (review ids: run ids)"),
     Endpoint("admin", POST, {"enable_self_healing_for": ITEMS, "disable_self_healing_for": ITEMS,
                              "drop_recently_removed_brokers": BROKER_IDS, "drop_recently_demoted_brokers": BROKER_IDS,
-                             "concurrent_partition_movements_per_broker": _integer(1)},
+                             "concurrent_partition_movements_per_broker": CONCURRENCY},
              doc="self-healing on/off (the maintenance switch) and remembered brokers"),
 )}
 

@@ -8,18 +8,18 @@ come from the store, as the metrics endpoint's do.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from kafka_medic.ccapi import JSON_VERSION, responses
 from kafka_medic.ccapi.mapping import checked_request, form_values
-from kafka_medic.ccapi.params import SUBSTATES
+from kafka_medic.ccapi.params import SUBSTATES, ParameterError
 from kafka_medic.ccapi.responses import ANOMALY_TYPES
 from kafka_medic.detector import AnomalyLog
 from kafka_medic.detector.remediation import parse_rules
 from kafka_medic.detector.status import StatusLog
+from kafka_medic.errors import MedicError
 from kafka_medic.executor.execution import lock_key
 from kafka_medic.executor.journal import Journal
 from kafka_medic.executor.run import stop as stop_execution
@@ -27,6 +27,7 @@ from kafka_medic.goals import DEFAULT_GOALS
 from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.kafka.reader import read_cluster_state
 from kafka_medic.kafka.state import ClusterState
+from kafka_medic.limits import topic_regex
 from kafka_medic.metrics.load_model import LoadModel
 from kafka_medic.model import ClusterModel
 from kafka_medic.remediation.intent import IntentStore
@@ -97,13 +98,13 @@ def load(cluster: Cluster, values: dict[str, Any]) -> dict[str, Any]:
 
 def partition_load(cluster: Cluster, values: dict[str, Any]) -> dict[str, Any]:
     model, _ = cluster.model_of(cluster.read())
-    topic = re.compile(values["topic"]) if "topic" in values else None
+    topic = topic_regex(values["topic"]) if "topic" in values else None
     return responses.partition_load(model, values.get("resource", "disk"), values.get("entries"), topic,
                                     values.get("partition"), values.get("brokerid", ()))
 
 
 def kafka_cluster_state(cluster: Cluster, values: dict[str, Any]) -> dict[str, Any]:
-    topic = re.compile(values["topic"]) if "topic" in values else None
+    topic = topic_regex(values["topic"]) if "topic" in values else None
     return responses.kafka_cluster_state(cluster.read(), topic)
 
 
@@ -115,7 +116,11 @@ def dry_run(cluster: Cluster, endpoint: str, values: dict[str, Any]) -> dict[str
     with IntentStore(cluster.store_url) as intents:
         remembered = [i.broker for i in intents.active(cluster.name)]
     mark_brokers(model, request, remembered)
-    return responses.optimization_result(plan_for(request, model), model, loads, request.excluded_topics)
+    try:
+        proposal = plan_for(request, model)
+    except MedicError as exc:  # planning reads nothing: what fails is this request on this cluster (a hard goal)
+        raise ParameterError("", f"cannot plan this request: {exc}") from None
+    return responses.optimization_result(proposal, model, loads, request.excluded_topics)
 
 
 def check(cluster: Cluster, endpoint: str, values: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,6 @@ zero where it requires them (NumCore: the capacity file has no core count).
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -28,6 +27,7 @@ from kafka_medic.executor import journal as j
 from kafka_medic.executor.journal import ExecutionRecord, TaskRecord
 from kafka_medic.executor.tasks import LEADER
 from kafka_medic.kafka.state import ClusterState
+from kafka_medic.limits import TopicPattern
 from kafka_medic.metrics.load_model import LoadModel
 from kafka_medic.model import ClusterModel, Partition, Proposal
 from kafka_medic.remediation.intent import DECOMMISSIONED, DEMOTED, BrokerIntent
@@ -104,7 +104,7 @@ def _hosts(brokers: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def partition_load(model: ClusterModel, resource: str = "disk", entries: int | None = None,
-                   topic: re.Pattern | None = None, partitions: tuple[int, int] | None = None,
+                   topic: TopicPattern | None = None, partitions: tuple[int, int] | None = None,
                    brokers: Sequence[int] = ()) -> dict[str, Any]:
     """PartitionLoadState: each partition's leader load, highest `resource` first."""
     chosen = [p for p in model.partitions
@@ -120,7 +120,7 @@ def partition_load(model: ClusterModel, resource: str = "disk", entries: int | N
     return {"version": JSON_VERSION, "records": records}
 
 
-def kafka_cluster_state(state: ClusterState, topic: re.Pattern | None = None) -> dict[str, Any]:
+def kafka_cluster_state(state: ClusterState, topic: TopicPattern | None = None) -> dict[str, Any]:
     """KafkaClusterState: per broker counts and log dirs, and the partitions that are not healthy."""
     leaders: dict[int, int] = defaultdict(int)
     replicas: dict[int, int] = defaultdict(int)
