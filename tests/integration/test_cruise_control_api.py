@@ -206,6 +206,42 @@ def test_a_rebalance_waits_for_its_approval_and_moves_once_review_approves(medic
     print(f"rebalance run {run_id}: {len(changed)} partitions moved after the review")
 
 
+def test_stop_rolls_back_the_running_execution(medic, kraft_cluster):
+    """A throttled rebalance, approved through `review`, stopped by `stop_proposal_execution` mid-way: the
+    executor rolls back what is in flight, the run fails saying so, and no throttle or move is left."""
+    topic = f"cc-slow-{uuid.uuid4().hex[:6]}"
+    admin = AdminClient({"bootstrap.servers": kraft_cluster.bootstrap})
+    admin.create_topics([NewTopic(topic, 4, replica_assignment=[[1, 2], [2, 1]] * 2)])[topic].result(30)
+    produce(kraft_cluster.bootstrap, topic, 16_000, size=1000)  # 4 MB per partition: minutes at 50 KB/s
+    submitted, _ = cccli(medic, "rebalance", "--add-parameter", "replication_throttle=51200")
+    run_id = submitted["RequestInfo"][0]["Id"]
+    wait_for(lambda: medic.awaiting_input(REBALANCE_DAG, run_id, "approve"), 600,
+             f"run {run_id} to wait for its approval", interval=2)
+    cccli(medic, "review", "--approve", run_id)
+
+    def moving():
+        executor = cccli(medic, "state")[0]["ExecutorState"]
+        return executor["state"] == "INTER_BROKER_REPLICA_MOVEMENT_TASK_IN_PROGRESS" and executor
+    executor = wait_for(moving, 600, "the execution to move replicas", interval=3)
+    assert executor["triggeredUserTaskId"] == run_id and executor["numInProgressPartitionMovements"] > 0
+
+    stopped, _ = cccli(medic, "stop_proposal_execution")
+    assert stopped["message"] == f"Proposal execution stopped on cluster {CLUSTER}."
+
+    def finished():
+        run = medic.call("GET", f"/dags/{REBALANCE_DAG}/dagRuns/{run_id}")
+        return run["state"] in ("success", "failed") and run["state"]
+    assert wait_for(finished, 600, f"run {run_id} to end", interval=3) == "failed"
+    assert medic.task_states(REBALANCE_DAG, run_id)["execute_batches"] == "failed"
+    state = read_cluster_state(ClusterConfig(bootstrap=kraft_cluster.bootstrap))
+    assert state.reassigning_partitions() == [] and state.throttles() == {"brokers": {}, "topics": {}}
+    assert cccli(medic, "state")[0]["ExecutorState"]["state"] == "NO_TASK_IN_PROGRESS"
+    again, _ = cccli(medic, "stop_proposal_execution")
+    assert again["message"] == f"No ongoing proposal execution on cluster {CLUSTER}."
+    tasks, _ = cccli(medic, "user_tasks")
+    assert [t["Status"] for t in tasks["userTasks"] if t["UserTaskId"] == run_id] == ["CompletedWithError"]
+
+
 def test_sampling_pauses_and_resumes(medic):
     paused, _ = cccli(medic, "pause_sampling")
     assert "paused" in paused["message"]
@@ -218,11 +254,6 @@ def test_sampling_pauses_and_resumes(medic):
     assert state["MonitorState"]["state"] == "RUNNING"
     cccli(medic, "pause_sampling")
     assert medic.call("GET", f"/dags/kafka_medic__{CLUSTER}__sample")["is_paused"] is True
-
-
-def test_stop_with_nothing_running_says_so(medic):
-    stopped, _ = cccli(medic, "stop_proposal_execution")
-    assert stopped["message"] == f"No ongoing proposal execution on cluster {CLUSTER}."
 
 
 def test_schemathesis_finds_no_server_error(medic, skewed):

@@ -362,8 +362,8 @@ def _run_of_execution(cluster: ManagedCluster, execution_id: str) -> str:
     dag_ids = [cluster.dag_id(kind) for kind in KINDS]
     with create_session() as session:
         query = (select(XComModel.run_id, XComModel.value).where(
-            XComModel.dag_id.in_(dag_ids), XComModel.task_id == ids.SET_THROTTLES).order_by(XComModel.id.desc())
-            .limit(50))
+            XComModel.dag_id.in_(dag_ids), XComModel.task_id == ids.SET_THROTTLES, XComModel.key == "return_value")
+            .order_by(XComModel.timestamp.desc()).limit(50))
         for run_id, value in session.execute(query):
             if execution_id in str(value):
                 return run_id
