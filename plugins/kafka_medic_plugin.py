@@ -1,6 +1,7 @@
 """kafka-medic's Airflow plugin at /kafka-medic: the Slack endpoint that answers approval gates, Prometheus metrics,
 and the operator console (`kafka_medic.airflow.console`: /kafka-medic/ and /kafka-medic/<cluster>/...), which
-Airflow's navigation links to as the external view "kafka-medic".
+Airflow's navigation links to as the external view "kafka-medic", and Cruise Control's REST API per cluster
+(/kafka-medic/<cluster>/kafkacruisecontrol/: `kafka_medic.airflow.ccapi`).
 
 GET /kafka-medic/metrics serves every cluster's gauges in Prometheus's text format, read from the store
 at each scrape (`kafka_medic.notify.exporter`), never from Kafka. Plugin apps get no authentication from
@@ -36,7 +37,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from kafka_medic.airflow.ccapi import router as cruise_control_router
 from kafka_medic.airflow.console import router as console_router
+from kafka_medic.airflow.hitl import answer
 from kafka_medic.errors import MedicError
 from kafka_medic.notify.approval import APPROVE, SLACK_CONN_ID
 from kafka_medic.notify.exporter import StoreCollector, metrics_text
@@ -124,23 +127,9 @@ def _refuse(refusal: Refusal) -> JSONResponse:
 
 def answer_approval(click: Decision, airflow_user_id: str) -> None:
     """Respond to the waiting ApprovalOperator as the REST API would; HTTPException 404/409/400/403 if not."""
-    from airflow.api_fastapi.core_api.datamodels.hitl import UpdateHITLDetailPayload
-    from airflow.api_fastapi.core_api.routes.public.hitl import update_hitl_detail
-    from airflow.providers.standard.operators.hitl import ApprovalOperator
-    from airflow.utils.session import create_session
-
-    option = ApprovalOperator.APPROVE if click.decision == APPROVE else ApprovalOperator.REJECT
     ref = click.approval
-    with create_session(scoped=False) as session:
-        update_hitl_detail(
-            dag_id=ref.dag_id,
-            dag_run_id=ref.run_id,
-            task_id=ref.task_id,
-            update_hitl_detail_payload=UpdateHITLDetailPayload(chosen_options=[option]),
-            user=SlackApprover(airflow_user_id, click.user_name),
-            session=session,
-            map_index=ref.map_index,
-        )
+    answer(ref.dag_id, ref.run_id, ref.task_id, click.decision == APPROVE,
+           SlackApprover(airflow_user_id, click.user_name), ref.map_index)
 
 
 def _mark_decided(conn: Connection | None, click: Decision) -> None:
@@ -160,6 +149,7 @@ def _slack_connection() -> Connection | None:
         return None
 
 
+app.include_router(cruise_control_router)  # /<cluster>/kafkacruisecontrol/...: Cruise Control's REST API
 app.include_router(console_router)  # last: its /{cluster}/ paths must not shadow the routes above
 
 

@@ -45,8 +45,10 @@ def post(client, body, hdrs):
 def test_the_plugin_mounts_its_app_under_kafka_medic(plugin):
     (app,) = plugin.KafkaMedicPlugin.fastapi_apps
     assert app["url_prefix"] == "/kafka-medic" and app["app"] is plugin.app
+    cruise_control = "/{cluster}/kafkacruisecontrol"
     assert [r.path for r in plugin.app.routes] == [  # no docs, no other endpoints
-        "/metrics", "/slack/interactivity",
+        "/metrics", "/slack/interactivity", f"{cruise_control}/openapi.json", f"{cruise_control}/{{endpoint}}",
+        f"{cruise_control}/{{endpoint}}",  # Cruise Control's REST API
         "/", "/_static/{name}", "/{cluster}/", "/{cluster}/partitions", "/{cluster}/proposal/{execution_id}",
         "/{cluster}/stop",  # the console
     ]
