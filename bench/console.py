@@ -80,6 +80,7 @@ def fill(url: str, brokers: int, partitions: int, days: float, tasks: int) -> di
     with Journal(url) as journal:
         execution = journal.create(CLUSTER, proposal, ExecutionOptions(), task_list)
         journal.mark_submitted(execution, task_list[: tasks // 2 + 100])
+        journal.confirm_submitted(execution, task_list[: tasks // 2 + 100])
         journal.set_tasks_state(execution, task_list[: tasks // 2], DONE)
     return {"model_build_s": built - started, "snapshot_of_s": reduced - built, "snapshot_write_s": written - reduced,
             "snapshot_bytes": float(size), "status_rows": float(minutes)}

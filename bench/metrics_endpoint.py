@@ -67,6 +67,7 @@ def fill(url: str, clusters: int, tasks: int) -> int:
     with Journal(url) as journal:
         execution = journal.create(names[0], proposal, ExecutionOptions(), task_list)
         journal.mark_submitted(execution, task_list[: tasks // 2 + 100])
+        journal.confirm_submitted(execution, task_list[: tasks // 2 + 100])
         journal.set_tasks_state(execution, task_list[: tasks // 2], DONE)
         for broker in range(100):
             for config in ("leader.replication.throttled.rate", "follower.replication.throttled.rate"):

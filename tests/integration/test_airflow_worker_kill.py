@@ -193,9 +193,9 @@ def trigger_form(page: Page, airflow: StandaloneAirflow, dag_id: str) -> Locator
     return dialog
 
 
-def fill_list(page: Page, dialog: Locator, value: str) -> None:
-    """Type into the form's list field, a JSON editor (Monaco); the forms here have one each at most."""
-    dialog.get_by_role("textbox", name="Editor content").focus()
+def fill_list(page: Page, dialog: Locator, field: str, value: str) -> None:
+    """Type into the form's list `field`, a JSON editor (Monaco); other fields may be editors too."""
+    dialog.locator(f"#element_{field}").get_by_role("textbox", name="Editor content").focus()
     page.keyboard.press("Control+A")
     page.keyboard.press("Backspace")
     page.keyboard.insert_text(value)
@@ -209,7 +209,7 @@ def test_each_trigger_form_can_be_submitted_once_its_required_fields_are_filled(
             trigger = dialog.get_by_role("button", name="Trigger", exact=True)
             if kind in ("add_brokers", "decommission", "demote"):
                 expect(trigger).to_be_disabled()
-                fill_list(page, dialog, "[3]")
+                fill_list(page, dialog, "brokers", "[3]")
             expect(trigger).to_be_enabled(timeout=30_000)
 
 
@@ -224,7 +224,7 @@ def test_rebalance_form_with_a_bad_value_fails_at_validation_and_moves_nothing(a
     with browser_page(airflow.url) as page:
         dialog = trigger_form(page, airflow, DAG)
         if field == "excluded_brokers":
-            fill_list(page, dialog, value)
+            fill_list(page, dialog, field, value)
         else:
             dialog.locator(f"#element_{field}").fill(value)
         dialog.get_by_role("button", name="Trigger", exact=True).click()

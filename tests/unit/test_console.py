@@ -47,6 +47,7 @@ def fill(url: str, now: float = NOW) -> str:
     with Journal(url) as journal:
         execution = journal.create("a", PROPOSAL, ExecutionOptions(), TASKS)
         journal.mark_submitted(execution, TASKS[:3])
+        journal.confirm_submitted(execution, TASKS[:3])
         journal.set_tasks_state(execution, TASKS[:2], DONE)
     with ActionLog(url) as actions:
         actions.write(ActionRecord("a", "heal", ["broker 3 dead"], "auto", 5, 5, 100, "succeeded", now - 90, now - 30))

@@ -64,11 +64,13 @@ def test_an_execution_let_go_between_steps_is_not_abandoned_until_its_heartbeat_
 def test_submissions_are_numbered_batches_and_counted(journal):
     execution_id = journal.create("c", PROPOSAL, ExecutionOptions(throttle=1e6), TASKS)
     assert journal.mark_submitted(execution_id, TASKS[:2]) == 1
+    journal.confirm_submitted(execution_id, TASKS[:2])
     assert journal.mark_submitted(execution_id, TASKS[2:]) == 2
+    # not confirmed: the batch's owner died before the cluster write returned, so it is not counted
     journal.set_task_state(execution_id, TASKS[0], j.DONE)
     records = journal.tasks(execution_id)
     assert [(r.state, r.batch, r.submissions) for r in records] == [
-        (j.DONE, 1, 1), (j.SUBMITTED, 1, 1), (j.SUBMITTED, 2, 1)]
+        (j.DONE, 1, 1), (j.SUBMITTED, 1, 1), (j.SUBMITTING, 2, 0)]
     assert records[0].task == TASKS[0] and records[0].finished_at
     assert journal.get(execution_id).options.throttle == 1e6
 
@@ -93,3 +95,26 @@ def test_many_tasks_change_state_in_one_call_and_options_keep_a_default_concurre
     states = [(r.state, r.finished_at is not None) for r in journal.tasks(execution_id)]
     assert states == [(j.DONE, True), (j.DONE, True), (j.PENDING, False)]
     assert journal.get(execution_id).options.concurrency is None  # from bytes in flight, not a fixed count
+
+
+def test_moves_left_submitting_by_a_dead_owner_are_settled_from_the_cluster(journal):
+    """An owner killed between journalling a batch and the cluster write: a move the cluster shows (moving
+    or done) counts as submitted once; one it does not show was never submitted and is pending again,
+    not 'cancelled elsewhere'."""
+    from kafka_medic.executor.execution import Execution
+    from kafka_medic.executor.moving import _settle_submitting
+    from kafka_medic.kafka.config import ClusterConfig
+    from kafka_medic.kafka.state import PartitionState
+
+    execution_id = journal.create("c", PROPOSAL, ExecutionOptions(), TASKS)
+    journal.mark_submitted(execution_id, TASKS)  # the owner dies here, before the cluster write returns
+    partitions = {  # moving to [3, 2]; already at [3, 2]; still at [1, 2], nothing in flight
+        ("t", 0): PartitionState("t", 0, [3, 2, 1], 1, [1, 2], adding_replicas=[3], removing_replicas=[1]),
+        ("t", 1): PartitionState("t", 1, [3, 2], 3, [3, 2]),
+        ("t", 2): PartitionState("t", 2, [1, 2], 1, [1, 2]),
+    }
+    lines: list[str] = []
+    _settle_submitting(Execution(ClusterConfig("x:9092"), journal, execution_id, lines.append), TASKS, partitions)
+    assert [(r.state, r.submissions) for r in journal.tasks(execution_id)] == [
+        (j.SUBMITTED, 1), (j.SUBMITTED, 1), (j.PENDING, 0)]
+    assert lines == ["1 moves journalled but never submitted (the last owner died first), submitted again: t-2"]

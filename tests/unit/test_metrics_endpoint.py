@@ -76,6 +76,7 @@ def store(tmp_path, monkeypatch):
     with Journal(url) as journal:
         execution = journal.create("a", PROPOSAL, ExecutionOptions(), TASKS)
         journal.mark_submitted(execution, TASKS[:4])
+        journal.confirm_submitted(execution, TASKS[:4])
         journal.set_tasks_state(execution, TASKS[:2], DONE)
         journal.set_task_state(execution, TASKS[4], SKIPPED, "nothing to do")
         for broker in ("1", "3"):

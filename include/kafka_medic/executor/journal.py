@@ -39,6 +39,9 @@ from kafka_medic.storage import StoreTables
 PENDING, SUBMITTED, DONE = "pending", "submitted", "done"
 CANCELLED, DEAD, TIMED_OUT, HELD, FAILED = "cancelled", "dead", "timed_out", "held", "failed"
 SKIPPED = "skipped"  # the proposal's move needed nothing, or could not apply (the reason says which)
+# Journalled before the cluster write, SUBMITTED once the cluster took it: a move left submitting was in a
+# batch whose owner died in between, and the next owner asks the cluster whether it arrived.
+SUBMITTING = "submitting"
 RUNNING = "running"
 
 metadata = sa.MetaData()
@@ -317,7 +320,8 @@ class Journal(StoreTables):
             return {(topic, partition): state for topic, partition, state in conn.execute(query).all()}
 
     def mark_submitted(self, execution_id: str, task_list: builtins.list[Task]) -> int:
-        """Record a batch as submitted (before the cluster write) and return its number."""
+        """Record a batch as being submitted (before the cluster write) and return its number: its moves are
+        SUBMITTING until `confirm_submitted` says the cluster took them."""
         now = time.time()
         with self.engine.begin() as conn:
             conn.execute(executions.update().where(executions.c.id == execution_id).values(
@@ -325,9 +329,13 @@ class Journal(StoreTables):
             number = conn.scalar(sa.select(executions.c.batches).where(executions.c.id == execution_id))
             if number is None:
                 raise MedicError(f"no execution {execution_id!r} in the journal at {self.url}")
-            _update_tasks(conn, execution_id, task_list, state=SUBMITTED, batch=number, submitted_at=now,
-                          submissions=tasks.c.submissions + 1)
+            _update_tasks(conn, execution_id, task_list, state=SUBMITTING, batch=number, submitted_at=now)
         return number
+
+    def confirm_submitted(self, execution_id: str, task_list: Iterable[Task]) -> None:
+        """The cluster took these moves: in flight now, and counted as submitted once more."""
+        with self.engine.begin() as conn:
+            _update_tasks(conn, execution_id, task_list, state=SUBMITTED, submissions=tasks.c.submissions + 1)
 
     def set_task_state(self, execution_id: str, task: Task, state: str, reason: str | None = None) -> None:
         self.set_tasks_state(execution_id, [task], state, reason)
@@ -335,7 +343,7 @@ class Journal(StoreTables):
     def set_tasks_state(self, execution_id: str, task_list: Iterable[Task], state: str,
                         reason: str | None = None) -> None:
         """One transaction for many tasks: a poll that sees 1,000 small moves finish writes once, not 1,000 times."""
-        finished = None if state in (PENDING, SUBMITTED, HELD) else time.time()
+        finished = None if state in (PENDING, SUBMITTING, SUBMITTED, HELD) else time.time()
         with self.engine.begin() as conn:
             _update_tasks(conn, execution_id, task_list, state=state, reason=reason, finished_at=finished)
 

@@ -145,6 +145,7 @@ def _reconcile(execution: Execution, records: list[TaskRecord], state: ClusterSt
     1,000 moves the controller had finished showed so for over 5 s, and were called cancelled.
     """
     partitions = {(p.topic, p.partition): p for p in state.partitions}
+    _settle_submitting(execution, [r.task for r in records if r.state == j.SUBMITTING], partitions)
     alive = set(state.alive_brokers)
     dead: set[int] = set()
     now = time.monotonic()
@@ -177,6 +178,30 @@ def _reconcile(execution: Execution, records: list[TaskRecord], state: ClusterSt
         names = [f"{t.name} -> {list(t.new_replicas)}" for t in done]
         execution.log(f"done {names[0]}" if len(names) == 1 else f"done {len(names)}: {first_names(names)}")
     return sorted(dead)
+
+
+def _settle_submitting(execution: Execution, left: list[Task], partitions: dict) -> None:
+    """Moves a dead owner journalled as submitting but never confirmed: the cluster says whether they arrived.
+
+    One moving to, or already at, its new replicas was taken: it is submitted, counted once. One the
+    cluster does not show never arrived (the owner died before its write): it is pending again and is
+    submitted like any other, so it is neither lost as "cancelled elsewhere" nor counted twice.
+    Submitting the same target twice would be harmless to Kafka, should the metadata lag.
+    """
+    if not left:
+        return
+    took: list[Task] = []
+    lost: list[Task] = []
+    for t in left:
+        p = partitions.get(t.key)
+        arrived = p is None or (reassignment_target(p) == list(t.new_replicas) if p.reassigning
+                                else list(p.replicas) == list(t.new_replicas))
+        (took if arrived else lost).append(t)
+    execution.journal.confirm_submitted(execution.id, took)
+    if lost:
+        execution.journal.set_tasks_state(execution.id, lost, j.PENDING, "its owner died before submitting it")
+        execution.log(f"{len(lost)} moves journalled but never submitted (the last owner died first), "
+                      f"submitted again: {first_names([t.name for t in lost])}")
 
 
 def _watch_stalls(execution: Execution, records: list[TaskRecord], meter: ProgressMeter,
@@ -251,7 +276,8 @@ def _record_held(execution: Execution, waiting: list[TaskRecord], held: dict[str
 
 
 def _submit(execution: Execution, task_list: list[Task], znode: bool) -> None:
-    """Journal first, then the cluster: a crash in between shows as a submitted move the cluster never saw."""
+    """Journal first (submitting), then the cluster, then the journal again (submitted): a crash in
+    between leaves moves submitting, which the next owner's `_reconcile` checks against the cluster."""
     number = execution.journal.mark_submitted(execution.id, task_list)
     errors = submit_reassignments(execution.config, task_list, znode)
     for t in task_list:
@@ -259,6 +285,7 @@ def _submit(execution: Execution, task_list: list[Task], znode: bool) -> None:
             execution.set_task_state(t, j.FAILED, f"refused by the cluster: {errors[t.name]}")
             execution.log(f"ALERT {t.name}: submission refused: {errors[t.name]}")
     submitted = [t for t in task_list if t.name not in errors]
+    execution.journal.confirm_submitted(execution.id, submitted)
     size = sum(t.bytes_to_move for t in submitted) / MB
     execution.log(f"batch {number}: submitted {len(submitted)} moves, {size:.1f} MB: "
                   + first_names([f"{t.name} {list(t.old_replicas)}->{list(t.new_replicas)}" for t in submitted], 10))

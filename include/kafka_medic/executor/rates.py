@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 def throttled_brokers(records: list[TaskRecord], alive: set[int]) -> list[int]:
     """The live brokers the replica moves still to do involve: the ones to throttle."""
-    remaining = [r.task for r in records if r.task.kind == REPLICA and r.state in (j.PENDING, j.HELD, j.SUBMITTED)]
+    to_do = (j.PENDING, j.HELD, j.SUBMITTING, j.SUBMITTED)
+    remaining = [r.task for r in records if r.task.kind == REPLICA and r.state in to_do]
     return sorted({b for t in remaining for b in (*t.old_replicas, *t.new_replicas)} & alive)
 
 

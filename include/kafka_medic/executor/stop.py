@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from kafka_medic.executor.execution import Execution
 
 ROLLBACK_WAIT_S = 60.0
-IN_FLIGHT = (j.SUBMITTED, j.DEAD, j.TIMED_OUT)
+IN_FLIGHT = (j.SUBMITTING, j.SUBMITTED, j.DEAD, j.TIMED_OUT)
 
 
 def abort(execution: Execution, reason: str) -> None:
