@@ -169,9 +169,7 @@ def partitions_page(name: str, p: PartitionPage, error: str = "") -> str:
     rows = [[esc(r.topic), str(r.partition), str(r.leader) if r.leader >= 0 else '<span class="bad">offline</span>',
              *(f"{r.load[res]:,.2f}" for res in RESOURCES)] for r in p.rows]
     query = {"resource": p.resource, "topic": p.topic}
-    pager = " ".join(
-        f'<a href="{cluster_url(name, "partitions")}?{urlencode({**query, "page": n})}">{label}</a>'
-        for n, label in ((p.page - 1, "previous"), (p.page + 1, "next")) if 1 <= n <= p.pages)
+    pager = _pager(cluster_url(name, "partitions"), query, p.page, p.pages)
     body = (f'<p><a href="{cluster_url(name)}">back to {esc(name)}</a></p>{form}'
             + (f'<p class="bad">{esc(error)}</p>' if error else "")
             + f"<p>{p.matching:,} partitions match; page {p.page} of {p.pages}. {pager}</p>"
@@ -201,8 +199,7 @@ def proposal_page(name: str, p: ProposalView, error: str = "") -> str:
             '<button type="submit">filter</button></form>')
     moves = [[esc(m.move.topic), str(m.move.partition), esc(m.move.old_replicas), esc(m.move.new_replicas),
               esc(m.move.old_leader), esc(m.move.new_leader), esc(m.reason)] for m in p.moves]
-    pager = " ".join(f'<a href="{base}?{urlencode({"topic": p.topic, "page": n})}">{label}</a>'
-                     for n, label in ((p.page - 1, "previous"), (p.page + 1, "next")) if 1 <= n <= p.pages)
+    pager = _pager(base, {"topic": p.topic}, p.page, p.pages)
     body = (f'<p><a href="{cluster_url(name)}">back to {esc(name)}</a></p>{summary}'
             "<h2>Brokers: use of capacity before (upper bar) and after (lower bar)</h2>"
             + table(headers, rows, "proposal-brokers")
@@ -216,3 +213,9 @@ def proposal_page(name: str, p: ProposalView, error: str = "") -> str:
 def stop_page(name: str, outcome: str) -> str:
     return page(f"kafka-medic: {name}: stop", f'<p id="outcome">{esc(outcome)}</p>'
                 f'<p><a href="{cluster_url(name)}">back to {esc(name)}</a></p>')
+
+
+def _pager(url: str, query: dict[str, str], page: int, pages: int) -> str:
+    """The "previous" and "next" links of a paginated view, each only where that page exists."""
+    return " ".join(f'<a href="{url}?{urlencode({**query, "page": n})}">{label}</a>'
+                    for n, label in ((page - 1, "previous"), (page + 1, "next")) if 1 <= n <= pages)
