@@ -238,10 +238,7 @@ def _read_log_dirs(admin, brokers: dict[int, BrokerState], partitions: list[Part
     by_key = {(p.topic, p.partition): p for p in partitions}
     # One request per broker, every broker at once: for all topics (null) when the read is the whole
     # cluster's, else naming the partitions read.
-    named: dict[str, list[int]] = {}
-    for topic_name, index in by_key:
-        named.setdefault(topic_name, []).append(index)
-    topics = None if whole else list(named.items())
+    topics = None if whole else _partitions_by_topic(by_key)
     answers = ask_each(admin, {b.id: DescribeLogDirsRequest(topics=topics) for b in brokers.values() if b.alive})
     for broker_id, answer in answers.items():
         broker = brokers[broker_id]
@@ -262,6 +259,14 @@ def _read_log_dirs(admin, brokers: dict[int, BrokerState], partitions: list[Part
                         continue
                     p.sizes[broker.id] = part["partition_size"]
                     p.log_dirs[broker.id] = log_dir["log_dir"]
+
+
+def _partitions_by_topic(keys: Iterable[tuple[str, int]]) -> list[tuple[str, list[int]]]:
+    """(topic, [partition, ...]) for each topic: how DescribeLogDirs names partitions."""
+    named: dict[str, list[int]] = {}
+    for topic_name, index in keys:
+        named.setdefault(topic_name, []).append(index)
+    return list(named.items())
 
 
 def _read_broker_throttles(admin, broker_ids: list[int]) -> dict[int, dict[str, str]]:
