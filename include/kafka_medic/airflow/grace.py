@@ -40,7 +40,7 @@ class FailureGraceSensor(BaseOperator):
         pause_in_maintenance(self.cluster, context["ti"], context["dag_run"], by_hand_goes_ahead=False)
         return self.check(context)
 
-    def check(self, context, event: Any = None) -> dict:
+    def check(self, context, event: Any = None, checked_since: dict[str, float] | None = None) -> dict:
         from kafka_medic.detector import HEAL, AnomalyLog, find_anomalies, parse_rules
         from kafka_medic.kafka.reader import read_cluster_state
 
@@ -50,10 +50,9 @@ class FailureGraceSensor(BaseOperator):
         state = read_cluster_state(s.config)
         current = {a.key: a for a in find_anomalies(state, cluster=self.cluster) if rules[a.kind].action == HEAL}
         with AnomalyLog() as anomalies:
-            started = {a.key: a.first_seen for a in anomalies.active(self.cluster)}
+            logged = {a.key: a.first_seen for a in anomalies.active(self.cluster)}
         reported = triggering_anomalies(context) or list(current.values())
-        for a in reported:
-            started[a.key] = min(started.get(a.key, now), a.first_seen)
+        started = failure_starts(logged, reported, checked_since or {}, now)
         if not reported:
             skip(context["ti"], "nothing to heal: no broker or disk failure now")
         gone = [a.key for a in reported if a.key not in current]
@@ -71,12 +70,22 @@ class FailureGraceSensor(BaseOperator):
                           ", ".join(a.key for a in still), due_at - now)
             moment = datetime.fromtimestamp(min(due_at, now + RECHECK_S), UTC)
             self.defer(trigger=DateTimeTrigger(moment=moment), method_name="check",
+                       kwargs={"checked_since": {a.key: started[a.key] for a in still}},
                        timeout=timedelta(seconds=due_at - now + 3600))
         reason = "; ".join(f"{a.summary} (for {now - started[a.key]:.0f}s)" for a in still)
         self.log.info("healing: %s", reason)
         brokers = sorted({b for a in still for b in a.brokers})
         request = validate_request(HEAL, parse_policy(self.policy).request_defaults(), state)
         return replace(request, brokers=brokers, reason=reason, anomalies=[a.key for a in still]).as_dict()
+
+
+def failure_starts(logged: dict[str, float], reported: list, checked_since: dict[str, float],
+                   now: float) -> dict[str, float]:
+    """When each reported failure began: the earliest of its anomaly-log episode, the report that started the
+    run and this sensor's own earlier checks (carried across deferrals). Without the last, a heal started by
+    hand for a failure no detect run has logged yet would restart its grace period at every check and never
+    heal."""
+    return {a.key: min(logged.get(a.key, now), a.first_seen, checked_since.get(a.key, now)) for a in reported}
 
 
 def triggering_anomalies(context) -> list:
