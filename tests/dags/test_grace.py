@@ -48,3 +48,26 @@ def test_a_hand_started_heal_heals_once_the_failure_outlasts_its_grace_period(cl
             clock.t = deferred.trigger.moment.timestamp()
     assert request["brokers"] == [2]
     assert waits == GRACE_S // grace.RECHECK_S
+
+
+def test_a_detector_started_heal_of_a_kind_whose_self_healing_is_off_skips_saying_why(clock):
+    from airflow.exceptions import AirflowSkipException
+
+    from kafka_medic.detector import find_anomalies
+    from kafka_medic.remediation.intent import IntentStore
+
+    cluster = "grace-off"
+    [failure] = [a for a in find_anomalies(dead_broker_state(), cluster=cluster) if a.kind == "broker_failure"]
+    event = SimpleNamespace(extra={"anomalies": [failure.to_dict()]})
+    pushed: list = []
+    context = {"ti": SimpleNamespace(xcom_push=lambda **kw: pushed.append(kw)), "dag_run": None,
+               "triggering_asset_events": {"asset": [event]}}
+    sensor = grace.FailureGraceSensor(task_id="wait_for_grace", cluster=cluster, conn_id="c", policy={})
+    with IntentStore() as intents:
+        intents.set_self_healing(cluster, ["broker_failure"], False, "rack work", by="ccapi:ops")
+    with pytest.raises(AirflowSkipException, match=r"self-healing for broker_failure is off .*by ccapi:ops: rack work"):
+        sensor.check(context)
+    with IntentStore() as intents:
+        intents.set_self_healing(cluster, ["broker_failure"], True)
+    with pytest.raises(TaskDeferred):  # switched on again: it waits out the grace period as usual
+        sensor.check(context)

@@ -94,6 +94,12 @@ def test_an_endpoint_takes_only_its_method():
     assert "unknown endpoint" in str(refused("bootstrap", "GET", []))
 
 
+def test_a_cruise_control_endpoint_not_served_here_is_refused_saying_why():
+    error = refused("topic_configuration", "POST", [("topic", "orders"), ("replication_factor", "3")])
+    assert str(error).startswith("topic_configuration is not supported by kafka-medic: changing topics' "
+                                 "replication factor needs a topic-replication remediation")
+
+
 def test_an_execution_request_becomes_its_kinds_form_and_is_checked_against_the_cluster():
     values = parse("remove_broker", "POST", [("brokerid", "2"), ("dryrun", "false"), ("replication_throttle",
                                                                                      str(5 * MB)),

@@ -59,3 +59,16 @@ def test_the_cli_switches_maintenance_and_readds_brokers(tmp_path, monkeypatch, 
     assert [(i["broker"], i["intent"]) for i in json.loads(capsys.readouterr().out)] == [(4, "demoted")]
     assert main(["maintenance", "off", "--cluster", "prod"]) == 0
     assert "not in maintenance" in capsys.readouterr().out
+
+
+def test_self_healing_is_switched_per_cluster_and_kind_and_keeps_when_it_went_off(intents):
+    assert intents.self_healing_off("prod") == {}
+    intents.set_self_healing("prod", ["broker_failure", "disk_failure"], False, "disk swap", by="ccapi:ops", now=10.0)
+    intents.set_self_healing("prod", ["broker_failure"], False, by="again", now=20.0)
+    off = intents.self_healing_off("prod")
+    assert sorted(off) == ["broker_failure", "disk_failure"] and off["broker_failure"].since == 10.0
+    assert off["disk_failure"].skip_reason() == ("self-healing for disk_failure is off since 1970-01-01 00:00 UTC "
+                                                 "(by ccapi:ops: disk swap)")
+    assert intents.self_healing_off("other") == {}
+    intents.set_self_healing("prod", ["disk_failure"], True)
+    assert list(intents.self_healing_off("prod")) == ["broker_failure"]

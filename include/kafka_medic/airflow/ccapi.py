@@ -14,12 +14,13 @@ waits for its approval and is logged; its run id is the User-Task-ID and the rev
 that approval (`kafka_medic.airflow.hitl`), `stop_proposal_execution` is the executor's stop, and
 `pause_sampling` / `resume_sampling` pause and unpause the cluster's sample DAG.
 
-`admin`: `disable_self_healing_for` / `enable_self_healing_for` naming every anomaly type switch the cluster's
-maintenance on / off (the maintenance DAG: automated runs skip while it is on); a subset of types is refused,
-since which anomaly starts which remediation is the connection's `kafka_medic.remediation` rules, read by
-every detect run, not a switch at run time. `drop_recently_removed_brokers` / `drop_recently_demoted_brokers`
-re-add remembered brokers (the maintenance DAG too). Concurrency is refused: here it is per request
-(`concurrent_partition_movements_per_broker` on the execution endpoints) or the cluster policy's.
+`admin`: `disable_self_healing_for` / `enable_self_healing_for` switch self-healing per Cruise Control anomaly
+type, that is per kafka-medic anomaly kind of that type (`kafka_medic.remediation.intent`): the detector
+starts no remediation for a kind switched off and says why, while maintenance (`kafka-medic maintenance`)
+pauses everything automated. `drop_recently_removed_brokers` / `drop_recently_demoted_brokers` re-add
+remembered brokers (the maintenance DAG, so it is logged as a run). Concurrency is refused: here it is per
+request (`concurrent_partition_movements_per_broker` on the execution endpoints) or the cluster policy's.
+`topic_configuration` is refused by name (`kafka_medic.ccapi.params.NOT_SUPPORTED`).
 """
 
 from __future__ import annotations
@@ -371,31 +372,38 @@ def _run_of_execution(cluster: ManagedCluster, execution_id: str) -> str:
 
 
 def _admin(cluster: ManagedCluster, values: dict[str, Any], user_name: str) -> JSONResponse:
-    """What of Cruise Control's admin exists here: the maintenance switch and re-adding remembered brokers."""
+    """What of Cruise Control's admin exists here: self-healing per anomaly type, re-adding remembered brokers."""
+    from kafka_medic.remediation.intent import IntentStore
+
     if "concurrent_partition_movements_per_broker" in values:
         raise ParameterError("concurrent_partition_movements_per_broker",
                              "concurrency is per request here (give it to rebalance, add_broker, remove_broker...) "
                              "or the cluster policy's (clusters.json), not a setting changed at run time")
-    every = set(ANOMALY_TYPES)
-    conf: dict[str, Any] = {}
-    for name, maintenance in (("disable_self_healing_for", "on"), ("enable_self_healing_for", "off")):
-        if name in values:
-            types = {t.upper() for t in values[name]}
-            if types != every:
-                raise ParameterError(name, f"self-healing switches for all anomaly types at once here (the "
-                                           f"cluster's maintenance switch): give {','.join(sorted(every))}; which "
-                                           "anomaly starts which remediation is the connection's "
-                                           "kafka_medic.remediation rules")
-            if conf.get("maintenance", maintenance) != maintenance:
-                raise ParameterError(name, "both enabled and disabled")
-            conf["maintenance"] = maintenance
+    switches = {name: {t.upper() for t in values.get(name) or []}
+                for name in ("enable_self_healing_for", "disable_self_healing_for")}
+    for name, types in switches.items():
+        unknown = sorted(types - set(ANOMALY_TYPES))
+        if unknown:
+            raise ParameterError(name, f"unknown anomaly type {unknown[0]!r}; valid: {', '.join(ANOMALY_TYPES)}")
+    both = sorted(switches["enable_self_healing_for"] & switches["disable_self_healing_for"])
+    if both:
+        raise ParameterError("disable_self_healing_for", f"{both[0]} both enabled and disabled")
     readd = sorted({*values.get("drop_recently_removed_brokers", []), *values.get("drop_recently_demoted_brokers", [])})
-    if readd:
-        conf["readd_brokers"] = readd
-    if not conf:
+    if not readd and not any(switches.values()):
         raise ParameterError("", "admin: give enable_self_healing_for, disable_self_healing_for or "
                                  "drop_recently_removed_brokers / drop_recently_demoted_brokers")
-    conf["reason"] = values.get("reason") or "Cruise Control API admin request"
-    run_id = _trigger(cluster.dag_id("maintenance"), conf, user_name)
-    return _answer({"version": JSON_VERSION, "message": f"maintenance run {run_id} started: {conf}"}, 200, run_id)
-
+    reason = values.get("reason") or "Cruise Control API admin request"
+    said = []
+    with IntentStore() as intents:
+        for name, on in (("enable_self_healing_for", True), ("disable_self_healing_for", False)):
+            kinds = [kind for t in sorted(switches[name]) for kind in ANOMALY_TYPES[t]]
+            if switches[name]:
+                intents.set_self_healing(cluster.name, kinds, on, reason, f"ccapi:{user_name}")
+                said.append(f"self-healing {'enabled' if on else 'disabled'} for {','.join(sorted(switches[name]))} "
+                            f"(anomaly kinds: {', '.join(kinds) or 'none here'})")
+                log.info("%s on %s by %s", said[-1], cluster.name, user_name)
+    run_id = None
+    if readd:
+        run_id = _trigger(cluster.dag_id("maintenance"), {"readd_brokers": readd, "reason": reason}, user_name)
+        said.append(f"maintenance run {run_id} started to re-add brokers {readd}")
+    return _answer({"version": JSON_VERSION, "message": "; ".join(said)}, 200, run_id)

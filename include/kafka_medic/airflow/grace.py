@@ -51,7 +51,7 @@ class FailureGraceSensor(BaseOperator):
         current = {a.key: a for a in find_anomalies(state, cluster=self.cluster) if rules[a.kind].action == HEAL}
         with AnomalyLog() as anomalies:
             logged = {a.key: a.first_seen for a in anomalies.active(self.cluster)}
-        reported = triggering_anomalies(context) or list(current.values())
+        reported = self_healing(self.cluster, triggering_anomalies(context), context["ti"]) or list(current.values())
         started = failure_starts(logged, reported, checked_since or {}, now)
         if not reported:
             skip(context["ti"], "nothing to heal: no broker or disk failure now")
@@ -86,6 +86,21 @@ def failure_starts(logged: dict[str, float], reported: list, checked_since: dict
     hand for a failure no detect run has logged yet would restart its grace period at every check and never
     heal."""
     return {a.key: min(logged.get(a.key, now), a.first_seen, checked_since.get(a.key, now)) for a in reported}
+
+
+def self_healing(cluster: str, reported: list, ti) -> list:
+    """The detector's anomalies whose kind may still heal itself: self-healing switched off after the detect
+    run asked for this heal skips it, saying why (a heal started by hand reports none, and goes ahead)."""
+    from kafka_medic.remediation.intent import IntentStore
+
+    if not reported:
+        return reported
+    with IntentStore() as intents:
+        off = intents.self_healing_off(cluster)
+    kept = [a for a in reported if a.kind not in off]
+    if not kept:
+        skip(ti, "; ".join(sorted({off[a.kind].skip_reason() for a in reported})) + ": nothing to heal")
+    return kept
 
 
 def triggering_anomalies(context) -> list:

@@ -116,7 +116,8 @@ def publish(cluster: str, action: str, due: dict[str, list[dict]], outlet_events
     """Emit the asset event that starts `action` for its due anomalies (skipped when there are none).
 
     In maintenance it skips saying so, and leaves the anomalies un-acted-on: once maintenance is off,
-    the next detect run starts the remediation they still call for."""
+    the next detect run starts the remediation they still call for. So it does for the anomalies whose
+    kind has self-healing switched off, starting the action for the others."""
     from kafka_medic.detector import AnomalyLog
     from kafka_medic.remediation.intent import IntentStore
 
@@ -125,9 +126,17 @@ def publish(cluster: str, action: str, due: dict[str, list[dict]], outlet_events
         raise AirflowSkipException(f"no anomaly calls for {action}")
     with IntentStore() as intents:
         switch = intents.maintenance(cluster)
+        off = intents.self_healing_off(cluster)
     if switch is not None:
         raise AirflowSkipException(f"{action} for {', '.join(a['key'] for a in anomalies)} not started: "
                                    f"{switch.skip_reason(cluster)}")
+    held = [a for a in anomalies if a["kind"] in off]
+    for a in held:
+        log.info("%s for %s not started: %s", action, a["key"], off[a["kind"]].skip_reason())
+    anomalies = [a for a in anomalies if a["kind"] not in off]
+    if not anomalies:
+        reasons = "; ".join(sorted({off[a["kind"]].skip_reason() for a in held}))
+        raise AirflowSkipException(f"{action} for {', '.join(a['key'] for a in held)} not started: {reasons}")
     outlet_events[anomaly_asset(cluster, action)].extra = {"anomalies": anomalies}
 
     keys = [a["key"] for a in anomalies]

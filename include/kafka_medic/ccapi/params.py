@@ -41,6 +41,15 @@ CC_GOALS = {
     "PreferredLeaderElectionGoal": "preferred_leader_election",
     "MinTopicLeadersPerBrokerGoal": "min_topic_leaders_per_broker", "BrokerSetAwareGoal": "broker_set_aware",
 }
+# Cruise Control 2.5 endpoints kafka-medic does not serve, and why: a client gets a 400 saying so, not "unknown".
+NOT_SUPPORTED = {
+    "topic_configuration": "changing topics' replication factor needs a topic-replication remediation, which "
+                           "kafka-medic does not have yet (its detector reports topic_replication_factor anomalies)",
+    "remove_disks": "moving replicas off a broker's disks is done by the heal DAG for failed disks only",
+    "rightsize": "provisioning brokers is outside kafka-medic; add them, then call add_broker",
+    "train": "kafka-medic's CPU model is apportioned from broker samples and needs no training",
+    "permissions": "access is Airflow's auth manager's, per cluster DAG",
+}
 MAX_VALUE_CHARS = 10_000  # a parameter's value; longer is refused before it is parsed
 
 
@@ -229,6 +238,8 @@ def parse(endpoint: str, method: str, query: Sequence[tuple[str, str]]) -> dict[
     for doAs, which is matched as written too).
     """
     spec = ENDPOINTS.get(endpoint)
+    if endpoint in NOT_SUPPORTED:
+        raise ParameterError("", f"{endpoint} is not supported by kafka-medic: {NOT_SUPPORTED[endpoint]}")
     if spec is None:
         raise ParameterError("", f"unknown endpoint {endpoint!r}; valid: {', '.join(ENDPOINTS)}")
     if spec.method != method:

@@ -79,14 +79,15 @@ def executor_state(cluster: Cluster, run_of: Callable[[str], str]) -> dict[str, 
 
 def anomaly_detector_state(cluster: Cluster) -> dict[str, Any]:
     """Open anomalies from the anomaly log; a type heals itself when one of its kinds has a remediation in the
-    connection's rules and the cluster is not in maintenance."""
+    connection's rules and its self-healing on, and the cluster is not in maintenance."""
     with AnomalyLog(cluster.store_url) as log, IntentStore(cluster.store_url) as intents, \
             StatusLog(cluster.store_url) as statuses:
         anomalies = log.active(cluster.name)
         maintenance = intents.maintenance(cluster.name)
+        off = intents.self_healing_off(cluster.name)
         latest = next((s for s in statuses.latest() if s.cluster == cluster.name), None)
     rules = parse_rules(cluster.remediation)
-    healing = {t: maintenance is None and any(k in rules and rules[k].action for k in kinds)
+    healing = {t: maintenance is None and any(k in rules and rules[k].action and k not in off for k in kinds)
                for t, kinds in ANOMALY_TYPES.items()}
     return responses.anomaly_detector_state(anomalies, healing, latest.balancedness if latest else None)
 

@@ -8,7 +8,9 @@ or the cluster policy's `intent_ttl_hours` passes.
 
 Maintenance is the other intent: while a cluster is in maintenance (`kafka-medic maintenance on`, or the
 `maintenance` DAG), no run that nobody started by hand (scheduled, asset- or detector-started) acts on it;
-each says so in a skipped task.
+each says so in a skipped task. Self-healing switched off for some anomaly kinds (Cruise Control's `admin`
+`disable_self_healing_for`) is the narrow form: the detector starts no remediation for those kinds, and
+says so, while other kinds and runs started by hand go ahead.
 
 Both live in the store (`kafka_medic.storage`), so the CLI, every Airflow worker and the DAG forms agree.
 """
@@ -47,6 +49,16 @@ maintenance = sa.Table(
     sa.Column("by", sa.Text, nullable=False),
 )
 
+self_healing_off = sa.Table(
+    "self_healing_off",
+    metadata,
+    sa.Column("cluster", sa.String(255), primary_key=True),
+    sa.Column("kind", sa.String(64), primary_key=True),  # an anomaly kind (kafka_medic.detector)
+    sa.Column("since", sa.Double, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("by", sa.Text, nullable=False),
+)
+
 
 @dataclass(frozen=True)
 class BrokerIntent:
@@ -77,8 +89,22 @@ class Maintenance:
                 "automated actions are paused until `kafka-medic maintenance off`")
 
 
+@dataclass(frozen=True)
+class SelfHealingOff:
+    kind: str
+    since: float
+    reason: str
+    by: str
+
+    def skip_reason(self) -> str:
+        """What a remediation this switch stopped says."""
+        why = f": {self.reason}" if self.reason else ""
+        since = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(self.since))
+        return f"self-healing for {self.kind} is off since {since} (by {self.by}{why})"
+
+
 class IntentStore(StoreTables):
-    """Broker intents and maintenance switches per cluster; the schema is created on first use."""
+    """Broker intents, maintenance and self-healing switches per cluster; the schema is created on first use."""
 
     metadata = metadata
     what = "intent memory"
@@ -129,3 +155,23 @@ class IntentStore(StoreTables):
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(maintenance).where(maintenance.c.cluster == cluster)).first()
         return None if row is None else Maintenance(row.since, row.reason, row.by)
+
+    def set_self_healing(self, cluster: str, kinds: list[str], on: bool, reason: str = "", by: str = "",
+                         now: float | None = None) -> None:
+        """Switch self-healing of the anomaly `kinds` on or off; switching off again keeps the first `since`."""
+        now = time.time() if now is None else now
+        off = self.self_healing_off(cluster)
+        with self.engine.begin() as conn:
+            if on:
+                conn.execute(self_healing_off.delete().where(
+                    (self_healing_off.c.cluster == cluster) & self_healing_off.c.kind.in_(kinds)))
+                return
+            for kind in sorted(set(kinds) - set(off)):
+                conn.execute(self_healing_off.insert().values(cluster=cluster, kind=kind, since=now, reason=reason,
+                                                              by=by))
+
+    def self_healing_off(self, cluster: str) -> dict[str, SelfHealingOff]:
+        """The anomaly kinds whose self-healing is switched off on the cluster."""
+        query = sa.select(self_healing_off).where(self_healing_off.c.cluster == cluster)
+        with self.engine.connect() as conn:
+            return {r.kind: SelfHealingOff(r.kind, r.since, r.reason, r.by) for r in conn.execute(query)}
