@@ -80,7 +80,6 @@ class Maintenance:
 class IntentStore(StoreTables):
     """Broker intents and maintenance switches per cluster; the schema is created on first use."""
 
-    metadata = metadata
     what = "intent memory"
 
     def remember(self, cluster: str, brokers: list[int], intent: str, by: str, ttl_s: float | None = None,
