@@ -73,6 +73,12 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
+def database_error(what: str, url: str, exc: sa.exc.SQLAlchemyError) -> MedicError:
+    """A database error as the one line the CLI and the task logs print: `what` failed, where, why."""
+    reason = _one_line(getattr(exc, "orig", None) or exc)
+    return MedicError(f"{what} in {sa.engine.make_url(url).render_as_string(hide_password=True)} failed: {reason}")
+
+
 def _sqlite_wal(dbapi_connection, _record) -> None:
     """WAL lets readers (`kafka-medic load`, the UI) work while a sampler loop writes."""
     dbapi_connection.execute("PRAGMA journal_mode=WAL")
@@ -113,8 +119,7 @@ class StoreTables:
         the one-line MedicError the CLI and the task logs print, not as a driver traceback."""
         self.close()
         if isinstance(exc, sa.exc.SQLAlchemyError):
-            reason = _one_line(getattr(exc, "orig", None) or exc)
-            raise MedicError(f"the {self.what} in {self.safe_url} failed: {reason}") from exc
+            raise database_error(f"the {self.what}", self.url, exc) from exc
 
 
 def inserted_id(conn: sa.Connection, insert: sa.Insert) -> int:
