@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+
+import psycopg
 import pytest
 
 from .postgres_server import PostgresServer
@@ -12,3 +15,13 @@ def postgres_url():
     """A PostgreSQL server for the session (tests/postgres_server.py), deleted afterwards."""
     with PostgresServer() as server:
         yield server.url
+
+
+@pytest.fixture
+def fresh_postgres_url(postgres_url):
+    """An empty database of the test's own on the session's server: a store's tables and schema revision
+    start from nothing whatever other tests left in theirs."""
+    name = f"t{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return f"{postgres_url.rsplit('/', 1)[0]}/{name}"

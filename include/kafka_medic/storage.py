@@ -1,18 +1,19 @@
 """Where kafka-medic keeps its state, and the one way to open its SQL store.
 
-Samples, the executor's journal, the anomaly log and the action log share one database:
-a SQLite file in the kafka-medic home by default, PostgreSQL (or any SQLAlchemy URL) in production.
+Samples, the executor's journal, the anomaly and action logs and the intents share one database:
+a SQLite file in the kafka-medic home by default, PostgreSQL (or any SQLAlchemy URL) in production;
+its schema is kafka_medic.store_schema's Alembic revisions.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Self
 
 import sqlalchemy as sa
 
+from kafka_medic import store_schema
 from kafka_medic.errors import MedicError
 
 STORE_URL_ENV = "KAFKA_MEDIC_STORE_URL"
@@ -72,72 +73,35 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
+def database_error(what: str, url: str, exc: sa.exc.SQLAlchemyError) -> MedicError:
+    """A database error as the one line the CLI and the task logs print: `what` failed, where, why."""
+    reason = _one_line(getattr(exc, "orig", None) or exc)
+    return MedicError(f"{what} in {sa.engine.make_url(url).render_as_string(hide_password=True)} failed: {reason}")
+
+
 def _sqlite_wal(dbapi_connection, _record) -> None:
     """WAL lets readers (`kafka-medic load`, the UI) work while a sampler loop writes."""
     dbapi_connection.execute("PRAGMA journal_mode=WAL")
 
 
-MIGRATION_LOCK_KEY = 0x6B6D6564  # "kmed": the PostgreSQL advisory lock held while a store part migrates
-# The schema version of each part of the store (a StoreTables subclass, by its `what`).
-_versions_metadata = sa.MetaData()
-schema_versions = sa.Table(
-    "schema_versions",
-    _versions_metadata,
-    sa.Column("part", sa.String(64), primary_key=True),
-    sa.Column("version", sa.Integer, nullable=False),
-)
-
-Migration = Callable[[sa.Connection], None]
-
-
 class StoreTables:
-    """A part of the store that owns some tables: opens the engine, brings its tables to the current schema.
+    """A part of the store that owns some tables: opens the engine, brings the store to the current schema.
 
-    Subclasses set `metadata` (their tables, as the current code writes them), `what` (their name in
-    error messages and in `schema_versions`) and `migrations`: step i turns schema version i into i + 1
-    (ALTER TABLE and the like, on SQLite and PostgreSQL). A store written before versions were recorded
-    is version 0 when its tables exist; a new one is created at the current version. Tables no step
-    mentions are created as `metadata` says (create_all skips those that exist).
+    Subclasses set `what` (their name in error messages). The schema of every part is one chain of
+    Alembic revisions (kafka_medic.store_schema): the first open in a process upgrades a store an older
+    kafka-medic wrote; a table added to a part needs a revision (docs/architecture.md, "Store schema").
     """
 
-    metadata: sa.MetaData
     what: str
-    migrations: tuple[Migration, ...] = ()
 
     def __init__(self, url: str | None = None) -> None:
         self.url = url or default_store_url()
         self.engine = engine(self.url)
         try:
-            with self.engine.begin() as conn:
-                self._migrate(conn)
-                self.metadata.create_all(conn)
+            store_schema.ensure_current(self.engine, self.safe_url)
         except sa.exc.SQLAlchemyError as exc:
             reason = _one_line(getattr(exc, "orig", exc))
             raise MedicError(f"cannot open the {self.what} in {self.safe_url}: {reason}") from exc
-
-    def _migrate(self, conn: sa.Connection) -> None:
-        # The DAGs and the CLI open the store from several processes at once: one migrates, the others
-        # wait for it and then find it done.
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
-        elif conn.dialect.name == "sqlite":
-            # pysqlite starts its transaction lazily, at the first write, after the version has been read;
-            # taking the write lock first makes the read and the steps one unit (waits out the busy timeout).
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        _versions_metadata.create_all(conn)
-        current = len(self.migrations)
-        version = conn.scalar(sa.select(schema_versions.c.version).where(schema_versions.c.part == self.what))
-        if version is None:
-            existing = set(sa.inspect(conn).get_table_names()) & set(self.metadata.tables)
-            version = 0 if existing else current
-            conn.execute(schema_versions.insert().values(part=self.what, version=version))
-        if version > current:
-            raise MedicError(f"the {self.what} in {self.safe_url} has schema version {version}, newer than "
-                             f"this kafka-medic's {current}: upgrade kafka-medic")
-        for step in self.migrations[version:]:
-            step(conn)
-        if version < current:
-            conn.execute(schema_versions.update().where(schema_versions.c.part == self.what).values(version=current))
 
     @property
     def safe_url(self) -> str:
@@ -155,8 +119,7 @@ class StoreTables:
         the one-line MedicError the CLI and the task logs print, not as a driver traceback."""
         self.close()
         if isinstance(exc, sa.exc.SQLAlchemyError):
-            reason = _one_line(getattr(exc, "orig", None) or exc)
-            raise MedicError(f"the {self.what} in {self.safe_url} failed: {reason}") from exc
+            raise database_error(f"the {self.what}", self.url, exc) from exc
 
 
 def inserted_id(conn: sa.Connection, insert: sa.Insert) -> int:

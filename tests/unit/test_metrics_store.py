@@ -17,10 +17,7 @@ def store(request, tmp_path):
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'metrics.db'}"
     else:
-        url = request.getfixturevalue("postgres_url")
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("DROP TABLE IF EXISTS partition_windows, partition_samples_kept, aggregation_progress,"
-                         " broker_samples, partition_samples, clusters")
+        url = request.getfixturevalue("fresh_postgres_url")
     with MetricsStore(url, batch_size=7) as store:
         yield store
 

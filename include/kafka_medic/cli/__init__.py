@@ -30,6 +30,7 @@ COMMANDS = {
     "check": "kafka_medic.cli.planning",
     "maintenance": "kafka_medic.cli.intent",
     "brokers": "kafka_medic.cli.intent",
+    "store": "kafka_medic.cli.store",
 }
 
 

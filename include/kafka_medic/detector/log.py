@@ -42,7 +42,6 @@ anomalies = sa.Table(
 class AnomalyLog(StoreTables):
     """Episodes of anomalies per cluster; the schema is created on first use."""
 
-    metadata = metadata
     what = "anomaly log"
 
     def record(

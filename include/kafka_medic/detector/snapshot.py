@@ -73,7 +73,6 @@ ARRAYS = [name for name in ModelSnapshot.__dataclass_fields__ if name != "at"]
 class SnapshotLog(StoreTables):
     """Each cluster's latest model snapshot; the schema is created on first use."""
 
-    metadata = metadata
     what = "model snapshots"
 
     def record(self, cluster: str, snapshot: ModelSnapshot) -> None:

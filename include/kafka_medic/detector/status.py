@@ -95,7 +95,6 @@ def cluster_status(
 class StatusLog(StoreTables):
     """The status rows of every cluster; the schema is created on first use."""
 
-    metadata = metadata
     what = "cluster status"
 
     def record(self, s: ClusterStatus, keep_s: float = KEEP_S) -> None:

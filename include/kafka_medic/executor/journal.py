@@ -187,7 +187,6 @@ def proposal_hash(proposal: Proposal) -> str:
 class Journal(StoreTables):
     """Reads and writes the executor tables; every method is its own transaction."""
 
-    metadata = metadata
     what = "executor journal"
 
     # Executions and the lock

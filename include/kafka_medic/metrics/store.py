@@ -131,37 +131,8 @@ COLUMN_TYPES = {
 }
 
 
-def _clusters_by_kafka_id(conn: sa.Connection) -> None:
-    """Schema 0 -> 1: `clusters` gains kafka_cluster_id, and a name is unique per Kafka cluster id only.
-
-    SQLite cannot drop a constraint, so there the (small) table is rebuilt under the same ids; the
-    sample tables refer to it by name and keep working.
-    """
-    if conn.dialect.name == "sqlite":
-        rebuilt = clusters.to_metadata(sa.MetaData(), name="clusters_migrating")
-        rebuilt.create(conn)
-        old: sa.Select = sa.select(sa.column("id"), sa.column("name")).select_from(sa.table("clusters"))
-        conn.execute(rebuilt.insert().from_select(["id", "name"], old))
-        conn.execute(sa.text("DROP TABLE clusters"))
-        conn.execute(sa.text("ALTER TABLE clusters_migrating RENAME TO clusters"))
-        return
-    conn.execute(sa.text("ALTER TABLE clusters ADD COLUMN kafka_cluster_id VARCHAR(255)"))
-    for unique in sa.inspect(conn).get_unique_constraints("clusters"):
-        if unique["column_names"] == ["name"] and unique["name"]:
-            conn.execute(sa.text(f'ALTER TABLE clusters DROP CONSTRAINT "{unique["name"]}"'))
-    conn.execute(
-        sa.text("ALTER TABLE clusters ADD CONSTRAINT uq_clusters_name_kafka_cluster_id UNIQUE (name, kafka_cluster_id)")
-    )
-
-
-def _window_aggregates(conn: sa.Connection) -> None:
-    """Schema 1 -> 2: closed windows are aggregated (partition_windows, partition_samples_kept, progress)."""
-    for table in (partition_windows, partition_samples_kept, aggregation_progress):
-        table.create(conn, checkfirst=True)
-
-
 class MetricsStore(StoreTables):
-    """Batched writes and time-range reads of samples; the schema is created or migrated on open.
+    """Batched writes and time-range reads of samples; the store's schema is brought up to date on open.
 
     Samples belong to one incarnation of a cluster: its name and its Kafka cluster id. Writers and
     readers that know the id (the samplers, the live model) pass it as `kafka_cluster_id`; those that
@@ -169,9 +140,7 @@ class MetricsStore(StoreTables):
     are never returned, and the first time a store meets one it says so as a warning.
     """
 
-    metadata = metadata
     what = "metrics store"
-    migrations = (_clusters_by_kafka_id, _window_aggregates)
 
     def __init__(
         self,

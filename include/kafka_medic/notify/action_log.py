@@ -104,7 +104,6 @@ class ActionRecord:
 class ActionLog(StoreTables):
     """The store copy; the schema is created on first use."""
 
-    metadata = metadata
     what = "action log"
 
     def write(self, record: ActionRecord) -> int:

@@ -106,7 +106,6 @@ class SelfHealingOff:
 class IntentStore(StoreTables):
     """Broker intents, maintenance and self-healing switches per cluster; the schema is created on first use."""
 
-    metadata = metadata
     what = "intent memory"
 
     def remember(self, cluster: str, brokers: list[int], intent: str, by: str, ttl_s: float | None = None,

@@ -1,0 +1,66 @@
+"""Stores at a given schema: the previous release's (tests/data/release_9742a13) and any Alembic revision."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from kafka_medic import store_schema
+from kafka_medic.storage import engine
+
+PREVIOUS_RELEASE = Path(__file__).parent / "data" / "release_9742a13"
+
+
+def previous_release_rows() -> dict[str, list[dict]]:
+    """Every row the previous release's writers left, by table (bytes decoded)."""
+    rows = json.loads((PREVIOUS_RELEASE / "rows.json").read_text())
+    return {
+        table: [{k: base64.b64decode(v["base64"]) if isinstance(v, dict) else v for k, v in row.items()} for row in rs]
+        for table, rs in rows.items()
+    }
+
+
+def previous_release_store(url: str) -> None:
+    """Make the empty database at `url` what the previous release left: its DDL, then its rows."""
+    db = engine(url)
+    with db.begin() as conn:
+        for statement in (PREVIOUS_RELEASE / f"{conn.dialect.name}.sql").read_text().split(";\n"):
+            if statement.strip():
+                conn.exec_driver_sql(statement)
+        tables = sa.MetaData()
+        tables.reflect(conn)
+        for table in tables.sorted_tables:
+            if rows := previous_release_rows()[table.name]:
+                conn.execute(table.insert(), rows)
+            if conn.dialect.name == "postgresql" and "id" in table.c and isinstance(table.c.id.type, sa.Integer):
+                # The old writers advanced the serial; rows inserted with their ids here must too.
+                conn.exec_driver_sql(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                                     f"(SELECT max(id) FROM {table.name}))")  # fmt: skip
+    db.dispose()
+
+
+def table_rows(url: str) -> dict[str, list[dict]]:
+    """Every row of every kafka-medic table at `url`, by table, in primary-key order."""
+    db = engine(url)
+    tables = sa.MetaData()
+    with db.connect() as conn:
+        tables.reflect(conn)
+        rows = {
+            t.name: [dict(r) for r in conn.execute(sa.select(t).order_by(*t.primary_key.columns)).mappings()]
+            for t in tables.sorted_tables
+            if t.name != store_schema.VERSION_TABLE
+        }
+    db.dispose()
+    return rows
+
+
+def at_revision(url: str, revision: str) -> str | None:
+    """Bring the store at `url` to `revision` ("head", "base" or an id), up or down; the revision it was at."""
+    db = engine(url)
+    try:
+        return store_schema.migrate(db, revision, url)[0]
+    finally:
+        db.dispose()
