@@ -91,8 +91,14 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=60.0, help="simulated seconds between rounds")
     parser.add_argument("--store", help="store URL (default: a temporary SQLite file)")
     parser.add_argument("--output", type=Path, help="write the figures as JSON to this file")
+    parser.add_argument(
+        "--build-only", action="store_true",
+        help="no rounds: build the load model from a store an earlier run filled (--store, same fleet options)",
+    )  # fmt: skip
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, MetricsStore(
+    if args.build_only and not args.store:
+        raise SystemExit("--build-only needs --store: the URL of a store an earlier run filled")
+    with tempfile.TemporaryDirectory() as tmp, CountingStore(
         args.store or f"sqlite:///{tmp}/scale.db", aggregate_s=HOUR, aggregate_after_s=0.0
     ) as store:
         result = run(store, args)
@@ -101,7 +107,21 @@ def main() -> None:
         args.output.write_text(json.dumps(result, indent=2) + "\n")
 
 
-def run(store: MetricsStore, args: argparse.Namespace) -> dict:
+class CountingStore(MetricsStore):
+    """The store, counting the rows its reads return (what a build reads)."""
+
+    rows_read = 0
+
+    def _frame(self, query, columns: list[str]):
+        frame = super()._frame(query, columns)
+        self.rows_read += len(frame)
+        return frame
+
+
+def run(store: CountingStore, args: argparse.Namespace) -> dict:
+    if args.build_only:
+        return _build(store, args, START + args.hours * HOUR, [round(os.getloadavg()[0], 1)])
+
     sampler = FleetSampler(args.brokers, args.partitions, args.partitions_per_topic)
     rounds = int(args.hours * HOUR / args.interval)
     load = [round(os.getloadavg()[0], 1)]
@@ -121,33 +141,43 @@ def run(store: MetricsStore, args: argparse.Namespace) -> dict:
     t0 = time.perf_counter()
     store.aggregate(CLUSTER, now, KAFKA_ID)  # what the round at `now` does after writing: the last hour closed
     closing = time.perf_counter() - t0
-    rows, size = _rows_and_bytes(store)
-    windows = min(24, args.hours)
-    rss_before = _peak_rss_mb()
-    t0, cpu0 = time.perf_counter(), time.process_time()
-    model = build_load_model(store, CLUSTER, now=now, window_s=HOUR, windows=windows, kafka_cluster_id=KAFKA_ID)
-    built, built_cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    load.append(round(os.getloadavg()[0], 1))
     replicas = 3 * args.partitions
-    total_rows = sum(rows.values())
     return {
-        "store": store.engine.dialect.name,
-        "brokers": args.brokers,
-        "partitions": args.partitions,
-        "replicas": replicas,
-        "simulated_hours": args.hours,
         "rounds": rounds,
         "rows_last_hour_raw": raw_rows,
         "store_bytes_last_hour_raw": raw_size,
-        "rows": rows,
-        "store_bytes": size,
-        "bytes_per_row": round(size / total_rows, 1),
         "ingest_s_per_round": _spread(plain),
         "ingest_rows_per_s": round((replicas + args.brokers) * len(plain) / sum(plain)),
         "aggregating_round_s": _spread(aggregating),
         "closing_aggregation_s": round(closing, 2),
         "sampler_generate_s": round(sampler.generate_s, 1),
+        **_build(store, args, now, load),
+    }
+
+
+def _build(store: CountingStore, args: argparse.Namespace, now: float, load: list[float]) -> dict:
+    """The 24 x 1 h (at most) load model at `now`: its time, memory and the rows it read; the store's rows."""
+    rows, size = _rows_and_bytes(store)
+    windows = min(24, args.hours)
+    rss_before = _peak_rss_mb()
+    store.rows_read = 0
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    model = build_load_model(store, CLUSTER, now=now, window_s=HOUR, windows=windows, kafka_cluster_id=KAFKA_ID)
+    built, built_cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    load.append(round(os.getloadavg()[0], 1))
+    total_rows = sum(rows.values())
+    return {
+        "store": store.engine.dialect.name,
+        "brokers": args.brokers,
+        "partitions": args.partitions,
+        "replicas": 3 * args.partitions,
+        "simulated_hours": args.hours,
+        "interval_s": args.interval,
+        "rows": rows,
+        "store_bytes": size,
+        "bytes_per_row": round(size / total_rows, 1),
         "windows": windows,
+        "build_rows_read": store.rows_read,
         "build_s": round(built, 2),
         "build_cpu_s": round(built_cpu, 2),
         "peak_rss_before_build_mb": round(rss_before, 1),

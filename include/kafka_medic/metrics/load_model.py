@@ -144,19 +144,22 @@ def build_load_model(
     conflict = aggregation_conflict(aggregated, start, window_s, windows, cooldown_s)
     if conflict:
         raise MedicError(f"cannot build the load model of cluster {cluster!r}: {conflict}")
-    samples = store.partition_samples(cluster, start - cooldown_s, now, which)
+    bounds = [start + i * window_s for i in range(windows + 1)]
+    stored = store.model_rows(cluster, start - cooldown_s, now, bounds, which)
+    samples = stored.whole.assign(excluded=excluded_by_reassignment(stored.whole, cooldown_s))
+    recent = pd.concat([samples, stored.newest.assign(excluded=False)], ignore_index=True)
     earlier = store.latest_partition_samples(cluster, now - lookback_s, start - cooldown_s, which)
     answered = store.latest_broker_samples(cluster, now - lookback_s, start, which)
     brokers = _broker_status(store.broker_samples(cluster, start, now, which), answered, now, window_s)
-    placement = _Placement.of(pd.concat([earlier, samples], ignore_index=True))
-    recent = samples = samples.assign(excluded=excluded_by_reassignment(samples, cooldown_s))
+    placement = _Placement.of(pd.concat([earlier, recent.drop(columns="excluded")], ignore_index=True))
     samples = samples[(samples.ts >= start) & (samples.ts < end)]
     cells = placement.number(samples) * windows + window_index(samples.ts, start, window_s).to_numpy()
     samples, cells = samples[cells >= 0], cells[cells >= 0]
     for broker in set(placement.replicas.broker.tolist()) - brokers.keys():
         brokers[broker] = BrokerStatus("no fresh samples", None, dict.fromkeys(BROKER_METRICS))
     n = len(placement.keys)
-    sums = _Sums.of(store.partition_windows(cluster, start, end, which), placement, start, window_s, windows)
+    sums = _Sums.of(pd.concat([store.partition_windows(cluster, start, end, which), stored.sums], ignore_index=True),
+                    placement, start, window_s, windows)  # fmt: skip
     summed = sums.covers(samples, cells // windows, aggregated)
     alive = placement.replicas.broker.isin([b for b, s in brokers.items() if s.alive]).to_numpy()
     reachable = np.bincount(placement.replicas.pid.to_numpy()[alive], minlength=n) > 0

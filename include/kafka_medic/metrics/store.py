@@ -31,6 +31,7 @@ import logging
 import math
 from collections.abc import Iterable, Sequence
 from operator import attrgetter
+from typing import NamedTuple
 
 import pandas as pd
 import sqlalchemy as sa
@@ -131,6 +132,16 @@ COLUMN_TYPES = {
 }
 
 
+class ModelRows(NamedTuple):
+    """A load model's share of the stored partition rows (MetricsStore.model_rows): `whole`, every row of the
+    partitions near a reassignment; `newest`, the newest rows of the others' replicas; `sums`, the others'
+    sums (partition_windows' columns) of the rows no partition_windows row holds."""
+
+    whole: pd.DataFrame
+    newest: pd.DataFrame
+    sums: pd.DataFrame
+
+
 class MetricsStore(StoreTables):
     """Batched writes and time-range reads of samples; the store's schema is brought up to date on open.
 
@@ -224,6 +235,40 @@ class MetricsStore(StoreTables):
         t = partition_windows
         in_range = sa.and_(t.c.cluster_id == cid, t.c.start >= since, t.c.start < until)
         return self._frame(sa.select(*(t.c[name] for name in WINDOW_SUMS)).where(in_range), WINDOW_SUMS)
+
+    def model_rows(
+        self, cluster: str, since: float, until: float, windows: Sequence[float], kafka_cluster_id: str | None = None
+    ) -> ModelRows:
+        """What a load model of the windows [windows[i], windows[i + 1]) needs of the stored partition rows in
+        [since, until) (since <= windows[0]), read in SQL so that a day of windows is not a day of rows.
+
+        Partitions with a reassigning row there or up to MAX_COOLDOWN_S before (where their aggregated
+        windows have no sums) come whole: which rows a cooldown excludes is the model's to decide. Of the
+        others, whose rows the model never excludes, it needs each replica's newest rows (placement,
+        leader, sizes: see `_newest_rows`) and the sums of each window's rows that no partition_windows
+        row holds already, which are the rows outside the aggregated span: within it the sums hold them.
+        """
+        cid = self._cluster_id((cluster, kafka_cluster_id), False)
+        reassigned = _reassigned(cid, min(since, windows[0] - MAX_COOLDOWN_S), until)
+        stored = _stored_partition_rows(cid, since, until)
+        near = sa.tuple_(stored.c.topic, stored.c.partition).in_(reassigned)
+        whole = self._frame(sa.select(*stored.c).where(near).order_by(stored.c.ts), PARTITION_COLUMNS)
+        newest = _newest_rows(stored, PARTITION_COLUMNS, ~near).subquery()
+        newest_rows = self._frame(sa.select(*newest.c).order_by(newest.c.ts), PARTITION_COLUMNS)
+
+        first, last = windows[0], windows[-1]
+        aggregated = self.aggregated(cluster, kafka_cluster_id)
+        spans = [(first, last)] if aggregated is None else [(first, aggregated[1]), (aggregated[2], last)]
+        spans = [(max(a, first), min(b, last)) for a, b in spans]
+        tables = (partition_samples, partition_samples_kept)
+        parts = [_in_range(t, PARTITION_COLUMNS, cid, a, b) for a, b in spans if a < b for t in tables]
+        rows = sa.union_all(*(parts or [_in_range(partition_samples, PARTITION_COLUMNS, cid, 0, 0)])).subquery()
+        bounds = [sa.and_(rows.c.ts >= a, rows.c.ts < b) for a, b in zip(windows[:-1], windows[1:], strict=False)]
+        window_start = sa.case(*((bound, sa.literal(a)) for bound, a in zip(bounds, windows, strict=False)))
+        others = ~sa.tuple_(rows.c.topic, rows.c.partition).in_(reassigned)
+        sums = sa.select(window_start.label("start"), rows.c.topic, rows.c.partition, *_window_sums(rows))
+        sums = sums.where(others).group_by(window_start, rows.c.topic, rows.c.partition)
+        return ModelRows(whole, newest_rows, self._frame(sums, WINDOW_SUMS))
 
     def aggregated(self, cluster: str, kafka_cluster_id: str | None = None) -> tuple[float, float, float] | None:
         """(base window length, since, until): the closed windows aggregated so far; None if none were."""
@@ -366,52 +411,72 @@ def _aggregate_window(conn: sa.Connection, cid: int, start: float, end: float) -
     rows never passes through Python.
     """
     raw = partition_samples
-    stored = _stored_partition_rows(cid, start - MAX_COOLDOWN_S, end)
-    flagged = sa.select(stored.c.topic, stored.c.partition).where(stored.c.reassigning).distinct()
-    near_reassignment = sa.tuple_(raw.c.topic, raw.c.partition).in_(flagged)
+    near_reassignment = sa.tuple_(raw.c.topic, raw.c.partition).in_(_reassigned(cid, start - MAX_COOLDOWN_S, end))
     in_window = sa.and_(raw.c.cluster_id == cid, raw.c.ts >= start, raw.c.ts < end)
+    sums = sa.select(raw.c.cluster_id, sa.literal(start), raw.c.topic, raw.c.partition, *_window_sums(raw))
+    sums = sums.where(in_window, ~near_reassignment).group_by(raw.c.cluster_id, raw.c.topic, raw.c.partition)
+    conn.execute(partition_windows.insert().from_select([c.name for c in partition_windows.columns], sums))
+    columns = [c.name for c in raw.columns]
+    kept = _newest_rows(raw, columns, in_window, near_reassignment)
+    conn.execute(partition_samples_kept.insert().from_select(columns, kept))
+    conn.execute(raw.delete().where(in_window))
 
-    rated = sa.and_(raw.c.leader, raw.c.bytes_in.is_not(None))
 
-    def rated_sum(column: sa.Column) -> sa.ColumnElement:
+def _reassigned(cid: int | None, since: float, until: float) -> sa.Select:
+    """(topic, partition) of the partitions with a reassigning stored row in [since, until)."""
+    stored = _stored_partition_rows(cid, since, until)
+    return sa.select(stored.c.topic, stored.c.partition).where(stored.c.reassigning).distinct()
+
+
+def _window_sums(rows: sa.FromClause) -> list[sa.ColumnElement]:
+    """partition_windows' sums and counts (after its key columns) over a group of `rows`: the leader rows
+    with bytes_in are counted and summed, the leader rows and those without bytes_in counted apart."""
+    c = rows.c
+    rated = sa.and_(c.leader, c.bytes_in.is_not(None))
+
+    def rated_sum(column: sa.ColumnElement) -> sa.ColumnElement:
         return sa.func.sum(sa.case((rated, column)))
 
     def count(condition: sa.ColumnElement) -> sa.ColumnElement:
         return sa.func.count(sa.case((condition, 1)))
 
-    sums = sa.select(
-        raw.c.cluster_id, sa.literal(start), raw.c.topic, raw.c.partition,
-        count(rated), rated_sum(raw.c.bytes_in),
-        rated_sum(raw.c.bytes_out), count(sa.and_(rated, raw.c.bytes_out.is_not(None))),
-        rated_sum(raw.c.messages_in), count(sa.and_(rated, raw.c.messages_in.is_not(None))),
-        count(raw.c.leader), count(sa.and_(raw.c.leader, raw.c.bytes_in.is_(None))),
-    ).where(in_window, ~near_reassignment).group_by(raw.c.cluster_id, raw.c.topic, raw.c.partition)  # fmt: skip
-    conn.execute(partition_windows.insert().from_select([c.name for c in partition_windows.columns], sums))
+    return [
+        count(rated), rated_sum(c.bytes_in),
+        rated_sum(c.bytes_out), count(sa.and_(rated, c.bytes_out.is_not(None))),
+        rated_sum(c.messages_in), count(sa.and_(rated, c.messages_in.is_not(None))),
+        count(c.leader), count(sa.and_(c.leader, c.bytes_in.is_(None))),
+    ]  # fmt: skip
 
-    replica = [raw.c.topic, raw.c.partition, raw.c.broker, raw.c.source]
-    sized = raw.c.size.is_not(None)
 
-    def newest(*where: sa.ColumnElement) -> sa.Over:
-        """The time of the replica's newest row (that matches `where`): one sort serves them all."""
-        newest_ts = sa.func.max(raw.c.ts)
-        return (newest_ts.filter(sa.and_(*where)) if where else newest_ts).over(partition_by=replica)
+def _newest_rows(
+    rows: sa.FromClause, columns: list[str], where: sa.ColumnElement, *also: sa.ColumnElement
+) -> sa.Select:
+    """`columns` of the rows (that match `where`) a later reader asks for by time: each replica's newest
+    row, newest leader row and newest leader and follower rows with a size; and rows matching `also`.
+    One window-function sort per replica serves every "newest"."""
+    c = rows.c
+    replica = [c.topic, c.partition, c.broker, c.source]
+    sized = c.size.is_not(None)
+
+    def newest(*condition: sa.ColumnElement) -> sa.Over:
+        newest_ts = sa.func.max(c.ts)
+        return (newest_ts.filter(sa.and_(*condition)) if condition else newest_ts).over(partition_by=replica)
 
     ranked = sa.select(
-        *raw.c, near_reassignment.label("near"), newest().label("newest"), newest(raw.c.leader).label("led"),
-        newest(raw.c.leader, sized).label("led_sized"), newest(~raw.c.leader, sized).label("followed_sized"),
-    ).where(in_window).subquery()  # fmt: skip
+        *(c[name] for name in columns), *(flag.label(f"also_{i}") for i, flag in enumerate(also)),
+        newest().label("newest"), newest(c.leader).label("led"),
+        newest(c.leader, sized).label("led_sized"), newest(~c.leader, sized).label("followed_sized"),
+    ).where(where).subquery()  # fmt: skip
     row = ranked.c
-    kept = sa.select(*(row[c.name] for c in raw.columns)).where(
+    return sa.select(*(row[name] for name in columns)).where(
         sa.or_(
-            row.near,
+            *(row[f"also_{i}"] for i in range(len(also))),
             row.ts == row.newest,
             sa.and_(row.leader, row.ts == row.led),
             sa.and_(row.leader, row.ts == row.led_sized),
             sa.and_(~row.leader, row.ts == row.followed_sized),
         )
     )
-    conn.execute(partition_samples_kept.insert().from_select([c.name for c in raw.columns], kept))
-    conn.execute(raw.delete().where(in_window))
 
 
 def _insert_unless_there(conn: sa.Connection, table: sa.Table, **values) -> sa.Executable:
