@@ -25,6 +25,7 @@ COMMANDS = {
     "load": "kafka_medic.cli.metrics",
     "execute": "kafka_medic.cli.execution",
     "executions": "kafka_medic.cli.execution",
+    "execution": "kafka_medic.cli.execution",
     "stop": "kafka_medic.cli.execution",
     "plan": "kafka_medic.cli.planning",
     "check": "kafka_medic.cli.planning",

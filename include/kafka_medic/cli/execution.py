@@ -1,4 +1,4 @@
-"""`kafka-medic execute`, `kafka-medic executions` and `kafka-medic stop`."""
+"""`kafka-medic execute`, `kafka-medic executions`, `kafka-medic execution set` and `kafka-medic stop`."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from kafka_medic.executor.batches import plan_batches
 from kafka_medic.executor.journal import Journal
 from kafka_medic.executor.options import STRATEGIES, ZK_SUBMISSIONS, ExecutionOptions
 from kafka_medic.executor.report import report_lines
-from kafka_medic.executor.run import execute, stop
+from kafka_medic.executor.run import change_options, execute, stop
 from kafka_medic.executor.tasks import REPLICA, refuse_invalid, tasks_for
 from kafka_medic.kafka.reader import read_cluster_state
 from kafka_medic.limits import MAX_NUMBER
@@ -65,6 +65,18 @@ def register(subparsers) -> None:
     add_json_flag(listing)
     listing.set_defaults(func=run_executions)
 
+    execution = subparsers.add_parser("execution", help="change the running execution")
+    actions = execution.add_subparsers(dest="action", required=True, metavar="ACTION")
+    change = actions.add_parser("set", help="change the running execution's throttle or concurrency; its "
+                                            "executor applies them at its next poll")
+    change.add_argument("--cluster", default="dev", help="cluster name (default: dev)")
+    change.add_argument("--execution", metavar="ID", help="this execution (default: the cluster's running one)")
+    change.add_argument("--throttle", metavar="MB/s", type=positive_number(MAX_NUMBER / MB),
+                        help="new fixed replication throttle per broker in MB/s (replaces auto)")
+    change.add_argument("--concurrency", type=integer(), help="new fixed concurrent replica moves per broker")
+    add_json_flag(change)
+    change.set_defaults(func=run_execution_set)
+
     halt = subparsers.add_parser("stop", help="stop the running execution: roll back moves in flight, clear throttles")
     add_cluster_args(halt)
     add_json_flag(halt)
@@ -109,6 +121,15 @@ def run_executions(args: argparse.Namespace) -> int:
          for e in rows],
         ["id", "cluster", "status", "phase", "moves", "started", "seconds", "message"],
     )
+    return 0
+
+
+def run_execution_set(args: argparse.Namespace) -> int:
+    throttle = None if args.throttle is None else args.throttle * MB
+    options = change_options(args.cluster, throttle, args.concurrency, args.execution, Journal(),
+                             log=(lambda line: None) if args.json else _log)  # --json: the options alone
+    if args.json:
+        print_json(options.as_dict())
     return 0
 
 

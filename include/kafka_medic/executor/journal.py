@@ -286,6 +286,10 @@ class Journal(StoreTables):
     def request_stop(self, execution_id: str) -> None:
         self._update(execution_id, stop_requested=True)
 
+    def set_options(self, execution_id: str, options: ExecutionOptions) -> None:
+        """Replace a running execution's options: its executor reads them back at each poll."""
+        self._update(execution_id, options=json.dumps(options.as_dict()))
+
     def finish(self, execution_id: str, status: str, message: str | None, report: dict) -> None:
         """Record the outcome and free the cluster for the next execution."""
         with self.engine.begin() as conn:

@@ -20,7 +20,7 @@ from kafka_medic.executor.journal import TaskRecord
 from kafka_medic.executor.options import ExecutionOptions
 from kafka_medic.executor.outcome import Outcome
 from kafka_medic.executor.progress import ProgressMeter, first_names
-from kafka_medic.executor.rates import applied_rates, retune_throttles
+from kafka_medic.executor.rates import applied_rates, retune_throttles, throttled_brokers
 from kafka_medic.executor.submit import (
     READ_PATIENCE_S,
     reachable,
@@ -30,7 +30,7 @@ from kafka_medic.executor.submit import (
     with_admin,
 )
 from kafka_medic.executor.tasks import REPLICA, Task, half_way, reassignment_target
-from kafka_medic.executor.throttles import set_replica_throttles
+from kafka_medic.executor.throttles import set_broker_rates, set_replica_throttles
 from kafka_medic.kafka.admin import admin_client
 from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.kafka.state import ClusterState
@@ -94,6 +94,11 @@ def run_batches(execution: Execution, state: ClusterState | None = None) -> Outc
                 execution.abort(f"destination broker(s) {dead} died")
                 return Outcome.FAILED
             records = execution.tasks()
+            if row.options != options:  # changed by `run.change_options` since the last poll
+                if row.options.throttle is not None and row.options.throttle != options.throttle:
+                    _put_throttle(execution, row.options.throttle, records, set(state.alive_brokers))
+                    throttled = None  # and the moves in flight throttled, should they not have been
+                options = row.options
             log(meter.measure(records, state, row.batches, time.time()).line())
             timed_out = _watch_stalls(execution, records, meter, options)
             if timed_out:
@@ -130,6 +135,14 @@ def run_batches(execution: Execution, state: ClusterState | None = None) -> Outc
             moving = {t.key for t in in_flight + selection.tasks} - set(unsettled)
             _pause(config, set() if znode else moving, options.poll_interval_s)
             last, state = state, None
+
+
+def _put_throttle(execution: Execution, throttle: float, records: list[TaskRecord], alive: set[int]) -> None:
+    """A throttle changed while the moves run: the new rate on every live broker the remaining moves involve."""
+    brokers = throttled_brokers(records, alive)
+    rates = {b: (int(throttle), int(throttle)) for b in brokers}
+    with_admin(execution.config, lambda admin: set_broker_rates(admin, execution.journal, execution.id, rates))
+    execution.log(f"throttle changed to {throttle / MB:.1f} MB/s on brokers {brokers}")
 
 
 def _reconcile(execution: Execution, records: list[TaskRecord], state: ClusterState,

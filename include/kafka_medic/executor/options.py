@@ -61,7 +61,7 @@ class ExecutionOptions:
         unknown = [s for s in self.strategy if s not in STRATEGIES]
         if unknown:
             raise MedicError(f"unknown strategy {unknown[0]!r}; valid: {', '.join(STRATEGIES)}")
-        if self.throttle is not None and self.throttle <= 0:
+        if self.throttle is not None and not 0 < self.throttle < math.inf:
             raise MedicError(f"throttle must be positive bytes/s, got {self.throttle}")
         if self.throttle is not None and self.auto_throttle:
             raise MedicError("give either a fixed throttle or auto_throttle, not both")
