@@ -66,11 +66,10 @@ def test_a_policy_gives_thresholds_and_request_defaults():
 
 
 def test_attempts_and_notifiers_round_trip_through_the_dags_json_form():
-    data = {"max_attempts": 2, "attempt_period_hours": 6,
-            "notifiers": [{"class": "airflow.providers.smtp.notifications.smtp.SmtpNotifier", "kwargs": {"to": "ops@x"}}]}
+    smtp = "airflow.providers.smtp.notifications.smtp.SmtpNotifier"
+    data = {"max_attempts": 2, "attempt_period_hours": 6, "notifiers": [{"class": smtp, "kwargs": {"to": "ops@x"}}]}
     policy = parse_policy(data)
     assert (policy.max_attempts, policy.attempt_period_hours) == (2, 6)
     assert parse_policy(policy.as_dict()) == policy
-    assert policy.as_dict()["notifiers"] == [{"class": "airflow.providers.smtp.notifications.smtp.SmtpNotifier",
-                                              "kwargs": {"to": "ops@x"}}]
+    assert policy.as_dict()["notifiers"] == [{"class": smtp, "kwargs": {"to": "ops@x"}}]
     assert parse_policy(None).max_attempts is None  # no limit unless the policy sets one
