@@ -20,7 +20,7 @@ from .conftest import CANARY, CLUSTERS
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 MANUAL_KINDS = ("add_brokers", "decommission", "demote", "preferred_leader_election")
-KINDS = ("sample", "detect", "maintenance", "heal", "rebalance", *MANUAL_KINDS)
+KINDS = ("sample", "detect", "maintenance", "bootstrap", "heal", "rebalance", *MANUAL_KINDS)
 CREDENTIAL = re.compile(r"""(password|passwd|secret|token|api[_-]?key)["']?\s*[:=]\s*["'][^"']""", re.IGNORECASE)
 WRITERS = ("set_throttles", "execute_batches", "elect_leaders", "verify", "clear_throttles")
 

@@ -31,7 +31,7 @@ def test_a_bad_policy_leaves_its_cluster_one_failing_dag_and_the_others_whole(da
     assert dagbag.import_errors == {}
     bad = sorted(d for d in dagbag.dag_ids if d.startswith("kafka_medic__bad__"))
     assert bad == ["kafka_medic__bad__policy_error"]
-    assert len([d for d in dagbag.dag_ids if d.startswith("kafka_medic__good__")]) == 9
+    assert len([d for d in dagbag.dag_ids if d.startswith("kafka_medic__good__")]) == 10
     [task] = dagbag.dags["kafka_medic__bad__policy_error"].tasks
     assert "cluster 'bad': policy.throttle: must be a positive number, got -5" in task.op_kwargs["reason"]
     from airflow.sdk.exceptions import AirflowFailException
@@ -54,3 +54,6 @@ def test_the_forms_default_to_the_policy_and_the_tasks_receive_it(dagbag):
     detect = dagbag.dags["kafka_medic__good__detect"].get_task("detect")
     assert detect.op_kwargs["policy"]["load_statistic"] == "p95"
     assert set(dagbag.dags["kafka_medic__good__maintenance"].params) == {"maintenance", "reason", "readd_brokers"}
+    bootstrap = dagbag.dags["kafka_medic__good__bootstrap"]
+    assert bootstrap.params["hours"] == 6  # the policy's horizon: 12 windows of 30 minutes
+    assert bootstrap.schedule is None and bootstrap.get_task("bootstrap").op_kwargs["policy"]["window_minutes"] == 30

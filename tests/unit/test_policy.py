@@ -26,6 +26,12 @@ from kafka_medic.remediation.policy import ClusterPolicy, parse_policy
     ({"load_statistic": "median"}, "policy.load_statistic: must be one of mean, p95, max, got 'median'"),
     ({"rebalance_on_incomplete_load": "yes"}, "policy.rebalance_on_incomplete_load: must be true or false, got 'yes'"),
     ({"intent_ttl_hours": -2}, "policy.intent_ttl_hours: must be a positive number, got -2"),
+    ({"max_attempts": 0}, "policy.max_attempts: must be an integer from 1 to 1000, got 0"),
+    ({"attempt_period_hours": 0}, "policy.attempt_period_hours: must be a positive number, got 0"),
+    ({"notifiers": {"class": "a.B"}}, 'policy.notifiers: must be a list of {"class": "package.module.Notifier"'),
+    ({"notifiers": [{"class": "SmtpNotifier"}]}, "policy.notifiers: [0].class must be a dotted class path"),
+    ({"notifiers": [{"class": "a.B", "kwargs": [1]}]}, "policy.notifiers: [0].kwargs must be an object"),
+    ({"notifiers": [{"class": "a.B", "args": {}}]}, 'policy.notifiers: [0] must be an object with "class"'),
     ({"throttel": 5}, "policy.throttel: unknown field; valid: throttle, concurrency, goals"),
     ([1, 2], "policy: must be an object with fields throttle, concurrency"),
 ])
@@ -57,3 +63,13 @@ def test_a_policy_gives_thresholds_and_request_defaults():
     auto = parse_policy({"throttle": "auto", "capacity_threshold": 0.5}).request_defaults()
     assert (auto["throttle_mb_s"], auto["auto_throttle"]) == (None, True)
     assert auto["capacity_threshold"] == dict.fromkeys(DEFAULT_CAPACITY_THRESHOLDS, 0.5)
+
+
+def test_attempts_and_notifiers_round_trip_through_the_dags_json_form():
+    smtp = "airflow.providers.smtp.notifications.smtp.SmtpNotifier"
+    data = {"max_attempts": 2, "attempt_period_hours": 6, "notifiers": [{"class": smtp, "kwargs": {"to": "ops@x"}}]}
+    policy = parse_policy(data)
+    assert (policy.max_attempts, policy.attempt_period_hours) == (2, 6)
+    assert parse_policy(policy.as_dict()) == policy
+    assert policy.as_dict()["notifiers"] == [{"class": smtp, "kwargs": {"to": "ops@x"}}]
+    assert parse_policy(None).max_attempts is None  # no limit unless the policy sets one

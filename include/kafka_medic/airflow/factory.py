@@ -26,7 +26,7 @@ from typing import TypedDict
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, AssetOrTimeSchedule, BaseOperator, CronTriggerTimetable, TriggerRule
 
-from kafka_medic.airflow import ids, maintenance, monitoring, steps
+from kafka_medic.airflow import bootstrap, ids, maintenance, monitoring, steps
 from kafka_medic.airflow.approval import ProposalApproval
 from kafka_medic.airflow.clusters import ManagedCluster
 from kafka_medic.airflow.grace import FailureGraceSensor
@@ -42,6 +42,8 @@ SAMPLE_DOC = "Samples broker and partition load into the metrics store."
 DETECT_DOC = "Finds anomalies, alerts once per anomaly, and starts heal or rebalance through asset events."
 MAINTENANCE_DOC = ("Switches the cluster's maintenance on or off (automated runs skip while it is on) and "
                    "re-adds brokers remembered as decommissioned or demoted.")
+BOOTSTRAP_DOC = ("Fills the load windows from Prometheus history (range queries), so a fresh install can plan "
+                 "at once; started by hand, idempotent.")
 POLICY_ERROR_DOC = "The cluster's policy in clusters.json is invalid: this DAG's task says why; fix the file."
 log = logging.getLogger(__name__)
 
@@ -54,7 +56,7 @@ def build_dags(clusters: list[ManagedCluster]) -> dict[str, DAG]:
             log.error("%s", cluster.policy_error)
             dags.append(policy_error_dag(cluster))
             continue
-        dags += [sample_dag(cluster), detect_dag(cluster), maintenance_dag(cluster)]
+        dags += [sample_dag(cluster), detect_dag(cluster), maintenance_dag(cluster), bootstrap_dag(cluster)]
         dags += [remediation_dag(cluster, kind) for kind in KINDS.values()]
     return {dag.dag_id: dag for dag in dags}
 
@@ -97,6 +99,13 @@ def detect_dag(cluster: ManagedCluster) -> DAG:
 def maintenance_dag(cluster: ManagedCluster) -> DAG:
     with _dag(cluster, "maintenance", MAINTENANCE_DOC, None, params=maintenance_form()) as dag:
         PythonOperator(task_id=ids.MAINTENANCE, python_callable=maintenance.apply, op_kwargs=_where(cluster))
+    return dag
+
+
+def bootstrap_dag(cluster: ManagedCluster) -> DAG:
+    with _dag(cluster, "bootstrap", BOOTSTRAP_DOC, None, params=bootstrap.bootstrap_form(cluster.policy)) as dag:
+        PythonOperator(task_id=ids.BOOTSTRAP, python_callable=bootstrap.run,
+                       op_kwargs=_where(cluster) | {"policy": cluster.policy.as_dict()})
     return dag
 
 
@@ -149,7 +158,7 @@ def _remediation_chain(cluster: ManagedCluster, kind: Kind, first: BaseOperator)
                                timeout=timedelta(minutes=cluster.approval_timeout_minutes))
     throttles = step(ids.SET_THROTTLES, steps.set_throttles, **where, request=first.output, proposal=plan.output)
     execution_id = throttles.output
-    moves = step(ids.EXECUTE_BATCHES, steps.execute_batches, **where, execution_id=execution_id)
+    moves = step(ids.EXECUTE_BATCHES, steps.execute_batches, **where, execution_id=execution_id, policy=policy)
     leaders = step(ids.ELECT_LEADERS, steps.elect_leaders, **where, execution_id=execution_id)
     verify = step(ids.VERIFY, steps.verify, **where, execution_id=execution_id)
     clear = step(ids.CLEAR_THROTTLES, steps.clear_throttles, **where, execution_id=execution_id)

@@ -21,7 +21,7 @@ from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 from airflow.sdk import BaseOperator
 
 from kafka_medic.airflow.steps import pause_in_maintenance, settings, skip
-from kafka_medic.remediation.policy import parse_policy
+from kafka_medic.remediation.policy import ClusterPolicy, parse_policy
 from kafka_medic.remediation.request import validate_request
 
 RECHECK_S = 15.0
@@ -51,7 +51,8 @@ class FailureGraceSensor(BaseOperator):
         current = {a.key: a for a in find_anomalies(state, cluster=self.cluster) if rules[a.kind].action == HEAL}
         with AnomalyLog() as anomalies:
             logged = {a.key: a.first_seen for a in anomalies.active(self.cluster)}
-        reported = self_healing(self.cluster, triggering_anomalies(context), context["ti"]) or list(current.values())
+        reported_by_detect = self_healing(self.cluster, triggering_anomalies(context), context["ti"])
+        reported = reported_by_detect or list(current.values())
         started = failure_starts(logged, reported, checked_since or {}, now)
         if not reported:
             skip(context["ti"], "nothing to heal: no broker or disk failure now")
@@ -72,6 +73,7 @@ class FailureGraceSensor(BaseOperator):
             self.defer(trigger=DateTimeTrigger(moment=moment), method_name="check",
                        kwargs={"checked_since": {a.key: started[a.key] for a in still}},
                        timeout=timedelta(seconds=due_at - now + 3600))
+        still = within_attempts(self.cluster, still, parse_policy(self.policy), context, asked=bool(reported_by_detect))
         reason = "; ".join(f"{a.summary} (for {now - started[a.key]:.0f}s)" for a in still)
         self.log.info("healing: %s", reason)
         brokers = sorted({b for a in still for b in a.brokers})
@@ -101,6 +103,34 @@ def self_healing(cluster: str, reported: list, ti) -> list:
     if not kept:
         skip(ti, "; ".join(sorted({off[a.kind].skip_reason() for a in reported})) + ": nothing to heal")
     return kept
+
+
+def within_attempts(cluster: str, still: list, policy: ClusterPolicy, context, asked: bool) -> list:
+    """The anomalies this heal may still remediate under the policy's max_attempts per period; the attempt is
+    recorded for them. Those past it are alerted (Slack, the policy's notifiers), recorded as held back in the
+    anomaly log, and left out; when none is left the run skips saying why. A heal started by hand (`asked`
+    False) goes ahead, as with self-healing switched off: a person chose to try again."""
+    from kafka_medic.airflow import outcomes
+    from kafka_medic.detector import HEAL, AnomalyLog
+    from kafka_medic.notify.outcomes import held_back
+
+    dag_run = context["dag_run"]
+    run = f"{dag_run.dag_id}/{dag_run.run_id}"
+    period_s, why = policy.attempt_period_hours * 3600, ""
+    with AnomalyLog() as anomalies:
+        tried = anomalies.attempts(cluster, [a.key for a in still], time.time() - period_s)
+        limit = policy.max_attempts if asked and policy.max_attempts is not None else None
+        spent = [a for a in still if limit is not None and tried.get(a.key, 0) >= limit]
+        going = [a for a in still if a not in spent]
+        if spent:
+            why = (f"{', '.join(a.key for a in spent)}: {policy.max_attempts} remediation attempts in "
+                   f"{policy.attempt_period_hours:g} h already (policy max_attempts), alerting only")
+            anomalies.record_attempts(cluster, [a.key for a in spent], HEAL, run, held_back=why)
+            outcomes.send(held_back(cluster, HEAL, why, run), policy.notifiers, dict(context))
+        anomalies.record_attempts(cluster, [a.key for a in going], HEAL, run)
+    if not going:
+        skip(context["ti"], why)
+    return going
 
 
 def triggering_anomalies(context) -> list:

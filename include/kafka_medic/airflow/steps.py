@@ -13,6 +13,7 @@ use them: this module is imported whenever the DAG files are parsed, and parsing
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -180,15 +181,37 @@ def set_throttles(cluster: str, conn_id: str, request: dict, proposal: dict) -> 
     return execution.id
 
 
-def execute_batches(cluster: str, conn_id: str, execution_id: str) -> str:
+def execute_batches(cluster: str, conn_id: str, execution_id: str, policy: dict | None = None) -> str:
     """Move replicas batch by batch until done; a kill mid-way leaves the journal for the retry to resume."""
     from kafka_medic.executor import Execution, Journal, Outcome
 
     config = settings(cluster, conn_id).config
-    outcome = Execution(config, Journal(), execution_id, log.info).execute_batches()
+    outcome = Execution(config, Journal(), execution_id, _telling_stalls(cluster, policy)).execute_batches()
     if outcome != Outcome.DONE:
         raise AirflowFailException(f"execution {execution_id} {outcome}: {Journal().get(execution_id).message}")
     return outcome
+
+
+def _telling_stalls(cluster: str, policy: dict | None) -> Callable[[str], None]:
+    """The executor's log line callback: logged, and its ALERT lines (stalled or timed-out moves) told as the
+    run's outcome is (`airflow.outcomes`), in the approval's thread, to the policy's notifiers too."""
+    from airflow.sdk import get_current_context
+
+    from kafka_medic.airflow import outcomes
+    from kafka_medic.notify import outcomes as said
+
+    context: dict[str, Any] = dict(get_current_context())
+    ti, dag_run = context["ti"], context["dag_run"]
+    kind = dag_run.dag_id.rsplit("__", 1)[-1]
+    notifiers = parse_policy(policy).notifiers
+
+    def say(line: str) -> None:
+        log.info("%s", line)
+        if line.startswith("ALERT "):
+            alert = said.stalled(cluster, kind, line.removeprefix("ALERT "), f"{dag_run.dag_id}/{dag_run.run_id}")
+            outcomes.send(alert, notifiers, context, outcomes.approval_thread(ti))
+
+    return say
 
 
 def elect_leaders(cluster: str, conn_id: str, execution_id: str) -> dict[str, str]:
@@ -275,7 +298,24 @@ def report(cluster: str, conn_id: str, kind: str, policy: dict, ti, dag_run) -> 
 
         for line in report_lines(execution):
             log.info("%s", line)
+    tell_outcome(cluster, kind, record.outcome, record.message, execution, proposal, policy, run, ti)
     return record.to_dict()
+
+
+def tell_outcome(cluster: str, kind: str, outcome: str, message: str, execution: dict, proposal: dict, policy: dict,
+                 run: str, ti) -> None:
+    """A finished execution (its summary) or a failed run goes to Slack, in the approval's thread, and to the
+    policy's notifiers; runs that skipped or were rejected said so already (the approval message, the run)."""
+    from kafka_medic.airflow import outcomes
+    from kafka_medic.notify import outcomes as said
+
+    if execution:
+        told = said.finished(cluster, kind, execution, proposal.get("stats") or {}, run)
+    elif outcome == "failed":
+        told = said.failed(cluster, kind, message, run)
+    else:
+        return
+    outcomes.send(told, parse_policy(policy).notifiers, thread=outcomes.approval_thread(ti))
 
 
 def remember_intent(cluster: str, kind: str, request: dict, outcome: str, run: str, policy: ClusterPolicy) -> None:

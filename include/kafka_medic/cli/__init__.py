@@ -23,6 +23,7 @@ COMMANDS = {
     "demo": "kafka_medic.cli.demo",
     "sample": "kafka_medic.cli.metrics",
     "load": "kafka_medic.cli.metrics",
+    "bootstrap": "kafka_medic.cli.bootstrap",
     "execute": "kafka_medic.cli.execution",
     "executions": "kafka_medic.cli.execution",
     "execution": "kafka_medic.cli.execution",

@@ -38,6 +38,22 @@ anomalies = sa.Table(
     sa.Index("detector_anomalies_open", "cluster", "resolved_at", "key"),
 )
 
+# Every remediation started for an anomaly (held_back NULL), and every one the policy's max_attempts held
+# back (held_back: why). Keyed by the anomaly's key, not its episode: a broker that dies, is healed and dies
+# again is one loop of attempts, however many episodes the detector saw.
+attempts = sa.Table(
+    "remediation_attempts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("cluster", sa.String(255), nullable=False),
+    sa.Column("key", sa.String(512), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("run", sa.String(512), nullable=False),
+    sa.Column("at", sa.Double, nullable=False),
+    sa.Column("held_back", sa.Text),
+    sa.Index("remediation_attempts_by_key", "cluster", "key", "at"),
+)
+
 
 class AnomalyLog(StoreTables):
     """Episodes of anomalies per cluster; the schema is created on first use."""
@@ -161,6 +177,34 @@ class AnomalyLog(StoreTables):
                 .where(anomalies.c.cluster == cluster, anomalies.c.resolved_at.is_(None), anomalies.c.key.in_(keys))
                 .values({column.name: now})
             )
+
+    def attempts(self, cluster: str, keys: Iterable[str], since: float) -> dict[str, int]:
+        """Remediations started for each of `keys` since then (held-back ones not counted)."""
+        query = (
+            sa.select(attempts.c.key, sa.func.count())
+            .where(attempts.c.cluster == cluster, attempts.c.key.in_(list(keys)), attempts.c.at >= since,
+                   attempts.c.held_back.is_(None))
+            .group_by(attempts.c.key)
+        )
+        with self.engine.connect() as conn:
+            return {key: count for key, count in conn.execute(query)}
+
+    def record_attempts(self, cluster: str, keys: Iterable[str], action: str, run: str, held_back: str | None = None,
+                        now: float | None = None) -> None:
+        """A remediation `run` started for these anomalies, or (`held_back`: why) one that was not."""
+        now = time.time() if now is None else now
+        rows = [{"cluster": cluster, "key": key, "action": action, "run": run, "at": now, "held_back": held_back}
+                for key in keys]
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(attempts.insert(), rows)
+
+    def attempt_log(self, cluster: str, limit: int = 50) -> list[dict]:
+        """The latest attempts and held-back ones, latest first: what an operator reads after a loop stopped."""
+        query = (sa.select(attempts).where(attempts.c.cluster == cluster)
+                 .order_by(attempts.c.at.desc(), attempts.c.id.desc()).limit(limit))
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
 
     @staticmethod
     def _open(cluster: str) -> sa.Select:

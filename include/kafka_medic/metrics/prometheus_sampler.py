@@ -13,6 +13,7 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from kafka_medic.errors import MedicError
@@ -85,36 +86,64 @@ class PrometheusSampler:
         return self.admin.cluster_id
 
     def sample(self, ts: float) -> tuple[list[BrokerSample], list[PartitionSample]]:
-        label = self.queries["broker_label"]
-        readings: dict[int, BrokerReading] = {}
-
-        def reading(labels: dict[str, str]) -> BrokerReading:
-            return readings.setdefault(int(labels[label]), BrokerReading(topics={}))
-
-        for field, query in self.queries["broker"].items():
-            for labels, value in self.query(query, ts):
-                reading(labels).broker[field] = value
-        for field, query in self.queries["topic"].items():
-            for labels, value in self.query(query, ts):
-                topics = reading(labels).topics
-                if topics is None:  # reading() starts each one with topics: Prometheus has rates at once
-                    raise MedicError(f"broker {labels[label]} has a reading without topic rates")
-                topics.setdefault(labels["topic"], {})[field] = value
-        for labels, value in self.query(self.queries["size"], ts):
-            reading(labels).sizes[(labels["topic"], int(labels["partition"]))] = value
-        return readings_to_samples(ts, SOURCE, readings, self.admin)
+        return readings_to_samples(ts, SOURCE, readings(self.queries, lambda q: self.query(q, ts)), self.admin)
 
     def query(self, promql: str, ts: float) -> list[tuple[dict[str, str], float]]:
         """An instant query at `ts`: (labels, value) per series of the resulting vector."""
-        url = f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": promql, "time": f"{ts:.3f}"})
-        try:
-            with urllib.request.urlopen(url, timeout=self.timeout_s) as response:
-                body = json.load(response)
-        except urllib.error.HTTPError as exc:
-            detail = json.loads(exc.read() or b"{}").get("error", exc.reason)
-            raise MedicError(f"Prometheus at {self.url} rejected query {promql!r}: {detail}") from exc
-        except (urllib.error.URLError, OSError) as exc:
-            raise MedicError(f"cannot reach Prometheus at {self.url}: {exc}") from exc
+        body = self._get("query", promql, {"time": f"{ts:.3f}"})
         if body.get("data", {}).get("resultType") != "vector":
             raise MedicError(f"Prometheus query {promql!r} must give an instant vector")
         return [(series["metric"], float(series["value"][1])) for series in body["data"]["result"]]
+
+    def query_range(self, promql: str, start: float, end: float, step_s: float) -> list[Series]:
+        """A range query over [start, end] every `step_s`: (labels, [(ts, value)]) per series."""
+        params = {"start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step_s:g}"}
+        body = self._get("query_range", promql, params)
+        if body.get("data", {}).get("resultType") != "matrix":
+            raise MedicError(f"Prometheus query {promql!r} must give a range vector")
+        return [(series["metric"], [(float(t), float(v)) for t, v in series["values"]])
+                for series in body["data"]["result"]]
+
+    def _get(self, endpoint: str, promql: str, params: dict[str, str]) -> dict:
+        """One bounded GET of the HTTP API; every failure a one-line MedicError naming the server."""
+        url = f"{self.url}/api/v1/{endpoint}?" + urllib.parse.urlencode({"query": promql, **params})
+        try:
+            with urllib.request.urlopen(url, timeout=self.timeout_s) as response:
+                return json.load(response)
+        except urllib.error.HTTPError as exc:
+            try:
+                detail = json.loads(exc.read() or b"{}").get("error", exc.reason)
+            except (json.JSONDecodeError, AttributeError):
+                detail = exc.reason
+            raise MedicError(f"Prometheus at {self.url} rejected query {promql!r}: {detail}") from exc
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise MedicError(f"cannot reach Prometheus at {self.url}: {exc}") from exc
+
+
+Series = tuple[dict[str, str], list[tuple[float, float]]]
+
+
+Results = Callable[[str], Iterable[tuple[dict[str, str], float]]]  # a query's (labels, value) at one time
+
+
+def readings(queries: dict, results: Results) -> dict[int, BrokerReading]:
+    """Each broker's reading from the (labels, value) results of every query in `queries` (at one time):
+    shared by the live sampler (instant queries) and the bootstrap (one time of range queries)."""
+    label = queries["broker_label"]
+    found: dict[int, BrokerReading] = {}
+
+    def reading(labels: dict[str, str]) -> BrokerReading:
+        return found.setdefault(int(labels[label]), BrokerReading(topics={}))
+
+    for field, query in queries["broker"].items():
+        for labels, value in results(query):
+            reading(labels).broker[field] = value
+    for field, query in queries["topic"].items():
+        for labels, value in results(query):
+            topics = reading(labels).topics
+            if topics is None:  # reading() starts each one with topics: Prometheus has rates at once
+                raise MedicError(f"broker {labels[label]} has a reading without topic rates")
+            topics.setdefault(labels["topic"], {})[field] = value
+    for labels, value in results(queries["size"]):
+        reading(labels).sizes[(labels["topic"], int(labels["partition"]))] = value
+    return found

@@ -330,6 +330,44 @@ class MetricsStore(StoreTables):
         conn.execute(_insert_unless_there(conn, t, cluster_id=cid, window_s=self.aggregate_s, since=since, until=since))
         return self._progress(conn, cid)
 
+    def history_until(self, cluster: str, kafka_cluster_id: str | None = None) -> float | None:
+        """The time before which this incarnation has nothing stored (its oldest sample, or the start of
+        its aggregated span); None for an incarnation without samples. History may be added before it."""
+        cid = self._cluster_id((cluster, kafka_cluster_id), create=False)
+        if cid is None:
+            return None
+        oldest = [sa.select(sa.func.min(t.c.ts)).where(t.c.cluster_id == cid).scalar_subquery()
+                  for t in (broker_samples, partition_samples, partition_samples_kept)]
+        oldest += [sa.select(sa.func.min(aggregation_progress.c.since))
+                   .where(aggregation_progress.c.cluster_id == cid).scalar_subquery()]
+        with self.engine.connect() as conn:
+            times = [t for t in conn.execute(sa.select(*oldest)).one() if t is not None]
+        return min(times) if times else None
+
+    def add_history(self, cluster: str, kafka_cluster_id: str | None, rounds: Sequence[SamplerRows],
+                    since: float) -> tuple[int, int]:
+        """Rounds from before `history_until` (a bootstrap's), in one transaction; (broker, partition) rows.
+
+        When the incarnation's aggregation has started, its progress row's `since` moves back to the
+        base window boundary at or before `since` and the windows gained are aggregated here, since
+        `aggregate` only walks forward; otherwise the next round's `aggregate` starts from them.
+        """
+        cid = self._cluster_id((cluster, kafka_cluster_id), create=True)
+        assert cid is not None, "created when missing"
+        written = [0, 0]
+        with self.engine.begin() as conn:
+            for _, brokers, partitions in rounds:
+                written[0] += _bulk_insert(conn, broker_samples, cid, brokers, self.batch_size)
+                written[1] += _bulk_insert(conn, partition_samples, cid, partitions, self.batch_size)
+            t = aggregation_progress
+            row = conn.execute(sa.select(t.c.window_s, t.c.since).where(t.c.cluster_id == cid)).first()
+            if row is not None and since < row.since:
+                first = math.floor(since / row.window_s) * row.window_s
+                for start in range(int((row.since - first) // row.window_s)):
+                    _aggregate_window(conn, cid, first + start * row.window_s, first + (start + 1) * row.window_s)
+                conn.execute(t.update().where(t.c.cluster_id == cid).values(since=first))
+        return written[0], written[1]
+
     def clusters(self) -> list[str]:
         with self.engine.connect() as conn:
             return list(conn.scalars(sa.select(clusters.c.name).distinct().order_by(clusters.c.name)))

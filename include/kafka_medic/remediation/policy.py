@@ -8,7 +8,10 @@ must be the safest, so what a person would type into the trigger form lives here
      "policy": {"throttle": 50, "concurrency": 5, "goals": ["rack_aware", "disk_capacity"],
                 "capacity_threshold": 0.8, "balance_band": 0.1,
                 "load_windows": 24, "window_minutes": 60, "load_statistic": "p95",
-                "rebalance_on_incomplete_load": false, "intent_ttl_hours": null}}
+                "rebalance_on_incomplete_load": false, "intent_ttl_hours": null,
+                "max_attempts": 3, "attempt_period_hours": 24,
+                "notifiers": [{"class": "airflow.providers.smtp.notifications.smtp.SmtpNotifier",
+                               "kwargs": {"to": "kafka-ops@example.com"}}]}}
 
 It sits in clusters.json, not in the connection's extras, because it shapes the DAGs when they are
 parsed (the forms' defaults) and parsing reads no connection; the connection's `kafka_medic.policy` stays
@@ -20,6 +23,7 @@ Every value is checked at load, and a bad one is a one-line MedicError naming th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -50,6 +54,9 @@ class ClusterPolicy:
     load_statistic: str = "mean"
     rebalance_on_incomplete_load: bool = False  # False: a rebalance on partial loads is skipped, saying why
     intent_ttl_hours: float | None = None  # how long decommissioned/demoted brokers stay excluded; None: until re-added
+    max_attempts: int | None = None  # remediations started for one anomaly per period, then alerts only; None: no limit
+    attempt_period_hours: float = 24.0
+    notifiers: tuple[Mapping[str, Any], ...] = ()  # Airflow notifiers told of outcomes: {"class", "kwargs"}
 
     def thresholds(self) -> Thresholds:
         """The goals' limits for detect and plan."""
@@ -71,6 +78,7 @@ class ClusterPolicy:
         """The JSON form `parse_policy` reads back (the DAG factory hands it to tasks this way)."""
         data = asdict(self)
         data["goals"] = list(self.goals)
+        data["notifiers"] = [dict(n) for n in self.notifiers]
         return data
 
 
@@ -160,6 +168,27 @@ def _ttl_hours(value: Any) -> float | None:
     return None if value is None else check_number(value, 0.0, 24 * 365.0, low_inclusive=False)
 
 
+def _notifiers(value: Any) -> tuple[dict[str, Any], ...]:
+    """Airflow notifier classes by dotted path and their keyword arguments; loaded when an outcome is sent."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise OutOfLimits(f'must be a list of {{"class": "package.module.Notifier", "kwargs": {{...}}}}, got {value!r}')
+    parsed = []
+    for i, item in enumerate(value):
+        if not isinstance(item, Mapping) or set(item) - {"class", "kwargs"}:
+            raise OutOfLimits(f"[{i}] must be an object with \"class\" and optional \"kwargs\", got {item!r}")
+        path, kwargs = item.get("class"), item.get("kwargs", {})
+        if not isinstance(path, str) or not _DOTTED.fullmatch(path):
+            raise OutOfLimits(f"[{i}].class must be a dotted class path such as "
+                              f"airflow.providers.smtp.notifications.smtp.SmtpNotifier, got {path!r}")
+        if not isinstance(kwargs, Mapping):
+            raise OutOfLimits(f"[{i}].kwargs must be an object of the notifier's arguments, got {kwargs!r}")
+        parsed.append({"class": path, "kwargs": dict(kwargs)})
+    return tuple(parsed)
+
+
+_DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+")
 _PARSERS = {
     "throttle": _throttle,
     "concurrency": _concurrency,
@@ -171,4 +200,7 @@ _PARSERS = {
     "load_statistic": _statistic,
     "rebalance_on_incomplete_load": _flag,
     "intent_ttl_hours": _ttl_hours,
+    "max_attempts": lambda v: None if v is None else check_int(v, 1, 1000),
+    "attempt_period_hours": lambda v: check_number(v, 0.0, 24 * 365.0, low_inclusive=False),
+    "notifiers": _notifiers,
 }
