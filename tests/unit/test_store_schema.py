@@ -64,9 +64,10 @@ def test_the_previous_releases_store_upgrades_with_every_row_intact_and_readable
 
     assert table_rows(url)["alembic_version"] == [{"version_num": "29ce7909c52b"}]  # Airflow's: untouched
     after = table_rows(url)
-    assert {t: rows for t, rows in after.items() if t not in ("broker_samples", "alembic_version")} == {
+    assert {t: after[t] for t in before if t not in ("broker_samples", "alembic_version")} == {
         t: rows for t, rows in before.items() if t not in ("broker_samples", "alembic_version")
     }
+    assert all(not after[t] for t in set(after) - set(before))  # tables later revisions added start empty
     assert after["broker_samples"][:-1] == before["broker_samples"]  # and the new one after them
     with engine(url).connect() as conn:
         assert store_schema.current(conn) == store_schema.head()
@@ -145,27 +146,31 @@ def test_concurrent_openers_of_the_previous_releases_store_migrate_it_once(url):
     for opener in openers:
         opener.join(timeout=120)
     assert errors == []
-    assert table_rows(url) == before
+    after = table_rows(url)
+    assert {t: after[t] for t in before} == before
+    assert all(not after[t] for t in set(after) - set(before))  # tables later revisions added start empty
     with engine(url).connect() as conn:
-        assert conn.execute(sa.text(f"SELECT version_num FROM {store_schema.VERSION_TABLE}")).all() == [("0001",)]
+        assert conn.execute(sa.text(f"SELECT version_num FROM {store_schema.VERSION_TABLE}")).all() == [(store_schema.head(),)]
 
 
 def test_a_store_of_a_newer_kafka_medic_is_refused_in_one_line(url):
     at_revision(url, "head")
     with engine(url).begin() as conn:
         conn.execute(sa.text(f"UPDATE {store_schema.VERSION_TABLE} SET version_num = 'f00d'"))
-    newer = r"is at schema revision 'f00d', newer than this kafka-medic knows \(its newest is '0001'\)"
+    newer = rf"is at schema revision 'f00d', newer than this kafka-medic knows \(its newest is '{store_schema.head()}'\)"
     with pytest.raises(MedicError, match=rf"^the store in .* {newer}: upgrade kafka-medic$"):
         ActionLog(url)
 
 
 def test_an_unknown_target_names_the_valid_ones(url):
-    with pytest.raises(MedicError, match=r"^unknown store schema revision 'latest'; valid: head, base, 0001$"):
+    with pytest.raises(MedicError, match=r"^unknown store schema revision 'latest'; valid: head, base, 0001, 0002(, \d{4})*$"):
         at_revision(url, "latest")
 
 
-def test_history_lists_the_baseline():
-    [baseline] = store_schema.history()
+def test_history_lists_the_baseline_first_and_one_chain_to_head():
+    baseline, *later = store_schema.history()
     assert (baseline.revision, baseline.down_revision) == ("0001", None)
+    assert [r.down_revision for r in later] == [r.revision for r in [baseline, *later][:-1]]
+    assert (later[-1] if later else baseline).revision == store_schema.head()
     assert baseline.doc.startswith("Baseline: the store's schema as kafka-medic wrote it before Alembic")
     assert json.dumps(baseline.as_dict())
