@@ -6,6 +6,7 @@ reads every stored row of the range as the whole-row path (`EveryRowStore`: what
 before), on the same store; and a store that never aggregated gives the same model too. The rounds
 move a replica, grow sizes every round, change a leader inside a window and reassign partitions near
 a window's start, long before the windows (within MAX_COOLDOWN_S) and in the window in progress.
+On SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from kafka_medic.metrics.sample import BrokerSample, PartitionSample
 from kafka_medic.metrics.store import WINDOW_SUMS, MetricsStore, ModelRows
 
 from .test_metrics_load_model_equivalence import T0, as_json, assert_same_model
+from .test_metrics_window_aggregates import urls  # noqa: F401  (the fixture: a raw and an aggregated store)
 
 # The windows are [T0, T0 + 240), their cooldown from T0 - 60; NOW is in the window after them, whose
 # raw rows the model reads for placement and sizes only.
@@ -75,17 +77,18 @@ def rounds(store: MetricsStore, after_round=lambda ts: None) -> None:
 
 
 @pytest.mark.parametrize("base", [60.0, 30.0])
-def test_the_minimal_read_gives_the_model_of_every_row(tmp_path, base):
+def test_the_minimal_read_gives_the_model_of_every_row(urls, base):  # noqa: F811
+    raw_url, aggregated_url = urls
     with (
-        MetricsStore(f"sqlite:///{tmp_path / 'raw.db'}") as raw,
-        MetricsStore(f"sqlite:///{tmp_path / 'agg.db'}", aggregate_s=base, aggregate_after_s=0) as store,
+        MetricsStore(raw_url) as raw,
+        MetricsStore(aggregated_url, aggregate_s=base, aggregate_after_s=0) as store,
     ):
         rounds(raw)
         rounds(store, lambda ts: store.aggregate("c", ts, "id-1"))
         model = as_json(build_load_model(store, "c", now=NOW, **WINDOW))
         from_raw = as_json(build_load_model(raw, "c", now=NOW, **WINDOW))
         read = store.model_rows("c", T0 - 60, NOW, [T0 + 60 * i for i in range(5)], "id-1")  # as the build does
-    with EveryRowStore(f"sqlite:///{tmp_path / 'agg.db'}") as every:
+    with EveryRowStore(aggregated_url) as every:
         reference = as_json(build_load_model(every, "c", now=NOW, **WINDOW))
         stored = len(every.partition_samples("c", T0 - 60, NOW, "id-1"))
 
