@@ -1,6 +1,7 @@
 """The metrics store at fleet scale: a synthetic fleet sampled each minute for simulated hours, then its load model.
 
 .venv/bin/python bench/metrics_scale.py [--brokers 1000 --partitions 100000 --hours 24] [--store URL] [--output FILE]
+    [--build-only: no rounds, the build only, from a store an earlier run filled; reports the rows it read]
 
 Time is simulated, not waited: each round is one `sample_round` (what the sample DAG runs) of a
 synthetic sampler at the next minute's timestamp, so the store sees exactly the sampler's writes.

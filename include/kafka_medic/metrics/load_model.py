@@ -27,8 +27,11 @@ A partition with no valid window keeps its last known load from before the windo
 broker's partitions) or zero, and is listed in `incomplete`.
 
 A window's counts and means come from the store's sums where it aggregated a base window
-(MetricsStore.aggregate) and from raw rows elsewhere (the window in progress, a partition near a
-reassignment): the same rows either way, so the same model (tests/unit/test_metrics_window_aggregates.py).
+(MetricsStore.aggregate), from sums the store computes in SQL for rows it did not aggregate, and
+from whole rows for partitions near a reassignment, whose exclusions the cooldown decides here
+(MetricsStore.model_rows; of the other partitions only each replica's newest rows are read, for
+placement, leaders and sizes): the same rows either way, so the same model
+(tests/unit/test_metrics_window_aggregates.py, tests/unit/test_metrics_model_rows.py).
 """
 
 from __future__ import annotations

@@ -390,7 +390,9 @@ class MetricsStore(StoreTables):
 
     def _frame(self, query, columns: list[str]) -> pd.DataFrame:
         with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
+            # The driver's plain tuples: pandas probes each SQLAlchemy Row for attributes it lacks, which
+            # raises and catches inside SQLAlchemy per row (a third of a 24-window build's time).
+            rows = conn.execute(query).cursor.fetchall()
         frame = pd.DataFrame.from_records(rows, columns=columns)
         types = {c: COLUMN_TYPES.get(c, "float64") for c in columns if c not in ("topic", "source")}
         return frame.astype(types)  # typed even when empty: the load model's masks and indices need it
