@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from functools import partial
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from airflow.api_fastapi.app import get_auth_manager
@@ -56,6 +56,7 @@ from kafka_medic.units import MB
 
 log = logging.getLogger(__name__)
 
+N = TypeVar("N", float, int)
 STATIC = Path(__file__).parents[1] / "console" / "static"
 MEDIA = {".js": "text/javascript", ".css": "text/css"}
 STOP_WAIT_S = 180.0  # the executor notices a stop at its next poll, rolls back and clears throttles
@@ -188,7 +189,7 @@ async def change_execution(cluster: str, user: User, request: Request) -> str:
                                     f"{options.concurrency or 'by bytes in flight'}, from the executor's next poll")
 
 
-def _number(name: str, text: str | None, kind: type[float] | type[int]) -> float | int | None:
+def _number(name: str, text: str | None, kind: type[N]) -> N | None:
     if text is None:
         return None
     try:
