@@ -20,7 +20,7 @@ from .conftest import CANARY, CLUSTERS
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 MANUAL_KINDS = ("add_brokers", "decommission", "demote", "preferred_leader_election")
-KINDS = ("sample", "detect", "maintenance", "bootstrap", "heal", "rebalance", *MANUAL_KINDS)
+KINDS = ("sample", "detect", "maintenance", "bootstrap", "stop", "heal", "rebalance", *MANUAL_KINDS)
 CREDENTIAL = re.compile(r"""(password|passwd|secret|token|api[_-]?key)["']?\s*[:=]\s*["'][^"']""", re.IGNORECASE)
 WRITERS = ("set_throttles", "execute_batches", "elect_leaders", "verify", "clear_throttles")
 
@@ -62,6 +62,14 @@ def test_cluster_writes_share_one_pool_and_throttles_are_cleared_by_a_teardown(d
             assert {dag.get_task(t).pool for t in WRITERS} == {f"kafka_medic__{cluster['name']}"}
             assert dag.get_task("clear_throttles").is_teardown
             assert dag.get_task("report").trigger_rule == "all_done"
+
+
+def test_the_stop_dag_is_started_by_hand_and_takes_no_pool_slot(dagbag):
+    """The cluster's one-slot pool is held by the execution it stops: a pooled stop would wait for it."""
+    for cluster in CLUSTERS:
+        dag = dagbag.dags[f"kafka_medic__{cluster['name']}__stop"]
+        assert dag.schedule is None and [t.task_id for t in dag.tasks] == ["stop"]
+        assert dag.get_task("stop").pool != f"kafka_medic__{cluster['name']}"
 
 
 def test_manual_dags_have_a_validated_form(dagbag):

@@ -52,7 +52,8 @@ def test_downgrade_to_base_drops_the_tables_and_refuses_to_go_up(url, capsys):
 
 def test_a_bad_target_or_an_unreachable_store_is_one_line(url, capsys):
     code, _, err = run(capsys, "store", "upgrade", "--store", url, "--to", "9999")
-    assert code == 2 and err.startswith("kafka-medic: error: unknown store schema revision '9999'; valid: head, base, 0001, 0002")
+    assert code == 2 and err.startswith(
+        "kafka-medic: error: unknown store schema revision '9999'; valid: head, base, 0001, 0002")
     code, _, err = run(capsys, "store", "current", "--store", "postgresql://medic:secret@127.0.0.1:1/store")
     assert code == 2 and err.startswith("kafka-medic: error: the store in postgresql://medic:***@127.0.0.1:1/store "
                                         "failed: connection failed") and err.count("\n") == 1  # fmt: skip

@@ -90,6 +90,8 @@ def test_the_cluster_view_has_brokers_history_anomalies_the_running_execution_an
     html = cluster_page(v, can_stop=True)
     assert 'id="stop"' in html and 'id="history"' in html and html.count('class="bar"') >= 6 * 4
     assert 'id="stop"' not in cluster_page(v, can_stop=False)
+    assert 'action="/kafka-medic/a/execution"' in html and f'value="{execution}"' in html
+    assert 'id="change"' not in cluster_page(v, can_stop=False)
 
 
 def test_the_snapshot_keeps_the_models_broker_loads_replicas_and_leaders(tmp_path):

@@ -50,7 +50,7 @@ def test_the_plugin_mounts_its_app_under_kafka_medic(plugin):
         "/metrics", "/slack/interactivity", f"{cruise_control}/openapi.json", f"{cruise_control}/{{endpoint}}",
         f"{cruise_control}/{{endpoint}}",  # Cruise Control's REST API
         "/", "/_static/{name}", "/{cluster}/", "/{cluster}/partitions", "/{cluster}/proposal/{execution_id}",
-        "/{cluster}/stop",  # the console
+        "/{cluster}/stop", "/{cluster}/execution",  # the console
     ]
 
 

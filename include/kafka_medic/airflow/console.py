@@ -9,7 +9,8 @@ own, and anything else gets a 401 (no credential) or 403 (a bad one), never a pa
 Permissions are the cluster's DAGs' (`kafka_medic__<cluster>__*`, as the auth manager answers for them):
 reading all of them to view the cluster, editing all of them to Stop. The front page lists only the
 clusters the user may read. Stop is a form POST authenticated by a cookie, so it also requires the
-browser's Origin to be this server's (another site cannot make a logged-in browser stop an execution).
+browser's Origin to be this server's (another site cannot make a logged-in browser stop an execution); so
+does the running execution's throttle and concurrency form (POST /<cluster>/execution, `executor.run.change_options`).
 
 Stop is the executor's own `executor.run.stop`: it asks the running executor to stop (roll back the moves in
 flight, clear the throttles) and waits for it, or does the stop itself when no executor is alive.
@@ -20,8 +21,8 @@ from __future__ import annotations
 import logging
 from functools import partial
 from pathlib import Path
-from typing import Annotated
-from urllib.parse import urlsplit
+from typing import Annotated, TypeVar
+from urllib.parse import parse_qs, urlsplit
 
 from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.auth.managers.base_auth_manager import ResourceMethod
@@ -48,12 +49,14 @@ from kafka_medic.detector.snapshot import SnapshotLog
 from kafka_medic.errors import MedicError
 from kafka_medic.executor.journal import Journal
 from kafka_medic.executor.report import report_lines
-from kafka_medic.executor.run import stop
+from kafka_medic.executor.run import change_options, stop
 from kafka_medic.limits import OutOfLimits
 from kafka_medic.model.cluster import RESOURCES
+from kafka_medic.units import MB
 
 log = logging.getLogger(__name__)
 
+N = TypeVar("N", float, int)
 STATIC = Path(__file__).parents[1] / "console" / "static"
 MEDIA = {".js": "text/javascript", ".css": "text/css"}
 STOP_WAIT_S = 180.0  # the executor notices a stop at its next poll, rolls back and clears throttles
@@ -142,14 +145,20 @@ def proposal_page(cluster: str, execution_id: str, user: User, topic: str = "", 
         return pages.proposal_page(cluster, proposal_view(execution), error=str(exc))
 
 
-@router.post("/{cluster}/stop", response_class=HTMLResponse)
-async def stop_execution(cluster: str, user: User, request: Request) -> str:
+async def editable(cluster: str, user: BaseUser, request: Request, what: str) -> ManagedCluster:
+    """The cluster if this form POST may act on it: from this server's own page, by a user who may edit its DAGs."""
     origin = request.headers.get("origin")
     if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
-        raise HTTPException(403, "Stop must come from this server's own page")
+        raise HTTPException(403, f"{what} must come from this server's own page")
     managed = await run_in_threadpool(readable, user, cluster)
     if not await run_in_threadpool(allowed, user, cluster, "PUT"):
-        raise HTTPException(403, f"not allowed to edit the DAGs of cluster {cluster!r}: Stop refused")
+        raise HTTPException(403, f"not allowed to edit the DAGs of cluster {cluster!r}: {what} refused")
+    return managed
+
+
+@router.post("/{cluster}/stop", response_class=HTMLResponse)
+async def stop_execution(cluster: str, user: User, request: Request) -> str:
+    managed = await editable(cluster, user, request, "Stop")
     log.info("console: %s stops the execution on %s", user.get_name(), cluster)
     try:
         config = (await run_in_threadpool(KafkaMedicHook(managed.conn_id, cluster).get_settings)).config
@@ -157,3 +166,33 @@ async def stop_execution(cluster: str, user: User, request: Request) -> str:
     except MedicError as exc:
         return pages.stop_page(cluster, f"not stopped: {exc}")
     return pages.stop_page(cluster, "; ".join(report_lines(report)) if report else "stopped")
+
+
+@router.post("/{cluster}/execution", response_class=HTMLResponse)
+async def change_execution(cluster: str, user: User, request: Request) -> str:
+    """The running execution's new throttle and concurrency (`executor.run.change_options`); empty: unchanged."""
+    await editable(cluster, user, request, "Changing the execution")
+    form = parse_qs((await request.body())[:4096].decode(errors="replace"))
+    field = {name: values[0].strip() for name, values in form.items() if values and values[0].strip()}
+    log.info("console: %s changes the execution on %s: %s", user.get_name(), cluster,
+             {k: v for k, v in field.items() if k in ("throttle_mb_s", "concurrency")})
+    try:
+        throttle = _number("throttle_mb_s", field.get("throttle_mb_s"), float)
+        concurrency = _number("concurrency", field.get("concurrency"), int)
+        options = await run_in_threadpool(partial(
+            change_options, cluster, None if throttle is None else throttle * MB, concurrency,
+            field.get("execution"), log=log.info))
+    except MedicError as exc:
+        return pages.stop_page(cluster, f"not changed: {exc}")
+    shown = f"{options.throttle / MB:g} MB/s" if options.throttle else "auto" if options.auto_throttle else "none"
+    return pages.stop_page(cluster, f"changed: throttle {shown}, concurrency "
+                                    f"{options.concurrency or 'by bytes in flight'}, from the executor's next poll")
+
+
+def _number(name: str, text: str | None, kind: type[N]) -> N | None:
+    if text is None:
+        return None
+    try:
+        return kind(text[:40])
+    except ValueError:
+        raise MedicError(f"{name} must be {'an integer' if kind is int else 'a number'}, got {text[:40]!r}") from None

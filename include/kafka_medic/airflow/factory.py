@@ -12,8 +12,9 @@ hand with a form. The tasks that write to the cluster share the cluster's one-sl
 
 The cluster's policy (`kafka_medic.remediation.policy`, from clusters.json) is every form's defaults and
 reaches the tasks that plan, gate or record (op_kwargs `policy`); a `maintenance` DAG switches automated
-runs off and on and re-adds remembered brokers. A cluster whose policy is bad gets one DAG,
-`kafka_medic__<cluster>__policy_error`, whose one task fails saying why; the other clusters are untouched.
+runs off and on and re-adds remembered brokers; a `stop` DAG stops the running execution. A cluster
+whose policy is bad gets one DAG, `kafka_medic__<cluster>__policy_error`, whose one task fails saying
+why; the other clusters are untouched.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import TypedDict
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, AssetOrTimeSchedule, BaseOperator, CronTriggerTimetable, TriggerRule
 
-from kafka_medic.airflow import bootstrap, ids, maintenance, monitoring, steps
+from kafka_medic.airflow import bootstrap, ids, maintenance, monitoring, steps, stop_execution
 from kafka_medic.airflow.approval import ProposalApproval
 from kafka_medic.airflow.clusters import ManagedCluster
 from kafka_medic.airflow.grace import FailureGraceSensor
@@ -44,6 +45,7 @@ MAINTENANCE_DOC = ("Switches the cluster's maintenance on or off (automated runs
                    "re-adds brokers remembered as decommissioned or demoted.")
 BOOTSTRAP_DOC = ("Fills the load windows from Prometheus history (range queries), so a fresh install can plan "
                  "at once; started by hand, idempotent.")
+STOP_DOC = "Stops the cluster's running execution: rolls back the moves in flight and clears the throttles."
 POLICY_ERROR_DOC = "The cluster's policy in clusters.json is invalid: this DAG's task says why; fix the file."
 log = logging.getLogger(__name__)
 
@@ -56,7 +58,8 @@ def build_dags(clusters: list[ManagedCluster]) -> dict[str, DAG]:
             log.error("%s", cluster.policy_error)
             dags.append(policy_error_dag(cluster))
             continue
-        dags += [sample_dag(cluster), detect_dag(cluster), maintenance_dag(cluster), bootstrap_dag(cluster)]
+        dags += [sample_dag(cluster), detect_dag(cluster), maintenance_dag(cluster), bootstrap_dag(cluster),
+                 stop_dag(cluster)]
         dags += [remediation_dag(cluster, kind) for kind in KINDS.values()]
     return {dag.dag_id: dag for dag in dags}
 
@@ -106,6 +109,12 @@ def bootstrap_dag(cluster: ManagedCluster) -> DAG:
     with _dag(cluster, "bootstrap", BOOTSTRAP_DOC, None, params=bootstrap.bootstrap_form(cluster.policy)) as dag:
         PythonOperator(task_id=ids.BOOTSTRAP, python_callable=bootstrap.run,
                        op_kwargs=_where(cluster) | {"policy": cluster.policy.as_dict()})
+    return dag
+
+
+def stop_dag(cluster: ManagedCluster) -> DAG:
+    with _dag(cluster, "stop", STOP_DOC, None) as dag:
+        PythonOperator(task_id=ids.STOP, python_callable=stop_execution.stop, op_kwargs=_where(cluster))
     return dag
 
 

@@ -7,6 +7,7 @@ one changes every DAG at once (and orphans the history of the old task).
 SAMPLE, DETECT = "sample", "detect"  # the scheduled DAGs' tasks; detect's publishers are publish_<kind>
 MAINTENANCE = "switch"  # the maintenance DAG's one task
 BOOTSTRAP = "bootstrap"  # the bootstrap DAG's one task
+STOP = "stop"  # the stop DAG's one task
 POLICY_ERROR = "policy_error"  # the one task of a cluster whose policy is invalid
 # The remediation chain, in order. Its first task is one or the other of FIRST_TASKS: the one whose
 # return value is the request (validate: from the form; wait_for_grace: from the anomalies).

@@ -2,8 +2,8 @@
 
 Links are absolute under /kafka-medic/, the prefix the plugin's app is mounted at, so a page renders the
 same inside Airflow's navigation (an iframe) as opened on its own. The Stop button is a form POST to the
-cluster's /stop; the route checks the user's edit permission, the page only hides the button from those
-who lack it.
+cluster's /stop, and the running execution's throttle and concurrency form a POST to its /execution; the
+routes check the user's edit permission, the page only hides the forms from those who lack it.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from kafka_medic.console.overview import ClusterRow
 from kafka_medic.console.partitions import PartitionPage
 from kafka_medic.console.proposal import ProposalView
 from kafka_medic.model.cluster import RESOURCES
+from kafka_medic.units import MB
 
 ROOT = "/kafka-medic"
 UNITS = {"disk": "MB", "nw_in": "KB/s", "nw_out": "KB/s", "cpu": "%"}
@@ -121,6 +122,8 @@ def _running(name: str, r: Running | None, can_stop: bool) -> str:
     stop = (f'<form method="post" action="{cluster_url(name, "stop")}">'
             '<button class="stop" type="submit" id="stop">Stop (roll back moves in flight, clear throttles)</button>'
             "</form>") if can_stop else '<p class="muted">You may view this cluster but not stop its execution.</p>'
+    if can_stop:
+        stop = _change_form(name, r) + stop
     if r.record.stop_requested:
         stop = '<p class="bad">Stop requested.</p>'
     per_broker = table(["destination broker", "progress", "done / total"],
@@ -131,6 +134,18 @@ def _running(name: str, r: Running | None, can_stop: bool) -> str:
             f'<span id="progress">{size(f.bytes_done)} / {size(f.bytes_total)} ({pct:.0f}%)</span>, '
             f'<span id="eta">ETA {duration(r.eta_s)}</span>; throttle: {throttles or "none"}</p>'
             f"{per_broker}{stop}</div>")
+
+
+def _change_form(name: str, r: Running) -> str:
+    """Throttle and concurrency of the running execution, posted to the cluster's /execution; empty: unchanged."""
+    o = r.record.options
+    throttle = "auto" if o.auto_throttle else f"{o.throttle / MB:g} MB/s" if o.throttle else "none"
+    return (f'<form method="post" action="{cluster_url(name, "execution")}" id="change">'
+            f'<input type="hidden" name="execution" value="{esc(r.record.id)}">'
+            f'<label>throttle MB/s (now {esc(throttle)}) <input name="throttle_mb_s" id="throttle" size="6"></label> '
+            f'<label>concurrency per broker (now {esc(o.concurrency or "by bytes in flight")}) '
+            '<input name="concurrency" id="concurrency" size="4"></label> '
+            '<button type="submit">Change</button></form>')
 
 
 def _executions(v: ClusterView) -> str:
