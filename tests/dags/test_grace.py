@@ -93,8 +93,8 @@ def test_a_detector_started_heal_past_max_attempts_is_held_back_alerted_and_logg
     sensor = grace.FailureGraceSensor(task_id="wait_for_grace", cluster=cluster, conn_id="c", policy=policy)
 
     def context(run: str, asset: bool = True) -> dict:
-        return {"ti": SimpleNamespace(xcom_push=lambda **kw: None), "dag_run": SimpleNamespace(dag_id="heal", run_id=run),
-                "triggering_asset_events": {"asset": [event]} if asset else {}}
+        return {"ti": SimpleNamespace(xcom_push=lambda **kw: None),
+                "dag_run": SimpleNamespace(dag_id="heal", run_id=run), "triggering_asset_events": {"asset": [event]} if asset else {}}
 
     with FakeSlack() as slack:
         monkeypatch.setenv("KAFKA_MEDIC_SLACK_TOKEN", TOKEN)
