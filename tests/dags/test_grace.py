@@ -94,7 +94,8 @@ def test_a_detector_started_heal_past_max_attempts_is_held_back_alerted_and_logg
 
     def context(run: str, asset: bool = True) -> dict:
         return {"ti": SimpleNamespace(xcom_push=lambda **kw: None),
-                "dag_run": SimpleNamespace(dag_id="heal", run_id=run), "triggering_asset_events": {"asset": [event]} if asset else {}}
+                "dag_run": SimpleNamespace(dag_id="heal", run_id=run),
+                "triggering_asset_events": {"asset": [event]} if asset else {}}
 
     with FakeSlack() as slack:
         monkeypatch.setenv("KAFKA_MEDIC_SLACK_TOKEN", TOKEN)
