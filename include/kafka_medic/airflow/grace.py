@@ -114,8 +114,8 @@ def within_attempts(cluster: str, still: list, policy: ClusterPolicy, context, a
     from kafka_medic.detector import HEAL, AnomalyLog
     from kafka_medic.notify.outcomes import held_back
 
-    dag_run = context["dag_run"]
-    run = f"{dag_run.dag_id}/{dag_run.run_id}"
+    dag_run = context.get("dag_run")
+    run = f"{dag_run.dag_id}/{dag_run.run_id}" if dag_run is not None else "unknown run"
     period_s, why = policy.attempt_period_hours * 3600, ""
     with AnomalyLog() as anomalies:
         tried = anomalies.attempts(cluster, [a.key for a in still], time.time() - period_s)
