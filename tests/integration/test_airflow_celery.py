@@ -4,7 +4,9 @@ managing two real KRaft dev clusters at once.
 
 - a heal runs end to end with its tasks on both workers;
 - a worker SIGKILLed (its whole process tree) during `execute_batches` takes its task with it, and Airflow's
-  retry on the other worker resumes the execution from the journal in PostgreSQL, no move submitted twice.
+  retry on the other worker resumes the execution from the journal in PostgreSQL, no move submitted twice;
+- a heal on one cluster while the other rebalances: the two clusters' executions overlap, while the
+  per-cluster pool never lets two writing tasks of one cluster run at once.
 
 One stack and both clusters serve the module (starting them is most of its time); the tests run in file
 order. Only the DAGs a test triggers are unpaused: a monitoring run would take one of the two worker slots.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import datetime
 
 import psutil
 import pytest
@@ -160,9 +163,64 @@ def test_worker_killed_during_execute_is_retried_on_the_other_and_resumes(stack,
     wait_for(lambda: stack.workers_answering() == set(topology.WORKERS), 600, f"{victim} to answer again", interval=3)
 
 
+def test_heal_on_one_cluster_while_the_other_rebalances(stack, kraft_cluster, other_cluster):
+    """Both started at once, both executions throttled to 1 MB/s: c2's rebalance moves about 120 MB, so it
+    still executes when c1's heal (45 MB to copy), its tasks sharing the other worker, gets to its own."""
+    topic = f"cr-{uuid.uuid4().hex[:6]}"
+    placed_topic(other_cluster.bootstrap, topic, [[1, 2], [2, 1]] * 4, mb=240)
+    placed_topic(kraft_cluster.bootstrap, f"ch-{uuid.uuid4().hex[:6]}",
+                 [[VICTIM, 1, 2], [2, VICTIM, 3], [3, 1, VICTIM], [1, 2, 3]], mb=60)
+    conf = {"force": True, "throttle_mb_s": 1, "concurrency": 1, "excluded_topics": every_topic_but(topic)}
+    with Journal(stack.store_url) as journal:
+        rebalance_id = trigger(stack, dag(OTHER, "rebalance"), conf)
+        kraft_cluster.kill_broker(VICTIM)
+        try:
+            heal_id = trigger(stack, dag(HEALED, "heal"))
+            heal = finished(stack, dag(HEALED, "heal"), heal_id)
+        finally:
+            kraft_cluster.start_broker(VICTIM)
+        rebalance = finished(stack, dag(OTHER, "rebalance"), rebalance_id)
+        assert (heal["state"], rebalance["state"]) == ("success", "success"), (
+            stack.task_states(dag(HEALED, "heal"), heal_id), stack.task_states(dag(OTHER, "rebalance"), rebalance_id))
+        spans = {c: [(e.started_at, e.finished_at) for e in journal.list(c)] for c in (HEALED, OTHER)}
+    healed, other = spans[HEALED][0], spans[OTHER][0]  # newest first
+    assert overlap(healed, other), spans
+    print(f"{HEALED}'s heal executed {healed[1] - healed[0]:.0f}s, {overlap(healed, other):.0f}s of it while "
+          f"{OTHER} rebalanced")
+
+    for cluster in (HEALED, OTHER):
+        assert not any(overlap(a, b) for i, a in enumerate(spans[cluster]) for b in spans[cluster][i + 1:]), spans
+        pooled = pooled_spans(stack, cluster)
+        assert len(pooled) >= 5, pooled
+        assert not [(a, b) for i, a in enumerate(pooled) for b in pooled[i + 1:] if overlap(a[1:], b[1:])], pooled
+
+
 def alive(pid: int) -> bool:
     """Still running (a zombie waiting for its new parent to reap it is not)."""
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Seconds two (start, end) spans share; 0 when disjoint."""
+    return max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
+
+
+def pooled_spans(stack: CeleryStack, cluster: str) -> list[tuple[str, float, float]]:
+    """(task, start, end) of every try of a task in `cluster`'s pool, across all its remediation runs."""
+    spans = []
+    for kind in ("heal", "rebalance"):
+        for run in stack.runs(dag(cluster, kind)):
+            for ti in task_instances(stack, dag(cluster, kind), run["dag_run_id"]):
+                tries = stack.call("GET", f"/dags/{dag(cluster, kind)}/dagRuns/{run['dag_run_id']}/taskInstances/"
+                                          f"{ti['task_id']}/tries")["task_instances"]
+                spans += [(f"{kind}.{t['task_id']}#{t['try_number']}", timestamp(t["start_date"]),
+                           timestamp(t["end_date"])) for t in tries
+                          if t["pool"] == f"kafka_medic__{cluster}" and t["start_date"] and t["end_date"]]
+    return spans
+
+
+def timestamp(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp()
