@@ -2,7 +2,11 @@
 PostgreSQL, Redis, api-server, scheduler, dag-processor, triggerer, two Celery workers of one slot each)
 managing two real KRaft dev clusters at once.
 
-- a heal runs end to end with its tasks on both workers.
+- a heal runs end to end with its tasks on both workers;
+- a worker SIGKILLed (its whole process tree) during `execute_batches` takes its task with it, and Airflow's
+  retry on the other worker resumes the execution from the journal in PostgreSQL, no move submitted twice;
+- a heal on one cluster while the other rebalances: the two clusters' executions overlap, while the
+  per-cluster pool never lets two writing tasks of one cluster run at once.
 
 One stack and both clusters serve the module (starting them is most of its time); the tests run in file
 order. Only the DAGs a test triggers are unpaused: a monitoring run would take one of the two worker slots.
@@ -10,18 +14,26 @@ order. Only the DAGs a test triggers are unpaused: a monitoring run would take o
 
 from __future__ import annotations
 
+import time
+import uuid
+from datetime import datetime
+
+import psutil
 import pytest
 
 from kafka_medic.airflow import topology
 from kafka_medic.executor import Journal
+from kafka_medic.executor import journal as j
 from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.kafka.reader import read_cluster_state
 
 from .celery_stack import CeleryStack
 from .conftest import _session_cluster
-from .kafka_helpers import wait_for
+from .executor_helpers import placed_topic
+from .kafka_helpers import every_topic_but, wait_for
 from .servers import started
 from .test_airflow_e2e import VICTIM, topic_on_victim
+from .test_airflow_worker_kill import TASK, assert_resumed_once, in_flight_owner
 
 HEALED, OTHER = "c1", "c2"  # the module's session KRaft cluster (4 brokers), and a second one (3 brokers)
 QUIET = {kind: {"action": None} for kind in ("under_replicated_partitions", "hard_goal_violation",
@@ -47,7 +59,7 @@ def stack(kraft_cluster, other_cluster, tmp_path_factory):
     for name, cluster in ((HEALED, kraft_cluster), (OTHER, other_cluster)):
         medic = {"policy": POLICY, "remediation": {**QUIET, "broker_failure": {"act_after_s": 5}}}
         clusters.append({"name": name, "conn_id": f"kafka_medic_{name}", "rebalance_cron": None,
-                         "policy": {"rebalance_on_incomplete_load": True}})
+                         "policy": {"rebalance_on_incomplete_load": True, "throttle": 1}})  # MB/s: executions last
         connections[f"kafka_medic_{name}"] = {"conn_type": "kafka",
                                               "extra": {"bootstrap.servers": cluster.bootstrap, "kafka_medic": medic}}
     airflow = CeleryStack(home, clusters, connections)
@@ -118,3 +130,97 @@ def test_heal_runs_end_to_end_with_tasks_on_both_workers(stack, kraft_cluster):
         moves = [r for r in journal.tasks(execution.id) if r.task.kind == "replica"]
         assert moves and {r.submissions for r in moves} == {1}
     print(f"heal tasks by worker: {ran_on}")
+
+
+def test_worker_killed_during_execute_is_retried_on_the_other_and_resumes(stack, kraft_cluster):
+    topic = f"ck-{uuid.uuid4().hex[:6]}"
+    rebalance = dag(HEALED, "rebalance")
+    placed_topic(kraft_cluster.bootstrap, topic, [[1, 2], [2, 1]] * 4, mb=80)
+    conf = {"force": True, "throttle_mb_s": 1, "concurrency": 1, "excluded_topics": every_topic_but(topic)}
+    run_id = trigger(stack, rebalance, conf)
+    with Journal(stack.store_url) as journal:
+        execution, ti = wait_for(lambda: in_flight_owner(journal, run_id, stack, HEALED), 900,
+                                 "the execute task to run with moves in flight", interval=1)
+        victim = ti["hostname"]
+        assert victim in topology.WORKERS, ti
+        tree = {p.pid for p in stack.process_tree(victim)}
+        assert execution.owner_pid in tree, (execution.owner_pid, victim)  # the task runs in that worker's tree
+        submitted_before = {r.task.name for r in journal.tasks(execution.id) if r.state != j.PENDING}
+        killed_at = time.time()
+        stack.kill_component(victim)
+        assert not [pid for pid in tree if alive(pid)], f"{victim}'s processes outlived SIGKILL"
+        try:
+            run = finished(stack, rebalance, run_id)
+        finally:
+            stack.start_component(victim)
+        assert run["state"] == "success", stack.task_states(rebalance, run_id)
+        tries = stack.call("GET", f"/dags/{rebalance}/dagRuns/{run_id}/taskInstances/{TASK}/tries")["task_instances"]
+        assert [(t["try_number"], t["state"], t["hostname"]) for t in tries] == [
+            (1, "failed", victim), (2, "success", next(w for w in topology.WORKERS if w != victim))], tries
+        assert_resumed_once(journal, execution, killed_at, submitted_before, topic,
+                            ClusterConfig(bootstrap=kraft_cluster.bootstrap), stack.store_url,
+                            f"{rebalance}/{run_id}", cluster=HEALED)
+    wait_for(lambda: stack.workers_answering() == set(topology.WORKERS), 600, f"{victim} to answer again", interval=3)
+
+
+def test_heal_on_one_cluster_while_the_other_rebalances(stack, kraft_cluster, other_cluster):
+    """Both started at once, both executions throttled to 1 MB/s: c2's rebalance moves about 120 MB, so it
+    still executes when c1's heal (45 MB to copy), its tasks sharing the other worker, gets to its own."""
+    topic = f"cr-{uuid.uuid4().hex[:6]}"
+    placed_topic(other_cluster.bootstrap, topic, [[1, 2], [2, 1]] * 4, mb=240)
+    placed_topic(kraft_cluster.bootstrap, f"ch-{uuid.uuid4().hex[:6]}",
+                 [[VICTIM, 1, 2], [2, VICTIM, 3], [3, 1, VICTIM], [1, 2, 3]], mb=60)
+    conf = {"force": True, "throttle_mb_s": 1, "concurrency": 1, "excluded_topics": every_topic_but(topic)}
+    with Journal(stack.store_url) as journal:
+        rebalance_id = trigger(stack, dag(OTHER, "rebalance"), conf)
+        kraft_cluster.kill_broker(VICTIM)
+        try:
+            heal_id = trigger(stack, dag(HEALED, "heal"))
+            heal = finished(stack, dag(HEALED, "heal"), heal_id)
+        finally:
+            kraft_cluster.start_broker(VICTIM)
+        rebalance = finished(stack, dag(OTHER, "rebalance"), rebalance_id)
+        assert (heal["state"], rebalance["state"]) == ("success", "success"), (
+            stack.task_states(dag(HEALED, "heal"), heal_id), stack.task_states(dag(OTHER, "rebalance"), rebalance_id))
+        spans = {c: [(e.started_at, e.finished_at) for e in journal.list(c)] for c in (HEALED, OTHER)}
+    healed, other = spans[HEALED][0], spans[OTHER][0]  # newest first
+    assert overlap(healed, other), spans
+    print(f"{HEALED}'s heal executed {healed[1] - healed[0]:.0f}s, {overlap(healed, other):.0f}s of it while "
+          f"{OTHER} rebalanced")
+
+    for cluster in (HEALED, OTHER):
+        assert not any(overlap(a, b) for i, a in enumerate(spans[cluster]) for b in spans[cluster][i + 1:]), spans
+        pooled = pooled_spans(stack, cluster)
+        assert len(pooled) >= 5, pooled
+        assert not [(a, b) for i, a in enumerate(pooled) for b in pooled[i + 1:] if overlap(a[1:], b[1:])], pooled
+
+
+def alive(pid: int) -> bool:
+    """Still running (a zombie waiting for its new parent to reap it is not)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Seconds two (start, end) spans share; 0 when disjoint."""
+    return max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
+
+
+def pooled_spans(stack: CeleryStack, cluster: str) -> list[tuple[str, float, float]]:
+    """(task, start, end) of every try of a task in `cluster`'s pool, across all its remediation runs."""
+    spans = []
+    for kind in ("heal", "rebalance"):
+        for run in stack.runs(dag(cluster, kind)):
+            for ti in task_instances(stack, dag(cluster, kind), run["dag_run_id"]):
+                tries = stack.call("GET", f"/dags/{dag(cluster, kind)}/dagRuns/{run['dag_run_id']}/taskInstances/"
+                                          f"{ti['task_id']}/tries")["task_instances"]
+                spans += [(f"{kind}.{t['task_id']}#{t['try_number']}", timestamp(t["start_date"]),
+                           timestamp(t["end_date"])) for t in tries
+                          if t["pool"] == f"kafka_medic__{cluster}" and t["start_date"] and t["end_date"]]
+    return spans
+
+
+def timestamp(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp()

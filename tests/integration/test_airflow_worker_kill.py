@@ -67,16 +67,17 @@ def airflow(kraft_cluster, tmp_path_factory):
         yield airflow
 
 
-def task_instance(airflow: StandaloneAirflow, run_id: str, task_id: str) -> dict:
-    return airflow.call("GET", f"/dags/{DAG}/dagRuns/{run_id}/taskInstances/{task_id}")
+def task_instance(airflow: StandaloneAirflow, run_id: str, task_id: str, dag_id: str = DAG) -> dict:
+    return airflow.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}")
 
 
-def in_flight_owner(journal: Journal, run_id: str, airflow: StandaloneAirflow):
-    """(execution, task instance) once the execute task is mid-way through the moves; else None."""
-    ti = task_instance(airflow, run_id, TASK)
+def in_flight_owner(journal: Journal, run_id: str, airflow: StandaloneAirflow, cluster: str = CLUSTER):
+    """(execution, task instance) once the execute task of `cluster`'s rebalance run is mid-way through the
+    moves; else None."""
+    ti = task_instance(airflow, run_id, TASK, f"kafka_medic__{cluster}__rebalance")
     if ti["state"] != "running" or not ti.get("pid"):
         return None
-    running = [e for e in journal.list(CLUSTER) if e.status == j.RUNNING and e.phase == "moving"]
+    running = [e for e in journal.list(cluster) if e.status == j.RUNNING and e.phase == "moving"]
     if not running or not running[0].owner_pid:
         return None
     execution = running[0]
@@ -120,10 +121,10 @@ def test_killed_execute_task_is_retried_and_resumes_the_execution(airflow, kraft
 
 
 def assert_resumed_once(journal: Journal, execution, killed_at: float, submitted_before: set[str], topic: str,
-                        config: ClusterConfig, store: str, run: str) -> None:
+                        config: ClusterConfig, store: str, run: str, cluster: str = CLUSTER) -> None:
     """The retry resumed the same execution: every move submitted exactly once, some of them after the kill;
     the cluster ends as proposed with no throttle, and the action log has the run's success."""
-    assert [e.id for e in journal.list(CLUSTER)] == [execution.id]
+    assert [e.id for e in journal.list(cluster) if e.started_at >= execution.started_at] == [execution.id]
     finished_execution = journal.get(execution.id)
     assert finished_execution.status == "succeeded", finished_execution.message
     records = journal.tasks(execution.id)
@@ -143,7 +144,7 @@ def assert_resumed_once(journal: Journal, execution, killed_at: float, submitted
     assert not state.reassigning_partitions() and not state.under_replicated_partitions()
 
     with ActionLog(store) as log:
-        record = log.recent(CLUSTER)[0]
+        record = log.recent(cluster)[0]
     assert (record.action, record.outcome, record.run) == ("rebalance", "succeeded", run)
     assert record.moves_done == record.moves_planned == len(proposal.moves)
     print(f"killed pid {execution.owner_pid} {killed_at - execution.started_at:.0f}s into the execution; "
