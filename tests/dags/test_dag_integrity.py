@@ -14,6 +14,7 @@ import pytest
 from airflow.dag_processing.dagbag import DagBag
 from airflow.serialization.serialized_objects import DagSerialization
 
+from kafka_medic.airflow.dag_files import SHARDS, shard_of
 from kafka_medic.airflow.factory import OWNER
 
 from .conftest import CANARY, CLUSTERS
@@ -38,6 +39,15 @@ def test_every_dag_file_imports(dagbag):
 def test_every_cluster_gets_every_dag_with_a_stable_id(dagbag):
     expected = {f"kafka_medic__{c['name']}__{kind}" for c in CLUSTERS for kind in KINDS}
     assert set(dagbag.dag_ids) == expected
+
+
+def test_each_clusters_dags_come_once_from_the_file_of_its_shard(dagbag):
+    assert sorted(p.name for p in DAGS.glob("*.py")) == [f"kafka_medic_dags_{i}.py" for i in range(SHARDS)]
+    assert sum(stat.dag_num for stat in dagbag.dagbag_stats) == len(dagbag.dag_ids)  # no DAG built by two files
+    for dag in dagbag.dags.values():
+        cluster = dag.dag_id.split("__")[1]
+        assert Path(dag.fileloc).name == f"kafka_medic_dags_{shard_of(cluster)}.py", dag.dag_id
+    assert len({dag.fileloc for dag in dagbag.dags.values()}) == len({shard_of(c["name"]) for c in CLUSTERS})
 
 
 def test_owner_tags_and_retries(dagbag):
