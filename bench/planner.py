@@ -10,11 +10,16 @@ utilisation spread before and after, and the same figures for the plan `kafka-re
     .venv/bin/python bench/planner.py --sizes large --partitions-per-topic 1   # 100,000 one-partition topics
     .venv/bin/python bench/planner.py --sizes medium --hot-nw-out 1.1   # potential nw_out 110% of capacity
     .venv/bin/python bench/planner.py --sizes large --tag after   # bench/results/planner-large-after.json
+    .venv/bin/python bench/planner.py --sizes cc-worst --partitions 100000 --no-round-robin   # its shape, scaled down
+
+`plan_hash` in the JSON (the moves, then the final replicas and leader of every partition) shows that a
+change to the planner left its plans as they were: compare it before and after on the same size and seed.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import resource
@@ -58,6 +63,8 @@ def main() -> int:
                              "totals FACTOR x the nw_out capacity: above 1 x 0.8, potential_network_outbound "
                              "cannot hold on every broker")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--partitions", type=int, default=0, metavar="N",
+                        help="N partitions instead of the size's own (a scaled-down cc-worst, say)")
     parser.add_argument("--no-round-robin", action="store_true",
                         help="skip the round-robin comparison (minutes of Python at 2.8M replicas)")
     parser.add_argument("--tag", default="", help="appended to the result file names (rows beside the old ones)")
@@ -65,17 +72,19 @@ def main() -> int:
     args = parser.parse_args()
     if args.one:
         print(json.dumps(run_one(args.one, args.heterogeneous, args.seed, args.partitions_per_topic, args.hot_nw_out,
-                                 not args.no_round_robin)))
+                                 not args.no_round_robin, args.partitions)))
         return 0
     RESULTS.mkdir(exist_ok=True)
     rows = []
     for size in args.sizes.split(","):
         command = [sys.executable, __file__, "--one", size, "--seed", str(args.seed),
-                   "--partitions-per-topic", str(args.partitions_per_topic), "--hot-nw-out", str(args.hot_nw_out)]
+                   "--partitions-per-topic", str(args.partitions_per_topic), "--hot-nw-out", str(args.hot_nw_out),
+                   "--partitions", str(args.partitions)]
         command += ["--heterogeneous"] if args.heterogeneous else []
         command += ["--no-round-robin"] if args.no_round_robin else []
         result = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
-        name = (f"planner-{size}{'-heterogeneous' if args.heterogeneous else ''}"
+        name = (f"planner-{size}{f'-{args.partitions}-partitions' if args.partitions else ''}"
+                f"{'-heterogeneous' if args.heterogeneous else ''}"
                 f"{f'-topics-of-{args.partitions_per_topic}' if args.partitions_per_topic else ''}"
                 f"{f'-hot-nw-out-{args.hot_nw_out:g}' if args.hot_nw_out else ''}"
                 f"{f'-{args.tag}' if args.tag else ''}.json")
@@ -90,9 +99,17 @@ def main() -> int:
 
 
 def run_one(
-    size: str, heterogeneous: bool, seed: int, partitions_per_topic: int, hot_nw_out: float, compare: bool = True
+    size: str,
+    heterogeneous: bool,
+    seed: int,
+    partitions_per_topic: int,
+    hot_nw_out: float,
+    compare: bool = True,
+    partitions: int = 0,
 ) -> dict:
     scenario = replace(SIZES[size], heterogeneous=heterogeneous, partitions_per_topic=partitions_per_topic)
+    if partitions:
+        scenario = replace(scenario, partitions=partitions)
     if hot_nw_out:
         scenario = with_hot_nw_out(scenario, hot_nw_out)
     model = synthetic_model(scenario, seed=seed, cluster=f"bench-{size}")
@@ -127,9 +144,21 @@ def run_one(
             "infeasible_goals": s.get("infeasible_goals", []),
             "utilisation_before": s["utilisation_before"],
             "utilisation_after": s["utilisation_after"],
+            "plan_hash": plan_hash(model, proposal),
         },
         "round_robin": round_robin_stats(model, seed, s["data_lower_bound_mb"]) if compare else None,
     }
+
+
+def plan_hash(model: ClusterModel, proposal: Proposal) -> str:
+    """A digest of the moves in order and of every partition's replicas and leader after them."""
+    digest = hashlib.sha256()
+    for move in proposal.moves:
+        digest.update(repr(move).encode())
+    after = apply_proposal(model, proposal)
+    for p in sorted(after.partitions, key=lambda p: (p.topic, p.partition)):
+        digest.update(repr((p.topic, p.partition, p.replicas, p.leader)).encode())
+    return digest.hexdigest()[:16]
 
 
 def with_hot_nw_out(scenario: Scenario, factor: float) -> Scenario:

@@ -124,3 +124,34 @@ def test_slots_on_follows_moves_and_cannot_be_changed():
     assert slot not in p.slots_on(0).tolist()
     assert sorted(p.slots_on(0).tolist() + [slot]) == sorted(before.tolist())
     assert slot in p.slots_on(int(p.slot_broker[slot])).tolist()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_swap_rankings_carried_over_a_swap_equal_rankings_built_anew(seed):
+    from kafka_medic.model.arrays import DISK
+    from kafka_medic.optimizer.search import Search
+
+    p = Placement.from_model(synthetic_model(Scenario(brokers=12, partitions=600, racks=0), seed=seed))
+    movable = np.random.default_rng(seed).random(p.arrays.num_partitions) > 0.2  # some slots not ranked
+    search = Search(p, np.ones(p.num_brokers, dtype=bool), movable, None, seed)
+    rng = np.random.default_rng(seed)
+    carried = 0
+    for _ in range(100):
+        heavy_on, light_on = (int(b) for b in rng.choice(p.num_brokers, size=2, replace=False))
+        rankings = [search._swap_ranking(heavy_on, DISK, True), search._swap_ranking(light_on, DISK, False)]
+        if not len(search.movable_slots(heavy_on)) or not len(search.movable_slots(light_on)):
+            continue  # a new broker, empty so far
+        a = int(rng.choice(search.movable_slots(heavy_on)))
+        b = int(rng.choice(search.movable_slots(light_on)))
+        part_a, part_b = int(p.slot_partition[a]), int(p.slot_partition[b])
+        if light_on in p.brokers_of(part_a).tolist() or heavy_on in p.brokers_of(part_b).tolist():
+            continue
+        search._swap_pair(a, b, heavy_on, light_on)
+        for broker, largest, ranking in ((heavy_on, True, rankings[0]), (light_on, False, rankings[1])):
+            assert ranking.version == p.version[broker]  # carried, not dropped
+            fresh = search.movable_slots(broker)
+            assert ranking.slots.tolist() == fresh.tolist()
+            for kept, built in zip(ranking.keys, search._swap_keys(fresh, DISK, largest), strict=True):
+                assert kept.tolist() == built.tolist()
+            carried += 1
+    assert carried > 40

@@ -103,6 +103,11 @@ class Placement:
             slots.flags.writeable = False
         return slots
 
+    def last_on(self, broker: int) -> int:
+        """The slot a move off `broker` puts in the moved slot's place in `slots_on(broker)`'s order
+        (the list is kept by swap-remove), so a caller can update what it derived from that order."""
+        return self._on[broker][-1]
+
     def is_original(self, slots: np.ndarray) -> np.ndarray:
         """Whether each slot's broker held the partition before planning (moving it costs data)."""
         part = self.slot_partition[slots]

@@ -48,10 +48,30 @@ class Swapping(SearchState):
                 pair = self._best_swap(metric, heavy_on, light_on, need)
                 if pair is None:
                     break
-                self._move(pair[0], light_on)
-                self._move(pair[1], heavy_on)
+                self._swap_pair(pair[0], pair[1], heavy_on, light_on)
                 swaps += 1
         return swaps
+
+    def _swap_pair(self, a: int, b: int, heavy_on: int, light_on: int) -> None:
+        """Move slot `a` to `light_on` and `b` to `heavy_on`, and carry both brokers' swap rankings over
+        instead of ranking their 13,000 slots anew: moves keep every slot's role, so only `a` and `b`
+        change places (in the order `slots_on` gives, which a rebuilt ranking would have)."""
+        p = self.p
+        before = int(p.version[heavy_on]), int(p.version[light_on])
+        last = p.last_on(heavy_on)
+        self._move(a, light_on)
+        self._move(b, heavy_on)
+        # heavy_on: `a` leaves by swap-remove (`last` takes its place if movable), then `b` is appended;
+        # light_on: `a` is appended, then `b` leaves by swap-remove, so `a` takes `b`'s place
+        self._carry_rankings(heavy_on, before[0], a, b, "last" if self.movable[p.slot_partition[last]] else "delete")
+        self._carry_rankings(light_on, before[1], b, a, "here")
+
+    def _carry_rankings(self, on: int, version: int, out: int, into: int, how: str) -> None:
+        """Update the rankings of `on` current at `version` for slot `out` leaving and `into` arriving."""
+        for (broker, metric, largest), ranking in self._swap_rankings.items():
+            if broker == on and ranking.version == version:
+                keys = self._swap_keys(np.array([into]), metric, largest)
+                ranking.replace(int(self.p.version[on]), out, into, keys, how)
 
     def _best_swap(self, metric: int, heavy_on: int, light_on: int, need: float) -> tuple[int, int] | None:
         """The slots (a on `heavy_on`, b on `light_on`) whose exchange moves nearest `need` of `metric`
@@ -91,8 +111,16 @@ class Swapping(SearchState):
             return kept
         if kept is None and any(k[1] != metric for k in self._swap_rankings):
             self._swap_rankings.clear()  # one goal at a time: bounded memory
-        p = self.p
         slots = self.movable_slots(on)
+        ranking = SwapRanking(int(self.p.version[on]), slots, *self._swap_keys(slots, metric, largest))
+        self._swap_rankings[key] = ranking
+        return ranking
+
+    def _swap_keys(self, slots: np.ndarray, metric: int, largest: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The two ranking keys of `slots`, smallest first: the heaviest (or lightest) in `metric`, and
+        the densest (or sparsest) in it for their size in all resources: a swap of a dense replica for
+        a sparse one of the same size moves `metric` while the rest cancels."""
+        p = self.p
         part = p.slot_partition[slots]
         leads = p.leader_slot[part] == slots
         load = np.where(leads, p.leader_vec[part, metric], p.follower_vec[part, metric])
@@ -102,12 +130,8 @@ class Swapping(SearchState):
             )
         size = np.where(leads, self._swap_sizes[0][part], self._swap_sizes[1][part])
         sign = -1.0 if largest else 1.0
-        # the heaviest in `metric`, and the densest in it for their size in all resources: a swap of
-        # a dense replica for a sparse one of the same size moves `metric` while the rest cancels
         density = load / self.mean_replica[metric] / np.maximum(size, 1e-12)
-        ranking = SwapRanking(int(p.version[on]), slots, sign * load, sign * density)
-        self._swap_rankings[key] = ranking
-        return ranking
+        return sign * load, sign * density
 
     def _first_placeable(self, ranking: SwapRanking, by: int, to: int) -> np.ndarray:
         """Positions of the first SWAP_CANDIDATES of the ranking's slots in order `by` that the budget
@@ -174,6 +198,27 @@ class SwapRanking:
         self.slots = slots
         self.keys = keys
         self.orders: list[np.ndarray | None] = [None] * len(keys)
+
+    def replace(self, version: int, out: int, into: int, keys: tuple[np.ndarray, ...], how: str) -> None:
+        """Slot `out` left the broker and `into` (with `keys`) arrived, as the broker's slot list
+        changed: "here", `into` takes `out`'s position (appended, then `out` swap-removed); "last",
+        the last slot takes it and `into` is appended (`out` swap-removed, then `into` appended);
+        "delete", as "last" when the slot that took its place is not movable, so not ranked. The
+        positions follow the broker's slot order, so stable ties break as a rebuilt ranking's."""
+        at = int(np.flatnonzero(self.slots == out)[0])
+        columns = []
+        for column, value in zip([self.slots, *self.keys], [np.array([into]), *keys], strict=True):
+            if how == "delete":
+                column = np.concatenate([column[:at], column[at + 1 :], value.astype(column.dtype)])
+            else:
+                column = column.copy()
+                if how == "last":
+                    column[at] = column[-1]
+                column[-1 if how == "last" else at] = value[0]
+            columns.append(column)
+        self.slots, self.keys = columns[0], tuple(columns[1:])
+        self.version = version
+        self.orders = [None] * len(self.keys)
 
     def order(self, by: int, length: int) -> np.ndarray:
         """The first `length` (or more) positions of np.argsort(keys[by], kind="stable")."""
