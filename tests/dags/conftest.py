@@ -31,3 +31,11 @@ def two_clusters():
     }))
     yield
     patch.undo()
+
+
+@pytest.fixture(autouse=True)
+def private_store(tmp_path, monkeypatch):
+    """Each test's kafka-medic store (anomaly log, intents, journal) is its own file, never the user's default."""
+    from kafka_medic.storage import STORE_URL_ENV
+
+    monkeypatch.setenv(STORE_URL_ENV, f"sqlite:///{tmp_path / 'store.db'}")
