@@ -145,9 +145,10 @@ def test_the_proposal_view_pages_the_moves_with_their_reasons_and_filters_by_top
     proposal = Proposal("a", ["rack_aware"], PROPOSAL.moves, stats)
     with Journal(url) as journal:
         record = journal.get(journal.create("a2", proposal, ExecutionOptions(), TASKS))
-    v = proposal_view(record)
+    v = proposal_view(record.id, record.status, record.proposal)
     assert v.matching == 4 and [m.reason for m in v.moves] == ["disk_capacity", "-", "rack_aware", "disk_capacity"]
-    assert proposal_view(record, topic="other").matching == 0
+    assert proposal_view(record.id, record.status, record.proposal, topic="other").matching == 0
     html = proposal_page("a2", v)
+    assert f'<span id="plan-status">{record.status}</span>' in html
     assert html.count('class="bar"') == 2 * len(RESOURCES) and "80.0%" in html and "40.0%" in html
     assert "4 &rarr; 2" in html

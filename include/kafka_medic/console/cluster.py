@@ -76,7 +76,7 @@ def cluster_view(name: str, policy: ClusterPolicy, url: str | None = None, actio
         latest = {s.cluster: s for s in statuses.latest()}.get(name)
         history = statuses.series(name, now - WEEK_S)
     with SnapshotLog(url) as snapshots:
-        snapshot = snapshots.latest(name)
+        snapshot = snapshots.latest(name, partitions=False)
     with AnomalyLog(url) as anomalies:
         open_anomalies, past = anomalies.active(name), anomalies.past(name)
     with Journal(url) as journal:
