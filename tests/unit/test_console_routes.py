@@ -41,9 +41,11 @@ def tokens():
     from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
     from airflow.models.dag import DagModel
     from airflow.models.revoked_token import RevokedToken
+    from airflow.models.xcom import XComModel
 
     RevokedToken.__table__.create(settings.engine, checkfirst=True)
     DagModel.__table__.create(settings.engine, checkfirst=True)  # empty: no DAG parsed, the detect DAG decides
+    XComModel.__table__.create(settings.engine, checkfirst=True)  # empty: no plan awaits approval
     manager = init_auth_manager()
     return {role: manager.generate_jwt(SimpleAuthManagerUser(username=role, role=role)) for role in ("viewer", "user")}
 
@@ -118,7 +120,6 @@ def test_a_plan_awaiting_approval_has_its_page_by_dag_run_id(app, store, tokens)
 
     from .test_console import PROPOSAL
 
-    XComModel.__table__.create(settings.engine, checkfirst=True)
     run_id = f"manual__{time.time():.0f}T08:00:00+00:00"
     row = dict(dag_run_id=1, dag_id="kafka_medic__a__rebalance", run_id=run_id, task_id="plan", map_index=-1,
                key="return_value", value=XComModel.serialize_value(proposal_to_dict(PROPOSAL)))

@@ -139,9 +139,9 @@ def proposal_page(cluster: str, ident: str, user: User, topic: str = "", page: i
             execution = journal.get(ident)
         except MedicError:
             execution = None
-    if execution is not None and execution.cluster == cluster:
-        plan = (execution.status, execution.proposal)
-    elif (plan := planned(cluster, ident)) is None:
+    plan = (execution.status, execution.proposal) if execution is not None and execution.cluster == cluster \
+        else planned(cluster, ident)
+    if plan is None:
         raise HTTPException(404, f"no execution or DAG run {ident!r} with a plan on cluster {cluster!r}")
     status, proposal = plan
     try:
