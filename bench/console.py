@@ -96,7 +96,7 @@ def timed(work: Callable[[], object], repeat: int) -> dict[str, float]:
         times.append(time.perf_counter() - started)
         cpu.append(time.process_time() - started_cpu)
     return {"median_s": statistics.median(times), "max_s": max(times), "median_cpu_s": statistics.median(cpu),
-            "max_cpu_s": max(cpu)}
+            "max_cpu_s": max(cpu), "runs_s": times, "runs_cpu_s": cpu}
 
 
 def partition_page(url: str, resource: str, topic: str = "", page: int = 1) -> str:

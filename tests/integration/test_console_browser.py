@@ -4,8 +4,8 @@ KRaft dev cluster, as an operator uses it.
 The cluster's sample and detect DAGs run on their schedules and fill the store; the console reads only the
 store. The front page lists the cluster; its page draws the balance-over-time charts from detect's status
 rows (uPlot, with points, not an empty canvas) and the brokers from detect's model snapshot; a killed broker
-shows dead within two detect cycles; the link in an approval waiting for a person (a demote, which the policy
-does not allow on its own) opens the proposal page of the run's plan before anything moves; a rebalance moving
+shows dead within two detect cycles; the link in an approval waiting for a person (a decommission, which the
+policy does not allow on its own) opens the proposal page of the run's plan before anything moves; a rebalance moving
 a topic under a 1 MB/s throttle shows the throttle and a progress and ETA that change as it runs, and the Stop
 button ends it through the executor's stop: the cancelled moves back on their old replicas, no throttle left;
 the plan it carried out has its proposal page (per-broker before/after, the moves). With
@@ -101,8 +101,8 @@ def test_the_front_page_lists_the_cluster_and_its_page_charts_the_status_rows(ai
 
 
 def test_the_link_in_an_approval_opens_the_page_of_the_plan_waiting_for_it(airflow, kraft_cluster):
-    dag = f"kafka_medic__{CLUSTER}__demote"  # leadership off broker 1: the policy leaves demote to a person
-    run = airflow.call("POST", f"/dags/{dag}/dagRuns", {"logical_date": None, "conf": {"brokers": [1]}})
+    dag = f"kafka_medic__{CLUSTER}__decommission"  # broker 4 emptied: the policy leaves that to a person
+    run = airflow.call("POST", f"/dags/{dag}/dagRuns", {"logical_date": None, "conf": {"brokers": [4]}})
     run_id = run["dag_run_id"]
     wait_for(lambda: airflow.awaiting_input(dag, run_id, "approve"), 600, f"the approval of {run_id} to wait",
              interval=3)
