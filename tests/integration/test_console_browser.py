@@ -4,9 +4,11 @@ KRaft dev cluster, as an operator uses it.
 The cluster's sample and detect DAGs run on their schedules and fill the store; the console reads only the
 store. The front page lists the cluster; its page draws the balance-over-time charts from detect's status
 rows (uPlot, with points, not an empty canvas) and the brokers from detect's model snapshot; a killed broker
-shows dead within two detect cycles; a rebalance moving a topic under a 1 MB/s throttle shows its progress
-and ETA, and the Stop button ends it through the executor's stop: the moves in flight rolled back, no
-throttle left; the plan it carried out has its proposal page (per-broker before/after, the moves). With
+shows dead within two detect cycles; the link in an approval waiting for a person (a decommission, which the
+policy does not allow on its own) opens the proposal page of the run's plan before anything moves; a rebalance moving
+a topic under a 1 MB/s throttle shows the throttle and a progress and ETA that change as it runs, and the Stop
+button ends it through the executor's stop: the cancelled moves back on their old replicas, no throttle left;
+the plan it carried out has its proposal page (per-broker before/after, the moves). With
 $KAFKA_MEDIC_CONSOLE_SCREENSHOTS set to a directory, each page is saved there as a PNG (docs/console/ holds
 the ones the README shows).
 """
@@ -14,6 +16,7 @@ the ones the README shows).
 from __future__ import annotations
 
 import os
+import re
 import time
 import uuid
 from pathlib import Path
@@ -97,6 +100,30 @@ def test_the_front_page_lists_the_cluster_and_its_page_charts_the_status_rows(ai
         shot(page, "partitions")
 
 
+def test_the_link_in_an_approval_opens_the_page_of_the_plan_waiting_for_it(airflow, kraft_cluster):
+    dag = f"kafka_medic__{CLUSTER}__decommission"  # broker 4 emptied: the policy leaves that to a person
+    run = airflow.call("POST", f"/dags/{dag}/dagRuns", {"logical_date": None, "conf": {"brokers": [4]}})
+    run_id = run["dag_run_id"]
+    wait_for(lambda: airflow.awaiting_input(dag, run_id, "approve"), 600, f"the approval of {run_id} to wait",
+             interval=3)
+    detail = airflow.call("GET", f"/dags/{dag}/dagRuns/{run_id}/taskInstances/approve/-1/hitlDetails")
+    (link,) = set(re.findall(r"\((http://[^)\s]+/kafka-medic/[^)\s]+)\)", detail["body"]))
+    assert link.startswith(f"{airflow.url}/kafka-medic/{CLUSTER}/proposal/"), link
+    with browser_page(link) as page:
+        expect(page.locator("#plan-status")).to_have_text("awaiting approval")
+        expect(page.locator("table.proposal-brokers tbody tr")).to_have_count(4)
+        moves = page.locator("table.moves tbody tr")
+        assert moves.count() >= 1 and "console-load" in page.locator("table.moves").inner_text()
+        page.locator("input[name=topic]").fill("no-such-topic")
+        page.get_by_role("button", name="filter").click()
+        expect(page.locator("table.moves tbody tr")).to_have_count(0)
+        shot(page, "proposal-awaiting")
+    airflow.call("PATCH", f"/dags/{dag}/dagRuns/{run_id}/taskInstances/approve/-1/hitlDetails",
+                 {"chosen_options": ["Reject"], "params_input": {}})
+    wait_for(lambda: airflow.call("GET", f"/dags/{dag}/dagRuns/{run_id}")["state"] in ("success", "failed"), 300,
+             "the rejected run to end", interval=3)
+
+
 def test_a_killed_broker_shows_dead_within_two_detect_cycles(airflow, kraft_cluster):
     killed_at = time.monotonic()
     kraft_cluster.kill_broker(4)
@@ -130,9 +157,17 @@ def test_a_running_execution_shows_progress_and_eta_and_stop_rolls_it_back(airfl
         wait_for(eta_shown, 600, "the running execution with an ETA", interval=3)
         progress = page.locator("#progress").inner_text()
         assert " MB / " in progress and "%" in progress
+        assert re.search(r"throttle: broker \d+ \w+ 1(\.0)? MB/s", page.locator("#running").inner_text())
+        first = (progress, page.locator("#eta").inner_text())
+
+        def moved_on() -> bool:
+            page.reload(wait_until="networkidle")
+            return (page.locator("#progress").inner_text(), page.locator("#eta").inner_text()) != first
+        wait_for(moved_on, 120, f"the progress or ETA to change from {first}", interval=5)
         expect(page.locator("table.per-broker tbody tr").first).to_be_visible()
         shot(page, "execution")
         page.set_default_timeout(240_000)
+        in_flight = int(re.search(r"(\d+) in flight", page.locator("#running").inner_text()).group(1))
         page.locator("#stop").click()
         outcome = page.locator("#outcome")
         expect(outcome).to_contain_text("stopped", timeout=240_000)
@@ -147,9 +182,13 @@ def test_a_running_execution_shows_progress_and_eta_and_stop_rolls_it_back(airfl
         shot(page, "proposal")
 
     assert execution.status == "stopped" and execution.stop_requested
-    states = {r.state for r in journal.tasks(execution.id)}
-    assert j.CANCELLED in states or j.PENDING in states, states  # rolled back, or never started
+    records = journal.tasks(execution.id)
+    assert {j.CANCELLED, j.PENDING} & {r.state for r in records}, records  # rolled back, or never started
     state = read_cluster_state(config)
+    replicas = {(p.topic, p.partition): p.replicas for p in state.partitions}
+    cancelled = [r.task for r in records if r.state == j.CANCELLED]
+    assert len(cancelled) >= min(in_flight, 1), records  # a move in flight at the click is cancelled
+    assert [replicas[t.key] for t in cancelled] == [list(t.old_replicas) for t in cancelled]  # moves rolled back
     assert state.throttles() == {"brokers": {}, "topics": {}}
     assert not state.reassigning_partitions()
     wait_for(lambda: airflow.call("GET", f"/dags/{DAG}/dagRuns/{run_id}")["state"] in ("success", "failed"), 300,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kafka_medic.console.cluster import cluster_view, eta, per_broker
+from kafka_medic.console.cluster import PlannedMoves, cluster_view, eta, per_broker
 from kafka_medic.console.overview import overview
 from kafka_medic.console.pages import cluster_page, front_page, partitions_page, proposal_page
 from kafka_medic.console.partitions import PER_PAGE, heaviest
@@ -100,6 +100,9 @@ def test_the_snapshot_keeps_the_models_broker_loads_replicas_and_leaders(tmp_pat
         assert snapshots.latest("a") is None
         snapshots.record("a", ModelSnapshot.of(MODEL, NOW))
         s = snapshots.latest("a")
+        brokers_only = snapshots.latest("a", partitions=False)
+    assert (brokers_only.load == s.load).all() and (brokers_only.alive == s.alive).all()
+    assert len(s.partition_number) == 400 and brokers_only.partition_load.shape == (0, len(RESOURCES))
     assert s.at == NOW and s.replicas.sum() == sum(len(p.replicas) for p in MODEL.partitions)
     assert s.leaders.sum() == sum(p.leader is not None for p in MODEL.partitions)
     assert s.partition_load[:, 0].sum() == pytest.approx(sum(p.load["disk"] for p in MODEL.partitions))
@@ -131,9 +134,10 @@ def test_heaviest_partitions_of_topics_matching_a_regex_and_a_bad_regex(store):
 
 
 def test_per_broker_progress_and_eta_from_the_journals_moves_and_states():
-    moves = [(t.key, t.added, t.size_bytes) for t in TASKS[:3]]
-    states = {TASKS[0].key: DONE, TASKS[1].key: SUBMITTED, TASKS[2].key: SKIPPED}
-    assert per_broker(moves, states) == {3: (1000, 3000)}
+    moves = PlannedMoves.of([*TASKS[:3], Task("t", 9, REPLICA, (1, 2), (4, 5), 1, 4, 500)])
+    assert moves.copies.tolist() == [1, 1, 1, 2] and moves.added_broker.tolist() == [3, 3, 3, 4, 5]
+    states = np.array([DONE, SUBMITTED, SKIPPED, DONE])
+    assert per_broker(moves, states) == {3: (1000, 3000), 4: (500, 500), 5: (500, 500)}
     assert eta(1000, 6000, NOW - 100, NOW) == pytest.approx(5000 / (1000 / 100))
     assert eta(0, 6000, NOW - 100, NOW) is None  # nothing finished yet: no rate
 
@@ -147,9 +151,10 @@ def test_the_proposal_view_pages_the_moves_with_their_reasons_and_filters_by_top
     proposal = Proposal("a", ["rack_aware"], PROPOSAL.moves, stats)
     with Journal(url) as journal:
         record = journal.get(journal.create("a2", proposal, ExecutionOptions(), TASKS))
-    v = proposal_view(record)
+    v = proposal_view(record.id, record.status, record.proposal)
     assert v.matching == 4 and [m.reason for m in v.moves] == ["disk_capacity", "-", "rack_aware", "disk_capacity"]
-    assert proposal_view(record, topic="other").matching == 0
+    assert proposal_view(record.id, record.status, record.proposal, topic="other").matching == 0
     html = proposal_page("a2", v)
+    assert f'<span id="plan-status">{record.status}</span>' in html
     assert html.count('class="bar"') == 2 * len(RESOURCES) and "80.0%" in html and "40.0%" in html
     assert "4 &rarr; 2" in html

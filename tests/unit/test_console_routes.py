@@ -41,9 +41,11 @@ def tokens():
     from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
     from airflow.models.dag import DagModel
     from airflow.models.revoked_token import RevokedToken
+    from airflow.models.xcom import XComModel
 
     RevokedToken.__table__.create(settings.engine, checkfirst=True)
     DagModel.__table__.create(settings.engine, checkfirst=True)  # empty: no DAG parsed, the detect DAG decides
+    XComModel.__table__.create(settings.engine, checkfirst=True)  # empty: no plan awaits approval
     manager = init_auth_manager()
     return {role: manager.generate_jwt(SimpleAuthManagerUser(username=role, role=role)) for role in ("viewer", "user")}
 
@@ -106,3 +108,30 @@ def test_a_viewer_cannot_stop_and_a_user_can_from_this_server_only(app, store, t
     assert 'id="stop"' in user.get("/a/").text
     forged = user.post("/a/stop", headers={"Origin": "https://elsewhere.example"})
     assert forged.status_code == 403 and "this server's own page" in forged.text
+
+
+def test_a_plan_awaiting_approval_has_its_page_by_dag_run_id(app, store, tokens):
+    """The approval's link names the DAG run: its plan is only the plan task's XCom until approved."""
+    from airflow import settings
+    from airflow.models.xcom import XComModel
+
+    from kafka_medic.console.pages import proposal_url
+    from kafka_medic.model import proposal_to_dict
+
+    from .test_console import PROPOSAL
+
+    run_id = f"manual__{time.time():.0f}T08:00:00+00:00"
+    row = dict(dag_run_id=1, dag_id="kafka_medic__a__rebalance", run_id=run_id, task_id="plan", map_index=-1,
+               key="return_value", value=XComModel.serialize_value(proposal_to_dict(PROPOSAL)))
+    with settings.engine.begin() as conn:  # no dag_run or task_instance rows: the page reads the XCom alone
+        conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        conn.execute(XComModel.__table__.insert().values(**row))
+    url = proposal_url("a", run_id)
+    assert "%2B" in url and url.startswith("/kafka-medic/a/proposal/")
+    viewer = client(app, tokens["viewer"])
+    page = viewer.get(url.removeprefix("/kafka-medic"), params={"topic": "t"})
+    assert page.status_code == 200 and "4 moves match" in page.text
+    assert '<span id="plan-status">awaiting approval</span>' in page.text
+    assert page.text.count("<tr>") >= 4
+    assert viewer.get(proposal_url("b", run_id).removeprefix("/kafka-medic")).status_code == 404  # not cluster a's
+    assert viewer.get(proposal_url("a", run_id + "x").removeprefix("/kafka-medic")).status_code == 404

@@ -130,3 +130,14 @@ def test_a_partial_heal_says_so_in_slack_and_in_the_airflow_ui():
     assert f"PARTIAL: {left:,} replicas remain on dead broker" in slack_text
     assert f"**PARTIAL: {left:,} replicas remain on dead broker" in approval_markdown(capped)
     assert "PARTIAL" not in approval_markdown(plan(model))
+
+
+def test_the_approval_body_and_the_slack_message_link_to_the_consoles_proposal_page(proposal):
+    link = "http://airflow.example/kafka-medic/prod-eu/proposal/manual__2027-01-15T08%3A00%3A00%2B00%3A00"
+    html = rendered(approval_markdown(proposal, link=link))
+    assert f'<a href="{link}">{link}</a>' in html
+    assert link not in rendered(approval_markdown(proposal))
+    message = json.dumps(proposal_message(proposal, "heal", "why", REF, link)["blocks"])
+    assert f"<{link}|" in message
+    relative = "/kafka-medic/prod-eu/proposal/x"  # no base_url: Slack could not open a path, so no link there
+    assert relative not in json.dumps(proposal_message(proposal, "heal", "why", REF, relative)["blocks"])

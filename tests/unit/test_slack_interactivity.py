@@ -49,7 +49,7 @@ def test_the_plugin_mounts_its_app_under_kafka_medic(plugin):
     assert [r.path for r in plugin.app.routes] == [  # no docs, no other endpoints
         "/metrics", "/slack/interactivity", f"{cruise_control}/openapi.json", f"{cruise_control}/{{endpoint}}",
         f"{cruise_control}/{{endpoint}}",  # Cruise Control's REST API
-        "/", "/_static/{name}", "/{cluster}/", "/{cluster}/partitions", "/{cluster}/proposal/{execution_id}",
+        "/", "/_static/{name}", "/{cluster}/", "/{cluster}/partitions", "/{cluster}/proposal/{ident}",
         "/{cluster}/stop", "/{cluster}/execution",  # the console
     ]
 

@@ -7,6 +7,9 @@ Slack interactivity endpoint answers. A rejection or a timeout (the default answ
 gate with the reason, so nothing downstream moves a replica. The policy may set how long a person has to
 answer (`timeout_minutes`), else the cluster's `approval_timeout_minutes`.
 
+Both the body and the Slack message link to the console's proposal page of the run (`proposal_link`): every
+move with its reason and each broker's load before and after, which the summary can only abbreviate.
+
 Whatever answers (a Slack click, the Airflow UI, the timeout), the Slack message ends up saying who decided:
 the plugin rewrites it at once for a click; for the other answers `execute_complete` does.
 """
@@ -38,9 +41,10 @@ class SlackApprovalNotifier(BaseNotifier):
     is answered in the Airflow UI only.
     """
 
-    def __init__(self, action: str) -> None:
+    def __init__(self, action: str, cluster: str) -> None:
         super().__init__()
         self.action = action
+        self.cluster = cluster
 
     def notify(self, context) -> None:
         from kafka_medic.model import parse_proposal
@@ -53,7 +57,8 @@ class SlackApprovalNotifier(BaseNotifier):
         ti = context["ti"]
         proposal = parse_proposal(ti.xcom_pull(task_ids=ids.PLAN))
         ref = ApprovalRef(dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id, map_index=ti.map_index)
-        posted = notifier.post_proposal(proposal, self.action, request_reason(ti), ref)
+        link = proposal_link(self.cluster, ti.run_id)
+        posted = notifier.post_proposal(proposal, self.action, request_reason(ti), ref, link=link)
         ti.xcom_push(key=ids.SLACK_MESSAGE, value={"channel": posted.channel, "ts": posted.ts})
         log.info("approval request posted to Slack channel %s (ts %s)", posted.channel, posted.ts)
 
@@ -67,7 +72,7 @@ class ProposalApproval(ApprovalOperator):
             body=BODY,
             defaults=ApprovalOperator.REJECT,
             response_timeout=timeout,
-            notifiers=[SlackApprovalNotifier(action)],
+            notifiers=[SlackApprovalNotifier(action, cluster)],
             **kwargs,
         )
         self.cluster = cluster
@@ -113,10 +118,20 @@ class ProposalApproval(ApprovalOperator):
             reason, outcome = f"rejected by {by}", f":x: Rejected by {by} in the Airflow UI: nothing moves"
         ti.xcom_push(key=ids.DECISION, value={"approved": approved, "by": by, "reason": reason})
         self.log.info("%s", reason)
-        tell_slack(ti, self.action, user, outcome)
+        tell_slack(ti, self.cluster, self.action, user, outcome)
         if not approved:
             raise AirflowSkipException(f"{reason}: nothing moves")
         return answer
+
+
+def proposal_link(cluster: str, run_id: str) -> str:
+    """The console's page of the run's plan, absolute under Airflow's [api] base_url when it is set (a link in
+    Slack must be), else from the server's root (the Airflow UI resolves it on its own origin)."""
+    from airflow.configuration import conf
+
+    from kafka_medic.console.pages import proposal_url
+
+    return (conf.get("api", "base_url", fallback="") or "").rstrip("/") + proposal_url(cluster, run_id)
 
 
 def slack_notifier():
@@ -134,7 +149,7 @@ def slack_notifier():
     return SlackNotifier(settings)
 
 
-def tell_slack(ti, action: str, responder: dict, outcome: str) -> None:
+def tell_slack(ti, cluster: str, action: str, responder: dict, outcome: str) -> None:
     """End the proposal's Slack message with the outcome, unless a Slack click did (the plugin updated it)."""
     from kafka_medic.model import parse_proposal
     from kafka_medic.notify.interactivity import answered_in_slack
@@ -148,7 +163,8 @@ def tell_slack(ti, action: str, responder: dict, outcome: str) -> None:
         return
     try:
         proposal = parse_proposal(ti.xcom_pull(task_ids=ids.PLAN))
-        notifier.close_proposal(MessageRef(**posted), proposal, action, request_reason(ti), outcome)
+        notifier.close_proposal(MessageRef(**posted), proposal, action, request_reason(ti), outcome,
+                                link=proposal_link(cluster, ti.run_id))
     except MedicError as exc:  # the decision stands even if Slack cannot be told
         log.warning("could not update the Slack message: %s", exc)
     else:

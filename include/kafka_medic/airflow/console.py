@@ -32,12 +32,14 @@ from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
 from airflow.api_fastapi.core_api.security import get_user
 from airflow.configuration import conf
 from airflow.models.dag import DagModel
+from airflow.models.xcom import XCOM_RETURN_KEY, XComModel
 from airflow.utils.session import create_session
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
+from kafka_medic.airflow import ids
 from kafka_medic.airflow.clusters import ManagedCluster, load_clusters
 from kafka_medic.airflow.hook import KafkaMedicHook
 from kafka_medic.console import pages
@@ -51,6 +53,7 @@ from kafka_medic.executor.journal import Journal
 from kafka_medic.executor.report import report_lines
 from kafka_medic.executor.run import change_options, stop
 from kafka_medic.limits import OutOfLimits
+from kafka_medic.model import Proposal, parse_proposal
 from kafka_medic.model.cluster import RESOURCES
 from kafka_medic.units import MB
 
@@ -129,20 +132,45 @@ def partitions_page(cluster: str, user: User, resource: str = "disk", topic: str
         return pages.partitions_page(cluster, heaviest(snapshot, resource, "", 1), error=str(exc))
 
 
-@router.get("/{cluster}/proposal/{execution_id}", response_class=HTMLResponse)
-def proposal_page(cluster: str, execution_id: str, user: User, topic: str = "", page: int = 1) -> str:
+@router.get("/{cluster}/proposal/{ident}", response_class=HTMLResponse)
+def proposal_page(cluster: str, ident: str, user: User, topic: str = "", page: int = 1) -> str:
+    """The plan of execution `ident`, or of the cluster's DAG run `ident` (the approval's link, before the plan
+    is executed: it is then only the run's plan XCom)."""
     readable(user, cluster)
     with Journal() as journal:
         try:
-            execution = journal.get(execution_id)
+            execution = journal.get(ident)
         except MedicError:
             execution = None
-    if execution is None or execution.cluster != cluster:
-        raise HTTPException(404, f"no execution {execution_id!r} of cluster {cluster!r}")
+    plan = (execution.status, execution.proposal) if execution is not None and execution.cluster == cluster \
+        else planned(cluster, ident)
+    if plan is None:
+        raise HTTPException(404, f"no execution or DAG run {ident!r} with a plan on cluster {cluster!r}")
+    status, proposal = plan
     try:
-        return pages.proposal_page(cluster, proposal_view(execution, topic, max(page, 1)))
+        return pages.proposal_page(cluster, proposal_view(ident, status, proposal, topic, max(page, 1)))
     except OutOfLimits as exc:
-        return pages.proposal_page(cluster, proposal_view(execution), error=str(exc))
+        return pages.proposal_page(cluster, proposal_view(ident, status, proposal), error=str(exc))
+
+
+def planned(cluster: str, run_id: str) -> tuple[str, Proposal] | None:
+    """The plan task's proposal in the cluster's DAG run `run_id` and where its approval stands; None if none."""
+    def xcom(task_id: str, key: str):
+        query = select(XComModel.value).where(
+            XComModel.dag_id.startswith(f"kafka_medic__{cluster}__", autoescape=True), XComModel.run_id == run_id,
+            XComModel.task_id == task_id, XComModel.key == key, XComModel.map_index == -1)
+        row = session.execute(query.limit(1)).first()
+        return None if row is None else XComModel.deserialize_value(row)
+
+    with create_session(scoped=False) as session:
+        plan, decision = xcom(ids.PLAN, XCOM_RETURN_KEY), xcom(ids.APPROVE, ids.DECISION)
+        execution_id = xcom(ids.SET_THROTTLES, XCOM_RETURN_KEY)
+    if not plan:
+        return None
+    status = "awaiting approval" if not decision else decision.get("reason") or str(decision)
+    if execution_id:
+        status += f"; executed as {execution_id}"
+    return status, parse_proposal(plan)
 
 
 async def editable(cluster: str, user: BaseUser, request: Request, what: str) -> ManagedCluster:

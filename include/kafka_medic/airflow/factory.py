@@ -162,7 +162,8 @@ def _remediation_chain(cluster: ManagedCluster, kind: Kind, first: BaseOperator)
 
     policy = cluster.policy.as_dict()
     snapshot = step(ids.SNAPSHOT, steps.snapshot, pool=False, **where, request=first.output, policy=policy)
-    plan = step(ids.PLAN, steps.make_plan, pool=False, request=first.output, model=snapshot.output)
+    plan = step(ids.PLAN, steps.make_plan, pool=False, cluster=cluster.name, request=first.output,
+                model=snapshot.output)
     approve = ProposalApproval(task_id=ids.APPROVE, action=kind.policy_action, **where,
                                timeout=timedelta(minutes=cluster.approval_timeout_minutes))
     throttles = step(ids.SET_THROTTLES, steps.set_throttles, **where, request=first.output, proposal=plan.output)

@@ -137,8 +137,9 @@ def cluster_model(s: ClusterSettings, state: ClusterState, policy: ClusterPolicy
     return model, loads
 
 
-def make_plan(request: dict, model: dict, ti) -> dict:
+def make_plan(cluster: str, request: dict, model: dict, ti) -> dict:
     """The proposal for the request; skips (with the reason) when there is nothing to do or it is a dry run."""
+    from kafka_medic.airflow.approval import proposal_link
     from kafka_medic.model import parse_model, proposal_to_dict
     from kafka_medic.notify.summary import approval_markdown
     from kafka_medic.optimizer import render_summary
@@ -150,7 +151,8 @@ def make_plan(request: dict, model: dict, ti) -> dict:
     summary = render_summary(proposal)
     log.info("proposal:\n%s", summary)
     ti.xcom_push(key=ids.SUMMARY, value=summary)
-    ti.xcom_push(key=ids.APPROVAL_BODY, value=approval_markdown(proposal))  # the Airflow UI's approval page
+    body = approval_markdown(proposal, link=proposal_link(cluster, ti.run_id))
+    ti.xcom_push(key=ids.APPROVAL_BODY, value=body)  # the Airflow UI's approval page
     stats = proposal.stats
     if KINDS[req.kind].only_when_violated and not req.force and not stats["violated_goals_before"]:
         skip(ti, f"no goal is violated: nothing to {req.kind} (trigger with force to plan anyway)")

@@ -27,6 +27,11 @@ def cluster_url(name: str, sub: str = "") -> str:
     return f"{ROOT}/{quote(name)}/{sub}"
 
 
+def proposal_url(name: str, ident: str) -> str:
+    """The proposal page of an execution id or of a DAG run id (whose "+" and ":" are quoted)."""
+    return cluster_url(name, "proposal/" + quote(ident, safe=""))
+
+
 def front_page(rows: list[ClusterRow]) -> str:
     headers = ["cluster", "brokers alive / dead", "under-replicated", "offline", "open anomalies", "balancedness",
                "load model", "running execution", "last action", "maintenance"]
@@ -149,7 +154,7 @@ def _change_form(name: str, r: Running) -> str:
 
 
 def _executions(v: ClusterView) -> str:
-    rows = [[f'<a href="{cluster_url(v.name, "proposal/" + quote(e.id))}">{esc(e.id)}</a>', esc(e.status),
+    rows = [[f'<a href="{proposal_url(v.name, e.id)}">{esc(e.id)}</a>', esc(e.status),
              esc(e.phase), when(e.started_at), when(e.finished_at), esc(e.message or "")]
             for e in v.executions]
     return table(["execution", "status", "phase", "started", "finished", "message"], rows, "executions")
@@ -193,11 +198,11 @@ def partitions_page(name: str, p: PartitionPage, error: str = "") -> str:
 
 
 def proposal_page(name: str, p: ProposalView, error: str = "") -> str:
-    e = p.execution
-    stats = e.proposal.stats
-    summary = (f"<p>Execution {esc(e.id)} ({esc(e.status)}), {len(e.proposal.moves)} moves; balancedness "
+    stats = p.proposal.stats
+    summary = (f'<p>Plan {esc(p.id)} (<span id="plan-status">{esc(p.status)}</span>), {len(p.proposal.moves)} '
+               "moves; balancedness "
                f"{esc(stats.get('balancedness_before', '-'))} before, {esc(stats.get('balancedness_after', '-'))} "
-               f"after; goals: {esc(', '.join(e.proposal.goals) or 'default')}.</p>")
+               f"after; goals: {esc(', '.join(p.proposal.goals) or 'default')}.</p>")
     headers = ["broker", "state", *(f"{r} before / after" for r in RESOURCES), "replicas", "leaders"]
     rows = []
     for b in p.brokers:
@@ -209,7 +214,7 @@ def proposal_page(name: str, p: ProposalView, error: str = "") -> str:
             cells.append(f"{bar(before)}<br>{bar(after)}")
         cells += [f"{b['before'].get(k, 0):.0f} &rarr; {b['after'].get(k, 0):.0f}" for k in ("replicas", "leaders")]
         rows.append(cells)
-    base = cluster_url(name, "proposal/" + quote(e.id))
+    base = proposal_url(name, p.id)
     form = (f'<form method="get" action="{base}">topic regex <input name="topic" value="{esc(p.topic)}"> '
             '<button type="submit">filter</button></form>')
     moves = [[esc(m.move.topic), str(m.move.partition), esc(m.move.old_replicas), esc(m.move.new_replicas),
@@ -222,7 +227,7 @@ def proposal_page(name: str, p: ProposalView, error: str = "") -> str:
             + f"<p>{p.matching:,} moves match; page {p.page} of {p.pages}. {pager}</p>"
             + table(["topic", "partition", "replicas before", "after", "leader before", "after", "reason"], moves,
                     "moves"))
-    return page(f"kafka-medic: {name}: proposal of {e.id}", body)
+    return page(f"kafka-medic: {name}: proposal {p.id}", body)
 
 
 def stop_page(name: str, outcome: str) -> str:

@@ -1,8 +1,10 @@
 """The console's proposal page: a plan's per-broker load before and after, and its moves with their reasons.
 
-Every plan that was executed (or is executing) is in the executor's journal with its stats, which hold what
-the page shows: `brokers` (each broker's capacity and load before and after) and `move_reasons` (why each
-move, aligned with the moves). The moves are filtered by a topic regex (RE2, matched once per topic) and
+A plan is the optimizer's proposal, whose stats hold what the page shows: `brokers` (each broker's capacity
+and load before and after) and `move_reasons` (why each move, aligned with the moves). One that was executed
+(or is executing) is in the executor's journal; one still waiting for approval is only the DAG run's plan
+XCom (the route reads it by run id), so the approval step can link to the page before anything moves.
+The moves are filtered by a topic regex (RE2, matched once per topic) and
 paginated, so a plan of 100,000 moves renders one page of them.
 """
 
@@ -11,9 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kafka_medic.executor.journal import ExecutionRecord
 from kafka_medic.limits import topic_regex
-from kafka_medic.model import Move
+from kafka_medic.model import Move, Proposal
 
 PER_PAGE = 100
 
@@ -26,7 +27,9 @@ class MoveRow:
 
 @dataclass(frozen=True)
 class ProposalView:
-    execution: ExecutionRecord
+    id: str  # the execution's id, or the DAG run's whose plan awaits approval
+    status: str  # the execution's status, or the approval's state
+    proposal: Proposal
     brokers: list[dict[str, Any]]  # the plan's stats["brokers"]: id, state, capacity, before, after
     topic: str
     page: int
@@ -38,10 +41,9 @@ class ProposalView:
         return max(1, -(-self.matching // PER_PAGE))
 
 
-def proposal_view(execution: ExecutionRecord, topic: str = "", page: int = 1) -> ProposalView:
-    """Page `page` of the execution's moves whose topic fully matches `topic` ("" for all); a bad regex raises
+def proposal_view(ident: str, status: str, proposal: Proposal, topic: str = "", page: int = 1) -> ProposalView:
+    """Page `page` of the plan's moves whose topic fully matches `topic` ("" for all); a bad regex raises
     `limits.InvalidRegex`."""
-    proposal = execution.proposal
     reasons = proposal.stats.get("move_reasons") or []
     indices: list[int] | range = range(len(proposal.moves))
     if topic:
@@ -50,4 +52,5 @@ def proposal_view(execution: ExecutionRecord, topic: str = "", page: int = 1) ->
         indices = [i for i in indices if proposal.moves[i].topic in matched]
     shown = list(indices)[(page - 1) * PER_PAGE: page * PER_PAGE]
     rows = [MoveRow(proposal.moves[i], (reasons[i] if i < len(reasons) else None) or "-") for i in shown]
-    return ProposalView(execution, list(proposal.stats.get("brokers") or []), topic, page, len(indices), rows)
+    brokers = list(proposal.stats.get("brokers") or [])
+    return ProposalView(ident, status, proposal, brokers, topic, page, len(indices), rows)

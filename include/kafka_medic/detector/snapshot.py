@@ -6,6 +6,8 @@ api-server would read Kafka and a day of samples on every page view, so detect w
 pages need (per broker: load, capacity, replicas, leaders; per partition: topic, number, leader load) here
 once a run, one compressed row per cluster replaced in place: 100,000 partitions are a few MB, read back
 in a fraction of a second (bench/console.py), and the pages never touch a Python loop over partitions.
+Each array is its own member of the compressed archive, decompressed only when read: the cluster page reads
+the broker arrays alone (`latest(..., partitions=False)`), not the partition arrays 100 times their size.
 """
 
 from __future__ import annotations
@@ -68,6 +70,10 @@ class ModelSnapshot:
 
 
 ARRAYS = [name for name in ModelSnapshot.__dataclass_fields__ if name != "at"]
+# Left out without partitions: empty arrays of the same types and widths.
+NO_PARTITIONS = {"topics": np.zeros(0, str), "partition_topic": np.zeros(0, np.int64),
+                 "partition_number": np.zeros(0, np.int64), "partition_load": np.zeros((0, 4)),
+                 "partition_leader": np.zeros(0, np.int64)}
 
 
 class SnapshotLog(StoreTables):
@@ -82,11 +88,13 @@ class SnapshotLog(StoreTables):
             conn.execute(snapshots.delete().where(snapshots.c.cluster == cluster))
             conn.execute(snapshots.insert().values(cluster=cluster, at=snapshot.at, arrays=buffer.getvalue()))
 
-    def latest(self, cluster: str) -> ModelSnapshot | None:
-        """The cluster's snapshot, None before detect has written one."""
+    def latest(self, cluster: str, partitions: bool = True) -> ModelSnapshot | None:
+        """The cluster's snapshot, None before detect has written one; without `partitions`, its partition
+        arrays are left empty, not even decompressed (all the cluster page needs is per broker)."""
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(snapshots).where(snapshots.c.cluster == cluster)).first()
         if row is None:
             return None
         with np.load(io.BytesIO(row.arrays), allow_pickle=False) as arrays:
-            return ModelSnapshot(at=row.at, **{name: arrays[name] for name in ARRAYS})
+            return ModelSnapshot(at=row.at, **{name: arrays[name] if partitions or name not in NO_PARTITIONS
+                                               else NO_PARTITIONS[name] for name in ARRAYS})

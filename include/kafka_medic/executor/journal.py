@@ -322,6 +322,14 @@ class Journal(StoreTables):
         with self.engine.connect() as conn:
             return {(topic, partition): state for topic, partition, state in conn.execute(query).all()}
 
+    def task_columns(self, execution_id: str, *columns: str) -> builtins.list[builtins.list]:
+        """The tasks' `columns` (e.g. "task", "state") as plain lists in the tasks' order: one query and no row
+        objects, what the console's columnar read of a 10,000-move execution needs."""
+        query = sa.select(*(tasks.c[c] for c in columns)).where(tasks.c.execution_id == execution_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(tasks.c.seq)).all()
+        return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in columns]
+
     def mark_submitted(self, execution_id: str, task_list: builtins.list[Task]) -> int:
         """Record a batch as being submitted (before the cluster write) and return its number: its moves are
         SUBMITTING until `confirm_submitted` says the cluster took them."""

@@ -75,10 +75,11 @@ class SlackNotifier:
         self._call("chat.update", channel=ref.channel, ts=ref.ts, **message)
 
     def post_proposal(
-        self, proposal: Proposal, action: str, why: str, approval: ApprovalRef | None = None
+        self, proposal: Proposal, action: str, why: str, approval: ApprovalRef | None = None, link: str | None = None
     ) -> MessageRef:
-        """The proposal summary, with Approve / Reject buttons when `approval` names the waiting task."""
-        return self.post(proposal_message(proposal, action, why, approval))
+        """The proposal summary, with Approve / Reject buttons when `approval` names the waiting task, and a link
+        to the console's page of the plan."""
+        return self.post(proposal_message(proposal, action, why, approval, link))
 
     def post_anomalies(
         self, cluster: str, anomalies: Iterable[Anomaly], rules: Mapping[str, Rule] = DEFAULT_RULES
@@ -92,10 +93,11 @@ class SlackNotifier:
         """Replace the buttons of a proposal message by who approved or rejected it."""
         self.update(ref, {"text": text, "blocks": decided_blocks(blocks, decision, user, reason)})
 
-    def close_proposal(self, ref: MessageRef, proposal: Proposal, action: str, why: str, outcome: str) -> None:
+    def close_proposal(self, ref: MessageRef, proposal: Proposal, action: str, why: str, outcome: str,
+                       link: str | None = None) -> None:
         """Rewrite the proposal message at `ref` without its buttons, ending with `outcome` (who decided, or why
         nobody did): for answers that did not come from a click in Slack (the Airflow UI, the timeout)."""
-        message = proposal_message(proposal, action, why)
+        message = proposal_message(proposal, action, why, link=link)
         self.update(ref, {"text": message["text"], "blocks": closed_blocks(message["blocks"], outcome)})
 
     def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:

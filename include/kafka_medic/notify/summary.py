@@ -27,12 +27,13 @@ SEVERITY_EMOJI = {CRITICAL: ":rotating_light:", WARNING: ":warning:"}
 
 
 def proposal_message(
-    proposal: Proposal, action: str, why: str, approval: ApprovalRef | None = None
+    proposal: Proposal, action: str, why: str, approval: ApprovalRef | None = None, link: str | None = None
 ) -> dict[str, Any]:
     """chat.postMessage arguments (text, blocks) asking to approve `action` (heal, rebalance...) on the cluster.
 
     `why` says what made kafka-medic plan it (e.g. the anomaly summaries); without `approval` the
-    message has no buttons (an auto-approved action, posted for information).
+    message has no buttons (an auto-approved action, posted for information); `link` is the console's page of
+    the plan (every move with its reason), shown when absolute (Slack cannot resolve a path).
     """
     s = proposal.stats
     blocks: list[dict[str, Any]] = [
@@ -54,6 +55,8 @@ def proposal_message(
         blocks.append({"type": "section", "text": _mrkdwn(f":warning: {partial}")})
     if s.get("brokers"):
         blocks.append({"type": "section", "text": _mrkdwn(_broker_table_block(s["brokers"]))})
+    if link and link.startswith(("http://", "https://")):
+        blocks.append({"type": "section", "text": _mrkdwn(f"<{link}|Every move and broker in the console>")})
     if approval is not None:
         value = approval.to_value()
         blocks.append(
@@ -81,9 +84,10 @@ def closed_blocks(blocks: list[dict[str, Any]], outcome: str) -> list[dict[str, 
     return [*kept, {"type": "context", "elements": [_mrkdwn(outcome)]}]
 
 
-def approval_markdown(proposal: Proposal, max_moves: int = 20, max_brokers: int = 50) -> str:
+def approval_markdown(proposal: Proposal, max_moves: int = 20, max_brokers: int = 50, link: str | None = None) -> str:
     """The proposal for the Airflow UI's approval page: headline numbers, then the moves and a per-broker
-    before/after table as GFM tables (on big clusters, the `max_brokers` brokers whose load changes most)."""
+    before/after table as GFM tables (on big clusters, the `max_brokers` brokers whose load changes most);
+    `link` is the console's page of the plan, with every move and broker."""
     s = proposal.stats
     lines = [
         f"**{headline(proposal)}**",
@@ -95,6 +99,8 @@ def approval_markdown(proposal: Proposal, max_moves: int = 20, max_brokers: int 
     ]
     if partial := partial_note(proposal):
         lines.append(f"- **{partial}**")
+    if link:
+        lines.append(f"- **Every move and broker:** [{link}]({link})")
     if s.get("moves_by_goal"):
         lines.append("- **Why:** " + ", ".join(f"{goal} {n}" for goal, n in s["moves_by_goal"].items()))
     if proposal.moves:
