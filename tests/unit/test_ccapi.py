@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from kafka_medic.ccapi import JSON_VERSION, openapi, responses
-from kafka_medic.ccapi.mapping import checked_request, form_values
+from kafka_medic.ccapi.mapping import SelfHealingSwitch, checked_request, form_values, self_healing_switches
 from kafka_medic.ccapi.params import ENDPOINTS, ParameterError, parse
 from kafka_medic.ccapi.tasks import ACTIVE, COMPLETED, COMPLETED_WITH_ERROR, UserTasks, wait
 from kafka_medic.detector.anomaly import BROKER_FAILURE, Anomaly
@@ -98,6 +98,32 @@ def test_a_cruise_control_endpoint_not_served_here_is_refused_saying_why():
     error = refused("topic_configuration", "POST", [("topic", "orders"), ("replication_factor", "3")])
     assert str(error).startswith("topic_configuration is not supported by kafka-medic: changing topics' "
                                  "replication factor needs a topic-replication remediation")
+
+
+def test_admin_switches_self_healing_per_cruise_control_anomaly_type_onto_anomaly_kinds():
+    values = parse("admin", "POST", [("disable_self_healing_for", "goal_violation,broker_failure"),
+                                     ("enable_self_healing_for", "DISK_FAILURE,metric_anomaly")])
+    assert self_healing_switches(values) == [
+        SelfHealingSwitch(True, ["DISK_FAILURE", "METRIC_ANOMALY"], ["disk_failure"]),
+        SelfHealingSwitch(False, ["BROKER_FAILURE", "GOAL_VIOLATION"],
+                          ["broker_failure", "hard_goal_violation", "soft_goal_violation"])]
+    assert self_healing_switches(parse("admin", "POST", [("drop_recently_removed_brokers", "4")])) == []
+
+
+@pytest.mark.parametrize(("query", "named", "says"), [
+    ([("disable_self_healing_for", "goal_violation,no_such")], "disable_self_healing_for",
+     "unknown anomaly type 'NO_SUCH'; valid: GOAL_VIOLATION, BROKER_FAILURE"),
+    ([("enable_self_healing_for", "disk_failure"), ("disable_self_healing_for", "DISK_FAILURE")],
+     "disable_self_healing_for", "DISK_FAILURE both enabled and disabled"),
+    ([("concurrent_partition_movements_per_broker", "5")], "concurrent_partition_movements_per_broker",
+     "changing a running execution's concurrency is not supported yet"),
+    ([("concurrent_leader_movements", "100")], "concurrent_leader_movements", "not supported yet"),
+])
+def test_admin_refuses_an_unknown_anomaly_type_and_runtime_concurrency_naming_the_parameter(query, named, says):
+    with pytest.raises(ParameterError) as caught:
+        self_healing_switches(parse("admin", "POST", query))
+    assert caught.value.parameter == named and str(caught.value).startswith(f"{named}: ")
+    assert says in str(caught.value)
 
 
 def test_an_execution_request_becomes_its_kinds_form_and_is_checked_against_the_cluster():

@@ -5,13 +5,19 @@ fields of that kind's trigger form, so `dryrun=false` triggers the DAG with exac
 type in the form, and a dry run plans what that run would plan. The request is checked against the live
 cluster here too (`validate_request`), before any run exists: an unknown broker is a 400 naming `brokerid`,
 not a failed task later.
+
+`admin`'s self-healing switches map Cruise Control's anomaly types onto kafka-medic's anomaly kinds
+(`responses.ANOMALY_TYPES`); its concurrency knobs, which in Cruise Control change the running execution,
+are refused: no executor function changes a running execution's concurrency (yet).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from kafka_medic.ccapi.params import ParameterError
+from kafka_medic.ccapi.responses import ANOMALY_TYPES
 from kafka_medic.errors import MedicError
 from kafka_medic.kafka.state import ClusterState
 from kafka_medic.remediation.kinds import HEAL, REBALANCE
@@ -24,6 +30,9 @@ KIND_OF = {"rebalance": REBALANCE, "add_broker": "add_brokers", "remove_broker":
 PARAMETER_OF = {"brokers": "brokerid", "excluded_brokers": "destination_broker_ids", "goals": "goals",
                 "excluded_topics": "excluded_topics", "concurrency": "concurrent_partition_movements_per_broker",
                 "throttle_mb_s": "replication_throttle"}
+# admin's knobs that Cruise Control applies to the ongoing execution.
+RUNTIME_CONCURRENCY = ("concurrent_partition_movements_per_broker", "concurrent_leader_movements")
+SELF_HEALING = {"enable_self_healing_for": True, "disable_self_healing_for": False}
 
 
 def form_values(endpoint: str, values: dict[str, Any], state: ClusterState) -> dict[str, Any]:
@@ -65,3 +74,33 @@ def checked_request(endpoint: str, form: dict[str, Any], defaults: dict[str, Any
         if field in PARAMETER_OF and reason:
             raise ParameterError(PARAMETER_OF[field], reason) from None
         raise ParameterError("", str(exc)) from None
+
+
+@dataclass(frozen=True)
+class SelfHealingSwitch:
+    """Self-healing switched on or off for Cruise Control anomaly `types`, that is for kafka-medic's `kinds`."""
+
+    on: bool
+    types: list[str]
+    kinds: list[str]
+
+
+def self_healing_switches(values: dict[str, Any]) -> list[SelfHealingSwitch]:
+    """What an admin request's enable/disable_self_healing_for ask; a ParameterError naming an unknown
+    anomaly type, a type both enabled and disabled, or a concurrency knob (not supported yet)."""
+    for name in RUNTIME_CONCURRENCY:
+        if name in values:
+            raise ParameterError(name, "changing a running execution's concurrency is not supported yet (the "
+                                       "executor takes it when it starts): give concurrent_partition_movements_"
+                                       "per_broker with the rebalance, add_broker, remove_broker or demote_broker "
+                                       "request, or set the cluster policy's concurrency in clusters.json")
+    asked = {name: sorted({t.upper() for t in values.get(name) or []}) for name in SELF_HEALING}
+    for name, types in asked.items():
+        unknown = [t for t in types if t not in ANOMALY_TYPES]
+        if unknown:
+            raise ParameterError(name, f"unknown anomaly type {unknown[0]!r}; valid: {', '.join(ANOMALY_TYPES)}")
+    both = sorted(set(asked["enable_self_healing_for"]) & set(asked["disable_self_healing_for"]))
+    if both:
+        raise ParameterError("disable_self_healing_for", f"{both[0]} both enabled and disabled")
+    return [SelfHealingSwitch(SELF_HEALING[name], types, [kind for t in types for kind in ANOMALY_TYPES[t]])
+            for name, types in asked.items() if types]
