@@ -115,9 +115,7 @@ def test_admin_switches_self_healing_per_cruise_control_anomaly_type_onto_anomal
      "unknown anomaly type 'NO_SUCH'; valid: GOAL_VIOLATION, BROKER_FAILURE"),
     ([("enable_self_healing_for", "disk_failure"), ("disable_self_healing_for", "DISK_FAILURE")],
      "disable_self_healing_for", "DISK_FAILURE both enabled and disabled"),
-    ([("concurrent_partition_movements_per_broker", "5")], "concurrent_partition_movements_per_broker",
-     "changing a running execution's concurrency is not supported yet"),
-    ([("concurrent_leader_movements", "100")], "concurrent_leader_movements", "not supported yet"),
+    ([("concurrent_leader_movements", "100")], "concurrent_leader_movements", "not supported: leaders move in one"),
 ])
 def test_admin_refuses_an_unknown_anomaly_type_and_runtime_concurrency_naming_the_parameter(query, named, says):
     with pytest.raises(ParameterError) as caught:
@@ -254,3 +252,25 @@ def test_the_schema_lists_every_endpoint_with_its_parameters():
     assert {p["name"] for p in body["paths"]["/remove_broker"]["post"]["parameters"] if p["required"]} == {"brokerid"}
     assert set(rebalance["responses"]) >= {"200", "202", "400", "401", "403"}
     assert body["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+
+
+def test_admin_concurrency_changes_the_running_execution_or_is_a_400_naming_it(tmp_path):
+    from kafka_medic.ccapi import reads
+    from kafka_medic.executor.journal import Journal
+    from kafka_medic.executor.options import ExecutionOptions
+
+    from .test_executor_journal import PROPOSAL, TASKS
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    cluster = reads.Cluster(name="c", config=None, model_of=None, store_url=url)  # type: ignore[arg-type]
+    assert self_healing_switches(parse("admin", "POST", [("concurrent_partition_movements_per_broker", "5")])) == []
+    with pytest.raises(ParameterError) as caught:
+        reads.change_concurrency(cluster, 5, print)
+    assert caught.value.parameter == "concurrent_partition_movements_per_broker"
+    assert str(caught.value) == "concurrent_partition_movements_per_broker: no execution is running on cluster 'c'"
+    with Journal(url) as journal:
+        execution_id = journal.create("c", PROPOSAL, ExecutionOptions(concurrency=2), TASKS)
+    said = reads.change_concurrency(cluster, 5, print)
+    assert said == "the running execution's concurrency set to 5 moves per broker from its next poll"
+    with Journal(url) as journal:
+        assert journal.get(execution_id).options.concurrency == 5

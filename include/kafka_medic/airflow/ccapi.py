@@ -18,10 +18,10 @@ that approval (`kafka_medic.airflow.hitl`), `stop_proposal_execution` is the exe
 type, that is per kafka-medic anomaly kind of that type (`kafka_medic.remediation.intent`): the detector
 starts no remediation for a kind switched off and says why, while maintenance (`kafka-medic maintenance`)
 pauses everything automated. `drop_recently_removed_brokers` / `drop_recently_demoted_brokers` re-add
-remembered brokers (the maintenance DAG, so it is logged as a run). Its concurrency knobs are refused as not
-supported yet (`kafka_medic.ccapi.mapping.self_healing_switches`): here concurrency is per request
-(`concurrent_partition_movements_per_broker` on the execution endpoints) or the cluster policy's.
-`topic_configuration` is refused by name (`kafka_medic.ccapi.params.NOT_SUPPORTED`).
+remembered brokers (the maintenance DAG, so it is logged as a run). `concurrent_partition_movements_per_broker`
+changes the running execution's concurrency from its next poll (`reads.change_concurrency`, the executor's
+`change_options`, as `kafka-medic execution set`); `concurrent_leader_movements` is refused
+(`kafka_medic.ccapi.mapping.self_healing_switches` says why).
 """
 
 from __future__ import annotations
@@ -377,11 +377,15 @@ def _admin(cluster: ManagedCluster, values: dict[str, Any], user_name: str) -> J
 
     switches = self_healing_switches(values)
     readd = sorted({*values.get("drop_recently_removed_brokers", []), *values.get("drop_recently_demoted_brokers", [])})
-    if not readd and not switches:
-        raise ParameterError("", "admin: give enable_self_healing_for, disable_self_healing_for or "
-                                 "drop_recently_removed_brokers / drop_recently_demoted_brokers")
+    concurrency = values.get("concurrent_partition_movements_per_broker")
+    if not readd and not switches and concurrency is None:
+        raise ParameterError("", "admin: give enable_self_healing_for, disable_self_healing_for, "
+                                 "drop_recently_removed_brokers / drop_recently_demoted_brokers or "
+                                 "concurrent_partition_movements_per_broker")
     reason = values.get("reason") or "Cruise Control API admin request"
     said = []
+    if concurrency is not None:
+        said.append(reads.change_concurrency(_context(cluster), concurrency, log.info))
     with IntentStore() as intents:
         for switch in switches:
             intents.set_self_healing(cluster.name, switch.kinds, switch.on, reason, f"ccapi:{user_name}")

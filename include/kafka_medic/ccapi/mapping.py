@@ -7,8 +7,9 @@ cluster here too (`validate_request`), before any run exists: an unknown broker 
 not a failed task later.
 
 `admin`'s self-healing switches map Cruise Control's anomaly types onto kafka-medic's anomaly kinds
-(`responses.ANOMALY_TYPES`); its concurrency knobs, which in Cruise Control change the running execution,
-are refused: no executor function changes a running execution's concurrency (yet).
+(`responses.ANOMALY_TYPES`). Its `concurrent_partition_movements_per_broker` changes the running execution's
+concurrency (`reads.change_concurrency`); `concurrent_leader_movements` is refused: leaders move in one
+election step once the replicas are in place, so there is no leader concurrency to change.
 """
 
 from __future__ import annotations
@@ -30,8 +31,6 @@ KIND_OF = {"rebalance": REBALANCE, "add_broker": "add_brokers", "remove_broker":
 PARAMETER_OF = {"brokers": "brokerid", "excluded_brokers": "destination_broker_ids", "goals": "goals",
                 "excluded_topics": "excluded_topics", "concurrency": "concurrent_partition_movements_per_broker",
                 "throttle_mb_s": "replication_throttle"}
-# admin's knobs that Cruise Control applies to the ongoing execution.
-RUNTIME_CONCURRENCY = ("concurrent_partition_movements_per_broker", "concurrent_leader_movements")
 SELF_HEALING = {"enable_self_healing_for": True, "disable_self_healing_for": False}
 
 
@@ -87,13 +86,12 @@ class SelfHealingSwitch:
 
 def self_healing_switches(values: dict[str, Any]) -> list[SelfHealingSwitch]:
     """What an admin request's enable/disable_self_healing_for ask; a ParameterError naming an unknown
-    anomaly type, a type both enabled and disabled, or a concurrency knob (not supported yet)."""
-    for name in RUNTIME_CONCURRENCY:
-        if name in values:
-            raise ParameterError(name, "changing a running execution's concurrency is not supported yet (the "
-                                       "executor takes it when it starts): give concurrent_partition_movements_"
-                                       "per_broker with the rebalance, add_broker, remove_broker or demote_broker "
-                                       "request, or set the cluster policy's concurrency in clusters.json")
+    anomaly type, a type both enabled and disabled, or concurrent_leader_movements (not supported)."""
+    if "concurrent_leader_movements" in values:
+        raise ParameterError("concurrent_leader_movements", "not supported: leaders move in one election step once "
+                                                            "the replicas are in place; give "
+                                                            "concurrent_partition_movements_per_broker to change the "
+                                                            "running execution's concurrency")
     asked = {name: sorted({t.upper() for t in values.get(name) or []}) for name in SELF_HEALING}
     for name, types in asked.items():
         unknown = [t for t in types if t not in ANOMALY_TYPES]

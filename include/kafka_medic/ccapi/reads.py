@@ -22,6 +22,7 @@ from kafka_medic.detector.status import StatusLog
 from kafka_medic.errors import MedicError
 from kafka_medic.executor.execution import lock_key
 from kafka_medic.executor.journal import Journal
+from kafka_medic.executor.run import change_options
 from kafka_medic.executor.run import stop as stop_execution
 from kafka_medic.goals import DEFAULT_GOALS
 from kafka_medic.kafka.config import ClusterConfig
@@ -131,6 +132,17 @@ def check(cluster: Cluster, endpoint: str, values: dict[str, Any]) -> dict[str, 
     checked_request(endpoint, form, cluster.policy.request_defaults(), live)
     return form
 
+
+
+def change_concurrency(cluster: Cluster, concurrency: int, log: Callable[[str], None]) -> str:
+    """admin's concurrent_partition_movements_per_broker: the running execution's moves per broker, from its
+    next poll (the executor reads its options back each poll); a 400 naming the parameter when none runs."""
+    try:
+        with Journal(cluster.store_url) as journal:
+            change_options(cluster.name, concurrency=concurrency, journal=journal, log=log)
+    except MedicError as exc:
+        raise ParameterError("concurrent_partition_movements_per_broker", str(exc)) from None
+    return f"the running execution's concurrency set to {concurrency} moves per broker from its next poll"
 
 
 def stop(cluster: Cluster, values: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
