@@ -121,10 +121,12 @@ def test_a_plan_awaiting_approval_has_its_page_by_dag_run_id(app, store, tokens)
     from .test_console import PROPOSAL
 
     run_id = f"manual__{time.time():.0f}T08:00:00+00:00"
-    row = dict(dag_run_id=1, dag_id="kafka_medic__a__rebalance", run_id=run_id, task_id="plan", map_index=-1,
-               key="return_value", value=XComModel.serialize_value(proposal_to_dict(PROPOSAL)))
     with settings.engine.begin() as conn:  # no dag_run or task_instance rows: the page reads the XCom alone
         conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        # an id no earlier test's XCom holds: the Airflow database is shared by the whole session
+        unused = conn.exec_driver_sql("SELECT COALESCE(MAX(dag_run_id), 0) + 1 FROM xcom").scalar()
+        row = dict(dag_run_id=unused, dag_id="kafka_medic__a__rebalance", run_id=run_id, task_id="plan",
+                   map_index=-1, key="return_value", value=XComModel.serialize_value(proposal_to_dict(PROPOSAL)))
         conn.execute(XComModel.__table__.insert().values(**row))
     url = proposal_url("a", run_id)
     assert "%2B" in url and url.startswith("/kafka-medic/a/proposal/")
