@@ -1,4 +1,5 @@
-"""Plan fidelity's drift check: brokers, the planned partitions' replicas, load and age, each named when it drifts."""
+"""Plan fidelity's drift check: brokers, the planned partitions' replicas, load and age, each named when it drifts;
+and the basis and digest of a real plan, taken as the remediation chain takes them."""
 
 from __future__ import annotations
 
@@ -6,21 +7,28 @@ from dataclasses import replace
 
 import pytest
 
-from kafka_medic.model import Move, Proposal
-from kafka_medic.remediation.fidelity import PlanBasis, drift, plan_digest
+from kafka_medic.model import Move, Proposal, model_to_dict, parse_model, parse_proposal, proposal_to_dict
+from kafka_medic.optimizer import plan
+from kafka_medic.remediation.fidelity import PlanBasis, drift, plan_basis, plan_digest
+from kafka_medic.synthetic import Scenario, synthetic_model
 
 PROPOSAL = Proposal("c", [], [Move("t", 0, [1, 2], [3, 2], 1, 3)])
-BASIS = PlanBasis(alive=[1, 2, 3], dead=[], assignments={"t-0": [1, 2]}, load={"1": 50.0, "2": 30.0, "3": 20.0},
-                  planned_at=1000.0)
+DISK = {"1": 50.0, "2": 30.0, "3": 20.0}
+BASIS = PlanBasis(alive=[1, 2, 3], dead=[], assignments={"t-0": [1, 2]},
+                  load={"disk": DISK, "cpu": {"1": 0.0, "2": 0.0, "3": 0.0}}, planned_at=1000.0)
 
 
 def check(live: PlanBasis) -> str | None:
     return drift(BASIS, live, max_drift=0.1, max_age_s=3600)
 
 
+def with_disk(**changed: float) -> PlanBasis:
+    return replace(BASIS, load={**BASIS.load, "disk": DISK | changed})
+
+
 def test_an_unchanged_cluster_and_small_load_changes_keep_the_plan():
     assert check(replace(BASIS, planned_at=1060.0)) is None
-    assert check(replace(BASIS, load={"1": 55.0, "2": 30.0, "3": 20.0})) is None  # 5 of 100: within 10%
+    assert check(with_disk(**{"1": 55.0})) is None  # 5 of 100: within 10%; cpu totals 0 and is not compared
 
 
 @pytest.mark.parametrize(("live", "reason"), [
@@ -29,7 +37,8 @@ def test_an_unchanged_cluster_and_small_load_changes_keep_the_plan():
     (replace(BASIS, assignments={"t-0": [2, 1]}), "1 planned partition(s) were reassigned since planning, "
                                                   "e.g. t-0: [1, 2] -> [2, 1]"),
     (replace(BASIS, assignments={}), "e.g. t-0: [1, 2] -> gone"),
-    (replace(BASIS, load={"1": 50.0, "2": 30.0, "3": 35.0}), "broker 3's load drifted by 15% of the cluster's"),
+    (with_disk(**{"3": 35.0}), "broker 3's disk load drifted by 15% of the cluster's"),
+    (replace(BASIS, load={"cpu": BASIS.load["cpu"]}), "broker 1's disk load drifted by 50%"),  # gone from the live
     (replace(BASIS, planned_at=1000.0 + 7200), "the plan is 120 min old, more than the policy's 60 min"),
 ])
 def test_drift_names_what_changed(live, reason):
@@ -41,3 +50,21 @@ def test_the_digest_is_stable_and_covers_moves_and_basis():
     assert digest == plan_digest(PROPOSAL, PlanBasis.from_dict(BASIS.as_dict())) and len(digest) == 64
     assert digest != plan_digest(PROPOSAL, replace(BASIS, dead=[4]))
     assert digest != plan_digest(Proposal("c", [], [Move("t", 0, [1, 2], [3, 1], 1, 3)]), BASIS)
+
+
+def test_a_real_plans_basis_survives_the_xcom_round_trip_and_a_dead_broker_makes_it_stale():
+    """As the DAG passes them: the model and proposal as JSON, the basis taken from the parsed model."""
+    model = model_to_dict(synthetic_model(Scenario(brokers=6, partitions=120, racks=3, new=1), seed=4))
+    proposal = plan(parse_model(model))
+    assert proposal.moves
+    basis = plan_basis(parse_model(model), proposal, now=0.0)
+    moved = {f"{m.topic}-{m.partition}" for m in proposal.moves}
+    assert set(basis.assignments) == moved and basis.alive == [1, 2, 3, 4, 5, 6] and basis.dead == []
+    assert set(basis.load) == {"disk", "nw_in", "nw_out", "cpu"} and sum(basis.load["disk"].values()) > 0
+    again = parse_proposal(proposal_to_dict(proposal))
+    assert plan_digest(again, PlanBasis.from_dict(basis.as_dict())) == plan_digest(proposal, basis)
+    assert drift(basis, plan_basis(parse_model(model), again, now=60.0), 0.1, 3600) is None
+
+    dead = parse_model(model)
+    dead.brokers[0].alive = False
+    assert "dead [] -> [1]" in drift(basis, plan_basis(dead, again, now=60.0), 0.1, 3600)

@@ -91,7 +91,8 @@ class ProposalApproval(ApprovalOperator):
             decision = decide(policy, self.action, proposal)
             if isinstance(decision, AutoApproved):
                 self.log.info("approved without asking: %s", decision.reason)
-                ti.xcom_push(key=ids.DECISION, value={"approved": True, "by": "policy", "reason": decision.reason})
+                ti.xcom_push(key=ids.DECISION, value={"approved": True, "by": "policy", "reason": decision.reason,
+                                                      "digest": approved_digest(ti)})
                 return None
             self.log.info("a person must approve: %s", decision.reason)
             minutes = policy.for_action(proposal.cluster, self.action).timeout_minutes
@@ -116,12 +117,19 @@ class ProposalApproval(ApprovalOperator):
             outcome = f":hourglass: No answer within {waited}: rejected by default, nothing moves"
         else:
             reason, outcome = f"rejected by {by}", f":x: Rejected by {by} in the Airflow UI: nothing moves"
-        ti.xcom_push(key=ids.DECISION, value={"approved": approved, "by": by, "reason": reason})
+        ti.xcom_push(key=ids.DECISION, value={"approved": approved, "by": by, "reason": reason,
+                                              "digest": approved_digest(ti)})
         self.log.info("%s", reason)
         tell_slack(ti, self.cluster, self.action, user, outcome)
         if not approved:
             raise AirflowSkipException(f"{reason}: nothing moves")
         return answer
+
+
+def approved_digest(ti) -> str | None:
+    """The digest of the plan the decision is about (`remediation.fidelity`): the check before the first move
+    executes only a plan with this digest."""
+    return ti.xcom_pull(task_ids=ids.PLAN, key=ids.PLAN_DIGEST)
 
 
 def proposal_link(cluster: str, run_id: str) -> str:

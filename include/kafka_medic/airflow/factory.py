@@ -3,8 +3,9 @@
 Scheduled: `sample` (load into the metrics store) and `detect` (anomalies -> alerts and asset events).
 Remediation, one chain of small retryable tasks each:
 
-    validate | wait_for_grace -> snapshot -> plan -> approve -> set_throttles -> execute_batches
-        -> elect_leaders -> verify -> clear_throttles (teardown) -> report
+    validate | wait_for_grace -> snapshot -> plan -> approve -> check_plan -> set_throttles
+        -> execute_batches -> elect_leaders -> verify -> clear_throttles (teardown) -> report
+                                                      check_plan -> replan (when the plan is stale) -> report
 
 One remediation DAG per kind in `kafka_medic.remediation.kinds`, started by the kind's triggers: `heal`
 from the detector's asset event, `rebalance` nightly, from goal-violation events or by hand, the others by
@@ -27,7 +28,7 @@ from typing import TypedDict
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, AssetOrTimeSchedule, BaseOperator, CronTriggerTimetable, TriggerRule
 
-from kafka_medic.airflow import bootstrap, ids, maintenance, monitoring, steps, stop_execution
+from kafka_medic.airflow import bootstrap, fidelity, ids, maintenance, monitoring, steps, stop_execution
 from kafka_medic.airflow.approval import ProposalApproval
 from kafka_medic.airflow.clusters import ManagedCluster
 from kafka_medic.airflow.grace import FailureGraceSensor
@@ -166,6 +167,8 @@ def _remediation_chain(cluster: ManagedCluster, kind: Kind, first: BaseOperator)
                 model=snapshot.output)
     approve = ProposalApproval(task_id=ids.APPROVE, action=kind.policy_action, **where,
                                timeout=timedelta(minutes=cluster.approval_timeout_minutes))
+    check = step(ids.CHECK_PLAN, fidelity.check_plan, pool=False, **where, policy=policy)
+    replan = fidelity.Replan(task_id=ids.REPLAN, dag_id=cluster.dag_id(kind.name))
     throttles = step(ids.SET_THROTTLES, steps.set_throttles, **where, request=first.output, proposal=plan.output)
     execution_id = throttles.output
     moves = step(ids.EXECUTE_BATCHES, steps.execute_batches, **where, execution_id=execution_id, policy=policy)
@@ -175,7 +178,8 @@ def _remediation_chain(cluster: ManagedCluster, kind: Kind, first: BaseOperator)
     report = PythonOperator(task_id=ids.REPORT, python_callable=steps.report,
                             op_kwargs=where | {"kind": kind.name, "policy": policy},
                             trigger_rule=TriggerRule.ALL_DONE)
-    plan >> approve >> throttles >> moves >> leaders >> verify >> clear.as_teardown(setups=throttles) >> report
+    plan >> approve >> check >> throttles >> moves >> leaders >> verify >> clear.as_teardown(setups=throttles) >> report
+    check >> replan >> report
 
 
 class Where(TypedDict):

@@ -64,7 +64,9 @@ def fail(reason: str) -> None:
 
 
 def run_type(dag_run) -> str:
-    return str(getattr(dag_run.run_type, "value", dag_run.run_type))
+    """manual, scheduled, asset_triggered...; a re-planning run is of the type of the run that started its chain."""
+    started_as = (dag_run.conf or {}).get(ids.STARTED_AS)
+    return str(started_as or getattr(dag_run.run_type, "value", dag_run.run_type))
 
 
 def pause_in_maintenance(cluster: str, ti, dag_run, by_hand_goes_ahead: bool = True) -> None:
@@ -144,6 +146,7 @@ def make_plan(cluster: str, request: dict, model: dict, ti) -> dict:
     from kafka_medic.notify.summary import approval_markdown
     from kafka_medic.optimizer import render_summary
     from kafka_medic.optimizer.summary import partial_note
+    from kafka_medic.remediation.fidelity import plan_basis, plan_digest
 
     req = Request.from_dict(request)
     with failing_fast(ti):
@@ -151,6 +154,9 @@ def make_plan(cluster: str, request: dict, model: dict, ti) -> dict:
     summary = render_summary(proposal)
     log.info("proposal:\n%s", summary)
     ti.xcom_push(key=ids.SUMMARY, value=summary)
+    basis = plan_basis(parse_model(model), proposal)  # parsed again: planning may change the model it is given
+    ti.xcom_push(key=ids.PLAN_BASIS, value=basis.as_dict())
+    ti.xcom_push(key=ids.PLAN_DIGEST, value=plan_digest(proposal, basis))
     body = approval_markdown(proposal, link=proposal_link(cluster, ti.run_id))
     ti.xcom_push(key=ids.APPROVAL_BODY, value=body)  # the Airflow UI's approval page
     stats = proposal.stats
@@ -279,7 +285,8 @@ def report(cluster: str, conn_id: str, kind: str, policy: dict, ti, dag_run) -> 
         record = ActionRecord.from_execution_report(execution, kind, why, approved_by, run)
         remember_intent(cluster, kind, request, record.outcome, run, parse_policy(policy))
     else:
-        ended = [ti.xcom_pull(task_ids=t, key=ids.OUTCOME) for t in (*ids.FIRST_TASKS, ids.SNAPSHOT, ids.PLAN)]
+        ended = [ti.xcom_pull(task_ids=t, key=ids.OUTCOME)
+                 for t in (*ids.FIRST_TASKS, ids.SNAPSHOT, ids.PLAN, ids.REPLAN, ids.CHECK_PLAN)]
         reason = next((r for r in ended if r), None)
         if decision.get("approved") is False:
             outcome, reason = "rejected", decision["reason"]

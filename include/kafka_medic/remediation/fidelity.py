@@ -2,10 +2,10 @@
 
 Cruise Control's most common complaint is an execution that runs what was approved long ago. A plan's
 basis is the few facts it depends on: which brokers were alive or dead, the replicas of the partitions
-it moves, each broker's load and when it was planned. The approval records the digest of the moves
-plus the basis; right before the first move the basis is taken again from the live cluster and `drift`
-says why the plan is stale, if it is (brokers, assignments, load beyond `max_drift`, age beyond
-`max_age_s`), so the run re-plans and asks again instead of executing it.
+it moves, each broker's load per resource and when it was planned. The approval records the digest of
+the moves plus the basis; right before the first move the basis is taken again from the live cluster and
+`drift` says why the plan is stale, if it is (brokers, assignments, load beyond `max_drift`, age beyond
+`max_age_s`), so the run re-plans and asks again instead of executing it (`airflow.fidelity`).
 """
 
 from __future__ import annotations
@@ -13,11 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
-from kafka_medic.kafka.state import ClusterState
-from kafka_medic.model import Proposal, proposal_to_dict
+from kafka_medic.model import RESOURCES, ClusterArrays, ClusterModel, Proposal, proposal_to_dict
 
 
 @dataclass(frozen=True)
@@ -25,7 +23,7 @@ class PlanBasis:
     alive: list[int]
     dead: list[int]
     assignments: dict[str, list[int]]  # "topic-partition" -> replicas, of the partitions the plan moves
-    load: dict[str, float]  # broker id (as text, a JSON key) -> its load, in whatever unit the caller plans on
+    load: dict[str, dict[str, float]]  # resource -> broker id (as text, a JSON key) -> its load
     planned_at: float
 
     def as_dict(self) -> dict:
@@ -36,14 +34,19 @@ class PlanBasis:
         return cls(**data)
 
 
-def plan_basis(state: ClusterState, proposal: Proposal, load: Mapping[int, float],
-               now: float | None = None) -> PlanBasis:
+def plan_basis(model: ClusterModel, proposal: Proposal, now: float | None = None) -> PlanBasis:
+    """The basis of `proposal` in `model`: at planning, the model it was planned on; before the first move,
+    the live cluster's model, taken the same way."""
     moved = {(m.topic, m.partition) for m in proposal.moves}
+    arrays = ClusterArrays.from_model(model)
+    ids, per_broker = [str(b) for b in arrays.broker_ids.tolist()], arrays.broker_load().T.tolist()
     return PlanBasis(
-        alive=state.alive_brokers, dead=state.dead_brokers,
-        assignments={f"{p.topic}-{p.partition}": list(p.replicas) for p in state.partitions
+        alive=sorted(b.id for b in model.brokers if b.alive),
+        dead=sorted(b.id for b in model.brokers if not b.alive),
+        assignments={f"{p.topic}-{p.partition}": list(p.replicas) for p in model.partitions
                      if (p.topic, p.partition) in moved},
-        load={str(b): float(v) for b, v in sorted(load.items())},
+        load={resource: dict(zip(ids, loads, strict=True))
+              for resource, loads in zip(RESOURCES, per_broker, strict=True)},
         planned_at=time.time() if now is None else now,
     )
 
@@ -67,10 +70,13 @@ def drift(planned: PlanBasis, live: PlanBasis, max_drift: float, max_age_s: floa
         key = changed[0]
         return (f"{len(changed)} planned partition(s) were reassigned since planning, e.g. {key}: "
                 f"{planned.assignments[key]} -> {live.assignments.get(key, 'gone')}")
-    total = sum(planned.load.values())
-    if total > 0:
-        moved = max((abs(live.load.get(b, 0.0) - v), b) for b, v in planned.load.items())
-        if moved[0] / total > max_drift:
-            return (f"broker {moved[1]}'s load drifted by {moved[0] / total:.0%} of the cluster's since planning, "
-                    f"more than the policy's max_plan_drift {max_drift:.0%}")
+    for resource, brokers in planned.load.items():
+        total = sum(brokers.values())
+        if total <= 0:
+            continue
+        now = live.load.get(resource, {})
+        change, broker = max((abs(now.get(b, 0.0) - v), b) for b, v in brokers.items())
+        if change / total > max_drift:
+            return (f"broker {broker}'s {resource} load drifted by {change / total:.0%} of the cluster's since "
+                    f"planning, more than the policy's max_plan_drift {max_drift:.0%}")
     return None

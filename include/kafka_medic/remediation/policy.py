@@ -10,6 +10,7 @@ must be the safest, so what a person would type into the trigger form lives here
                 "load_windows": 24, "window_minutes": 60, "load_statistic": "p95",
                 "rebalance_on_incomplete_load": false, "intent_ttl_hours": null,
                 "max_attempts": 3, "attempt_period_hours": 24,
+                "max_plan_drift": 0.1, "max_plan_age_minutes": 120, "max_replans": 3,
                 "notifiers": [{"class": "airflow.providers.smtp.notifications.smtp.SmtpNotifier",
                                "kwargs": {"to": "kafka-ops@example.com"}}]}}
 
@@ -56,6 +57,12 @@ class ClusterPolicy:
     intent_ttl_hours: float | None = None  # how long decommissioned/demoted brokers stay excluded; None: until re-added
     max_attempts: int | None = None  # remediations started for one anomaly per period, then alerts only; None: no limit
     attempt_period_hours: float = 24.0
+    # Plan fidelity (`remediation.fidelity`): right before the first move, a plan older than this, or whose
+    # brokers, partitions or any broker's load (as a share of the cluster's) changed by more, is re-planned
+    # and asked again, at most max_replans times in a row; then the run fails saying why.
+    max_plan_drift: float = 0.1
+    max_plan_age_minutes: float = 120.0
+    max_replans: int = 3
     notifiers: tuple[Mapping[str, Any], ...] = ()  # Airflow notifiers told of outcomes: {"class", "kwargs"}
 
     def thresholds(self) -> Thresholds:
@@ -203,4 +210,7 @@ _PARSERS = {
     "max_attempts": lambda v: None if v is None else check_int(v, 1, 1000),
     "attempt_period_hours": lambda v: check_number(v, 0.0, 24 * 365.0, low_inclusive=False),
     "notifiers": _notifiers,
+    "max_plan_drift": _fraction,
+    "max_plan_age_minutes": lambda v: check_number(v, 0.0, 24 * 60 * 30.0, low_inclusive=False),
+    "max_replans": lambda v: check_int(v, 0, 100),
 }
