@@ -15,7 +15,7 @@ import uuid
 import pytest
 
 from ..dags import airflow_env  # noqa: F401  (Airflow's environment, before Airflow is imported)
-from .kafka_helpers import every_topic_but, wait_for
+from .kafka_helpers import all_succeeded, every_topic_but, wait_for
 
 CLUSTER = "itest"
 POLICY = {"rebalance": {"approval": "auto", "max_data_gb": 1}, "add_brokers": {"approval": "auto", "max_data_gb": 1},
@@ -65,7 +65,7 @@ def test_rebalance_approved_by_policy_runs_every_step_and_clears_throttles(dags,
     run = dags.dags[f"kafka_medic__{CLUSTER}__rebalance"].test(run_conf=conf)
 
     assert str(run.state) == "success", states(run)
-    assert set(states(run).values()) == {"success"}, states(run)
+    assert all_succeeded(states(run)), states(run)
     state = read_cluster_state(ClusterConfig(bootstrap=kraft_cluster.bootstrap))
     assert state.throttles() == {"brokers": {}, "topics": {}}
     assert not state.reassigning_partitions() and not state.under_replicated_partitions()
@@ -101,7 +101,7 @@ def test_rebalance_with_auto_throttle_puts_each_brokers_sampled_headroom_on_it(d
     conf = {"force": True, "auto_throttle": True, "throttle_mb_s": None, "excluded_topics": every_topic_but(topic)}
     run = dags.dags[f"kafka_medic__{CLUSTER}__rebalance"].test(run_conf=conf)
 
-    assert str(run.state) == "success" and set(states(run).values()) == {"success"}, states(run)
+    assert str(run.state) == "success" and all_succeeded(states(run)), states(run)
     with Journal() as journal:
         [execution] = [e for e in journal.list(CLUSTER) if e.id not in known]
         applied = {}
@@ -140,7 +140,7 @@ def test_demote_is_auto_approved_within_the_policy_and_moves_only_leadership(dag
     with Journal() as journal:
         demoted = [e.proposal for e in journal.list(CLUSTER) if e.id not in known]
     try:
-        assert str(run.state) == "success" and set(states(run).values()) == {"success"}, states(run)
+        assert str(run.state) == "success" and all_succeeded(states(run)), states(run)
         after = read_cluster_state(config)
         assert not [p.name for p in after.partitions if p.leader == victim]
         assert set(led().values()) <= {1, 2} and len(led()) == 2
@@ -204,7 +204,7 @@ def test_an_added_broker_is_filled_by_add_brokers_then_emptied_by_decommission_a
         conf = {"brokers": [new], "excluded_topics": every_topic_but(topic), "goals": ["replica_distribution"],
                 "throttle_mb_s": 50, "dry_run": False}
         run = dags.dags[f"kafka_medic__{CLUSTER}__add_brokers"].test(run_conf=conf)
-        assert str(run.state) == "success" and set(states(run).values()) == {"success"}, states(run)
+        assert str(run.state) == "success" and all_succeeded(states(run)), states(run)
         filled = on_new()
         assert filled and {n.rsplit("-", 1)[0] for n in filled} == {topic}, filled
         record = actions()[0]
@@ -213,7 +213,7 @@ def test_an_added_broker_is_filled_by_add_brokers_then_emptied_by_decommission_a
             kraft_cluster.remove_broker(new)
 
         run = dags.dags[f"kafka_medic__{CLUSTER}__decommission"].test(run_conf=conf)  # its replicas all leave
-        assert str(run.state) == "success" and set(states(run).values()) == {"success"}, states(run)
+        assert str(run.state) == "success" and all_succeeded(states(run)), states(run)
         assert on_new() == []
         state = read_cluster_state(config)
         assert state.throttles() == {"brokers": {}, "topics": {}} and not state.under_replicated_partitions()

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 import pytest
 
 from ..dags import airflow_env  # noqa: F401  (Airflow's environment, before Airflow is imported)
-from .kafka_helpers import every_topic_but, wait_for
+from .kafka_helpers import all_succeeded, every_topic_but, wait_for
 
 POLICED, STRICT = "policed", "strict"
 THROTTLE_MB_S, CONCURRENCY = 3, 2
@@ -119,7 +119,7 @@ def test_a_rebalance_that_sets_no_throttle_runs_at_the_policys_throttle(dags, kr
     topic = skewed_topic(kraft_cluster, "policy-rebalance")
     with throttles_seen(kraft_cluster) as seen:
         run = dag.test(run_conf={"force": True, "excluded_topics": every_topic_but(topic)})
-    assert str(run.state) == "success" and set(states(run).values()) == {"success"}, states(run)
+    assert str(run.state) == "success" and all_succeeded(states(run)), states(run)
     assert seen and seen <= expected_rates(kraft_cluster.broker_ids), seen
     assert read_cluster_state(config(kraft_cluster)).throttles() == {"brokers": {}, "topics": {}}
     record = latest_action(POLICED)
@@ -185,7 +185,7 @@ def test_the_heal_the_detector_starts_runs_at_the_policys_throttle(dags, kraft_c
         assert states(detect)["publish_heal"] == "success", states(detect)
         with throttles_seen(kraft_cluster) as seen:
             heal = dags.dags[f"kafka_medic__{POLICED}__heal"].test()
-        assert str(heal.state) == "success" and set(states(heal).values()) == {"success"}, states(heal)
+        assert str(heal.state) == "success" and all_succeeded(states(heal)), states(heal)
         alive = [b for b in kraft_cluster.broker_ids if b != victim]
         assert seen and seen <= expected_rates(alive), seen
         state = read_cluster_state(config(kraft_cluster))
@@ -232,3 +232,56 @@ def test_a_decommissioned_broker_receives_nothing_in_the_next_rebalance_until_re
             assert intents.active(POLICED) == []
     finally:
         kraft_cluster.remove_broker(new)
+
+
+def test_a_broker_that_dies_between_approval_and_the_first_move_makes_the_run_plan_again(dags, healthy_kraft_cluster):
+    """The approval is given (by policy, at once), then a broker dies before the first move: check_plan finds
+    the plan stale, nothing is written, and replan starts the DAG again with the run's conf; that run plans on
+    the cluster as it is now (the dead broker's replicas off it, nothing to it) and asks again."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    from kafka_medic.airflow import ids
+    from kafka_medic.kafka.reader import read_cluster_state
+
+    cluster = healthy_kraft_cluster
+    victim = max(cluster.broker_ids)
+    topic = skewed_topic(cluster, "policy-stale", 8, [b for b in cluster.broker_ids if b != min(cluster.broker_ids)])
+    dag = dags.dags[f"kafka_medic__{POLICED}__rebalance"]
+    approve = dag.get_task(ids.APPROVE)
+
+    def broker_dies(context) -> None:
+        cluster.kill_broker(victim)
+        wait_for(lambda: victim in read_cluster_state(config(cluster)).dead_brokers, 60, "the broker dead")
+
+    before = {p.name: p.replicas for p in read_cluster_state(config(cluster)).partitions if p.topic == topic}
+    conf = {"force": True, "excluded_topics": every_topic_but(topic), "goals": ["replica_distribution"]}
+    approve.on_success_callback = [broker_dies]
+    try:
+        stale = dag.test(run_conf=conf)
+        approve.on_success_callback = []
+        ran = states(stale)
+        assert (ran[ids.APPROVE], ran[ids.CHECK_PLAN], ran[ids.REPLAN]) == ("success", "skipped", "success"), ran
+        assert {ran[t] for t in ("set_throttles", "execute_batches", "verify")} == {"skipped"}, ran
+        state = read_cluster_state(config(cluster))
+        assert {p.name: p.replicas for p in state.partitions if p.topic == topic} == before
+        assert state.throttles() == {"brokers": {}, "topics": {}}
+        record = latest_action(POLICED)
+        assert (record.action, record.outcome) == ("rebalance", "skipped")
+        assert f"brokers changed since planning: alive {sorted(cluster.broker_ids)}" in record.message
+        with create_session() as session:
+            [again] = session.query(DagRun).filter(DagRun.dag_id == dag.dag_id,
+                                                   DagRun.run_id.like("replan__%")).all()
+            replan_conf = dict(again.conf)
+            session.delete(again)  # no scheduler here: the test runs it below
+        assert again.run_id in record.message
+        assert replan_conf == conf | {ids.REPLAN_OF: stale.run_id, ids.REPLANS: 1, ids.STARTED_AS: "manual"}
+
+        planned_again = dag.test(run_conf=replan_conf)
+        assert str(planned_again.state) == "success" and all_succeeded(states(planned_again)), states(planned_again)
+        moved = read_cluster_state(config(cluster))
+        assert {p.name: p.replicas for p in moved.partitions if p.topic == topic} != before
+        assert not [p.name for p in moved.partitions if p.topic == topic and victim in p.replicas]
+    finally:
+        approve.on_success_callback = []
+        cluster.start_broker(victim)
