@@ -135,6 +135,18 @@ def test_default_concurrency_is_bytes_in_flight_per_destination_at_its_rate():
     assert len(capped.tasks) == 300
 
 
+def test_a_destinations_last_moves_go_with_the_batch_when_they_fit_in_half_a_budget_more():
+    """20 MB budget (10 s at 2 MB/s): 22 moves of 1 MB to broker 4 go at once (22 <= 30 MB), rather than 20 now
+    and a tail of 2 after the 20 finish together; 40 of them still go 20 at a time."""
+    def chosen(count: int) -> int:
+        parts = [partition(i, [1, 2], 1) for i in range(count)]
+        state = cluster(parts)
+        tasks, _ = tasks_for([move(i, [1, 2], [1, 4]) for i in range(count)], state)
+        return len(select_replica_tasks(tasks, [], state, ExecutionOptions(throttle=2 * MB, strategy=())).tasks)
+
+    assert (chosen(22), chosen(30), chosen(31), chosen(40)) == (22, 30, 20, 20)
+
+
 def test_a_fixed_concurrency_replaces_the_byte_budget():
     parts = [partition(i, [1, 2], 30) for i in range(4)]
     state = cluster(parts)

@@ -5,7 +5,10 @@ next move in strategy order starts (Cruise Control's executor does the same), so
 replication pipes stay full. A slot is bytes, not a count, unless a fixed concurrency is given: each
 destination broker takes moves until the bytes in flight to it would need more than `batch_target_s`
 at its rate (a move alone on a broker always starts, however large), and a count cap per broker and
-in the cluster. Counting moves sized for large partitions left thousands of small ones waiting on
+in the cluster. A destination whose remaining moves fit in TAIL more of its budget takes them all now: a
+tail of a few moves held back would start only when the moves in flight finish, since they share the
+throttle and finish together, costing one more round of reassignment for almost no data (a 2,000-move
+row with 2% over the budget took 1.8 x its bound in two batches). Counting moves sized for large partitions left thousands of small ones waiting on
 slots with the throttle mostly idle (1,000 small moves took 116 s where the data needed under 1 s).
 A batch is the set of moves submitted together. Leadership-only moves run afterwards in their own
 batches of preferred leader elections. `plan_batches` replays that schedule as if each batch
@@ -21,6 +24,9 @@ from dataclasses import dataclass, field
 from kafka_medic.executor.options import ExecutionOptions
 from kafka_medic.executor.tasks import LEADER, REPLICA, Task
 from kafka_medic.kafka.state import ClusterState, PartitionState
+
+
+TAIL = 0.5  # share of a destination's byte budget it may exceed to take the last of its moves at once
 
 
 @dataclass
@@ -73,6 +79,9 @@ def select_replica_tasks(
         running += 1
     per_broker = options.concurrency or options.max_moves_per_broker
     budget = _byte_budget(options, rates or {})
+    waiting: Counter[int] = Counter()  # bytes each destination has still to take, this pass's picks deducted
+    for task in pending:
+        waiting.update(dict.fromkeys(task.added, task.size_bytes))
     selection = Selection()
     for task in pending:
         if running >= options.max_moves:
@@ -84,10 +93,12 @@ def select_replica_tasks(
         brokers = involved_brokers(task, alive)
         if any(load[b] >= per_broker for b in brokers):
             continue
-        if budget and any(copying[b] and copying[b] + task.size_bytes > budget(b) for b in task.added):
+        if budget and any(copying[b] and copying[b] + task.size_bytes > budget(b)
+                          and copying[b] + waiting[b] > budget(b) * (1 + TAIL) for b in task.added):
             continue
         load.update(brokers)
         copying.update(dict.fromkeys(task.added, task.size_bytes))
+        waiting.subtract(dict.fromkeys(task.added, task.size_bytes))
         running += 1
         selection.tasks.append(task)
     return selection
