@@ -82,7 +82,7 @@ def test_a_detector_started_heal_past_max_attempts_is_held_back_alerted_and_logg
 
     from kafka_medic.detector import AnomalyLog, find_anomalies
 
-    from ..unit.test_slack import TOKEN, FakeSlack
+    from ..unit.test_slack import slack_in_env
 
     cluster = f"grace-loop-{uuid.uuid4().hex[:8]}"  # the store outlives the test run: attempts of earlier runs
     [failure] = [a for a in find_anomalies(dead_broker_state(), cluster=cluster) if a.kind == "broker_failure"]
@@ -97,10 +97,7 @@ def test_a_detector_started_heal_past_max_attempts_is_held_back_alerted_and_logg
                 "dag_run": SimpleNamespace(dag_id="heal", run_id=run),
                 "triggering_asset_events": {"asset": [event]} if asset else {}}
 
-    with FakeSlack() as slack:
-        monkeypatch.setenv("KAFKA_MEDIC_SLACK_TOKEN", TOKEN)
-        monkeypatch.setenv("KAFKA_MEDIC_SLACK_CHANNEL", "#kafka-ops")
-        monkeypatch.setenv("KAFKA_MEDIC_SLACK_URL", slack.base_url)
+    with slack_in_env(monkeypatch) as slack:
         for run in ("r1", "r2"):
             assert sensor.check(context(run))["brokers"] == [2]
             clock.t += 60

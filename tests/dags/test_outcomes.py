@@ -8,7 +8,7 @@ import pytest
 from kafka_medic.airflow import outcomes
 from kafka_medic.notify import outcomes as said
 
-from ..unit.test_slack import TOKEN, FakeSlack
+from ..unit.test_slack import slack_in_env
 from .test_grace import RecordingNotifier
 
 REPORT = {"status": "succeeded", "done": ["t-0", "t-1", "t-2"], "undone": [], "bytes_moved": 3 * 2**20,
@@ -18,10 +18,7 @@ STATS = {"balancedness_before": 71.25, "balancedness_after": 96.5}
 
 @pytest.fixture
 def slack(monkeypatch):
-    with FakeSlack() as server:
-        monkeypatch.setenv("KAFKA_MEDIC_SLACK_TOKEN", TOKEN)
-        monkeypatch.setenv("KAFKA_MEDIC_SLACK_CHANNEL", "#kafka-ops")
-        monkeypatch.setenv("KAFKA_MEDIC_SLACK_URL", server.base_url)
+    with slack_in_env(monkeypatch) as server:
         yield server
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -66,6 +68,16 @@ class FakeSlack:
 
     def methods(self) -> list[str]:
         return [method for method, _ in self.calls]
+
+
+@contextmanager
+def slack_in_env(monkeypatch) -> Iterator[FakeSlack]:
+    """A FakeSlack that the environment's Slack settings (KAFKA_MEDIC_SLACK_*) name, as tasks read them."""
+    with FakeSlack() as server:
+        monkeypatch.setenv("KAFKA_MEDIC_SLACK_TOKEN", TOKEN)
+        monkeypatch.setenv("KAFKA_MEDIC_SLACK_CHANNEL", "#kafka-ops")
+        monkeypatch.setenv("KAFKA_MEDIC_SLACK_URL", server.base_url)
+        yield server
 
 
 @pytest.fixture
