@@ -5,11 +5,12 @@ next move in strategy order starts (Cruise Control's executor does the same), so
 replication pipes stay full. A slot is bytes, not a count, unless a fixed concurrency is given: each
 destination broker takes moves until the bytes in flight to it would need more than `batch_target_s`
 at its rate (a move alone on a broker always starts, however large), and a count cap per broker and
-in the cluster. A destination whose remaining moves fit in TAIL more of its budget takes them all now: a
-tail of a few moves held back would start only when the moves in flight finish, since they share the
-throttle and finish together, costing one more round of reassignment for almost no data (a 2,000-move
-row with 2% over the budget took 1.8 x its bound in two batches). Counting moves sized for large partitions left thousands of small ones waiting on
+in the cluster. Counting moves sized for large partitions left thousands of small ones waiting on
 slots with the throttle mostly idle (1,000 small moves took 116 s where the data needed under 1 s).
+A destination whose remaining moves fit in TAIL more of its budget takes them all now: a tail of a few
+moves held back would start only when the moves in flight finish (they share the throttle and finish
+together), one more round of reassignment for almost no data (2,000 moves 2% over the budget went in
+two batches, 1.95 x their bound).
 A batch is the set of moves submitted together. Leadership-only moves run afterwards in their own
 batches of preferred leader elections. `plan_batches` replays that schedule as if each batch
 finished before the next, which is what a dry run shows.
@@ -24,7 +25,6 @@ from dataclasses import dataclass, field
 from kafka_medic.executor.options import ExecutionOptions
 from kafka_medic.executor.tasks import LEADER, REPLICA, Task
 from kafka_medic.kafka.state import ClusterState, PartitionState
-
 
 TAIL = 0.5  # share of a destination's byte budget it may exceed to take the last of its moves at once
 
