@@ -2,10 +2,13 @@
 
 Cruise Control's most common complaint is an execution that runs what was approved long ago. A plan's
 basis is the few facts it depends on: which brokers were alive or dead, the replicas of the partitions
-it moves, each broker's load per resource and when it was planned. The approval records the digest of
-the moves plus the basis; right before the first move the basis is taken again from the live cluster and
-`drift` says why the plan is stale, if it is (brokers, assignments, load beyond `max_drift`, age beyond
-`max_age_s`), so the run re-plans and asks again instead of executing it (`airflow.fidelity`).
+it moves, each broker's load and capacity per resource and when it was planned. The approval records the
+digest of the moves plus the basis; right before the first move the basis is taken again from the live
+cluster and `drift` says why the plan is stale, if it is (brokers, assignments, a broker's load changed by
+more than `max_drift` of its capacity, age beyond `max_age_s`), so the run re-plans and asks again instead
+of executing it (`airflow.fidelity`). Load drift is measured against capacity, not against the cluster's
+total: a quiet cluster's loads are small and noisy, and a change that moves no broker's utilisation does
+not make a plan wrong.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ class PlanBasis:
     dead: list[int]
     assignments: dict[str, list[int]]  # "topic-partition" -> replicas, of the partitions the plan moves
     load: dict[str, dict[str, float]]  # resource -> broker id (as text, a JSON key) -> its load
+    capacity: dict[str, dict[str, float]]  # the same keys -> the broker's capacity
     planned_at: float
 
     def as_dict(self) -> dict:
@@ -39,14 +43,19 @@ def plan_basis(model: ClusterModel, proposal: Proposal, now: float | None = None
     the live cluster's model, taken the same way."""
     moved = {(m.topic, m.partition) for m in proposal.moves}
     arrays = ClusterArrays.from_model(model)
-    ids, per_broker = [str(b) for b in arrays.broker_ids.tolist()], arrays.broker_load().T.tolist()
+    ids = [str(b) for b in arrays.broker_ids.tolist()]
+
+    def by_resource(values) -> dict[str, dict[str, float]]:
+        columns = zip(RESOURCES, values.T.tolist(), strict=True)
+        return {resource: dict(zip(ids, column, strict=True)) for resource, column in columns}
+
     return PlanBasis(
         alive=sorted(b.id for b in model.brokers if b.alive),
         dead=sorted(b.id for b in model.brokers if not b.alive),
         assignments={f"{p.topic}-{p.partition}": list(p.replicas) for p in model.partitions
                      if (p.topic, p.partition) in moved},
-        load={resource: dict(zip(ids, loads, strict=True))
-              for resource, loads in zip(RESOURCES, per_broker, strict=True)},
+        load=by_resource(arrays.broker_load()),
+        capacity=by_resource(arrays.capacity),
         planned_at=time.time() if now is None else now,
     )
 
@@ -71,12 +80,10 @@ def drift(planned: PlanBasis, live: PlanBasis, max_drift: float, max_age_s: floa
         return (f"{len(changed)} planned partition(s) were reassigned since planning, e.g. {key}: "
                 f"{planned.assignments[key]} -> {live.assignments.get(key, 'gone')}")
     for resource, brokers in planned.load.items():
-        total = sum(brokers.values())
-        if total <= 0:
-            continue
-        now = live.load.get(resource, {})
-        change, broker = max((abs(now.get(b, 0.0) - v), b) for b, v in brokers.items())
-        if change / total > max_drift:
-            return (f"broker {broker}'s {resource} load drifted by {change / total:.0%} of the cluster's since "
-                    f"planning, more than the policy's max_plan_drift {max_drift:.0%}")
+        now, capacity = live.load.get(resource, {}), planned.capacity.get(resource, {})
+        shares = [(abs(now.get(b, 0.0) - v) / capacity[b], b) for b, v in brokers.items() if capacity.get(b, 0) > 0]
+        share, broker = max(shares, default=(0.0, ""))
+        if share > max_drift:
+            return (f"broker {broker}'s {resource} load changed by {share:.0%} of its capacity since planning, "
+                    f"more than the policy's max_plan_drift {max_drift:.0%}")
     return None

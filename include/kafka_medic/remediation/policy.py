@@ -58,7 +58,7 @@ class ClusterPolicy:
     max_attempts: int | None = None  # remediations started for one anomaly per period, then alerts only; None: no limit
     attempt_period_hours: float = 24.0
     # Plan fidelity (`remediation.fidelity`): right before the first move, a plan older than this, or whose
-    # brokers, partitions or any broker's load (as a share of the cluster's) changed by more, is re-planned
+    # brokers, partitions or any broker's load (as a share of its capacity) changed by more, is re-planned
     # and asked again, at most max_replans times in a row; then the run fails saying why.
     max_plan_drift: float = 0.1
     max_plan_age_minutes: float = 120.0
