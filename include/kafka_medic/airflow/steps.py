@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
@@ -52,13 +52,13 @@ def failing_fast(ti=None):
         raise AirflowFailException(str(exc)) from exc
 
 
-def skip(ti, reason: str) -> None:
+def skip(ti, reason: str) -> NoReturn:
     """End the run here with the reason, which the report task puts in the action log."""
     ti.xcom_push(key=ids.OUTCOME, value=reason)
     raise AirflowSkipException(reason)
 
 
-def fail(reason: str) -> None:
+def fail(reason: str) -> NoReturn:
     """A task that can only fail, saying why (a cluster whose policy is invalid)."""
     raise AirflowFailException(reason)
 
