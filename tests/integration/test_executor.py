@@ -50,7 +50,10 @@ def test_rebalance_a_skewed_cluster_with_traffic(healthy_kraft_cluster, journal)
     plan = proposal("ex-rebalance", topic, moves)
     lines: list[str] = []
     with CheckedProducer(bootstrap, topic) as producer:
+        wait_for(lambda: len(producer.acked) >= 100, 60, "the producer's first acknowledgements")
+        before = len(producer.acked)
         report = execute(config, plan, ExecutionOptions(throttle=6 * MB, concurrency=2), journal, lines.append)
+        acked_while_moving = len(producer.acked) - before
     assert report["status"] == "succeeded", lines
     parts = partitions_of(config, topic)
     for p, (_, new) in moves.items():
@@ -61,7 +64,8 @@ def test_rebalance_a_skewed_cluster_with_traffic(healthy_kraft_cluster, journal)
     assert sorted(report["done"]) == sorted(f"{topic}-{p}" for p in moves) and not report["undone"]
     assert set(report["submissions"].values()) == {1}
     assert any(line.startswith("batch 2: submitted") for line in lines)  # concurrency 2 on broker 4: 3+ batches
-    assert not producer.errors and len(producer.acked) > 1000
+    # traffic through the whole execution (400 a second; a count of all acks depended on how fast it ran)
+    assert not producer.errors and acked_while_moving > 200, acked_while_moving
     consumed = [v for v in consume_values(bootstrap, topic, list(parts)) if not v.startswith(b"x")]
     assert checksum(consumed) == checksum(producer.acked)
     # A proposal already carried out is all skipped: nothing is submitted twice.
