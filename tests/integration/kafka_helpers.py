@@ -6,7 +6,7 @@ import re
 import time
 from collections.abc import Callable
 
-from confluent_kafka import Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 
@@ -65,3 +65,15 @@ def all_succeeded(states: dict[str, str]) -> bool:
     move (`kafka_medic.airflow.fidelity`) and skips otherwise."""
     others = {state for task, state in states.items() if task != "replan"}
     return states.get("replan", "skipped") == "skipped" and others == {"success"}
+
+
+def delete_topics(cluster, *topics: str) -> None:
+    """Those of `topics` that exist (a test that failed early made fewer), so the session's shared cluster
+    carries no test's placements into the next."""
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
+    for future in admin.delete_topics(list(topics)).values():
+        try:
+            future.result(60)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                raise

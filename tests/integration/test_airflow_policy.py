@@ -24,7 +24,7 @@ from contextlib import contextmanager
 import pytest
 
 from ..dags import airflow_env  # noqa: F401  (Airflow's environment, before Airflow is imported)
-from .kafka_helpers import all_succeeded, every_topic_but, wait_for
+from .kafka_helpers import all_succeeded, delete_topics, every_topic_but, wait_for
 
 POLICED, STRICT, TOLD, LOOPING = "policed", "strict", "told", "looping"
 THROTTLE_MB_S, CONCURRENCY = 3, 2
@@ -341,20 +341,6 @@ def dead(kraft_cluster, broker: int) -> None:
     from kafka_medic.kafka.reader import read_cluster_state
 
     wait_for(lambda: broker in read_cluster_state(config(kraft_cluster)).dead_brokers, 60, f"broker {broker} dead")
-
-
-def delete_topics(kraft_cluster, *topics: str) -> None:
-    """Those of `topics` that exist (a test that failed early made fewer)."""
-    from confluent_kafka import KafkaError, KafkaException
-    from confluent_kafka.admin import AdminClient
-
-    admin = AdminClient({"bootstrap.servers": kraft_cluster.bootstrap})
-    for future in admin.delete_topics(list(topics)).values():
-        try:
-            future.result(60)
-        except KafkaException as exc:
-            if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
-                raise
 
 
 def detector_started_heal(dags, cluster: str):

@@ -21,7 +21,7 @@ from kafka_medic.kafka.reader import read_cluster_state
 from kafka_medic.notify.action_log import ActionLog
 
 from .executor_helpers import placed_topic
-from .kafka_helpers import all_succeeded, wait_for
+from .kafka_helpers import all_succeeded, delete_topics, wait_for
 
 CLUSTER, CONN_ID = "nightly", "kafka_medic_nightly"
 DAG = f"kafka_medic__{CLUSTER}__rebalance"
@@ -35,7 +35,8 @@ def airflow(kraft_cluster, tmp_path_factory):
     home = tmp_path_factory.mktemp("airflow-scheduled")
     extra = {"bootstrap.servers": kraft_cluster.bootstrap,
              "kafka_medic": {"policy": {"rebalance": {"approval": "auto", "max_data_gb": 1}}, "remediation": QUIET}}
-    policy = {"throttle": THROTTLE_MB_S, "goals": ["replica_distribution"], "rebalance_on_incomplete_load": True}
+    policy = {"throttle": THROTTLE_MB_S, "goals": ["rack_aware", "replica_distribution"],
+              "rebalance_on_incomplete_load": True}
     clusters = [{"name": CLUSTER, "conn_id": CONN_ID, "rebalance_cron": "* * * * *", "policy": policy}]
     airflow = StandaloneAirflow(home, free_ports(1)[0], clusters, {CONN_ID: {"conn_type": "kafka", "extra": extra}})
     airflow.env["KAFKA_MEDIC_HOME"] = str(home / "medic")
@@ -58,9 +59,16 @@ def skewing_pairs(config: ClusterConfig) -> int:
     return pairs
 
 
-def test_the_scheduled_rebalance_runs_at_the_policys_throttle(airflow, kraft_cluster):
+@pytest.fixture
+def topic(kraft_cluster):
+    """The test's topic, deleted afterwards: the session's other tests share the cluster."""
+    name = f"nightly-{uuid.uuid4().hex[:6]}"
+    yield name
+    delete_topics(kraft_cluster, name)
+
+
+def test_the_scheduled_rebalance_runs_at_the_policys_throttle(airflow, kraft_cluster, topic):
     config = ClusterConfig(bootstrap=kraft_cluster.bootstrap, name=CLUSTER)
-    topic = f"nightly-{uuid.uuid4().hex[:6]}"
     placed_topic(kraft_cluster.bootstrap, topic, [[1, 2], [2, 1]] * skewing_pairs(config), mb=16)
     seen: set[tuple[int, str, str]] = set()
     done = threading.Event()
