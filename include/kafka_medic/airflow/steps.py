@@ -154,9 +154,6 @@ def make_plan(cluster: str, request: dict, model: dict, ti) -> dict:
     summary = render_summary(proposal)
     log.info("proposal:\n%s", summary)
     ti.xcom_push(key=ids.SUMMARY, value=summary)
-    basis = plan_basis(parse_model(model), proposal)  # parsed again: planning may change the model it is given
-    ti.xcom_push(key=ids.PLAN_BASIS, value=basis.as_dict())
-    ti.xcom_push(key=ids.PLAN_DIGEST, value=plan_digest(proposal, basis))
     body = approval_markdown(proposal, link=proposal_link(cluster, ti.run_id))
     ti.xcom_push(key=ids.APPROVAL_BODY, value=body)  # the Airflow UI's approval page
     stats = proposal.stats
@@ -166,6 +163,10 @@ def make_plan(cluster: str, request: dict, model: dict, ti) -> dict:
         skip(ti, f"the plan has no moves: {partial_note(proposal) or 'nothing to do'}")
     if req.dry_run:
         skip(ti, f"dry run: {len(proposal.moves)} partitions would change, nothing moved")
+    # only a plan that goes on to the approval needs its basis (read by check_plan after it)
+    basis = plan_basis(parse_model(model), proposal)  # parsed again: planning may change the model it is given
+    ti.xcom_push(key=ids.PLAN_BASIS, value=basis.as_dict())
+    ti.xcom_push(key=ids.PLAN_DIGEST, value=plan_digest(proposal, basis))
     return proposal_to_dict(proposal)
 
 
