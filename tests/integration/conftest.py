@@ -1,7 +1,10 @@
 """Session-wide real Kafka clusters for the integration tests.
 
 Each cluster starts once per test session (about 20 s), on free ports and under pytest's tmp dir,
-so sessions can run side by side; teardown always runs `down()`, also after a failed test.
+so sessions can run side by side; teardown always runs `down()`, also after a failed test. A module gets
+the cluster as the module before it found it: the topics a module created are deleted when it ends, since
+a rebalance or add-brokers plan weighs every topic, and one module's skewed placements left behind made
+the next module's plans move less or nothing.
 Tests that kill a broker ask for `healthy_kraft_cluster` / `healthy_zk_cluster`, which restart any
 dead broker and remove any throttle first, so one test's damage (a test that failed before its own
 cleanup) never leaks into the next.
@@ -40,16 +43,36 @@ def _session_cluster(tmp_path_factory: pytest.TempPathFactory, mode: str, broker
         cluster.down()
 
 
+def _module_topics_deleted(cluster: DevCluster) -> Iterator[DevCluster]:
+    """The session's `cluster` for one module; at its end, healthy again and without the topics it created."""
+    from .kafka_helpers import delete_topics, topic_names
+
+    found = topic_names(cluster)
+    yield cluster
+    _healthy(cluster)
+    delete_topics(cluster, *(topic_names(cluster) - found))
+
+
 @pytest.fixture(scope="session")
-def kraft_cluster(tmp_path_factory) -> Iterator[DevCluster]:
-    """Kafka 4 in KRaft mode: 1 controller, brokers 1-4 in racks r1/r2."""
+def _kraft_session_cluster(tmp_path_factory) -> Iterator[DevCluster]:
     yield from _session_cluster(tmp_path_factory, "kraft", brokers=4)
 
 
+@pytest.fixture(scope="module")
+def kraft_cluster(_kraft_session_cluster) -> Iterator[DevCluster]:
+    """Kafka 4 in KRaft mode: 1 controller, brokers 1-4 in racks r1/r2."""
+    yield from _module_topics_deleted(_kraft_session_cluster)
+
+
 @pytest.fixture(scope="session")
-def zk_cluster(tmp_path_factory) -> Iterator[DevCluster]:
-    """Kafka 3.9 with ZooKeeper: brokers 1-3 in racks r1/r2."""
+def _zk_session_cluster(tmp_path_factory) -> Iterator[DevCluster]:
     yield from _session_cluster(tmp_path_factory, "zk", brokers=3)
+
+
+@pytest.fixture(scope="module")
+def zk_cluster(_zk_session_cluster) -> Iterator[DevCluster]:
+    """Kafka 3.9 with ZooKeeper: brokers 1-3 in racks r1/r2."""
+    yield from _module_topics_deleted(_zk_session_cluster)
 
 
 def _healthy(cluster: DevCluster) -> DevCluster:

@@ -67,9 +67,17 @@ def all_succeeded(states: dict[str, str]) -> bool:
     return states.get("replan", "skipped") == "skipped" and others == {"success"}
 
 
+def topic_names(cluster) -> set[str]:
+    """The cluster's topics but Kafka's internal ones (`__consumer_offsets`, `__transaction_state`)."""
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
+    return {name for name in admin.list_topics(timeout=30).topics if not name.startswith("__")}
+
+
 def delete_topics(cluster, *topics: str) -> None:
     """Those of `topics` that exist (a test that failed early made fewer), so the session's shared cluster
     carries no test's placements into the next."""
+    if not topics:
+        return
     admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
     for future in admin.delete_topics(list(topics)).values():
         try:

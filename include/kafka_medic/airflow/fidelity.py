@@ -63,7 +63,7 @@ class Replan(TriggerDagRunOperator):
         super().__init__(trigger_dag_id=dag_id, trigger_rule=TriggerRule.ALL_DONE, **kwargs)
 
     def execute(self, context):
-        from airflow.utils import timezone
+        from airflow.sdk import timezone
 
         ti = context["ti"]
         conf = ti.xcom_pull(task_ids=ids.CHECK_PLAN, key=ids.REPLAN_CONF)
