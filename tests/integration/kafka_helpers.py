@@ -60,6 +60,15 @@ def every_topic_but(topic: str) -> str:
     return "|".join([*differs, *prefixes, f"{re.escape(topic)}.+"])
 
 
+def only_spreading(topic: str) -> dict:
+    """A remediation conf that plans for `topic` alone, to spread it evenly over every broker (racks kept),
+    whatever the rest of the shared cluster holds: by the default goals a topic skewed onto two brokers
+    could need as few as two moves when the topics it may not move skew the other way (earlier modules'
+    rebalances move the session's own topics), and the tests need several moves to watch. The band is
+    the mean +- 2 replicas a broker (`topic_min_gap`): a topic needs more than 8 replicas to move at all."""
+    return {"excluded_topics": every_topic_but(topic), "goals": ["rack_aware", "topic_replica_distribution"]}
+
+
 def all_succeeded(states: dict[str, str]) -> bool:
     """Every task of the run succeeded, but `replan`, which runs only when the plan went stale before the first
     move (`kafka_medic.airflow.fidelity`) and skips otherwise."""

@@ -40,7 +40,7 @@ from kafka_medic.notify.action_log import ActionLog
 
 from .browser import browser_page
 from .executor_helpers import placed_topic
-from .kafka_helpers import all_succeeded, every_topic_but, wait_for
+from .kafka_helpers import all_succeeded, only_spreading, wait_for
 from .servers import started
 
 CLUSTER, CONN_ID = "wk", "kafka_medic_wk"
@@ -89,10 +89,11 @@ def in_flight_owner(journal: Journal, run_id: str, airflow: StandaloneAirflow, c
 def test_killed_execute_task_is_retried_and_resumes_the_execution(airflow, kraft_cluster):
     topic = f"wk-{uuid.uuid4().hex[:6]}"
     config = ClusterConfig(bootstrap=kraft_cluster.bootstrap)
-    # Every replica on brokers 1 and 2 of four: the rebalance spreads them onto 3 and 4, one move at a time
-    # at 1 MB/s, 10 MB each, so each stage of the execution lasts long enough to be seen and killed.
-    placed_topic(kraft_cluster.bootstrap, topic, [[1, 2], [2, 1]] * 4, mb=80)
-    conf = {"force": True, "throttle_mb_s": 1, "concurrency": 1, "excluded_topics": every_topic_but(topic)}
+    # Every replica on brokers 1 and 2 of four: the rebalance spreads them onto 3 and 4 (12 moves, 6 to
+    # each: topic_replica_distribution's band is 8 +- 2 replicas a broker), one move per broker at a time at
+    # 1 MB/s, 5 MB each, so each stage of the execution lasts long enough to be seen and killed.
+    placed_topic(kraft_cluster.bootstrap, topic, [[1, 2], [2, 1]] * 8, mb=80)
+    conf = {"force": True, "throttle_mb_s": 1, "concurrency": 1, **only_spreading(topic)}
     run_id = airflow.call("POST", f"/dags/{DAG}/dagRuns", {"logical_date": None, "conf": conf})["dag_run_id"]
 
     journal = Journal(f"sqlite:///{airflow.home / 'medic' / 'metrics.db'}")
@@ -155,9 +156,9 @@ def assert_resumed_once(journal: Journal, execution, killed_at: float, submitted
 def test_approval_page_shows_the_proposal_as_tables_and_reject_moves_nothing(airflow, kraft_cluster, tmp_path):
     topic = f"wk-ui-{uuid.uuid4().hex[:6]}"
     config = ClusterConfig(bootstrap=kraft_cluster.bootstrap)
-    placed_topic(kraft_cluster.bootstrap, topic, [[1, 2], [2, 1]] * 2, mb=1)
+    placed_topic(kraft_cluster.bootstrap, topic, [[1, 2], [2, 1]] * 8, mb=1)  # 16 a broker: 3 and 4 need 6
     before = {p.name: list(p.replicas) for p in read_cluster_state(config).partitions}
-    conf = {"brokers": [3, 4], "excluded_topics": every_topic_but(topic)}
+    conf = {"brokers": [3, 4], **only_spreading(topic)}
     run_id = airflow.call("POST", f"/dags/{ADD_DAG}/dagRuns", {"logical_date": None, "conf": conf})["dag_run_id"]
     wait_for(lambda: airflow.awaiting_input(ADD_DAG, run_id, "approve"), 300, "the approval to wait for a person",
              interval=2)

@@ -34,7 +34,7 @@ from kafka_medic.kafka.reader import read_cluster_state
 
 from .browser import browser_page
 from .executor_helpers import placed_topic
-from .kafka_helpers import every_topic_but, wait_for
+from .kafka_helpers import only_spreading, wait_for
 from .servers import started
 
 CLUSTER, CONN_ID = "console", "kafka_medic_console"
@@ -145,9 +145,9 @@ def test_a_running_execution_shows_progress_and_eta_and_stop_rolls_it_back(airfl
     config = ClusterConfig(bootstrap=kraft_cluster.bootstrap)
     wait_for(lambda: len(read_cluster_state(config).alive_brokers) == 4, 120, "broker 4 back")
     topic = f"console-{uuid.uuid4().hex[:6]}"
-    # Every replica on brokers 1 and 2: the rebalance spreads them onto 3 and 4, 10 MB a move at 1 MB/s.
-    placed_topic(kraft_cluster.bootstrap, topic, [[1, 2], [2, 1]] * 4, mb=80)
-    conf = {"force": True, "throttle_mb_s": 1, "concurrency": 1, "excluded_topics": every_topic_but(topic)}
+    # Every replica on brokers 1 and 2: the rebalance spreads them onto 3 and 4, 12 moves of 5 MB at 1 MB/s.
+    placed_topic(kraft_cluster.bootstrap, topic, [[1, 2], [2, 1]] * 8, mb=80)
+    conf = {"force": True, "throttle_mb_s": 1, "concurrency": 1, **only_spreading(topic)}
     run_id = airflow.call("POST", f"/dags/{DAG}/dagRuns", {"logical_date": None, "conf": conf})["dag_run_id"]
     with browser_page(f"{airflow.url}/kafka-medic/{CLUSTER}/") as page:
         def eta_shown() -> bool:
