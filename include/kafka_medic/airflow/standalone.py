@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -98,10 +99,15 @@ class StandaloneAirflow:
         """The REST API (v2) at `path`, as JSON.
 
         Standalone Airflow keeps its metadata in SQLite: on a busy machine a request may meet the
-        database locked (a 500) or answer late. Requests that may be repeated (all but POST) are tried
-        up to CALL_ATTEMPTS times, each bounded to 60 s.
+        database locked (a 500) or answer late. Requests that may be repeated are tried up to
+        CALL_ATTEMPTS times, each bounded to 60 s: all but POST, and the POST that starts a DAG run,
+        which is given its run id here so that a repeat cannot start a second run (a repeat after a
+        first attempt that did start it meets 409 Conflict and returns that run).
         """
-        attempts, attempt = (1 if method == "POST" else CALL_ATTEMPTS), 1
+        starts_run = method == "POST" and path.endswith("/dagRuns")
+        if starts_run and body is not None and "dag_run_id" not in body:
+            body = body | {"dag_run_id": f"manual__{datetime.now(UTC).isoformat()}"}  # Airflow's own form
+        attempts, attempt = (CALL_ATTEMPTS if method != "POST" or starts_run else 1), 1
         data = json.dumps(body).encode() if body is not None else None
         while True:
             request = urllib.request.Request(f"{self.url}/api/v2{path}", method=method, data=data,
@@ -110,6 +116,8 @@ class StandaloneAirflow:
                 with urllib.request.urlopen(request, timeout=60) as response:
                     return json.loads(response.read() or b"{}")
             except urllib.error.HTTPError as exc:
+                if starts_run and exc.code == 409 and attempt > 1 and body is not None:
+                    return self.call("GET", f"{path}/{quote(body['dag_run_id'], safe='')}")
                 if exc.code < 500 or attempt >= attempts:
                     raise
             except TimeoutError:
