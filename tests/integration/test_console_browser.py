@@ -145,8 +145,10 @@ def test_a_running_execution_shows_progress_and_eta_and_stop_rolls_it_back(airfl
     config = ClusterConfig(bootstrap=kraft_cluster.bootstrap)
     wait_for(lambda: len(read_cluster_state(config).alive_brokers) == 4, 120, "broker 4 back")
     topic = f"console-{uuid.uuid4().hex[:6]}"
-    # Every replica on brokers 1 and 2: the rebalance spreads them onto 3 and 4, 12 moves of 5 MB at 1 MB/s.
-    placed_topic(kraft_cluster.bootstrap, topic, [[1, 2], [2, 1]] * 8, mb=80)
+    # Every replica on brokers 1 and 2: the rebalance spreads them onto 3 and 4, 12 moves of 20 MB at 1 MB/s,
+    # two at a time: the stop below is clicked 5-15 s into the first two, which must still be copying then
+    # (moves of 5 MB had finished by the time the stop was acted on, and nothing was in flight to cancel).
+    placed_topic(kraft_cluster.bootstrap, topic, [[1, 2], [2, 1]] * 8, mb=320)
     conf = {"force": True, "throttle_mb_s": 1, "concurrency": 1, **only_spreading(topic)}
     run_id = airflow.call("POST", f"/dags/{DAG}/dagRuns", {"logical_date": None, "conf": conf})["dag_run_id"]
     with browser_page(f"{airflow.url}/kafka-medic/{CLUSTER}/") as page:
