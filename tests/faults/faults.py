@@ -66,7 +66,8 @@ def assert_stopped_by_dead_destination(config: ClusterConfig, topic: str, moves:
     assert kept, "the journal does not say that the lost destination kept its throttle"
     assert lost == 0
     parts = partitions_of(config, topic)
-    assert all(parts[p].replicas == old for p, (old, _) in moves.items()), "the moves were not rolled back"
+    replicas = {p: parts[p].replicas for p in moves}
+    assert all(replicas[p] == old for p, (old, _) in moves.items()), f"not rolled back: {replicas}\n{log}"
     assert no_reassignments(config)
 
 

@@ -21,7 +21,9 @@ from .faults import (
 
 TMPFS_MB = 64
 FREE_MB = 16  # left free on the tmpfs (the rest is ballast, as other data on a nearly full disk)
-MOVE_MB = 32  # onto it: twice what fits
+# Onto it: 4 partitions of 20 MB, so no single move fits and none can finish before the disk is full
+# (with 8 MB partitions, a move that outran the others finished and rightly stayed done: CI).
+MOVE_MB = 80
 
 
 def test_destination_disk_fills_mid_move(whole_cluster, tmp_path, record):
