@@ -9,10 +9,15 @@ import time
 
 import pytest
 
+from kafka_medic.kafka.config import ClusterConfig
+from kafka_medic.kafka.reader import read_cluster_state
+from kafka_medic.metrics.admin_sampler import AdminSampler
 from kafka_medic.metrics.load_model import build_load_model
+from kafka_medic.metrics.prometheus_sampler import DEFAULT_QUERIES, PrometheusSampler
 from kafka_medic.metrics.store import MetricsStore
 
-from .test_metrics_samplers import cluster, prometheus, workload  # noqa: F401 (fixtures)
+from .kafka_helpers import wait_for
+from .test_metrics_samplers import TOPICS, cluster, prometheus, workload  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.kafka
 
@@ -27,8 +32,24 @@ def bootstrap(cluster, store_url: str, prometheus_url: str, hours: float) -> sub
     return subprocess.run(command, capture_output=True, text=True, timeout=300)
 
 
+def scraped(cluster, prometheus_url: str) -> bool:  # noqa: F811
+    """Whether Prometheus has, for every partition of the workload, its size and its topic's bytes-in rate on
+    its leader: what a window needs of each partition to count it valid."""
+    config = ClusterConfig(cluster.bootstrap)
+    prometheus = PrometheusSampler(prometheus_url, AdminSampler(config))
+    now = time.time()
+    rated = {(r["broker"], r["topic"]) for r, v in prometheus.query(DEFAULT_QUERIES["topic"]["bytes_in"], now) if v > 0}
+    sized = {(r["broker"], r["topic"], r["partition"]) for r, _ in prometheus.query(DEFAULT_QUERIES["size"], now)}
+    workload = [p for p in read_cluster_state(config).partitions if p.topic in {t.name for t in TOPICS}]
+    return all((str(p.leader), p.topic) in rated and (str(p.leader), p.topic, str(p.partition)) in sized
+               for p in workload)
+
+
 def test_bootstrap_fills_every_window_at_once_and_twice_writes_nothing(cluster, prometheus, workload, tmp_path):  # noqa: F811
     url = f"sqlite:///{tmp_path / 'boot.db'}"
+    # The history starts once every partition shows in Prometheus: the workload's producer and the first
+    # scrapes take seconds to start on a loaded machine (CI: one partition missing from the first window).
+    wait_for(lambda: scraped(cluster, prometheus), 60, "every workload partition's rate and size in Prometheus")
     started = time.monotonic()
     time.sleep(HISTORY_S)  # the workload runs while Prometheus scrapes: this is the history
     with MetricsStore(url) as store:
@@ -40,6 +61,9 @@ def test_bootstrap_fills_every_window_at_once_and_twice_writes_nothing(cluster, 
     report = json.loads(done.stdout)
     print({k: report[k] for k in ("rounds", "broker_samples", "partition_samples", "valid_windows", "windows_filled",
                                    "valid_partition_ratio")})
+    if not report["complete"]:  # fail saying which partitions miss which windows, and why
+        with MetricsStore(url) as store:
+            build_load_model(store, "boot", window_s=WINDOW_S, windows=WINDOWS).require_complete()
     assert report["complete_before"] is False and report["complete"] is True
     assert report["valid_windows"] == WINDOWS and report["windows_filled"] == WINDOWS
     assert report["rounds"] >= HISTORY_S / STEP_S - 2 and report["partition_samples"] > 0
