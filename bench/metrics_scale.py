@@ -203,7 +203,8 @@ def _spread(seconds: list[float]) -> dict[str, float]:
 def _rows_and_bytes(store: MetricsStore) -> tuple[dict[str, int], int]:
     """Rows per sample table, and the bytes the store takes: the SQLite file (WAL checkpointed into
     it first), or PostgreSQL's tables with their indexes and TOAST."""
-    tables = ("partition_samples", "broker_samples", "partition_samples_kept", "partition_windows")
+    tables = ("partition_samples", "broker_samples", "partition_samples_kept", "partition_samples_latest",
+              "partition_windows")
     with store.engine.begin() as conn:
         rows = {t: int(conn.scalar(sa.text(f"SELECT count(*) FROM {t}")) or 0) for t in tables}
         if conn.dialect.name == "postgresql":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from operator import itemgetter
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -64,3 +65,15 @@ def at_revision(url: str, revision: str) -> str | None:
         return store_schema.migrate(db, revision, url)[0]
     finally:
         db.dispose()
+
+
+def assert_added_tables_as_revisions_fill_them(after: dict[str, list[dict]], before: dict[str, list[dict]]) -> None:
+    """The tables revisions after the previous release added start empty, but revision 0003's, which it
+    builds from the kept rows: each replica's newest kept row of each kind."""
+    added = set(after) - set(before)
+    assert all(not after[t] for t in added - {"partition_samples_latest"})
+    kept, latest = before["partition_samples_kept"], after["partition_samples_latest"]
+    replica = itemgetter("cluster_id", "topic", "partition", "broker", "source")
+    newest = {key: max(r["ts"] for r in kept if replica(r) == key) for key in map(replica, kept)}
+    assert {(*replica(r), r["ts"]) for r in latest if r["kind"] == "newest"} == {(*k, ts) for k, ts in newest.items()}
+    assert all({k: v for k, v in r.items() if k != "kind"} in kept for r in latest)

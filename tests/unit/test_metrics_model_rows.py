@@ -99,3 +99,54 @@ def test_the_minimal_read_gives_the_model_of_every_row(urls, base):  # noqa: F81
     assert len(read.newest) < (stored - len(read.whole)) / 4  # of the other partitions, the newest rows only
     assert_same_model(model, reference)
     assert_same_model(model, from_raw)
+
+
+def newest_of_each_kind(rows: pd.DataFrame) -> set[tuple]:
+    """Each replica's newest row, newest leader row and newest leader and follower rows with a size, as
+    tuples: what the build needs of the partitions not near a reassignment, found by sorting every row."""
+    rows = rows.sort_values("ts")
+    replica = ["topic", "partition", "broker", "source"]
+    sized = rows["size"].notna()
+    kinds = [rows, rows[rows.leader], rows[rows.leader & sized], rows[~rows.leader & sized]]
+    return as_tuples(pd.concat([kind.groupby(replica).tail(1) for kind in kinds]))
+
+
+def as_tuples(rows: pd.DataFrame) -> set[tuple]:
+    """The rows as a set of tuples, a missing value as None (NaN is unequal to itself)."""
+    return set(rows.astype(object).where(rows.notna(), None).itertuples(index=False, name=None))
+
+
+def test_the_latest_rows_are_the_newest_that_sorting_every_stored_row_gives(urls):  # noqa: F811
+    """The build up to now reads each replica's newest rows from partition_samples_latest and the raw rows.
+    After the rounds, a bootstrap's history older than all of them is added and aggregated last (it must
+    not replace newer latest rows), with a replica only the history has; a read that ends before the
+    aggregated span does not use the latest rows; then the windows before the
+    history's end are pruned, latest rows included."""
+    _, url = urls
+    # a-1's replica on broker 3 (moved away at T0 + 30: its newest rows are all aggregated) and one replica
+    # only the history has
+    history = [PartitionSample(ts=T0 - 30000 + 10 * i, topic=topic, partition=p, broker=broker, source="admin",
+                               leader=topic == "old", reassigning=False, size=5.0 + i,
+                               bytes_in=1.0 if topic == "old" else None, bytes_out=None, messages_in=None)
+               for i in range(6) for topic, p, broker in [("a", 1, 3), ("old", 3, 1)]]  # fmt: skip
+    with MetricsStore(url, aggregate_s=30.0, aggregate_after_s=0) as store:
+        rounds(store, lambda ts: store.aggregate("c", ts, "id-1"))
+        store.add_history("c", "id-1", [("id-1", [], history)], since=T0 - 30000)
+        bounds = [T0 + 60 * i for i in range(5)]
+
+        def read_and_every_row(since: float, until: float = NOW) -> tuple[set[tuple], set[tuple]]:
+            read = store.model_rows("c", since, until, bounds, "id-1")
+            every = store.partition_samples("c", since, until, "id-1")
+            near = set(zip(read.whole.topic, read.whole.partition, strict=True))
+            others = every[[(t, p) not in near for t, p in zip(every.topic, every.partition, strict=True)]]
+            return as_tuples(read.newest), newest_of_each_kind(others)
+
+        newest, reference = read_and_every_row(T0 - 40000)
+        assert newest == reference
+        assert ("old", 3, 1) in {row[1:4] for row in newest}  # the history's replica
+        newest, reference = read_and_every_row(T0 - 40000, until=T0 - 100)  # not up to now: every row sorted
+        assert newest == reference
+        assert len(newest) < len(store.partition_samples("c", T0 - 40000, NOW, "id-1")) / 4
+        assert store.prune(T0 - 29970) > 0  # the history's first window
+        newest, reference = read_and_every_row(T0 - 40000)
+        assert newest == reference

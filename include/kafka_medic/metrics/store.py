@@ -10,7 +10,10 @@ Partition samples are raw only while their window is in progress: once a base wi
 row (what the load model counts and averages) plus the few rows a later build can still ask for by
 time (`partition_samples_kept`: each replica's last row, last leader row and last rows with a size),
 and the raw rows are deleted. With 1 h base windows and rounds each minute that is about one kept
-row per replica-hour and one sums row per partition-hour instead of 60 rows per replica-hour.
+row per replica-hour and one sums row per partition-hour instead of 60 rows per replica-hour. Each
+replica's newest aggregated rows of each kind (`partition_samples_latest`) are kept up to date as
+windows close, so a build up to now reads those and the raw rows instead of scanning and sorting
+every kept row of its range for them (7.2M kept rows a day at 300k replicas, ~1.2M latest rows).
 
 The base window is the store's configured window length (`aggregate_s`, default 300 s, the load
 model's default window; a fleet that plans on 1 h windows opens its store with 3600), recorded per
@@ -102,6 +105,23 @@ partition_windows = sa.Table(
 # The raw rows an aggregated window keeps (same columns as partition_samples): they answer "latest
 # row, leader, size" questions for any later build; all rows of a partition near a reassignment.
 partition_samples_kept = partition_samples.to_metadata(metadata, name="partition_samples_kept")
+
+# Each replica's newest aggregated row of each kind (LATEST_KINDS): the kept rows a build up to now
+# would otherwise find by sorting every kept row of its range. Updated as each window is aggregated.
+partition_samples_latest = sa.Table(
+    "partition_samples_latest",
+    metadata,
+    sa.Column("cluster_id", sa.Integer, sa.ForeignKey("clusters.id"), primary_key=True),
+    sa.Column("topic", sa.String(255), primary_key=True),
+    sa.Column("partition", sa.Integer, primary_key=True),
+    sa.Column("broker", sa.Integer, primary_key=True),
+    sa.Column("source", sa.String(32), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("ts", sa.Double, nullable=False),
+    sa.Column("leader", sa.Boolean, nullable=False),
+    sa.Column("reassigning", sa.Boolean, nullable=False),
+    *(sa.Column(name, sa.Double) for name in PARTITION_METRICS),
+)
 
 # Per cluster incarnation: the base window length and [since, until), the closed windows aggregated so far.
 aggregation_progress = sa.Table(
@@ -249,15 +269,21 @@ class MetricsStore(StoreTables):
         row holds already, which are the rows outside the aggregated span: within it the sums hold them.
         """
         cid = self._cluster_id((cluster, kafka_cluster_id), False)
+        aggregated = self.aggregated(cluster, kafka_cluster_id)
         reassigned = _reassigned(cid, min(since, windows[0] - MAX_COOLDOWN_S), until)
         stored = _stored_partition_rows(cid, since, until)
         near = sa.tuple_(stored.c.topic, stored.c.partition).in_(reassigned)
         whole = self._frame(sa.select(*stored.c).where(near).order_by(stored.c.ts), PARTITION_COLUMNS)
-        newest = _newest_rows(stored, PARTITION_COLUMNS, ~near).subquery()
-        newest_rows = self._frame(sa.select(*newest.c).order_by(newest.c.ts), PARTITION_COLUMNS)
+        # Up to now, each replica's newest rows are among its latest aggregated rows and the raw rows.
+        if aggregated is not None and until >= aggregated[2]:
+            latest = _in_range(partition_samples_latest, PARTITION_COLUMNS, cid, since, until)
+            stored = sa.union_all(latest, _in_range(partition_samples, PARTITION_COLUMNS, cid, since, until)).subquery()
+        others = ~sa.tuple_(stored.c.topic, stored.c.partition).in_(reassigned)
+        newest = _newest_rows(stored, PARTITION_COLUMNS, others).subquery()
+        # distinct: one latest row can be its replica's newest of several kinds
+        newest_rows = self._frame(sa.select(*newest.c).distinct().order_by(newest.c.ts), PARTITION_COLUMNS)
 
         first, last = windows[0], windows[-1]
-        aggregated = self.aggregated(cluster, kafka_cluster_id)
         spans = [(first, last)] if aggregated is None else [(first, aggregated[1]), (aggregated[2], last)]
         spans = [(max(a, first), min(b, last)) for a, b in spans]
         tables = (partition_samples, partition_samples_kept)
@@ -378,7 +404,7 @@ class MetricsStore(StoreTables):
         deleted = 0
         with self.engine.begin() as conn:
             for cid in conn.scalars(sa.select(clusters.c.id)):
-                for table in (broker_samples, partition_samples, partition_samples_kept):
+                for table in (broker_samples, partition_samples, partition_samples_kept, partition_samples_latest):
                     old = table.delete().where(table.c.cluster_id == cid, table.c.ts < before)
                     deleted += conn.execute(old).rowcount
                 progress, sums = aggregation_progress, partition_windows
@@ -460,6 +486,28 @@ def _aggregate_window(conn: sa.Connection, cid: int, start: float, end: float) -
     kept = _newest_rows(raw, columns, in_window, near_reassignment)
     conn.execute(partition_samples_kept.insert().from_select(columns, kept))
     conn.execute(raw.delete().where(in_window))
+    window_kept = partition_samples_kept.c
+    refresh_latest(conn, partition_samples_kept,
+                   sa.and_(window_kept.cluster_id == cid, window_kept.ts >= start, window_kept.ts < end))
+
+
+def refresh_latest(conn: sa.Connection, rows: sa.Table, where: sa.ColumnElement) -> None:
+    """Make partition_samples_latest hold, per replica and kind, the newer of its row and the newest of
+    `rows` matching `where`, which picks one cluster incarnation's rows (the kept rows of a window being
+    aggregated; all its kept rows when the table is first built). A bootstrap's history is aggregated
+    after later windows: an older row never replaces a newer one."""
+    latest = partition_samples_latest
+    columns = [c.name for c in rows.columns]
+    ranked = _ranked(rows, columns, where).subquery()
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    for kind, chosen in _kinds(ranked.c).items():
+        newest = sa.select(*ranked.c[*columns], sa.literal(kind)).where(chosen)
+        upsert = dialect.insert(latest).from_select([*columns, "kind"], newest)
+        conn.execute(upsert.on_conflict_do_update(
+            index_elements=[c.name for c in latest.primary_key],
+            set_={name: upsert.excluded[name] for name in columns},
+            where=upsert.excluded.ts > latest.c.ts,
+        ))
 
 
 def _reassigned(cid: int | None, since: float, until: float) -> sa.Select:
@@ -492,31 +540,41 @@ def _newest_rows(
     rows: sa.FromClause, columns: list[str], where: sa.ColumnElement, *also: sa.ColumnElement
 ) -> sa.Select:
     """`columns` of the rows (that match `where`) a later reader asks for by time: each replica's newest
-    row, newest leader row and newest leader and follower rows with a size; and rows matching `also`.
-    One window-function sort per replica serves every "newest"."""
+    row of each kind (`_kinds`), and rows matching `also`. One window-function sort serves every kind."""
+    ranked = _ranked(rows, columns, where, *also).subquery()
+    row = ranked.c
+    return sa.select(*(row[name] for name in columns)).where(
+        sa.or_(*(row[f"also_{i}"] for i in range(len(also))), *_kinds(row).values())
+    )
+
+
+def _ranked(rows: sa.FromClause, columns: list[str], where: sa.ColumnElement, *also: sa.ColumnElement) -> sa.Select:
+    """`columns` of the rows matching `where`, each with its replica's newest ts of each kind, and the
+    `also` flags as also_0, also_1..."""
     c = rows.c
-    replica = [c.topic, c.partition, c.broker, c.source]
+    replica = [c.topic, c.partition, c.broker, c.source]  # of one cluster: `where` picks it
     sized = c.size.is_not(None)
 
     def newest(*condition: sa.ColumnElement) -> sa.Over:
         newest_ts = sa.func.max(c.ts)
         return (newest_ts.filter(sa.and_(*condition)) if condition else newest_ts).over(partition_by=replica)
 
-    ranked = sa.select(
+    return sa.select(
         *(c[name] for name in columns), *(flag.label(f"also_{i}") for i, flag in enumerate(also)),
         newest().label("newest"), newest(c.leader).label("led"),
         newest(c.leader, sized).label("led_sized"), newest(~c.leader, sized).label("followed_sized"),
-    ).where(where).subquery()  # fmt: skip
-    row = ranked.c
-    return sa.select(*(row[name] for name in columns)).where(
-        sa.or_(
-            *(row[f"also_{i}"] for i in range(len(also))),
-            row.ts == row.newest,
-            sa.and_(row.leader, row.ts == row.led),
-            sa.and_(row.leader, row.ts == row.led_sized),
-            sa.and_(~row.leader, row.ts == row.followed_sized),
-        )
-    )
+    ).where(where)  # fmt: skip
+
+
+def _kinds(row: sa.ColumnCollection) -> dict[str, sa.ColumnElement]:
+    """Which ranked row is its replica's newest of each kind a build asks for: the newest row (placement),
+    the newest leader row (leadership) and the newest leader and follower rows with a size (disk)."""
+    return {
+        "newest": row.ts == row.newest,
+        "led": sa.and_(row.leader, row.ts == row.led),
+        "led_sized": sa.and_(row.leader, row.ts == row.led_sized),
+        "followed_sized": sa.and_(~row.leader, row.ts == row.followed_sized),
+    }
 
 
 def _insert_unless_there(conn: sa.Connection, table: sa.Table, **values) -> sa.Executable:
