@@ -32,17 +32,17 @@ def bootstrap(cluster, store_url: str, prometheus_url: str, hours: float) -> sub
     return subprocess.run(command, capture_output=True, text=True, timeout=300)
 
 
-def scraped(cluster, prometheus_url: str) -> bool:  # noqa: F811
+def scraped(cluster, prometheus_url: str) -> bool:  # noqa: F811 (the fixture, passed in)
     """Whether Prometheus has, for every partition of the workload, its size and its topic's bytes-in rate on
     its leader: what a window needs of each partition to count it valid."""
     config = ClusterConfig(cluster.bootstrap)
-    prometheus = PrometheusSampler(prometheus_url, AdminSampler(config))
+    server = PrometheusSampler(prometheus_url, AdminSampler(config))
     now = time.time()
-    rated = {(r["broker"], r["topic"]) for r, v in prometheus.query(DEFAULT_QUERIES["topic"]["bytes_in"], now) if v > 0}
-    sized = {(r["broker"], r["topic"], r["partition"]) for r, _ in prometheus.query(DEFAULT_QUERIES["size"], now)}
-    workload = [p for p in read_cluster_state(config).partitions if p.topic in {t.name for t in TOPICS}]
+    rated = {(r["broker"], r["topic"]) for r, v in server.query(DEFAULT_QUERIES["topic"]["bytes_in"], now) if v > 0}
+    sized = {(r["broker"], r["topic"], r["partition"]) for r, _ in server.query(DEFAULT_QUERIES["size"], now)}
+    loaded = [p for p in read_cluster_state(config).partitions if p.topic in {t.name for t in TOPICS}]
     return all((str(p.leader), p.topic) in rated and (str(p.leader), p.topic, str(p.partition)) in sized
-               for p in workload)
+               for p in loaded)
 
 
 def test_bootstrap_fills_every_window_at_once_and_twice_writes_nothing(cluster, prometheus, workload, tmp_path):  # noqa: F811
