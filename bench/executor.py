@@ -99,7 +99,8 @@ def measure_many(bootstrap: str, throttle_mb: float, partitions: int = 2000, kb:
     Two identical topics are made (`partitions` partitions of `kb` kB on brokers 1 and 2). On the twin,
     every move is submitted in one AlterPartitionReassignments call under the same throttle, and timed
     until the controller lists none: the controller's own time, which no pacing can beat. The executor
-    then moves the other topic with `concurrency` (None: its defaults). Both move broker 2's replicas to 3.
+    then moves the other topic with `concurrency` (None: its defaults), once the quota window of the twin's
+    copying has passed. Both move broker 2's replicas to 3.
     """
     stamp = int(time.time())
     twin, topic = f"bench-many-twin-{stamp}", f"bench-many-{stamp}"
@@ -116,6 +117,10 @@ def measure_many(bootstrap: str, throttle_mb: float, partitions: int = 2000, kb:
     config = ClusterConfig(bootstrap, name=topic)
     load_before = os.getloadavg()[0]
     controller_s = _controller_alone(config, twin, target, int(throttle_mb * MB))
+    # Each broker's replication quota counts the throttled bytes of its last WINDOW_S seconds, whoever
+    # moved them: started at once, the execution would pay for the twin's copying (the twin starts with
+    # an empty window). Both start with an empty one.
+    time.sleep(WINDOW_S + 1)
     moves = [Move(topic, p, r, target[p], r[0], target[p][0]) for p, r in assignment.items()]
     started = time.monotonic()
     marks = Marks(started, verbose)
