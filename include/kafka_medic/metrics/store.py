@@ -491,12 +491,13 @@ def _aggregate_window(conn: sa.Connection, cid: int, start: float, end: float) -
                    sa.and_(window_kept.cluster_id == cid, window_kept.ts >= start, window_kept.ts < end))
 
 
-def refresh_latest(conn: sa.Connection, rows: sa.Table, where: sa.ColumnElement) -> None:
-    """Make partition_samples_latest hold, per replica and kind, the newer of its row and the newest of
-    `rows` matching `where`, which picks one cluster incarnation's rows (the kept rows of a window being
-    aggregated; all its kept rows when the table is first built). A bootstrap's history is aggregated
-    after later windows: an older row never replaces a newer one."""
-    latest = partition_samples_latest
+def refresh_latest(conn: sa.Connection, rows: sa.TableClause, where: sa.ColumnElement,
+                   latest: sa.Table = partition_samples_latest) -> None:
+    """Make `latest` (partition_samples_latest) hold, per replica and kind, the newer of its row and the
+    newest of `rows` matching `where`, which picks one cluster incarnation's rows (the kept rows of a window
+    being aggregated; all its kept rows when the table is first built). A bootstrap's history is aggregated
+    after later windows: an older row never replaces a newer one. Revision 0003 passes its own frozen
+    tables, so later changes to the live ones do not change what it does."""
     columns = [c.name for c in rows.columns]
     ranked = _ranked(rows, columns, where).subquery()
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite

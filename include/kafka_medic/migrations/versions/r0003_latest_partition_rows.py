@@ -20,9 +20,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    from kafka_medic.metrics.store import partition_samples_kept, refresh_latest
+    from kafka_medic.metrics.store import refresh_latest
 
-    op.create_table(
+    latest = op.create_table(
         "partition_samples_latest",
         sa.Column("cluster_id", sa.Integer(), nullable=False),
         sa.Column("topic", sa.String(length=255), nullable=False),
@@ -40,10 +40,12 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["cluster_id"], ["clusters.id"]),
         sa.PrimaryKeyConstraint("cluster_id", "topic", "partition", "broker", "source", "kind"),
     )
+    # The kept rows as this revision finds them: the latest table's columns but its kind (the DDL frozen
+    # here, as in 0001, not the live table objects, which later revisions may change).
+    kept = sa.table("partition_samples_kept", *(sa.column(c.name, c.type) for c in latest.columns if c.name != "kind"))
     conn = op.get_bind()
-    kept = partition_samples_kept.c
-    for cid in conn.scalars(sa.select(kept.cluster_id).distinct()).all():
-        refresh_latest(conn, partition_samples_kept, kept.cluster_id == cid)
+    for cid in conn.scalars(sa.select(kept.c.cluster_id).distinct()).all():
+        refresh_latest(conn, kept, kept.c.cluster_id == cid, latest)
 
 
 def downgrade() -> None:
