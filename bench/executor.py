@@ -11,7 +11,7 @@ The machine's load average (1 min, sampled with the copy) is part of every row: 
 machine it decides most of the fixed overhead. `--output` keeps the row as JSON (bench/results/).
 
     .venv/bin/python bench/executor.py [--bootstrap HOST:PORT] [--throttle 2] [--mb 60] [--output FILE]
-    .venv/bin/python bench/executor.py --many 2000 [--kb 10] [--throttle 2] [--output FILE]
+    .venv/bin/python bench/executor.py --many 2000 [--rounds 6] [--kb 10] [--throttle 2] [--output FILE]
     .venv/bin/python bench/executor.py --controller-sweep 250,500,1000,2000 [--output FILE]
 """
 
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
 import threading
@@ -57,19 +58,15 @@ def measure(bootstrap: str, throttle_mb: float, mb: float, concurrency: int | No
     config = ClusterConfig(bootstrap, name=topic)
     moves = [Move(topic, p, r, [DESTINATION if b == SOURCE else b for b in r], r[0],
                   DESTINATION if r[0] == SOURCE else r[0]) for p, r in assignment.items()]
-    samples: list[tuple[float, int]] = []
-    stop = threading.Event()
-    sampler = threading.Thread(target=_sample, args=(config, topic, samples, stop), daemon=True)
-    sampler.start()
-    started = time.monotonic()
-    marks = Marks(started, verbose)
-    report = execute(config, Proposal(topic, [], moves), ExecutionOptions(throttle=throttle_mb * MB,
-                     concurrency=concurrency), journal or Journal(), log=marks.log)
-    elapsed = time.monotonic() - started
-    moving = marks.done - marks.submitted
-    finished = time.monotonic()
-    stop.set()
-    sampler.join(5)
+    with Copying(config, topic) as copying:
+        started = time.monotonic()
+        marks = Marks(started, verbose)
+        report = execute(config, Proposal(topic, [], moves), ExecutionOptions(throttle=throttle_mb * MB,
+                         concurrency=concurrency), journal or Journal(), log=marks.log)
+        elapsed = time.monotonic() - started
+        moving = marks.done - marks.submitted
+        finished = time.monotonic()
+    samples = copying.samples
     rate = throttle_mb * MB
     growing = [(t, b) for t, b, _ in samples if b > 0]
     moved = growing[-1][1]  # what the destination really copied (planned sizes can lag the producer)
@@ -93,15 +90,34 @@ def measure(bootstrap: str, throttle_mb: float, mb: float, concurrency: int | No
 
 
 def measure_many(bootstrap: str, throttle_mb: float, partitions: int = 2000, kb: float = 10.0,
-                 concurrency: int | None = None, journal: Journal | None = None, verbose: bool = False) -> dict:
+                 concurrency: int | None = None, journal: Journal | None = None, verbose: bool = False,
+                 rounds: int = 1) -> dict:
     """Many small partitions: the executor against the physical bound and against the controller alone.
 
-    Two identical topics are made (`partitions` partitions of `kb` kB on brokers 1 and 2). On the twin,
-    every move is submitted in one AlterPartitionReassignments call under the same throttle, and timed
-    until the controller lists none: the controller's own time, which no pacing can beat. The executor
-    then moves the other topic with `concurrency` (None: its defaults), once the quota window of the twin's
-    copying has passed. Both move broker 2's replicas to 3.
+    Each round makes two identical topics (`partitions` partitions of `kb` kB on brokers 1 and 2) and
+    moves broker 2's replicas of both to 3 under the same throttle: the twin's in one
+    AlterPartitionReassignments call, timed until the controller lists none (the controller's own time,
+    which no pacing can beat), the other topic's with the executor (`concurrency`, None: its defaults).
+    The brokers' replica creation and Kafka's quota burst make either time vary 3x from run to run, so
+    with `rounds` > 1 the two alternate which goes first and the row is the medians of the rounds.
     """
+    results = [_many_round(bootstrap, throttle_mb, partitions, kb, concurrency, journal, verbose,
+                           executor_first=bool(i % 2)) for i in range(rounds)]
+    if rounds == 1:
+        return results[0]
+    medians = {k: round(statistics.median(r[k] for r in results), 2)
+               for k in ("controller_alone_s", "execute_s", "bound_s", "time_vs_max_bound_controller",
+                         "before_first_submission_s", "after_last_done_s", "load_avg_1m")}
+    return {"status": "succeeded" if all(r["status"] == "succeeded" for r in results) else "failed",
+            "throttle_mb_s": throttle_mb, "partitions": partitions, "rounds": rounds, "median": {
+                **medians, "execute_vs_max_bound_controller": round(
+                    medians["execute_s"] / max(medians["bound_s"], medians["controller_alone_s"]), 2)},
+            "within_1_3": sum(r["time_vs_max_bound_controller"] <= 1.3 for r in results),
+            "each": results, "cpus": os.cpu_count()}
+
+
+def _many_round(bootstrap: str, throttle_mb: float, partitions: int, kb: float, concurrency: int | None,
+                journal: Journal | None, verbose: bool, executor_first: bool) -> dict:
     stamp = int(time.time())
     twin, topic = f"bench-many-twin-{stamp}", f"bench-many-{stamp}"
     assignment = {p: [1, SOURCE] if p % 2 else [SOURCE, 1] for p in range(partitions)}
@@ -110,32 +126,42 @@ def measure_many(bootstrap: str, throttle_mb: float, partitions: int = 2000, kb:
         admin.create_topics([NewTopic(t, -1, -1, replica_assignments=assignment) for t in (twin, topic)])
     finally:
         admin.close()
-    for t in (twin, topic):
-        _fill(bootstrap, t, partitions * kb * KB / MB, partitions, acks="1")
-    _wait_in_sync(bootstrap, {twin, topic})
-    target = {p: [DESTINATION if b == SOURCE else b for b in r] for p, r in assignment.items()}
-    config = ClusterConfig(bootstrap, name=topic)
-    load_before = os.getloadavg()[0]
-    controller_s = _controller_alone(config, twin, target, int(throttle_mb * MB))
-    # Each broker's replication quota counts the throttled bytes of its last WINDOW_S seconds, whoever
-    # moved them: started at once, the execution would pay for the twin's copying (the twin starts with
-    # an empty window). Both start with an empty one.
-    time.sleep(WINDOW_S + 1)
-    moves = [Move(topic, p, r, target[p], r[0], target[p][0]) for p, r in assignment.items()]
-    started = time.monotonic()
-    marks = Marks(started, verbose)
-    options = ExecutionOptions(throttle=throttle_mb * MB, **({"concurrency": concurrency} if concurrency else {}))
-    report = execute(config, Proposal(topic, [], moves), options, journal or Journal(), log=marks.log)
-    elapsed = time.monotonic() - started
-    finished = time.monotonic()
-    load = (load_before + os.getloadavg()[0]) / 2
-    moved = _bytes_on(config, topic, DESTINATION)
+    try:
+        for t in (twin, topic):
+            _fill(bootstrap, t, partitions * kb * KB / MB, partitions, acks="1")
+        _wait_in_sync(bootstrap, {twin, topic})
+        config = ClusterConfig(bootstrap, name=topic)
+        target = {p: [DESTINATION if b == SOURCE else b for b in r] for p, r in assignment.items()}
+        moves = [Move(topic, p, r, target[p], r[0], target[p][0]) for p, r in assignment.items()]
+        options = ExecutionOptions(throttle=throttle_mb * MB, concurrency=concurrency)
+        load_before = os.getloadavg()[0]
+        for i, which in enumerate(("executor", "twin") if executor_first else ("twin", "executor")):
+            if i:
+                # Each broker's replication quota counts the throttled bytes of its last WINDOW_S seconds,
+                # whoever moved them: the second would pay for the first's copying. Both start with an
+                # empty window.
+                time.sleep(WINDOW_S + 1)
+            if which == "twin":
+                with Copying(config, twin) as twin_copying:
+                    twin_started, controller_s = _controller_alone(config, twin, target, int(throttle_mb * MB))
+                continue
+            with Copying(config, topic) as copying:
+                started, cpu = time.monotonic(), time.process_time()
+                marks = Marks(started, verbose)
+                report = execute(config, Proposal(topic, [], moves), options, journal or Journal(), log=marks.log)
+                finished, cpu = time.monotonic(), time.process_time() - cpu
+        load = (load_before + os.getloadavg()[0]) / 2
+        moved = _bytes_on(config, topic, DESTINATION)
+    finally:  # 4,000 partitions a round left on --bootstrap's cluster soon exhaust a dev broker's heap
+        _delete_topics(bootstrap, [twin, topic])
+    elapsed = finished - started
     bound = moved / (throttle_mb * MB)
     floor = max(bound, controller_s)
     return {
         "status": report["status"], "throttle_mb_s": throttle_mb, "mb_moved": round(moved / MB, 1),
-        "partitions": partitions, "concurrency": concurrency or "default",
-        "batches": report["batches"], "bound_s": round(bound, 1), "controller_alone_s": round(controller_s, 1),
+        "partitions": partitions, "concurrency": concurrency or "default", "first": "executor" if executor_first
+        else "twin", "batches": report["batches"], "bound_s": round(bound, 1),
+        "controller_alone_s": round(controller_s, 1),
         "execute_s": round(elapsed, 1), "time_vs_bound": round(elapsed / bound, 2),
         "time_vs_max_bound_controller": round(elapsed / floor, 2),
         "overhead_per_move_ms": round(1000 * (elapsed - bound) / partitions, 1),
@@ -145,6 +171,9 @@ def measure_many(bootstrap: str, throttle_mb: float, partitions: int = 2000, kb:
         "before_first_submission_s": round(marks.submitted - started, 1),
         "after_last_done_s": round(finished - marks.done, 1),
         "log_lines": marks.lines, "load_avg_1m": round(load, 1), "cpus": os.cpu_count(),
+        "executor_cpu_s": round(cpu, 1),  # this process's, the sampling thread's included
+        # From each one's submission: when the destination's first and last bytes came, and the rate between.
+        "twin_copy": twin_copying.timeline(twin_started), "executor_copy": copying.timeline(marks.submitted),
     }
 
 
@@ -185,16 +214,18 @@ def controller_sweep(bootstrap: str, sizes: list[int], kb: float = 10.0, throttl
     rows, start = [], 0
     for size in sizes:
         chunk = {p: [DESTINATION if b == SOURCE else b for b in assignment[p]] for p in range(start, start + size)}
-        seconds = _controller_alone(config, topic, chunk, int(throttle_mb * MB))
+        _, seconds = _controller_alone(config, topic, chunk, int(throttle_mb * MB))
         rows.append({"moves": size, "seconds": round(seconds, 1), "moves_per_s": round(size / seconds),
                      "load_avg_1m": round(os.getloadavg()[0], 1)})
         start += size
     return {"status": "succeeded", "sweep": rows, "kb_per_partition": kb, "cpus": os.cpu_count()}
 
 
-def _controller_alone(config: ClusterConfig, topic: str, target: dict[int, list[int]], rate: int) -> float:
-    """Seconds from one AlterPartitionReassignments with every move to the controller listing none of them,
-    throttled as an execution is (rates on brokers 1-3, every replica of the topic throttled)."""
+def _controller_alone(config: ClusterConfig, topic: str, target: dict[int, list[int]],
+                      rate: int) -> tuple[float, float]:
+    """When one AlterPartitionReassignments with every move was sent (monotonic), and the seconds until the
+    controller listed none of them, throttled as an execution is (rates on brokers 1-3, every replica of
+    the topic throttled)."""
     brokers = [str(b) for b in (1, SOURCE, DESTINATION)]
     with admin_client(config) as admin:
         alter(admin, BROKER, {b: dict.fromkeys(THROTTLE_RATE_CONFIGS, str(rate)) for b in brokers})
@@ -211,7 +242,15 @@ def _controller_alone(config: ClusterConfig, topic: str, target: dict[int, list[
         while any(v is not None for values in read_dynamic(admin, BROKER, brokers, THROTTLE_RATE_CONFIGS).values()
                   for v in values.values()):
             time.sleep(0.2)
-    return elapsed
+    return started, elapsed
+
+
+def _delete_topics(bootstrap: str, topics: list[str]) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","))
+    try:
+        admin.delete_topics(topics)
+    finally:
+        admin.close()
 
 
 def _wait_in_sync(bootstrap: str, topics: set[str], timeout_s: float = 300.0) -> None:
@@ -232,32 +271,76 @@ def _bytes_on(config: ClusterConfig, topic: str, broker: int) -> int:
 
 
 def _fill(bootstrap: str, topic: str, mb: float, partitions: int = PARTITIONS, acks: str = "all") -> None:
-    """About `mb` MB of 1 kB messages, spread evenly over the partitions.
+    """About `mb` MB of 1 kB messages, spread evenly over the partitions, every one delivered.
 
     Thousands of partitions are filled with acks=1: with acks=all each request waits for followers
-    that fetch thousands of partitions, and the fill took minutes on a loaded machine."""
+    that fetch thousands of partitions, and the fill took minutes on a loaded machine. A message the
+    producer gave up on (a partition whose leader its metadata did not know yet, just after the topic
+    was made) is sent again: a run once compared a 10 MB topic with a 20 MB twin."""
     producer = Producer({"bootstrap.servers": bootstrap, "acks": acks, "linger.ms": 20})
     payload = b"x" * 1000
-    for i in range(int(mb * MB / 1000)):
-        producer.produce(topic, key=str(i).encode(), value=payload, partition=i % partitions)
-        if i % 1000 == 0:
-            producer.poll(0)
-    assert producer.flush(300) == 0
+    failed: list[int] = []
+
+    def delivered(err, message) -> None:
+        if err is not None:
+            failed.append(int(message.key()))
+
+    todo = list(range(int(mb * MB / 1000)))
+    for _ in range(5):
+        for n, i in enumerate(todo):
+            producer.produce(topic, key=str(i).encode(), value=payload, partition=i % partitions,
+                             on_delivery=delivered)
+            if n % 1000 == 0:
+                producer.poll(0)
+        assert producer.flush(300) == 0
+        if not failed:
+            return
+        todo, failed = failed, []
+        time.sleep(1)
+    raise SystemExit(f"{len(todo)} messages to {topic} not delivered after 5 attempts")
 
 
-def _sample(config: ClusterConfig, topic: str, samples: list, stop: threading.Event) -> None:
-    """The destination's bytes of the topic over time, stamped at the middle of each DescribeLogDirs
-    round trip (on a loaded machine the response can come a second after the broker measured)."""
-    with admin_client(config) as admin:
-        while not stop.is_set():
-            asked, size = time.monotonic(), 0
-            for response in admin.describe_log_dirs(brokers=[DESTINATION]):
-                for log_dir in response["log_dirs"]:
-                    for t in log_dir["topics"]:
-                        if t["name"] == topic:
-                            size += sum(p["partition_size"] for p in t["partitions"] if not p["is_future_key"])
-            samples.append(((asked + time.monotonic()) / 2, size, os.getloadavg()[0]))
-            time.sleep(0.5)
+class Copying:
+    """The destination's bytes of a topic over time, sampled by a thread every half second while the block
+    runs. Each sample is stamped at the middle of its DescribeLogDirs round trip (on a loaded machine the
+    response can come a second after the broker measured)."""
+
+    def __init__(self, config: ClusterConfig, topic: str) -> None:
+        self.config, self.topic = config, topic
+        self.samples: list[tuple[float, int, float]] = []  # (monotonic s, bytes, 1-minute load)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Copying:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def timeline(self, since: float) -> dict:
+        """When, from `since`, the first byte and the last byte were seen on the destination, and the copy
+        rate in between: it splits a move's time into the brokers' replica creation and the copy."""
+        growing = [(t, b) for t, b, _ in self.samples if b > 0]
+        if not growing:
+            return {}
+        first, last = growing[0], next(s for s in growing if s[1] >= growing[-1][1])
+        return {"first_byte_s": round(first[0] - since, 1), "all_bytes_s": round(last[0] - since, 1),
+                "copy_mb_s": round((last[1] - first[1]) / MB / max(last[0] - first[0], 0.5), 1),
+                "mb_at_s": [(round(t - since, 1), round(b / MB, 1)) for t, b in growing if t <= last[0]]}
+
+    def _run(self) -> None:
+        with admin_client(self.config) as admin:
+            while not self._stop.is_set():
+                asked, size = time.monotonic(), 0
+                for response in admin.describe_log_dirs(brokers=[DESTINATION]):
+                    for log_dir in response["log_dirs"]:
+                        for t in log_dir["topics"]:
+                            if t["name"] == self.topic:
+                                size += sum(p["partition_size"] for p in t["partitions"] if not p["is_future_key"])
+                self.samples.append(((asked + time.monotonic()) / 2, size, os.getloadavg()[0]))
+                self._stop.wait(0.5)
 
 
 def main() -> int:
@@ -267,6 +350,9 @@ def main() -> int:
                         help="the many-small-partitions row: this many partitions of --kb each (e.g. 2000)")
     parser.add_argument("--controller-sweep", metavar="N,N,...",
                         help="time the controller alone on N reassignments at once, for each N (250,500,1000,2000)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="--many: rounds, alternating which of twin and executor goes first; "
+                        "the row is their medians")
     parser.add_argument("--kb", type=float, default=10.0, help="--many: kB per partition (default 10)")
     parser.add_argument("--throttle", type=float, default=2.0, help="MB/s (default 2)")
     parser.add_argument("--mb", type=float, default=60.0, help="data to move (default 60)")
@@ -279,7 +365,8 @@ def main() -> int:
         if args.controller_sweep:
             return controller_sweep(bootstrap, [int(n) for n in args.controller_sweep.split(",")], args.kb)
         if args.many:
-            return measure_many(bootstrap, args.throttle, args.many, args.kb, args.concurrency, journal, args.verbose)
+            return measure_many(bootstrap, args.throttle, args.many, args.kb, args.concurrency, journal, args.verbose,
+                                args.rounds)
         return measure(bootstrap, args.throttle, args.mb, args.concurrency, journal, args.verbose)
 
     with tempfile.TemporaryDirectory() as home:
