@@ -66,11 +66,10 @@ def measure(bootstrap: str, throttle_mb: float, mb: float, concurrency: int | No
         elapsed = time.monotonic() - started
         moving = marks.done - marks.submitted
         finished = time.monotonic()
-    samples = copying.samples
+    samples, growing = copying.samples, copying.growing()
     rate = throttle_mb * MB
-    growing = [(t, b) for t, b, _ in samples if b > 0]
     moved = growing[-1][1]  # what the destination really copied (planned sizes can lag the producer)
-    first, last = growing[0], next(s for s in growing if s[1] >= growing[-1][1])
+    first, last = _first_and_last(growing)
     mean = (last[1] - first[1]) / (last[0] - first[0])
     # Kafka enforces the throttle over its quota window (11 x 1 s), so judge it over windows that long.
     worst = max((b2 - b1) / (t2 - t1) for t1, b1 in growing for t2, b2 in growing
@@ -284,9 +283,14 @@ def _bytes_on(config: ClusterConfig, topic: str, broker: int) -> int:
 
 def _partition_sizes(config: ClusterConfig, topic: str, broker: int) -> dict[int, int]:
     with admin_client(config) as admin:
-        return {p["partition_index"]: p["partition_size"] for response in admin.describe_log_dirs(brokers=[broker])
-                for log_dir in response["log_dirs"] for t in log_dir["topics"] if t["name"] == topic
-                for p in t["partitions"] if not p["is_future_key"]}
+        return _sizes(admin, topic, broker)
+
+
+def _sizes(admin, topic: str, broker: int) -> dict[int, int]:
+    """partition -> bytes of `topic` on `broker` (its current log dirs, not a move's future one)."""
+    return {p["partition_index"]: p["partition_size"] for response in admin.describe_log_dirs(brokers=[broker])
+            for log_dir in response["log_dirs"] for t in log_dir["topics"] if t["name"] == topic
+            for p in t["partitions"] if not p["is_future_key"]}
 
 
 def _fill(bootstrap: str, topic: str, mb: float, partitions: int = PARTITIONS, acks: str = "all") -> None:
@@ -341,25 +345,30 @@ class Copying:
     def timeline(self, since: float) -> dict:
         """When, from `since`, the first byte and the last byte were seen on the destination, and the copy
         rate in between: it splits a move's time into the brokers' replica creation and the copy."""
-        growing = [(t, b) for t, b, _ in self.samples if b > 0]
+        growing = self.growing()
         if not growing:
             return {}
-        first, last = growing[0], next(s for s in growing if s[1] >= growing[-1][1])
+        first, last = _first_and_last(growing)
         return {"first_byte_s": round(first[0] - since, 1), "all_bytes_s": round(last[0] - since, 1),
                 "copy_mb_s": round((last[1] - first[1]) / MB / max(last[0] - first[0], 0.5), 1),
                 "mb_at_s": [(round(t - since, 1), round(b / MB, 1)) for t, b in growing if t <= last[0]]}
 
+    def growing(self) -> list[tuple[float, int]]:
+        """(time, bytes) of the samples in which the destination held some of the topic."""
+        return [(t, b) for t, b, _ in self.samples if b > 0]
+
     def _run(self) -> None:
         with admin_client(self.config) as admin:
             while not self._stop.is_set():
-                asked, size = time.monotonic(), 0
-                for response in admin.describe_log_dirs(brokers=[DESTINATION]):
-                    for log_dir in response["log_dirs"]:
-                        for t in log_dir["topics"]:
-                            if t["name"] == self.topic:
-                                size += sum(p["partition_size"] for p in t["partitions"] if not p["is_future_key"])
+                asked = time.monotonic()
+                size = sum(_sizes(admin, self.topic, DESTINATION).values())
                 self.samples.append(((asked + time.monotonic()) / 2, size, os.getloadavg()[0]))
                 self._stop.wait(0.5)
+
+
+def _first_and_last(growing: list[tuple[float, int]]) -> tuple[tuple[float, int], tuple[float, int]]:
+    """The first sample with bytes, and the first that holds as many as the last one: the copy's span."""
+    return growing[0], next(s for s in growing if s[1] >= growing[-1][1])
 
 
 def main() -> int:
