@@ -36,7 +36,6 @@ placement, leaders and sizes): the same rows either way, so the same model
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 
@@ -233,24 +232,27 @@ def _broker_status(samples: pd.DataFrame, earlier: pd.DataFrame, now: float, win
     """Dead when the latest round says so; "no fresh samples" when no answer is younger than one window.
 
     `earlier` holds each broker's last answer before the windows: a broker silent for all of them
-    keeps the time and the values of that answer (its last known load).
+    keeps the time and the values of that answer (its last known load). Grouped once over all brokers:
+    a loop per broker took over a second at 1,000 brokers and a day of rounds.
     """
+    alive = samples[samples.alive]
+    answered = pd.concat([alive, earlier[~earlier.broker.isin(alive.broker)]])
+    by_broker = answered.groupby("broker")
+    last, means = by_broker.ts.max(), by_broker[list(BROKER_METRICS)].mean()
+    newest = samples[samples.ts == samples.groupby("broker").ts.transform("max")]
+    dead = set(newest.broker[~newest.alive.astype(bool)].tolist())
+    measured = means.astype(object).where(means.notna(), None).to_dict("index")
     status = {}
-    by_broker, before_by_broker = dict(tuple(samples.groupby("broker"))), dict(tuple(earlier.groupby("broker")))
-    for broker in sorted(by_broker.keys() | before_by_broker.keys()):
-        rows = by_broker.get(broker, samples.iloc[:0])
-        answered = rows[rows.alive]
-        if answered.empty:
-            answered = before_by_broker.get(broker, earlier.iloc[:0])
-        last = float(answered.ts.max()) if not answered.empty else None
-        if not rows.empty and not rows[rows.ts == rows.ts.max()].alive.all():
+    for broker in sorted(set(samples.broker.tolist()) | set(earlier.broker.tolist())):
+        seen = float(last[broker]) if broker in last.index else None
+        if broker in dead:
             state = "dead"
-        elif last is None or now - last > window_s:
+        elif seen is None or now - seen > window_s:
             state = "no fresh samples"
         else:
             state = "alive"
-        measured = {m: _mean(answered[m]) for m in BROKER_METRICS}
-        status[int(broker)] = BrokerStatus(state, last, measured)
+        values = measured.get(broker, {})
+        status[int(broker)] = BrokerStatus(state, seen, {m: _number(values.get(m)) for m in BROKER_METRICS})
     return status
 
 
@@ -423,6 +425,5 @@ def _broker_load(loads: pd.DataFrame, placement: _Placement, lead, brokers, rati
     return {int(b): {k: float(v) for k, v in totals.get(b, ZERO).items()} for b in every}
 
 
-def _mean(values: pd.Series) -> float | None:
-    value = values.mean()
-    return None if math.isnan(value) else float(value)
+def _number(value) -> float | None:
+    return None if value is None else float(value)
