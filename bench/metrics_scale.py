@@ -2,6 +2,8 @@
 
 .venv/bin/python bench/metrics_scale.py [--brokers 1000 --partitions 100000 --hours 24] [--store URL] [--output FILE]
     [--build-only: no rounds, the build only, from a store an earlier run filled; reports the rows it read]
+    [--into-hour MINUTES: with --build-only, first that many rounds a minute apart into the next hour: a build
+     during an hour reads the raw rows of the window in progress]
 
 Time is simulated, not waited: each round is one `sample_round` (what the sample DAG runs) of a
 synthetic sampler at the next minute's timestamp, so the store sees exactly the sampler's writes.
@@ -96,6 +98,11 @@ def main() -> None:
         "--build-only", action="store_true",
         help="no rounds: build the load model from a store an earlier run filled (--store, same fleet options)",
     )  # fmt: skip
+    parser.add_argument(
+        "--into-hour", type=int, default=0, metavar="MINUTES",
+        help="with --build-only: first sample that many more rounds, one a minute, into the hour after the store's "
+             "last (raw rows of the window in progress, which a build during the hour reads), and build after them",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.build_only and not args.store:
         raise SystemExit("--build-only needs --store: the URL of a store an earlier run filled")
@@ -121,7 +128,13 @@ class CountingStore(MetricsStore):
 
 def run(store: CountingStore, args: argparse.Namespace) -> dict:
     if args.build_only:
-        return _build(store, args, START + args.hours * HOUR, [round(os.getloadavg()[0], 1)])
+        now = START + args.hours * HOUR
+        if args.into_hour:
+            sampler = FleetSampler(args.brokers, args.partitions, args.partitions_per_topic)
+            for minute in range(args.into_hour):
+                sample_round(store, CLUSTER, [sampler], ts=now + 60 * minute)
+            now += 60 * args.into_hour
+        return {**_build(store, args, now, [round(os.getloadavg()[0], 1)]), "into_hour_minutes": args.into_hour}
 
     sampler = FleetSampler(args.brokers, args.partitions, args.partitions_per_topic)
     rounds = int(args.hours * HOUR / args.interval)

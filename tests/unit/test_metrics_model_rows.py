@@ -154,3 +154,19 @@ def test_the_latest_rows_are_the_newest_that_sorting_every_stored_row_gives(urls
         assert store.prune(T0 - 29970) > 0  # the history's first window
         newest, reference = read_and_every_row(T0 - 40000)
         assert newest == reference
+
+
+def test_of_the_window_in_progress_the_build_reads_its_newest_round_and_its_reassigning_rows(urls):  # noqa: F811
+    """A build during a base window reads of it one round, not every round so far (up to an hour of them);
+    b-1's reassigning rows come too, for the exclusions of the rows after them."""
+    _, url = urls
+    with MetricsStore(url, aggregate_s=60.0, aggregate_after_s=0) as store:
+        rounds(store, lambda ts: store.aggregate("c", ts, "id-1"))
+        read = store.model_rows("c", T0 - 60, NOW, [T0 + 60 * i for i in range(5)], "id-1")
+        stored = store.partition_samples("c", T0 + 240, NOW, "id-1")
+    rows = pd.concat([read.whole, read.newest])
+    in_progress = rows[rows.ts >= T0 + 240]
+    assert set(stored.ts) == {T0 + 240, T0 + 250, T0 + 260}
+    assert set(in_progress.ts[~in_progress.reassigning]) == {T0 + 260}
+    assert set(in_progress.ts[in_progress.reassigning]) == {T0 + 250, T0 + 260}  # b-1's flags from T0 + 245
+    assert len(in_progress[in_progress.ts == T0 + 260].drop_duplicates()) == len(stored[stored.ts == T0 + 260])

@@ -150,6 +150,7 @@ def build_load_model(
     stored = store.model_rows(cluster, start - cooldown_s, now, bounds, which)
     samples = stored.whole.assign(excluded=excluded_by_reassignment(stored.whole, cooldown_s))
     recent = pd.concat([samples, stored.newest.assign(excluded=False)], ignore_index=True)
+    recent = _newest_round_in_progress(recent, end)
     earlier = store.latest_partition_samples(cluster, now - lookback_s, start - cooldown_s, which)
     answered = store.latest_broker_samples(cluster, now - lookback_s, start, which)
     brokers = _broker_status(store.broker_samples(cluster, start, now, which), answered, now, window_s)
@@ -215,6 +216,19 @@ def build_load_model(
         incomplete=incomplete,
         offline={placement.keys[p] for p in np.flatnonzero(offline).tolist()},
     )
+
+
+def _newest_round_in_progress(rows: pd.DataFrame, end: float) -> pd.DataFrame:
+    """`rows` with, of the window in progress (from `end`), only its newest round and its reassigning rows.
+
+    What the store reads of that window (MetricsStore.model_rows): up to an hour of rounds otherwise, 18M
+    rows at 300k replicas. So placement, leaders and sizes up to now come from the newest round, and a
+    replica missing from it (its broker stopped answering) keeps its newest rows from before the window.
+    """
+    later = (rows.ts >= end).to_numpy()
+    if not later.any():
+        return rows
+    return rows[~later | (rows.ts == rows.ts[later].max()).to_numpy() | rows.reassigning.to_numpy()]
 
 
 def _over_windows(per_partition, statistic: str) -> pd.DataFrame:

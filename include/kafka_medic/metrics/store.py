@@ -281,19 +281,26 @@ class MetricsStore(StoreTables):
         cid = self._cluster_id((cluster, kafka_cluster_id), False)
         aggregated = self.aggregated(cluster, kafka_cluster_id)
         flagged = (cid, min(since, windows[0] - MAX_COOLDOWN_S), until)  # a reassigning row there: near
-        stored = _stored_partition_rows(cid, since, until)
+        up_to_now = aggregated is not None and until >= aggregated[2]
+        before, in_progress = _in_range(partition_samples, PARTITION_COLUMNS, cid, since, until), list[sa.Select]()
+        if up_to_now:
+            with self.engine.connect() as conn:
+                before, in_progress = _raw_rows_up_to_now(conn, cid, since, until, windows[-1])
+        kept = _in_range(partition_samples_kept, PARTITION_COLUMNS, cid, since, until)
+        stored = sa.union_all(before, *in_progress, kept).subquery()
         near = _near_reassignment(stored, *flagged)
         whole = self._frame(sa.select(*stored.c).where(near).order_by(stored.c.ts), PARTITION_COLUMNS)
-        if aggregated is not None and until >= aggregated[2]:
-            # Up to now, each replica's newest rows are among its latest aggregated rows and the raw rows'
-            # newest. Both are read as they are: a replica's older row beside its newest of a kind changes
-            # nothing the model takes from them (the newest round, leader and size: each a maximum), and
-            # sorting the latest rows against the raw ones took most of a 24-window build's SQL.
-            latest = partition_samples_latest
-            raw = _rows(partition_samples, PARTITION_COLUMNS, cid, since, until)
+        if up_to_now:
+            # Up to now, each replica's newest rows are among its latest aggregated rows, the newest of the
+            # raw rows before the window in progress and that window's newest round. They are read as they
+            # are: a replica's older row beside its newest of a kind changes nothing the model takes from
+            # them (the newest round, leader and size: each a maximum), and sorting the latest rows against
+            # the raw ones took most of a 24-window build's SQL.
+            latest, raw, newest_round = partition_samples_latest, before.subquery(), in_progress[:1]
             newest: sa.Select | sa.CompoundSelect = sa.union_all(
                 _in_range(latest, PARTITION_COLUMNS, cid, since, until, ~_near_reassignment(latest, *flagged)),
                 _newest_rows(raw, PARTITION_COLUMNS, ~_near_reassignment(raw, *flagged)),
+                *(rows.where(~_near_reassignment(partition_samples, *flagged)) for rows in newest_round),
             )
         else:
             newest = _newest_rows(stored, PARTITION_COLUMNS, ~_near_reassignment(stored, *flagged))
@@ -503,6 +510,33 @@ def _stored_partition_rows(cid: int | None, since: float, until: float) -> sa.Su
     """Raw partition samples and the rows aggregated windows kept, as one table."""
     tables = (partition_samples, partition_samples_kept)
     return sa.union_all(*(_in_range(t, PARTITION_COLUMNS, cid, since, until) for t in tables)).subquery()
+
+
+def _raw_rows_up_to_now(
+    conn: sa.Connection, cid: int | None, since: float, until: float, end: float
+) -> tuple[sa.Select, list[sa.Select]]:
+    """The raw rows in [since, until) a build whose windows end at `end` reads up to now: those before `end`
+    (raw while their window's aggregation is due), and of the window in progress its newest round and its
+    reassigning rows only (see load_model._newest_round_in_progress).
+
+    The window in progress holds up to a base window of rounds (18M rows at 300k replicas sampled each
+    minute for an hour): its newest round (every sampler of a round writes at its one timestamp, see
+    sampling.py) is found by one index lookup and read by one index range, its flagged rows by the
+    partial index. The round's time goes into the query as a value, and as a range: given a subquery or an
+    equality beside the range, SQLite scanned the range.
+    Returns the rows before `end`, and the newest round's and the flagged rows (none without a round).
+    """
+    raw = partition_samples
+    in_progress = sa.and_(raw.c.cluster_id == cid, raw.c.ts >= end, raw.c.ts < until)
+    newest_round = conn.scalar(sa.select(sa.func.max(raw.c.ts)).where(in_progress))
+    before = _in_range(raw, PARTITION_COLUMNS, cid, since, min(until, end))
+    if newest_round is None:
+        return before, []
+    start = max(since, end)
+    return before, [
+        _in_range(raw, PARTITION_COLUMNS, cid, newest_round, math.nextafter(newest_round, math.inf)),  # ts = round
+        _in_range(raw, PARTITION_COLUMNS, cid, start, until, raw.c.reassigning == sa.true(), raw.c.ts != newest_round),
+    ]
 
 
 def _aggregate_window(conn: sa.Connection, cid: int, start: float, end: float) -> None:
