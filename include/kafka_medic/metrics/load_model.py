@@ -10,7 +10,7 @@ Completeness (Cruise Control's notion, made explicit):
   on a dead broker cannot be sampled: they keep their last known load and do not count against it.
 
 Load of a partition (the leader's, in the spec's units):
-  - disk: the leader's latest size up to now (the window in progress included), MB (2**20 bytes);
+  - disk: the leader's latest size up to now (the window in progress's newest round included), MB (2**20 bytes);
   - nw_in, nw_out: mean over the valid windows of each window's mean rate, KB/s (2**10 bytes);
   - cpu: broker CPU apportioned to the partitions it leads. For broker b with measured CPU c_b,
     led partitions L_b and followed partitions F_b (r = follower_cpu_ratio):
