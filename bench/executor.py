@@ -271,19 +271,16 @@ def _wait_copied(config: ClusterConfig, topics: list[str], timeout_s: float = 30
     partition whose leader left could lose what only that leader had: executions moved 10.0 and
     15.3 MB of a 20 MB topic in three rounds that started just after the fill."""
     deadline = time.monotonic() + timeout_s
-    while any(_partition_sizes(config, t, 1) != _partition_sizes(config, t, SOURCE) for t in topics):
-        if time.monotonic() > deadline:
-            raise SystemExit(f"brokers 1 and {SOURCE} still hold different bytes of {topics} after {timeout_s:.0f}s")
-        time.sleep(1)
+    with admin_client(config) as admin:
+        while any(_sizes(admin, t, 1) != _sizes(admin, t, SOURCE) for t in topics):
+            if time.monotonic() > deadline:
+                raise SystemExit(f"brokers 1 and {SOURCE} hold different bytes of {topics} after {timeout_s:.0f}s")
+            time.sleep(1)
 
 
 def _bytes_on(config: ClusterConfig, topic: str, broker: int) -> int:
-    return sum(_partition_sizes(config, topic, broker).values())
-
-
-def _partition_sizes(config: ClusterConfig, topic: str, broker: int) -> dict[int, int]:
     with admin_client(config) as admin:
-        return _sizes(admin, topic, broker)
+        return sum(_sizes(admin, topic, broker).values())
 
 
 def _sizes(admin, topic: str, broker: int) -> dict[int, int]:
