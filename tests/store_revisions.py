@@ -44,13 +44,14 @@ def previous_release_store(url: str) -> None:
 
 
 def table_rows(url: str) -> dict[str, list[dict]]:
-    """Every row of every kafka-medic table at `url`, by table, in primary-key order."""
+    """Every row of every kafka-medic table at `url`, by table, in primary-key order (without one, all columns')."""
     db = engine(url)
     tables = sa.MetaData()
     with db.connect() as conn:
         tables.reflect(conn)
         rows = {
-            t.name: [dict(r) for r in conn.execute(sa.select(t).order_by(*t.primary_key.columns)).mappings()]
+            t.name: [dict(r) for r in conn.execute(sa.select(t).order_by(*(t.primary_key.columns or t.columns)))
+                     .mappings()]
             for t in tables.sorted_tables
             if t.name != store_schema.VERSION_TABLE
         }
@@ -67,9 +68,20 @@ def at_revision(url: str, revision: str) -> str | None:
         db.dispose()
 
 
+def as_before(after: dict[str, list[dict]], before: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    """`after`'s rows of the tables in `before`, with only the columns they had there (revisions add some)."""
+    return {t: [{k: row[k] for k in (rows[0] if rows else row)} for row in after[t]] for t, rows in before.items()}
+
+
 def assert_added_tables_as_revisions_fill_them(after: dict[str, list[dict]], before: dict[str, list[dict]]) -> None:
     """The tables revisions after the previous release added start empty, but revision 0003's, which it
-    builds from the kept rows: each replica's newest kept row of each kind."""
+    builds from the kept rows: each replica's newest kept row of each kind. Revision 0005's `near` is true
+    on the kept rows of a window without their partition's sums."""
+    base = {row["cluster_id"]: row["window_s"] for row in after["aggregation_progress"]}
+    summed = {(r["cluster_id"], r["start"], r["topic"], r["partition"]) for r in after["partition_windows"]}
+    near = [(r["cluster_id"], r["ts"] // base[r["cluster_id"]] * base[r["cluster_id"]], r["topic"], r["partition"])
+            not in summed for r in after["partition_samples_kept"]]  # fmt: skip
+    assert [row["near"] for row in after["partition_samples_kept"]] == near
     added = set(after) - set(before)
     assert all(not after[t] for t in added - {"partition_samples_latest"})
     kept, latest = before["partition_samples_kept"], after["partition_samples_latest"]

@@ -33,12 +33,14 @@ from kafka_medic.remediation.intent import IntentStore
 from kafka_medic.storage import engine
 
 from ..store_revisions import (
+    as_before,
     assert_added_tables_as_revisions_fill_them,
     at_revision,
     previous_release_rows,
     previous_release_store,
     table_rows,
 )
+from .test_metrics_model_rows import rounds
 
 PARTS = (metrics_tables, journal_tables, action_tables, anomaly_tables, status_tables, snapshot_tables, intent_tables)
 
@@ -70,9 +72,8 @@ def test_the_previous_releases_store_upgrades_with_every_row_intact_and_readable
 
     assert table_rows(url)["alembic_version"] == [{"version_num": "29ce7909c52b"}]  # Airflow's: untouched
     after = table_rows(url)
-    assert {t: after[t] for t in before if t not in ("broker_samples", "alembic_version")} == {
-        t: rows for t, rows in before.items() if t not in ("broker_samples", "alembic_version")
-    }
+    assert {t: rows for t, rows in as_before(after, before).items() if t not in ("broker_samples", "alembic_version")
+            } == {t: rows for t, rows in before.items() if t not in ("broker_samples", "alembic_version")}
     assert_added_tables_as_revisions_fill_them(after, before)
     assert after["broker_samples"][:-1] == before["broker_samples"]  # and the new one after them
     with engine(url).connect() as conn:
@@ -123,6 +124,20 @@ def test_the_revisions_build_exactly_the_tables_the_code_writes(url):
     assert {d[1].name for d in differences} == {"schema_versions"}
 
 
+def test_revision_0005_flags_the_kept_rows_of_windows_without_sums_as_aggregation_did(url):
+    """Down to 0004 (no `near`, primary keys again) and up: the flags derived from the sums are those the
+    aggregation wrote, for partitions near a reassignment (no sums) and the others."""
+    with MetricsStore(url, aggregate_s=60.0, aggregate_after_s=0) as store:
+        rounds(store, lambda ts: store.aggregate("c", ts, "id-1"))
+    written = table_rows(url)
+    near = [row["near"] for row in written["partition_samples_kept"]]
+    assert any(near) and not all(near)
+    assert at_revision(url, "0004") == store_schema.head()
+    assert "near" not in table_rows(url)["partition_samples_kept"][0]
+    at_revision(url, "head")
+    assert table_rows(url) == written
+
+
 def test_down_to_base_removes_every_table_and_up_again_rebuilds_them(url):
     assert at_revision(url, "head") is None
     assert at_revision(url, "base") == store_schema.head()
@@ -153,7 +168,7 @@ def test_concurrent_openers_of_the_previous_releases_store_migrate_it_once(url):
         opener.join(timeout=120)
     assert errors == []
     after = table_rows(url)
-    assert {t: after[t] for t in before} == before
+    assert as_before(after, before) == before
     assert_added_tables_as_revisions_fill_them(after, before)
     with engine(url).connect() as conn:
         version = conn.execute(sa.text(f"SELECT version_num FROM {store_schema.VERSION_TABLE}")).all()

@@ -149,7 +149,7 @@ def build_load_model(
     bounds = [start + i * window_s for i in range(windows + 1)]
     stored = store.model_rows(cluster, start - cooldown_s, now, bounds, which)
     samples = stored.whole.assign(excluded=excluded_by_reassignment(stored.whole, cooldown_s))
-    recent = pd.concat([samples, stored.newest.assign(excluded=False)], ignore_index=True)
+    recent = pd.concat([samples, _excluded_as_whole(stored.newest, stored.whole, cooldown_s)], ignore_index=True)
     recent = _newest_round_in_progress(recent, end)
     earlier = store.latest_partition_samples(cluster, now - lookback_s, start - cooldown_s, which)
     answered = store.latest_broker_samples(cluster, now - lookback_s, start, which)
@@ -216,6 +216,17 @@ def build_load_model(
         incomplete=incomplete,
         offline={placement.keys[p] for p in np.flatnonzero(offline).tolist()},
     )
+
+
+def _excluded_as_whole(newest: pd.DataFrame, whole: pd.DataFrame, cooldown_s: float) -> pd.DataFrame:
+    """`newest` with `excluded`: by the reassigning rows among `whole` for the partitions that have whole rows
+    (a newest row may be one of theirs, or a kept row cooling down after them), false for the others."""
+    near = pd.MultiIndex.from_frame(newest[PARTITION_KEY]).isin(pd.MultiIndex.from_frame(whole[PARTITION_KEY]))
+    excluded = np.zeros(len(newest), dtype=bool)
+    if near.any():
+        rows = pd.concat([newest[near], whole], ignore_index=True)
+        excluded[near] = excluded_by_reassignment(rows, cooldown_s).to_numpy()[: int(near.sum())]
+    return newest.assign(excluded=excluded)
 
 
 def _newest_round_in_progress(rows: pd.DataFrame, end: float) -> pd.DataFrame:

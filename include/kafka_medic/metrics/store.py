@@ -89,10 +89,10 @@ partition_samples = sa.Table(
 partition_windows = sa.Table(
     "partition_windows",
     metadata,
-    sa.Column("cluster_id", sa.Integer, sa.ForeignKey("clusters.id"), primary_key=True),
-    sa.Column("start", sa.Double, primary_key=True),
-    sa.Column("topic", sa.String(255), primary_key=True),
-    sa.Column("partition", sa.Integer, primary_key=True),
+    sa.Column("cluster_id", sa.Integer, sa.ForeignKey("clusters.id"), nullable=False),
+    sa.Column("start", sa.Double, nullable=False),
+    sa.Column("topic", sa.String(255), nullable=False),
+    sa.Column("partition", sa.Integer, nullable=False),
     sa.Column("samples", sa.Integer, nullable=False),
     sa.Column("bytes_in_sum", sa.Double),
     sa.Column("bytes_out_sum", sa.Double),
@@ -103,16 +103,36 @@ partition_windows = sa.Table(
     sa.Column("unrated_samples", sa.Integer, nullable=False),
 )
 
-# The raw rows an aggregated window keeps (same columns as partition_samples): they answer "latest
-# row, leader, size" questions for any later build; all rows of a partition near a reassignment.
-partition_samples_kept = partition_samples.to_metadata(metadata, name="partition_samples_kept")
+# The raw rows an aggregated window keeps (partition_samples' columns and `near`): they answer "latest
+# row, leader, size" questions for any later build; `near`: all rows of a partition near a reassignment,
+# kept whole because its window has no sums.
+partition_samples_kept = sa.Table(
+    "partition_samples_kept",
+    metadata,
+    sa.Column("cluster_id", sa.Integer, sa.ForeignKey("clusters.id"), nullable=False),
+    *(sa.Column(c.name, c.type, nullable=c.nullable) for c in partition_samples.columns if c.name != "cluster_id"),
+    sa.Column("near", sa.Boolean, nullable=False),
+)
 
-# Builds and aggregation ask which partitions were reassigning in a range (`_near_reassignment`): a few rows
-# among a day's millions, so each table indexes just those (revision 0004).
-for _table in (partition_samples, partition_samples_kept):
-    _flagged = _table.c.reassigning == sa.true()  # the term `_near_reassignment` uses: SQLite matches it literally
-    sa.Index(f"ix_{_table.name}_reassigning", _table.c.cluster_id, _table.c.ts,
-             sqlite_where=_flagged, postgresql_where=_flagged)  # fmt: skip
+# Sums and kept rows are read by time only, and written once per window by its one aggregation: an index
+# on (cluster_id, time), not a primary key of every key column (revision 0005: 40% of these tables' bytes).
+sa.Index("ix_partition_windows_start", partition_windows.c.cluster_id, partition_windows.c.start)
+sa.Index("ix_partition_samples_kept_ts", partition_samples_kept.c.cluster_id, partition_samples_kept.c.ts)
+
+
+def _partial_index(table: sa.Table, column: str) -> None:
+    """An index on (cluster_id, ts) of the rows where `column` is true: a few rows among a day's millions.
+    The term is the one the queries write (`column == sa.true()`): SQLite uses a partial index only then."""
+    flagged = table.c[column] == sa.true()
+    sa.Index(f"ix_{table.name}_{column}", table.c.cluster_id, table.c.ts,
+             sqlite_where=flagged, postgresql_where=flagged)  # fmt: skip
+
+
+# Builds and aggregation ask which partitions were reassigning in a range (`_near_reassignment`, revision
+# 0004); builds read the kept rows that count as samples (`near`, revision 0005).
+_partial_index(partition_samples, "reassigning")
+_partial_index(partition_samples_kept, "reassigning")
+_partial_index(partition_samples_kept, "near")
 
 # Each replica's newest aggregated row of each kind (LATEST_KINDS): the kept rows a build up to now
 # would otherwise find by sorting every kept row of its range. Updated as each window is aggregated.
@@ -164,8 +184,9 @@ COLUMN_TYPES = {
 
 class ModelRows(NamedTuple):
     """A load model's share of the stored partition rows (MetricsStore.model_rows): `whole`, every row of the
-    partitions near a reassignment; `newest`, the newest rows of the others' replicas; `sums`, the others'
-    sums (partition_windows' columns) of the rows no partition_windows row holds."""
+    partitions near a reassignment that no partition_windows row holds; `newest`, the newest rows of every
+    replica; `sums`, the other partitions' sums (partition_windows' columns) of the rows no
+    partition_windows row holds."""
 
     whole: pd.DataFrame
     newest: pd.DataFrame
@@ -272,11 +293,12 @@ class MetricsStore(StoreTables):
         """What a load model of the windows [windows[i], windows[i + 1]) needs of the stored partition rows in
         [since, until) (since <= windows[0]), read in SQL so that a day of windows is not a day of rows.
 
-        Partitions with a reassigning row there or up to MAX_COOLDOWN_S before (where their aggregated
-        windows have no sums) come whole: which rows a cooldown excludes is the model's to decide. Of the
-        others, whose rows the model never excludes, it needs each replica's newest rows (placement,
-        leader, sizes: see `_newest_rows`) and the sums of each window's rows that no partition_windows
-        row holds already, which are the rows outside the aggregated span: within it the sums hold them.
+        Partitions with a reassigning row there or up to MAX_COOLDOWN_S before come whole: every raw row,
+        and every kept row of the windows aggregated without their sums (`near`), because which rows a
+        cooldown excludes is the model's to decide. Their kept rows of windows with sums are counted there
+        already: of those the model needs what it needs of every replica, its newest rows (placement,
+        leader, sizes: see `_newest_rows`). And the sums of each window's rows that no partition_windows
+        row holds, the rows outside the aggregated span, of the partitions not near a reassignment.
         """
         cid = self._cluster_id((cluster, kafka_cluster_id), False)
         aggregated = self.aggregated(cluster, kafka_cluster_id)
@@ -286,25 +308,26 @@ class MetricsStore(StoreTables):
         if up_to_now:
             with self.engine.connect() as conn:
                 before, in_progress = _raw_rows_up_to_now(conn, cid, since, until, windows[-1])
-        kept = _in_range(partition_samples_kept, PARTITION_COLUMNS, cid, since, until)
-        stored = sa.union_all(before, *in_progress, kept).subquery()
-        near = _near_reassignment(stored, *flagged)
-        whole = self._frame(sa.select(*stored.c).where(near).order_by(stored.c.ts), PARTITION_COLUMNS)
+        kept = partition_samples_kept
+        whole_kept = _in_range(kept, PARTITION_COLUMNS, cid, since, until, kept.c.near == sa.true())  # partial index
+        counted = sa.union_all(before, *in_progress, whole_kept).subquery()
+        whole = sa.select(*counted.c).where(_near_reassignment(counted, *flagged)).order_by(counted.c.ts)
         if up_to_now:
             # Up to now, each replica's newest rows are among its latest aggregated rows, the newest of the
             # raw rows before the window in progress and that window's newest round. They are read as they
             # are: a replica's older row beside its newest of a kind changes nothing the model takes from
             # them (the newest round, leader and size: each a maximum), and sorting the latest rows against
             # the raw ones took most of a 24-window build's SQL.
-            latest, raw, newest_round = partition_samples_latest, before.subquery(), in_progress[:1]
+            latest = partition_samples_latest
             newest: sa.Select | sa.CompoundSelect = sa.union_all(
-                _in_range(latest, PARTITION_COLUMNS, cid, since, until, ~_near_reassignment(latest, *flagged)),
-                _newest_rows(raw, PARTITION_COLUMNS, ~_near_reassignment(raw, *flagged)),
-                *(rows.where(~_near_reassignment(partition_samples, *flagged)) for rows in newest_round),
+                _in_range(latest, PARTITION_COLUMNS, cid, since, until),
+                _newest_rows(before.subquery(), PARTITION_COLUMNS),
+                *in_progress[:1],
             )
         else:
-            newest = _newest_rows(stored, PARTITION_COLUMNS, ~_near_reassignment(stored, *flagged))
-        newest_rows = self._frame(newest, PARTITION_COLUMNS)
+            stored = sa.union_all(before, _in_range(kept, PARTITION_COLUMNS, cid, since, until)).subquery()
+            newest = _newest_rows(stored, PARTITION_COLUMNS)
+        whole_rows, newest_rows = self._frame(whole, PARTITION_COLUMNS), self._frame(newest, PARTITION_COLUMNS)
 
         first, last = windows[0], windows[-1]
         spans = [(first, last)] if aggregated is None else [(first, aggregated[1]), (aggregated[2], last)]
@@ -317,7 +340,7 @@ class MetricsStore(StoreTables):
         others = ~_near_reassignment(rows, *flagged)
         sums = sa.select(window_start.label("start"), rows.c.topic, rows.c.partition, *_window_sums(rows))
         sums = sums.where(others).group_by(window_start, rows.c.topic, rows.c.partition)
-        return ModelRows(whole, newest_rows, self._frame(sums, WINDOW_SUMS))
+        return ModelRows(whole_rows, newest_rows, self._frame(sums, WINDOW_SUMS))
 
     def aggregated(self, cluster: str, kafka_cluster_id: str | None = None) -> tuple[float, float, float] | None:
         """(base window length, since, until): the closed windows aggregated so far; None if none were."""
@@ -553,8 +576,9 @@ def _aggregate_window(conn: sa.Connection, cid: int, start: float, end: float) -
     sums = sums.where(in_window, ~near_reassignment).group_by(raw.c.cluster_id, raw.c.topic, raw.c.partition)
     conn.execute(partition_windows.insert().from_select([c.name for c in partition_windows.columns], sums))
     columns = [c.name for c in raw.columns]
-    kept = _newest_rows(raw, columns, in_window, near_reassignment)
-    conn.execute(partition_samples_kept.insert().from_select(columns, kept))
+    ranked = _ranked(raw, columns, in_window, near_reassignment).subquery()
+    kept = sa.select(*ranked.c[*columns], ranked.c.also_0).where(sa.or_(ranked.c.also_0, *_kinds(ranked.c).values()))
+    conn.execute(partition_samples_kept.insert().from_select([*columns, "near"], kept))
     conn.execute(raw.delete().where(in_window))
     window_kept = partition_samples_kept.c
     refresh_latest(conn, partition_samples_kept,
@@ -568,7 +592,7 @@ def refresh_latest(conn: sa.Connection, rows: sa.TableClause, where: sa.ColumnEl
     being aggregated; all its kept rows when the table is first built). A bootstrap's history is aggregated
     after later windows: an older row never replaces a newer one. Revision 0003 passes its own frozen
     tables, so later changes to the live ones do not change what it does."""
-    columns = [c.name for c in rows.columns]
+    columns = [c.name for c in latest.columns if c.name != "kind"]
     ranked = _ranked(rows, columns, where).subquery()
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     for kind, chosen in _kinds(ranked.c).items():
@@ -618,16 +642,11 @@ def _window_sums(rows: sa.FromClause) -> list[sa.ColumnElement]:
     ]  # fmt: skip
 
 
-def _newest_rows(
-    rows: sa.FromClause, columns: list[str], where: sa.ColumnElement, *also: sa.ColumnElement
-) -> sa.Select:
-    """`columns` of the rows (that match `where`) a later reader asks for by time: each replica's newest
-    row of each kind (`_kinds`), and rows matching `also`. One window-function sort serves every kind."""
-    ranked = _ranked(rows, columns, where, *also).subquery()
-    row = ranked.c
-    return sa.select(*(row[name] for name in columns)).where(
-        sa.or_(*(row[f"also_{i}"] for i in range(len(also))), *_kinds(row).values())
-    )
+def _newest_rows(rows: sa.FromClause, columns: list[str]) -> sa.Select:
+    """`columns` of the rows a later reader asks for by time: each replica's newest row of each kind
+    (`_kinds`). One window-function sort serves every kind."""
+    ranked = _ranked(rows, columns, sa.true()).subquery()
+    return sa.select(*(ranked.c[name] for name in columns)).where(sa.or_(*_kinds(ranked.c).values()))
 
 
 def _ranked(rows: sa.FromClause, columns: list[str], where: sa.ColumnElement, *also: sa.ColumnElement) -> sa.Select:
