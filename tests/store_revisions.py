@@ -50,8 +50,9 @@ def table_rows(url: str) -> dict[str, list[dict]]:
     with db.connect() as conn:
         tables.reflect(conn)
         rows = {
-            t.name: [dict(r) for r in conn.execute(sa.select(t).order_by(*(t.primary_key.columns or t.columns)))
-                     .mappings()]
+            t.name: [
+                dict(r) for r in conn.execute(sa.select(t).order_by(*(t.primary_key.columns or t.columns))).mappings()
+            ]
             for t in tables.sorted_tables
             if t.name != store_schema.VERSION_TABLE
         }
@@ -75,8 +76,8 @@ def as_before(after: dict[str, list[dict]], before: dict[str, list[dict]]) -> di
 
 def assert_added_tables_as_revisions_fill_them(after: dict[str, list[dict]], before: dict[str, list[dict]]) -> None:
     """The tables revisions after the previous release added start empty, but revision 0003's, which it
-    builds from the kept rows: each replica's newest kept row of each kind. Revision 0005's `near` is true
-    on the kept rows of a window without their partition's sums."""
+    builds from the kept rows: each replica's newest kept row of each kind, of those sums count (0005).
+    Revision 0005's `near` is true on the kept rows of a window without their partition's sums."""
     base = {row["cluster_id"]: row["window_s"] for row in after["aggregation_progress"]}
     summed = {(r["cluster_id"], r["start"], r["topic"], r["partition"]) for r in after["partition_windows"]}
     near = [(r["cluster_id"], r["ts"] // base[r["cluster_id"]] * base[r["cluster_id"]], r["topic"], r["partition"])
@@ -84,7 +85,8 @@ def assert_added_tables_as_revisions_fill_them(after: dict[str, list[dict]], bef
     assert [row["near"] for row in after["partition_samples_kept"]] == near
     added = set(after) - set(before)
     assert all(not after[t] for t in added - {"partition_samples_latest"})
-    kept, latest = before["partition_samples_kept"], after["partition_samples_latest"]
+    kept = [{k: r[k] for k in r if k != "near"} for r in after["partition_samples_kept"] if not r["near"]]
+    latest = after["partition_samples_latest"]
     replica = itemgetter("cluster_id", "topic", "partition", "broker", "source")
     newest = {key: max(r["ts"] for r in kept if replica(r) == key) for key in map(replica, kept)}
     assert {(*replica(r), r["ts"]) for r in latest if r["kind"] == "newest"} == {(*k, ts) for k, ts in newest.items()}

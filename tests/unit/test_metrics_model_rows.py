@@ -49,8 +49,14 @@ def placed(topic: str, p: int, ts: float) -> tuple[list[int], int]:
 
 # Partitions reassigning over [from, to]: a-0 just before the first window (its cooldown reaches
 # into it), b-0 five hours before (near for aggregation, beyond the build's cooldown), b-1 in the
-# window in progress (after the windows).
-REASSIGNING = {("a", 0): (T0 - 40, T0 - 10), ("b", 0): (T0 - 18000, T0 - 18000), ("b", 1): (T0 + 245, T0 + 265)}
+# window in progress (after the windows), a-3 from the start of the last window on (its newest valid
+# size is in the window before, aggregated with sums before the reassignment).
+REASSIGNING = {
+    ("a", 0): (T0 - 40, T0 - 10),
+    ("b", 0): (T0 - 18000, T0 - 18000),
+    ("b", 1): (T0 + 245, T0 + 265),
+    ("a", 3): (T0 + 180, NOW),
+}
 
 
 def rounds(store: MetricsStore, after_round=lambda ts: None) -> None:
@@ -91,7 +97,9 @@ def test_the_minimal_read_gives_the_model_of_every_row(urls, base):  # noqa: F81
         sums = store.partition_windows("c", T0 - 60, NOW, "id-1")
         summed = set(zip(sums.start, sums.topic, sums.partition, strict=True))
         stored_rows = store.partition_samples("c", T0 - 60, NOW, "id-1")
-        near = stored_rows[(stored_rows.topic + "/" + stored_rows.partition.astype(str)).isin(["a/0", "b/0", "b/1"])]
+        near = stored_rows[
+            (stored_rows.topic + "/" + stored_rows.partition.astype(str)).isin(["a/0", "a/3", "b/0", "b/1"])
+        ]
         counted = near[[(ts // base * base, t, p) not in summed
                         for ts, t, p in zip(near.ts, near.topic, near.partition, strict=True)]]  # fmt: skip
         counted = counted[(counted.ts < T0 + 240) | (counted.ts == T0 + 260) | counted.reassigning]  # see the last test
@@ -100,9 +108,9 @@ def test_the_minimal_read_gives_the_model_of_every_row(urls, base):  # noqa: F81
         stored = len(every.partition_samples("c", T0 - 60, NOW, "id-1"))
 
     assert model["replicas"]["a/1"] == [2, 4] and model["leaders"]["a/2"] == 1  # the move, the new leader
-    assert model["incomplete"] == {"a/0": "reassigning or cooling down in 1 of 4 windows"}
+    assert model["incomplete"] == {p: "reassigning or cooling down in 1 of 4 windows" for p in ("a/0", "a/3")}
     assert model["partition_load"]["a/1"]["disk"] == pytest.approx((2e6 + 100 * 260 + 2) / 2**20)  # newest size
-    assert set(read.whole.topic + "/" + read.whole.partition.astype(str)) == {"a/0", "b/0", "b/1"}
+    assert set(read.whole.topic + "/" + read.whole.partition.astype(str)) == {"a/0", "a/3", "b/0", "b/1"}
     # of those near a reassignment, the rows no sums hold: b-1's kept rows before its reassignment are not read
     assert as_tuples(read.whole) == as_tuples(counted) and len(counted) < len(near)
     assert len(read.newest) < stored - len(read.whole)  # of the other partitions, the newest rows of each kind
@@ -126,9 +134,9 @@ def as_tuples(rows: pd.DataFrame) -> set[tuple]:
 
 
 def test_the_latest_rows_are_the_newest_that_sorting_every_stored_row_gives(urls):  # noqa: F811
-    """The build up to now reads each replica's newest rows from partition_samples_latest and the raw rows:
-    with older rows beside them, but the newest of each kind the model takes from what it reads are those
-    of every stored row, for the partitions near a reassignment too.
+    """The build up to now reads each replica's newest rows from partition_samples_latest and the raw rows
+    (of the rows sums count: those near a reassignment come whole): with older rows beside them, but the
+    newest of each kind the model takes from what it reads are those of every stored row.
     After the rounds, a bootstrap's history older than all of them is added and aggregated last (it must
     not replace newer latest rows), with a replica only the history has; a read that ends before the
     aggregated span does not use the latest rows; then the windows before the
@@ -148,8 +156,8 @@ def test_the_latest_rows_are_the_newest_that_sorting_every_stored_row_gives(urls
         def read_and_every_row(since: float, until: float = NOW) -> tuple[set[tuple], set[tuple]]:
             read = store.model_rows("c", since, until, bounds, "id-1")
             every = store.partition_samples("c", since, until, "id-1")
-            assert as_tuples(read.newest) <= as_tuples(every)  # stored rows, of every partition
-            return newest_of_each_kind(read.newest), newest_of_each_kind(every)
+            assert as_tuples(read.newest) <= as_tuples(every)  # stored rows
+            return newest_of_each_kind(pd.concat([read.whole, read.newest])), newest_of_each_kind(every)
 
         newest, reference = read_and_every_row(T0 - 40000)
         assert newest == reference
@@ -175,5 +183,6 @@ def test_of_the_window_in_progress_the_build_reads_its_newest_round_and_its_reas
     in_progress = rows[rows.ts >= T0 + 240]
     assert set(stored.ts) == {T0 + 240, T0 + 250, T0 + 260}
     assert set(in_progress.ts[~in_progress.reassigning]) == {T0 + 260}
-    assert set(in_progress.ts[in_progress.reassigning]) == {T0 + 250, T0 + 260}  # b-1's flags from T0 + 245
+    assert set(in_progress.ts[in_progress.reassigning & (in_progress.topic == "b")]) == {T0 + 250, T0 + 260}  # b-1's
+    assert set(in_progress.ts[in_progress.reassigning]) == {T0 + 240, T0 + 250, T0 + 260}  # a-3's
     assert len(in_progress[in_progress.ts == T0 + 260].drop_duplicates()) == len(stored[stored.ts == T0 + 260])

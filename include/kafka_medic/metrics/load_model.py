@@ -166,11 +166,12 @@ def build_load_model(
     summed = sums.covers(samples, cells // windows, aggregated)
     alive = placement.replicas.broker.isin([b for b, s in brokers.items() if s.alive]).to_numpy()
     reachable = np.bincount(placement.replicas.pid.to_numpy()[alive], minlength=n) > 0
-    offline = ~np.isin(np.arange(n), np.concatenate([cells, sums.cells]) // windows) & ~reachable
+    offline = (np.bincount(np.concatenate([cells, sums.cells]) // windows, minlength=n) == 0) & ~reachable
 
     valid = (samples.leader & ~samples.excluded & samples.bytes_in.notna()).to_numpy() & ~summed
-    per_cell = sums.plus(samples[valid], cells[valid])
-    valid_cells = per_cell.index[per_cell.samples >= min_samples].to_numpy()
+    per_cell = sums.plus(samples[valid], cells[valid], n * windows)
+    per_cell = per_cell[per_cell.samples >= min_samples]
+    valid_cells = per_cell.index.to_numpy()
     in_window = np.zeros((n, windows), dtype=bool)  # partition x window: valid
     in_window.flat[valid_cells] = True
     considered = ~offline
@@ -194,7 +195,7 @@ def build_load_model(
     incomplete = _incomplete(placement, reasons, in_window, considered, windows)
     ratio = 1 - len(incomplete) / int(considered.sum()) if considered.any() else 0.0
 
-    means = per_cell.loc[valid_cells, RATES].div(per_cell.loc[valid_cells, [f"{r}_samples" for r in RATES]].to_numpy())
+    means = per_cell[RATES].div(per_cell[[f"{r}_samples" for r in RATES]].to_numpy())
     rates = _rates(placement, _over_windows(means.groupby(valid_cells // windows), statistic), earlier)
     disk = _sizes(placement, recent, earlier) / MB
     lead = placement.leader_array()
@@ -359,14 +360,25 @@ class _Sums:
         in_range = ((samples.ts >= since) & (samples.ts < until)).to_numpy()
         return in_range & summed[pids, row_bucket - first]
 
-    def plus(self, rows: pd.DataFrame, cells: np.ndarray) -> pd.DataFrame:
-        """Per cell: sums of RATES, their counts (`<rate>_samples`) and `samples`, raw rows and sums together."""
-        grouped = rows[RATES].groupby(cells)
-        raw = pd.concat([grouped.sum(), grouped.count().add_suffix("_samples")], axis=1)
-        stored = self.frame.rename(columns={f"{r}_sum": r for r in RATES}).assign(bytes_in_samples=self.frame.samples)
-        stored = stored[raw.columns].set_axis(self.cells)
-        total = pd.concat([raw, stored]).groupby(level=0).sum()
-        return total.assign(samples=total.bytes_in_samples)
+    def plus(self, rows: pd.DataFrame, cells: np.ndarray, size: int) -> pd.DataFrame:
+        """Per cell that has rows or sums (of `size` cells): sums of RATES, their counts (`<rate>_samples`) and
+        `samples`, raw rows and sums together. Totalled by cell number into dense arrays: a group-by over
+        the 2.4M cells of a 24-window build at 100k partitions took a second."""
+        at = np.concatenate([cells, self.cells])
+        raw = rows[RATES].to_numpy(dtype="float64")
+        stored = self.frame[[f"{r}_sum" for r in RATES]].to_numpy(dtype="float64")
+        counted = self.frame[["samples", "bytes_out_samples", "messages_in_samples"]].to_numpy(dtype="float64")
+
+        def total(of_rows: np.ndarray, of_sums: np.ndarray) -> np.ndarray:
+            return np.bincount(at, weights=np.concatenate([of_rows, of_sums]), minlength=size)
+
+        columns = {}
+        for i, rate in enumerate(RATES):  # a missing rate or sum adds nothing, as in a pandas sum
+            columns[rate] = total(np.nan_to_num(raw[:, i]), np.nan_to_num(stored[:, i]))
+            columns[f"{rate}_samples"] = total(~np.isnan(raw[:, i]), counted[:, i])
+        present = np.flatnonzero(np.bincount(at, minlength=size))
+        per_cell = pd.DataFrame({name: values[present] for name, values in columns.items()}, index=present)
+        return per_cell.assign(samples=per_cell.bytes_in_samples)
 
 
 def _incomplete(

@@ -302,7 +302,10 @@ class MetricsStore(StoreTables):
         """
         cid = self._cluster_id((cluster, kafka_cluster_id), False)
         aggregated = self.aggregated(cluster, kafka_cluster_id)
-        flagged = (cid, min(since, windows[0] - MAX_COOLDOWN_S), until)  # a reassigning row there: near
+        # A reassigning row there: near. From a base window before the cooldown before `since`, so that every
+        # kept `near` row of the range is one of theirs.
+        base = aggregated[0] if aggregated else 0.0
+        flagged = (cid, min(since, windows[0] - MAX_COOLDOWN_S) - base, until)
         up_to_now = aggregated is not None and until >= aggregated[2]
         before, in_progress = _in_range(partition_samples, PARTITION_COLUMNS, cid, since, until), list[sa.Select]()
         if up_to_now:
@@ -325,8 +328,8 @@ class MetricsStore(StoreTables):
                 *in_progress[:1],
             )
         else:
-            stored = sa.union_all(before, _in_range(kept, PARTITION_COLUMNS, cid, since, until)).subquery()
-            newest = _newest_rows(stored, PARTITION_COLUMNS)
+            counted_by_sums = _in_range(kept, PARTITION_COLUMNS, cid, since, until, kept.c.near == sa.false())
+            newest = _newest_rows(sa.union_all(before, counted_by_sums).subquery(), PARTITION_COLUMNS)
         whole_rows, newest_rows = self._frame(whole, PARTITION_COLUMNS), self._frame(newest, PARTITION_COLUMNS)
 
         first, last = windows[0], windows[-1]
@@ -581,8 +584,9 @@ def _aggregate_window(conn: sa.Connection, cid: int, start: float, end: float) -
     conn.execute(partition_samples_kept.insert().from_select([*columns, "near"], kept))
     conn.execute(raw.delete().where(in_window))
     window_kept = partition_samples_kept.c
-    refresh_latest(conn, partition_samples_kept,
-                   sa.and_(window_kept.cluster_id == cid, window_kept.ts >= start, window_kept.ts < end))
+    counted_by_sums = sa.and_(window_kept.cluster_id == cid, window_kept.ts >= start, window_kept.ts < end,
+                              window_kept.near == sa.false())  # fmt: skip
+    refresh_latest(conn, partition_samples_kept, counted_by_sums)
 
 
 def refresh_latest(conn: sa.Connection, rows: sa.TableClause, where: sa.ColumnElement,

@@ -10,6 +10,10 @@ near it), so the row counts as a sample. A build reads those by a partial index 
 day's kept rows for the few partitions near a reassignment (2.7 s of a 24-window build at 300k replicas).
 Here it is derived from the sums: a kept row is near when its partition has no sums row for its window.
 
+`partition_samples_latest` then holds each replica's newest rows of the kept rows that sums count (not
+`near`): a build reads the others whole, and a newest leader row cooling down after a reassignment
+must not hide the valid one before it. Rebuilt here from those kept rows.
+
 Both tables are rebuilt (copied into a new table, then renamed): neither database drops a primary key
 from SQLite's tables, and the copy leaves PostgreSQL's tables compact.
 
@@ -83,9 +87,34 @@ def _flag_indexes(flags: tuple[str, ...]) -> None:
                         sqlite_where=flagged, postgresql_where=flagged)  # fmt: skip
 
 
+def _latest() -> sa.Table:
+    """partition_samples_latest as revision 0003 made it."""
+    replica = {c.name: c for c in _kept_columns(near=False)}
+    return sa.Table(
+        "partition_samples_latest", sa.MetaData(),
+        *(sa.Column(name, replica[name].type, primary_key=True) for name in KEPT_KEY if name != "ts"),
+        sa.Column("kind", sa.String(16), primary_key=True),
+        *(replica[name] for name in ("ts", "leader", "reassigning", *METRICS)),
+    )  # fmt: skip
+
+
+def _refresh_latest(flagged_near: bool) -> None:
+    """Rebuild partition_samples_latest from the kept rows: those sums count, when they are flagged `near`."""
+    from kafka_medic.metrics.store import refresh_latest
+
+    latest, conn = _latest(), op.get_bind()
+    kept = sa.table("partition_samples_kept", *(sa.column(c.name, c.type) for c in _kept_columns(flagged_near)))
+    op.execute(latest.delete())
+    for cid in conn.scalars(sa.select(kept.c.cluster_id).distinct()).all():
+        counted = [kept.c.near == sa.false()] if flagged_near else []
+        refresh_latest(conn, kept, sa.and_(kept.c.cluster_id == cid, *counted), latest)
+
+
 def upgrade() -> None:
-    sums, progress = sa.table("partition_windows", *(sa.column(n) for n in SUMS_KEY)), sa.table(
-        "aggregation_progress", sa.column("cluster_id"), sa.column("window_s"))
+    sums, progress = (
+        sa.table("partition_windows", *(sa.column(n) for n in SUMS_KEY)),
+        sa.table("aggregation_progress", sa.column("cluster_id"), sa.column("window_s")),
+    )
 
     def flagged(kept) -> sa.Select:
         """Every kept row, `near` when no sums row holds its partition in its window (floor(ts / base) * base)."""
@@ -104,9 +133,11 @@ def upgrade() -> None:
     op.create_index("ix_partition_windows_start", "partition_windows", ["cluster_id", "start"])
     op.create_index("ix_partition_samples_kept_ts", "partition_samples_kept", ["cluster_id", "ts"])
     _flag_indexes(KEPT_FLAGS)
+    _refresh_latest(flagged_near=True)
 
 
 def downgrade() -> None:
     _rebuild("partition_windows", _window_columns(), SUMS_KEY, lambda old: sa.select(*old.c))
     _rebuild("partition_samples_kept", _kept_columns(near=False), KEPT_KEY, lambda old: sa.select(*old.c))
     _flag_indexes(KEPT_FLAGS[:1])
+    _refresh_latest(flagged_near=False)
