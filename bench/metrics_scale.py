@@ -214,12 +214,15 @@ def _spread(seconds: list[float]) -> dict[str, float]:
 
 
 def _rows_and_bytes(store: MetricsStore) -> tuple[dict[str, int], int]:
-    """Rows per sample table, and the bytes the store takes: the SQLite file (WAL checkpointed into
-    it first), or PostgreSQL's tables with their indexes and TOAST."""
+    """Rows per sample table (for partition_window_sums, the windows and the partition sums packed in them),
+    and the bytes the store takes: the SQLite file (WAL checkpointed into it first), or PostgreSQL's tables
+    with their indexes and TOAST."""
     tables = ("partition_samples", "broker_samples", "partition_samples_kept", "partition_samples_latest",
-              "partition_windows")
+              "partition_window_sums")
     with store.engine.begin() as conn:
         rows = {t: int(conn.scalar(sa.text(f"SELECT count(*) FROM {t}")) or 0) for t in tables}
+        rows["window_sums"] = int(conn.scalar(sa.text("SELECT sum(length(\"partition\")) / 4 FROM partition_window_sums"))
+                                  or 0)  # fmt: skip
         if conn.dialect.name == "postgresql":
             size = sum(int(conn.scalar(sa.text(f"SELECT pg_total_relation_size('{t}')")) or 0) for t in tables)
             return rows, size

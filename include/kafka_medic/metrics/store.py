@@ -6,14 +6,15 @@ walks the same index cluster by cluster. Timestamps are epoch seconds (double), 
 databases and pandas handle without time-zone surprises.
 
 Partition samples are raw only while their window is in progress: once a base window of
-`aggregate_s` closes (see `aggregate`), each partition's rows in it become one `partition_windows`
-row (what the load model counts and averages) plus the few rows a later build can still ask for by
-time (`partition_samples_kept`: each replica's last row, last leader row and last rows with a size),
-and the raw rows are deleted. With 1 h base windows and rounds each minute that is about one kept
-row per replica-hour and one sums row per partition-hour instead of 60 rows per replica-hour. Each
-replica's newest aggregated rows of each kind (`partition_samples_latest`) are kept up to date as
-windows close, so a build up to now reads those and the raw rows instead of scanning and sorting
-every kept row of its range for them (7.2M kept rows a day at 300k replicas, ~1.2M latest rows).
+`aggregate_s` closes (see `aggregate`), each partition's rows in it become its sums (what the load
+model counts and averages) in the window's one `partition_window_sums` row, plus the few rows a later
+build can still ask for by time (`partition_samples_kept`: each replica's last row, last leader row
+and last rows with a size), and the raw rows are deleted. With 1 h base windows and rounds each
+minute that is about one kept row per replica-hour and one packed sum per partition-hour instead of
+60 rows per replica-hour. Each replica's newest of those kept rows of each kind
+(`partition_samples_latest`) are kept up to date as windows close, so a build up to now reads those
+and the raw rows instead of scanning and sorting every kept row of its range for them (7.2M kept
+rows a day at 300k replicas, ~0.7M latest rows).
 
 The base window is the store's configured window length (`aggregate_s`, default 300 s, the load
 model's default window; a fleet that plans on 1 h windows opens its store with 3600), recorded per
@@ -24,12 +25,14 @@ Not a fixed 5 min base for everyone: kept rows are per replica and base window, 
 replicas with 5 min windows against 7.2M with 1 h ones, and only the latter fits 2 GB a day.
 The cooldown after a reassignment crosses windows and is chosen at build time, so a partition with
 a reassigning row within MAX_COOLDOWN_S before a window (or in it) is not summed there: it keeps
-all its rows, and the build excludes what its own cooldown says.
+all its rows, flagged `near` (a build reads them by a partial index), and the build excludes what
+its own cooldown says.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import math
 from collections.abc import Iterable, Sequence
@@ -83,24 +86,26 @@ partition_samples = sa.Table(
     *(sa.Column(name, sa.Double) for name in PARTITION_METRICS),
 )
 
-# One row per partition and closed base window: sums and counts of the leader rows the load model
-# averages (a row is counted when it has bytes_in; bytes_out and messages_in may still be missing),
-# and how many leader rows and rate-less leader rows there were (why a window is incomplete).
-partition_windows = sa.Table(
-    "partition_windows",
+# Per closed base window, each summed partition's sums and counts of the leader rows the load model
+# averages (a row is counted when it has bytes_in; bytes_out and messages_in may still be missing), and
+# how many leader rows and rate-less leader rows there were (why a window is incomplete): WINDOW_SUMS.
+# One row per cluster incarnation and window, each column one little-endian array over the window's
+# partitions (SUMS_ARRAYS; `topic` as codes into the JSON list `topics`). A 24-window build at 100k
+# partitions reads 2.4M sums: as rows, 4.7 s of the driver making Python objects and 460 MB; as 24 rows
+# of arrays, a read of 125 MB. Written once by the window's aggregation, read by time.
+SUMS_ARRAYS = {
+    "topic": "<i4", "partition": "<i4", "samples": "<i4", "bytes_in_sum": "<f8", "bytes_out_sum": "<f8",
+    "bytes_out_samples": "<i4", "messages_in_sum": "<f8", "messages_in_samples": "<i4", "leader_samples": "<i4",
+    "unrated_samples": "<i4",
+}  # fmt: skip
+WINDOW_SUMS = ["start", *SUMS_ARRAYS]
+partition_window_sums = sa.Table(
+    "partition_window_sums",
     metadata,
-    sa.Column("cluster_id", sa.Integer, sa.ForeignKey("clusters.id"), nullable=False),
-    sa.Column("start", sa.Double, nullable=False),
-    sa.Column("topic", sa.String(255), nullable=False),
-    sa.Column("partition", sa.Integer, nullable=False),
-    sa.Column("samples", sa.Integer, nullable=False),
-    sa.Column("bytes_in_sum", sa.Double),
-    sa.Column("bytes_out_sum", sa.Double),
-    sa.Column("bytes_out_samples", sa.Integer, nullable=False),
-    sa.Column("messages_in_sum", sa.Double),
-    sa.Column("messages_in_samples", sa.Integer, nullable=False),
-    sa.Column("leader_samples", sa.Integer, nullable=False),
-    sa.Column("unrated_samples", sa.Integer, nullable=False),
+    sa.Column("cluster_id", sa.Integer, sa.ForeignKey("clusters.id"), primary_key=True),
+    sa.Column("start", sa.Double, primary_key=True),
+    sa.Column("topics", sa.Text, nullable=False),
+    *(sa.Column(name, sa.LargeBinary, nullable=False) for name in SUMS_ARRAYS),
 )
 
 # The raw rows an aggregated window keeps (partition_samples' columns and `near`): they answer "latest
@@ -114,9 +119,8 @@ partition_samples_kept = sa.Table(
     sa.Column("near", sa.Boolean, nullable=False),
 )
 
-# Sums and kept rows are read by time only, and written once per window by its one aggregation: an index
-# on (cluster_id, time), not a primary key of every key column (revision 0005: 40% of these tables' bytes).
-sa.Index("ix_partition_windows_start", partition_windows.c.cluster_id, partition_windows.c.start)
+# Kept rows are read by time only, and written once per window by its one aggregation: an index on
+# (cluster_id, ts), not a primary key of every key column (revision 0005: 40% of the table's bytes).
 sa.Index("ix_partition_samples_kept_ts", partition_samples_kept.c.cluster_id, partition_samples_kept.c.ts)
 
 
@@ -164,7 +168,6 @@ aggregation_progress = sa.Table(
 # A partition with a reassigning sample less than this before a window (or in it) keeps its raw rows
 # there: which of them a build excludes depends on the build's cooldown, unknown when aggregating.
 MAX_COOLDOWN_S = 6 * 3600.0
-WINDOW_SUMS = [c.name for c in partition_windows.columns if c.name not in ("cluster_id",)]
 
 log = logging.getLogger(__name__)
 
@@ -178,15 +181,14 @@ TEXT_COLUMNS = ("topic", "source")
 FRAME_CHUNK_ROWS = 100_000  # rows converted at a time (MetricsStore._frame)
 COLUMN_TYPES = {
     "broker": "int64", "partition": "int64", "alive": "bool", "leader": "bool", "reassigning": "bool",
-    **{c.name: "int64" for c in partition_windows.columns if isinstance(c.type, sa.Integer)},
+    **{name: "int64" for name, dtype in SUMS_ARRAYS.items() if dtype == "<i4" and name != "topic"},
 }
 
 
 class ModelRows(NamedTuple):
     """A load model's share of the stored partition rows (MetricsStore.model_rows): `whole`, every row of the
-    partitions near a reassignment that no partition_windows row holds; `newest`, the newest rows of every
-    replica; `sums`, the other partitions' sums (partition_windows' columns) of the rows no
-    partition_windows row holds."""
+    partitions near a reassignment that no window's sums hold; `newest`, the newest rows of every replica;
+    `sums`, the other partitions' sums (WINDOW_SUMS) of the rows no window's sums hold."""
 
     whole: pd.DataFrame
     newest: pd.DataFrame
@@ -283,9 +285,10 @@ class MetricsStore(StoreTables):
     ) -> pd.DataFrame:
         """The aggregates of the base windows that start in [since, until); columns: WINDOW_SUMS."""
         cid = self._cluster_id((cluster, kafka_cluster_id), False)
-        t = partition_windows
+        t = partition_window_sums
         in_range = sa.and_(t.c.cluster_id == cid, t.c.start >= since, t.c.start < until)
-        return self._frame(sa.select(*(t.c[name] for name in WINDOW_SUMS)).where(in_range), WINDOW_SUMS)
+        with self.engine.connect() as conn:
+            return unpack_window_sums(conn.execute(sa.select(t).where(in_range).order_by(t.c.start)))
 
     def model_rows(
         self, cluster: str, since: float, until: float, windows: Sequence[float], kafka_cluster_id: str | None = None
@@ -297,7 +300,7 @@ class MetricsStore(StoreTables):
         and every kept row of the windows aggregated without their sums (`near`), because which rows a
         cooldown excludes is the model's to decide. Their kept rows of windows with sums are counted there
         already: of those the model needs what it needs of every replica, its newest rows (placement,
-        leader, sizes: see `_newest_rows`). And the sums of each window's rows that no partition_windows
+        leader, sizes: see `_newest_rows`). And the sums of each window's rows that no window's sums
         row holds, the rows outside the aggregated span, of the partitions not near a reassignment.
         """
         cid = self._cluster_id((cluster, kafka_cluster_id), False)
@@ -456,7 +459,7 @@ class MetricsStore(StoreTables):
                 for table in (broker_samples, partition_samples, partition_samples_kept, partition_samples_latest):
                     old = table.delete().where(table.c.cluster_id == cid, table.c.ts < before)
                     deleted += conn.execute(old).rowcount
-                progress, sums = aggregation_progress, partition_windows
+                progress, sums = aggregation_progress, partition_window_sums
                 base = conn.scalar(sa.select(progress.c.window_s).where(progress.c.cluster_id == cid))
                 if base is not None:
                     ended = sa.and_(sums.c.cluster_id == cid, sums.c.start + base <= before)
@@ -566,18 +569,19 @@ def _raw_rows_up_to_now(
 
 
 def _aggregate_window(conn: sa.Connection, cid: int, start: float, end: float) -> None:
-    """Replace the raw rows of [start, end) by partition_windows sums and the rows later builds may ask for.
+    """Replace the raw rows of [start, end) by the window's sums and the rows later builds may ask for.
 
     A partition with a reassigning row in [start - MAX_COOLDOWN_S, end) keeps all its rows and gets
     no sums: a build decides which of them its cooldown excludes. Done in SQL, so a window of 18M
-    rows never passes through Python.
+    rows never passes through Python: only its sums, one row per partition, to be packed.
     """
     raw = partition_samples
     near_reassignment = _near_reassignment(raw, cid, start - MAX_COOLDOWN_S, end)
     in_window = sa.and_(raw.c.cluster_id == cid, raw.c.ts >= start, raw.c.ts < end)
-    sums = sa.select(raw.c.cluster_id, sa.literal(start), raw.c.topic, raw.c.partition, *_window_sums(raw))
-    sums = sums.where(in_window, ~near_reassignment).group_by(raw.c.cluster_id, raw.c.topic, raw.c.partition)
-    conn.execute(partition_windows.insert().from_select([c.name for c in partition_windows.columns], sums))
+    sums = sa.select(raw.c.topic, raw.c.partition, *_window_sums(raw)).where(in_window, ~near_reassignment)
+    summed = conn.execute(sums.group_by(raw.c.topic, raw.c.partition).order_by(raw.c.topic, raw.c.partition)).all()
+    if summed:
+        conn.execute(partition_window_sums.insert().values(cluster_id=cid, start=start, **pack_window_sums(summed)))
     columns = [c.name for c in raw.columns]
     ranked = _ranked(raw, columns, in_window, near_reassignment).subquery()
     kept = sa.select(*ranked.c[*columns], ranked.c.also_0).where(sa.or_(ranked.c.also_0, *_kinds(ranked.c).values()))
@@ -587,6 +591,36 @@ def _aggregate_window(conn: sa.Connection, cid: int, start: float, end: float) -
     counted_by_sums = sa.and_(window_kept.cluster_id == cid, window_kept.ts >= start, window_kept.ts < end,
                               window_kept.near == sa.false())  # fmt: skip
     refresh_latest(conn, partition_samples_kept, counted_by_sums)
+
+
+def pack_window_sums(rows: Sequence[Sequence]) -> dict[str, str | bytes]:
+    """One window's sums rows (SUMS_ARRAYS' columns, a topic name first) as partition_window_sums' values."""
+    columns = list(zip(*rows, strict=True))
+    codes, topics = pd.factorize(np.array(columns[0], dtype=object))
+    arrays = [codes, *columns[1:]]  # a sum of no rows is NULL: NaN in its float array
+    return {"topics": json.dumps(topics.tolist()),
+            **{name: np.array(values, dtype=dtype).tobytes() for (name, dtype), values in
+               zip(SUMS_ARRAYS.items(), arrays, strict=True)}}  # fmt: skip
+
+
+def unpack_window_sums(windows: Iterable) -> pd.DataFrame:
+    """partition_window_sums rows as one frame of WINDOW_SUMS, typed as MetricsStore._frame types them, with
+    one string object per distinct topic."""
+    names: dict[str, int] = {}
+    parts: list[dict[str, np.ndarray]] = []
+    for window in windows:
+        ids = np.array([names.setdefault(topic, len(names)) for topic in json.loads(window.topics)], dtype="int64")
+        arrays = {name: np.frombuffer(getattr(window, name), dtype) for name, dtype in SUMS_ARRAYS.items()}
+        arrays["topic"] = ids[arrays["topic"]]
+        parts.append({"start": np.full(len(arrays["partition"]), window.start), **arrays})
+    if not parts:
+        return pd.DataFrame({name: _typed(np.zeros(0, dtype=object), name) for name in WINDOW_SUMS})
+    topics = np.array(list(names), dtype=object)
+    columns = {name: np.concatenate([part[name] for part in parts]) for name in WINDOW_SUMS}
+    return pd.DataFrame({
+        name: topics[values] if name == "topic" else values.astype(COLUMN_TYPES.get(name, "float64"), copy=False)
+        for name, values in columns.items()
+    }, copy=False)  # fmt: skip
 
 
 def refresh_latest(conn: sa.Connection, rows: sa.TableClause, where: sa.ColumnElement,
@@ -627,7 +661,7 @@ def _partition_key(rows: sa.FromClause) -> sa.ColumnElement:
 
 
 def _window_sums(rows: sa.FromClause) -> list[sa.ColumnElement]:
-    """partition_windows' sums and counts (after its key columns) over a group of `rows`: the leader rows
+    """A window's sums and counts (SUMS_ARRAYS after the partition) over a group of `rows`: the leader rows
     with bytes_in are counted and summed, the leader rows and those without bytes_in counted apart."""
     c = rows.c
     rated = sa.and_(c.leader, c.bytes_in.is_not(None))

@@ -1,21 +1,26 @@
-"""Sums and kept rows indexed by time, not keyed by every column; kept rows of windows without sums flagged `near`.
+"""Window sums packed one row per window; kept rows indexed by time and flagged `near` when their window has no sums.
 
-`partition_windows` and `partition_samples_kept` are written once per window by its one aggregation and
-read by (cluster_id, time) only, yet their primary keys held every key column: 40% of their bytes on
-PostgreSQL (507 of 1,225 MB of kept rows after a day at 300k replicas). Each gets an index on
-(cluster_id, time) instead.
+`partition_windows` held one row per partition and closed base window: 2.4M rows for a 24-window build
+at 100k partitions, which took the driver 4.7 s and 460 MB to turn into Python objects and back, and
+399 MB of a day's PostgreSQL store. `partition_window_sums` holds each window's sums as one row of
+arrays (see metrics/store.py); this revision packs the rows there.
 
-A kept row gets `near`: true when its window was aggregated without the partition's sums (a reassignment
-near it), so the row counts as a sample. A build reads those by a partial index instead of scanning the
-day's kept rows for the few partitions near a reassignment (2.7 s of a 24-window build at 300k replicas).
-Here it is derived from the sums: a kept row is near when its partition has no sums row for its window.
+`partition_samples_kept` is written once per window by its one aggregation and read by (cluster_id, ts)
+only, yet its primary key held every key column: 40% of its bytes on PostgreSQL (507 of 1,225 MB after
+a day at 300k replicas). It gets an index on (cluster_id, ts) instead, and `near`: true when the row's
+window was aggregated without its partition's sums (a reassignment near it), so the row counts as a
+sample. A build reads those by a partial index instead of scanning the day's kept rows for the few
+partitions near a reassignment (2.7 s of a 24-window build at 300k replicas). Here it is derived from
+the sums: a kept row is near when its partition has no sums in its window.
 
 `partition_samples_latest` then holds each replica's newest rows of the kept rows that sums count (not
 `near`): a build reads the others whole, and a newest leader row cooling down after a reassignment
 must not hide the valid one before it. Rebuilt here from those kept rows.
 
-Both tables are rebuilt (copied into a new table, then renamed): neither database drops a primary key
-from SQLite's tables, and the copy leaves PostgreSQL's tables compact.
+The kept rows are copied into a new table, then renamed: SQLite cannot drop a primary key, and the copy
+leaves PostgreSQL's table compact. Packing and unpacking use the store's own functions
+(`pack_window_sums`, `unpack_window_sums`): the packed format is this revision's, and a later change to it
+comes with a revision of its own.
 
 Revision ID: 0005
 Revises: 0004
@@ -63,6 +68,45 @@ def _kept_columns(near: bool) -> list[sa.Column]:
         *(sa.Column(name, sa.Double(), nullable=True) for name in METRICS),
         *([sa.Column("near", sa.Boolean(), nullable=False)] if near else []),
     ]
+
+
+def _packed_columns() -> list[sa.Column]:
+    from kafka_medic.metrics.store import SUMS_ARRAYS
+
+    return [
+        sa.Column("cluster_id", sa.Integer(), sa.ForeignKey("clusters.id"), primary_key=True),
+        sa.Column("start", sa.Double(), primary_key=True),
+        sa.Column("topics", sa.Text(), nullable=False),
+        *(sa.Column(name, sa.LargeBinary(), nullable=False) for name in SUMS_ARRAYS),
+    ]
+
+
+def _pack_sums() -> None:
+    """partition_windows' rows packed one row per window into partition_window_sums, which replaces it."""
+    from kafka_medic.metrics.store import pack_window_sums
+
+    conn, packed = op.get_bind(), op.create_table("partition_window_sums", *_packed_columns())
+    rows = sa.table("partition_windows", *(sa.column(c.name) for c in _window_columns()))
+    for cid, start in conn.execute(sa.select(rows.c.cluster_id, rows.c.start).distinct()).all():
+        window = sa.and_(rows.c.cluster_id == cid, rows.c.start == start)
+        summed = conn.execute(sa.select(rows.c.topic, rows.c.partition, *(rows.c[name] for name in SUMS))
+                              .where(window).order_by(rows.c.topic, rows.c.partition)).all()  # fmt: skip
+        conn.execute(packed.insert().values(cluster_id=cid, start=start, **pack_window_sums(summed)))
+    op.drop_table("partition_windows")
+
+
+def _unpack_sums() -> None:
+    """partition_window_sums back as partition_windows' rows, as revision 0001 made that table."""
+    from kafka_medic.metrics.store import unpack_window_sums
+
+    conn = op.get_bind()
+    rows = op.create_table("partition_windows", *_window_columns(),
+                           sa.ForeignKeyConstraint(["cluster_id"], ["clusters.id"]), sa.PrimaryKeyConstraint(*SUMS_KEY))
+    packed = sa.Table("partition_window_sums", sa.MetaData(), *_packed_columns())
+    for window in conn.execute(sa.select(packed)).all():
+        frame = unpack_window_sums([window]).assign(cluster_id=window.cluster_id)
+        conn.execute(rows.insert(), frame.astype(object).where(frame.notna(), None).to_dict("records"))
+    op.drop_table("partition_window_sums")
 
 
 def _rebuild(name: str, columns: list[sa.Column], key: tuple[str, ...] | None, rows) -> None:
@@ -128,16 +172,15 @@ def upgrade() -> None:
         )  # fmt: skip
         return sa.select(*kept.c, ~summed)
 
-    _rebuild("partition_samples_kept", _kept_columns(near=True), None, flagged)  # before the sums lose their key
-    _rebuild("partition_windows", _window_columns(), None, lambda old: sa.select(*old.c))
-    op.create_index("ix_partition_windows_start", "partition_windows", ["cluster_id", "start"])
+    _rebuild("partition_samples_kept", _kept_columns(near=True), None, flagged)  # from the sums as rows
+    _pack_sums()
     op.create_index("ix_partition_samples_kept_ts", "partition_samples_kept", ["cluster_id", "ts"])
     _flag_indexes(KEPT_FLAGS)
     _refresh_latest(flagged_near=True)
 
 
 def downgrade() -> None:
-    _rebuild("partition_windows", _window_columns(), SUMS_KEY, lambda old: sa.select(*old.c))
+    _unpack_sums()
     _rebuild("partition_samples_kept", _kept_columns(near=False), KEPT_KEY, lambda old: sa.select(*old.c))
     _flag_indexes(KEPT_FLAGS[:1])
     _refresh_latest(flagged_near=False)
