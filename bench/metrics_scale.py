@@ -221,8 +221,8 @@ def _rows_and_bytes(store: MetricsStore) -> tuple[dict[str, int], int]:
               "partition_window_sums")
     with store.engine.begin() as conn:
         rows = {t: int(conn.scalar(sa.text(f"SELECT count(*) FROM {t}")) or 0) for t in tables}
-        rows["window_sums"] = int(conn.scalar(sa.text("SELECT sum(length(\"partition\")) / 4 FROM partition_window_sums"))
-                                  or 0)  # fmt: skip
+        packed = sa.text('SELECT sum(length("partition")) / 4 FROM partition_window_sums')  # int32 each
+        rows["window_sums"] = int(conn.scalar(packed) or 0)
         if conn.dialect.name == "postgresql":
             size = sum(int(conn.scalar(sa.text(f"SELECT pg_total_relation_size('{t}')")) or 0) for t in tables)
             return rows, size
