@@ -154,14 +154,14 @@ def build_load_model(
     earlier = store.latest_partition_samples(cluster, now - lookback_s, start - cooldown_s, which)
     answered = store.latest_broker_samples(cluster, now - lookback_s, start, which)
     brokers = _broker_status(store.broker_samples(cluster, start, now, which), answered, now, window_s)
-    placement = _Placement.of(pd.concat([earlier, recent.drop(columns="excluded")], ignore_index=True))
+    placement = _Placement.of(_stacked(earlier, recent))
     samples = samples[(samples.ts >= start) & (samples.ts < end)]
     cells = placement.number(samples) * windows + window_index(samples.ts, start, window_s).to_numpy()
     samples, cells = samples[cells >= 0], cells[cells >= 0]
     for broker in set(placement.replicas.broker.tolist()) - brokers.keys():
         brokers[broker] = BrokerStatus("no fresh samples", None, dict.fromkeys(BROKER_METRICS))
     n = len(placement.keys)
-    sums = _Sums.of(pd.concat([store.partition_windows(cluster, start, end, which), stored.sums], ignore_index=True),
+    sums = _Sums.of(_stacked(store.partition_windows(cluster, start, end, which), stored.sums),
                     placement, start, window_s, windows)  # fmt: skip
     summed = sums.covers(samples, cells // windows, aggregated)
     alive = placement.replicas.broker.isin([b for b, s in brokers.items() if s.alive]).to_numpy()
@@ -169,9 +169,8 @@ def build_load_model(
     offline = (np.bincount(np.concatenate([cells, sums.cells]) // windows, minlength=n) == 0) & ~reachable
 
     valid = (samples.leader & ~samples.excluded & samples.bytes_in.notna()).to_numpy() & ~summed
-    per_cell = sums.plus(samples[valid], cells[valid], n * windows)
-    per_cell = per_cell[per_cell.samples >= min_samples]
-    valid_cells = per_cell.index.to_numpy()
+    totals = sums.plus(samples[valid], cells[valid], n * windows)
+    valid_cells = np.flatnonzero(totals.pop("present") & (totals["bytes_in_samples"] >= min_samples))
     in_window = np.zeros((n, windows), dtype=bool)  # partition x window: valid
     in_window.flat[valid_cells] = True
     considered = ~offline
@@ -195,7 +194,9 @@ def build_load_model(
     incomplete = _incomplete(placement, reasons, in_window, considered, windows)
     ratio = 1 - len(incomplete) / int(considered.sum()) if considered.any() else 0.0
 
-    means = per_cell[RATES].div(per_cell[[f"{r}_samples" for r in RATES]].to_numpy())
+    with np.errstate(divide="ignore", invalid="ignore"):  # a rate without samples in a valid cell: NaN, left out
+        means = pd.DataFrame({r: totals[r][valid_cells] / totals[f"{r}_samples"][valid_cells] for r in RATES})
+    del totals
     rates = _rates(placement, _over_windows(means.groupby(valid_cells // windows), statistic), earlier)
     disk = _sizes(placement, recent, earlier) / MB
     lead = placement.leader_array()
@@ -342,7 +343,8 @@ class _Sums:
     @classmethod
     def of(cls, frame: pd.DataFrame, placement: _Placement, start: float, window_s: float, windows: int) -> _Sums:
         pid = placement.number(frame)
-        frame, pid = frame[pid >= 0].reset_index(drop=True), pid[pid >= 0]
+        if (pid < 0).any():  # partitions not in the model; filtering copies, so only then
+            frame, pid = frame[pid >= 0].reset_index(drop=True), pid[pid >= 0]
         return cls(frame, pid, pid * windows + window_index(frame.start, start, window_s).to_numpy())
 
     def covers(self, samples: pd.DataFrame, pids: np.ndarray, aggregated) -> np.ndarray:
@@ -360,25 +362,28 @@ class _Sums:
         in_range = ((samples.ts >= since) & (samples.ts < until)).to_numpy()
         return in_range & summed[pids, row_bucket - first]
 
-    def plus(self, rows: pd.DataFrame, cells: np.ndarray, size: int) -> pd.DataFrame:
-        """Per cell that has rows or sums (of `size` cells): sums of RATES, their counts (`<rate>_samples`) and
-        `samples`, raw rows and sums together. Totalled by cell number into dense arrays: a group-by over
-        the 2.4M cells of a 24-window build at 100k partitions took a second."""
-        at = np.concatenate([cells, self.cells])
-        raw = rows[RATES].to_numpy(dtype="float64")
-        stored = self.frame[[f"{r}_sum" for r in RATES]].to_numpy(dtype="float64")
-        counted = self.frame[["samples", "bytes_out_samples", "messages_in_samples"]].to_numpy(dtype="float64")
+    def plus(self, rows: pd.DataFrame, cells: np.ndarray, size: int) -> dict[str, np.ndarray]:
+        """Per cell, of `size` cells: sums of RATES and their counts (`<rate>_samples`), raw rows and sums
+        together, and whether the cell has either (`present`). Dense arrays by cell number: a group-by over
+        the 2.4M cells of a 24-window build at 100k partitions took a second and 400 MB."""
+        counts = {"bytes_in": "samples", "bytes_out": "bytes_out_samples", "messages_in": "messages_in_samples"}
 
-        def total(of_rows: np.ndarray, of_sums: np.ndarray) -> np.ndarray:
-            return np.bincount(at, weights=np.concatenate([of_rows, of_sums]), minlength=size)
+        def total(of_rows: np.ndarray, of_sums: pd.Series) -> np.ndarray:
+            summed = np.bincount(self.cells, weights=np.nan_to_num(of_sums.to_numpy(dtype="float64")), minlength=size)
+            return summed + np.bincount(cells, weights=of_rows, minlength=size)
 
-        columns = {}
-        for i, rate in enumerate(RATES):  # a missing rate or sum adds nothing, as in a pandas sum
-            columns[rate] = total(np.nan_to_num(raw[:, i]), np.nan_to_num(stored[:, i]))
-            columns[f"{rate}_samples"] = total(~np.isnan(raw[:, i]), counted[:, i])
-        present = np.flatnonzero(np.bincount(at, minlength=size))
-        per_cell = pd.DataFrame({name: values[present] for name, values in columns.items()}, index=present)
-        return per_cell.assign(samples=per_cell.bytes_in_samples)
+        totals = {"present": (np.bincount(self.cells, minlength=size) + np.bincount(cells, minlength=size)) > 0}
+        for rate, count in counts.items():  # a missing rate or sum adds nothing, as in a pandas sum
+            measured = rows[rate].to_numpy(dtype="float64")
+            totals[rate] = total(np.nan_to_num(measured), self.frame[f"{rate}_sum"])
+            totals[f"{rate}_samples"] = total(~np.isnan(measured), self.frame[count])
+        return totals
+
+
+def _stacked(*frames: pd.DataFrame) -> pd.DataFrame:
+    """The frames one after another; not copied when only one has rows (a copy of 2.4M sums is 200 MB)."""
+    filled = [frame for frame in frames if len(frame)]
+    return pd.concat(filled, ignore_index=True) if len(filled) > 1 else (filled or frames)[0]
 
 
 def _incomplete(
