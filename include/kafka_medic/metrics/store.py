@@ -138,8 +138,10 @@ _partial_index(partition_samples, "reassigning")
 _partial_index(partition_samples_kept, "reassigning")
 _partial_index(partition_samples_kept, "near")
 
-# Each replica's newest aggregated row of each kind (LATEST_KINDS): the kept rows a build up to now
-# would otherwise find by sorting every kept row of its range. Updated as each window is aggregated.
+# Each replica's newest aggregated row of each kind (`_kinds`) among the kept rows sums count (not `near`,
+# which a build reads whole: a newest leader row cooling down after a reassignment must not hide the valid
+# one before it): the rows a build up to now would otherwise find by sorting every kept row of its range.
+# Updated as each window is aggregated.
 partition_samples_latest = sa.Table(
     "partition_samples_latest",
     metadata,
