@@ -474,8 +474,9 @@ class MetricsStore(StoreTables):
         The driver's plain tuples (pandas probes each SQLAlchemy Row for attributes it lacks, which raises
         and catches inside SQLAlchemy per row), one object matrix per chunk, then each column converted by
         numpy (None becomes NaN): half the time of pandas inferring columns from tuples. A chunk at a time,
-        and each chunk's text values replaced by one string object per distinct value, because a 24-window
-        build reads 2.4M sums rows: as tuples of Python objects they took 1.2 GB, as columns 0.2 GB.
+        and each chunk's text values replaced by one string object per distinct value, because a build
+        reads up to a million rows (300k replicas' newest rows): 2.4M rows as tuples of Python objects took
+        1.2 GB, as columns 0.2 GB.
         """
         chunks = []
         with self.engine.connect() as conn:
