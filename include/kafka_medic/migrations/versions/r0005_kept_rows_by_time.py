@@ -45,6 +45,7 @@ KEPT_FLAGS = ("reassigning", "near")
 
 
 def _window_columns() -> list[sa.Column]:
+    """partition_windows' columns, as revision 0001 made the table."""
     return [
         sa.Column("cluster_id", sa.Integer(), nullable=False),
         sa.Column("start", sa.Double(), nullable=False),
@@ -56,6 +57,7 @@ def _window_columns() -> list[sa.Column]:
 
 
 def _kept_columns(near: bool) -> list[sa.Column]:
+    """partition_samples_kept's columns, with this revision's `near` or, as revision 0001 made them, without."""
     return [
         sa.Column("cluster_id", sa.Integer(), nullable=False),
         sa.Column("ts", sa.Double(), nullable=False),
@@ -71,6 +73,7 @@ def _kept_columns(near: bool) -> list[sa.Column]:
 
 
 def _packed_columns() -> list[sa.Column]:
+    """partition_window_sums' columns."""
     from kafka_medic.metrics.store import SUMS_ARRAYS
 
     return [
@@ -125,6 +128,7 @@ def _rebuild(name: str, columns: list[sa.Column], key: tuple[str, ...] | None, r
 
 
 def _flag_indexes(flags: tuple[str, ...]) -> None:
+    """The kept rows' partial indexes on (cluster_id, ts), one per flag (revision 0004's for `reassigning`)."""
     for flag in flags:
         flagged = sa.column(flag, sa.Boolean) == sa.true()
         op.create_index(f"ix_partition_samples_kept_{flag}", "partition_samples_kept", ["cluster_id", "ts"],
