@@ -627,10 +627,10 @@ def unpack_window_sums(windows: Iterable) -> pd.DataFrame:
 def refresh_latest(conn: sa.Connection, rows: sa.TableClause, where: sa.ColumnElement,
                    latest: sa.Table = partition_samples_latest) -> None:
     """Make `latest` (partition_samples_latest) hold, per replica and kind, the newer of its row and the
-    newest of `rows` matching `where`, which picks one cluster incarnation's rows (the kept rows of a window
-    being aggregated; all its kept rows when the table is first built). A bootstrap's history is aggregated
-    after later windows: an older row never replaces a newer one. Revision 0003 passes its own frozen
-    tables, so later changes to the live ones do not change what it does."""
+    newest of `rows` matching `where`, which picks one cluster incarnation's rows (the kept rows sums count
+    of a window being aggregated; all of them when the table is rebuilt). A bootstrap's history is
+    aggregated after later windows: an older row never replaces a newer one. Revisions 0003 and 0005 pass
+    their own frozen tables, so later changes to the live ones do not change what they do."""
     columns = [c.name for c in latest.columns if c.name != "kind"]
     ranked = _ranked(rows, columns, where).subquery()
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
