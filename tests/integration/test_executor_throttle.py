@@ -19,7 +19,7 @@ from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.kafka.reader import read_cluster_state
 from kafka_medic.metrics.admin_sampler import AdminSampler
 from kafka_medic.metrics.jmx_sampler import JmxSampler
-from kafka_medic.metrics.sampling import sample_loop
+from kafka_medic.metrics.sampling import sample_loop, sample_round
 from kafka_medic.metrics.store import MetricsStore
 from kafka_medic.units import MB
 
@@ -118,10 +118,16 @@ def test_auto_throttle_is_recomputed_as_traffic_changes_and_not_from_its_own_cop
     workload = threading.Thread(target=run_workload, args=(bootstrap, 600),
                                 kwargs={"rate_kbps": 1200, "topics": (load,), "stop": clients_stop}, daemon=True)
 
+    rated = threading.Semaphore(0)
+
     def sample() -> None:
+        """A round every 4 s, as a sampler task takes them: rates are counter deltas over the interval (two
+        rounds moments apart would read a fetch that lands between them as a burst several times its rate)."""
         with MetricsStore(url) as store:
-            while not sampling_stop.is_set():
-                sample_loop(store, name, samplers, interval_s=4.0, rounds=1)
+            sample_round(store, name, samplers)  # priming: rates need two readings
+            while not sampling_stop.wait(4.0):
+                sample_round(store, name, samplers)
+                rated.release()
 
     sampler = threading.Thread(target=sample, daemon=True)
     lines: list[str] = []
@@ -136,7 +142,8 @@ def test_auto_throttle_is_recomputed_as_traffic_changes_and_not_from_its_own_cop
     workload.start()
     sampler.start()
     try:
-        time.sleep(8)  # two samples with the workload running
+        for _ in range(2):  # two rounds of rates with the workload running
+            assert rated.acquire(timeout=60)
         options = ExecutionOptions(auto_throttle=True, capacity_file=str(capacity), auto_throttle_interval_s=10)
         report = execute(config, proposal(name, topic, {0: ([1, 2], [3, 2]), 1: ([2, 1], [2, 4])}), options,
                          Journal(url), log)

@@ -21,6 +21,13 @@ if TYPE_CHECKING:
     from kafka_medic.executor.execution import Execution
 
 
+# Kafka holds a throttled copy to its rate only over its quota span (replication.quota.window.num 11 x
+# window.size.seconds 1 by default): within it the copy comes in fetches that can read several times the
+# rate over a few seconds. Averaged over twice the span, the copy is counted near its rate, not taken for
+# other traffic that would push the throttle down.
+COPY_AVERAGE_MIN_S = 22.0
+
+
 def throttled_brokers(records: list[TaskRecord], alive: set[int]) -> list[int]:
     """The live brokers the replica moves still to do involve: the ones to throttle."""
     to_do = (j.PENDING, j.HELD, j.SUBMITTING, j.SUBMITTED)
@@ -52,7 +59,7 @@ def retune_throttles(execution: Execution, options: ExecutionOptions, records: l
                 current[b][1] if any(b in t.added for t in copying) else 0) for b in brokers if b in current}
     try:
         rates, traffic = _headroom(execution.config, options, brokers, execution.journal.url, ours,
-                                   options.auto_throttle_interval_s)
+                                   max(options.auto_throttle_interval_s, COPY_AVERAGE_MIN_S))
     except MedicError as exc:
         execution.log(f"WARNING throttle rates kept as they are: {exc}")
         return
