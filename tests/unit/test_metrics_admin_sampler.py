@@ -98,10 +98,11 @@ class FakeAdmin:
         return {}
 
     def log_dirs(self, broker: int):
-        held = [{"partition_index": p, "partition_size": 100 * self.round * (p + 1), "is_future_key": False}
+        held = [SimpleNamespace(partition_index=p, partition_size=100 * self.round * (p + 1), is_future_key=False)
                 for (_, p), r in self.replicas.items() if broker in r]  # fmt: skip
-        result = {"error_code": 0, "log_dir": "/d", "topics": [{"name": "t", "partitions": held}]}
-        return SimpleNamespace(results=[SimpleNamespace(to_dict=lambda: result)])
+        log_dir = SimpleNamespace(error_code=0, log_dir="/d", total_bytes=-1, usable_bytes=-1,
+                                  topics=[SimpleNamespace(name="t", partitions=held)])  # fmt: skip
+        return SimpleNamespace(results=[log_dir])
 
     def offsets(self, broker: int, request):
         def answer(t, p):
