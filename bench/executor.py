@@ -25,6 +25,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from confluent_kafka import Producer
@@ -93,8 +95,8 @@ def measure_many(bootstrap: str, throttle_mb: float, partitions: int = 2000, kb:
                  rounds: int = 1) -> dict:
     """Many small partitions: the executor against the physical bound and against the controller alone.
 
-    Each round makes two identical topics (`partitions` partitions of `kb` kB on brokers 1 and 2) and
-    moves broker 2's replicas of both to 3 under the same throttle: the twin's in one
+    Each round makes two identical topics (`partitions` partitions of `kb` kB on brokers 1 and 2), each
+    just before its move, and moves broker 2's replicas of both to 3 under the same throttle: the twin's in one
     AlterPartitionReassignments call, timed until the controller lists none (the controller's own time,
     which no pacing can beat), the other topic's with the executor (`concurrency`, None: its defaults).
     The brokers' replica creation and Kafka's quota burst make either time vary 3x from run to run, so
@@ -120,40 +122,29 @@ def _many_round(bootstrap: str, throttle_mb: float, partitions: int, kb: float, 
     stamp = int(time.time())
     twin, topic = f"bench-many-twin-{stamp}", f"bench-many-{stamp}"
     assignment = {p: [1, SOURCE] if p % 2 else [SOURCE, 1] for p in range(partitions)}
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","))
-    try:
-        admin.create_topics([NewTopic(t, -1, -1, replica_assignments=assignment) for t in (twin, topic)])
-    finally:
-        admin.close()
-    try:
-        for t in (twin, topic):
-            _fill(bootstrap, t, partitions * kb * KB / MB, partitions, acks="1")
-        _wait_in_sync(bootstrap, {twin, topic})
-        config = ClusterConfig(bootstrap, name=topic)
-        _wait_copied(config, [twin, topic])
-        target = {p: [DESTINATION if b == SOURCE else b for b in r] for p, r in assignment.items()}
-        moves = [Move(topic, p, r, target[p], r[0], target[p][0]) for p, r in assignment.items()]
-        options = ExecutionOptions(throttle=throttle_mb * MB, concurrency=concurrency)
-        load_before = os.getloadavg()[0]
-        for i, which in enumerate(("executor", "twin") if executor_first else ("twin", "executor")):
-            if i:
-                # Each broker's replication quota counts the throttled bytes of its last WINDOW_S seconds,
-                # whoever moved them: the second would pay for the first's copying. Both start with an
-                # empty window.
-                time.sleep(WINDOW_S + 1)
+    target = {p: [DESTINATION if b == SOURCE else b for b in r] for p, r in assignment.items()}
+    config = ClusterConfig(bootstrap, name=topic)
+    load_before = os.getloadavg()[0]
+    for i, which in enumerate(("executor", "twin") if executor_first else ("twin", "executor")):
+        if i:
+            # Each broker's replication quota counts the throttled bytes of its last WINDOW_S seconds,
+            # whoever moved them: the second would pay for the first's copying. Both start with an
+            # empty window.
+            time.sleep(WINDOW_S + 1)
+        with _filled_topic(bootstrap, twin if which == "twin" else topic, assignment, kb):
             if which == "twin":
                 with Copying(config, twin, partitions) as twin_copying:
                     twin_started, controller_s = _controller_alone(config, twin, target, int(throttle_mb * MB))
                 continue
+            moves = [Move(topic, p, r, target[p], r[0], target[p][0]) for p, r in assignment.items()]
+            options = ExecutionOptions(throttle=throttle_mb * MB, concurrency=concurrency)
             with Copying(config, topic, partitions) as copying:
                 started, cpu = time.monotonic(), time.process_time()
                 marks = Marks(started, verbose)
                 report = execute(config, Proposal(topic, [], moves), options, journal or Journal(), log=marks.log)
                 finished, cpu = time.monotonic(), time.process_time() - cpu
-        load = (load_before + os.getloadavg()[0]) / 2
-        moved = _bytes_on(config, topic, DESTINATION)
-    finally:  # 4,000 partitions a round left on --bootstrap's cluster soon exhaust a dev broker's heap
-        _delete_topics(bootstrap, [twin, topic])
+            moved = _bytes_on(config, topic, DESTINATION)
+    load = (load_before + os.getloadavg()[0]) / 2
     elapsed = finished - started
     bound = moved / (throttle_mb * MB)
     floor = max(bound, controller_s)
@@ -175,6 +166,28 @@ def _many_round(bootstrap: str, throttle_mb: float, partitions: int, kb: float, 
         # From each one's submission: when the destination's first and last bytes came, and the rate between.
         "twin_copy": twin_copying.timeline(twin_started), "executor_copy": copying.timeline(marks.submitted),
     }
+
+
+@contextmanager
+def _filled_topic(bootstrap: str, topic: str, assignment: dict[int, list[int]], kb: float) -> Iterator[None]:
+    """`topic` made, `kb` kB in each partition, copied on both replicas; deleted afterwards.
+
+    The twin and the executor each get a topic made and filled just before their move, with no other one
+    on the cluster: when both were filled before either moved, whichever topic was filled second copied
+    2-4x slower, whoever moved it (session 18; a third topic filled after both did not change that,
+    session 19). That is Kafka's, not the mover's, and it decided the row."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","))
+    try:
+        admin.create_topics([NewTopic(topic, -1, -1, replica_assignments=assignment)])
+    finally:
+        admin.close()
+    try:
+        _fill(bootstrap, topic, len(assignment) * kb * KB / MB, len(assignment), acks="1")
+        _wait_in_sync(bootstrap, {topic})
+        _wait_copied(ClusterConfig(bootstrap, name=topic), [topic])
+        yield
+    finally:  # thousands of partitions a round left on --bootstrap's cluster soon exhaust a dev broker's heap
+        _delete_topics(bootstrap, [topic])
 
 
 class Marks:
