@@ -81,11 +81,8 @@ def heal_in_airflow(cluster: DevCluster, port: int, grace_s: int) -> int:
         run_id = _wait(lambda: next((r["dag_run_id"] for r in airflow.runs(HEAL_DAG)
                                      if r["dag_run_id"] not in known), None), "a heal run")
         print(f"heal run {run_id} started")
-        _wait(lambda: airflow.awaiting_input(HEAL_DAG, run_id, ids.APPROVE) or _finished(airflow, run_id),
-              "the approval request")
-        print(f"\nAPPROVE NOW: {airflow.url}/dags/{HEAL_DAG}/runs/{run_id}/tasks/{ids.APPROVE}/required_actions")
-        state = _wait(lambda: _finished(airflow, run_id), "the heal run to finish", timeout_s=3600)
-        print(f"heal run {run_id} {state}: {airflow.task_states(HEAL_DAG, run_id)}\n")
+        run_id, state, tasks = follow_heal(airflow, run_id)
+        print(f"heal run {run_id} {state}: {tasks}\n")
         run_state(argparse.Namespace(bootstrap=None, zookeeper=None, cluster="dev", json=False))
         print(f"\nAirflow stays up at {airflow.url} until Ctrl-C; then `make down` stops the cluster.")
         while True:
@@ -103,6 +100,32 @@ def _stop(signum, frame) -> None:
 def _finished(airflow, run_id: str) -> str | None:
     state = airflow.call("GET", f"/dags/{HEAL_DAG}/dagRuns/{run_id}")["state"]
     return state if state in ("success", "failed") else None
+
+
+def follow_heal(airflow, run_id: str) -> tuple[str, str, dict[str, str]]:
+    """Ask for the approval of `run_id` and wait for its end: (run, state, its task states).
+
+    A plan that no longer fitted the cluster when approved moves nothing: its run skips every write,
+    ends in success and starts a new run that plans again and asks again. That success is not the heal's,
+    so the new run is followed (the policy's max_replans bounds the chain: then a run fails).
+    """
+    while True:
+        _wait(lambda r=run_id: airflow.awaiting_input(HEAL_DAG, r, ids.APPROVE) or _finished(airflow, r),
+              "the approval request")
+        print(f"\nAPPROVE NOW: {airflow.url}/dags/{HEAL_DAG}/runs/{run_id}/tasks/{ids.APPROVE}/required_actions")
+        state = _wait(lambda r=run_id: _finished(airflow, r), "the heal run to finish", timeout_s=3600)
+        tasks = airflow.task_states(HEAL_DAG, run_id)
+        if tasks.get(ids.REPLAN) != "success":
+            return run_id, state, tasks
+        stale_run, run_id = run_id, _wait(lambda r=run_id: _replanned(airflow, r), "the re-planned heal run")
+        print(f"heal run {stale_run}: the plan no longer fitted the cluster when approved (see its "
+              f"{ids.CHECK_PLAN} log), so nothing moved; run {run_id} plans again")
+
+
+def _replanned(airflow, run_id: str) -> str | None:
+    """The run that `run_id`'s replan task started, once it exists."""
+    return next((r["dag_run_id"] for r in airflow.runs(HEAL_DAG)
+                 if (r.get("conf") or {}).get(ids.REPLAN_OF) == run_id), None)
 
 
 def _wait(condition, what: str, timeout_s: float = 900):
