@@ -50,12 +50,7 @@ SOURCE, DESTINATION = 2, 3
 def measure(bootstrap: str, throttle_mb: float, mb: float, concurrency: int | None = None,
             journal: Journal | None = None, verbose: bool = False) -> dict:
     topic = f"bench-throttle-{int(time.time())}"
-    assignment = {p: [1, SOURCE] if p % 2 else [SOURCE, 1] for p in range(PARTITIONS)}
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","))
-    try:
-        admin.create_topics([NewTopic(topic, -1, -1, replica_assignments=assignment)])
-    finally:
-        admin.close()
+    assignment = _create_topic(bootstrap, topic, PARTITIONS)
     _fill(bootstrap, topic, mb)
     config = ClusterConfig(bootstrap, name=topic)
     moves = [Move(topic, p, r, [DESTINATION if b == SOURCE else b for b in r], r[0],
@@ -121,7 +116,7 @@ def _many_round(bootstrap: str, throttle_mb: float, partitions: int, kb: float, 
                 journal: Journal | None, verbose: bool, executor_first: bool) -> dict:
     stamp = int(time.time())
     twin, topic = f"bench-many-twin-{stamp}", f"bench-many-{stamp}"
-    assignment = {p: [1, SOURCE] if p % 2 else [SOURCE, 1] for p in range(partitions)}
+    assignment = _assignment(partitions)
     target = {p: [DESTINATION if b == SOURCE else b for b in r] for p, r in assignment.items()}
     config = ClusterConfig(bootstrap, name=topic)
     load_before = os.getloadavg()[0]
@@ -131,7 +126,7 @@ def _many_round(bootstrap: str, throttle_mb: float, partitions: int, kb: float, 
             # whoever moved them: the second would pay for the first's copying. Both start with an
             # empty window.
             time.sleep(WINDOW_S + 1)
-        with _filled_topic(bootstrap, twin if which == "twin" else topic, assignment, kb):
+        with _filled_topic(bootstrap, twin if which == "twin" else topic, partitions, kb):
             if which == "twin":
                 with Copying(config, twin, partitions) as twin_copying:
                     twin_started, controller_s = _controller_alone(config, twin, target, int(throttle_mb * MB))
@@ -169,20 +164,16 @@ def _many_round(bootstrap: str, throttle_mb: float, partitions: int, kb: float, 
 
 
 @contextmanager
-def _filled_topic(bootstrap: str, topic: str, assignment: dict[int, list[int]], kb: float) -> Iterator[None]:
+def _filled_topic(bootstrap: str, topic: str, partitions: int, kb: float) -> Iterator[None]:
     """`topic` made, `kb` kB in each partition, copied on both replicas; deleted afterwards.
 
     The twin and the executor each get a topic made and filled just before their move, with no other one
     on the cluster: when both were filled before either moved, whichever topic was filled second copied
     2-4x slower, whoever moved it (session 18; a third topic filled after both did not change that,
     session 19). That is Kafka's, not the mover's, and it decided the row."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","))
+    _create_topic(bootstrap, topic, partitions)
     try:
-        admin.create_topics([NewTopic(topic, -1, -1, replica_assignments=assignment)])
-    finally:
-        admin.close()
-    try:
-        _fill(bootstrap, topic, len(assignment) * kb * KB / MB, len(assignment), acks="1")
+        _fill(bootstrap, topic, partitions * kb * KB / MB, partitions, acks="1")
         _wait_in_sync(bootstrap, {topic})
         _wait_copied(ClusterConfig(bootstrap, name=topic), [topic])
         yield
@@ -215,12 +206,7 @@ def controller_sweep(bootstrap: str, sizes: list[int], kb: float = 10.0, throttl
     times the twin (data far below the throttle, so the time is the controller's and the brokers')."""
     topic = f"bench-sweep-{int(time.time())}"
     total = sum(sizes)
-    assignment = {p: [1, SOURCE] if p % 2 else [SOURCE, 1] for p in range(total)}
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","))
-    try:
-        admin.create_topics([NewTopic(topic, -1, -1, replica_assignments=assignment)])
-    finally:
-        admin.close()
+    assignment = _create_topic(bootstrap, topic, total)
     _fill(bootstrap, topic, total * kb * KB / MB, total, acks="1")
     _wait_in_sync(bootstrap, {topic})
     config = ClusterConfig(bootstrap, name=topic)
@@ -256,6 +242,22 @@ def _controller_alone(config: ClusterConfig, topic: str, target: dict[int, list[
                   for v in values.values()):
             time.sleep(0.2)
     return started, elapsed
+
+
+def _assignment(partitions: int) -> dict[int, list[int]]:
+    """Every bench topic's placement: each partition on brokers 1 and SOURCE, leaders alternating."""
+    return {p: [1, SOURCE] if p % 2 else [SOURCE, 1] for p in range(partitions)}
+
+
+def _create_topic(bootstrap: str, topic: str, partitions: int) -> dict[int, list[int]]:
+    """`topic` placed as `_assignment` says; that assignment."""
+    assignment = _assignment(partitions)
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","))
+    try:
+        admin.create_topics([NewTopic(topic, -1, -1, replica_assignments=assignment)])
+    finally:
+        admin.close()
+    return assignment
 
 
 def _delete_topics(bootstrap: str, topics: list[str]) -> None:
