@@ -227,7 +227,7 @@ def elect_leaders(cluster: str, conn_id: str, execution_id: str) -> dict[str, st
     from kafka_medic.executor import Execution, Journal
 
     config = settings(cluster, conn_id).config
-    failures = Execution(config, Journal(), execution_id, log.info).elect_leaders()
+    failures = Execution(config, Journal(), execution_id, log.info).elect_leaders().failures
     for partition, reason in failures.items():
         log.warning("leader of %s not moved: %s", partition, reason)
     return failures

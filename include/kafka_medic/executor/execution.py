@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from typing import NamedTuple
 
 from kafka_medic.errors import MedicError
 from kafka_medic.executor import journal as j
@@ -35,6 +36,15 @@ from kafka_medic.units import MB
 Log = Callable[[str], None]
 ELECTION_WAIT_S = 60.0
 METADATA_SETTLE_S = 30.0
+SETTLE_POLL_S = 0.25  # a lagging broker's metadata catches up within a few hundred ms on an idle cluster
+
+
+class Elections(NamedTuple):
+    """What `Execution.elect_leaders` did: partition -> why its leader could not be moved, and how many
+    partitions it asked to elect (none: a state read before it still shows the leaders as they are)."""
+
+    failures: dict[str, str]
+    asked: int
 
 
 class Execution:
@@ -135,21 +145,21 @@ class Execution:
         """
         return run_batches(self, state)
 
-    def elect_leaders(self) -> dict[str, str]:
+    def elect_leaders(self, state: ClusterState | None = None) -> Elections:
         """Preferred leader elections, in batches, for moves whose leader is not yet the proposed one.
 
-        Returns partition name -> why its leader could not be moved.
+        `state`, read settled (`settled_state`) just before by the caller, saves reading it again.
         """
         with self.claimed() as row:
             if row.stop_requested:
-                return {}
+                return Elections({}, 0)
             self.heartbeat(phase="electing")
             records = self.tasks()
             wanted = {r.task.key: r for r in records
                       if r.task.new_leader is not None and r.state in (j.DONE, j.PENDING, j.HELD) and
                       (r.task.kind == LEADER or r.state == j.DONE)}
             failures: dict[str, str] = {}
-            state = self._settled_state(list(wanted.values()))
+            state = state or self._settled_state(list(wanted.values()))
             todo = []
             for p in state.partitions:
                 r = wanted.get((p.topic, p.partition))
@@ -168,24 +178,30 @@ class Execution:
                 if r.task.kind == LEADER:
                     reason = failures.get(r.task.name)
                     self.set_task_state(r.task, j.FAILED if reason else j.DONE, reason)
-            return failures
+            return Elections(failures, len(todo))
 
-    def verify(self) -> dict:
-        """Compare the cluster with the proposal: which moves are done, which not and why."""
+    def verify(self, state: ClusterState | None = None) -> dict:
+        """Compare the cluster with the proposal: which moves are done, which not and why.
+
+        `state`, read settled since the last move or election, saves reading it again.
+        """
         row = self.record()
         records = self.tasks()
-        return build_report(row, records, self.journal.throttles(self.id), self._settled_state(records))
+        return build_report(row, records, self.journal.throttles(self.id), state or self._settled_state(records))
 
     def abort(self, reason: str) -> None:
         """Roll back the moves in flight and start nothing new (see the `stop` module); the caller holds the claim."""
         stop.abort(self, reason)
 
-    def clear_throttles(self) -> list[str]:
-        """Put every throttle value the execution changed back as it was (the teardown: always runs)."""
+    def clear_throttles(self, state: ClusterState | None = None) -> list[str]:
+        """Put every throttle value the execution changed back as it was (the teardown: always runs).
+
+        `state`, a recent read, tells which brokers are alive.
+        """
         row = self.record()
         if row.status == j.RUNNING and row.owner_alive(row.options.heartbeat_timeout_s) and not row.owned_by_me():
             raise MedicError(f"{row.describe()} is running in another process: stop it instead")
-        alive = set(read_state(self.config, topics=()).alive_brokers)
+        alive = set((state or read_state(self.config, topics=())).alive_brokers)
         left = with_admin(self.config,
                           lambda admin: clear_throttle_configs(admin, self.journal, self.id, alive, self.log))
         for note in left:
@@ -195,12 +211,15 @@ class Execution:
         self.log("throttles cleared" if not left else "throttles cleared except on brokers that are down")
         return left
 
-    def finish(self) -> dict:
-        """Decide the outcome, store the report and free the cluster's lock; a finished execution's report as is."""
+    def finish(self, state: ClusterState | None = None) -> dict:
+        """Decide the outcome, store the report and free the cluster's lock; a finished execution's report as is.
+
+        `state` as for `verify`.
+        """
         row = self.record()
         if row.status != j.RUNNING:
             return row.report or {}
-        report = self.verify()
+        report = self.verify(state)
         if row.phase == "aborted":
             status = Outcome.STOPPED if row.stop_requested else Outcome.FAILED
         else:
@@ -211,6 +230,10 @@ class Execution:
         for line in report_lines(report):
             self.log(line)
         return report
+
+    def settled_state(self) -> ClusterState:
+        """The state of every task's topic, once the metadata no longer shows a finished move half-way."""
+        return self._settled_state(self.tasks())
 
     def _settled_state(self, records: list[TaskRecord]) -> ClusterState:
         """The state of these tasks' topics, read again while it shows moves `half_way`, for up to
@@ -224,7 +247,7 @@ class Execution:
             if time.monotonic() > deadline or not any(
                     (p := partitions.get(r.task.key)) is not None and half_way(r.task, p) for r in records):
                 return state
-            time.sleep(1)
+            time.sleep(SETTLE_POLL_S)
 
     def _elect(self, task_list: list[Task]) -> dict[str, str]:
         errors = elect_preferred_leaders(self.config, [t.key for t in task_list])

@@ -31,19 +31,23 @@ def execute(config: ClusterConfig, proposal: Proposal, options: ExecutionOptions
     journal = journal or Journal()
     state = read_for(config, proposal)  # one read serves the start, the throttles and the first poll
     execution = Execution.start(config, proposal, options, journal, log, state)
+    settled = None  # read once the moves are done: serves the elections, the teardown and the report
     try:
         execution.set_throttles(state)
         if execution.execute_batches(state) == Outcome.DONE:
-            execution.elect_leaders()
+            settled = execution.settled_state()
+            if execution.elect_leaders(settled).asked:
+                settled = None  # leaders changed since: the report reads them again
     except (Exception, KeyboardInterrupt) as exc:
+        settled = None  # the abort may change what it showed
         interrupted = isinstance(exc, KeyboardInterrupt)
         if interrupted:
             journal.request_stop(execution.id)
         with execution.claimed():
             execution.abort("interrupted" if interrupted else f"executor error: {exc}")
     finally:
-        execution.clear_throttles()
-    return execution.finish()
+        execution.clear_throttles(settled)
+    return execution.finish(settled)
 
 
 def stop(config: ClusterConfig, journal: Journal | None = None, wait_s: float = 120.0, log: Log = print) -> dict:
