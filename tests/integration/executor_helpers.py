@@ -180,6 +180,12 @@ class Executor:
         return [name for line in self.lines if ": submitted " in line
                 for name in re.findall(r"(\S+-\d+) \[", line.split(": submitted ", 1)[1])]
 
+    def adopted(self) -> list[str]:
+        """Partitions named in this process's "adopted N moves ...: names" lines: moves a killed owner had
+        written to the cluster but not yet confirmed (nor printed)."""
+        return [name for line in self.lines if line.startswith("adopted ")
+                for name in line.split(": ", 1)[1].strip().split(", ")]
+
 
 def setup_moves(bootstrap: str, topic: str, tmp_path, partitions: int = 6, mb: float = 12):
     """A topic on brokers 1-2 and a proposal moving one replica of every partition to broker 3 or 4."""

@@ -117,4 +117,5 @@ def test_moves_left_submitting_by_a_dead_owner_are_settled_from_the_cluster(jour
     _settle_submitting(Execution(ClusterConfig("x:9092"), journal, execution_id, lines.append), TASKS, partitions)
     assert [(r.state, r.submissions) for r in journal.tasks(execution_id)] == [
         (j.SUBMITTED, 1), (j.SUBMITTED, 1), (j.PENDING, 0)]
-    assert lines == ["1 moves journalled but never submitted (the last owner died first), submitted again: t-2"]
+    assert lines == ["adopted 2 moves the last owner submitted but died before confirming: t-0, t-1",
+                     "1 moves journalled but never submitted (the last owner died first), submitted again: t-2"]

@@ -68,7 +68,11 @@ def run_batches(execution: Execution, state: ClusterState | None = None) -> Outc
         execution.heartbeat(phase="moving")
         copied: list[Task] = []
         retune_at = time.monotonic() + options.auto_throttle_interval_s
-        topics = {r.task.topic for r in execution.tasks() if r.task.kind == REPLICA}
+        records = execution.tasks()
+        topics = {r.task.topic for r in records if r.task.kind == REPLICA}
+        left = [r.task.name for r in records if r.state == j.SUBMITTED]
+        if left:  # a resumed run: these are followed, never submitted again
+            log(f"adopted {len(left)} moves the last owner left in flight: {first_names(left)}")
         last: ClusterState | None = None
         full_read_at = time.monotonic() + FULL_READ_S
         while True:
@@ -212,6 +216,9 @@ def _settle_submitting(execution: Execution, left: list[Task], partitions: dict)
                                 else list(p.replicas) == list(t.new_replicas))
         (took if arrived else lost).append(t)
     execution.journal.confirm_submitted(execution.id, took)
+    if took:
+        execution.log(f"adopted {len(took)} moves the last owner submitted but died before confirming: "
+                      f"{first_names([t.name for t in took])}")
     if lost:
         execution.journal.set_tasks_state(execution.id, lost, j.PENDING, "its owner died before submitting it")
         execution.log(f"{len(lost)} moves journalled but never submitted (the last owner died first), "
