@@ -32,6 +32,10 @@ class Thresholds:
     capacity: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_CAPACITY_THRESHOLDS))
     balance_lower: float = 0.9
     balance_upper: float = 1.1
+    # usage-distribution goals aim at (and later goals keep) this share of the band around the mean:
+    # 0.9 of [0.9, 1.1] is [0.91, 1.09] (Cruise Control's BALANCE_MARGIN). A plan then ends inside the
+    # band with room to spare, so the next samples' noise does not cross 1.10 and ask for another plan.
+    balance_margin: float = 0.9
     max_replicas_per_broker: int = 10000
     # topic_replica_distribution also allows mean +- this many replicas (Cruise Control's
     # topic.replica.count.balance.min.gap): +-10% of 0.2 replicas per broker means nothing

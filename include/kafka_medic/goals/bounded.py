@@ -56,7 +56,7 @@ class BoundedConstraint(Constraint["BoundedGoal"]):
         self.exempt = False  # whether the last column (the goal being optimized) is exempt
 
     def add(self, goal: BoundedGoal) -> None:
-        lower, upper = goal.limits(self.placement)
+        lower, upper = goal.aim(self.placement)
         self.columns = np.append(self.columns, goal.metric)
         self.lower = np.column_stack([self.lower, lower])
         self.upper = np.column_stack([self.upper, upper])
@@ -87,8 +87,8 @@ class BoundedConstraint(Constraint["BoundedGoal"]):
         self._recompute(k)
 
     def target(self) -> tuple[np.ndarray, np.ndarray]:
-        """(lower[B], upper[B]) the goal being optimized (the last one added) aims at: its limits, or
-        the relaxed ones."""
+        """(lower[B], upper[B]) the goal being optimized (the last one added) aims at: its `aim`, or
+        the relaxed limits."""
         return self.lower[:, -1], self.ceiling[:, -1]
 
     def optimized(self, goal: BoundedGoal) -> None:
@@ -179,6 +179,11 @@ class BoundedGoal(Goal):
     def limits(self, placement: Placement) -> tuple[np.ndarray, np.ndarray]:
         """(lower[B], upper[B]) for the metric; -inf / inf where a broker is unconstrained."""
         raise NotImplementedError
+
+    def aim(self, placement: Placement) -> tuple[np.ndarray, np.ndarray]:
+        """(lower[B], upper[B]) a plan brings a violated goal to, and keeps it within while later goals
+        move: its limits, unless the goal aims inside them (see `Thresholds.balance_margin`)."""
+        return self.limits(placement)
 
     def check(self, placement: Placement) -> GoalResult:
         """Violation: sum over brokers of the distance outside [lower, upper], relative to the limit."""

@@ -1,4 +1,5 @@
-"""Soft usage-distribution goals: every broker that keeps data within [0.9, 1.1] x the mean.
+"""Soft usage-distribution goals: every broker that keeps data within [0.9, 1.1] x the mean; a plan for
+one that does not aims at [0.91, 1.09] (`Thresholds.balance_margin`).
 
 Resources are compared as utilisation (load / capacity), so heterogeneous brokers each carry their
 share; counts (replicas) are compared as numbers, with the band widened to whole replicas.
@@ -23,15 +24,24 @@ class UsageDistributionGoal(ResourceGoal):
     hard = False
 
     def limits(self, placement: Placement) -> tuple[np.ndarray, np.ndarray]:
+        return self._band(placement, self.thresholds.balance_lower, self.thresholds.balance_upper)
+
+    def aim(self, placement: Placement) -> tuple[np.ndarray, np.ndarray]:
+        """The band shrunk about the mean by `balance_margin`: [0.91, 1.09] x the mean by default."""
+        t = self.thresholds
+        return self._band(placement, 1 - t.balance_margin * (1 - t.balance_lower),
+                          1 + t.balance_margin * (t.balance_upper - 1))
+
+    def _band(self, placement: Placement, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
+        """[low, high] x each data-keeping broker's fair share: the cluster's mean utilisation x its capacity."""
         lower, upper = unconstrained(placement)
         holds = holding_brokers(placement)
         capacity = placement.arrays.capacity[:, self.metric]
         total_capacity = capacity[holds].sum()
         if total_capacity <= 0:
             return lower, upper
-        mean_utilisation = placement.shared_total(self.metric) / total_capacity
-        lower[holds] = self.thresholds.balance_lower * mean_utilisation * capacity[holds]
-        upper[holds] = self.thresholds.balance_upper * mean_utilisation * capacity[holds]
+        fair = placement.shared_total(self.metric) / total_capacity * capacity[holds]
+        lower[holds], upper[holds] = low * fair, high * fair
         return lower, upper
 
 
