@@ -38,9 +38,10 @@ class BoundedConstraint(Constraint["BoundedGoal"]):
     how much it may shrink; a replica move adds a non-negative metric vector to the destination and
     takes it from the source, so one comparison of that vector with the headroom rows checks every
     bounded goal at once, for every broker at once. Headroom is refreshed only for the brokers a move
-    touches. A move is accepted when it leaves no broker more outside a goal's limits than before
-    (Cruise Control's rule): headroom of a broker already outside is zero, plus float slack. A soft
-    goal that cannot hold on every broker is relaxed instead (`relax`, see `goals.relaxed`).
+    touches. A move is accepted when it leaves no broker more outside a goal's aim (`BoundedGoal.aim`:
+    its limits, or a band inside them) than before (Cruise Control's rule): headroom of a broker
+    already outside is zero, plus float slack. A soft goal that cannot hold on every broker is relaxed
+    instead (`relax`, see `goals.relaxed`).
     """
 
     def __init__(self, placement: Placement, can_receive: np.ndarray):
