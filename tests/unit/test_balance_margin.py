@@ -48,6 +48,23 @@ def test_a_usage_goal_within_its_limits_moves_nothing_to_reach_its_aim():
     assert proposal.stats["data_to_move_mb"] == 0 and not proposal.moves
 
 
+def test_a_leadership_goal_within_its_limits_moves_no_leadership_either():
+    """nw_out 109.5 and 90.5 on two brokers (band 90-110, aim 91-109): a leadership move would bring both
+    inside the aim, but the goal holds, so the plan has no move. At 116 and 92 it does not hold, and
+    leadership alone brings it inside the aim."""
+    def two_brokers(nw_out_1: float, nw_out_2: float):
+        parts = [Partition("t", i, [1, 2], 1, load(disk=0, nw_in=0, nw_out=nw_out_1 / 20, cpu=0)) for i in range(20)]
+        parts += [Partition("t", 20 + i, [2, 1], 2, load(disk=0, nw_in=0, nw_out=nw_out_2 / 20, cpu=0))
+                  for i in range(20)]
+        return cluster(parts, brokers=2)
+
+    goals = PlanOptions(goals=["network_outbound_usage_distribution"])
+    assert not plan(two_brokers(109.5, 90.5), goals).moves
+    proposal = plan(two_brokers(116, 92), goals)
+    assert proposal.moves and proposal.stats["data_to_move_mb"] == 0
+    assert proposal.stats["utilisation_after"]["nw_out"]["max_over_mean"] <= 1.09 + 1e-9
+
+
 def test_later_goals_are_held_to_the_aim_of_an_optimized_usage_goal():
     """The constraint later goals answer to is the aim, 0.91-1.09 x each broker's fair share."""
     model = disk_model([160, 80, 80, 80])

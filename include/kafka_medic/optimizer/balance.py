@@ -49,10 +49,10 @@ class Balancing(SearchState):
 
     def _balance(self, goal: BoundedGoal, lower: np.ndarray, upper: np.ndarray) -> None:
         # leadership alone first (it moves no data), then replicas as well. A goal within its limits is
-        # not moved further inside them (to its `aim`) by moving data: that would only cost bytes.
+        # left there: moving it further inside them (to its `aim`) would only add moves to the plan.
         passes = [(True, False), (True, True)] if goal.uses_leadership else [(False, True)]
         for leaders, replicas in passes:
-            if replicas and (not goal.uses_replicas or goal.check(self.p).satisfied):
+            if (replicas and not goal.uses_replicas) or goal.check(self.p).satisfied:
                 break
             for _ in range(MAX_ROUNDS):
                 if not self._balance_round(goal, lower, upper, leaders, replicas):
