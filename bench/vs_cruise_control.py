@@ -183,8 +183,8 @@ def timed(command: list[str], log: Path, timeout: float | None) -> dict:
     starts directly also holds this (model-generating) process's memory, since Linux counts the
     high-water mark of the memory a child had before its exec. ccplan execs java, so the JVM's peak is
     the one measured. The 1-minute load average is sampled while it runs: the machine is shared. The
-    exit is polled every 50 ms throughout (until session 21 every second after the first 5 s, which
-    rounded the wall time of every longer run up by as much as 1 s)."""
+    exit is polled every 50 ms throughout: a coarser poll rounds every run's wall time up by as much as
+    its interval."""
     loads = [os.getloadavg()[0]]
     peak_file = log.with_suffix(".peak")
     started = time.perf_counter()

@@ -181,8 +181,8 @@ class Executor:
                 for name in re.findall(r"(\S+-\d+) \[", line.split(": submitted ", 1)[1])]
 
     def adopted(self) -> list[str]:
-        """Partitions named in this process's "adopted N moves ...: names" lines: moves a killed owner had
-        written to the cluster but not yet confirmed (nor printed)."""
+        """Partitions named in this process's "adopted N moves ...: names" lines: moves a killed owner left
+        in flight, confirmed or written to the cluster but not yet confirmed (nor printed)."""
         return [name for line in self.lines if line.startswith("adopted ")
                 for name in line.split(": ", 1)[1].strip().split(", ")]
 

@@ -8,6 +8,7 @@ import numpy as np
 from kafka_medic.goals import Thresholds, make_goals
 from kafka_medic.goals.bounded import BoundedConstraint
 from kafka_medic.model import Partition, apply_proposal
+from kafka_medic.model.arrays import DISK
 from kafka_medic.model.placement import Placement
 from kafka_medic.optimizer import PlanOptions, plan
 
@@ -25,11 +26,7 @@ def disk_model(per_broker: list[int]):
 
 
 def disk_per_broker(model) -> np.ndarray:
-    counts: dict[int, float] = {}
-    for p in model.partitions:
-        for b in p.replicas:
-            counts[b] = counts.get(b, 0) + p.load["disk"]
-    return np.array([counts.get(b.id, 0) for b in model.brokers])
+    return Placement.from_model(model).metrics[:, DISK]
 
 
 def test_a_violated_usage_goal_ends_inside_its_aim_not_at_its_limit():
