@@ -119,3 +119,30 @@ def test_moves_left_submitting_by_a_dead_owner_are_settled_from_the_cluster(jour
         (j.SUBMITTED, 1), (j.SUBMITTED, 1), (j.PENDING, 0)]
     assert lines == ["adopted 2 moves the last owner submitted but died before confirming: t-0, t-1",
                      "1 moves journalled but never submitted (the last owner died first), submitted again: t-2"]
+
+
+def test_a_poll_says_whether_it_changed_any_task_so_the_loop_reads_the_journal_again_only_then(journal):
+    """The loop re-reads the journal's tasks after a poll only when the poll changed one: moves still
+    moving change nothing; a finished move does, and so does one whose destination died."""
+    from kafka_medic.executor.execution import Execution
+    from kafka_medic.executor.moving import _reconcile
+    from kafka_medic.kafka.config import ClusterConfig
+    from kafka_medic.kafka.state import BrokerState, ClusterState, PartitionState
+
+    execution_id = journal.create("c", PROPOSAL, ExecutionOptions(), TASKS)
+    journal.mark_submitted(execution_id, TASKS)
+    journal.confirm_submitted(execution_id, TASKS)
+    execution = Execution(ClusterConfig("x:9092"), journal, execution_id, lambda line: None)
+
+    def poll(partitions, alive=(1, 2, 3)):
+        brokers = {b: BrokerState(b, "localhost", 9092 + b, None, b in alive) for b in (1, 2, 3)}
+        state = ClusterState("id", 1, brokers, partitions, {}, {}, "now")
+        return _reconcile(execution, journal.tasks(execution_id), state, {})
+
+    def moving(i):
+        return PartitionState("t", i, [3, 2, 1], 1, [1, 2], adding_replicas=[3], removing_replicas=[1])
+
+    assert poll([moving(i) for i in range(3)]) == ([], False)
+    assert poll([PartitionState("t", 0, [3, 2], 3, [3, 2]), moving(1), moving(2)]) == ([], True)
+    assert [r.state for r in journal.tasks(execution_id)] == [j.DONE, j.SUBMITTED, j.SUBMITTED]
+    assert poll([moving(1), moving(2)], alive=(1, 2)) == ([3], True)
