@@ -127,17 +127,17 @@ def test_a_poll_says_whether_it_changed_any_task_so_the_loop_reads_the_journal_a
     from kafka_medic.executor.execution import Execution
     from kafka_medic.executor.moving import _reconcile
     from kafka_medic.kafka.config import ClusterConfig
-    from kafka_medic.kafka.state import BrokerState, ClusterState, PartitionState
+    from kafka_medic.kafka.state import PartitionState
+
+    from .test_executor_batches import cluster
 
     execution_id = journal.create("c", PROPOSAL, ExecutionOptions(), TASKS)
     journal.mark_submitted(execution_id, TASKS)
     journal.confirm_submitted(execution_id, TASKS)
     execution = Execution(ClusterConfig("x:9092"), journal, execution_id, lambda line: None)
 
-    def poll(partitions, alive=(1, 2, 3)):
-        brokers = {b: BrokerState(b, "localhost", 9092 + b, None, b in alive) for b in (1, 2, 3)}
-        state = ClusterState("id", 1, brokers, partitions, {}, {}, "now")
-        return _reconcile(execution, journal.tasks(execution_id), state, {})
+    def poll(partitions, dead=()):
+        return _reconcile(execution, journal.tasks(execution_id), cluster(partitions, dead), {})
 
     def moving(i):
         return PartitionState("t", i, [3, 2, 1], 1, [1, 2], adding_replicas=[3], removing_replicas=[1])
@@ -145,4 +145,4 @@ def test_a_poll_says_whether_it_changed_any_task_so_the_loop_reads_the_journal_a
     assert poll([moving(i) for i in range(3)]) == ([], False)
     assert poll([PartitionState("t", 0, [3, 2], 3, [3, 2]), moving(1), moving(2)]) == ([], True)
     assert [r.state for r in journal.tasks(execution_id)] == [j.DONE, j.SUBMITTED, j.SUBMITTED]
-    assert poll([moving(1), moving(2)], alive=(1, 2)) == ([3], True)
+    assert poll([moving(1), moving(2)], dead=(3,)) == ([3], True)
