@@ -84,6 +84,22 @@ def test_the_first_original_of_a_throttle_is_kept(journal):
     assert (record.original, record.applied, record.cleared) == ("0:1", "0:1,0:3", False)
 
 
+def test_task_reads_follow_each_state_change_and_each_execution_keeps_its_own_tasks(journal):
+    """Task definitions are parsed once per execution and only states are read again: a read after a
+    change shows it, and alternating between two executions never hands one the other's tasks."""
+    first = journal.create("c", PROPOSAL, ExecutionOptions(), TASKS)
+    other_tasks = [Task("u", i, REPLICA, (2, 3), (2, 4), 2, 2, 50) for i in range(3)]  # as many as `first`
+    other = journal.create("d", Proposal("d", [], []), ExecutionOptions(), other_tasks)
+    assert [r.state for r in journal.tasks(first)] == [j.PENDING] * 3
+    journal.set_tasks_state(first, TASKS[1:], j.DONE)
+    assert [(r.task, r.state) for r in journal.tasks(first)] == [
+        (TASKS[0], j.PENDING), (TASKS[1], j.DONE), (TASKS[2], j.DONE)]
+    assert [r.task for r in journal.tasks(other)] == other_tasks
+    assert [r.task for r in journal.tasks(first)] == TASKS
+    with Journal(journal.url) as fresh:  # another process's journal reads the same
+        assert [(r.task, r.state) for r in fresh.tasks(first)] == [(r.task, r.state) for r in journal.tasks(first)]
+
+
 def test_proposal_hash_depends_on_moves_only():
     assert proposal_hash(PROPOSAL) == proposal_hash(Proposal("c", ["x"], PROPOSAL.moves, {"a": 1}))
     assert proposal_hash(PROPOSAL) != proposal_hash(Proposal("c", [], PROPOSAL.moves[:2]))

@@ -18,6 +18,7 @@ finished before the next, which is what a dry run shows.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -44,15 +45,16 @@ class Selection:
 
 
 def order_tasks(tasks: Iterable[Task], state: ClusterState, strategy: tuple[str, ...]) -> list[Task]:
-    """Replica tasks in strategy order; ties keep the proposal's order (Python's sort is stable)."""
-    partitions = {(p.topic, p.partition): p for p in state.partitions}
-    keys = [_STRATEGY_KEYS[name] for name in strategy]
+    """Replica tasks in strategy order; ties keep the proposal's order.
 
-    def key(task: Task) -> tuple:
-        p = partitions.get(task.key)
-        return tuple(k(task, p, state) for k in keys)
-
-    return sorted(tasks, key=key)
+    One stable sort per strategy, the last first, orders by all of them at once; each strategy's key is
+    a size or membership in a set of partitions made once from `state` (the move loop orders every
+    waiting move each poll: 1.3 s for 300,000 with a key of tuples looked up per move).
+    """
+    ordered = list(tasks)
+    for name in reversed(strategy):
+        ordered.sort(key=_STRATEGY_KEYS[name](state))
+    return ordered
 
 
 def involved_brokers(task: Task, alive: set[int]) -> set[int]:
@@ -69,7 +71,7 @@ def select_replica_tasks(
     `rates`: broker -> replication rate in bytes/s where it is not the options' throttle (auto throttle).
     """
     alive = set(state.alive_brokers)
-    partitions = {(p.topic, p.partition): p for p in state.partitions}
+    partitions = state.by_key
     load: Counter[int] = Counter()
     copying: Counter[int] = Counter()  # bytes in flight to each destination
     running = 0
@@ -79,9 +81,7 @@ def select_replica_tasks(
         running += 1
     per_broker = options.concurrency or options.max_moves_per_broker
     budget = _byte_budget(options, rates or {})
-    waiting: Counter[int] = Counter()  # bytes each destination has still to take, this pass's picks deducted
-    for task in pending:
-        waiting.update(dict.fromkeys(task.added, task.size_bytes))
+    waiting: Counter[int] | None = None  # bytes each destination has still to take, this pass's picks deducted
     selection = Selection()
     for task in pending:
         if running >= options.max_moves:
@@ -93,21 +93,35 @@ def select_replica_tasks(
         brokers = involved_brokers(task, alive)
         if any(load[b] >= per_broker for b in brokers):
             continue
-        if budget and any(copying[b] and copying[b] + task.size_bytes > budget(b)
-                          and copying[b] + waiting[b] > budget(b) * (1 + TAIL) for b in task.added):
-            continue
+        over = [b for b in task.added if copying[b] and copying[b] + task.size_bytes > budget(b)]
+        if over:
+            if waiting is None:  # only now: summing every waiting move took 0.5 s a poll at 300,000
+                waiting = _bytes_to(pending)
+                waiting.subtract(_bytes_to(selection.tasks))
+            if any(copying[b] + waiting[b] > budget(b) * (1 + TAIL) for b in over):
+                continue
         load.update(brokers)
         copying.update(dict.fromkeys(task.added, task.size_bytes))
-        waiting.subtract(dict.fromkeys(task.added, task.size_bytes))
+        if waiting is not None:
+            waiting.subtract(dict.fromkeys(task.added, task.size_bytes))
         running += 1
         selection.tasks.append(task)
     return selection
 
 
-def _byte_budget(options: ExecutionOptions, rates: Mapping[int, float]) -> Callable[[int], float] | None:
-    """broker -> bytes it may have in flight; None when a fixed concurrency replaces the budget."""
+def _bytes_to(tasks: Iterable[Task]) -> Counter[int]:
+    """Bytes each destination broker takes for `tasks`."""
+    total: Counter[int] = Counter()
+    for task in tasks:
+        for broker in task.added:
+            total[broker] += task.size_bytes
+    return total
+
+
+def _byte_budget(options: ExecutionOptions, rates: Mapping[int, float]) -> Callable[[int], float]:
+    """broker -> bytes it may have in flight; unbounded when a fixed concurrency replaces the budget."""
     if options.concurrency is not None:
-        return None
+        return lambda broker: math.inf
     default = options.throttle or options.unthrottled_rate
     return lambda broker: rates.get(broker, default) * options.batch_target_s
 
@@ -162,21 +176,26 @@ def plan_batches(tasks: list[Task], state: ClusterState, options: ExecutionOptio
     return batches + leader_batches(leaders, options), held
 
 
-def _in_sync_deficit(task: Task, p: PartitionState | None, state: ClusterState) -> int:
-    """0 for partitions at or under min ISR (they go first), 1 otherwise."""
-    if p is None:
-        return 1
-    return 0 if len(p.isr) <= state.min_insync_replicas(p.topic) else 1
+def _at_or_under_min_isr(state: ClusterState) -> set[tuple[str, int]]:
+    return {key for key, p in state.by_key.items() if len(p.isr) <= state.min_insync_replicas(p.topic)}
 
 
-def _under_replicated(task: Task, p: PartitionState | None, state: ClusterState) -> int:
-    return 0 if p is not None and p.under_replicated else 1
+def _under_replicated(state: ClusterState) -> set[tuple[str, int]]:
+    return {key for key, p in state.by_key.items() if p.under_replicated}
 
 
-_STRATEGY_KEYS: dict[str, Callable[[Task, PartitionState | None, ClusterState], object]] = {
-    "min_isr_first": _in_sync_deficit,
-    "urp_first": _under_replicated,
-    "postpone_urp": lambda task, p, state: -_under_replicated(task, p, state),
-    "large_first": lambda task, p, state: -task.size_bytes,
-    "small_first": lambda task, p, state: task.size_bytes,
+def _first(partitions: set[tuple[str, int]]) -> Callable[[Task], int]:
+    return lambda task: 0 if task.key in partitions else 1
+
+
+def _last(partitions: set[tuple[str, int]]) -> Callable[[Task], int]:
+    return lambda task: 1 if task.key in partitions else 0
+
+
+_STRATEGY_KEYS: dict[str, Callable[[ClusterState], Callable[[Task], int]]] = {
+    "min_isr_first": lambda state: _first(_at_or_under_min_isr(state)),
+    "urp_first": lambda state: _first(_under_replicated(state)),
+    "postpone_urp": lambda state: _last(_under_replicated(state)),
+    "large_first": lambda state: lambda task: -task.size_bytes,
+    "small_first": lambda state: lambda task: task.size_bytes,
 }

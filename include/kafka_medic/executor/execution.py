@@ -243,7 +243,7 @@ class Execution:
         deadline = time.monotonic() + METADATA_SETTLE_S
         while True:
             state = read_state(self.config, topics=topics)
-            partitions = {(p.topic, p.partition): p for p in state.partitions}
+            partitions = state.by_key
             if time.monotonic() > deadline or not any(
                     (p := partitions.get(r.task.key)) is not None and half_way(r.task, p) for r in records):
                 return state

@@ -164,7 +164,7 @@ def _reconcile(execution: Execution, records: list[TaskRecord], state: ClusterSt
     metadata however long that takes (the move's timeout bounds it): at load 14 on the dev cluster,
     1,000 moves the controller had finished showed so for over 5 s, and were called cancelled.
     """
-    partitions = {(p.topic, p.partition): p for p in state.partitions}
+    partitions = state.by_key
     submitting = [r.task for r in records if r.state == j.SUBMITTING]
     _settle_submitting(execution, submitting, partitions)
     changed = bool(submitting)

@@ -79,7 +79,7 @@ class ProgressMeter:
         self._alerted: set[tuple[str, int]] = set()
 
     def measure(self, records: list[TaskRecord], state: ClusterState, batch: int, now: float) -> Progress:
-        partitions = {(p.topic, p.partition): p for p in state.partitions}
+        partitions = state.by_key
         replica = [r for r in records if r.task.kind == REPLICA and r.state != SKIPPED]
         done = 0
         in_flight = []

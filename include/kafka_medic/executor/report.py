@@ -24,7 +24,7 @@ NOT_STARTED = "not started"
 
 def build_report(execution: ExecutionRecord, records: list[TaskRecord], throttles: list[ThrottleRecord],
                  state: ClusterState) -> dict:
-    partitions = {(p.topic, p.partition): p for p in state.partitions}
+    partitions = state.by_key
     done, undone = [], []
     bytes_moved = 0
     for r in records:

@@ -48,7 +48,7 @@ def _roll_back(execution: Execution, in_flight, reason: str) -> None:
     topics = {t for t, _ in keys}
     while True:
         state = read_state(config, topics=topics)
-        partitions = {(p.topic, p.partition): p for p in state.partitions}
+        partitions = dict(state.by_key)  # a copy: `_restore_order` brings it up to date
         moving = [k for k in keys if k in partitions and partitions[k].reassigning]
         if not moving or time.monotonic() > deadline:
             break
@@ -81,7 +81,7 @@ def _let_finish(execution: Execution, in_flight) -> None:
     while True:
         execution.heartbeat()
         state = read_state(config, topics=topics)
-        partitions = {(p.topic, p.partition): p for p in state.partitions}
+        partitions = state.by_key
         alive = set(state.alive_brokers)
         moving = [r for r in in_flight if (p := partitions.get(r.task.key)) is not None and p.reassigning]
         stuck = [r for r in moving if any(b not in alive for b in r.task.added)]

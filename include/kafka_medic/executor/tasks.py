@@ -92,7 +92,7 @@ def refuse_invalid(skipped: list[Skipped]) -> None:
 
 def tasks_for(moves: list[Move], state: ClusterState) -> tuple[list[Task], list[Skipped]]:
     """Tasks for the moves still to do, in proposal order, and the moves skipped with the reason."""
-    partitions = {(p.topic, p.partition): p for p in state.partitions}
+    partitions = state.by_key
     tasks: list[Task] = []
     skipped: list[Skipped] = []
     for move in moves:
