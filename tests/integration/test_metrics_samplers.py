@@ -124,7 +124,7 @@ def test_a_batched_round_reads_what_the_per_broker_and_per_partition_requests_re
         return second if sizes[0] == sizes[1] and first.end_offsets == second.end_offsets else None
 
     reading = wait_for(settled, 120, "sizes and end offsets to stop changing")
-    partitions = {(p.topic, p.partition): p for p in reading.state.partitions}
+    partitions = reading.state.by_key
     sizes = {}
     with admin_client(config) as admin:
         for broker in reading.state.alive_brokers:

@@ -189,11 +189,10 @@ def test_strategy_order_is_lexicographic_over_the_chosen_strategies_with_ties_in
     state = cluster(parts)
     state.topic_configs["b"] = {"min.insync.replicas": "1"}
     tasks, _ = tasks_for([move(i, [1, 2, 3], [4, 2, 3], topic=p.topic) for i, p in enumerate(parts)], state)
-    by_key = {(p.topic, p.partition): p for p in parts}
     key = {  # each strategy's meaning, per move
-        "min_isr_first": lambda t: len(by_key[t.key].isr) > state.min_insync_replicas(t.topic),
-        "urp_first": lambda t: not by_key[t.key].under_replicated,
-        "postpone_urp": lambda t: by_key[t.key].under_replicated,
+        "min_isr_first": lambda t: len(state.by_key[t.key].isr) > state.min_insync_replicas(t.topic),
+        "urp_first": lambda t: not state.by_key[t.key].under_replicated,
+        "postpone_urp": lambda t: state.by_key[t.key].under_replicated,
         "large_first": lambda t: -t.size_bytes,
         "small_first": lambda t: t.size_bytes,
     }

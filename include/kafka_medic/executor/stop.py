@@ -117,6 +117,6 @@ def _restore_order(execution: Execution, records, partitions: dict) -> None:
     deadline = time.monotonic() + ROLLBACK_WAIT_S
     while waiting and time.monotonic() < deadline:
         time.sleep(0.5)
-        current = {(p.topic, p.partition): p for p in read_state(config, topics={t for t, _ in waiting}).partitions}
+        current = read_state(config, topics={t for t, _ in waiting}).by_key
         partitions.update(current)
         waiting = {k: v for k, v in waiting.items() if k in current and list(current[k].replicas) != v}
