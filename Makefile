@@ -3,6 +3,9 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+# `make test` runs its modules in this many processes (pytest-xdist, one module per process at a time):
+# the suite mostly waits on brokers, Airflow and throttled copies, so two overlap that waiting.
+TEST_WORKERS ?= 2
 
 .PHONY: install system-packages demo test test-unit lint down
 
@@ -25,7 +28,7 @@ down: install
 
 # pytest exits 5 when it collected no test: that must fail, not pass.
 test: install system-packages
-	$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 test-unit: install

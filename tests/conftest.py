@@ -25,3 +25,25 @@ def fresh_postgres_url(postgres_url):
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
     return f"{postgres_url.rsplit('/', 1)[0]}/{name}"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """A pytest-xdist worker is done: keep the fault suite's rows it ran (tests/faults/conftest.py)."""
+    from .faults.conftest import RESULTS, FaultResult
+
+    RESULTS.extend(FaultResult(**row) for row in node.workeroutput.get("fault_results", []))
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The fault suite's table (docs/faults.md), whichever process ran its scenarios."""
+    from .faults.conftest import RESULTS
+
+    if not RESULTS:
+        return
+    terminalreporter.section("fault suite")
+    terminalreporter.write_line("| scenario | fault | messages acked | lost | throttles left | outcome | time |")
+    terminalreporter.write_line("|---|---|---|---|---|---|---|")
+    for r in RESULTS:
+        terminalreporter.write_line(f"| {r.scenario} | {r.fault} | {r.acked} | {r.lost} | {r.throttles_left} | "
+                                    f"{r.outcome} | {r.seconds:.0f} s |")

@@ -3,7 +3,8 @@
 Every scenario injects a real fault (a killed controller, a full disk, a stopped database, a broker cut
 off by its own network namespace) into real components while an acks=all producer writes, and records
 what it measured: messages acknowledged and lost, throttles left, the execution's outcome and the time.
-The rows are printed as a table at the end of the session (docs/faults.md holds the table of a run).
+The rows are printed as a table at the end of the session (tests/conftest.py; docs/faults.md holds the
+table of a run).
 Scenarios share one KRaft cluster, started once; each leaves it whole (or says why not) for the next.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import pytest
 
@@ -46,15 +47,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker("kafka")
 
 
-def pytest_terminal_summary(terminalreporter) -> None:
-    if not RESULTS:
-        return
-    terminalreporter.section("fault suite")
-    terminalreporter.write_line("| scenario | fault | messages acked | lost | throttles left | outcome | time |")
-    terminalreporter.write_line("|---|---|---|---|---|---|---|")
-    for r in RESULTS:
-        terminalreporter.write_line(f"| {r.scenario} | {r.fault} | {r.acked} | {r.lost} | {r.throttles_left} | "
-                                    f"{r.outcome} | {r.seconds:.0f} s |")
+def pytest_sessionfinish(session) -> None:
+    """Under pytest-xdist the rows stay in the worker that ran the scenarios: hand them to the controller
+    (tests/conftest.py prints the table there)."""
+    if hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["fault_results"] = [asdict(r) for r in RESULTS]
 
 
 @pytest.fixture
