@@ -82,7 +82,28 @@ def create_skewed_topics(
             future.result(timeout=30)
         except KafkaException as exc:
             raise MedicError(f"creating topic {name!r} failed: {exc}") from exc
+    _wait_visible(admin, {t.topic: len(t.replica_assignment) for t in new})
     return [t.topic for t in new]
+
+
+def _wait_visible(admin: AdminClient, partitions: dict[str, int], timeout_s: float = 30) -> None:
+    """Return once the brokers' metadata shows each new topic with all its partitions led.
+
+    The controller answers the create before every broker has applied it, so a metadata read (a producer's,
+    or a plan's snapshot of the cluster) right after can still miss the topic on a loaded machine.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        topics = admin.list_topics(timeout=10).topics
+        missing = sorted(name for name, count in partitions.items()
+                         if name not in topics or len(topics[name].partitions) != count
+                         or any(p.leader < 0 for p in topics[name].partitions.values()))
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            raise MedicError(f"topic(s) {', '.join(missing)} created but not in the brokers' metadata "
+                             f"after {timeout_s:.0f} s")
+        time.sleep(0.2)
 
 
 def partition_weights(partitions: int) -> list[float]:
