@@ -82,7 +82,7 @@ def create_skewed_topics(
             future.result(timeout=30)
         except KafkaException as exc:
             raise MedicError(f"creating topic {name!r} failed: {exc}") from exc
-    _wait_visible(admin, {t.topic: len(t.replica_assignment) for t in new})
+    _wait_visible(admin, {t.name: t.partitions for t in topics if t.name not in existing})
     return [t.topic for t in new]
 
 
