@@ -27,6 +27,14 @@ def fresh_postgres_url(postgres_url):
     return f"{postgres_url.rsplit('/', 1)[0]}/{name}"
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_url(request, tmp_path):
+    """An empty store: a SQLite file, then a PostgreSQL database of the test's own."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return request.getfixturevalue("fresh_postgres_url")
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node, error) -> None:
     """A pytest-xdist worker is done: keep the fault suite's rows it ran (tests/faults/conftest.py)."""

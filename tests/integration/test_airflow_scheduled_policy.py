@@ -95,9 +95,11 @@ def test_the_scheduled_rebalance_runs_at_the_policys_throttle(airflow, kraft_clu
         done.set()
         poller.join(30)
     states = airflow.task_states(DAG, run["dag_run_id"])
-    failed = {task: [line.get("event") for line in airflow.task_log(DAG, run["dag_run_id"], task)][-20:]
-              for task, state in states.items() if state == "failed"}
-    assert run["state"] == "success" and all_succeeded(states), (states, failed)
+    if run["state"] != "success" or not all_succeeded(states):
+        failed = "\n".join(f"{task}: {line.get('event')} {line.get('error_detail') or ''}"
+                            for task, state in states.items() if state == "failed"
+                            for line in airflow.task_log(DAG, run["dag_run_id"], task)[-20:])
+        pytest.fail(f"run {run['state']}, tasks {states}; the failed tasks' last log lines:\n{failed}")
     rate = str(THROTTLE_MB_S * 2**20)
     assert seen and {(name, value) for _, name, value in seen} == {
         ("leader.replication.throttled.rate", rate), ("follower.replication.throttled.rate", rate)}, seen

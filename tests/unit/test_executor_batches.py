@@ -10,7 +10,7 @@ import pytest
 from kafka_medic.errors import MedicError
 from kafka_medic.executor.batches import order_tasks, plan_batches, select_replica_tasks
 from kafka_medic.executor.options import STRATEGIES, ExecutionOptions
-from kafka_medic.executor.tasks import LEADER, REPLICA, half_way, refuse_invalid, tasks_for
+from kafka_medic.executor.tasks import LEADER, REPLICA, half_way, leader_lagging, refuse_invalid, tasks_for
 from kafka_medic.kafka.state import BrokerState, ClusterState, PartitionState
 from kafka_medic.model import Move
 from kafka_medic.units import MB
@@ -95,6 +95,18 @@ def test_metadata_showing_a_move_half_way_without_a_reassignment_lags_the_contro
     assert not half_way(task, partition(0, [1, 3])) and not half_way(task, partition(0, [1, 2]))
     (reorder,), _ = tasks_for([move(0, [1, 2], [2, 1])], cluster([partition(0, [1, 2])]))
     assert not half_way(reorder, partition(0, [1, 2]))  # a reorder is never half-way
+
+
+def test_a_done_move_showing_another_in_sync_leader_lags_the_election_only_then():
+    """After the elections the report waits while a done move shows another leader than the proposed one
+    in sync (a lagging copy of the metadata); not for a move not done, nor a proposed leader out of sync."""
+    (task,), _ = tasks_for([Move("t", 0, [1, 2], [3, 1], 1, 3)], cluster([partition(0, [1, 2])]))
+    assert leader_lagging(task, PartitionState("t", 0, [3, 1], 1, [1, 3]))
+    assert not leader_lagging(task, PartitionState("t", 0, [3, 1], 3, [3, 1]))  # led as proposed
+    assert not leader_lagging(task, PartitionState("t", 0, [3, 1], 1, [1]))  # 3 out of sync: no election made it
+    assert not leader_lagging(task, PartitionState("t", 0, [1, 2], 1, [1, 2, 3]))  # not done
+    (unled,), _ = tasks_for([Move("t", 0, [1, 2], [3, 1], 1, None)], cluster([partition(0, [1, 2])]))
+    assert not leader_lagging(unled, PartitionState("t", 0, [3, 1], 1, [1, 3]))  # no leader proposed
 
 
 def test_per_broker_concurrency_counts_destinations_and_live_sources():

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
+import threading
 
 import pytest
 
@@ -98,6 +100,49 @@ def test_task_reads_follow_each_state_change_and_each_execution_keeps_its_own_ta
     assert [r.task for r in journal.tasks(first)] == TASKS
     with Journal(journal.url) as fresh:  # another process's journal reads the same
         assert [(r.task, r.state) for r in fresh.tasks(first)] == [(r.task, r.state) for r in journal.tasks(first)]
+
+
+def _as_read(records):
+    return [(r.task, r.state, r.reason, r.batch, r.submissions, r.submitted_at, r.finished_at) for r in records]
+
+
+def test_a_kept_read_sees_every_write_of_other_journals_and_reads_again_only_the_changed_tasks(store_url):
+    """The loop's journal keeps its tasks and reads only those stamped after its newest stamp: writers in
+    other journals (a stop, a takeover) racing in threads must never leave it behind a full read, and a task
+    no write touched is the record it already had."""
+    tasks = [Task("t", i, REPLICA, (1, 2), (3, 2), 1, 3, 1000) for i in range(40)]
+    proposal = Proposal("c", [], [Move("t", i, [1, 2], [3, 2], 1, 3) for i in range(40)])
+    with Journal(store_url) as reader, Journal(store_url) as one, Journal(store_url) as two:
+        execution_id = reader.create("c", proposal, ExecutionOptions(), tasks)
+        first = reader.tasks(execution_id)
+        one.set_tasks_state(execution_id, tasks[3:5], j.DONE)
+        second = reader.tasks(execution_id)
+        assert [r.state for r in second[2:6]] == [j.PENDING, j.DONE, j.DONE, j.PENDING]
+        assert all(a is b for i, (a, b) in enumerate(zip(first, second, strict=True)) if i not in (3, 4))
+
+        def writes(journal: Journal, seed: int) -> None:
+            rng = random.Random(seed)
+            for _ in range(60):
+                chosen = rng.sample(tasks, rng.randint(1, 6))
+                step = rng.randrange(3)
+                if step == 0:
+                    journal.mark_submitted(execution_id, chosen)
+                elif step == 1:
+                    journal.confirm_submitted(execution_id, chosen)
+                else:
+                    journal.set_tasks_state(execution_id, chosen, rng.choice([j.DONE, j.HELD, j.PENDING]), "x")
+
+        threads = [threading.Thread(target=writes, args=(journal, seed)) for seed, journal in enumerate((one, two))]
+        for thread in threads:
+            thread.start()
+        polls = 0
+        while any(thread.is_alive() for thread in threads):
+            reader.tasks(execution_id)  # kept reads interleaved with the writes
+            polls += 1
+        for thread in threads:
+            thread.join()
+        with Journal(store_url) as fresh:
+            assert _as_read(reader.tasks(execution_id)) == _as_read(fresh.tasks(execution_id)), polls
 
 
 def test_proposal_hash_depends_on_moves_only():

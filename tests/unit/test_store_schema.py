@@ -46,11 +46,9 @@ from .test_metrics_model_rows import rounds
 PARTS = (metrics_tables, journal_tables, action_tables, anomaly_tables, status_tables, snapshot_tables, intent_tables)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'store.db'}"
-    return request.getfixturevalue("fresh_postgres_url")
+@pytest.fixture
+def url(store_url):
+    return store_url
 
 
 def test_the_previous_releases_store_upgrades_with_every_row_intact_and_readable(url):

@@ -25,7 +25,7 @@ from kafka_medic.executor.outcome import Outcome
 from kafka_medic.executor.rates import throttle_rates, throttled_brokers
 from kafka_medic.executor.report import build_report, report_lines
 from kafka_medic.executor.submit import elect_preferred_leaders, read_cluster, read_state, with_admin
-from kafka_medic.executor.tasks import LEADER, REPLICA, Task, half_way, refuse_invalid, tasks_for
+from kafka_medic.executor.tasks import LEADER, REPLICA, Task, half_way, leader_lagging, refuse_invalid, tasks_for
 from kafka_medic.executor.throttles import BROKER, set_broker_rates
 from kafka_medic.executor.throttles import clear_throttles as clear_throttle_configs
 from kafka_medic.kafka.config import ClusterConfig
@@ -187,7 +187,8 @@ class Execution:
         """
         row = self.record()
         records = self.tasks()
-        return build_report(row, records, self.journal.throttles(self.id), state or self._settled_state(records))
+        state = state or self._settled_state(records, leaders=True)
+        return build_report(row, records, self.journal.throttles(self.id), state)
 
     def abort(self, reason: str) -> None:
         """Roll back the moves in flight and start nothing new (see the `stop` module); the caller holds the claim."""
@@ -235,17 +236,20 @@ class Execution:
         """The state of every task's topic, once the metadata no longer shows a finished move half-way."""
         return self._settled_state(self.tasks())
 
-    def _settled_state(self, records: list[TaskRecord]) -> ClusterState:
+    def _settled_state(self, records: list[TaskRecord], leaders: bool = False) -> ClusterState:
         """The state of these tasks' topics, read again while it shows moves `half_way`, for up to
         `METADATA_SETTLE_S`: a lagging broker must not make a finished move look undone (the report)
-        or not yet on its proposed replicas (leader elections)."""
+        or not yet on its proposed replicas (leader elections). With `leaders` (the report, after the
+        elections) also while a done move shows another leader than the proposed one in sync
+        (`leader_lagging`); an election that truly failed is then reported that much later."""
         topics = {r.task.topic for r in records}
+        lagging = (lambda t, p: half_way(t, p) or leader_lagging(t, p)) if leaders else half_way
         deadline = time.monotonic() + METADATA_SETTLE_S
         while True:
             state = read_state(self.config, topics=topics)
             partitions = state.by_key
             if time.monotonic() > deadline or not any(
-                    (p := partitions.get(r.task.key)) is not None and half_way(r.task, p) for r in records):
+                    (p := partitions.get(r.task.key)) is not None and lagging(r.task, p) for r in records):
                 return state
             time.sleep(SETTLE_POLL_S)
 

@@ -65,6 +65,8 @@ executions = sa.Table(
     sa.Column("stop_requested", sa.Boolean, nullable=False, default=False),
     sa.Column("batches", sa.Integer, nullable=False, default=0),
     sa.Column("report", sa.Text),
+    # Writes of its tasks so far: each numbers the tasks it changes (`executor_tasks.changed`, see `tasks`).
+    sa.Column("task_changes", sa.Integer, nullable=False, default=0, server_default="0"),
 )
 
 locks = sa.Table(
@@ -88,7 +90,12 @@ tasks = sa.Table(
     sa.Column("submissions", sa.Integer, nullable=False, default=0),
     sa.Column("submitted_at", sa.Double),
     sa.Column("finished_at", sa.Double),
+    sa.Column("changed", sa.Integer, nullable=False, default=0, server_default="0"),  # the write that last changed it
+    sa.Index("ix_executor_tasks_changed", "execution_id", "changed"),
 )
+# What a task record holds besides the task itself, in TaskRecord's order.
+STATE_COLUMNS = (tasks.c.state, tasks.c.reason, tasks.c.batch, tasks.c.submissions, tasks.c.submitted_at,
+                 tasks.c.finished_at)
 
 throttles = sa.Table(
     "executor_throttles",
@@ -191,7 +198,7 @@ class Journal(StoreTables):
 
     def __init__(self, url: str | None = None) -> None:
         super().__init__(url)
-        self._parsed: dict[str, list[Task]] = {}  # the tasks of the execution read last (see `tasks`)
+        self._kept: _KeptTasks | None = None  # the tasks of the execution read last (see `tasks`)
 
     # Executions and the lock
 
@@ -311,21 +318,17 @@ class Journal(StoreTables):
     def tasks(self, execution_id: str) -> builtins.list[TaskRecord]:
         """Every task with its state, in the proposal's order.
 
-        The move loop reads this every poll, so it reads the states as plain tuples (row mappings cost
-        4x the query at 100,000 tasks) and parses each task's JSON once per execution: a task never
-        changes once written, and its text is read again only when the count differs from the kept list.
+        The move loop reads this every poll, at up to 300,000 tasks of which a few hundred changed. Each
+        write of tasks takes the next number of its execution's `task_changes` (under the execution row's
+        lock, so the numbers commit in order) and stamps the tasks it changes with it; the journal keeps the
+        records of the execution it read last and reads again only the tasks stamped after the newest stamp
+        it has seen, whichever process wrote them. A task's JSON never changes once written.
         """
-        states = (tasks.c.state, tasks.c.reason, tasks.c.batch, tasks.c.submissions, tasks.c.submitted_at,
-                  tasks.c.finished_at)
-        where = tasks.c.execution_id == execution_id
+        kept = self._kept
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(*states).where(where).order_by(tasks.c.seq)).all()
-            parsed = self._parsed.get(execution_id)
-            if parsed is None or len(parsed) != len(rows):
-                texts = conn.execute(sa.select(tasks.c.task).where(where).order_by(tasks.c.seq)).scalars()
-                parsed = [Task.from_dict(json.loads(text)) for text in texts]
-                self._parsed = {execution_id: parsed}  # one execution's: what a loop polls
-        return [TaskRecord(task, *row) for task, row in zip(parsed, rows, strict=True)]
+            if kept is None or kept.execution_id != execution_id or not kept.update(conn):
+                kept = self._kept = _KeptTasks.read(conn, execution_id)
+        return list(kept.records)
 
     def task_states(self, execution_id: str) -> dict[tuple[str, int], str]:
         """(topic, partition) -> state of every task, without reading the tasks themselves (cheap to poll)."""
@@ -411,12 +414,52 @@ class Journal(StoreTables):
 
 
 def _update_tasks(conn, execution_id: str, task_list: Iterable[Task], **values) -> None:
-    """The same values on many tasks in one executemany: one statement per task took 1 ms each on SQLite."""
+    """The same values on many tasks in one executemany (one statement per task took 1 ms each on SQLite),
+    stamped with this write's number (see `Journal.tasks`)."""
     keys = [{"key_topic": t.topic, "key_partition": t.partition} for t in task_list]
     if keys:
+        this = executions.c.id == execution_id
+        conn.execute(executions.update().where(this).values(task_changes=executions.c.task_changes + 1))
+        change = conn.scalar(sa.select(executions.c.task_changes).where(this))
         conn.execute(tasks.update().where(
             tasks.c.execution_id == execution_id, tasks.c.topic == sa.bindparam("key_topic"),
-            tasks.c.partition == sa.bindparam("key_partition")).values(**values), keys)
+            tasks.c.partition == sa.bindparam("key_partition")).values(changed=change, **values), keys)
+
+
+@dataclass
+class _KeptTasks:
+    """One execution's task records as last read, and the newest write stamp among them."""
+
+    execution_id: str
+    records: list[TaskRecord]
+    at: dict[int, int]  # seq -> index in records
+    seen: int
+
+    @classmethod
+    def read(cls, conn, execution_id: str) -> _KeptTasks:
+        """Every task: its JSON parsed once, its state columns as plain tuples (row mappings cost 4x the
+        query at 100,000 tasks)."""
+        query = sa.select(tasks.c.seq, tasks.c.changed, tasks.c.task, *STATE_COLUMNS).where(
+            tasks.c.execution_id == execution_id).order_by(tasks.c.seq)
+        records, at, seen = [], {}, 0
+        for i, (seq, changed, text, *state) in enumerate(conn.execute(query)):
+            records.append(TaskRecord(Task.from_dict(json.loads(text)), *state))
+            at[seq] = i
+            seen = max(seen, changed)
+        return cls(execution_id, records, at, seen)
+
+    def update(self, conn) -> bool:
+        """Read the tasks written since the last read (an index range on (execution_id, changed)); False
+        when one of them was not there at the last read (the caller reads them all)."""
+        query = sa.select(tasks.c.seq, tasks.c.changed, *STATE_COLUMNS).where(
+            tasks.c.execution_id == self.execution_id, tasks.c.changed > self.seen)
+        for seq, changed, *state in conn.execute(query):
+            i = self.at.get(seq)
+            if i is None:
+                return False
+            self.records[i] = TaskRecord(self.records[i].task, *state)
+            self.seen = max(self.seen, changed)
+        return True
 
 
 def _throttle_key(execution_id: str, resource: str, name: str, config: str):

@@ -128,6 +128,13 @@ def half_way(task: Task, p: PartitionState) -> bool:
     return not p.reassigning and union != set(task.new_replicas) and set(p.replicas) == union
 
 
+def leader_lagging(task: Task, p: PartitionState) -> bool:
+    """Metadata shows the move done but another leader than the proposed one, which is in sync: after an
+    election a broker's copy can lag the leader change as it lags a finished move (`half_way`)."""
+    return (task.new_leader is not None and not p.reassigning and list(p.replicas) == list(task.new_replicas)
+            and p.leader != task.new_leader and task.new_leader in p.isr)
+
+
 def reassignment_target(p: PartitionState) -> list[int]:
     """Where an in-flight reassignment is heading: the replica list without the replicas being removed."""
     return [b for b in p.replicas if b not in p.removing_replicas]
