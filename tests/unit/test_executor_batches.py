@@ -97,6 +97,16 @@ def test_metadata_showing_a_move_half_way_without_a_reassignment_lags_the_contro
     assert not half_way(reorder, partition(0, [1, 2]))  # a reorder is never half-way
 
 
+def test_a_proposed_leader_goes_first_in_its_replica_list_so_an_election_can_make_it_and_keep_it():
+    """A plan that keeps a non-preferred leader (or names one mid-list) gets a reorder: Kafka elects only
+    the first replica, and its automatic leader rebalance would move leadership back there."""
+    state = cluster([partition(0, [3, 4, 2], isr=[4, 3, 2]), partition(1, [3, 4, 1])])
+    tasks, _ = tasks_for([Move("t", 0, [3, 4, 2], [3, 4, 1], 4, 4), Move("t", 1, [3, 4, 1], [3, 4, 1], 3, 4),
+                          Move("t", 2, [1, 2], [1, 3], 1, None)], cluster([*state.partitions, partition(2, [1, 2])]))
+    assert [(t.kind, t.new_replicas, t.new_leader) for t in tasks] == [
+        (REPLICA, (4, 3, 1), 4), (REPLICA, (4, 3, 1), 4), (REPLICA, (1, 3), None)]
+
+
 def test_a_done_move_showing_another_in_sync_leader_lags_the_election_only_then():
     """After the elections the report waits while a done move shows another leader than the proposed one
     in sync (a lagging copy of the metadata); not for a move not done, nor a proposed leader out of sync."""

@@ -90,6 +90,20 @@ def refuse_invalid(skipped: list[Skipped]) -> None:
                          f"({shown}{more}); plan again")
 
 
+def leader_first(replicas: list[int], leader: int | None) -> list[int]:
+    """The replica list with the proposed leader first, the others in their order.
+
+    Kafka elects only a partition's first replica (the preferred one) on request, and its automatic
+    leader rebalance moves leadership back there: a leader proposed elsewhere in the list could neither
+    be made leader nor stay it, and the report would call the move undone. Cruise Control reads a
+    proposal's leader as its first replica for the same reason.
+    """
+    replicas = list(replicas)
+    if leader is None or leader not in replicas or replicas[0] == leader:
+        return replicas
+    return [leader, *(b for b in replicas if b != leader)]
+
+
 def tasks_for(moves: list[Move], state: ClusterState) -> tuple[list[Task], list[Skipped]]:
     """Tasks for the moves still to do, in proposal order, and the moves skipped with the reason."""
     partitions = state.by_key
@@ -106,11 +120,12 @@ def tasks_for(moves: list[Move], state: ClusterState) -> tuple[list[Task], list[
             skipped.append(Skipped(_task_from_move(move, p), reason, invalid=bool(invalid)))
             continue
         current = [b for b in p.replicas if b not in p.adding_replicas]
-        kind = LEADER if current == list(move.new_replicas) else REPLICA
+        new_replicas = leader_first(move.new_replicas, move.new_leader)
+        kind = LEADER if current == new_replicas else REPLICA
         tasks.append(
             Task(
                 topic=move.topic, partition=move.partition, kind=kind,
-                old_replicas=tuple(current), new_replicas=tuple(move.new_replicas),
+                old_replicas=tuple(current), new_replicas=tuple(new_replicas),
                 old_leader=p.leader, new_leader=move.new_leader, size_bytes=p.size_bytes,
             )
         )
