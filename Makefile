@@ -5,8 +5,8 @@ BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 # `make test` runs its modules in this many processes (pytest-xdist, one module per process at a time).
 # Two take the suite from ~76 to ~33 min here (it mostly waits on brokers, Airflow and throttled copies),
-# but module orders that one process never runs still fail a test now and then (an Airflow DB id reuse,
-# see README's Development section): 0 (all in this process) until they pass; `make test TEST_WORKERS=2` to try.
+# but module orders that one process never runs still fail a test now and then (an XCom unique-constraint
+# error in an in-process Airflow test, README's Development section): 0 (this process) until they pass.
 TEST_WORKERS ?= 0
 
 .PHONY: install system-packages demo test test-unit lint down
