@@ -3,11 +3,10 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
-# `make test` runs its modules in this many processes (pytest-xdist, one module per process at a time).
-# Two take the suite from ~76 to ~33 min here (it mostly waits on brokers, Airflow and throttled copies),
-# but module orders that one process never runs still fail a test now and then (an XCom unique-constraint
-# error in an in-process Airflow test, README's Development section): 0 (this process) until they pass.
-TEST_WORKERS ?= 0
+# `make test` runs its modules in this many processes (pytest-xdist, one module per process at a time):
+# two take the suite from ~76 to ~33 min here (it mostly waits on brokers, Airflow and throttled copies).
+# 0 runs it in this process.
+TEST_WORKERS ?= 2
 
 .PHONY: install system-packages demo test test-unit lint down
 

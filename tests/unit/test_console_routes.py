@@ -123,17 +123,22 @@ def test_a_plan_awaiting_approval_has_its_page_by_dag_run_id(app, store, tokens)
     run_id = f"manual__{time.time():.0f}T08:00:00+00:00"
     with settings.engine.begin() as conn:  # no dag_run or task_instance rows: the page reads the XCom alone
         conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
-        # an id no earlier test's XCom holds: the Airflow database is shared by the whole session
-        unused = conn.exec_driver_sql("SELECT COALESCE(MAX(dag_run_id), 0) + 1 FROM xcom").scalar()
+        # The Airflow database is shared by the whole test process: a negative id, which no earlier test's XCom
+        # holds and no DAG run will ever take (a later run whose plan XCom met this row would fail to store it).
+        unused = conn.exec_driver_sql("SELECT MIN(COALESCE(MIN(dag_run_id), 0), 0) - 1 FROM xcom").scalar()
         row = dict(dag_run_id=unused, dag_id="kafka_medic__a__rebalance", run_id=run_id, task_id="plan",
                    map_index=-1, key="return_value", value=XComModel.serialize_value(proposal_to_dict(PROPOSAL)))
         conn.execute(XComModel.__table__.insert().values(**row))
-    url = proposal_url("a", run_id)
-    assert "%2B" in url and url.startswith("/kafka-medic/a/proposal/")
-    viewer = client(app, tokens["viewer"])
-    page = viewer.get(url.removeprefix("/kafka-medic"), params={"topic": "t"})
-    assert page.status_code == 200 and "4 moves match" in page.text
-    assert '<span id="plan-status">awaiting approval</span>' in page.text
-    assert page.text.count("<tr>") >= 4
-    assert viewer.get(proposal_url("b", run_id).removeprefix("/kafka-medic")).status_code == 404  # not cluster a's
-    assert viewer.get(proposal_url("a", run_id + "x").removeprefix("/kafka-medic")).status_code == 404
+    try:
+        url = proposal_url("a", run_id)
+        assert "%2B" in url and url.startswith("/kafka-medic/a/proposal/")
+        viewer = client(app, tokens["viewer"])
+        page = viewer.get(url.removeprefix("/kafka-medic"), params={"topic": "t"})
+        assert page.status_code == 200 and "4 moves match" in page.text
+        assert '<span id="plan-status">awaiting approval</span>' in page.text
+        assert page.text.count("<tr>") >= 4
+        assert viewer.get(proposal_url("b", run_id).removeprefix("/kafka-medic")).status_code == 404  # not cluster a's
+        assert viewer.get(proposal_url("a", run_id + "x").removeprefix("/kafka-medic")).status_code == 404
+    finally:  # later tests of this process see no plan awaiting approval
+        with settings.engine.begin() as conn:
+            conn.execute(XComModel.__table__.delete().where(XComModel.__table__.c.dag_run_id == unused))
