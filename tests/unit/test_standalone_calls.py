@@ -1,6 +1,6 @@
 """StandaloneAirflow.call against a local HTTP server that answers as a busy standalone Airflow does: the
-POST that starts a run meets the SQLite database locked (500), after having created the run or not. The
-repeat must not start a second run; any other POST is not repeated."""
+POST that starts a run (or creates a connection or a pool) meets the SQLite database locked (500), after having
+created it or not. The repeat must not create a second one; a POST that names nothing it creates is not repeated."""
 
 from __future__ import annotations
 
@@ -8,16 +8,17 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.error import HTTPError
+from urllib.parse import quote
 
 import pytest
 
-from kafka_medic.airflow.standalone import StandaloneAirflow
+from kafka_medic.airflow.standalone import CREATED_KEYS, StandaloneAirflow
 
 
 class LockedOnce(BaseHTTPRequestHandler):
-    """The first POST of each path fails with a 500 (after creating the run when `created_first`)."""
+    """The first POST of each path fails with a 500 (after creating what it names when `created_first`)."""
 
-    runs: dict[str, dict] = {}
+    created: dict[str, dict] = {}  # by path and name
     posts: list[str] = []
     created_first = True
 
@@ -25,18 +26,18 @@ class LockedOnce(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         first = self.path not in self.posts
         self.posts.append(self.path)
-        run_id = body.get("dag_run_id")
-        if run_id in self.runs:
-            return self._answer(409, {"detail": f"run {run_id} exists"})
-        if run_id and (self.created_first or not first):
-            self.runs[run_id] = {"dag_run_id": run_id, "conf": body.get("conf")}
+        name = next((body[k] for k in CREATED_KEYS if k in body), None)
+        key = f"{self.path}/{quote(name, safe='')}" if name else None
+        if key in self.created:
+            return self._answer(409, {"detail": f"{name} exists"})
+        if key and (self.created_first or not first):
+            self.created[key] = body
         if first:
             return self._answer(500, {"detail": "database is locked"})
-        return self._answer(200, self.runs[run_id])
+        return self._answer(200, self.created[key])
 
     def do_GET(self) -> None:  # noqa: N802
-        run_id = self.path.rsplit("/", 1)[1].replace("%3A", ":").replace("%2B", "+")
-        self._answer(200, self.runs[run_id])
+        self._answer(200, self.created[self.path])
 
     def _answer(self, code: int, body: dict) -> None:
         data = json.dumps(body).encode()
@@ -51,7 +52,7 @@ class LockedOnce(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def airflow(tmp_path):
-    LockedOnce.runs, LockedOnce.posts = {}, []
+    LockedOnce.created, LockedOnce.posts = {}, []
     server = ThreadingHTTPServer(("localhost", 0), LockedOnce)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield StandaloneAirflow(tmp_path, server.server_address[1], [], {})
@@ -62,11 +63,21 @@ def airflow(tmp_path):
 def test_a_run_start_that_met_the_database_locked_is_repeated_and_starts_one_run(airflow, created_first):
     LockedOnce.created_first = created_first
     run = airflow.call("POST", "/dags/d/dagRuns", {"logical_date": None, "conf": {"x": 1}})
-    assert list(LockedOnce.runs) == [run["dag_run_id"]] and run["conf"] == {"x": 1}
+    assert [b["dag_run_id"] for b in LockedOnce.created.values()] == [run["dag_run_id"]] and run["conf"] == {"x": 1}
     assert run["dag_run_id"].startswith("manual__") and len(LockedOnce.posts) == 2
 
 
-def test_another_post_is_not_repeated(airflow):
+@pytest.mark.parametrize("created_first", [True, False])
+@pytest.mark.parametrize(("path", "body"), [("/connections", {"connection_id": "c", "conn_type": "kafka"}),
+                                            ("/pools", {"name": "p", "slots": 1})])
+def test_a_connection_or_pool_that_met_the_database_locked_is_created_once(airflow, created_first, path, body):
+    LockedOnce.created_first = created_first
+    assert airflow.call("POST", path, body) == body
+    assert list(LockedOnce.created) == [f"/api/v2{path}/{body.get('connection_id') or body['name']}"]
+    assert len(LockedOnce.posts) == 2
+
+
+def test_a_post_naming_nothing_it_creates_is_not_repeated(airflow):
     with pytest.raises(HTTPError, match="500"):
-        airflow.call("POST", "/pools", {"name": "p", "slots": 1})
-    assert LockedOnce.posts == ["/api/v2/pools"]
+        airflow.call("POST", "/dags/d/clearTaskInstances", {"dry_run": False})
+    assert LockedOnce.posts == ["/api/v2/dags/d/clearTaskInstances"]

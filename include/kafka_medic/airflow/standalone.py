@@ -27,6 +27,8 @@ from kafka_medic.errors import MedicError
 ROOT = Path(__file__).resolve().parents[3]
 AIRFLOW = Path(sys.executable).parent / "airflow"
 CALL_ATTEMPTS = 3  # REST calls that may be repeated (see StandaloneAirflow.call)
+# The field of a POST's body that names what it creates (a run, a connection, a pool): such a POST may be repeated.
+CREATED_KEYS = ("dag_run_id", "connection_id", "name")
 
 
 class StandaloneAirflow:
@@ -100,14 +102,14 @@ class StandaloneAirflow:
 
         Standalone Airflow keeps its metadata in SQLite: on a busy machine a request may meet the
         database locked (a 500) or answer late. Requests that may be repeated are tried up to
-        CALL_ATTEMPTS times, each bounded to 60 s: all but POST, and the POST that starts a DAG run,
-        which is given its run id here so that a repeat cannot start a second run (a repeat after a
-        first attempt that did start it meets 409 Conflict and returns that run).
+        CALL_ATTEMPTS times, each bounded to 60 s: all but POST, and a POST that names what it creates
+        (a DAG run, given its run id here, a connection, a pool), so that a repeat cannot create a second
+        one: a repeat after a first attempt that did create it meets 409 Conflict and returns that one.
         """
-        starts_run = method == "POST" and path.endswith("/dagRuns")
-        if starts_run and body is not None and "dag_run_id" not in body:
+        if method == "POST" and path.endswith("/dagRuns") and body is not None and "dag_run_id" not in body:
             body = body | {"dag_run_id": f"manual__{datetime.now(UTC).isoformat()}"}  # Airflow's own form
-        attempts, attempt = (CALL_ATTEMPTS if method != "POST" or starts_run else 1), 1
+        named = next((body[k] for k in CREATED_KEYS if k in body), None) if method == "POST" and body else None
+        attempts, attempt = (CALL_ATTEMPTS if method != "POST" or named is not None else 1), 1
         data = json.dumps(body).encode() if body is not None else None
         while True:
             request = urllib.request.Request(f"{self.url}/api/v2{path}", method=method, data=data,
@@ -116,8 +118,8 @@ class StandaloneAirflow:
                 with urllib.request.urlopen(request, timeout=60) as response:
                     return json.loads(response.read() or b"{}")
             except urllib.error.HTTPError as exc:
-                if starts_run and exc.code == 409 and attempt > 1 and body is not None:
-                    return self.call("GET", f"{path}/{quote(body['dag_run_id'], safe='')}")
+                if exc.code == 409 and attempt > 1 and named is not None:
+                    return self.call("GET", f"{path}/{quote(named, safe='')}")
                 if exc.code < 500 or attempt >= attempts:
                     raise
             except TimeoutError:
