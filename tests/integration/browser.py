@@ -8,7 +8,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Locator, Page, sync_playwright
 
 
 @contextmanager
@@ -24,3 +24,15 @@ def browser_page(url: str, height: int = 1000) -> Iterator[Page]:
             yield page
         finally:
             browser.close()
+
+
+def answer(page: Page, button: Locator) -> None:
+    """Click a required action's answer (Approve, Reject) and wait until Airflow stored it.
+
+    The click only starts the UI's request, and a page closed right after it may cancel the request before
+    it is sent: likely what ci6 met, a run that waited 300 s for a Reject clicked just before the page closed.
+    """
+    with page.expect_response(lambda r: "hitlDetails" in r.url and r.request.method == "PATCH",
+                              timeout=120_000) as response:
+        button.click()
+    assert response.value.ok, f"{response.value.status} {response.value.text()}"

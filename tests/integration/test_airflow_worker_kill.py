@@ -38,7 +38,7 @@ from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.kafka.reader import read_cluster_state
 from kafka_medic.notify.action_log import ActionLog
 
-from .browser import browser_page
+from .browser import answer, browser_page
 from .executor_helpers import placed_topic
 from .kafka_helpers import all_succeeded, only_spreading, wait_for
 from .servers import started
@@ -173,7 +173,7 @@ def test_approval_page_shows_the_proposal_as_tables_and_reject_moves_nothing(air
         moved = [r.inner_text().split("\t")[0] for r in tables.nth(0).locator("tbody tr").all()]
         assert moved and all(name.startswith(f"{topic}-") for name in moved), moved
         page.screenshot(path=str(tmp_path / "approval.png"), full_page=True)
-        reject.click()
+        answer(page, reject)
 
     def finished():
         run = airflow.call("GET", f"/dags/{ADD_DAG}/dagRuns/{run_id}")

@@ -25,7 +25,7 @@ from kafka_medic.devcluster.ports import free_ports
 from kafka_medic.kafka.config import ClusterConfig
 from kafka_medic.kafka.reader import read_cluster_state
 
-from .browser import browser_page
+from .browser import answer, browser_page
 
 pytestmark = pytest.mark.kafka
 
@@ -114,7 +114,7 @@ def test_demo_heals_the_killed_broker_after_approval_in_the_airflow_ui(demo, tmp
             proposal = page.inner_text("body")
             assert "approve the proposal?" in proposal and "replica moves" in proposal, proposal
             page.screenshot(path=str(tmp_path / "approval.png"))
-            approve.click()
+            answer(page, approve)
         line = demo.wait_for_line(r"APPROVE NOW: (\S+)|heal run \S+ (success|failed)", timeout_s=900)
         if line[1] is None:
             break

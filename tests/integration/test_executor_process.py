@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 
 import pytest
@@ -41,6 +42,11 @@ def test_killed_executor_resumes_without_submitting_twice(healthy_kraft_cluster,
     [execution] = journal.list(topic)
     assert execution.status == "succeeded"
     assert {r.submissions for r in journal.tasks(execution.id)} == {1}
+    listing = Executor(tmp_path, "executions", "--cluster", topic, "--json")  # the report, every move named
+    assert listing.wait() == 0, "".join(listing.lines)
+    [shown] = json.loads("".join(listing.lines))
+    assert (shown["id"], shown["status"]) == (execution.id, "succeeded")
+    assert sorted(shown["report"]["done"]) == sorted(f"{topic}-{p}" for p in moves) and not shown["report"]["undone"]
     parts = partitions_of(config, topic)
     assert all(parts[p].replicas == new for p, (_, new) in moves.items())
     assert our_throttles(config, topic) == {"brokers": {}, "topic": {}}

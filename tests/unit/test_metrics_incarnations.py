@@ -24,11 +24,9 @@ WINDOW = dict(window_s=60.0, windows=3, min_valid_ratio=0.9)
 T0 = 6000.0
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'metrics.db'}"
-    return request.getfixturevalue("fresh_postgres_url")
+@pytest.fixture
+def url(store_url):
+    return store_url
 
 
 def rounds(store, partitions, since, until, kafka_id, brokers=(1, 2)):
