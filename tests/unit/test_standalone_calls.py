@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import pytest
 
-from kafka_medic.airflow.standalone import CREATED_KEYS, StandaloneAirflow
+from kafka_medic.airflow.standalone import StandaloneAirflow, created_name
 
 
 class LockedOnce(BaseHTTPRequestHandler):
@@ -26,7 +26,7 @@ class LockedOnce(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         first = self.path not in self.posts
         self.posts.append(self.path)
-        name = next((body[k] for k in CREATED_KEYS if k in body), None)
+        name = created_name(body)
         key = f"{self.path}/{quote(name, safe='')}" if name else None
         if key in self.created:
             return self._answer(409, {"detail": f"{name} exists"})

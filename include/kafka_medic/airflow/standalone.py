@@ -108,7 +108,7 @@ class StandaloneAirflow:
         """
         if method == "POST" and path.endswith("/dagRuns") and body is not None and "dag_run_id" not in body:
             body = body | {"dag_run_id": f"manual__{datetime.now(UTC).isoformat()}"}  # Airflow's own form
-        named = next((body[k] for k in CREATED_KEYS if k in body), None) if method == "POST" and body else None
+        named = created_name(body) if method == "POST" and body else None
         attempts, attempt = (CALL_ATTEMPTS if method != "POST" or named is not None else 1), 1
         data = json.dumps(body).encode() if body is not None else None
         while True:
@@ -171,6 +171,11 @@ class StandaloneAirflow:
             return self.call("GET", "/dags?dag_id_pattern=kafka_medic__")["total_entries"] > 0
         except (OSError, ValueError):
             return False
+
+
+def created_name(body: dict) -> str | None:
+    """The name a POST body gives what it creates (a run id, a connection id, a pool name), if any."""
+    return next((body[k] for k in CREATED_KEYS if k in body), None)
 
 
 def _group_alive(process: subprocess.Popen) -> bool:
