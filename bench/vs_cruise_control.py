@@ -9,7 +9,7 @@ replayed with `apply_proposal`, utilisation max/mean per resource, replica and l
 moved, and the goal checks (hard goals held, soft goals left violated). Judging both with one
 checker is the point: each planner's own report would use its own definitions.
 
-    .venv/bin/python bench/vs_cruise_control.py --ccplan /tmp/ccbench/ccplan [--sizes small,medium]
+    .venv/bin/python bench/vs_cruise_control.py --ccplan /tmp/ccbench/ccplan [--sizes small,medium,large]
         [--models dead,new-mixed-disks,hot-nw-out] [--output FILE] [--cc-timeout 900]
     .venv/bin/python bench/vs_cruise_control.py --table bench/results/vs-cruise-control-*.json
 
@@ -67,8 +67,9 @@ class Case:
 
 
 _EQUAL = Scenario(racks=5, heterogeneous=False)
-# The kinds of model the issue names, at two scales: `small` finishes in seconds for both planners,
-# `medium` is the scale of the issue's own table (60-150 brokers was where Cruise Control took 38-267 s).
+# The kinds of model the issue names, at three scales: `small` finishes in seconds for both planners,
+# `medium` is the scale of the issue's own table (60-150 brokers was where Cruise Control took 38-267 s),
+# `large` its largest row.
 CASES = {
     "small": {
         "dead": Case(replace(_EQUAL, brokers=30, partitions=3_000, dead=1)),
@@ -79,6 +80,12 @@ CASES = {
         "dead": Case(replace(_EQUAL, brokers=60, partitions=6_000, dead=1)),
         "new-mixed-disks": Case(replace(_EQUAL, brokers=120, partitions=15_000, new=6, heterogeneous=True)),
         "hot-nw-out": Case(replace(_EQUAL, brokers=150, partitions=20_000), hot_nw_out=1.1),
+    },
+    # the issue's largest row (Cruise Control 1,314 s there): 1,000 brokers / 300k replicas
+    "large": {
+        "dead": Case(replace(_EQUAL, brokers=1_000, partitions=100_000, dead=2)),
+        "new-mixed-disks": Case(replace(_EQUAL, brokers=1_000, partitions=100_000, new=50, heterogeneous=True)),
+        "hot-nw-out": Case(replace(_EQUAL, brokers=1_000, partitions=100_000), hot_nw_out=1.1),
     },
 }
 
