@@ -46,10 +46,11 @@ def _roll_back(execution: Execution, in_flight, reason: str) -> None:
     errors = cancel_reassignments(config, keys)
     deadline = time.monotonic() + ROLLBACK_WAIT_S
     topics = {t for t, _ in keys}
+    tasks = {r.task.key: r.task for r in in_flight}
     while True:
         state = read_state(config, topics=topics)
         partitions = dict(state.by_key)  # a copy: `_restore_order` brings it up to date
-        moving = [k for k in keys if k in partitions and partitions[k].reassigning]
+        moving = [k for k in keys if k in partitions and not _settled(partitions[k], tasks[k])]
         if not moving or time.monotonic() > deadline:
             break
         time.sleep(1)
@@ -67,6 +68,15 @@ def _roll_back(execution: Execution, in_flight, reason: str) -> None:
     rolled = [r.task.name for r in in_flight if r.task.name not in errors]
     execution.log(f"rolled back {len(rolled)} in-flight moves: {', '.join(rolled)}"
                   + (f"; could not roll back: {errors}" if errors else ""))
+
+
+def _settled(p, task) -> bool:
+    """The controller lists no reassignment and the metadata shows the old or the new replica set.
+
+    Replicas come from a broker's copy of the metadata, which can lag the controller: just after a cancel
+    it may still show the merged list of the move, and the order restored from that read would be lost
+    when the copy catches up with the controller's revert."""
+    return not p.reassigning and set(p.replicas) in (set(task.old_replicas), set(task.new_replicas))
 
 
 def _let_finish(execution: Execution, in_flight) -> None:
