@@ -12,10 +12,16 @@ TEST_WORKERS ?= 2
 
 $(BIN)/kafka-medic: pyproject.toml uv.lock
 	@command -v uv >/dev/null || python3 -m pip install --quiet --user uv==0.13.9
-	PATH="$$HOME/.local/bin:$$PATH" uv sync --frozen --python python3.11
+	PATH="$$HOME/.local/bin:$$PATH" uv sync --frozen --compile-bytecode --python python3.11
 	@touch $@
 
+# Bytecode compiled ahead, as pip does at install (the Dockerfile's image has it): where the environment
+# sets PYTHONDONTWRITEBYTECODE (this machine does), every process would otherwise compile what it imports
+# from source, each time: 3.1 s instead of 1.3 s for Airflow's modules, paid by every Airflow task, DAG
+# parse and CLI call. compileall only rewrites what changed; the project is installed editable, so its
+# own modules are compiled here, not by uv.
 install: $(BIN)/kafka-medic
+	$(BIN)/python -m compileall -q include dags plugins
 
 # Servers the real-component tests start (PostgreSQL, Prometheus); apt-get runs only if one is missing.
 system-packages:
