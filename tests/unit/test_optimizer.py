@@ -80,6 +80,20 @@ def test_new_broker_is_filled():
     assert sum(5 in p.replicas for p in after.partitions) >= 14  # replica band: 16 +- 10%
 
 
+def test_count_goal_sheds_the_replicas_of_a_crowded_topic_first():
+    """Broker 1 holds 7 replicas (band 2-4) and 5 of topic a's 8 (its limit 3): the replica count goal
+    sheds a's replicas there first, so the topic goal, later in the list, has nothing left to move.
+    Taken in broker order instead (every replica is as cheap), e's would go and a's stay."""
+    parts = [Partition("e", i, [i % 4 + 1], i % 4 + 1, load()) for i in range(8)]
+    parts += [Partition("a", i, [b], b, load()) for i, b in enumerate([1, 1, 1, 1, 1, 2, 3, 4])]
+    model = cluster(parts, brokers=5)
+    proposal = plan(model)
+    after = apply_proposal(model, proposal)
+    assert proposal.stats["num_replica_moves"] == 3
+    assert proposal.stats["moves_by_goal"] == {"replica_distribution": 3}
+    assert sum(p.topic == "a" and p.replicas == [1] for p in after.partitions) <= 3
+
+
 def test_leader_imbalance_is_fixed_by_leadership_alone():
     parts = even(n=40, rf=2)
     for p in parts:

@@ -16,6 +16,7 @@ import numpy as np
 from kafka_medic.errors import MedicError
 from kafka_medic.goals.base import Goal, GoalResult
 from kafka_medic.goals.leader import partition_name
+from kafka_medic.goals.topic import TopicReplicaDistributionGoal
 from kafka_medic.model.arrays import CPU, DISK, NW_IN, NW_OUT
 from kafka_medic.model.placement import LEADER_NW_IN, LEADERS, METRICS, POTENTIAL_NW_OUT, REPLICAS, Placement
 from kafka_medic.optimizer.acceptance import Acceptance
@@ -68,14 +69,21 @@ class Search(Balancing, Exchanging, Swapping, Spreading):
         # optimized as far as they go, then only kept from getting worse
         self.infeasible: list[dict] = []
         self._swap_rankings = {}  # see `Swapping._swap_ranking`
+        # the topic goal's upper limits while it is still ahead: earlier goals prefer moves within them
+        # (`_in_tier`, `_pick`), so the topic goal has less to move back
+        self.topic_room: np.ndarray | None = None
 
     # ---- driver --------------------------------------------------------------------------------
 
     def run(self, goals: list[Goal]) -> None:
         """Evacuate, then optimize each goal in priority order; a hard goal that cannot hold, or is
         left unmet, fails the plan (PlanError)."""
+        topic = next((g for g in goals if isinstance(g, TopicReplicaDistributionGoal)), None)
+        self.topic_room = topic.limits(self.p)[1] if topic is not None else None
         self.evacuate(goals)
         for goal in goals:
+            if goal is topic:
+                self.topic_room = None
             self.reasons.append(goal.name)
             self.acceptance.add(goal)
             why = goal.infeasible(self.p)
@@ -160,7 +168,7 @@ class Search(Balancing, Exchanging, Swapping, Spreading):
                 mask[barred] = False
             if not mask.any():
                 raise PlanError(self._no_home(slot))
-            src, dst = int(p.slot_broker[slot]), self._pick(mask, DISK, vector)
+            src, dst = int(p.slot_broker[slot]), self._pick(mask, DISK, vector, slot)
             self._move(slot, dst, reason=0)
             strict.refresh([src, dst])
             spread.refresh([src, dst])
@@ -179,14 +187,43 @@ class Search(Balancing, Exchanging, Swapping, Spreading):
 
     # ---- shared steps --------------------------------------------------------------------------
 
-    def _pick(self, mask: np.ndarray, metric: int, vector: np.ndarray) -> int:
+    def _pick(self, mask: np.ndarray, metric: int, vector: np.ndarray, slot: int | None = None) -> int:
         """The allowed broker with the lowest load relative to its fair share, after the move; the
-        goal's own metric counts four times."""
+        goal's own metric counts four times. Moving `slot` while the topic goal is still ahead, among the
+        brokers where its topic stays within that goal's limit when any is allowed."""
         candidates = np.flatnonzero(mask)
+        if slot is not None and self.topic_room is not None:
+            topic = self.p.arrays.partition_topic[self.p.slot_partition[slot]]
+            roomy = self.p.topic_counts(int(topic))[candidates] + 1 <= self.topic_room[topic]
+            candidates = candidates[roomy] if roomy.any() else candidates
         inverse = self.inverse_fair[candidates]
         score = self.crowding[candidates] + inverse[:, SCORED] @ vector[SCORED]
         score += 3.0 * (self.p.metrics[candidates, metric] + vector[metric]) * inverse[:, metric]
         return int(candidates[np.argmin(score + self.jitter[candidates])])
+
+    def _topic_tiers(self) -> tuple[int, ...]:
+        """The tiers `_in_tier` knows, best first: (2, 1, 0) while the topic goal is still ahead."""
+        return (2, 1, 0) if self.topic_room is not None else (0,)
+
+    def _in_tier(self, tier: int, slots: np.ndarray, dst: int) -> np.ndarray:
+        """(n,) whether moving each slot to `dst` is in `tier`: 0 any move; 1 one that keeps its topic
+        within the topic goal's limit on `dst`; 2 such a move that also takes the topic off a broker
+        where it is above that limit."""
+        if tier == 0 or self.topic_room is None:
+            return np.ones(len(slots), dtype=bool)
+        p = self.p
+        topics = p.arrays.partition_topic[p.slot_partition[slots]]
+        ok = p.topic_counts_at(topics, np.full(len(slots), dst)) + 1 <= self.topic_room[topics]
+        return ok & self._topic_crowded(slots) if tier == 2 else ok
+
+    def _topic_crowded(self, slots: np.ndarray) -> np.ndarray:
+        """(n,) whether each slot's topic is above the topic goal's limit on the slot's broker (none
+        is once that goal is no longer ahead)."""
+        if self.topic_room is None:
+            return np.zeros(len(slots), dtype=bool)
+        p = self.p
+        topics = p.arrays.partition_topic[p.slot_partition[slots]]
+        return p.topic_counts_at(topics, p.slot_broker[slots]) > self.topic_room[topics]
 
     def _move(self, slot: int, dst: int, reason: int | None = None) -> None:
         src = int(self.p.slot_broker[slot])
@@ -225,7 +262,7 @@ class Search(Balancing, Exchanging, Swapping, Spreading):
             return None
         if prefer is not None and (mask & prefer).any():
             mask &= prefer
-        dst = self._pick(mask, REPLICAS, vector)
+        dst = self._pick(mask, REPLICAS, vector, slot)
         self._move(slot, dst)
         return dst
 

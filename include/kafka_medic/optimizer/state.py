@@ -30,11 +30,21 @@ class SearchState(ABC):
     band: tuple[int, np.ndarray, np.ndarray] | None  # (metric, lower, upper) being balanced
     reasons: list[str]  # evacuation, then each goal optimized so far
     reason: np.ndarray  # (P,) index into `reasons` of what first changed each partition, -1 if none
+    topic_room: np.ndarray | None  # (T,) the topic goal's upper limits while that goal is still ahead
 
     # ---- shared steps (`Search`) ----------------------------------------------------------------
 
     @abstractmethod
-    def _pick(self, mask: np.ndarray, metric: int, vector: np.ndarray) -> int: ...
+    def _pick(self, mask: np.ndarray, metric: int, vector: np.ndarray, slot: int | None = None) -> int: ...
+
+    @abstractmethod
+    def _topic_tiers(self) -> tuple[int, ...]: ...
+
+    @abstractmethod
+    def _in_tier(self, tier: int, slots: np.ndarray, dst: int) -> np.ndarray: ...
+
+    @abstractmethod
+    def _topic_crowded(self, slots: np.ndarray) -> np.ndarray: ...
 
     @abstractmethod
     def _move(self, slot: int, dst: int, reason: int | None = None) -> None: ...

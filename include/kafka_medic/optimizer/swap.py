@@ -87,6 +87,9 @@ class Swapping(SearchState):
         ok &= self._band_improves(np.array([heavy_on]), np.array([light_on]), gain)
         if not ok.any():
             return None
+        # pairs that keep both topics within the topic goal's limit first (see `Balancing._fill_replicas`)
+        roomy = ok & self._in_tier(1, heavy, light_on)[:, None] & self._in_tier(1, light, heavy_on)[None, :]
+        ok = roomy if roomy.any() else ok
         cost = self._cost(heavy)[:, None] + self._cost(light)[None, :] + self.cost_floor
         value = np.where(ok, covered(gain, need) / cost, -np.inf)
         i, j = np.unravel_index(int(np.argmax(value)), value.shape)
