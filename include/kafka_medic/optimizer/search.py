@@ -217,8 +217,8 @@ class Search(Balancing, Exchanging, Swapping, Spreading):
         return ok & self._topic_crowded(slots) if tier == 2 else ok
 
     def _topic_crowded(self, slots: np.ndarray) -> np.ndarray:
-        """(n,) whether each slot's topic is above the topic goal's limit on the slot's broker (none
-        is once that goal is no longer ahead)."""
+        """(n,) whether each slot's topic is above the topic goal's limit on the slot's broker (all
+        False once that goal is no longer ahead)."""
         if self.topic_room is None:
             return np.zeros(len(slots), dtype=bool)
         p = self.p
