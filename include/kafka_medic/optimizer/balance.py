@@ -162,7 +162,7 @@ class Balancing(SearchState):
     def _fill_replicas(self, metric: int, dst: int, deficit: float, tolerance: float) -> int:
         """Pull replicas to `dst` from the brokers with the most of `metric` relative to their share.
 
-        Candidates come in tiers (`_topic_tiers`) while the topic goal is still ahead: replicas whose
+        Candidates come in tiers (`_in_tier`, best first) while the topic goal is still ahead: replicas whose
         topic has room on `dst` and is crowded where it is first, then those with room, then the rest.
         A count goal takes its cheapest replicas whatever their topic otherwise, and the topic goal moves
         about as many again to spread the topics back (150 brokers, 20k partitions: 2,883 replicas
@@ -195,7 +195,7 @@ class Balancing(SearchState):
         grouped = group[by_group]
         closed = np.zeros(len(slots), dtype=bool)  # tried, or no longer placeable on dst
         moved = 0
-        for tier in self._topic_tiers():
+        for tier in (2, 1, 0) if self.topic_room is not None else (0,):
             open_ = ~closed & self._in_tier(tier, slots, dst)
             left = int(open_.sum())  # open candidates
             ranked = RankedChoice(value, like, NEAR, load=None if uniform else load)

@@ -201,10 +201,6 @@ class Search(Balancing, Exchanging, Swapping, Spreading):
         score += 3.0 * (self.p.metrics[candidates, metric] + vector[metric]) * inverse[:, metric]
         return int(candidates[np.argmin(score + self.jitter[candidates])])
 
-    def _topic_tiers(self) -> tuple[int, ...]:
-        """The tiers `_in_tier` knows, best first: (2, 1, 0) while the topic goal is still ahead."""
-        return (2, 1, 0) if self.topic_room is not None else (0,)
-
     def _in_tier(self, tier: int, slots: np.ndarray, dst: int) -> np.ndarray:
         """(n,) whether moving each slot to `dst` is in `tier`: 0 any move; 1 one that keeps its topic
         within the topic goal's limit on `dst`; 2 such a move that also takes the topic off a broker

@@ -38,9 +38,6 @@ class SearchState(ABC):
     def _pick(self, mask: np.ndarray, metric: int, vector: np.ndarray, slot: int | None = None) -> int: ...
 
     @abstractmethod
-    def _topic_tiers(self) -> tuple[int, ...]: ...
-
-    @abstractmethod
     def _in_tier(self, tier: int, slots: np.ndarray, dst: int) -> np.ndarray: ...
 
     @abstractmethod
