@@ -26,7 +26,7 @@ from kafka_medic.errors import MedicError
 
 ROOT = Path(__file__).resolve().parents[3]
 AIRFLOW = Path(sys.executable).parent / "airflow"
-CALL_ATTEMPTS = 3  # REST calls that may be repeated (see StandaloneAirflow.call)
+CALL_ATTEMPTS = 5  # REST calls that may be repeated (see StandaloneAirflow.call)
 # The field of a POST's body that names what it creates (a run, a connection, a pool): such a POST may be repeated.
 CREATED_KEYS = ("dag_run_id", "connection_id", "name")
 
@@ -152,19 +152,15 @@ class StandaloneAirflow:
         seen = re.escape(f"TaskInstance Finished: dag_id={dag_id}, task_id={task_id}, run_id={run_id},")
         return re.search(seen + r"[^\n]*state=awaiting_input", self.log_path.read_text(errors="replace")) is not None
 
-    def _create_pool(self, pool: str, attempts: int = 10) -> None:
-        """SQLite has one writer: while the scheduler writes, the API may answer 500 (database is locked)."""
+    def _create_pool(self, pool: str) -> None:
+        """The pool, unless it is there already (a restarted demo). `call` repeats the POST while SQLite is
+        locked (a 500), and a repeat after one that did create the pool meets 409 and returns it."""
         body = {"name": pool, "slots": 1, "description": "one execution at a time on this cluster"}
-        for attempt in range(attempts):
-            try:
-                self.call("POST", "/pools", body)
-                return
-            except urllib.error.HTTPError as exc:
-                if exc.code == 409:  # already there (a restarted demo)
-                    return
-                if attempt == attempts - 1:
-                    raise MedicError(f"creating pool {pool} failed: {exc}; see {self.log_path}") from exc
-                time.sleep(3)
+        try:
+            self.call("POST", "/pools", body)
+        except urllib.error.HTTPError as exc:
+            if exc.code != 409:
+                raise MedicError(f"creating pool {pool} failed: {exc}; see {self.log_path}") from exc
 
     def _serving(self) -> bool:
         try:
