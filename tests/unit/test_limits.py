@@ -85,6 +85,21 @@ def test_deep_nesting_is_refused(tmp_path, opening, middle, closing, depth):
             load(path)
 
 
+@pytest.mark.parametrize("escaped", [False, True])
+def test_nesting_counts_brackets_outside_strings_only(tmp_path, escaped):
+    """Depth is read from the text's brackets outside strings (or, with a backslash in the text, from the
+    parsed tree): a name full of brackets is not nesting, and nesting next to an escaped quote still is."""
+    path = tmp_path / "model.json"
+    data = copy.deepcopy(SPEC_EXAMPLE)
+    data["cluster"] = ('"' if escaped else "") + "[{" * MAX_JSON_DEPTH
+    path.write_text(json.dumps(data))
+    assert load_model(path).cluster == data["cluster"]
+    data["taken_at"] = json.loads("[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH)
+    path.write_text(json.dumps(data))
+    with pytest.raises(ModelError, match=f"nested more than {MAX_JSON_DEPTH} levels deep"):
+        load_model(path)
+
+
 def test_a_proposal_with_a_lone_surrogate_or_a_huge_partition_is_refused(tmp_path):
     path = tmp_path / "proposal.json"
     text = json.dumps(proposal_to_dict(Proposal("demo", ["rack_aware"], [MOVE], {})))

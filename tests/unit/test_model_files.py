@@ -7,6 +7,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kafka_medic.errors import MedicError
 from kafka_medic.model import (
@@ -17,6 +19,8 @@ from kafka_medic.model import (
     parse_model,
     save_model,
 )
+from kafka_medic.model.cluster import RESOURCES
+from kafka_medic.model.files import _parse_partition, _valid_partition
 
 SPEC_EXAMPLE = {
     "format": "kafka-medic/cluster-model/v1",
@@ -172,3 +176,40 @@ def test_arrays_compute_broker_load_by_role():
     assert arrays.topics == ["orders"]
     assert list(arrays.replica_start) == [0, 3, 6]
     assert arrays.leader.tolist() == [0, 2]
+
+
+ODD_VALUES = [None, True, 1.0, -1, 2**31, "", "x", [], {}, float("nan"), float("inf"), 1e16, "orders\ud800"]
+ODD_LISTS = {  # lists that are nearly right: ids that equal a broker's without being ints, repeats, strays
+    "replicas": [[1.0, 2, 3], [1, 2, 3, 3], [2, 9, 3], [1, True, 3], [False, 2, 3], [1, "2", 3]],
+    "offline_replicas": [[3.0], [3, 3], [True], [9], [2]],
+}
+_GOOD = {"topic": "orders", "partition": 3, "replicas": [1, 2, 3], "leader": 2, "offline_replicas": [3],
+         "load": {"disk": 1.5, "nw_in": 0, "nw_out": 1e15, "cpu": 2}}
+_ODD = {key: st.sampled_from(ODD_VALUES) for key in _GOOD}
+_ODD |= {key: st.sampled_from(lists) | _ODD[key] for key, lists in ODD_LISTS.items()}
+_ODD["leader"] |= st.sampled_from([3, 4])  # offline, not a replica
+_ODD["load"] |= st.sampled_from([dict(_GOOD["load"], **{r: v}) for r in RESOURCES for v in ODD_VALUES])
+
+
+@st.composite
+def partition_entries(draw):
+    """A valid partition entry with a sixth of its keys, on average, odd, and a quarter of the time one missing."""
+    entry = copy.deepcopy(_GOOD)
+    for key in _GOOD:
+        if draw(st.integers(0, 5)) == 0:
+            entry[key] = draw(_ODD[key])
+    if draw(st.integers(0, 3)) == 0:
+        del entry[draw(st.sampled_from(sorted(_GOOD)))]
+    return entry
+
+
+@settings(max_examples=3000, deadline=None)
+@given(partition_entries() | st.sampled_from(ODD_VALUES))
+def test_the_fast_check_of_a_partition_agrees_with_the_full_parse(entry):
+    """`_valid_partition` (inline checks, the load's fast path) accepts exactly what `_parse_partition`
+    accepts, with the same result; on anything else the full parse names what is wrong."""
+    try:
+        expected = _parse_partition(entry, 0, {1, 2, 3, 4})
+    except ModelError:
+        expected = None
+    assert _valid_partition(entry, {1, 2, 3, 4}) == expected

@@ -10,12 +10,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from kafka_medic.limits import MIN_CAPACITY
+from kafka_medic.limits import INT32_MAX, MAX_NUMBER, MIN_CAPACITY
 from kafka_medic.model.broker_sets import parse_broker_sets
 from kafka_medic.model.cluster import RESOURCES, Broker, ClusterModel, ModelError, Partition
 from kafka_medic.model.fields import Fields, check_format, entry_name, read_json, write_json
 
 MODEL_FORMAT = "kafka-medic/cluster-model/v1"
+_ABSENT = object()
 
 
 def parse_model(data: Any) -> ClusterModel:
@@ -26,7 +27,10 @@ def parse_model(data: Any) -> ClusterModel:
         raise root.fail(f"'follower_cpu_ratio' must be between 0 and 1, got {ratio!r}")
     brokers = [_parse_broker(item, i) for i, item in enumerate(root.array("brokers"))]
     broker_ids = _unique_broker_ids(brokers)
-    partitions = [_parse_partition(item, i, broker_ids) for i, item in enumerate(root.array("partitions"))]
+    partitions = [
+        _valid_partition(item, broker_ids) or _parse_partition(item, i, broker_ids)
+        for i, item in enumerate(root.array("partitions"))
+    ]
     _check_unique_partitions(partitions)
     sets = root.data.get("broker_sets")
     return ClusterModel(
@@ -104,6 +108,39 @@ def _parse_broker(item: Any, index: int) -> Broker:
         decommission=fields.boolean("decommission", default=False),
         host=fields.string("host", default=None, nullable=True),
     )
+
+
+def _valid_partition(item: Any, broker_ids: set[int]) -> Partition | None:
+    """The partition when `item` is valid, else None (and `_parse_partition` says what is wrong).
+
+    The same rules as `_parse_partition`, checked inline: its error-naming accessors cost ~15 us a
+    partition, 0.3 s of a 20,000-partition model's load and most of a million-partition one's, for
+    entries that in practice are valid.
+    """
+    if type(item) is not dict:
+        return None
+    topic, number, replicas = item.get("topic"), item.get("partition"), item.get("replicas")
+    leader, offline, load = item.get("leader", _ABSENT), item.get("offline_replicas", []), item.get("load")
+    if not (type(topic) is str and topic and type(number) is int and 0 <= number <= INT32_MAX):
+        return None
+    if not (type(replicas) is list and replicas and type(offline) is list and type(load) is dict):
+        return None
+    if not (all(type(b) is int for b in replicas) and broker_ids.issuperset(replicas)
+            and len(set(replicas)) == len(replicas)):
+        return None
+    if not (leader is None or (type(leader) is int and leader in replicas)):
+        return None
+    if offline and not (all(type(b) is int for b in offline) and set(offline) <= set(replicas)
+                        and len(set(offline)) == len(offline) and leader not in offline):
+        return None
+    loads: dict[str, Any] = {r: load.get(r) for r in RESOURCES}
+    if not all(type(v) in (int, float) and 0 <= v <= MAX_NUMBER for v in loads.values()):
+        return None  # NaN fails the comparison; infinity is above MAX_NUMBER
+    try:
+        topic.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return Partition(topic, number, replicas, leader, {r: float(v) for r, v in loads.items()}, offline)
 
 
 def _parse_partition(item: Any, index: int, broker_ids: set[int]) -> Partition:
