@@ -155,3 +155,44 @@ def test_swap_rankings_carried_over_a_swap_equal_rankings_built_anew(seed):
                 assert kept.tolist() == built.tolist()
             carried += 1
     assert carried > 40
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_swap_taken_from_a_menu_after_another_is_accepted_as_the_loads_now_are(seed):
+    """The swaps after the first from one look at two brokers' candidates (`SwapMenu`) are re-checked
+    against the goals: here the receiving broker's disk limit leaves room for one swap, so the menu's
+    next best pair, which fitted when the menu was drawn up, must be refused."""
+    from kafka_medic.goals.base import DEFAULT_CAPACITY_THRESHOLDS, Thresholds
+    from kafka_medic.goals.capacity import DiskCapacityGoal
+    from kafka_medic.model.arrays import DISK
+    from kafka_medic.optimizer.search import Search
+
+    model = synthetic_model(Scenario(brokers=6, partitions=300, racks=0), seed=seed)
+    disk = Placement.from_model(model).metrics[:, DISK]
+    heavy_on, light_on = int(np.argmax(disk)), int(np.argmin(np.where(disk > 0, disk, np.inf)))  # not a new one
+
+    def search_under(disk_share: float | None) -> Search:
+        p = Placement.from_model(model)
+        search = Search(p, np.ones(p.num_brokers, dtype=bool), np.ones(p.arrays.num_partitions, dtype=bool), None, 0)
+        if disk_share is not None:
+            capacity = {**DEFAULT_CAPACITY_THRESHOLDS, "disk": disk_share}
+            search.acceptance.add(DiskCapacityGoal(Thresholds(capacity=capacity)))
+        # the disk band being balanced: heavy_on above it, light_on below
+        search.band = (DISK, np.zeros(p.num_brokers), np.full(p.num_brokers, (disk[heavy_on] + disk[light_on]) / 2))
+        return search
+
+    free = search_under(None)
+    need = float(disk[heavy_on] - disk[light_on])
+    menu = free._swap_menu(DISK, heavy_on, light_on)
+    first = menu.delta[menu.best(need)]
+    room = 1.01 * first[DISK]  # the first swap fits, and leaves next to no room
+    search = search_under((disk[light_on] + room) / model.brokers[light_on].capacity["disk"])
+    menu = search._swap_menu(DISK, heavy_on, light_on)
+    pair = menu.best(need)
+    menu.taken(*pair)
+    search._swap_pair(int(menu.heavy[pair[0]]), int(menu.light[pair[1]]), heavy_on, light_on)
+    stale = menu.best(need - float(menu.delta[pair][DISK]))
+    assert stale is not None and not search.acceptance.change_ok(light_on, menu.delta[stale][None])[0]
+    following = search._next_swap(menu, heavy_on, light_on, need)
+    assert following != stale
+    assert following is None or search.acceptance.change_ok(light_on, menu.delta[following][None])[0]

@@ -15,6 +15,8 @@ from kafka_medic.optimizer.state import SearchState
 
 SWAP_PARTNERS = 16  # brokers at the other end of the band a broker tries to swap with
 SWAP_CANDIDATES = 32  # replicas per side by load, and as many by density (so up to 64 x 64 pairs)
+MENU_SWAPS = 4  # swaps taken from one look at two brokers' candidates before they are looked at anew
+SWAP_RECHECKS = 2  # pairs of a menu re-checked for the next swap before the menu is drawn anew
 LOADS = [DISK, NW_IN, NW_OUT, CPU]
 
 
@@ -40,15 +42,22 @@ class Swapping(SearchState):
         partners = partners[np.argsort(share[partners] if shed else -share[partners], kind="stable")]
         swaps = 0
         for partner in partners[:SWAP_PARTNERS]:
+            heavy_on, light_on = (broker, int(partner)) if shed else (int(partner), broker)
+            menu = None
             while swaps < MAX_SWAPS:
                 need = p.metrics[broker, metric] - limit if shed else limit - p.metrics[broker, metric]
                 if need <= tolerance:
                     return swaps
-                heavy_on, light_on = (broker, int(partner)) if shed else (int(partner), broker)
-                pair = self._best_swap(metric, heavy_on, light_on, need)
-                if pair is None:
+                pair = None
+                if menu is not None and menu.uses < MENU_SWAPS:
+                    pair = self._next_swap(menu, heavy_on, light_on, need)
+                if pair is None:  # none left from the last look at these two brokers: look again
+                    menu = self._swap_menu(metric, heavy_on, light_on)
+                    pair = menu.best(need) if menu is not None else None
+                if pair is None or menu is None:
                     break
-                self._swap_pair(pair[0], pair[1], heavy_on, light_on)
+                menu.taken(*pair)
+                self._swap_pair(int(menu.heavy[pair[0]]), int(menu.light[pair[1]]), heavy_on, light_on)
                 swaps += 1
         return swaps
 
@@ -73,9 +82,9 @@ class Swapping(SearchState):
                 keys = self._swap_keys(np.array([into]), metric, largest)
                 ranking.replace(int(self.p.version[on]), out, into, keys, how)
 
-    def _best_swap(self, metric: int, heavy_on: int, light_on: int, need: float) -> tuple[int, int] | None:
-        """The slots (a on `heavy_on`, b on `light_on`) whose exchange moves nearest `need` of `metric`
-        from heavy_on to light_on per MB, accepted by every goal; None if there is none."""
+    def _swap_menu(self, metric: int, heavy_on: int, light_on: int) -> SwapMenu | None:
+        """The pairs of slots (one on `heavy_on`, one on `light_on`) whose exchange moves `metric` from
+        heavy_on to light_on and every goal accepts now; None if there is none."""
         heavy, hv = self._swap_side(heavy_on, light_on, metric, largest=True)
         light, lv = self._swap_side(light_on, heavy_on, metric, largest=False)
         if not len(heavy) or not len(light):
@@ -89,11 +98,35 @@ class Swapping(SearchState):
             return None
         # pairs that keep both topics within the topic goal's limit first (see `Balancing._fill_replicas`)
         roomy = ok & self._in_tier(1, heavy, light_on)[:, None] & self._in_tier(1, light, heavy_on)[None, :]
-        ok = roomy if roomy.any() else ok
         cost = self._cost(heavy)[:, None] + self._cost(light)[None, :] + self.cost_floor
-        value = np.where(ok, covered(gain, need) / cost, -np.inf)
-        i, j = np.unravel_index(int(np.argmax(value)), value.shape)
-        return int(heavy[i]), int(light[j])
+        return SwapMenu(heavy, light, delta, roomy if roomy.any() else ok, cost, metric)
+
+    def _next_swap(self, menu: SwapMenu, heavy_on: int, light_on: int, need: float) -> tuple[int, int] | None:
+        """The menu's best pair for `need` that every goal still accepts after the swaps made since it was
+        drawn up (they changed both brokers' loads); None after SWAP_RECHECKS refusals, to draw it anew.
+
+        Drawing a menu up (ranking both brokers' slots, checking 64 x 64 pairs) cost 1.1 ms a swap: the
+        nw_in goal on 1,000 brokers with 50 new made 4,700 swaps, ~8 a broker pair, in 5.1 of its 7.3 s.
+        Up to MENU_SWAPS swaps now come from one menu, each re-checked alone: that plan takes 15.7 cpu s
+        instead of 17.5, moving 0.1% more data. A menu used longer misses the pairs its own swaps opened
+        (16 swaps a menu: 14.3 s, 1.4% more data)."""
+        for _ in range(SWAP_RECHECKS):
+            pair = menu.best(need)
+            if pair is None:
+                return None
+            a, b = np.array([menu.heavy[pair[0]]]), np.array([menu.light[pair[1]]])
+            change = menu.delta[pair]
+            if (
+                self._budget_allows_all(np.concatenate([a, b]), moves=2).all()
+                and self.acceptance.placeable(a, light_on)[0]
+                and self.acceptance.placeable(b, heavy_on)[0]
+                and self.acceptance.change_ok(heavy_on, -change[None])[0]
+                and self.acceptance.change_ok(light_on, change[None])[0]
+                and self._band_improves(np.array([heavy_on]), np.array([light_on]), change[menu.metric])[0]
+            ):
+                return pair
+            menu.ok[pair] = False
+        return None
 
     def _swap_side(self, on: int, to: int, metric: int, largest: bool) -> tuple[np.ndarray, np.ndarray]:
         """Slots on `on` that may move to `to`: the SWAP_CANDIDATES heaviest (or lightest) in `metric`, and
@@ -189,6 +222,28 @@ class Swapping(SearchState):
             return None
         c = int(np.argmax(np.where(ok, covered(gain, need), -np.inf)))
         return (int(give[row[i[c]]]), int(give_slot[i[c]])), (int(take[j[c]]), int(take_slot[j[c]]))
+
+
+class SwapMenu:
+    """The acceptable swaps between two brokers found by one evaluation: candidates on each side, what
+    each pair's exchange moves (`delta`), which pairs are still open (`ok`) and what each costs in MB."""
+
+    def __init__(self, heavy: np.ndarray, light: np.ndarray, delta: np.ndarray, ok: np.ndarray, cost: np.ndarray,
+                 metric: int):
+        self.heavy, self.light, self.delta, self.ok, self.cost, self.metric = heavy, light, delta, ok, cost, metric
+        self.uses = 0
+
+    def best(self, need: float) -> tuple[int, int] | None:
+        """(row, column) of the open pair moving nearest `need` of the metric per MB; None if none is open."""
+        value = np.where(self.ok, covered(self.delta[:, :, self.metric], need) / self.cost, -np.inf)
+        i, j = np.unravel_index(int(np.argmax(value)), value.shape)
+        return (int(i), int(j)) if self.ok[i, j] else None
+
+    def taken(self, i: int, j: int) -> None:
+        """Both slots of the pair moved: no pair with either is open any more."""
+        self.uses += 1
+        self.ok[i, :] = False
+        self.ok[:, j] = False
 
 
 class SwapRanking:
