@@ -20,10 +20,12 @@ import os
 import re
 import stat
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
 import re2
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MAX_FILE_BYTES = 256 * 2**20  # a model of a million partitions is about 200 MB
 MAX_JSON_DEPTH = 32  # model, proposal and capacity files nest 5 deep
@@ -147,9 +149,21 @@ def _bracket_depth(data: bytes) -> int | None:
     5 MB model, where `_check_tree` walks its 60,000 containers in 50 ms."""
     if b"\\" in data:
         return None
+    import numpy as np  # here: the CLI's light commands import this module and never load numpy
+
     marks = np.frombuffer(data.translate(None, _NOT_MARKS), dtype=np.uint8)
     outside = np.cumsum(marks == 34, dtype=np.int32) % 2 == 0  # 34 is '"'; a quote itself counts as inside
-    return int(np.cumsum(np.where(outside, _STEP[marks], 0), dtype=np.int32).max(initial=0))
+    return int(np.cumsum(np.where(outside, _nesting_steps()[marks], 0), dtype=np.int32).max(initial=0))
+
+
+@lru_cache(maxsize=1)
+def _nesting_steps() -> np.ndarray:
+    """(256,) how each byte changes the nesting: +1 for [ and {, -1 for ] and }."""
+    import numpy as np
+
+    steps = np.zeros(256, dtype=np.int32)
+    steps[list(b"[{")], steps[list(b"]}")] = 1, -1
+    return steps
 
 
 def _check_tree(value: Any, text: str) -> None:
@@ -172,8 +186,6 @@ def _check_tree(value: Any, text: str) -> None:
 
 _CONTAINERS = {dict, list}
 _NOT_MARKS = bytes(sorted(set(range(256)) - set(b'"[]{}')))
-_STEP = np.zeros(256, dtype=np.int32)  # how a byte changes the nesting
-_STEP[list(b"[{")], _STEP[list(b"]}")] = 1, -1
 # what an integer past 2**53 or a float past 1e308 needs; RE2 scans a 5 MB model in 12 ms, Python's re in 370
 _LONG_NUMBER = re2.compile(r"(?:^|[^.\d])\d{16}|[eE][-+]?\d{3}|\d{300}")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
