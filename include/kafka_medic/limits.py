@@ -20,12 +20,9 @@ import os
 import re
 import stat
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import re2
-
-if TYPE_CHECKING:
-    import numpy as np
 
 MAX_FILE_BYTES = 256 * 2**20  # a model of a million partitions is about 200 MB
 MAX_JSON_DEPTH = 32  # model, proposal and capacity files nest 5 deep
@@ -92,7 +89,7 @@ def parse_json(data: bytes | str) -> Any:
         raise OutOfLimits(f"is nested more than {MAX_JSON_DEPTH} levels deep") from None
     if type(value) in _CONTAINERS:
         depth = _bracket_depth(data if isinstance(data, bytes) else text.encode("utf-8", "surrogatepass"))
-        if depth is None or _SURROGATE_ESCAPE.search(text) is not None:
+        if depth is None:  # a backslash, so maybe a surrogate escape too: `_check_tree` checks both
             _check_tree(value, text)
         elif depth > MAX_JSON_DEPTH:
             raise OutOfLimits(f"is nested more than {MAX_JSON_DEPTH} levels deep")
@@ -153,17 +150,8 @@ def _bracket_depth(data: bytes) -> int | None:
 
     marks = np.frombuffer(data.translate(None, _NOT_MARKS), dtype=np.uint8)
     outside = np.cumsum(marks == 34, dtype=np.int32) % 2 == 0  # 34 is '"'; a quote itself counts as inside
-    return int(np.cumsum(np.where(outside, _nesting_steps()[marks], 0), dtype=np.int32).max(initial=0))
-
-
-@lru_cache(maxsize=1)
-def _nesting_steps() -> np.ndarray:
-    """(256,) how each byte changes the nesting: +1 for [ and {, -1 for ] and }."""
-    import numpy as np
-
-    steps = np.zeros(256, dtype=np.int32)
-    steps[list(b"[{")], steps[list(b"]}")] = 1, -1
-    return steps
+    step = ((marks == 91) | (marks == 123)).astype(np.int32) - ((marks == 93) | (marks == 125))  # [ { and ] }
+    return int(np.cumsum(np.where(outside, step, 0), dtype=np.int32).max(initial=0))
 
 
 def _check_tree(value: Any, text: str) -> None:
