@@ -92,8 +92,7 @@ class Swapping(SearchState):
         delta = hv[:, None, :] - lv[None, :, :]  # what heavy_on loses and light_on gains, per pair
         gain = delta[:, :, metric]
         ok = (gain > 0) & (self.p.slot_partition[heavy][:, None] != self.p.slot_partition[light][None, :])
-        ok &= self.acceptance.change_ok(heavy_on, -delta) & self.acceptance.change_ok(light_on, delta)
-        ok &= self._band_improves(np.array([heavy_on]), np.array([light_on]), gain)
+        ok &= self._swap_accepted(heavy_on, light_on, delta, metric)
         if not ok.any():
             return None
         # pairs that keep both topics within the topic goal's limit first (see `Balancing._fill_replicas`)
@@ -115,18 +114,21 @@ class Swapping(SearchState):
             if pair is None:
                 return None
             a, b = np.array([menu.heavy[pair[0]]]), np.array([menu.light[pair[1]]])
-            change = menu.delta[pair]
-            if (
+            if (  # what `_swap_side` and `_swap_menu` checked
                 self._budget_allows_all(np.concatenate([a, b]), moves=2).all()
                 and self.acceptance.placeable(a, light_on)[0]
                 and self.acceptance.placeable(b, heavy_on)[0]
-                and self.acceptance.change_ok(heavy_on, -change[None])[0]
-                and self.acceptance.change_ok(light_on, change[None])[0]
-                and self._band_improves(np.array([heavy_on]), np.array([light_on]), change[menu.metric])[0]
+                and self._swap_accepted(heavy_on, light_on, menu.delta[pair][None], menu.metric)[0]
             ):
                 return pair
             menu.ok[pair] = False
         return None
+
+    def _swap_accepted(self, heavy_on: int, light_on: int, delta: np.ndarray, metric: int) -> np.ndarray:
+        """(...) whether each exchange, taking `delta` (..., METRICS) from `heavy_on` to `light_on`, is
+        accepted by every goal on both brokers and lowers the violation of the band being balanced."""
+        ok = self.acceptance.change_ok(heavy_on, -delta) & self.acceptance.change_ok(light_on, delta)
+        return ok & self._band_improves(np.array([heavy_on]), np.array([light_on]), delta[..., metric])
 
     def _swap_side(self, on: int, to: int, metric: int, largest: bool) -> tuple[np.ndarray, np.ndarray]:
         """Slots on `on` that may move to `to`: the SWAP_CANDIDATES heaviest (or lightest) in `metric`, and
