@@ -185,6 +185,47 @@ def test_capped_heal_reports_the_hard_goals_it_had_no_moves_left_for():
     assert "disk_capacity" in proposal.stats["violated_goals_after"]
 
 
+def _skewed_with_a_dead_broker():
+    """Brokers 1-5 alive, broker 6 dead; brokers 1 and 2 hold three times the replicas of 3-5."""
+    parts = [Partition("t", i, [1 + i % 2, 6], 1 + i % 2, load(disk=40)) for i in range(8)]
+    parts += [Partition("u", i, [1 + i % 2, 3 + i % 3], 1 + i % 2, load(disk=40)) for i in range(24)]
+    return cluster(parts, brokers=6, flags={6: {"alive": False}})
+
+
+def test_a_heal_only_plan_moves_just_what_leaves_the_dead_broker():
+    model = _skewed_with_a_dead_broker()
+    full = plan(model)
+    healed = plan(model, PlanOptions(heal_only=True))
+    assert full.stats["num_replica_moves"] > 8  # the full plan also evens out brokers 1 and 2
+    assert healed.stats["num_replica_moves"] == 8
+    assert {b for m in healed.moves for b in set(m.old_replicas) - set(m.new_replicas)} == {6}
+    assert all(len(m.added_brokers) == 1 for m in healed.moves if m.added_brokers)
+    assert healed.stats["data_to_move_mb"] == 8 * 40
+    after = apply_proposal(model, healed)
+    assert all(6 not in p.replicas for p in after.partitions)
+    assert not [r for r in check(after) if r.hard and not r.satisfied]
+    # the soft goals still choose where the healed replicas go: onto the emptier brokers 3-5
+    assert {b for m in healed.moves for b in m.added_brokers} <= {3, 4, 5}
+    assert "replica_distribution" in healed.stats["violated_goals_after"]
+    assert healed.stats["options"]["heal_only"] is True
+
+
+def test_a_heal_only_plan_still_moves_what_a_hard_goal_needs():
+    parts = even(n=8, disk=50) + [Partition("big", i, [1], 1, load(disk=300)) for i in range(3)]
+    model = cluster(parts, flags={4: {"alive": False}})  # broker 1 over 80% disk
+    healed = plan(model, PlanOptions(heal_only=True))
+    after = apply_proposal(model, healed)
+    assert not [r for r in check(after) if r.hard and not r.satisfied]
+    assert {b for m in healed.moves for b in set(m.old_replicas) - set(m.new_replicas)} == {1, 4}
+
+
+def test_a_heal_only_plan_of_a_healthy_cluster_moves_no_replica():
+    model = _skewed_with_a_dead_broker()
+    model.brokers[5].alive = True
+    assert plan(model).stats["num_replica_moves"] > 0
+    assert plan(model, PlanOptions(heal_only=True)).stats["num_replica_moves"] == 0
+
+
 def test_partial_heal_restores_the_least_replicated_partitions_first():
     parts = [
         Partition("two-left", 0, [1, 2, 4], 1, load(disk=900)),

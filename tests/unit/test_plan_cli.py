@@ -36,6 +36,21 @@ def test_plan_json_and_goal_options(tmp_path, capsys):
     assert data["format"] == "kafka-medic/proposal/v1" and data["goals"] == ["rack_aware", "disk_capacity"]
 
 
+def test_plan_heal_only_moves_just_the_dead_brokers_replicas(tmp_path, capsys):
+    parts = [Partition("t", i, [1 + i % 2, 4], 1 + i % 2, load(disk=40)) for i in range(4)]
+    parts += [Partition("u", i, [1 + i % 2, 3], 1 + i % 2, load(disk=40)) for i in range(12)]  # 1, 2 crowded
+    path = tmp_path / "dead.json"
+    save_model(cluster(parts, brokers=5, flags={4: {"alive": False}}), path)
+    runs = {}
+    for flags in ([], ["--heal-only"]):
+        assert main(["plan", "-m", str(path), "--json", *flags]) == 0
+        runs[bool(flags)] = json.loads(capsys.readouterr().out)
+    assert runs[False]["stats"]["num_replica_moves"] > 4
+    healed = runs[True]
+    assert healed["stats"]["num_replica_moves"] == 4 and healed["stats"]["options"]["heal_only"] is True
+    assert all(set(m["old_replicas"]) - set(m["new_replicas"]) <= {4} for m in healed["moves"])
+
+
 def test_plan_that_cannot_meet_a_hard_goal_exits_2_naming_it(tmp_path, capsys):
     path = tmp_path / "full.json"
     save_model(cluster([Partition("t", i, [b], b, load(disk=900)) for i, b in enumerate((1, 2, 3, 4))]), path)

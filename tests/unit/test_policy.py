@@ -25,6 +25,7 @@ from kafka_medic.remediation.policy import ClusterPolicy, parse_policy
     ({"window_minutes": 1441}, "policy.window_minutes: must be an integer from 1 to 1440, got 1441"),
     ({"load_statistic": "median"}, "policy.load_statistic: must be one of mean, p95, max, got 'median'"),
     ({"rebalance_on_incomplete_load": "yes"}, "policy.rebalance_on_incomplete_load: must be true or false, got 'yes'"),
+    ({"heal_only": 1}, "policy.heal_only: must be true or false, got 1"),
     ({"intent_ttl_hours": -2}, "policy.intent_ttl_hours: must be a positive number, got -2"),
     ({"max_attempts": 0}, "policy.max_attempts: must be an integer from 1 to 1000, got 0"),
     ({"attempt_period_hours": 0}, "policy.attempt_period_hours: must be a positive number, got 0"),
@@ -58,7 +59,7 @@ def test_a_policy_gives_thresholds_and_request_defaults():
     assert (thresholds.balance_lower, thresholds.balance_upper) == pytest.approx((0.8, 1.2))
     assert policy.request_defaults() == {
         "throttle_mb_s": 40.0, "auto_throttle": False, "concurrency": 3, "goals": ["rack_aware", "disk_capacity"],
-        "capacity_threshold": {**DEFAULT_CAPACITY_THRESHOLDS, "disk": 0.6}, "balance_band": 0.2}
+        "capacity_threshold": {**DEFAULT_CAPACITY_THRESHOLDS, "disk": 0.6}, "balance_band": 0.2, "heal_only": False}
     assert parse_policy(policy.as_dict()) == policy  # the form the DAG factory hands to tasks
     auto = parse_policy({"throttle": "auto", "capacity_threshold": 0.5}).request_defaults()
     assert (auto["throttle_mb_s"], auto["auto_throttle"]) == (None, True)

@@ -9,6 +9,7 @@ from kafka_medic.errors import MedicError
 from kafka_medic.kafka.state import BrokerState, ClusterState
 from kafka_medic.notify.policy import LEADERSHIP_ACTIONS, POLICY_ACTIONS
 from kafka_medic.remediation.kinds import KINDS, form_fields
+from kafka_medic.remediation.policy import parse_policy
 from kafka_medic.remediation.request import Request, mark_brokers, plan_for, validate_request
 from kafka_medic.synthetic import Scenario, synthetic_model
 
@@ -35,6 +36,20 @@ def test_add_brokers_moves_replicas_only_onto_its_brokers():
     proposal = plan_for(Request(kind="add_brokers", brokers=[6]), model)
     assert proposal.moves
     assert {b for m in proposal.moves for b in set(m.new_replicas) - set(m.old_replicas)} == {6}
+
+
+def test_a_policy_of_heal_only_makes_heals_move_just_the_dead_brokers_replicas():
+    policy = parse_policy({"heal_only": True}).request_defaults()
+    healing = validate_request("heal", policy, state(dead=(2,)))
+    assert healing.heal_only and not validate_request("heal", parse_policy({}).request_defaults(), state()).heal_only
+    assert not validate_request("rebalance", policy, state()).heal_only  # a rebalance has nothing to heal
+    model = synthetic_model(SCENARIO, seed=1)
+    model.brokers[1].alive = False
+    on_dead = sum(2 in p.replicas for p in model.partitions)
+    proposal = plan_for(healing, model)
+    assert proposal.stats["num_replica_moves"] == on_dead
+    assert {b for m in proposal.moves for b in set(m.old_replicas) - set(m.new_replicas)} == {2}
+    assert plan_for(Request(kind="heal"), model).stats["num_replica_moves"] > on_dead
 
 
 def test_decommission_empties_its_brokers():

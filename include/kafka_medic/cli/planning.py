@@ -36,6 +36,9 @@ def register(subparsers) -> None:
     planner.add_argument("--exclude-brokers", metavar="IDS", type=_ids, default=[],
                          help="brokers that receive no replica and no leadership (comma-separated ids)")
     planner.add_argument("--max-replica-moves", type=int, metavar="N")
+    planner.add_argument("--heal-only", action="store_true",
+                         help="move only replicas that must leave dead or decommissioned brokers and failed "
+                         "disks (the least data); the soft goals choose where they go, leadership still moves")
     planner.add_argument("--seed", type=integer(0, SEED_MAX), default=0, help="tie-break seed (default 0)")
     planner.add_argument("--output", "-o", metavar="FILE", help="write the proposal JSON here")
     planner.add_argument("--show-moves", type=int, default=20, metavar="N", help="moves listed (default 20)")
@@ -69,6 +72,7 @@ def run_plan(args: argparse.Namespace) -> int:
         excluded_topics=args.exclude_topics,
         only_move_to=args.only_move_to,
         max_replica_moves=args.max_replica_moves,
+        heal_only=args.heal_only,
         seed=args.seed,
         thresholds=_thresholds(args),
     )

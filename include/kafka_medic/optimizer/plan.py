@@ -27,6 +27,10 @@ class PlanOptions:
     excluded_topics: str | None = None  # regex (full match): never moved, except off dead brokers
     only_move_to: Sequence[int] | None = None  # broker ids that may receive replicas and leadership
     max_replica_moves: int | None = None
+    # move only what must leave dead and decommissioned brokers and failed disks (and leadership), as
+    # Cruise Control's self-healing and DoctorKafka do: the least data to restore every replica; the
+    # soft goals then only choose where those replicas go. Hard goals still move what they must.
+    heal_only: bool = False
     seed: int = 0  # breaks ties between equally good destinations
     thresholds: Thresholds = field(default_factory=Thresholds)
 
@@ -54,7 +58,7 @@ def plan(model: ClusterModel, options: PlanOptions | None = None) -> Proposal:
     before = [goal.check(placement) for goal in goals]
     before_metrics = placement.metrics.copy()
     lower_bound = data_lower_bound_mb(placement, goals, can_receive)
-    search = Search(placement, can_receive, movable, options.max_replica_moves, options.seed)
+    search = Search(placement, can_receive, movable, options.max_replica_moves, options.seed, options.heal_only)
     search.run(goals)
     after = [goal.check(placement) for goal in goals]
     broken = [r for r in after if r.hard and not r.satisfied and not search.excused(r)]

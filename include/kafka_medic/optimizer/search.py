@@ -43,11 +43,13 @@ class Search(Balancing, Exchanging, Swapping, Spreading):
         movable: np.ndarray,
         max_replica_moves: int | None,
         seed: int,
+        heal_only: bool = False,
     ):
         self.p = placement
         self.can_receive = can_receive
         self.movable = movable
         self.max_replica_moves = max_replica_moves
+        self.heal_only = heal_only
         self.acceptance = Acceptance(placement, can_receive)
         self.fair = _fair_share(placement)
         self.inverse_fair = 1.0 / self.fair
@@ -81,7 +83,13 @@ class Search(Balancing, Exchanging, Swapping, Spreading):
         topic = next((g for g in goals if isinstance(g, TopicReplicaDistributionGoal)), None)
         self.topic_room = topic.limits(self.p)[1] if topic is not None else None
         self.evacuate(goals)
+        budget = self.max_replica_moves
+        # a heal only: the soft goals may move no replica the evacuation left in place. The budget says
+        # just that, everywhere a replica moves: once it is spent, only moved replicas move on, which
+        # adds no move and no data to the plan
+        healed = self.p.replica_moves if budget is None else min(budget, self.p.replica_moves)
         for goal in goals:
+            self.max_replica_moves = healed if self.heal_only and not goal.hard else budget
             if goal is topic:
                 self.topic_room = None
             self.reasons.append(goal.name)
@@ -243,9 +251,11 @@ class Search(Balancing, Exchanging, Swapping, Spreading):
             self.reason[part] = len(self.reasons) - 1 if reason is None else reason
 
     def movable_slots(self, broker: int) -> np.ndarray:
-        """The slots on `broker` whose partitions the plan may change."""
+        """The slots on `broker` whose partitions the plan may change; once the move budget is spent
+        (or a heal-only plan has healed), only those already moved, which move on for free."""
         slots = self.p.slots_on(broker)
-        return slots[self.movable[self.p.slot_partition[slots]]]
+        slots = slots[self.movable[self.p.slot_partition[slots]]]
+        return slots[self._budget_allows_all(slots)]
 
     def move_anywhere(self, slot: int, strict: bool = False, prefer: np.ndarray | None = None) -> int | None:
         """Move `slot` to the best broker that accepts it (among `prefer` when any does); its index, or

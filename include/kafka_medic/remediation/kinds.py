@@ -114,7 +114,8 @@ def _options(request: Request) -> PlanOptions:
         thresholds = replace(thresholds, capacity=dict(request.capacity_threshold))
     if request.balance_band is not None:
         thresholds = replace(thresholds, balance_lower=1 - request.balance_band, balance_upper=1 + request.balance_band)
-    return PlanOptions(goals=request.goals or None, excluded_topics=request.excluded_topics, thresholds=thresholds)
+    return PlanOptions(goals=request.goals or None, excluded_topics=request.excluded_topics, thresholds=thresholds,
+                       heal_only=request.heal_only)
 
 
 def _meet_goals(request: Request, model: ClusterModel) -> Proposal:

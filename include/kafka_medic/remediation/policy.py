@@ -8,7 +8,7 @@ must be the safest, so what a person would type into the trigger form lives here
      "policy": {"throttle": 50, "concurrency": 5, "goals": ["rack_aware", "disk_capacity"],
                 "capacity_threshold": 0.8, "balance_band": 0.1,
                 "load_windows": 24, "window_minutes": 60, "load_statistic": "p95",
-                "rebalance_on_incomplete_load": false, "intent_ttl_hours": null,
+                "rebalance_on_incomplete_load": false, "heal_only": false, "intent_ttl_hours": null,
                 "max_attempts": 3, "attempt_period_hours": 24,
                 "max_plan_drift": 0.1, "max_plan_age_minutes": 120, "max_replans": 3,
                 "notifiers": [{"class": "airflow.providers.smtp.notifications.smtp.SmtpNotifier",
@@ -54,6 +54,7 @@ class ClusterPolicy:
     window_minutes: int = 60
     load_statistic: str = "mean"
     rebalance_on_incomplete_load: bool = False  # False: a rebalance on partial loads is skipped, saying why
+    heal_only: bool = False  # True: a heal moves only what leaves dead brokers and failed disks; rebalances even out
     intent_ttl_hours: float | None = None  # how long decommissioned/demoted brokers stay excluded; None: until re-added
     max_attempts: int | None = None  # remediations started for one anomaly per period, then alerts only; None: no limit
     attempt_period_hours: float = 24.0
@@ -79,6 +80,7 @@ class ClusterPolicy:
             "goals": list(self.goals) or None,
             "capacity_threshold": dict(self.capacity_threshold),
             "balance_band": self.balance_band,
+            "heal_only": self.heal_only,
         }
 
     def as_dict(self) -> dict[str, Any]:
@@ -206,6 +208,7 @@ _PARSERS = {
     "window_minutes": lambda v: check_int(v, 1, MAX_WINDOW_MINUTES),
     "load_statistic": _statistic,
     "rebalance_on_incomplete_load": _flag,
+    "heal_only": _flag,
     "intent_ttl_hours": _ttl_hours,
     "max_attempts": lambda v: None if v is None else check_int(v, 1, 1000),
     "attempt_period_hours": lambda v: check_number(v, 0.0, 24 * 365.0, low_inclusive=False),

@@ -15,7 +15,7 @@ from kafka_medic.errors import MedicError
 from kafka_medic.goals import check_goal_names
 from kafka_medic.kafka.state import ClusterState
 from kafka_medic.limits import OutOfLimits, topic_regex
-from kafka_medic.remediation.kinds import KINDS
+from kafka_medic.remediation.kinds import HEAL, KINDS
 from kafka_medic.remediation.policy import check_field
 
 if TYPE_CHECKING:
@@ -38,6 +38,7 @@ class Request:
     excluded_brokers: list[int] = field(default_factory=list)  # receive nothing in this run
     capacity_threshold: dict[str, float] | None = None  # per resource; None: the goals' defaults
     balance_band: float | None = None  # None: the goals' default
+    heal_only: bool = False  # a heal moving only what must leave (the cluster policy's `heal_only`)
     reason: str = ""
     anomalies: list[str] = field(default_factory=list)  # keys of the anomalies that called for it
 
@@ -100,7 +101,7 @@ def validate_request(kind: str, params: dict[str, Any], state: ClusterState) -> 
         kind=kind, goals=goals, capacity_threshold=capacity_threshold, balance_band=balance_band,
         dry_run=bool(params.get("dry_run")), force=bool(params.get("force")),
         excluded_topics=excluded, throttle_mb_s=float(throttle) if throttle is not None else None,
-        auto_throttle=auto_throttle,
+        auto_throttle=auto_throttle, heal_only=kind == HEAL and bool(params.get("heal_only")),
         concurrency=concurrency, brokers=brokers, excluded_brokers=excluded_brokers,
         reason=kind + (f" of brokers {brokers}" if brokers else ""),
     )
