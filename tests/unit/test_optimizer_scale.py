@@ -196,3 +196,31 @@ def test_a_swap_taken_from_a_menu_after_another_is_accepted_as_the_loads_now_are
     following = search._next_swap(menu, heavy_on, light_on, need)
     assert following != stale
     assert following is None or search.acceptance.change_ok(light_on, menu.delta[following][None])[0]
+
+
+def test_a_count_fill_takes_data_the_disk_goal_ahead_wants_moved_as_free():
+    """Filling a new broker with replicas, a count goal takes what the disk goal still ahead would move
+    anyway (off a broker above its disk band, up to the new broker's shortfall per replica it is still to
+    receive) as costing nothing, instead of the smallest replicas, which that goal would swap out again."""
+    from kafka_medic.goals.base import Thresholds
+    from kafka_medic.goals.distribution import DiskUsageDistributionGoal
+    from kafka_medic.model import Partition
+    from kafka_medic.model.arrays import DISK
+    from kafka_medic.model.placement import REPLICAS
+    from kafka_medic.optimizer.search import Search
+
+    from .test_goals import cluster, load
+
+    sizes = {1: 90.0, 2: 10.0, 3: 30.0}  # broker 1 far above the disk band, 2 below it, 3 inside; 4 is new
+    parts = [Partition("t", i, [b], b, load(disk=sizes[b])) for b in sizes for i in range(10 * b, 10 * b + 10)]
+    p = Placement.from_model(cluster(parts))
+    search = Search(p, np.ones(p.num_brokers, dtype=bool), np.ones(p.arrays.num_partitions, dtype=bool), None, 0)
+    new = 3
+    assert search._fill_replicas(REPLICAS, new, 1.0, 0.01) == 1  # no disk goal ahead: the smallest
+    assert p.metrics[new, DISK] == 10.0
+    p = Placement.from_model(cluster(parts))
+    search = Search(p, np.ones(p.num_brokers, dtype=bool), np.ones(p.arrays.num_partitions, dtype=bool), None, 0)
+    search.disk_band = DiskUsageDistributionGoal(Thresholds()).limits(p)
+    assert search._fill_replicas(REPLICAS, new, 1.0, 0.01) == 1
+    assert p.metrics[new, DISK] == 90.0  # from broker 1, which the disk goal must bring down anyway
+    assert p.metrics[0, DISK] == 810.0

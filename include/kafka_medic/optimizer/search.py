@@ -15,6 +15,7 @@ import numpy as np
 
 from kafka_medic.errors import MedicError
 from kafka_medic.goals.base import Goal, GoalResult
+from kafka_medic.goals.distribution import DiskUsageDistributionGoal
 from kafka_medic.goals.leader import partition_name
 from kafka_medic.goals.topic import TopicReplicaDistributionGoal
 from kafka_medic.model.arrays import CPU, DISK, NW_IN, NW_OUT
@@ -74,6 +75,9 @@ class Search(Balancing, Exchanging, Swapping, Spreading):
         # the topic goal's upper limits while it is still ahead: earlier goals prefer moves within them
         # (`_in_tier`, `_pick`), so the topic goal has less to move back
         self.topic_room: np.ndarray | None = None
+        # the disk goal's band while it is still ahead: data an earlier goal moves its way costs less
+        # (`Balancing._disk_credit`)
+        self.disk_band: tuple[np.ndarray, np.ndarray] | None = None
 
     # ---- driver --------------------------------------------------------------------------------
 
@@ -82,6 +86,8 @@ class Search(Balancing, Exchanging, Swapping, Spreading):
         left unmet, fails the plan (PlanError)."""
         topic = next((g for g in goals if isinstance(g, TopicReplicaDistributionGoal)), None)
         self.topic_room = topic.limits(self.p)[1] if topic is not None else None
+        disk = next((g for g in goals if isinstance(g, DiskUsageDistributionGoal)), None)
+        self.disk_band = disk.limits(self.p) if disk is not None else None
         self.evacuate(goals)
         budget = self.max_replica_moves
         # a heal only: the soft goals may move no replica the evacuation left in place. The budget says
@@ -92,6 +98,8 @@ class Search(Balancing, Exchanging, Swapping, Spreading):
             self.max_replica_moves = healed if self.heal_only and not goal.hard else budget
             if goal is topic:
                 self.topic_room = None
+            if goal is disk:
+                self.disk_band = None
             self.reasons.append(goal.name)
             self.acceptance.add(goal)
             why = goal.infeasible(self.p)

@@ -31,6 +31,7 @@ class SearchState(ABC):
     reasons: list[str]  # evacuation, then each goal optimized so far
     reason: np.ndarray  # (P,) index into `reasons` of what first changed each partition, -1 if none
     topic_room: np.ndarray | None  # (T,) the topic goal's upper limits while that goal is still ahead
+    disk_band: tuple[np.ndarray, np.ndarray] | None  # the disk goal's (lower, upper) while it is still ahead
 
     # ---- shared steps (`Search`) ----------------------------------------------------------------
 
