@@ -208,6 +208,8 @@ def test_a_heal_only_plan_moves_just_what_leaves_the_dead_broker():
     assert {b for m in healed.moves for b in m.added_brokers} <= {3, 4, 5}
     assert "replica_distribution" in healed.stats["violated_goals_after"]
     assert healed.stats["options"]["heal_only"] is True
+    assert "Heal only: replicas move off dead" in render_summary(healed)
+    assert "Heal only" not in render_summary(full)
 
 
 def test_a_heal_only_plan_still_moves_what_a_hard_goal_needs():

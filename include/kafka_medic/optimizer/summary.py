@@ -25,6 +25,9 @@ def render_summary(proposal: Proposal, max_moves: int = 20, max_brokers: int | N
         lines.append("Why: " + ", ".join(f"{goal} {n}" for goal, n in s["moves_by_goal"].items()))
     still = [r for r in s.get("goal_results_after", []) if not r["satisfied"]]
     lines += [f"  still violated: {r['goal']}: {r['detail']}" for r in still]
+    if s.get("options", {}).get("heal_only"):
+        lines.append("Heal only: replicas move off dead and decommissioned brokers and failed disks, and where a "
+                     "hard goal needs it; a rebalance evens out what the soft goals still lack")
     lines += [
         f"  cannot hold: {g['goal']}: {g['why']}; optimized as far as it goes (violation {g['best_reached']:.3g}), "
         "then only kept from getting worse by the goals after it"
