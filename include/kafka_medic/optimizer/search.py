@@ -50,6 +50,9 @@ class Search(Balancing, Exchanging, Swapping, Spreading):
         self.can_receive = can_receive
         self.movable = movable
         self.max_replica_moves = max_replica_moves
+        # the most replica moves the goal being optimized may bring the plan to (None: no limit): the
+        # caller's cap, or for the soft goals of a heal-only plan what the evacuation moved
+        self.move_budget = max_replica_moves
         self.heal_only = heal_only
         self.acceptance = Acceptance(placement, can_receive)
         self.fair = _fair_share(placement)
@@ -89,13 +92,13 @@ class Search(Balancing, Exchanging, Swapping, Spreading):
         disk = next((g for g in goals if isinstance(g, DiskUsageDistributionGoal)), None)
         self.disk_band = disk.limits(self.p) if disk is not None else None
         self.evacuate(goals)
-        budget = self.max_replica_moves
         # a heal only: the soft goals may move no replica the evacuation left in place. The budget says
         # just that, everywhere a replica moves: once it is spent, only moved replicas move on, which
         # adds no move and no data to the plan
-        healed = self.p.replica_moves if budget is None else min(budget, self.p.replica_moves)
+        cap = self.max_replica_moves
+        healed = self.p.replica_moves if cap is None else min(cap, self.p.replica_moves)
         for goal in goals:
-            self.max_replica_moves = healed if self.heal_only and not goal.hard else budget
+            self.move_budget = healed if self.heal_only and not goal.hard else cap
             if goal is topic:
                 self.topic_room = None
             if goal is disk:
@@ -290,13 +293,13 @@ class Search(Balancing, Exchanging, Swapping, Spreading):
         return np.where(self.p.is_original(slots), disk, 0.0)
 
     def _budget_allows(self, slot: int) -> bool:
-        if self.max_replica_moves is None or self.p.replica_moves < self.max_replica_moves:
+        if self.move_budget is None or self.p.replica_moves < self.move_budget:
             return True
         return not self.p.is_original(np.array([slot]))[0]
 
     def _budget_allows_all(self, slots: np.ndarray, moves: int = 1) -> np.ndarray:
         """(n,) which of `slots` may move when a step makes `moves` moves (a swap makes two)."""
-        if self.max_replica_moves is None or self.p.replica_moves + moves <= self.max_replica_moves:
+        if self.move_budget is None or self.p.replica_moves + moves <= self.move_budget:
             return np.ones(len(slots), dtype=bool)
         return ~self.p.is_original(slots)  # moving a moved replica on does not add a move
 
