@@ -266,7 +266,7 @@ class Search(Balancing, Exchanging, Swapping, Spreading):
         (or a heal-only plan has healed), only those already moved, which move on for free."""
         slots = self.p.slots_on(broker)
         slots = slots[self.movable[self.p.slot_partition[slots]]]
-        return slots[self._budget_allows_all(slots)]
+        return slots if self.move_budget is None else slots[self._budget_allows_all(slots)]
 
     def move_anywhere(self, slot: int, strict: bool = False, prefer: np.ndarray | None = None) -> int | None:
         """Move `slot` to the best broker that accepts it (among `prefer` when any does); its index, or

@@ -23,6 +23,7 @@ class SearchState(ABC):
     p: Placement  # changed in place by every move
     can_receive: np.ndarray  # (B,) brokers that may receive replicas
     movable: np.ndarray  # (P,) partitions the plan may change
+    move_budget: int | None  # most replica moves the goal being optimized may bring the plan to; None: no limit
     acceptance: Acceptance  # the goals optimized so far (and the one being optimized)
     fair: np.ndarray  # (B, METRICS) each broker's fair share of each metric
     cost_floor: float  # MB a move costs at least, when ranking candidates by cost
