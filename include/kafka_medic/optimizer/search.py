@@ -266,7 +266,7 @@ class Search(Balancing, Exchanging, Swapping, Spreading):
         (or a heal-only plan has healed), only those already moved, which move on for free."""
         slots = self.p.slots_on(broker)
         slots = slots[self.movable[self.p.slot_partition[slots]]]
-        return slots if self.move_budget is None else slots[self._budget_allows_all(slots)]
+        return self._within_budget(slots)
 
     def move_anywhere(self, slot: int, strict: bool = False, prefer: np.ndarray | None = None) -> int | None:
         """Move `slot` to the best broker that accepts it (among `prefer` when any does); its index, or
@@ -296,6 +296,13 @@ class Search(Balancing, Exchanging, Swapping, Spreading):
         if self.move_budget is None or self.p.replica_moves < self.move_budget:
             return True
         return not self.p.is_original(np.array([slot]))[0]
+
+    def _within_budget(self, slots: np.ndarray) -> np.ndarray:
+        """The `slots` that may move now: all of them (no copy) until the move budget is spent, then those
+        already moved, which move on without adding a move."""
+        if self.move_budget is None or self.p.replica_moves < self.move_budget:
+            return slots
+        return slots[~self.p.is_original(slots)]
 
     def _budget_allows_all(self, slots: np.ndarray, moves: int = 1) -> np.ndarray:
         """(n,) which of `slots` may move when a step makes `moves` moves (a swap makes two)."""

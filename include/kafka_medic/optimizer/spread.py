@@ -72,8 +72,7 @@ class Spreading(SearchState):
         parts = p.topic_partitions[topic]
         slots = p.part_slots[parts[self.movable[parts]]].ravel()
         slots = slots[slots >= 0]
-        if self.move_budget is not None:
-            slots = slots[self._budget_allows_all(slots)]
+        slots = self._within_budget(slots)
         for src in np.flatnonzero((counts > upper) & p.arrays.holds_data):
             here = slots[p.slot_broker[slots] == src]
             here = here[np.lexsort((self._cost(here), p.leader_slot[p.slot_partition[here]] == here))]

@@ -64,6 +64,9 @@ class SearchState(ABC):
     def _budget_allows(self, slot: int) -> bool: ...
 
     @abstractmethod
+    def _within_budget(self, slots: np.ndarray) -> np.ndarray: ...
+
+    @abstractmethod
     def _budget_allows_all(self, slots: np.ndarray, moves: int = 1) -> np.ndarray: ...
 
     # ---- steps one mixin defines for another: `Balancing` ---------------------------------------
