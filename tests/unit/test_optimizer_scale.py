@@ -157,6 +157,28 @@ def test_swap_rankings_carried_over_a_swap_equal_rankings_built_anew(seed):
     assert carried > 40
 
 
+def test_a_swap_ranking_drawn_while_the_budget_is_spent_holds_what_a_freed_budget_allows():
+    """A ranking is kept while its broker's replicas stay put, but the budget changes elsewhere: one
+    drawn while it was spent must still hold the replicas a move sending another home frees it for."""
+    from kafka_medic.model.arrays import DISK
+    from kafka_medic.optimizer.search import Search
+
+    p = Placement.from_model(synthetic_model(Scenario(brokers=6, partitions=120, racks=0), seed=1))
+    search = Search(p, np.ones(p.num_brokers, dtype=bool), np.ones(p.arrays.num_partitions, dtype=bool), 1, 0)
+    heavy_on, light_on, away, to = 0, 1, 2, 3
+    slot = next(int(s) for s in p.slots_on(away) if to not in p.brokers_of(int(p.slot_partition[s])).tolist())
+    search._move(slot, to)  # the budget (one move) is spent
+    ranking = search._swap_ranking(heavy_on, DISK, True)
+    search._move(slot, away)  # back home: the budget is free again, heavy_on's ranking still current
+    assert ranking.version == p.version[heavy_on]
+    assert ranking.slots.tolist() == search.movable_slots(heavy_on).tolist()
+    a = next(int(s) for s in p.slots_on(heavy_on) if light_on not in p.brokers_of(int(p.slot_partition[s])).tolist())
+    b = next(int(s) for s in p.slots_on(light_on) if heavy_on not in p.brokers_of(int(p.slot_partition[s])).tolist())
+    search._swap_ranking(light_on, DISK, False)
+    search._swap_pair(a, b, heavy_on, light_on)  # carries both rankings over
+    assert ranking.slots.tolist() == search.movable_slots(heavy_on, within_budget=False).tolist()
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_a_swap_taken_from_a_menu_after_another_is_accepted_as_the_loads_now_are(seed):
     """The swaps after the first from one look at two brokers' candidates (`SwapMenu`) are re-checked

@@ -261,12 +261,13 @@ class Search(Balancing, Exchanging, Swapping, Spreading):
         if self.reason[part] < 0:
             self.reason[part] = len(self.reasons) - 1 if reason is None else reason
 
-    def movable_slots(self, broker: int) -> np.ndarray:
+    def movable_slots(self, broker: int, within_budget: bool = True) -> np.ndarray:
         """The slots on `broker` whose partitions the plan may change; once the move budget is spent
-        (or a heal-only plan has healed), only those already moved, which move on for free."""
+        (or a heal-only plan has healed), only those already moved, which move on for free, unless
+        `within_budget` is False (for what is kept while the budget comes and goes)."""
         slots = self.p.slots_on(broker)
         slots = slots[self.movable[self.p.slot_partition[slots]]]
-        return self._within_budget(slots)
+        return self._within_budget(slots) if within_budget else slots
 
     def move_anywhere(self, slot: int, strict: bool = False, prefer: np.ndarray | None = None) -> int | None:
         """Move `slot` to the best broker that accepts it (among `prefer` when any does); its index, or

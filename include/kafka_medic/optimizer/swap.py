@@ -149,7 +149,9 @@ class Swapping(SearchState):
             return kept
         if kept is None and any(k[1] != metric for k in self._swap_rankings):
             self._swap_rankings.clear()  # one goal at a time: bounded memory
-        slots = self.movable_slots(on)
+        # every movable slot, whatever the budget: a ranking outlives changes to what the budget allows
+        # (a swap can send a moved replica home and free a move), which `_first_placeable` asks
+        slots = self.movable_slots(on, within_budget=False)
         ranking = SwapRanking(int(self.p.version[on]), slots, *self._swap_keys(slots, metric, largest))
         self._swap_rankings[key] = ranking
         return ranking
