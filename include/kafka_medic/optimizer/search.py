@@ -22,6 +22,7 @@ from kafka_medic.model.arrays import CPU, DISK, NW_IN, NW_OUT
 from kafka_medic.model.placement import LEADER_NW_IN, LEADERS, METRICS, POTENTIAL_NW_OUT, REPLICAS, Placement
 from kafka_medic.optimizer.acceptance import Acceptance
 from kafka_medic.optimizer.balance import MIX, Balancing
+from kafka_medic.optimizer.compact import Compacting
 from kafka_medic.optimizer.exchange import Exchanging
 from kafka_medic.optimizer.spread import Spreading
 from kafka_medic.optimizer.swap import Swapping
@@ -34,7 +35,7 @@ class PlanError(MedicError):
     """A hard goal cannot be met; the message names the goal and the brokers or partitions in the way."""
 
 
-class Search(Balancing, Exchanging, Swapping, Spreading):
+class Search(Balancing, Exchanging, Swapping, Spreading, Compacting):
     """One planning run over a `Placement`, which it changes in place."""
 
     def __init__(
@@ -122,6 +123,7 @@ class Search(Balancing, Exchanging, Swapping, Spreading):
                 # partial by request, and reports what is left for the next plan instead of failing
                 if not result.satisfied and not self.excused(result):
                     raise PlanError(self._explain(goal, result))
+        self.send_home(goals)
 
     def excused(self, result: GoalResult) -> bool:
         """Whether a violated hard goal is what the plan had to leave: a capped heal (partial by
