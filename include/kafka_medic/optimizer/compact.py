@@ -4,10 +4,9 @@
 Goals run one after another, and a move an early goal made is often not needed once the later goals
 have moved other replicas: a count goal fills a new broker with small replicas, say, and the disk goal
 then moves large ones there too, so the broker a small replica left has room for it again. Each
-moved replica goes back to a broker that held its partition before
-the plan, largest first, wherever every goal accepts it there, as for any other move: a satisfied goal
-stays satisfied, a violated one gets no worse. The plan then moves less data and fewer replicas, and
-meets the same goals.
+moved replica goes back to a broker that held its partition before the plan, largest first, wherever
+every goal accepts it there, as for any other move: a satisfied goal stays satisfied, a violated one
+gets no worse. The plan then moves less data and fewer replicas, and meets the same goals.
 """
 
 from __future__ import annotations
