@@ -32,10 +32,9 @@ class StayMoved(Goal):
         pass
 
 
-def _crowded_then_moved():
-    """Single-replica partitions: broker 1 holds 115, brokers 2-4 hold 95 (mean 100, count limits 90-110).
-    Broker 1's ten smallest go, five each to brokers 2 and 3: five more than the count goal needs."""
-    counts = {1: 115, 2: 95, 3: 95, 4: 95}
+def _counted(counts: dict[int, int]):
+    """A search with the count goal accepted, over single-replica partitions numbered broker by broker
+    (`counts` per broker id), each a little larger than the one before."""
     parts, i = [], 0
     for broker, n in counts.items():
         for _ in range(n):
@@ -47,6 +46,13 @@ def _crowded_then_moved():
     for goal in goals:
         search.acceptance.add(goal)
         search.acceptance.optimized(goal)
+    return search, goals
+
+
+def _crowded_then_moved():
+    """Broker 1 holds 115, brokers 2-4 hold 95 (mean 100, count limits 90-110). Broker 1's ten smallest
+    go, five each to brokers 2 and 3: five more than the count goal needs."""
+    search, goals = _counted({1: 115, 2: 95, 3: 95, 4: 95})
     for k in range(10):  # partitions 0-9 are broker 1's (index 0) smallest
         search._move(k, 1 + k % 2)
     return search, goals
@@ -73,6 +79,21 @@ def test_nothing_goes_home_when_a_goal_without_a_constraint_would_end_worse():
     assert p.metrics[:, REPLICAS].tolist() == [105, 100, 100, 95]
 
 
+def test_a_replica_refused_alone_goes_home_trading_places_with_one_the_plan_moved_there():
+    """Broker 1 is at the count goal's upper limit (110) and broker 2 at its lower one (90): partition a
+    cannot leave broker 2 for its home, broker 1, alone, nor b (moved onto broker 1) go back to broker 3,
+    also at the upper limit. Exchanged, a is home and b takes its place on broker 2: one move fewer."""
+    search, goals = _counted({1: 110, 2: 89, 3: 111, 4: 90})
+    p = search.p
+    a, b = 0, 110 + 89  # broker 1's first partition, broker 3's first
+    search._move(a, 1)
+    search._move(b, 0)
+    assert p.metrics[:, REPLICAS].tolist() == [110, 90, 110, 90] and p.replica_moves == 2
+    assert search.send_home(goals) == 1
+    assert (p.slot_broker[a], p.slot_broker[b]) == (0, 1)
+    assert p.metrics[:, REPLICAS].tolist() == [110, 90, 110, 90] and p.replica_moves == 1
+
+
 @pytest.mark.parametrize(
     "scenario",
     [
@@ -82,14 +103,22 @@ def test_nothing_goes_home_when_a_goal_without_a_constraint_would_end_worse():
     ids=["new-brokers-mixed-disks", "dead-broker"],
 )
 def test_a_plan_ships_no_move_that_could_go_home(scenario, monkeypatch):
-    """After planning, no moved replica can go back to a broker that held its partition with every goal
-    still accepting it: the plan is as small as sending home makes it, and its goals hold as they did."""
+    """Sending home leaves every goal as it was or better, and what it leaves has no replica that could
+    go back alone: the plan is as small as sending home makes it."""
     model = synthetic_model(scenario, seed=3, cluster="home")
     counts = []
     send_home = Search.send_home
 
     def twice(search, goals):  # the search's own pass, then one more on what it left
-        counts.extend([send_home(search, goals), send_home(search, goals)])
+        before = [goal.check(search.p) for goal in goals]
+        counts.append(send_home(search, goals))
+        for was, now in zip(before, [goal.check(search.p) for goal in goals], strict=True):
+            assert now.violation <= was.violation + 1e-9, now.goal  # no goal worse for sending home
+            assert now.satisfied or not was.satisfied, now.goal
+        slots, homes = search._homes()
+        again: list = []
+        search._send_home_alone(slots, homes, np.ones(len(slots), dtype=bool), again)
+        counts.append(len(again))
         return counts[0]
 
     monkeypatch.setattr(Search, "send_home", twice)

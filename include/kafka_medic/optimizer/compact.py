@@ -6,7 +6,9 @@ have moved other replicas: a count goal fills a new broker with small replicas, 
 then moves large ones there too, so the broker a small replica left has room for it again. Each
 moved replica goes back to a broker that held its partition before the plan, largest first, wherever
 every goal accepts it there, as for any other move: a satisfied goal stays satisfied, a violated one
-gets no worse. The plan then moves less data and fewer replicas, and meets the same goals.
+gets no worse. One a goal refuses alone (its home at a limit) may still go home in exchange for a
+replica the plan moved onto that home, which takes its place. The plan then moves less data and fewer
+replicas, and meets the same goals.
 """
 
 from __future__ import annotations
@@ -17,35 +19,56 @@ from kafka_medic.goals.base import Goal
 from kafka_medic.model.arrays import DISK
 from kafka_medic.optimizer.state import SearchState
 
+TRADE_TRIES = 4  # exchanges a candidate tries, best first, that a placement constraint refuses
+
 
 class Compacting(SearchState):
     def send_home(self, goals: list[Goal]) -> int:
-        """Move replicas back to brokers that held their partitions while every goal accepts it; the
-        number sent home. Goals without a constraint cannot say whether they accept a move: when one of
-        them ends worse, every replica sent home goes back where the plan had put it."""
+        """Move replicas back to brokers that held their partitions while every goal accepts it, alone
+        or trading places with a replica the plan moved onto that broker; the replica moves dropped.
+        Goals without a constraint cannot say whether they accept a move: when one of them ends worse,
+        every replica goes back where the plan had put it."""
         p = self.p
         unguarded = [g for g in goals if g.constraint is None]
         before = [g.check(p).violation for g in unguarded]
-        sent: list[tuple[int, int]] = []  # (slot, broker the plan had put it on)
+        planned = p.replica_moves
+        sent: list[tuple[int, int]] = []  # (slot, broker the plan had put it on), each move made here
         slots, homes = self._homes()
-        ask = np.ones(len(slots), dtype=bool)
-        while ask.any():
-            went = self._send_home_round(slots[ask], homes[ask], sent)
-            # a refused replica may be accepted after a pass changed its home (which may have lost load),
-            # its broker (which may have gained some) or its partition (whose rack spread changed)
-            changed = np.union1d(p.slot_broker[went], [away for _, away in sent[len(sent) - len(went) :]])
-            ask = np.isin(homes, changed) | np.isin(p.slot_broker[slots], changed)
-            ask |= np.isin(p.slot_partition[slots], p.slot_partition[went])
-            ask &= ~p.is_original(slots)
+        self._send_home_alone(slots, homes, np.ones(len(slots), dtype=bool), sent)
+        # one round of trades for those still refused, and alone again what the trades made room for:
+        # on 1,000 brokers with 50 new, further rounds dropped 9% more moves for 50% more time
+        done = len(sent)
+        still = ~p.is_original(slots)
+        self._trade_round(slots[still], homes[still], sent)
+        self._send_home_alone(slots, homes, self._touched(slots, homes, sent[done:]), sent)
         if any(g.check(p).violation > was for g, was in zip(unguarded, before, strict=True)):
             for slot, away in reversed(sent):
                 self._move(slot, away)
-            return 0
-        return len(sent)
+        return planned - p.replica_moves
 
-    def _send_home_round(self, slots: np.ndarray, homes: np.ndarray, sent: list[tuple[int, int]]) -> np.ndarray:
+    def _send_home_alone(
+        self, slots: np.ndarray, homes: np.ndarray, ask: np.ndarray, sent: list[tuple[int, int]]
+    ) -> None:
+        """Passes over the candidates (`ask` of `slots` with their `homes`) until none goes home alone."""
+        while ask.any():
+            done = len(sent)
+            self._send_home_round(slots[ask], homes[ask], sent)
+            ask = self._touched(slots, homes, sent[done:])
+
+    def _touched(self, slots: np.ndarray, homes: np.ndarray, made: list[tuple[int, int]]) -> np.ndarray:
+        """(n,) which of the moved `slots` the moves `made` may have made acceptable at their `homes`: a
+        refused replica may be accepted once a change reached its home (which may have lost load), its
+        broker (which may have gained some) or its partition (whose rack spread changed)."""
+        p = self.p
+        moved = np.array([slot for slot, _ in made], dtype=np.int64)
+        changed = np.union1d(p.slot_broker[moved], [away for _, away in made])
+        touched = np.isin(homes, changed) | np.isin(p.slot_broker[slots], changed)
+        touched |= np.isin(p.slot_partition[slots], p.slot_partition[moved])
+        return touched & ~p.is_original(slots)
+
+    def _send_home_round(self, slots: np.ndarray, homes: np.ndarray, sent: list[tuple[int, int]]) -> None:
         """One pass over moved replicas `slots` (largest first), each with a broker `homes` that held
-        its partition: each goes back there if every goal accepts it now; the slots sent home.
+        its partition: each goes back there if every goal accepts it now (recorded in `sent`).
 
         Asking each replica alone would cost a call per candidate (85,000 on 1,000 brokers with 50
         new). Every candidate is asked of its home all at once first, one call per home; then in
@@ -60,7 +83,6 @@ class Compacting(SearchState):
         for at in np.split(by_home, np.flatnonzero(np.diff(homes[by_home])) + 1):
             if len(at):
                 waiting[at] = self._accepts(slots[at], int(homes[at[0]]))
-        went = []
         for i in np.flatnonzero(waiting).tolist():
             slot, home = int(slots[i]), int(homes[i])
             if not waiting[i] or p.is_original(slots[i : i + 1])[0]:
@@ -71,8 +93,68 @@ class Compacting(SearchState):
                 continue
             sent.append((slot, int(p.slot_broker[slot])))
             self._move(slot, home)
-            went.append(slot)
-        return np.array(went, dtype=np.int64)
+
+    def _trade_round(self, slots: np.ndarray, homes: np.ndarray, sent: list[tuple[int, int]]) -> None:
+        """One pass over moved replicas `slots` (largest first) that their home `homes` refuses alone: each
+        goes home if a replica the plan moved onto that home can take its place, every goal accepting
+        the exchange on both brokers (recorded in `sent`). The plan drops a move (two when the other
+        replica's own home is the one it takes).
+
+        Per home, every candidate is paired with every replica moved onto it at once (as a swap looks
+        at two brokers' candidates), then the pairs are taken largest candidate first, each asked
+        again as the exchanges before it left the loads."""
+        by_home = np.argsort(homes, kind="stable")
+        for at in np.split(by_home, np.flatnonzero(np.diff(homes[by_home])) + 1):
+            if len(at):
+                self._trade_at(int(homes[at[0]]), np.sort(at), slots, sent)
+
+    def _trade_at(self, home: int, at: np.ndarray, slots: np.ndarray, sent: list[tuple[int, int]]) -> None:
+        """`_trade_round` at one `home`, for the candidates at positions `at` of `slots`."""
+        p = self.p
+        going = slots[at]  # largest first, as `slots` is
+        going = going[~p.is_original(going)]
+        going = going[self.acceptance.placeable(going, home)] if len(going) else going
+        on = p.slots_on(home)
+        taking = on[self.movable[p.slot_partition[on]] & ~p.is_original(on)]
+        if not len(going) or not len(taking):
+            return
+        away = p.slot_broker[going]
+        vg, vt = p.slot_vectors(going), p.slot_vectors(taking)
+        delta = vg[:, None, :] - vt[None, :, :]  # what home gains, and each candidate's broker loses
+        # replicas whose own home is the candidate's broker first (two moves dropped), then the most alike
+        returns = (p.original_brokers[p.slot_partition[taking]][None, :, :] == away[:, None, None]).any(axis=2)
+        preference = (np.abs(delta) / self.mean_replica).sum(axis=2) - 1e9 * returns
+        # every goal accepts the exchange on home, and on the candidate's broker (one per row)
+        at_home = self.acceptance.change_ok(home, delta)
+        at_away = self.acceptance.change_ok(away[:, None], -delta)
+        left = np.zeros(len(taking), dtype=bool)  # replicas moved here that have left again
+        may_go: dict[int, np.ndarray] = {}  # where each replica moved here may go instead, once asked
+        for i in np.flatnonzero((at_home & at_away).any(axis=1)).tolist():
+            tries = 0
+            rank = np.where(at_home[i] & at_away[i], preference[i], np.inf)
+            for j in np.argsort(rank).tolist():
+                if not np.isfinite(rank[j]) or tries == TRADE_TRIES:
+                    break
+                if j not in may_go:
+                    may_go[j] = self.acceptance.homes(int(taking[j]))
+                if not may_go[j][away[i]]:
+                    continue
+                tries += 1
+                a, b, y = int(going[i]), int(taking[j]), int(away[i])
+                if not (
+                    self.acceptance.placeable(going[i : i + 1], home)[0]
+                    and self.acceptance.placeable(taking[j : j + 1], y)[0]
+                ):
+                    continue
+                sent.extend([(a, y), (b, home)])
+                self._move(a, home)
+                self._move(b, y)
+                # both brokers' loads changed for the candidates still to come, and b has left
+                left[j] = True
+                at_home[i + 1 :] = self.acceptance.change_ok(home, delta[i + 1 :]) & ~left
+                same = np.flatnonzero(away[i + 1 :] == y) + i + 1
+                at_away[same] = self.acceptance.change_ok(y, -delta[same])
+                break
 
     def _accepts(self, slots: np.ndarray, home: int) -> np.ndarray:
         """(n,) whether every goal accepts each of `slots` moving to `home` now."""
