@@ -263,13 +263,12 @@ class Search(Balancing, Exchanging, Swapping, Spreading, Compacting):
         if self.reason[part] < 0:
             self.reason[part] = len(self.reasons) - 1 if reason is None else reason
 
-    def movable_slots(self, broker: int, within_budget: bool = True) -> np.ndarray:
+    def movable_slots(self, broker: int) -> np.ndarray:
         """The slots on `broker` whose partitions the plan may change; once the move budget is spent
-        (or a heal-only plan has healed), only those already moved, which move on for free, unless
-        `within_budget` is False (for what is kept while the budget comes and goes)."""
+        (or a heal-only plan has healed), only those already moved, which move on for free."""
         slots = self.p.slots_on(broker)
         slots = slots[self.movable[self.p.slot_partition[slots]]]
-        return self._within_budget(slots) if within_budget else slots
+        return self._within_budget(slots)
 
     def move_anywhere(self, slot: int, strict: bool = False, prefer: np.ndarray | None = None) -> int | None:
         """Move `slot` to the best broker that accepts it (among `prefer` when any does); its index, or
@@ -295,17 +294,17 @@ class Search(Balancing, Exchanging, Swapping, Spreading, Compacting):
         disk = self.p.arrays.leader_load[self.p.slot_partition[slots], DISK]
         return np.where(self.p.is_original(slots), disk, 0.0)
 
+    def _budget_spent(self) -> bool:
+        """Whether the move budget is spent: only replicas already moved may move now."""
+        return self.move_budget is not None and self.p.replica_moves >= self.move_budget
+
     def _budget_allows(self, slot: int) -> bool:
-        if self.move_budget is None or self.p.replica_moves < self.move_budget:
-            return True
-        return not self.p.is_original(np.array([slot]))[0]
+        return not self._budget_spent() or not self.p.is_original(np.array([slot]))[0]
 
     def _within_budget(self, slots: np.ndarray) -> np.ndarray:
         """The `slots` that may move now: all of them (no copy) until the move budget is spent, then those
         already moved, which move on without adding a move."""
-        if self.move_budget is None or self.p.replica_moves < self.move_budget:
-            return slots
-        return slots[~self.p.is_original(slots)]
+        return slots[~self.p.is_original(slots)] if self._budget_spent() else slots
 
     def _budget_allows_all(self, slots: np.ndarray, moves: int = 1) -> np.ndarray:
         """(n,) which of `slots` may move when a step makes `moves` moves (a swap makes two)."""

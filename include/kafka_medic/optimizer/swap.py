@@ -21,8 +21,8 @@ LOADS = [DISK, NW_IN, NW_OUT, CPU]
 
 
 class Swapping(SearchState):
-    # per (broker, metric, largest), see `_swap_ranking`
-    _swap_rankings: dict[tuple[int, int, bool], SwapRanking]
+    # per (broker, metric, largest, whether the move budget was spent), see `_swap_ranking`
+    _swap_rankings: dict[tuple[int, int, bool, bool], SwapRanking]
     # (P,) size of each partition's leader and follower replica in all resources, in mean replicas
     _swap_sizes: tuple[np.ndarray, ...] | None = None
 
@@ -77,10 +77,14 @@ class Swapping(SearchState):
 
     def _carry_rankings(self, on: int, version: int, out: int, into: int, how: str) -> None:
         """Update the rankings of `on` current at `version` for slot `out` leaving and `into` arriving."""
-        for (broker, metric, largest), ranking in self._swap_rankings.items():
-            if broker == on and ranking.version == version:
-                keys = self._swap_keys(np.array([into]), metric, largest)
-                ranking.replace(int(self.p.version[on]), out, into, keys, how)
+        for (broker, metric, largest, spent), ranking in list(self._swap_rankings.items()):
+            if broker != on or ranking.version != version:
+                continue
+            if spent:  # only the moved slots, not in the broker's slot order: drawn anew when asked
+                del self._swap_rankings[(broker, metric, largest, spent)]
+                continue
+            keys = self._swap_keys(np.array([into]), metric, largest)
+            ranking.replace(int(self.p.version[on]), out, into, keys, how)
 
     def _swap_menu(self, metric: int, heavy_on: int, light_on: int) -> SwapMenu | None:
         """The pairs of slots (one on `heavy_on`, one on `light_on`) whose exchange moves `metric` from
@@ -143,15 +147,17 @@ class Swapping(SearchState):
         """The movable slots on `on` ranked by load in `metric` and by density in it; kept while no
         replica or leadership moves on or off `on`, since every broker is asked again for each partner
         it is tried with (13,000 slots a broker at 2.8M replicas)."""
-        key = (on, metric, largest)
+        # once the budget is spent only moved slots may move: a heal-only plan's soft goals rank those
+        # few, not all 300 of a broker. The budget comes and goes (a swap can send a moved replica home),
+        # so a ranking is kept per state of the budget.
+        spent = self._budget_spent()
+        key = (on, metric, largest, spent)
         kept = self._swap_rankings.get(key)
         if kept is not None and kept.version == self.p.version[on]:
             return kept
         if kept is None and any(k[1] != metric for k in self._swap_rankings):
             self._swap_rankings.clear()  # one goal at a time: bounded memory
-        # every movable slot, whatever the budget: a ranking outlives changes to what the budget allows
-        # (a swap can send a moved replica home and free a move), which `_first_placeable` asks
-        slots = self.movable_slots(on, within_budget=False)
+        slots = self.movable_slots(on)
         ranking = SwapRanking(int(self.p.version[on]), slots, *self._swap_keys(slots, metric, largest))
         self._swap_rankings[key] = ranking
         return ranking
