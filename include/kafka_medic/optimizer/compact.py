@@ -57,12 +57,12 @@ class Compacting(SearchState):
 
     def _touched(self, slots: np.ndarray, homes: np.ndarray, made: list[tuple[int, int]]) -> np.ndarray:
         """(n,) which of the moved `slots` the moves `made` may have made acceptable at their `homes`: a
-        refused replica may be accepted once a change reached its home (which may have lost load), its
-        broker (which may have gained some) or its partition (whose rack spread changed)."""
+        refused replica may be accepted once its home lost a replica (load and topic counts fall there),
+        its broker gained one (it may give more) or its partition changed (its rack spread)."""
         p = self.p
         moved = np.array([slot for slot, _ in made], dtype=np.int64)
-        changed = np.union1d(p.slot_broker[moved], [away for _, away in made])
-        touched = np.isin(homes, changed) | np.isin(p.slot_broker[slots], changed)
+        lost, gained = [away for _, away in made], p.slot_broker[moved]
+        touched = np.isin(homes, lost) | np.isin(p.slot_broker[slots], gained)
         touched |= np.isin(p.slot_partition[slots], p.slot_partition[moved])
         return touched & ~p.is_original(slots)
 
