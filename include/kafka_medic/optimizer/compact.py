@@ -20,6 +20,11 @@ from kafka_medic.model.arrays import DISK
 from kafka_medic.optimizer.state import SearchState
 
 TRADE_TRIES = 4  # exchanges a candidate tries, best first, that a placement constraint refuses
+# per home and round, the largest candidates offered a trade, and the replicas moved there they are
+# paired with: 2.8M replicas on 215 brokers left ~1,300 of each a home, and 1,300 x 1,300 pairs took the
+# plan from 117 s to 288 s
+TRADE_CANDIDATES = 64
+TRADE_PARTNERS = 256
 
 
 class Compacting(SearchState):
@@ -113,11 +118,15 @@ class Compacting(SearchState):
         p = self.p
         going = slots[at]  # largest first, as `slots` is
         going = going[~p.is_original(going)]
-        going = going[self.acceptance.placeable(going, home)] if len(going) else going
+        going = going[self.acceptance.placeable(going, home)][:TRADE_CANDIDATES] if len(going) else going
         on = p.slots_on(home)
         taking = on[self.movable[p.slot_partition[on]] & ~p.is_original(on)]
         if not len(going) or not len(taking):
             return
+        if len(taking) > TRADE_PARTNERS:  # those nearest the candidates in size: an exchange must be alike
+            size = np.log1p(p.arrays.leader_load[p.slot_partition[taking], DISK])
+            typical = np.median(np.log1p(p.arrays.leader_load[p.slot_partition[going], DISK]))
+            taking = taking[np.argpartition(np.abs(size - typical), TRADE_PARTNERS)[:TRADE_PARTNERS]]
         away = p.slot_broker[going]
         vg, vt = p.slot_vectors(going), p.slot_vectors(taking)
         delta = vg[:, None, :] - vt[None, :, :]  # what home gains, and each candidate's broker loses
