@@ -86,8 +86,9 @@ class Search(Balancing, Exchanging, Swapping, Spreading, Compacting):
     # ---- driver --------------------------------------------------------------------------------
 
     def run(self, goals: list[Goal]) -> None:
-        """Evacuate, then optimize each goal in priority order; a hard goal that cannot hold, or is
-        left unmet, fails the plan (PlanError)."""
+        """Evacuate, then optimize each goal in priority order, then send home the moves the finished
+        plan no longer needs (`Compacting`); a hard goal that cannot hold, or is left unmet, fails the
+        plan (PlanError)."""
         topic = next((g for g in goals if isinstance(g, TopicReplicaDistributionGoal)), None)
         self.topic_room = topic.limits(self.p)[1] if topic is not None else None
         disk = next((g for g in goals if isinstance(g, DiskUsageDistributionGoal)), None)
