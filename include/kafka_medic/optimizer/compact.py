@@ -84,10 +84,8 @@ class Compacting(SearchState):
         have made acceptable."""
         p = self.p
         waiting = np.zeros(len(slots), dtype=bool)
-        by_home = np.argsort(homes, kind="stable")
-        for at in np.split(by_home, np.flatnonzero(np.diff(homes[by_home])) + 1):
-            if len(at):
-                waiting[at] = self._accepts(slots[at], int(homes[at[0]]))
+        for at in _by_home(homes):
+            waiting[at] = self._accepts(slots[at], int(homes[at[0]]))
         for i in np.flatnonzero(waiting).tolist():
             slot, home = int(slots[i]), int(homes[i])
             if not waiting[i] or p.is_original(slots[i : i + 1])[0]:
@@ -109,10 +107,8 @@ class Compacting(SearchState):
         onto it (TRADE_PARTNERS, those nearest them in size), as a swap looks at two brokers' candidates;
         then the pairs are taken largest candidate first, each asked again as the exchanges before it
         left the loads."""
-        by_home = np.argsort(homes, kind="stable")
-        for at in np.split(by_home, np.flatnonzero(np.diff(homes[by_home])) + 1):
-            if len(at):
-                self._trade_at(int(homes[at[0]]), np.sort(at), slots, sent)
+        for at in _by_home(homes):
+            self._trade_at(int(homes[at[0]]), at, slots, sent)
 
     def _trade_at(self, home: int, at: np.ndarray, slots: np.ndarray, sent: list[tuple[int, int]]) -> None:
         """`_trade_round` at one `home`, for the candidates at positions `at` of `slots`."""
@@ -183,3 +179,9 @@ class Compacting(SearchState):
         row, column = np.nonzero(gone)
         order = np.argsort(-p.arrays.leader_load[parts[row], DISK], kind="stable")
         return slots[row[order]], homes[row[order], column[order]]
+
+
+def _by_home(homes: np.ndarray) -> list[np.ndarray]:
+    """The positions of `homes` grouped by home, each group in its original order (largest first)."""
+    order = np.argsort(homes, kind="stable")
+    return [at for at in np.split(order, np.flatnonzero(np.diff(homes[order])) + 1) if len(at)]
