@@ -221,6 +221,20 @@ def test_a_heal_only_plan_still_moves_what_a_hard_goal_needs():
     assert {b for m in healed.moves for b in set(m.old_replicas) - set(m.new_replicas)} == {1, 4}
 
 
+@pytest.mark.parametrize(("stuck", "moved"), [(600, 1), (795, 0)])
+def test_a_heal_only_plan_chooses_which_replicas_a_hard_goal_moves_down_to_the_highest_fixed_broker(stuck, moved):
+    """Broker 1 holds 60 + 390 + 400 of its 1,000 disk, over the 80% limit: the capacity goal moves the
+    60, the least data. Broker 2's single partition (`stuck`) cannot move in a heal-only plan. At 600,
+    the disk goal brings the 60 home and sends the 390 instead: broker 1 ends at 460, the peak falls from
+    790 to 600, and the plan still makes one move. At 795, below no broker could bring the peak: the
+    60 goes and nothing more."""
+    parts = [Partition("t", i, [1], 1, load(disk=d)) for i, d in enumerate([60, 390, 400])]
+    parts += [Partition("t", 3, [2], 2, load(disk=stuck))]
+    parts += [Partition("t", 3 + b, [b], b, load(disk=100)) for b in (3, 4)]
+    healed = plan(cluster(parts), PlanOptions(heal_only=True, goals=["disk_capacity", "disk_usage_distribution"]))
+    assert [(m.partition, m.old_replicas) for m in healed.moves if m.added_brokers] == [(moved, [1])]
+
+
 def test_a_heal_only_plan_of_a_healthy_cluster_moves_no_replica():
     model = _skewed_with_a_dead_broker()
     model.brokers[5].alive = True

@@ -138,7 +138,10 @@ def test_swap_rankings_carried_over_a_swap_equal_rankings_built_anew(seed):
     carried = 0
     for _ in range(100):
         heavy_on, light_on = (int(b) for b in rng.choice(p.num_brokers, size=2, replace=False))
-        rankings = [search._swap_ranking(heavy_on, DISK, True), search._swap_ranking(light_on, DISK, False)]
+        rankings = [
+            search._swap_ranking(heavy_on, DISK, True, search._budget_spent()),
+            search._swap_ranking(light_on, DISK, False, search._budget_spent()),
+        ]
         if not len(search.movable_slots(heavy_on)) or not len(search.movable_slots(light_on)):
             continue  # a new broker, empty so far
         a = int(rng.choice(search.movable_slots(heavy_on)))
@@ -170,15 +173,16 @@ def test_swap_rankings_follow_the_move_budget_as_it_is_spent_and_freed():
     heavy_on, light_on, away, to = 0, 1, 2, 3
     slot = next(int(s) for s in p.slots_on(away) if to not in p.brokers_of(int(p.slot_partition[s])).tolist())
     search._move(slot, to)  # the budget (one move) is spent
-    assert search._swap_ranking(heavy_on, DISK, True).slots.tolist() == []  # nothing moved onto heavy_on
+    nothing_moved_there = search._swap_ranking(heavy_on, DISK, True, search._budget_spent())
+    assert nothing_moved_there.slots.tolist() == []
     search._move(slot, away)  # back home: the budget is free again, heavy_on's version unchanged
-    ranking = search._swap_ranking(heavy_on, DISK, True)
+    ranking = search._swap_ranking(heavy_on, DISK, True, search._budget_spent())
     assert ranking.slots.tolist() == search.movable_slots(heavy_on).tolist() and len(ranking.slots) > 0
     a = next(int(s) for s in p.slots_on(heavy_on) if light_on not in p.brokers_of(int(p.slot_partition[s])).tolist())
     b = next(int(s) for s in p.slots_on(light_on) if heavy_on not in p.brokers_of(int(p.slot_partition[s])).tolist())
-    search._swap_ranking(light_on, DISK, False)
+    search._swap_ranking(light_on, DISK, False, search._budget_spent())
     search._swap_pair(a, b, heavy_on, light_on)  # two moves: the budget is spent again
-    assert search._swap_ranking(heavy_on, DISK, True).slots.tolist() == [b]
+    assert search._swap_ranking(heavy_on, DISK, True, search._budget_spent()).slots.tolist() == [b]
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from kafka_medic.goals.bounded import holding_brokers
 from kafka_medic.model.arrays import CPU, DISK, NW_IN, NW_OUT
 from kafka_medic.optimizer.balance import MAX_SWAPS, covered
 from kafka_medic.optimizer.state import SearchState
@@ -25,6 +26,9 @@ class Swapping(SearchState):
     _swap_rankings: dict[tuple[int, int, bool, bool], SwapRanking]
     # (P,) size of each partition's leader and follower replica in all resources, in mean replicas
     _swap_sizes: tuple[np.ndarray, ...] | None = None
+    # ((metric, the band's upper limits), level) of `_homecoming_limit`, for the goal being balanced
+    _stuck_level: tuple[tuple[int, int], float] | None = None
+    _held_before: tuple[np.ndarray, np.ndarray] | None = None  # see `_away_from`
 
     def _swap(self, metric: int, broker: int, limit: float, tolerance: float, shed: bool) -> int:
         """Exchange replicas with the brokers at the other end of the band when moves alone cannot help
@@ -33,13 +37,25 @@ class Swapping(SearchState):
         Shedding, `broker` gives a replica heavy in `metric` for a light one from one of the least
         loaded brokers; filling, the reverse. Every bounded goal must accept the net change on both
         brokers, and the goal being balanced must gain.
+
+        Once the move budget is spent (a heal-only plan once healed), a broker above the band may still
+        choose which of its replicas the plan moves: a replica moved away from it comes home and a
+        heavier one goes in its place (`_swap_side`). That adds data and no move, so it is done only
+        down to the highest level a broker with nothing moved away can reach (`_homecoming_limit`):
+        below it, the plan's peak would not fall.
         """
         p = self.p
         share = p.metrics[:, metric] / self.fair[:, metric]
         partners = np.flatnonzero(
             self.can_receive & (share < share[broker] if shed else share > share[broker])
         )
-        partners = partners[np.argsort(share[partners] if shed else -share[partners], kind="stable")]
+        home_limit, away = np.inf, np.zeros(0, dtype=np.int64)
+        if shed and self._budget_spent():
+            away = self._away_from(broker)
+            home_limit = self._homecoming_limit(metric, broker, limit) if len(away) else np.inf
+        # the brokers a swap can bring a replica home from first
+        order = (share[partners] if shed else -share[partners], ~np.isin(partners, away))
+        partners = partners[np.lexsort(order)]
         swaps = 0
         for partner in partners[:SWAP_PARTNERS]:
             heavy_on, light_on = (broker, int(partner)) if shed else (int(partner), broker)
@@ -48,11 +64,14 @@ class Swapping(SearchState):
                 need = p.metrics[broker, metric] - limit if shed else limit - p.metrics[broker, metric]
                 if need <= tolerance:
                     return swaps
+                home_need = p.metrics[broker, metric] - home_limit
+                homecoming = home_need > tolerance and partner in away
+                need = min(need, home_need) if homecoming else need
                 pair = None
-                if menu is not None and menu.uses < MENU_SWAPS:
+                if menu is not None and menu.uses < MENU_SWAPS and menu.homecoming == homecoming:
                     pair = self._next_swap(menu, heavy_on, light_on, need)
                 if pair is None:  # none left from the last look at these two brokers: look again
-                    menu = self._swap_menu(metric, heavy_on, light_on)
+                    menu = self._swap_menu(metric, heavy_on, light_on, homecoming)
                     pair = menu.best(need) if menu is not None else None
                 if pair is None or menu is None:
                     break
@@ -60,6 +79,24 @@ class Swapping(SearchState):
                 self._swap_pair(int(menu.heavy[pair[0]]), int(menu.light[pair[1]]), heavy_on, light_on)
                 swaps += 1
         return swaps
+
+    def _homecoming_limit(self, metric: int, broker: int, limit: float) -> float:
+        """How far `broker` may shed by bringing replicas home (see `_swap`): the highest share of the
+        band's upper limit that a broker without a replica moved away holds in replicas it held before
+        the plan, which is as low as the spent budget lets it go. Drawn once per goal: homecomings move
+        no such replica."""
+        assert self.band is not None
+        upper = self.band[2]
+        key = (metric, id(upper))
+        if self._stuck_level is None or self._stuck_level[0] != key:
+            p = self.p
+            slots = np.flatnonzero(p.slot_broker >= 0)
+            kept = slots[p.is_original(slots)]
+            held = np.bincount(p.slot_broker[kept], weights=p.slot_vectors(kept)[:, metric], minlength=p.num_brokers)
+            stuck = holding_brokers(p) & (upper > 0) & ~np.isin(np.arange(p.num_brokers), self._brokers_away())
+            level = float((held[stuck] / upper[stuck]).max()) if stuck.any() else 0.0
+            self._stuck_level = (key, level)
+        return max(limit, self._stuck_level[1] * float(upper[broker]))
 
     def _swap_pair(self, a: int, b: int, heavy_on: int, light_on: int) -> None:
         """Move slot `a` to `light_on` and `b` to `heavy_on`, and carry both brokers' swap rankings over
@@ -86,23 +123,25 @@ class Swapping(SearchState):
             keys = self._swap_keys(np.array([into]), metric, largest)
             ranking.replace(int(self.p.version[on]), out, into, keys, how)
 
-    def _swap_menu(self, metric: int, heavy_on: int, light_on: int) -> SwapMenu | None:
+    def _swap_menu(self, metric: int, heavy_on: int, light_on: int, homecoming: bool = False) -> SwapMenu | None:
         """The pairs of slots (one on `heavy_on`, one on `light_on`) whose exchange moves `metric` from
-        heavy_on to light_on and every goal accepts now; None if there is none."""
-        heavy, hv = self._swap_side(heavy_on, light_on, metric, largest=True)
+        heavy_on to light_on and every goal accepts now; None if there is none. `homecoming`: the
+        budget is spent and a replica on light_on may come home to heavy_on for any of its slots."""
+        heavy, hv = self._swap_side(heavy_on, light_on, metric, largest=True, homecoming=homecoming)
         light, lv = self._swap_side(light_on, heavy_on, metric, largest=False)
         if not len(heavy) or not len(light):
             return None
         delta = hv[:, None, :] - lv[None, :, :]  # what heavy_on loses and light_on gains, per pair
         gain = delta[:, :, metric]
         ok = (gain > 0) & (self.p.slot_partition[heavy][:, None] != self.p.slot_partition[light][None, :])
+        ok &= self._swap_budget_ok(heavy, light_on, light, heavy_on)
         ok &= self._swap_accepted(heavy_on, light_on, delta, metric)
         if not ok.any():
             return None
         # pairs that keep both topics within the topic goal's limit first (see `Balancing._fill_replicas`)
         roomy = ok & self._in_tier(1, heavy, light_on)[:, None] & self._in_tier(1, light, heavy_on)[None, :]
         cost = self._cost(heavy)[:, None] + self._cost(light)[None, :] + self.cost_floor
-        return SwapMenu(heavy, light, delta, roomy if roomy.any() else ok, cost, metric)
+        return SwapMenu(heavy, light, delta, roomy if roomy.any() else ok, cost, metric, homecoming)
 
     def _next_swap(self, menu: SwapMenu, heavy_on: int, light_on: int, need: float) -> tuple[int, int] | None:
         """The menu's best pair for `need` that every goal still accepts after the swaps made since it was
@@ -119,7 +158,7 @@ class Swapping(SearchState):
                 return None
             a, b = np.array([menu.heavy[pair[0]]]), np.array([menu.light[pair[1]]])
             if (  # what `_swap_side` and `_swap_menu` checked
-                self._budget_allows_all(np.concatenate([a, b]), moves=2).all()
+                self._swap_budget_ok(a, light_on, b, heavy_on)[0, 0]
                 and self.acceptance.placeable(a, light_on)[0]
                 and self.acceptance.placeable(b, heavy_on)[0]
                 and self._swap_accepted(heavy_on, light_on, menu.delta[pair][None], menu.metric)[0]
@@ -134,30 +173,77 @@ class Swapping(SearchState):
         ok = self.acceptance.change_ok(heavy_on, -delta) & self.acceptance.change_ok(light_on, delta)
         return ok & self._band_improves(np.array([heavy_on]), np.array([light_on]), delta[..., metric])
 
-    def _swap_side(self, on: int, to: int, metric: int, largest: bool) -> tuple[np.ndarray, np.ndarray]:
+    def _swap_side(
+        self, on: int, to: int, metric: int, largest: bool, homecoming: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Slots on `on` that may move to `to`: the SWAP_CANDIDATES heaviest (or lightest) in `metric`, and
-        as many densest (or sparsest) in it."""
-        ranking = self._swap_ranking(on, metric, largest)
+        as many densest (or sparsest) in it. Once the move budget is spent, only moved slots, unless
+        `homecoming`: `to` holds a replica moved away from `on`, whose return frees the move another takes."""
+        spent = self._budget_spent() and not homecoming
+        ranking = self._swap_ranking(on, metric, largest, spent)
         slots = ranking.slots
         keep = np.union1d(self._first_placeable(ranking, 0, to), self._first_placeable(ranking, 1, to))
         slots = slots[keep]
         return slots, self.p.slot_vectors(slots)
 
-    def _swap_ranking(self, on: int, metric: int, largest: bool) -> SwapRanking:
+    def _swap_budget_ok(self, a: np.ndarray, a_to: int, b: np.ndarray, b_to: int) -> np.ndarray:
+        """(len(a), len(b)) whether exchanging a[i] (moving to `a_to`) with b[j] (to `b_to`) keeps the
+        plan within the move budget: it adds no move (a replica going home makes up for the other's
+        move), or the budget has room for what it adds."""
+        added = self._added_moves(a, a_to)[:, None] + self._added_moves(b, b_to)[None, :]
+        if self.move_budget is None:
+            return np.ones(added.shape, dtype=bool)
+        return (added <= 0) | (self.p.replica_moves + added <= self.move_budget)
+
+    def _added_moves(self, slots: np.ndarray, to: int) -> np.ndarray:
+        """(n,) what moving each slot to `to` adds to the plan's replica moves: 1, 0 or -1 (home)."""
+        original = self.p.original_brokers[self.p.slot_partition[slots]]
+        away = ~(original == self.p.slot_broker[slots][:, None]).any(axis=1)
+        return (~(original == to).any(axis=1)).astype(np.int64) - away
+
+    def _away_from(self, home: int) -> np.ndarray:
+        """The brokers that hold a replica the plan moved away from `home`, in index order."""
+        if self._held_before is None:  # each broker's partitions before the plan, movable ones: fixed
+            brokers = self.p.original_brokers
+            rows = np.flatnonzero((brokers >= 0).ravel() & np.repeat(self.movable, brokers.shape[1]))
+            order = rows[np.argsort(brokers.ravel()[rows], kind="stable")]
+            counts = np.bincount(brokers.ravel()[rows], minlength=self.p.num_brokers)
+            self._held_before = (order // brokers.shape[1], np.concatenate([[0], np.cumsum(counts)]))
+        parts, starts = self._held_before
+        brokers, _ = self._moved_away(parts[starts[home] : starts[home + 1]])
+        return np.unique(brokers)
+
+    def _brokers_away(self) -> np.ndarray:
+        """The brokers the plan moved a replica away from."""
+        return np.unique(self._moved_away(np.flatnonzero(self.movable))[1])
+
+    def _moved_away(self, parts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Of `parts`' replicas: the brokers of those the plan moved, and the original brokers that lost
+        them (equally long, not paired)."""
+        p = self.p
+        slots = p.part_slots[parts]
+        now = np.where(slots >= 0, p.slot_broker[np.maximum(slots, 0)], -1)
+        before = p.original_brokers[parts]
+        moved = (now >= 0) & ~(now[:, :, None] == before[:, None, :]).any(axis=2)
+        left = (before >= 0) & ~(before[:, :, None] == now[:, None, :]).any(axis=2)
+        return now[moved], before[left]
+
+    def _swap_ranking(self, on: int, metric: int, largest: bool, spent: bool) -> SwapRanking:
         """The movable slots on `on` ranked by load in `metric` and by density in it; kept while no
         replica or leadership moves on or off `on`, since every broker is asked again for each partner
         it is tried with (13,000 slots a broker at 2.8M replicas)."""
-        # once the budget is spent only moved slots may move: a heal-only plan's soft goals rank those
-        # few, not all 300 of a broker. The budget comes and goes (a swap can send a moved replica home),
-        # so a ranking is kept per state of the budget.
-        spent = self._budget_spent()
+        # once the budget is spent (`spent`) only moved slots may move: a heal-only plan's soft goals rank
+        # those few, not all 300 of a broker. The budget comes and goes (a swap can send a moved replica
+        # home), so a ranking is kept per state of the budget.
         key = (on, metric, largest, spent)
         kept = self._swap_rankings.get(key)
         if kept is not None and kept.version == self.p.version[on]:
             return kept
         if kept is None and any(k[1] != metric for k in self._swap_rankings):
             self._swap_rankings.clear()  # one goal at a time: bounded memory
-        slots = self.movable_slots(on)
+        slots = self.p.slots_on(on)
+        slots = slots[self.movable[self.p.slot_partition[slots]]]
+        slots = slots[~self.p.is_original(slots)] if spent else slots
         ranking = SwapRanking(int(self.p.version[on]), slots, *self._swap_keys(slots, metric, largest))
         self._swap_rankings[key] = ranking
         return ranking
@@ -180,16 +266,15 @@ class Swapping(SearchState):
         return sign * load, sign * density
 
     def _first_placeable(self, ranking: SwapRanking, by: int, to: int) -> np.ndarray:
-        """Positions of the first SWAP_CANDIDATES of the ranking's slots in order `by` that the budget
-        and `to` allow, checked a growing chunk at a time (most are allowed, so the first chunk
-        usually does)."""
+        """Positions of the first SWAP_CANDIDATES of the ranking's slots in order `by` that `to` accepts,
+        checked a growing chunk at a time (most are, so the first chunk usually does). The move budget
+        is checked per pair (`_swap_budget_ok`): a ranking drawn while it is spent holds moved slots only."""
         found: list[np.ndarray] = []
         wanted, start, step = SWAP_CANDIDATES, 0, 2 * SWAP_CANDIDATES
         while wanted > 0 and start < len(ranking.slots):
             chunk = ranking.order(by, start + step)[start : start + step]
             some = ranking.slots[chunk]
-            ok = self._budget_allows_all(some, moves=2)
-            ok[ok] = self.acceptance.placeable(some[ok], to)
+            ok = self.acceptance.placeable(some, to)
             found.append(chunk[ok][:wanted])
             wanted -= len(found[-1])
             start, step = start + step, 2 * step
@@ -239,8 +324,9 @@ class SwapMenu:
     each pair's exchange moves (`delta`), which pairs are still open (`ok`) and what each costs in MB."""
 
     def __init__(self, heavy: np.ndarray, light: np.ndarray, delta: np.ndarray, ok: np.ndarray, cost: np.ndarray,
-                 metric: int):
+                 metric: int, homecoming: bool):
         self.heavy, self.light, self.delta, self.ok, self.cost, self.metric = heavy, light, delta, ok, cost, metric
+        self.homecoming = homecoming
         self.uses = 0
 
     def best(self, need: float) -> tuple[int, int] | None:
