@@ -46,6 +46,7 @@ class Placement:
             order, np.cumsum(np.bincount(a.partition_topic, minlength=len(a.topics)))[:-1]
         )
         self.replica_moves = 0
+        self.moved_in = np.zeros(self.num_brokers, dtype=np.int64)  # per broker, replicas the plan moved there
         # per broker, bumped whenever a replica or leadership moves on or off it: what a caller derived
         # from a broker's slots and their roles is current while its version is
         self.version = np.zeros(self.num_brokers, dtype=np.int64)
@@ -152,6 +153,8 @@ class Placement:
         self.metrics[dst] += vector
         original = self.original_brokers[self.slot_partition[slot]].tolist()
         self.replica_moves += (dst not in original) - (src not in original)
+        self.moved_in[src] -= src not in original
+        self.moved_in[dst] += dst not in original
         self.slot_broker[slot] = dst
         if self._topic_broker is not None:
             key = int(self.arrays.partition_topic[self.slot_partition[slot]]) * self.num_brokers

@@ -50,9 +50,11 @@ class Swapping(SearchState):
             self.can_receive & (share < share[broker] if shed else share > share[broker])
         )
         home_limit, away = np.inf, np.zeros(0, dtype=np.int64)
-        if shed and self._budget_spent():
-            away = self._away_from(broker)
+        if self._budget_spent():  # only moved replicas move, or come home: no pair without them is looked at
+            away = self._away_from(broker) if shed else away
             home_limit = self._homecoming_limit(metric, broker, limit) if len(away) else np.inf
+            partners = partners[p.moved_in[partners] > 0]
+            partners = partners if p.moved_in[broker] else partners[np.isin(partners, away)]
         # the brokers a swap can bring a replica home from first
         order = (share[partners] if shed else -share[partners], ~np.isin(partners, away))
         partners = partners[np.lexsort(order)]
