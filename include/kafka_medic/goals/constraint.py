@@ -41,6 +41,9 @@ class Constraint(Generic[GoalT]):
     couples_topic: ClassVar[bool] = False
     # set once no later goal may move leadership at all
     leadership_fixed: bool = False
+    # whether `leadership_fixed` asks only that each leader be its partition's first replica: a step that
+    # makes every new leader first may still move leadership (`Acceptance.leadership_ok`)
+    kept_by_leader_first: ClassVar[bool] = False
 
     def __init__(self, placement: Placement, can_receive: np.ndarray):
         self.placement = placement

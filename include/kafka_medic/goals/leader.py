@@ -50,7 +50,9 @@ class LeaderBytesInDistributionGoal(CountDistributionGoal):
 
 class LeadersFixed(Constraint):
     """Once preferred leaders are elected no later goal moves leadership: Kafka's preferred-leader
-    election would undo it."""
+    election would undo it, unless the new leader is made its partition's first replica too."""
+
+    kept_by_leader_first = True
 
     def optimized(self, goal: Goal) -> None:
         self.leadership_fixed = True

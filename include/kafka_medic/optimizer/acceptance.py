@@ -161,9 +161,14 @@ class Acceptance:
 
     # ---- leadership ----------------------------------------------------------------------------
 
-    def leadership_ok(self, delta: np.ndarray, old: np.ndarray, new: np.ndarray) -> np.ndarray:
-        """(n,) whether leadership may pass from brokers `old` to brokers `new`, adding `delta` to `new`."""
-        if self.leadership_fixed:
+    def leadership_ok(
+        self, delta: np.ndarray, old: np.ndarray, new: np.ndarray, leader_first: bool = False
+    ) -> np.ndarray:
+        """(n,) whether leadership may pass from brokers `old` to brokers `new`, adding `delta` to `new`.
+        `leader_first`: the caller makes each new leader its partition's first replica, which is all an
+        optimized `preferred_leader_election` asks."""
+        fixed = (c for c in self._constraints.values() if c.leadership_fixed)
+        if any(not (leader_first and c.kept_by_leader_first) for c in fixed):
             return np.zeros(len(new), dtype=bool)
         ok = self.can_receive[new]
         for c in self._answering["leadership_ok"]:

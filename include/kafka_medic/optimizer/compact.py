@@ -34,8 +34,7 @@ class Compacting(SearchState):
         Goals without a constraint cannot say whether they accept a move: when one of them ends worse,
         every replica goes back where the plan had put it."""
         p = self.p
-        unguarded = [g for g in goals if g.constraint is None]
-        before = [g.check(p).violation for g in unguarded]
+        before = self._unguarded_violations(goals)
         planned = p.replica_moves
         sent: list[tuple[int, int]] = []  # (slot, broker the plan had put it on), each move made here
         slots, homes = self._homes()
@@ -46,7 +45,7 @@ class Compacting(SearchState):
         still = ~p.is_original(slots)
         self._trade_round(slots[still], homes[still], sent)
         self._send_home_alone(slots, homes, self._touched(slots, homes, sent[done:]), sent)
-        if any(g.check(p).violation > was for g, was in zip(unguarded, before, strict=True)):
+        if self._worse(goals, before):
             for slot, away in reversed(sent):
                 self._move(slot, away)
         return planned - p.replica_moves

@@ -24,6 +24,7 @@ from kafka_medic.optimizer.acceptance import Acceptance
 from kafka_medic.optimizer.balance import MIX, Balancing
 from kafka_medic.optimizer.compact import Compacting
 from kafka_medic.optimizer.exchange import Exchanging
+from kafka_medic.optimizer.peaks import LoweringPeaks
 from kafka_medic.optimizer.spread import Spreading
 from kafka_medic.optimizer.swap import Swapping
 
@@ -35,7 +36,7 @@ class PlanError(MedicError):
     """A hard goal cannot be met; the message names the goal and the brokers or partitions in the way."""
 
 
-class Search(Balancing, Exchanging, Swapping, Spreading, Compacting):
+class Search(Balancing, Exchanging, Swapping, Spreading, Compacting, LoweringPeaks):
     """One planning run over a `Placement`, which it changes in place."""
 
     def __init__(
@@ -87,8 +88,8 @@ class Search(Balancing, Exchanging, Swapping, Spreading, Compacting):
 
     def run(self, goals: list[Goal]) -> None:
         """Evacuate, then optimize each goal in priority order, then send home the moves the finished
-        plan no longer needs (`Compacting`); a hard goal that cannot hold, or is left unmet, fails the
-        plan (PlanError)."""
+        plan no longer needs (`Compacting`) and lower the cpu and nw_out peaks with leadership
+        (`LoweringPeaks`); a hard goal that cannot hold, or is left unmet, fails the plan (PlanError)."""
         topic = next((g for g in goals if isinstance(g, TopicReplicaDistributionGoal)), None)
         self.topic_room = topic.limits(self.p)[1] if topic is not None else None
         disk = next((g for g in goals if isinstance(g, DiskUsageDistributionGoal)), None)
@@ -125,6 +126,7 @@ class Search(Balancing, Exchanging, Swapping, Spreading, Compacting):
                 if not result.satisfied and not self.excused(result):
                     raise PlanError(self._explain(goal, result))
         self.send_home(goals)
+        self.lower_peaks(goals)
 
     def excused(self, result: GoalResult) -> bool:
         """Whether a violated hard goal is what the plan had to leave: a capped heal (partial by
@@ -259,6 +261,15 @@ class Search(Balancing, Exchanging, Swapping, Spreading, Compacting):
         self.acceptance.refresh(brokers)
         for b in brokers:
             self.crowding[b] = self.p.metrics[b, SCORED] @ self.inverse_fair[b, SCORED]
+
+    def _unguarded_violations(self, goals: list[Goal]) -> list[float]:
+        """The violation of each of `goals` without a constraint: one that cannot say which moves it
+        accepts, so a step that only keeps the constraints checks these before and after (`_worse`)."""
+        return [g.check(self.p).violation for g in goals if g.constraint is None]
+
+    def _worse(self, goals: list[Goal], before: list[float]) -> bool:
+        """Whether a goal without a constraint is now worse than `before` (`_unguarded_violations`)."""
+        return any(now > was for now, was in zip(self._unguarded_violations(goals), before, strict=True))
 
     def _mark(self, part: int, reason: int | None = None) -> None:
         if self.reason[part] < 0:

@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
+from kafka_medic.goals.base import Goal
 from kafka_medic.model.placement import Placement
 from kafka_medic.optimizer.acceptance import Acceptance
 
@@ -52,6 +53,9 @@ class SearchState(ABC):
     def _lead(self, part: int, slot: int) -> None: ...
 
     @abstractmethod
+    def _mark(self, part: int, reason: int | None = None) -> None: ...
+
+    @abstractmethod
     def movable_slots(self, broker: int) -> np.ndarray: ...
 
     @abstractmethod
@@ -59,6 +63,12 @@ class SearchState(ABC):
 
     @abstractmethod
     def _cost(self, slots: np.ndarray) -> np.ndarray: ...
+
+    @abstractmethod
+    def _unguarded_violations(self, goals: list[Goal]) -> list[float]: ...
+
+    @abstractmethod
+    def _worse(self, goals: list[Goal], before: list[float]) -> bool: ...
 
     @abstractmethod
     def _budget_spent(self) -> bool: ...
