@@ -26,7 +26,7 @@ class Swapping(SearchState):
     _swap_rankings: dict[tuple[int, int, bool, bool], SwapRanking]
     # (P,) size of each partition's leader and follower replica in all resources, in mean replicas
     _swap_sizes: tuple[np.ndarray, ...] | None = None
-    # ((metric, the band's upper limits), level) of `_homecoming_limit`, for the goal being balanced
+    # ((metric, goals optimized so far), level) of `_homecoming_limit`, for the goal being balanced
     _stuck_level: tuple[tuple[int, int], float] | None = None
     _held_before: tuple[np.ndarray, np.ndarray] | None = None  # see `_away_from`
 
@@ -89,7 +89,7 @@ class Swapping(SearchState):
         no such replica."""
         assert self.band is not None
         upper = self.band[2]
-        key = (metric, id(upper))
+        key = (metric, len(self.reasons))  # the goal being optimized
         if self._stuck_level is None or self._stuck_level[0] != key:
             p = self.p
             slots = np.flatnonzero(p.slot_broker >= 0)
