@@ -1,4 +1,6 @@
-"""The move search: empties dead brokers, then optimizes each goal in priority order.
+"""The move search: empties dead brokers, then optimizes each goal in priority order, then sends home
+the moves the finished plan no longer needs (`compact`) and hands leadership off the cpu and nw_out peaks
+(`peaks`).
 
 `Search` holds the state every step shares (placement, acceptance of the goals optimized so far, fair
 shares, budget, why each partition changed) and the steps common to all goals: applying a move and

@@ -2,11 +2,12 @@
 type-checked) on its own.
 
 `Search` is assembled from mixins (`Balancing`, `Exchanging`, `Swapping`, `Spreading`), each the
-optimize strategy of one goal family; they read the state `Search` sets up and call steps that `Search`
-or a sibling mixin defines. `SearchState` is their common base: it names that state with its types and
-declares those steps. It holds no data and no code: `Search.__init__` sets the attributes, and every
-abstract step here is defined by `Search` or one mixin, so a `Search` missing one fails when it is
-created, not midway through a plan.
+optimize strategy of one goal family, and the two steps after every goal (`Compacting`, `LoweringPeaks`);
+they read the state `Search` sets up and call steps that `Search` or a sibling mixin defines.
+`SearchState` is their common base: it names that state with its types and declares those steps. It
+holds no data and no code: `Search.__init__` sets the attributes, and every abstract step here is
+defined by `Search` or one mixin, so a `Search` missing one fails when it is created, not midway
+through a plan.
 """
 
 from __future__ import annotations
