@@ -213,3 +213,22 @@ def test_the_fast_check_of_a_partition_agrees_with_the_full_parse(entry):
     except ModelError:
         expected = None
     assert _valid_partition(entry, {1, 2, 3, 4}) == expected
+
+
+def test_the_garbage_collector_is_paused_while_a_document_is_read_and_restored_after():
+    import gc
+
+    from kafka_medic.model.fields import bulk_objects
+
+    assert gc.isenabled()
+    with pytest.raises(ValueError), bulk_objects():
+        assert not gc.isenabled()
+        raise ValueError("a parse error")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with bulk_objects():
+            pass
+        assert not gc.isenabled()  # a caller's own pause is left as it was
+    finally:
+        gc.enable()

@@ -13,7 +13,7 @@ from typing import Any
 from kafka_medic.limits import INT32_MAX, MAX_NUMBER, MIN_CAPACITY
 from kafka_medic.model.broker_sets import parse_broker_sets
 from kafka_medic.model.cluster import RESOURCES, Broker, ClusterModel, ModelError, Partition
-from kafka_medic.model.fields import Fields, check_format, entry_name, read_json, write_json
+from kafka_medic.model.fields import Fields, bulk_objects, check_format, entry_name, load_document, write_json
 
 MODEL_FORMAT = "kafka-medic/cluster-model/v1"
 _ABSENT = object()
@@ -44,11 +44,7 @@ def parse_model(data: Any) -> ClusterModel:
 
 
 def load_model(path: str | os.PathLike) -> ClusterModel:
-    data = read_json(path)
-    try:
-        return parse_model(data)
-    except ModelError as exc:
-        raise ModelError(f"{path}: {exc}") from exc
+    return load_document(path, parse_model)
 
 
 def model_to_dict(model: ClusterModel) -> dict[str, Any]:
@@ -74,7 +70,8 @@ def model_to_dict(model: ClusterModel) -> dict[str, Any]:
 
 
 def save_model(model: ClusterModel, path: str | os.PathLike) -> None:
-    write_json(model_to_dict(model), path)
+    with bulk_objects():
+        write_json(model_to_dict(model), path)
 
 
 def _broker_to_dict(broker: Broker) -> dict[str, Any]:

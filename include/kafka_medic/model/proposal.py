@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kafka_medic.model.cluster import ClusterModel, ModelError
-from kafka_medic.model.fields import Fields, check_format, entry_name, read_json, write_json
+from kafka_medic.model.fields import Fields, bulk_objects, check_format, entry_name, load_document, write_json
 
 PROPOSAL_FORMAT = "kafka-medic/proposal/v1"
 
@@ -71,15 +71,12 @@ def parse_proposal(data: Any) -> Proposal:
 
 
 def load_proposal(path: str | os.PathLike) -> Proposal:
-    data = read_json(path)
-    try:
-        return parse_proposal(data)
-    except ModelError as exc:
-        raise ModelError(f"{path}: {exc}") from exc
+    return load_document(path, parse_proposal)
 
 
 def save_proposal(proposal: Proposal, path: str | os.PathLike) -> None:
-    write_json(proposal_to_dict(proposal), path)
+    with bulk_objects():
+        write_json(proposal_to_dict(proposal), path)
 
 
 def apply_proposal(model: ClusterModel, proposal: Proposal) -> ClusterModel:
