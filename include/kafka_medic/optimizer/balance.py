@@ -312,6 +312,17 @@ class Balancing(SearchState):
         slots, parts = slots[follows], parts[follows]
         return slots, parts, p.slot_broker[p.leader_slot[parts]]
 
+    def _handoffs(self, broker: int) -> tuple[np.ndarray, np.ndarray]:
+        """(partitions, follower slots), one pair per follower of each online, movable partition `broker`
+        leads: the leaderships it could hand on (`_followed` is the other way)."""
+        p = self.p
+        slots = p.slots_on(broker)
+        parts = p.slot_partition[slots]
+        parts = parts[(p.leader_slot[parts] == slots) & self.movable[parts]]
+        followers = p.part_slots[parts]
+        row, col = np.nonzero((followers >= 0) & (followers != p.leader_slot[parts][:, None]))
+        return parts[row], followers[row, col]
+
     def _band_improves(self, src: np.ndarray, dst: np.ndarray, load: np.ndarray | float) -> np.ndarray:
         """Whether moving `load` of the banded metric from `src` to `dst` lowers the goal's total
         violation (arguments broadcast). Only while a band is balanced."""

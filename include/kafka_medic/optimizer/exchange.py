@@ -72,12 +72,7 @@ class Exchanging(SearchState):
         p = self.p
         assert self.band is not None  # exchanges are made only while a band is balanced
         metric, _, upper = self.band
-        slots = p.slots_on(broker)
-        parts = p.slot_partition[slots]
-        parts = parts[(p.leader_slot[parts] == slots) & self.movable[parts]]
-        followers = p.part_slots[parts]
-        row, col = np.nonzero((followers >= 0) & (followers != p.leader_slot[parts][:, None]))
-        parts, new_slot = parts[row], followers[row, col]
+        parts, new_slot = self._handoffs(broker)
         receiver = p.slot_broker[new_slot]
         delta = p.leadership_delta(parts)
         ok = self.can_receive[receiver] & self.acceptance.change_ok(receiver, delta)

@@ -55,7 +55,7 @@ class LoweringPeaks(SearchState):
             util = p.metrics[:, columns] / capacity
             peak = util.max(axis=0)
             k = int(np.argmax(np.where(open_, peak / np.maximum(mean, 1e-12), -np.inf)))
-            move = self._lower_peak(columns, k, util, capacity, leader_first, reasons[k])
+            move = self._lower_peak(columns, k, util, peak, capacity, leader_first, reasons[k])
             if move is None:
                 open_[k] = False
                 continue
@@ -69,35 +69,36 @@ class LoweringPeaks(SearchState):
         return len(moved)
 
     def _lower_peak(
-        self, columns: np.ndarray, k: int, util: np.ndarray, capacity: np.ndarray, leader_first: bool, reason: int
+        self,
+        columns: np.ndarray,
+        k: int,
+        util: np.ndarray,
+        peak: np.ndarray,
+        capacity: np.ndarray,
+        leader_first: bool,
+        reason: int,
     ) -> tuple[int, int] | None:
         """Hand one leadership of the broker at the peak of `columns[k]` to a follower, the move leaving
         the two brokers' higher utilisation lowest; (the partition, its leader's slot before), or None
         when none may go."""
         p = self.p
         src = int(np.argmax(util[:, k]))
-        slots = p.slots_on(src)
-        parts = p.slot_partition[slots]
-        parts = parts[(p.leader_slot[parts] == slots) & self.movable[parts]]
-        followers = p.part_slots[parts]
-        row, col = np.nonzero((followers >= 0) & (followers != p.leader_slot[parts][:, None]))
-        if not len(row):
+        parts, to_slot = self._handoffs(src)
+        if not len(parts):
             return None
-        to_slot = followers[row, col]
         dst = p.slot_broker[to_slot]
-        delta = p.leadership_delta(parts[row])[:, columns]
+        change = p.leadership_delta(parts)
+        delta = change[:, columns]
         after_dst = (p.metrics[dst][:, columns] + delta) / capacity[dst]
         after_src = util[src, k] - delta[:, k] / capacity[src, k]
-        ok = (delta[:, k] > 0) & (after_dst[:, k] < util[src, k]) & (after_dst <= util.max(axis=0)).all(axis=1)
+        ok = (delta[:, k] > 0) & (after_dst[:, k] < util[src, k]) & (after_dst <= peak).all(axis=1)
         if not ok.any():
             return None
-        ok[ok] = self.acceptance.leadership_ok(
-            p.leadership_delta(parts[row[ok]]), np.full(int(ok.sum()), src), dst[ok], leader_first
-        )
+        ok[ok] = self.acceptance.leadership_ok(change[ok], np.full(int(ok.sum()), src), dst[ok], leader_first)
         if not ok.any():
             return None
         c = int(np.argmin(np.where(ok, np.maximum(after_dst[:, k], after_src), np.inf)))
-        part, was = int(parts[row[c]]), int(p.leader_slot[parts[row[c]]])
+        part, was = int(parts[c]), int(p.leader_slot[parts[c]])
         self._mark(part, reason)  # before `_lead`, which would name the last goal
         self._lead(part, int(to_slot[c]))
         return part, was

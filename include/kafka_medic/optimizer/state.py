@@ -89,6 +89,9 @@ class SearchState(ABC):
     def _followed(self, broker: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
 
     @abstractmethod
+    def _handoffs(self, broker: int) -> tuple[np.ndarray, np.ndarray]: ...
+
+    @abstractmethod
     def _band_improves(self, src: np.ndarray, dst: np.ndarray, load: np.ndarray | float) -> np.ndarray: ...
 
     # ---- `Swapping` ------------------------------------------------------------------------------

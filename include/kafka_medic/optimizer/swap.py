@@ -199,9 +199,8 @@ class Swapping(SearchState):
 
     def _added_moves(self, slots: np.ndarray, to: int) -> np.ndarray:
         """(n,) what moving each slot to `to` adds to the plan's replica moves: 1, 0 or -1 (home)."""
-        original = self.p.original_brokers[self.p.slot_partition[slots]]
-        away = ~(original == self.p.slot_broker[slots][:, None]).any(axis=1)
-        return (~(original == to).any(axis=1)).astype(np.int64) - away
+        arrives = ~(self.p.original_brokers[self.p.slot_partition[slots]] == to).any(axis=1)
+        return arrives.astype(np.int64) - ~self.p.is_original(slots)
 
     def _away_from(self, home: int) -> np.ndarray:
         """The brokers that hold a replica the plan moved away from `home`, in index order."""
@@ -223,8 +222,7 @@ class Swapping(SearchState):
         """Of `parts`' replicas: the brokers of those the plan moved, and the original brokers that lost
         them (equally long, not paired)."""
         p = self.p
-        slots = p.part_slots[parts]
-        now = np.where(slots >= 0, p.slot_broker[np.maximum(slots, 0)], -1)
+        now = p.partition_brokers(parts)
         before = p.original_brokers[parts]
         moved = (now >= 0) & ~(now[:, :, None] == before[:, None, :]).any(axis=2)
         left = (before >= 0) & ~(before[:, :, None] == now[:, None, :]).any(axis=2)
