@@ -277,12 +277,15 @@ class Search(Balancing, Exchanging, Swapping, Spreading, Compacting, LoweringPea
         if self.reason[part] < 0:
             self.reason[part] = len(self.reasons) - 1 if reason is None else reason
 
-    def movable_slots(self, broker: int) -> np.ndarray:
+    def movable_slots(self, broker: int, spent: bool | None = None) -> np.ndarray:
         """The slots on `broker` whose partitions the plan may change; once the move budget is spent
-        (or a heal-only plan has healed), only those already moved, which move on for free."""
+        (or a heal-only plan has healed), only those already moved, which move on for free. `spent`:
+        as if the budget were spent or not (by default, as it is now)."""
         slots = self.p.slots_on(broker)
         slots = slots[self.movable[self.p.slot_partition[slots]]]
-        return self._within_budget(slots)
+        if spent is None:
+            return self._within_budget(slots)
+        return slots[~self.p.is_original(slots)] if spent else slots
 
     def move_anywhere(self, slot: int, strict: bool = False, prefer: np.ndarray | None = None) -> int | None:
         """Move `slot` to the best broker that accepts it (among `prefer` when any does); its index, or

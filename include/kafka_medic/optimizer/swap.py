@@ -92,8 +92,7 @@ class Swapping(SearchState):
         key = (metric, len(self.reasons))  # the goal being optimized
         if self._stuck_level is None or self._stuck_level[0] != key:
             p = self.p
-            slots = np.flatnonzero(p.slot_broker >= 0)
-            kept = slots[p.is_original(slots)]
+            kept = np.flatnonzero(p.is_original(np.arange(len(p.slot_broker))))
             held = np.bincount(p.slot_broker[kept], weights=p.slot_vectors(kept)[:, metric], minlength=p.num_brokers)
             stuck = holding_brokers(p) & (upper > 0) & ~np.isin(np.arange(p.num_brokers), self._brokers_away())
             level = float((held[stuck] / upper[stuck]).max()) if stuck.any() else 0.0
@@ -241,9 +240,7 @@ class Swapping(SearchState):
             return kept
         if kept is None and any(k[1] != metric for k in self._swap_rankings):
             self._swap_rankings.clear()  # one goal at a time: bounded memory
-        slots = self.p.slots_on(on)
-        slots = slots[self.movable[self.p.slot_partition[slots]]]
-        slots = slots[~self.p.is_original(slots)] if spent else slots
+        slots = self.movable_slots(on, spent)
         ranking = SwapRanking(int(self.p.version[on]), slots, *self._swap_keys(slots, metric, largest))
         self._swap_rankings[key] = ranking
         return ranking
