@@ -8,6 +8,8 @@ and goals in one vector operation.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, ClassVar, cast
 
 import numpy as np
@@ -103,6 +105,22 @@ class BoundedConstraint(Constraint["BoundedGoal"]):
         if len(level):
             self.ceiling[:, k] = np.maximum(self.ceiling[:, k], limit * level.max())
             self._recompute(k)
+
+    @contextmanager
+    def capped(self, caps: dict[int, np.ndarray]) -> Iterator[None]:
+        """Within it, each broker's metric m also kept at most `caps[m]` (B,) by every goal bounding m
+        (relaxed ones aside): a step that may lower one peak but must raise none."""
+        saved = self.upper.copy()
+        tightened = [k for k, m in enumerate(self.columns) if int(m) in caps and not self.relaxed[k]]
+        for k in tightened:
+            self.upper[:, k] = np.minimum(self.upper[:, k], caps[int(self.columns[k])])
+            self._recompute(k)
+        try:
+            yield
+        finally:
+            self.upper = saved
+            for k in tightened:
+                self._recompute(k)
 
     def exempt_last(self, exempt: bool) -> None:
         """While a bounded goal is being optimized its own per-broker "not worse" rule is lifted (the

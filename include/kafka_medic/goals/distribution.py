@@ -32,6 +32,11 @@ class UsageDistributionGoal(ResourceGoal):
         return self._band(placement, 1 - t.balance_margin * (1 - t.balance_lower),
                           1 + t.balance_margin * (t.balance_upper - 1))
 
+    def inner_upper(self, placement: Placement, fraction: float) -> np.ndarray:
+        """(B,) the upper edge of a band `fraction` of the way from the mean to the aim's."""
+        t = self.thresholds
+        return self._band(placement, 0.0, 1 + fraction * t.balance_margin * (t.balance_upper - 1))[1]
+
     def _band(self, placement: Placement, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
         """[low, high] x each data-keeping broker's fair share: the cluster's mean utilisation x its capacity."""
         lower, upper = unconstrained(placement)

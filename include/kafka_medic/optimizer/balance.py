@@ -133,6 +133,7 @@ class Balancing(SearchState):
         slots = self.movable_slots(src)
         vectors = self.p.slot_vectors(slots)
         keep = vectors[:, metric] > 0
+        keep[keep] = self._dense_enough(vectors[keep, metric], self._cost(slots[keep]), metric)
         slots, vectors = slots[keep], vectors[keep]
         load, cost = vectors[:, metric], self._cost(slots)
         untried = np.ones(len(slots), dtype=bool)

@@ -69,6 +69,7 @@ class Search(Balancing, Exchanging, Swapping, Spreading, Compacting, LoweringPea
         totals = placement.metrics.sum(axis=0)
         self.mean_replica = np.maximum(totals / max(totals[REPLICAS], 1.0), 1e-9)  # per METRICS column
         self.band = None  # (metric, lower, upper) being balanced
+        self.density_floor = 0.0  # see `_dense_enough`: raised while lowering peaks
         self.reasons = [EVACUATION]
         self.reason = np.full(placement.arrays.num_partitions, -1, dtype=np.int64)
         self.left_behind = 0  # replicas that max_replica_moves kept on brokers that must end empty
@@ -310,6 +311,13 @@ class Search(Balancing, Exchanging, Swapping, Spreading, Compacting, LoweringPea
         """MB a move of each slot adds to the plan: nothing if the slot was already moved once."""
         disk = self.p.arrays.leader_load[self.p.slot_partition[slots], DISK]
         return np.where(self.p.is_original(slots), disk, 0.0)
+
+    def _dense_enough(self, load: np.ndarray, cost: np.ndarray, metric: int) -> np.ndarray:
+        """(...) whether each move carries at least `density_floor` times as much of `metric` for the data
+        it adds as the cluster's mean replica does (always, at the default floor of 0)."""
+        if not self.density_floor:
+            return np.ones(np.broadcast_shapes(np.shape(load), np.shape(cost)), dtype=bool)
+        return load * self.mean_replica[DISK] >= self.density_floor * cost * self.mean_replica[metric]
 
     def _budget_spent(self) -> bool:
         """Whether the move budget is spent: only replicas already moved may move now."""

@@ -31,6 +31,7 @@ class SearchState(ABC):
     cost_floor: float  # MB a move costs at least, when ranking candidates by cost
     mean_replica: np.ndarray  # (METRICS,) the cluster's mean replica: the unit of each metric
     band: tuple[int, np.ndarray, np.ndarray] | None  # (metric, lower, upper) being balanced
+    density_floor: float  # how much denser in the balanced metric than the mean replica a move must be
     reasons: list[str]  # evacuation, then each goal optimized so far
     reason: np.ndarray  # (P,) index into `reasons` of what first changed each partition, -1 if none
     topic_room: np.ndarray | None  # (T,) the topic goal's upper limits while that goal is still ahead
@@ -72,6 +73,9 @@ class SearchState(ABC):
     def _worse(self, goals: list[Goal], before: list[float]) -> bool: ...
 
     @abstractmethod
+    def _dense_enough(self, load: np.ndarray, cost: np.ndarray, metric: int) -> np.ndarray: ...
+
+    @abstractmethod
     def _budget_spent(self) -> bool: ...
 
     @abstractmethod
@@ -93,6 +97,9 @@ class SearchState(ABC):
 
     @abstractmethod
     def _band_improves(self, src: np.ndarray, dst: np.ndarray, load: np.ndarray | float) -> np.ndarray: ...
+
+    @abstractmethod
+    def _shed(self, metric: int, src: int, limit: float, leaders: bool, replicas: bool) -> int: ...
 
     # ---- `Swapping` ------------------------------------------------------------------------------
 

@@ -139,6 +139,9 @@ class Swapping(SearchState):
         ok &= self._swap_accepted(heavy_on, light_on, delta, metric)
         if not ok.any():
             return None
+        ok &= self._dense_enough(gain, self._cost(heavy)[:, None] + self._cost(light)[None, :], metric)
+        if not ok.any():
+            return None
         # pairs that keep both topics within the topic goal's limit first (see `Balancing._fill_replicas`)
         roomy = ok & self._in_tier(1, heavy, light_on)[:, None] & self._in_tier(1, light, heavy_on)[None, :]
         cost = self._cost(heavy)[:, None] + self._cost(light)[None, :] + self.cost_floor
