@@ -157,7 +157,7 @@ def test_lowering_nw_in_raises_no_other_usage_peak():
     "scenario",
     [
         Scenario(brokers=24, partitions=2000, dead=1, racks=4, heterogeneous=False),
-        Scenario(brokers=20, partitions=1500, new=2, heterogeneous=True, racks=3),
+        Scenario(brokers=20, partitions=1500, new=2, heterogeneous=True, racks=5),
     ],
     ids=["dead-broker", "new-brokers-mixed-disks"],
 )

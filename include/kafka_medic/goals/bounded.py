@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, ClassVar, cast
 import numpy as np
 
 from kafka_medic.goals.base import Goal, GoalResult, describe
-from kafka_medic.goals.constraint import Constraint
+from kafka_medic.goals.constraint import Constraint, ForcedLoad
 from kafka_medic.goals.relaxed import RELAXED_BAND, relaxed_rooms
 from kafka_medic.model.arrays import DISK
 from kafka_medic.model.cluster import RESOURCES
@@ -57,6 +57,7 @@ class BoundedConstraint(Constraint["BoundedGoal"]):
         self.ceiling, self.ratio = empty, empty
         self.relaxed = np.zeros(0, dtype=bool)
         self.exempt = False  # whether the last column (the goal being optimized) is exempt
+        self.reaimed: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # column: its aim while re-aimed
 
     def add(self, goal: BoundedGoal) -> None:
         lower, upper = goal.aim(self.placement)
@@ -89,14 +90,51 @@ class BoundedConstraint(Constraint["BoundedGoal"]):
         self.relaxed[k] = True
         self._recompute(k)
 
+    def reaim(self, sets: list[ForcedLoad], label: str) -> str | None:
+        """The goal just added cannot hold on a broker set that must hold more than its brokers' upper
+        limits allow together (or less than their lower limits ask), whatever the plan. While it is
+        optimized, move that edge of the set's band just far enough to hold the forced level: the goal
+        then evens the set out about it, the least violation it can have, where moves between two brokers
+        both above their limits never lowered it. Once optimized (`optimized`) the usual rule holds
+        again: no broker ends more outside the limits, so later goals never make it worse. Why, or None
+        when every set can reach the band."""
+        k = len(self.columns) - 1
+        lower, upper = self.lower[:, k].copy(), self.upper[:, k].copy()
+        why = []
+        for name, b, least, most in sets:
+            if not len(b) or not (np.isfinite(lower[b]).all() and np.isfinite(upper[b]).all()):
+                continue
+            high, low = float(upper[b].sum()), float(lower[b].sum())
+            if high > 0 and least > high + float(slack(np.array(high))):
+                why.append(f"{name} must hold at least {least:.6g} {label}, {100 * least / high:.0f}% of what "
+                           "its brokers allow")
+                upper[b] *= least / high
+            elif low > 0 and most < low - float(slack(np.array(low))):
+                why.append(f"{name} can hold at most {most:.6g} {label}, {100 * most / low:.0f}% of what its "
+                           "brokers need")
+                lower[b] *= most / low
+        if not why:
+            return None
+        self.reaimed[k] = (self.lower[:, k].copy(), self.upper[:, k].copy())
+        self._set_aim(k, lower, upper)
+        return "; ".join(why)
+
+    def _set_aim(self, k: int, lower: np.ndarray, upper: np.ndarray) -> None:
+        self.lower[:, k], self.upper[:, k], self.ceiling[:, k] = lower, upper, upper
+        self.slack_up[:, k], self.slack_down[:, k] = slack(upper), slack(lower)
+        self._recompute(k)
+
     def target(self) -> tuple[np.ndarray, np.ndarray]:
         """(lower[B], upper[B]) the goal being optimized (the last one added) aims at: its `aim`, or
         the relaxed limits."""
         return self.lower[:, -1], self.ceiling[:, -1]
 
     def optimized(self, goal: BoundedGoal) -> None:
-        """A relaxed goal's brokers may grow up to the highest level (share of their limit) it reached."""
+        """A relaxed goal's brokers may grow up to the highest level (share of their limit) it reached;
+        a re-aimed one's (`reaim`) are held to its aim again: no broker may end more outside it."""
         k = len(self.columns) - 1
+        if k in self.reaimed:
+            self._set_aim(k, *self.reaimed.pop(k))
         if not self.relaxed[k]:
             return
         limit = self.upper[:, k]

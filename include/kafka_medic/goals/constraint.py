@@ -17,11 +17,15 @@ Candidate moves come in these kinds, each asked for many candidates at once:
     which box may a swap partner's load lie (`room`);
   - leadership: may leadership pass between brokers (`leadership_ok`), or not at all
     (`leadership_fixed`).
+
+A constraint may also say how much of a metric it forces onto a set of brokers whatever the plan
+(`forced_loads`): rack awareness makes each rack hold a replica of every partition with as many
+replicas as racks, so a bounded goal can learn that its band cannot hold on a rack before it starts.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Generic, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -31,6 +35,15 @@ if TYPE_CHECKING:
     from kafka_medic.goals.base import Goal
 
 GoalT = TypeVar("GoalT", bound="Goal")
+
+
+class ForcedLoad(NamedTuple):
+    """What a constraint makes a set of brokers hold of one metric, whatever the plan."""
+
+    name: str  # the set, for a person: "the rack of brokers 3, 6, 9"
+    brokers: np.ndarray  # indices of the set's brokers that keep data
+    least: float  # the set holds at least this much
+    most: float  # and at most this much
 
 
 class Constraint(Generic[GoalT]):
@@ -62,6 +75,11 @@ class Constraint(Generic[GoalT]):
 
     def refresh(self, brokers) -> None:
         """The metrics of `brokers` changed (a move touched them)."""
+
+    def forced_loads(self, metric: int) -> list[ForcedLoad]:
+        """The broker sets this constraint makes hold at least or at most some amount of `metric`
+        whatever the plan; none by default."""
+        return []
 
     # ---- placement, whatever the load -----------------------------------------------------------
 

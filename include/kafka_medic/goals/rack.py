@@ -13,7 +13,7 @@ import numpy as np
 
 from kafka_medic.goals.base import Goal, GoalResult, describe
 from kafka_medic.goals.bounded import BoundedGoal, holding_brokers
-from kafka_medic.goals.constraint import Constraint
+from kafka_medic.goals.constraint import Constraint, ForcedLoad
 from kafka_medic.goals.leader import partition_name
 from kafka_medic.model.placement import METRICS, Placement
 
@@ -41,6 +41,24 @@ class RackConstraint(Constraint["RackAwareGoal"]):
         in_dst_rack = np.bincount(others, minlength=self.racks)[self.rack]
         allowed = self.limit[part] if strict else max(self.limit[part], same_as_src)
         return in_dst_rack + 1 <= allowed
+
+    def forced_loads(self, metric: int) -> list[ForcedLoad]:
+        """Each rack holds at most `limit` replicas of a partition, so at least RF - (racks - 1) x limit
+        of them: with as many replicas as racks, one in each. The same amounts for every rack; a rack
+        with less capacity than its share may not reach a band the others can."""
+        p = self.placement
+        holds = holding_brokers(p)
+        racks = np.unique(self.rack[holds])
+        if len(racks) < 2 or not len(self.limit):
+            return []
+        least_replicas = np.maximum(p.rf - (len(racks) - 1) * self.limit, 0)
+        most_replicas = np.minimum(self.limit, p.rf)
+        lightest = np.minimum(p.leader_vec[:, metric], p.follower_vec[:, metric])
+        heaviest = np.maximum(p.leader_vec[:, metric], p.follower_vec[:, metric])
+        least, most = float(least_replicas @ lightest), float(most_replicas @ heaviest)
+        ids = p.arrays.broker_ids
+        sets = [np.flatnonzero(holds & (self.rack == r)) for r in racks]
+        return [ForcedLoad(f"the rack of brokers {describe([str(ids[b]) for b in s])}", s, least, most) for s in sets]
 
     def placeable(self, slots, src, parts, holders, dst, topic_counts) -> np.ndarray:
         racks = np.where(holders >= 0, self.rack[np.maximum(holders, 0)], -1)

@@ -17,6 +17,7 @@ from functools import reduce
 import numpy as np
 
 from kafka_medic.goals.base import Goal
+from kafka_medic.goals.bounded import BoundedConstraint, BoundedGoal
 from kafka_medic.goals.constraint import Constraint
 from kafka_medic.model.placement import METRICS, Placement
 
@@ -52,6 +53,15 @@ class Acceptance:
         """`goal`, just accepted, cannot hold: from now on accept moves that do not make it worse."""
         if goal.constraint is not None:
             self._constraints[goal.constraint].relax(goal)
+
+    def reaim(self, goal: BoundedGoal) -> str | None:
+        """`goal`, just accepted, cannot hold on a broker set an accepted constraint forces its load onto
+        (`Constraint.forced_loads`, as rack awareness does): centre its band there on the forced level
+        (`BoundedConstraint.reaim`); why, or None when it can hold."""
+        bounds = self._constraints[goal.constraint]
+        assert isinstance(bounds, BoundedConstraint)
+        sets = [s for c in self._constraints.values() for s in c.forced_loads(goal.metric)]
+        return bounds.reaim(sets, goal.label) if sets else None
 
     def optimized(self, goal: Goal) -> None:
         """`goal`'s optimize step is done."""

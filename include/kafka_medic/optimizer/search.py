@@ -17,6 +17,7 @@ import numpy as np
 
 from kafka_medic.errors import MedicError
 from kafka_medic.goals.base import Goal, GoalResult
+from kafka_medic.goals.bounded import BoundedGoal
 from kafka_medic.goals.distribution import DiskUsageDistributionGoal
 from kafka_medic.goals.leader import partition_name
 from kafka_medic.goals.topic import TopicReplicaDistributionGoal
@@ -112,6 +113,8 @@ class Search(Balancing, Exchanging, Swapping, Spreading, Compacting, LoweringPea
             self.reasons.append(goal.name)
             self.acceptance.add(goal)
             why = goal.infeasible(self.p)
+            if not why and not goal.hard and isinstance(goal, BoundedGoal):
+                why = self.acceptance.reaim(goal)  # a band an earlier goal keeps some brokers out of
             if why and goal.hard and not self.left_behind:
                 result = goal.check(self.p)
                 if not result.satisfied and not self.excused(result):
