@@ -213,3 +213,22 @@ def test_plan_cli_reads_broker_sets_and_min_leaders_flags(tmp_path, capsys):
     assert "broker_set_aware" in stats["violated_goals_before"]
     assert not stats["violated_goals_after"]
     assert stats["options"]["thresholds"]["min_leaders_topics"] == "t"
+
+
+def test_a_band_a_broker_set_cannot_reach_is_reported():
+    """"orders" (4 partitions of 100 disk, RF 2: 800) is pinned to brokers 1 and 2, whose share of the
+    1,000 disk in all is 500: the disk goal's band (at most 1.1x the mean) cannot hold on them. It is
+    reported with the set, and the plan keeps all of "orders" there: 400 on each."""
+    parts = [Partition("orders", i, [1, 2] if i < 3 else [1, 3], 1, load(100, 5, 5, 1)) for i in range(4)]
+    parts += [Partition("other", i, [3, 4], 3, load(50, 5, 5, 1)) for i in range(2)]
+    model = cluster(parts)
+    model.broker_sets = BrokerSets({"blue": [1, 2]}, {"orders": "blue"})
+    proposal = plan(model, PlanOptions(goals=["broker_set_aware", "disk_usage_distribution"]))
+    (infeasible,) = proposal.stats["infeasible_goals"]
+    assert infeasible["goal"] == "disk_usage_distribution"
+    assert infeasible["why"].startswith("the broker set of brokers 1, 2 must hold at least 800 disk")
+    disk = {b: 0.0 for b in range(1, 5)}
+    for p in after(model, proposal).partitions:
+        for b in p.replicas:
+            disk[b] += p.load["disk"]
+    assert disk == {1: 400.0, 2: 400.0, 3: 100.0, 4: 100.0}

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from kafka_medic.goals.base import Goal, GoalResult, describe
-from kafka_medic.goals.constraint import Constraint
+from kafka_medic.goals.bounded import holding_brokers
+from kafka_medic.goals.constraint import Constraint, ForcedLoad
 from kafka_medic.goals.leader import partition_name
 from kafka_medic.model.placement import Placement
 
@@ -31,6 +32,25 @@ class BrokerSetConstraint(Constraint["BrokerSetAwareGoal"]):
     def placeable(self, slots, src, parts, holders, dst, topic_counts) -> np.ndarray:
         allowed = allowed_brokers(self.placement, parts)
         return allowed[:, dst] | ~allowed[np.arange(len(parts)), src]
+
+
+    def forced_loads(self, metric: int) -> list[ForcedLoad]:
+        """Every replica of a pinned topic lives in its topic's set: a set holds at least all of its
+        topics' load (and any other topic's besides)."""
+        p = self.placement
+        a = p.arrays
+        if a.topic_set is None or a.set_brokers is None or not len(a.set_brokers):
+            return []
+        pinned = a.topic_set[a.partition_topic]
+        load = p.leader_vec[:, metric] + (p.rf - 1) * p.follower_vec[:, metric]
+        least = np.bincount(pinned[pinned >= 0], weights=load[pinned >= 0], minlength=len(a.set_brokers))
+        holds = holding_brokers(p)
+        sets = [np.flatnonzero(members & holds) for members in a.set_brokers]
+        ids = a.broker_ids
+        return [
+            ForcedLoad(f"the broker set of brokers {describe([str(ids[b]) for b in s])}", s, float(n), np.inf)
+            for s, n in zip(sets, least, strict=True)
+        ]
 
 
 class BrokerSetAwareGoal(Goal):
