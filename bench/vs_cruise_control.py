@@ -64,6 +64,7 @@ class Case:
         parts += [f"{s.dead} dead"] if s.dead else []
         parts += [f"{s.new} new"] if s.new else []
         parts += ["three disk sizes"] if s.heterogeneous else []
+        parts += [f"{s.racks} racks for RF {s.replication_factor}"] if 0 < s.racks <= s.replication_factor else []
         parts += [f"potential nw_out {self.hot_nw_out:.0%} of capacity"] if self.hot_nw_out else []
         return ", ".join(parts)
 
@@ -78,6 +79,9 @@ CASES = {
         "dead": Case(replace(_EQUAL, brokers=30, partitions=3_000, dead=1)),
         "new-mixed-disks": Case(replace(_EQUAL, brokers=20, partitions=2_000, new=2, heterogeneous=True)),
         "hot-nw-out": Case(replace(_EQUAL, brokers=40, partitions=4_000), hot_nw_out=1.1),
+        # as many replicas as racks, racks of unequal capacity: each rack holds one replica of every
+        # partition, so the smallest cannot be inside the bands (not one of the defaults: --models)
+        "racks-unequal": Case(replace(_EQUAL, brokers=20, partitions=2_000, racks=3, heterogeneous=True)),
     },
     "medium": {
         "dead": Case(replace(_EQUAL, brokers=60, partitions=6_000, dead=1)),
@@ -96,7 +100,7 @@ CASES = {
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="small", help="comma-separated: " + ", ".join(CASES))
-    parser.add_argument("--models", default=",".join(CASES["small"]), help="comma-separated model kinds")
+    parser.add_argument("--models", default="dead,new-mixed-disks,hot-nw-out", help="comma-separated model kinds")
     parser.add_argument("--ccplan", default="/tmp/ccbench/ccplan", help="the ccbench `ccplan` script")
     parser.add_argument("--cc-timeout", type=float, default=900, metavar="S",
                         help="stop Cruise Control after S seconds and record the row as timed out")
