@@ -33,7 +33,6 @@ class BrokerSetConstraint(Constraint["BrokerSetAwareGoal"]):
         allowed = allowed_brokers(self.placement, parts)
         return allowed[:, dst] | ~allowed[np.arange(len(parts)), src]
 
-
     def forced_loads(self, metric: int) -> list[ForcedLoad]:
         """Every replica of a pinned topic lives in its topic's set: a set holds at least all of its
         topics' load (and any other topic's besides)."""

@@ -56,8 +56,8 @@ class Acceptance:
 
     def reaim(self, goal: BoundedGoal) -> str | None:
         """`goal`, just accepted, cannot hold on a broker set an accepted constraint forces its load onto
-        (`Constraint.forced_loads`, as rack awareness does): centre its band there on the forced level
-        (`BoundedConstraint.reaim`); why, or None when it can hold."""
+        (`Constraint.forced_loads`, as rack awareness does): while it is optimized, that edge of its band
+        moves there to the forced level (`BoundedConstraint.reaim`); why, or None when it can hold."""
         bounds = self._constraints[goal.constraint]
         assert isinstance(bounds, BoundedConstraint)
         sets = [s for c in self._constraints.values() for s in c.forced_loads(goal.metric)]

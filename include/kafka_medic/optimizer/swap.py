@@ -137,15 +137,13 @@ class Swapping(SearchState):
         ok = (gain > 0) & (self.p.slot_partition[heavy][:, None] != self.p.slot_partition[light][None, :])
         ok &= self._swap_budget_ok(heavy, light_on, light, heavy_on)
         ok &= self._swap_accepted(heavy_on, light_on, delta, metric)
-        if not ok.any():
-            return None
-        ok &= self._dense_enough(gain, self._cost(heavy)[:, None] + self._cost(light)[None, :], metric)
+        moved = self._cost(heavy)[:, None] + self._cost(light)[None, :]  # MB each pair adds to the plan
+        ok &= self._dense_enough(gain, moved, metric)
         if not ok.any():
             return None
         # pairs that keep both topics within the topic goal's limit first (see `Balancing._fill_replicas`)
         roomy = ok & self._in_tier(1, heavy, light_on)[:, None] & self._in_tier(1, light, heavy_on)[None, :]
-        cost = self._cost(heavy)[:, None] + self._cost(light)[None, :] + self.cost_floor
-        return SwapMenu(heavy, light, delta, roomy if roomy.any() else ok, cost, metric, homecoming)
+        return SwapMenu(heavy, light, delta, roomy if roomy.any() else ok, moved + self.cost_floor, metric, homecoming)
 
     def _next_swap(self, menu: SwapMenu, heavy_on: int, light_on: int, need: float) -> tuple[int, int] | None:
         """The menu's best pair for `need` that every goal still accepts after the swaps made since it was
