@@ -27,6 +27,8 @@ from kafka_medic.optimizer.state import SearchState
 MAX_ROUNDS = 8
 MAX_FAILED_TRIES = 48  # candidates without any destination before a broker is given up for this pass
 MAX_SOURCES = 12  # brokers an under-loaded broker pulls load from
+FILL_CANDIDATES = 4 * MAX_FAILED_TRIES  # fewer candidates than this from them: MAX_SOURCES more brokers,
+FILL_SOURCES = 4 * MAX_SOURCES  # up to this many (a heal-only plan's few moved replicas stay few)
 MAX_SWAPS = 64  # swaps (or leadership trades) per visit of a broker
 NEAR = 0.1  # candidates within 10% of the cheapest for a goal count as equally cheap
 MIX = [DISK, NW_IN, NW_OUT, CPU, REPLICAS, LEADERS]  # what a replica carries, to match it to what a broker lacks
@@ -174,16 +176,9 @@ class Balancing(SearchState):
         `_shed_replicas` taking crowded topics first).
         """
         p = self.p
-        share = p.metrics[:, metric] / self.fair[:, metric]
-        sources = np.flatnonzero((share > share[dst]) & p.arrays.holds_data)
-        sources = sources[np.argsort(-share[sources], kind="stable")][:MAX_SOURCES]
-        if not len(sources):
+        slots, vectors = self._fill_candidates(metric, dst)
+        if not len(slots):
             return 0
-        slots = np.concatenate([self.movable_slots(int(b)) for b in sources])
-        vectors = p.slot_vectors(slots)
-        keep = (vectors[:, metric] > 0) & self._budget_allows_all(slots)
-        keep[keep] = self.acceptance.placeable(slots[keep], dst)
-        slots, vectors = slots[keep], vectors[keep]
         src, parts = p.slot_broker[slots], p.slot_partition[slots]
         topics = p.arrays.partition_topic[parts]
         load, cost = vectors[:, metric], self._cost(slots)
@@ -234,6 +229,33 @@ class Balancing(SearchState):
                 open_[stale] = ~closed[stale] & self._in_tier(tier, slots[stale], dst)
                 left -= was_open - int(open_[stale].sum())
         return moved
+
+    def _fill_candidates(self, metric: int, dst: int) -> tuple[np.ndarray, np.ndarray]:
+        """(slots, their vectors) that may move to `dst` now, carrying some `metric`: those of the
+        MAX_SOURCES brokers with the most of it relative to their share, and of the next MAX_SOURCES
+        after them while fewer than FILL_CANDIDATES were found and `dst` could take fewer than half of
+        the last ones' candidates, FILL_SOURCES brokers at most. So a broker
+        that only some brokers can feed still finds them: with as many replicas as racks, only its own
+        rack's (31 brokers in 3 racks, one rack short of a broker: the 12 fullest brokers were mostly of
+        another rack, and an empty broker got 101 replicas of the 272 its rack's brokers hold)."""
+        p = self.p
+        share = p.metrics[:, metric] / self.fair[:, metric]
+        sources = np.flatnonzero((share > share[dst]) & p.arrays.holds_data)
+        sources = sources[np.argsort(-share[sources], kind="stable")]
+        found: list[np.ndarray] = []
+        count = 0
+        for start in range(0, min(len(sources), FILL_SOURCES), MAX_SOURCES):
+            slots = np.concatenate([self.movable_slots(int(b)) for b in sources[start : start + MAX_SOURCES]])
+            vectors = p.slot_vectors(slots)
+            keep = (vectors[:, metric] > 0) & self._budget_allows_all(slots)
+            asked = int(keep.sum())
+            keep[keep] = self.acceptance.placeable(slots[keep], dst)
+            found.append(slots[keep])
+            count += int(keep.sum())
+            if count >= FILL_CANDIDATES or 2 * keep.sum() >= asked:  # enough, or dst takes most of theirs
+                break
+        slots = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+        return slots, p.slot_vectors(slots)
 
     def _disk_credit(self, cost: np.ndarray, src: np.ndarray, dst: int, replicas: float) -> np.ndarray | float:
         """(n,) MB of each move's cost that the disk goal, while it is still ahead, would move anyway: data
