@@ -232,30 +232,30 @@ class Balancing(SearchState):
 
     def _fill_candidates(self, metric: int, dst: int) -> tuple[np.ndarray, np.ndarray]:
         """(slots, their vectors) that may move to `dst` now, carrying some `metric`: those of the
-        MAX_SOURCES brokers with the most of it relative to their share, and of the next MAX_SOURCES
-        after them while fewer than FILL_CANDIDATES were found and `dst` could take fewer than half of
-        the last ones' candidates, FILL_SOURCES brokers at most. So a broker
-        that only some brokers can feed still finds them: with as many replicas as racks, only its own
-        rack's (31 brokers in 3 racks, one rack short of a broker: the 12 fullest brokers were mostly of
-        another rack, and an empty broker got 101 replicas of the 272 its rack's brokers hold)."""
+        MAX_SOURCES brokers with the most of it relative to their share, then of the next MAX_SOURCES
+        (FILL_SOURCES brokers at most) while fewer than FILL_CANDIDATES were found and `dst` could take
+        fewer than half of the last ones' candidates. So a broker that only some brokers can feed still
+        finds them: with as many replicas as racks, only its own rack's (31 brokers in 3 racks, one of
+        them dead: the 12 fullest brokers were mostly of another rack, and an empty broker got about
+        100 replicas where its rack's others hold 272)."""
         p = self.p
         share = p.metrics[:, metric] / self.fair[:, metric]
         sources = np.flatnonzero((share > share[dst]) & p.arrays.holds_data)
         sources = sources[np.argsort(-share[sources], kind="stable")]
-        found: list[np.ndarray] = []
-        count = 0
+        slots, vectors = [np.zeros(0, dtype=np.int64)], [np.zeros((0, p.metrics.shape[1]))]
+        found = 0
         for start in range(0, min(len(sources), FILL_SOURCES), MAX_SOURCES):
-            slots = np.concatenate([self.movable_slots(int(b)) for b in sources[start : start + MAX_SOURCES]])
-            vectors = p.slot_vectors(slots)
-            keep = (vectors[:, metric] > 0) & self._budget_allows_all(slots)
+            some = np.concatenate([self.movable_slots(int(b)) for b in sources[start : start + MAX_SOURCES]])
+            loads = p.slot_vectors(some)
+            keep = (loads[:, metric] > 0) & self._budget_allows_all(some)
             asked = int(keep.sum())
-            keep[keep] = self.acceptance.placeable(slots[keep], dst)
-            found.append(slots[keep])
-            count += int(keep.sum())
-            if count >= FILL_CANDIDATES or 2 * keep.sum() >= asked:  # enough, or dst takes most of theirs
+            keep[keep] = self.acceptance.placeable(some[keep], dst)
+            slots.append(some[keep])
+            vectors.append(loads[keep])
+            found += int(keep.sum())
+            if found >= FILL_CANDIDATES or 2 * keep.sum() >= asked:  # enough, or dst takes most of theirs
                 break
-        slots = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
-        return slots, p.slot_vectors(slots)
+        return np.concatenate(slots), np.concatenate(vectors)
 
     def _disk_credit(self, cost: np.ndarray, src: np.ndarray, dst: int, replicas: float) -> np.ndarray | float:
         """(n,) MB of each move's cost that the disk goal, while it is still ahead, would move anyway: data
