@@ -135,9 +135,10 @@ class Balancing(SearchState):
         slots = self.movable_slots(src)
         vectors = self.p.slot_vectors(slots)
         keep = vectors[:, metric] > 0
-        keep[keep] = self._dense_enough(vectors[keep, metric], self._cost(slots[keep]), metric)
         slots, vectors = slots[keep], vectors[keep]
         load, cost = vectors[:, metric], self._cost(slots)
+        dense = self._dense_enough(load, cost, metric)
+        slots, vectors, load, cost = slots[dense], vectors[dense], load[dense], cost[dense]
         untried = np.ones(len(slots), dtype=bool)
         moved = failures = 0
         like = self._likeness(src, vectors, metric, surplus=True)

@@ -86,12 +86,11 @@ class LoweringPeaks(SearchState):
                     self.band, self.density_floor = None, 0.0
             # the partitions first changed here, by the goal whose resource they lowered
             self.reason[unchanged & (self.reason >= 0)] = self.reasons.index(goal.name)
-        moved = np.flatnonzero(p.slot_broker != placed)
+        moved = int((p.slot_broker != placed).sum())
         if self._worse(goals, before):  # a goal without a constraint ends worse: undo it all
-            for slot in moved:
-                self._move(int(slot), int(placed[slot]))
+            self._place_back(placed)
             return 0
-        return len(moved)
+        return moved
 
     def _lower_replica_peak(self, goal: UsageDistributionGoal) -> None:
         """Bring every broker above a level of `goal`'s resource down to it, level after level
@@ -101,9 +100,13 @@ class LoweringPeaks(SearchState):
         for fraction in np.linspace(1.0, REPLICA_PEAK_AIM, REPLICA_LEVELS):
             placed = p.slot_broker.copy()
             if not self._reach_level(goal, goal.inner_upper(p, float(fraction))):
-                for slot in np.flatnonzero(p.slot_broker != placed):
-                    self._move(int(slot), int(placed[slot]))
+                self._place_back(placed)
                 return
+
+    def _place_back(self, placed: np.ndarray) -> None:
+        """Move every replica back to its broker in `placed` (a copy of `slot_broker`)."""
+        for slot in np.flatnonzero(self.p.slot_broker != placed):
+            self._move(int(slot), int(placed[slot]))
 
     def _reach_level(self, goal: UsageDistributionGoal, upper: np.ndarray) -> bool:
         """Shed every broker above `upper` (B,) to it, the highest first; False as soon as one stays above
