@@ -304,13 +304,20 @@ class Swapping(SearchState):
         i, j = np.nonzero((give_to[:, None] == take_from[None, :]) & self.can_receive[give_to][:, None])
         if not len(i):
             return None
+        # on `broker`, each pair's change; pairs are filtered on `metric` alone before every goal's
+        # check, which reads every column of every pair left
+        take_delta, give_delta = p.leadership_delta(take), p.leadership_delta(give)
+        gain = take_delta[j, metric] - give_delta[row[i], metric]
+        if shed:
+            gain = -gain
+        keep = np.flatnonzero((gain > 0) & (give[row[i]] != take[j]))
+        i, j, gain = i[keep], j[keep], gain[keep]
         partner = give_to[i]
-        change = p.leadership_delta(take[j]) - p.leadership_delta(give[row[i]])  # on `broker`
-        gain = -change[:, metric] if shed else change[:, metric]
         src, dst = (np.array([broker]), partner) if shed else (partner, np.array([broker]))
-        ok = (gain > 0) & (give[row[i]] != take[j])
-        ok &= self.acceptance.change_ok(broker, change) & self.acceptance.change_ok(partner, -change)
-        ok &= self._band_improves(src, dst, gain)
+        keep = np.flatnonzero(self._band_improves(src, dst, gain))
+        i, j, gain, partner = i[keep], j[keep], gain[keep], partner[keep]
+        change = take_delta[j] - give_delta[row[i]]
+        ok = self.acceptance.change_ok(broker, change) & self.acceptance.change_ok(partner, -change)
         if not ok.any():
             return None
         c = int(np.argmax(np.where(ok, covered(gain, need), -np.inf)))
