@@ -11,6 +11,7 @@ checker is the point: each planner's own report would use its own definitions.
 
     .venv/bin/python bench/vs_cruise_control.py --ccplan /tmp/ccbench/ccplan [--sizes small,medium,large]
         [--models dead,new-mixed-disks,hot-nw-out] [--output FILE] [--cc-timeout 900]
+    .venv/bin/python bench/vs_cruise_control.py --ccplan /tmp/ccbench/ccplan --random 24 [--random-first K]
     .venv/bin/python bench/vs_cruise_control.py --table bench/results/vs-cruise-control-*.json
 
 With dead brokers Cruise Control runs in self-healing mode (its goals move only the offline
@@ -19,6 +20,11 @@ models also get a second Cruise Control row that rebalances after healing, as an
 compared with kafka-medic's whole plan. cpu s is the whole process's user + system time: on a shared
 2-core machine it moves less with the load than wall time does (the JVM runs its GC and compiler
 threads beside the optimizer).
+
+`--random N` plans N models drawn from a wide spread of shapes instead (`random_case`: 9-60 brokers,
+no racks or 3-6, RF 2 or 3, dead and new brokers, equal or three disk sizes, utilisations, leader drift,
+topic sizes and potential nw_out), so the comparison is not only of the shapes the fixed rows were
+tuned on; `--table` ends with how many rows hold each part of the target.
 
 The issue's target (issue 12): at least 10x faster than Cruise Control on every row, with max/mean no
 worse on any resource and no more data moved; the last table column says per model which parts hold.
@@ -36,6 +42,8 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+
+import numpy as np
 
 from kafka_medic.goals import HARD_GOALS, check
 from kafka_medic.model import ClusterModel, Proposal, apply_proposal
@@ -97,6 +105,27 @@ CASES = {
 }
 
 
+def random_case(k: int) -> Case:
+    """Model number `k` of `--random`: a scenario drawn from its own seed, so a row can be planned again."""
+    rng = np.random.default_rng(k)
+    brokers = int(rng.integers(9, 61))
+    scenario = Scenario(
+        brokers=brokers,
+        partitions=int(brokers * rng.integers(40, 160)),
+        replication_factor=int(rng.choice([2, 3, 3, 3])),
+        racks=int(rng.choice([0, 3, 4, 5, 6])),
+        dead=int(rng.choice([0, 0, 1, 2])),
+        new=int(rng.choice([0, 0, 1, 3])),
+        heterogeneous=bool(rng.random() < 0.5),
+        utilisation=tuple(float(x) for x in rng.uniform([0.2, 0.15, 0.05, 0.1], [0.6, 0.5, 0.3, 0.55])),
+        drifted_leaders=float(rng.uniform(0, 0.4)),
+        oldest_topics=float(rng.uniform(0.5, 1.0)),
+        follower_cpu_ratio=float(rng.uniform(0.1, 0.6)),
+        partitions_per_topic=int(rng.choice([0, 0, 8, 32])),
+    )
+    return Case(scenario, hot_nw_out=float(rng.choice([0, 0, 1.1])))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="small", help="comma-separated: " + ", ".join(CASES))
@@ -104,6 +133,8 @@ def main() -> int:
     parser.add_argument("--ccplan", default="/tmp/ccbench/ccplan", help="the ccbench `ccplan` script")
     parser.add_argument("--cc-timeout", type=float, default=900, metavar="S",
                         help="stop Cruise Control after S seconds and record the row as timed out")
+    parser.add_argument("--random", type=int, default=0, metavar="N", help="N random models instead of --sizes")
+    parser.add_argument("--random-first", type=int, default=100, metavar="K", help="the first random model's number")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--output", help="JSON file (default bench/results/vs-cruise-control-SIZES.json)")
     parser.add_argument("--table", nargs="+", metavar="JSON", help="only print the table of earlier --output files")
@@ -113,17 +144,23 @@ def main() -> int:
         print(json.dumps(plan_file(*args.medic)))
         return 0
     if args.table:
-        print(markdown([row for f in args.table for row in json.loads(Path(f).read_text())]))
+        rows = [row for f in args.table for row in json.loads(Path(f).read_text())]
+        print(markdown(rows) + "\n\n" + summary(rows))
         return 0
-    output = Path(args.output or RESULTS / f"vs-cruise-control-{args.sizes.replace(',', '-')}.json")
+    if args.random:
+        cases = [("random", f"r{k}", random_case(k)) for k in range(args.random_first, args.random_first + args.random)]
+        name = f"random-{args.random_first}-{args.random_first + args.random - 1}"
+    else:
+        cases = [(size, kind, CASES[size][kind]) for size in args.sizes.split(",") for kind in args.models.split(",")]
+        name = args.sizes.replace(",", "-")
+    output = Path(args.output or RESULTS / f"vs-cruise-control-{name}.json")
     output.parent.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="vs-cc-") as work:
-        for size in args.sizes.split(","):
-            for kind in args.models.split(","):
-                rows.append(compare(size, kind, CASES[size][kind], Path(work), args))
-                output.write_text(json.dumps(rows, indent=2) + "\n")  # after every model: partial runs keep rows
-    print(markdown(rows))
+        for size, kind, case in cases:
+            rows.append(compare(size, kind, case, Path(work), args))
+            output.write_text(json.dumps(rows, indent=2) + "\n")  # after every model: partial runs keep rows
+    print(markdown(rows) + "\n\n" + summary(rows))
     return 0
 
 
@@ -289,6 +326,23 @@ def markdown(rows: list[dict]) -> str:
             model = f"{r['size']}: {r['description']} ({before})" if i == 0 else ""
             goal = _target(r["target"][run["planner"]]) if run["planner"] in r["target"] else ""
             lines.append(f"| {model} | {run['planner']} | {_cells(run)} | {goal} |")
+    return "\n".join(lines)
+
+
+def summary(rows: list[dict]) -> str:
+    """How many comparisons (a kafka-medic plan against the Cruise Control row doing the same job) hold
+    each part of the target, and on which resources the others are worse."""
+    targets = [t for r in rows for t in r["target"].values() if t["comparable"]]
+    worse = {x: sum(x in t["resources_worse"] for t in targets) for x in RESOURCES}
+    held = {
+        ">= 10x faster": sum(t["ten_times_faster"] for t in targets),
+        "max/mean no worse": sum(not t["resources_worse"] for t in targets),
+        "data no more": sum(t["data_no_more"] for t in targets),
+        "all three": sum(t["ten_times_faster"] and not t["resources_worse"] and t["data_no_more"] for t in targets),
+    }
+    lines = [f"{len(targets)} comparisons on {len(rows)} models:"]
+    lines += [f"- {part}: {n} of {len(targets)}" for part, n in held.items()]
+    lines += ["- worse max/mean by resource: " + ", ".join(f"{x} {n}" for x, n in worse.items())]
     return "\n".join(lines)
 
 

@@ -1,6 +1,7 @@
-"""Lowering peaks once the plan is made: nw_in with dense replicas, level by level, a level some broker
-cannot reach undone; cpu and nw_out with leadership, no data moved, new leaders their partitions'
-first replicas. No goal ends worse and no usage resource's peak rises."""
+"""Lowering peaks once the plan is made: every usage resource with replicas, densest first, level by level,
+a level some broker cannot reach undone, within a move budget; cpu and nw_out with leadership, no data
+moved, new leaders their partitions' first replicas. No goal ends worse and no usage resource's peak
+rises."""
 
 from __future__ import annotations
 
@@ -32,9 +33,12 @@ def _two_brokers(goal_names: list[str], thresholds: Thresholds | None = None):
     return _planned(parts, 2, goal_names, thresholds)
 
 
-def _planned(parts: list[Partition], brokers: int, goal_names: list[str], thresholds: Thresholds | None = None):
+def _planned(
+    parts: list[Partition], brokers: int, goal_names: list[str], thresholds: Thresholds | None = None, moves: int = 100
+):
     """A search over `parts` on `brokers` brokers as a plan leaves it: every goal optimized, and a
-    partition changed, so that the plan is not empty."""
+    partition changed, so that the plan is not empty. As if the plan had made `moves` replica moves: the
+    step may add a share of them."""
     p = Placement.from_model(cluster(parts, brokers=brokers))
     search = Search(p, np.ones(p.num_brokers, dtype=bool), np.ones(p.arrays.num_partitions, dtype=bool), None, 0)
     goals = make_goals(goal_names, thresholds or Thresholds())
@@ -43,6 +47,7 @@ def _planned(parts: list[Partition], brokers: int, goal_names: list[str], thresh
         search.acceptance.add(goal)
         search.acceptance.optimized(goal)
     search._mark(2)  # the plan changed a partition: it is not empty
+    p.replica_moves = moves
     return search, goals
 
 
@@ -124,6 +129,49 @@ def test_the_nw_in_peak_sheds_a_replica_dense_in_nw_in_and_keeps_a_sparse_one():
     assert search.reason_names()[0] == "network_inbound_usage_distribution"
 
 
+def test_a_replica_of_middling_density_moves_when_no_denser_one_can():
+    """As above, but broker 1's small replica is of 0.5 GB in a cluster of 10 GB ones: it carries 1.6x
+    the mean replica's nw_in per GB, under the 3 asked first but over the 1 asked then, so it moves and
+    levels the cluster (a 3 alone would leave 108)."""
+    parts = [
+        _one_replica(1, 0.5, 8.0, 0), _one_replica(1, 10.0, 100.0, 1),
+        _one_replica(2, 10.0, 100.0, 2), _one_replica(3, 10.0, 100.0, 3), _one_replica(4, 10.0, 92.0, 4),
+    ]
+    search, goals = _planned(parts, 4, ["network_inbound_usage_distribution"])
+    assert search.lower_peaks(goals) == 1
+    assert search.p.metrics[:, NW_IN].round(6).tolist() == [100.0, 100.0, 100.0, 100.0]
+
+
+def test_the_disk_peak_is_lowered_too():
+    """Disk 108, 100, 100, 92: the 8 GB replica goes to broker 4 (a GB off the peak costs a GB moved, so
+    only the level's own need moves); the 100 GB one cannot, it would take broker 4 to 192."""
+    parts = [
+        Partition("t", n, [b], b, load(disk=d, nw_in=0.0, nw_out=0.0, cpu=0.0))
+        for n, (b, d) in enumerate([(1, 8.0), (1, 100.0), (2, 100.0), (3, 100.0), (4, 92.0)])
+    ]
+    search, goals = _planned(parts, 4, ["disk_usage_distribution"])
+    assert search.lower_peaks(goals) == 1
+    assert search.p.metrics[:, DISK].round(6).tolist() == [100.0, 100.0, 100.0, 100.0]
+
+
+def test_the_move_budget_ends_the_levels():
+    """Broker 1 at nw_in 108 sheds replicas of nw_in 1, one a level (107.07, 106.11, 105.14, 104.18 ...).
+    The plan made 27 replica moves, so the step may add 4 (15%): four levels, and the fifth, whose move
+    would be the fifth, is undone. Broker 1 ends at 104, not at the last level's 102. A plan that moved
+    no replica (leadership alone) gets none."""
+    parts = [_one_replica(1, 0.01, 1.0, n) for n in range(8)] + [
+        _one_replica(1, 10.0, 100.0, 8), _one_replica(2, 10.0, 100.0, 9), _one_replica(3, 10.0, 100.0, 10),
+        _one_replica(4, 10.0, 92.0, 11),
+    ]
+    search, goals = _planned(parts, 4, ["network_inbound_usage_distribution"], moves=27)
+    assert search.lower_peaks(goals) == 4
+    nw_in = search.p.metrics[:, NW_IN].round(6)
+    assert nw_in[0] == 104.0 and nw_in.max() == 104.0 and nw_in.sum() == 400.0
+    search, goals = _planned(parts, 4, ["network_inbound_usage_distribution"], moves=0)
+    assert search.lower_peaks(goals) == 0
+    assert search.p.metrics[0, NW_IN] == 108.0
+
+
 def test_a_level_some_broker_cannot_reach_is_undone():
     """Brokers 1 and 2 both at nw_in 108: broker 1 could shed its dense replica to broker 4, but broker
     2's one replica cannot move (broker 4 would end at 200, above the peak). The peak would stay at 108:
@@ -136,7 +184,7 @@ def test_a_level_some_broker_cannot_reach_is_undone():
     p = search.p
     assert search.lower_peaks(goals) == 0
     assert p.metrics[:, NW_IN].round(6).tolist() == [108.0, 108.0, 92.0, 92.0]
-    assert p.replica_moves == 0
+    assert p.replica_moves == 100  # the plan's own, nothing added
 
 
 def test_lowering_nw_in_raises_no_other_usage_peak():

@@ -153,8 +153,9 @@ class Balancing(SearchState):
             mask = (
                 self.acceptance.destinations(slots[c], vectors[c]) if self._budget_allows(slots[c]) else None
             )
-            if mask is not None and self.band is not None:
-                mask &= self._band_improves(np.array([src]), np.arange(self.p.num_brokers), load[c])
+            if mask is not None and self.band is not None and mask.any():
+                open_ = np.flatnonzero(mask)  # the band asked of the destinations left only
+                mask[open_] = self._band_improves(np.array([src]), open_, load[c])
             if mask is None or not mask.any():
                 failures += 1
                 continue
