@@ -47,9 +47,9 @@ REPLICA_PEAK_AIM = 0.25
 # three disk sizes, where Cruise Control's plans end at 1.04-1.08
 REPLICA_DENSITY = (3.0, 1.0)
 # replica moves the step may add, as a share of the plan's (none to a plan that moves none): on 71
-# random models of 9-60 brokers (shapes as bench/vs_cruise_control.py --random draws them) max/mean ended no worse than Cruise
-# Control's on 58 with 15% and 20%, 57 with 10%, 60 without a bound, and 41 with nw_in alone at a floor
-# of 3; on 1,000 brokers / 100k partitions 15% costs 1-2 s
+# random models of 9-60 brokers (shapes as bench/vs_cruise_control.py --random draws them) max/mean
+# ended no worse than Cruise Control's on 58 with 15% and 20%, 57 with 10%, 60 without a bound, and 41
+# with nw_in alone at a floor of 3; on 1,000 brokers / 100k partitions 15% costs 1-2 s
 PEAK_MOVE_SHARE = 0.15
 # levels the peaks are lowered by, each resource one level at a time: from the aim to REPLICA_PEAK_AIM of
 # the band (1.09, 1.08, ... 1.0225)
