@@ -6,11 +6,11 @@ a goal within its band is not moved further. Cruise Control's plans often end we
 effect of their other goals; this step does it on purpose, after sending replicas home, and only so far
 as it raises no other peak.
 
-- Replicas, for every usage resource (disk, nw_in, nw_out, cpu, in the goals' order): level after
-  level (1.09, 1.08 ... down to 1.0225 x the mean), every broker above the level sheds replicas, then
-  swaps them, with the goals' own balancing steps, and no broker may take load above the level. A
-  level some broker cannot reach is undone and ends that resource: the peak would stay, and the moves
-  would only have moved data. Replicas (or swaps) carrying at least 3x the mean replica's share of the
+- Replicas, for every usage resource (disk, nw_in, nw_out, cpu), one level of each at a time (1.09,
+  1.08 ... down to 1.0225 x the mean): every broker above the level sheds replicas, then swaps them,
+  with the goals' own balancing steps, and no broker may take load above the level. A level some
+  broker cannot reach is undone and ends that resource: the peak would stay, and the moves would only
+  have moved data. Replicas (or swaps) carrying at least 3x the mean replica's share of the
   resource for their size are tried first, then those carrying at least the mean's; for disk that is
   any replica, and first those already moved (free). Every goal must accept each move, no usage
   resource's peak may rise, and the step adds at most `PEAK_MOVE_SHARE` of the plan's replica moves.
@@ -95,9 +95,10 @@ class LoweringPeaks(SearchState):
         budget: int,
     ) -> None:
         """Every resource one level at a time (`REPLICA_LEVELS`, from the aim down to `REPLICA_PEAK_AIM` of
-        the band), so the move budget goes to the lowest levels first. A level some broker cannot reach
-        ends that resource, and one that takes the plan past `budget` replica moves ends them all; either
-        is undone: moves that leave the peak where it is only move data."""
+        the band), so the move budget goes to every resource's first levels before any goes deeper. A
+        level some broker cannot reach ends that resource, and one that takes the plan past `budget`
+        replica moves ends them all; either is undone: moves that leave the peak where it is only move
+        data."""
         p = self.p
         open_ = list(lowered)
         for fraction in np.linspace(1.0, REPLICA_PEAK_AIM, REPLICA_LEVELS):
