@@ -58,7 +58,7 @@ REPLICA_LEVELS = 8
 
 class LoweringPeaks(SearchState):
     def lower_peaks(self, goals: list[Goal]) -> int:
-        """Lower the peaks of `goals`' usage-distribution goals' resources: replicas for nw_in, then
+        """Lower the peaks of `goals`' usage-distribution goals' resources: replicas for each of them, then
         leadership for cpu and nw_out; the replica and leadership moves made."""
         if not (self.reason >= 0).any():  # a plan without a change stays without one
             return 0
@@ -79,7 +79,7 @@ class LoweringPeaks(SearchState):
         bounds = self.acceptance.constraint_of(lowered[0])
         assert isinstance(bounds, BoundedConstraint)
         before, placed = self._unguarded_violations(goals), p.slot_broker.copy()
-        # a share of the plan's moves: a plan that moves no data (leadership alone) is not made to
+        # a share of the plan's replica moves: a plan of leadership moves alone gets no replica move here
         self._lower_levels(usage, lowered, bounds, p.replica_moves + int(PEAK_MOVE_SHARE * p.replica_moves))
         moved = int((p.slot_broker != placed).sum())
         if self._worse(goals, before):  # a goal without a constraint ends worse: undo it all
