@@ -107,26 +107,32 @@ class LoweringPeaks(SearchState):
                 unchanged, level = self.reason < 0, p.slot_broker.copy()
                 with bounds.capped(caps):
                     try:
-                        reached = self._lower_to(goal, goal.inner_upper(p, float(fraction)), bounds)
+                        reached = self._lower_to(goal, goal.inner_upper(p, float(fraction)), bounds, budget)
                     finally:
                         self.band, self.density_floor = None, 0.0
                 if not reached or p.replica_moves > budget:
+                    spent = p.replica_moves > budget
                     self._place_back(level)
-                    if reached:  # the budget is spent
+                    if spent:
                         return
                     open_.remove(goal)
                     continue
                 # the partitions first changed here, by the goal whose resource they lowered
                 self.reason[unchanged & (self.reason >= 0)] = self.reasons.index(goal.name)
 
-    def _lower_to(self, goal: UsageDistributionGoal, upper: np.ndarray, bounds: BoundedConstraint) -> bool:
+    def _lower_to(
+        self, goal: UsageDistributionGoal, upper: np.ndarray, bounds: BoundedConstraint, budget: int
+    ) -> bool:
         """Bring every broker above `upper` (B,) of `goal`'s resource down to it, no broker taking load
-        above it: with the densest replicas first (`REPLICA_DENSITY`); whether all got there."""
+        above it: with the densest replicas first (`REPLICA_DENSITY`); whether all got there within
+        `budget` replica moves."""
         with bounds.capped({goal.metric: upper}):
             for floor in REPLICA_DENSITY:
                 self.density_floor = floor
-                if self._reach_level(goal, upper):
+                if self._reach_level(goal, upper, budget):
                     return True
+                if self.p.replica_moves > budget:
+                    break
         return False
 
     def _place_back(self, placed: np.ndarray) -> None:
@@ -134,8 +140,9 @@ class LoweringPeaks(SearchState):
         for slot in np.flatnonzero(self.p.slot_broker != placed):
             self._move(int(slot), int(placed[slot]))
 
-    def _reach_level(self, goal: UsageDistributionGoal, upper: np.ndarray) -> bool:
-        """Shed every broker above `upper` (B,) to it, the highest first; False as soon as one stays above."""
+    def _reach_level(self, goal: UsageDistributionGoal, upper: np.ndarray, budget: int) -> bool:
+        """Shed every broker above `upper` (B,) to it, the highest first; False as soon as one stays above,
+        or the plan's replica moves pass `budget` (the level would be undone: going on only costs time)."""
         p = self.p
         metric = goal.metric
         self.band = (metric, np.full(p.num_brokers, -np.inf), upper)
@@ -143,7 +150,7 @@ class LoweringPeaks(SearchState):
         over = np.flatnonzero(value - upper > slack(upper))
         for b in over[np.argsort(-(value[over] / upper[over]), kind="stable")]:
             self._shed(metric, int(b), float(upper[b]), leaders=False, replicas=True)
-            if p.metrics[b, metric] - upper[b] > slack(upper[b]):
+            if p.metrics[b, metric] - upper[b] > slack(upper[b]) or p.replica_moves > budget:
                 return False
         # a relaxed goal is not capped at the level: a broker that received load may be above it
         return not (p.metrics[:, metric] - upper > slack(upper)).any()
