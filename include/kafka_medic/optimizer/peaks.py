@@ -110,7 +110,7 @@ class LoweringPeaks(SearchState):
                         reached = self._lower_to(goal, goal.inner_upper(p, float(fraction)), bounds, budget)
                     finally:
                         self.band, self.density_floor = None, 0.0
-                if not reached or p.replica_moves > budget:
+                if not reached:  # a level reached is within the budget (`_reach_level`)
                     spent = p.replica_moves > budget
                     self._place_back(level)
                     if spent:
