@@ -61,6 +61,7 @@ class BoundedConstraint(Constraint["BoundedGoal"]):
         # relaxed columns (`relax`): the ceiling a broker may grow to, and limit / largest limit
         self.ceiling, self.ratio = empty, empty
         self.relaxed = np.zeros(0, dtype=bool)
+        self._relaxed_columns = np.zeros(0, dtype=np.int64)  # flatnonzero(relaxed), for `refresh`
         self.exempt = False  # whether the last column (the goal being optimized) is exempt
         self.reaimed: dict[int, tuple] = {}  # column: what `_after_reaim` needs, while re-aimed
 
@@ -93,6 +94,7 @@ class BoundedConstraint(Constraint["BoundedGoal"]):
         self.ceiling[:, k] = limit * RELAXED_BAND * total / allowed
         self.ratio[:, k] = limit / limit[holds].max()
         self.relaxed[k] = True
+        self._relaxed_columns = np.flatnonzero(self.relaxed)
         self._recompute(k)
 
     def reaim(self, sets: list[ForcedLoad], label: str) -> str | None:
@@ -212,23 +214,23 @@ class BoundedConstraint(Constraint["BoundedGoal"]):
         self.room_down[:, k] = down + self.slack_down[:, k]
 
     def refresh(self, brokers) -> None:
-        k = len(self.columns) - 1 if self.exempt else len(self.columns)
-        if not k:
+        if not len(self.columns):
             return
-        rows = np.asarray(brokers, dtype=np.int64)[:, None]  # the brokers at once: this runs on every move
-        columns = np.arange(k)
-        value = self.placement.metrics[rows, self.columns[:k]]
-        self.room_up[rows, columns] = np.maximum(self.upper[rows, columns] - value, 0.0) + self.slack_up[rows, columns]
-        self.room_down[rows, columns] = (
-            np.maximum(value - self.lower[rows, columns], 0.0) + self.slack_down[rows, columns]
-        )
-        relaxed = np.flatnonzero(self.relaxed[:k])
+        rows = list(brokers)  # whole rows of the (one or two) brokers at once: this runs on every move
+        value = self.placement.metrics[rows][:, self.columns]
+        up = np.maximum(self.upper[rows] - value, 0.0) + self.slack_up[rows]
+        down = np.maximum(value - self.lower[rows], 0.0) + self.slack_down[rows]
+        relaxed = self._relaxed_columns
         if len(relaxed):
-            up, down = relaxed_rooms(
-                value[:, relaxed], self.upper[rows, relaxed], self.ceiling[rows, relaxed], self.ratio[rows, relaxed]
+            up[:, relaxed], down[:, relaxed] = relaxed_rooms(
+                value[:, relaxed], self.upper[rows][:, relaxed], self.ceiling[rows][:, relaxed],
+                self.ratio[rows][:, relaxed],
             )
-            self.room_up[rows, relaxed] = up + self.slack_up[rows, relaxed]
-            self.room_down[rows, relaxed] = down + self.slack_down[rows, relaxed]
+            up[:, relaxed] += self.slack_up[rows][:, relaxed]
+            down[:, relaxed] += self.slack_down[rows][:, relaxed]
+        if self.exempt:
+            up[:, -1] = down[:, -1] = np.inf
+        self.room_up[rows], self.room_down[rows] = up, down
 
     def destinations(self, vector: np.ndarray, src: int) -> np.ndarray | None:
         need = vector[self.columns]
@@ -245,9 +247,8 @@ class BoundedConstraint(Constraint["BoundedGoal"]):
         return (need <= self.room_up[dst]).all(axis=1) & (need <= self.room_down[src]).all(axis=1)
 
     def change_ok(self, brokers, change: np.ndarray) -> np.ndarray:
-        d = change[..., self.columns]
-        up, down = self.room_up[brokers], self.room_down[brokers]
-        return (np.where(d > 0, d - up, -d - down) <= 0).all(axis=-1)
+        d = change[..., self.columns]  # rooms are >= 0: a rise needs only room up, a fall only room down
+        return ((d <= self.room_up[brokers]) & (d >= -self.room_down[brokers])).all(axis=-1)
 
     def room(self, broker: int, down: np.ndarray, up: np.ndarray) -> None:
         np.minimum.at(down, self.columns, self.room_down[broker])

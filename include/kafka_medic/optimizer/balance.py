@@ -140,6 +140,9 @@ class Balancing(SearchState):
         dense = self._dense_enough(load, cost, metric)
         slots, vectors, load, cost = slots[dense], vectors[dense], load[dense], cost[dense]
         untried = np.ones(len(slots), dtype=bool)
+        # which may leave src at all: src's room only shrinks as it sheds, so a replica that may not
+        # leave now never will here, and needs no look at the destinations
+        leaves = self.acceptance.change_ok(src, -vectors)
         moved = failures = 0
         like = self._likeness(src, vectors, metric, surplus=True)
         # replicas of topics crowded on src first, while the topic goal is ahead (see `_fill_replicas`)
@@ -151,7 +154,9 @@ class Balancing(SearchState):
             c = self._choose(fit / (cost + self.cost_floor), fit / excess, like, first if first.any() else untried)
             untried[c] = False
             mask = (
-                self.acceptance.destinations(slots[c], vectors[c]) if self._budget_allows(slots[c]) else None
+                self.acceptance.destinations(slots[c], vectors[c])
+                if leaves[c] and self._budget_allows(slots[c])
+                else None
             )
             if mask is not None and self.band is not None and mask.any():
                 open_ = np.flatnonzero(mask)  # the band asked of the destinations left only

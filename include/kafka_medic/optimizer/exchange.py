@@ -47,7 +47,12 @@ class Exchanging(SearchState):
         key = pair_change[:, narrowest]
         # the lightest single first: the first with any pair is taken, with the pair that changes
         # `broker` least
-        for k in np.argsort(np.abs(single[3][:, MIX] / scale).sum(axis=1), kind="stable"):
+        singles = np.argsort(np.abs(single[3][:, MIX] / scale).sum(axis=1), kind="stable")
+        # a single no pair can match on some column, whatever the pair, needs no look at its slice
+        lowest, highest = pair_change.min(axis=0), pair_change.max(axis=0)
+        reach = single[3][singles][:, columns]
+        matched = ((up[columns] - reach >= lowest) & (-down[columns] - reach <= highest)).all(axis=1)
+        for k in singles[matched]:
             single_change = single[3][k]
             low, high = -down[columns] - single_change[columns], up[columns] - single_change[columns]
             first = np.searchsorted(key, low[narrowest], side="left")

@@ -265,8 +265,8 @@ class Search(Balancing, Exchanging, Swapping, Spreading, Compacting, LoweringPea
 
     def _changed(self, *brokers: int) -> None:
         self.acceptance.refresh(brokers)
-        for b in brokers:
-            self.crowding[b] = self.p.metrics[b, SCORED] @ self.inverse_fair[b, SCORED]
+        rows = list(brokers)
+        self.crowding[rows] = (self.p.metrics[rows][:, SCORED] * self.inverse_fair[rows][:, SCORED]).sum(axis=1)
 
     def _unguarded_violations(self, goals: list[Goal]) -> list[float]:
         """The violation of each of `goals` without a constraint: one that cannot say which moves it
