@@ -301,7 +301,7 @@ class Swapping(SearchState):
         row, col = np.nonzero((followers >= 0) & (followers != p.leader_slot[give][:, None]))
         give_slot = followers[row, col]
         give_to = p.slot_broker[give_slot]
-        i, j = np.nonzero((give_to[:, None] == take_from[None, :]) & self.can_receive[give_to][:, None])
+        i, j = _matching(np.where(self.can_receive[give_to], give_to, -1), take_from)
         if not len(i):
             return None
         # on `broker`, each pair's change; pairs are filtered on `metric` alone before every goal's
@@ -397,3 +397,14 @@ def _leading(keys: np.ndarray, k: int) -> np.ndarray:
         return np.argsort(keys, kind="stable")
     head = np.flatnonzero(keys <= kth)
     return head[np.argsort(keys[head], kind="stable")]
+
+
+def _matching(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(i, j) of every pair with left[i] == right[j] >= 0, ordered by i then j: np.nonzero of the
+    equality matrix, without building it (a broker's leaderships times its followerships)."""
+    order = np.argsort(right, kind="stable")
+    ordered = right[order]
+    first = np.searchsorted(ordered, left, side="left")
+    count = np.where(left >= 0, np.searchsorted(ordered, left, side="right") - first, 0)
+    i = np.repeat(np.arange(len(left)), count)
+    return i, order[np.arange(len(i)) - np.repeat(np.cumsum(count) - count - first, count)]
