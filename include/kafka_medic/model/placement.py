@@ -33,6 +33,7 @@ class Placement:
         padded = a.replica_start[:-1, None] + column[None, :]
         self.part_slots = np.where(column[None, :] < self.rf[:, None], padded, -1)
         self.original_brokers = self.partition_brokers(np.arange(a.num_partitions))
+        self._original = np.ones(len(self.slot_broker), dtype=bool)  # see `is_original`; kept on every move
         self.leader_slot = self._leader_slots(a)
         self.leader_vec, self.follower_vec = self._role_vectors(a)
         self.metrics = np.zeros((self.num_brokers, len(METRICS)))
@@ -111,8 +112,7 @@ class Placement:
 
     def is_original(self, slots: np.ndarray) -> np.ndarray:
         """Whether each slot's broker held the partition before planning (moving it costs data)."""
-        part = self.slot_partition[slots]
-        return (self.original_brokers[part] == self.slot_broker[slots][:, None]).any(axis=1)
+        return self._original[slots]
 
     def topic_counts(self, topic: int) -> np.ndarray:
         """(B,) replicas of `topic` on each broker."""
@@ -156,6 +156,7 @@ class Placement:
         self.moved_in[src] -= src not in original
         self.moved_in[dst] += dst not in original
         self.slot_broker[slot] = dst
+        self._original[slot] = dst in original
         if self._topic_broker is not None:
             key = int(self.arrays.partition_topic[self.slot_partition[slot]]) * self.num_brokers
             if isinstance(self._topic_broker, np.ndarray):
@@ -189,6 +190,7 @@ class Placement:
         first = self.start[partitions]
         lead = self.leader_slot[partitions]
         self.slot_broker[first], self.slot_broker[lead] = self.slot_broker[lead], self.slot_broker[first]
+        self._original[first], self._original[lead] = self._original[lead], self._original[first]
         self.leader_slot[partitions] = first
         self._reindex()
 
