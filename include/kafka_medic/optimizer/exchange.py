@@ -36,6 +36,8 @@ class Exchanging(SearchState):
         i, j = np.triu_indices(len(parts), k=1)
         distinct = (parts[i] != parts[j]) & (ends[i] != ends[j])  # a broker giving or taking twice adds up
         i, j = i[distinct], j[distinct]
+        if not len(i):
+            return None
         # leadership moves only some metrics; every bound on those, as the range the net change may take
         down, up = self.acceptance.room(broker)
         columns = np.flatnonzero((change != 0).any(axis=0))
