@@ -202,11 +202,18 @@ class Balancing(SearchState):
         by_group = np.argsort(group, kind="stable")
         grouped = group[by_group]
         closed = np.zeros(len(slots), dtype=bool)  # tried, or no longer placeable on dst
+        # which may move at all: a broker's room to give only shrinks as it gives, dst's room to take
+        # as it takes, and a move gains the band less as dst fills, so what is refused now is refused
+        # throughout and needs no second look
+        may = self.acceptance.fits(vectors, src, dst)
+        if self.band is not None:
+            may &= self._band_improves(src, np.array([dst]), load)
         moved = 0
+        ranked = RankedChoice(value, like, NEAR, load=None if uniform else load)
         for tier in (2, 1, 0) if self.topic_room is not None else (0,):
             open_ = ~closed & self._in_tier(tier, slots, dst)
             left = int(open_.sum())  # open candidates
-            ranked = RankedChoice(value, like, NEAR, load=None if uniform else load)
+            ranked.restart()  # a tier opens candidates the one before did not
             failures = 0
             while deficit > tolerance and failures < MAX_FAILED_TRIES and left:
                 if uniform:
@@ -219,7 +226,7 @@ class Balancing(SearchState):
                 open_[c], closed[c] = False, True
                 left -= 1
                 one = slice(c, c + 1)
-                fits = self._budget_allows(slots[c]) and self.acceptance.fits(vectors[one], src[one], dst)[0]
+                fits = may[c] and self._budget_allows(slots[c]) and self.acceptance.fits(vectors[one], src[one], dst)[0]
                 if self.band is not None and fits:
                     fits = self._band_improves(src[one], np.array([dst]), load[c])[0]
                 if not fits:

@@ -34,12 +34,17 @@ class RankedChoice:
         self.like = like
         self.load = load
         self.by_load = np.argsort(-load, kind="stable") if load is not None else None  # heaviest first
-        self.heaviest = 0  # position in `by_load` of the heaviest candidate that may still be open
         self.near = near
         self.by_value = np.argsort(-value, kind="stable")  # best first
         self.by_like = np.argsort(-like, kind="stable")  # best first; ties to the lowest index, as argmax
         self.like_rank = np.empty(len(like), dtype=np.int64)
         self.like_rank[self.by_like] = np.arange(len(like))
+        self.restart()
+
+    def restart(self) -> None:
+        """Forget what was closed, keeping the rankings: for a new set of open candidates (one that may
+        open some closed before), which from then on again only close."""
+        self.heaviest = 0  # position in `by_load` of the heaviest candidate that may still be open
         self.best = 0  # position in `by_value` of the best candidate that may still be open
         self.admitted = 0  # candidates of `by_value` pushed to the heap so far
         self.heap: list[int] = []  # like ranks of the admitted candidates (closed ones dropped lazily)
