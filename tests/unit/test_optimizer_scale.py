@@ -35,6 +35,26 @@ def test_ranked_choice_picks_what_choose_picks_for_counts(seed):
     assert ranked.choose(open_) is None
 
 
+@pytest.mark.parametrize("seed", range(10))
+def test_a_restarted_ranked_choice_picks_what_choose_picks_among_candidates_it_closed_before(seed):
+    """A fill's next tier opens candidates the one before left closed: after `restart` the rankings
+    serve the new open set as a new RankedChoice would."""
+    rng = np.random.default_rng(seed)
+    n = 200
+    cost, like = rng.lognormal(0.0, 1.0, n), np.round(rng.normal(size=n), 1)
+    ranked = RankedChoice(1.0 / (cost + 0.5), like, NEAR)
+    open_ = rng.random(n) < 0.3  # the first tier
+    while open_.any():
+        open_[ranked.choose(open_)] = False
+    open_ = rng.random(n) < 0.5  # the next one, closed candidates among it
+    ranked.restart()
+    while open_.any():
+        fit = covered(np.ones(n), 100.0)
+        expected = Balancing._choose(None, fit / (cost + 0.5), fit / 100.0, like, open_)
+        assert ranked.choose(open_) == expected
+        open_[expected] = False
+
+
 @pytest.mark.parametrize("seed", range(20))
 def test_ranked_choice_picks_what_choose_picks_for_resources_while_the_need_covers_every_load(seed):
     rng = np.random.default_rng(seed)
