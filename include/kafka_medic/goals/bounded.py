@@ -216,21 +216,20 @@ class BoundedConstraint(Constraint["BoundedGoal"]):
     def refresh(self, brokers) -> None:
         if not len(self.columns):
             return
-        rows = list(brokers)  # whole rows of the (one or two) brokers at once: this runs on every move
-        value = self.placement.metrics[rows][:, self.columns]
-        up = np.maximum(self.upper[rows] - value, 0.0) + self.slack_up[rows]
-        down = np.maximum(value - self.lower[rows], 0.0) + self.slack_down[rows]
         relaxed = self._relaxed_columns
-        if len(relaxed):
-            up[:, relaxed], down[:, relaxed] = relaxed_rooms(
-                value[:, relaxed], self.upper[rows][:, relaxed], self.ceiling[rows][:, relaxed],
-                self.ratio[rows][:, relaxed],
-            )
-            up[:, relaxed] += self.slack_up[rows][:, relaxed]
-            down[:, relaxed] += self.slack_down[rows][:, relaxed]
-        if self.exempt:
-            up[:, -1] = down[:, -1] = np.inf
-        self.room_up[rows], self.room_down[rows] = up, down
+        for b in brokers:  # a row at a time reads views, not copies: this runs on every move
+            value = self.placement.metrics[b, self.columns]
+            up = np.maximum(self.upper[b] - value, 0.0) + self.slack_up[b]
+            down = np.maximum(value - self.lower[b], 0.0) + self.slack_down[b]
+            if len(relaxed):
+                up[relaxed], down[relaxed] = relaxed_rooms(
+                    value[relaxed], self.upper[b, relaxed], self.ceiling[b, relaxed], self.ratio[b, relaxed]
+                )
+                up[relaxed] += self.slack_up[b, relaxed]
+                down[relaxed] += self.slack_down[b, relaxed]
+            if self.exempt:
+                up[-1] = down[-1] = np.inf
+            self.room_up[b], self.room_down[b] = up, down
 
     def destinations(self, vector: np.ndarray, src: int) -> np.ndarray | None:
         need = vector[self.columns]

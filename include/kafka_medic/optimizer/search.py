@@ -63,7 +63,9 @@ class Search(Balancing, Exchanging, Swapping, Spreading, Compacting, LoweringPea
         self.fair = _fair_share(placement)
         self.inverse_fair = 1.0 / self.fair
         # sum over SCORED of load / fair share, per broker: the base of every destination score
-        self.crowding = (placement.metrics[:, SCORED] * self.inverse_fair[:, SCORED]).sum(axis=1)
+        self._crowding_weight = np.zeros_like(self.inverse_fair)  # inverse_fair on SCORED, 0 elsewhere
+        self._crowding_weight[:, SCORED] = self.inverse_fair[:, SCORED]
+        self.crowding = (placement.metrics * self._crowding_weight).sum(axis=1)
         self.jitter = np.random.default_rng(seed).random(placement.num_brokers) * 1e-9
         disk = placement.arrays.leader_load[:, DISK]
         self.cost_floor = 0.01 * float(disk.mean()) + 1e-6 if len(disk) else 1.0
@@ -265,8 +267,8 @@ class Search(Balancing, Exchanging, Swapping, Spreading, Compacting, LoweringPea
 
     def _changed(self, *brokers: int) -> None:
         self.acceptance.refresh(brokers)
-        rows = list(brokers)
-        self.crowding[rows] = (self.p.metrics[rows][:, SCORED] * self.inverse_fair[rows][:, SCORED]).sum(axis=1)
+        for b in brokers:
+            self.crowding[b] = self.p.metrics[b] @ self._crowding_weight[b]
 
     def _unguarded_violations(self, goals: list[Goal]) -> list[float]:
         """The violation of each of `goals` without a constraint: one that cannot say which moves it
