@@ -61,7 +61,7 @@ class RackConstraint(Constraint["RackAwareGoal"]):
         return [ForcedLoad(f"the rack of brokers {describe([str(ids[b]) for b in s])}", s, least, most) for s in sets]
 
     def placeable(self, slots, src, parts, holders, dst, topic_counts) -> np.ndarray:
-        racks = np.where(holders >= 0, self.rack[np.maximum(holders, 0)], -1)
+        racks = self.placement.racks_of(holders)
         src_rack = self.rack[src]
         same_as_src = (racks == src_rack[:, None]).sum(axis=1)
         in_dst_rack = (racks == self.rack[dst]).sum(axis=1) - (src_rack == self.rack[dst])

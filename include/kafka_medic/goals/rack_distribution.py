@@ -68,7 +68,7 @@ class RackDistributionConstraint(Constraint["RackAwareDistributionGoal"]):
         return arrive + leave <= 0
 
     def placeable(self, slots, src, parts, holders, dst, topic_counts) -> np.ndarray:
-        racks = np.where(holders >= 0, self.rack[np.maximum(holders, 0)], -1)
+        racks = self.placement.racks_of(holders)
         src_rack, dst_rack = self.rack[src], self.rack[dst]
         on_src = (racks == src_rack[:, None]).sum(axis=1)
         on_dst = (racks == dst_rack).sum(axis=1) - (src_rack == dst_rack)

@@ -27,7 +27,10 @@ class Placement:
         self.start = a.replica_start
         self.rf = np.diff(a.replica_start)
         self.slot_partition = a.replica_partition
-        self.slot_broker = a.replica_broker.copy()
+        # -1 after the last slot, so that the -1 padding of `part_slots` reads as broker -1
+        self._slot_broker_padded = np.append(a.replica_broker, -1)
+        self._rack_padded = np.append(a.rack, -1)  # the same for `racks_of`
+        self.slot_broker = self._slot_broker_padded[:-1]  # a view: moves write through it
         width = int(self.rf.max()) if len(self.rf) else 0
         column = np.arange(width)
         padded = a.replica_start[:-1, None] + column[None, :]
@@ -35,7 +38,8 @@ class Placement:
         self.original_brokers = self.partition_brokers(np.arange(a.num_partitions))
         self._original = np.ones(len(self.slot_broker), dtype=bool)  # see `is_original`; kept on every move
         self.leader_slot = self._leader_slots(a)
-        self.leader_vec, self.follower_vec = self._role_vectors(a)
+        self.role_vec = self._role_vectors(a)  # (P, 2, METRICS): as a follower, as the leader
+        self.follower_vec, self.leader_vec = self.role_vec[:, 0], self.role_vec[:, 1]
         self.metrics = np.zeros((self.num_brokers, len(METRICS)))
         vectors = self.slot_vectors(np.arange(len(self.slot_broker)))
         for m in range(len(METRICS)):
@@ -62,8 +66,11 @@ class Placement:
 
     def partition_brokers(self, partitions: np.ndarray) -> np.ndarray:
         """(n, max RF) broker index of each replica of each partition, -1 past its replication factor."""
-        slots = self.part_slots[partitions]
-        return np.where(slots >= 0, self.slot_broker[slots], -1)
+        return self._slot_broker_padded[self.part_slots[partitions]]
+
+    def racks_of(self, brokers: np.ndarray) -> np.ndarray:
+        """The rack index of each of `brokers` (any shape), -1 for broker -1 (padding)."""
+        return self._rack_padded[brokers]
 
     def brokers_of(self, partition: int) -> np.ndarray:
         return self.slot_broker[self.start[partition] : self.start[partition + 1]]
@@ -71,8 +78,7 @@ class Placement:
     def slot_vectors(self, slots: np.ndarray) -> np.ndarray:
         """(n, METRICS) what each slot puts on its broker, by its current role."""
         part = self.slot_partition[slots]
-        leads = self.leader_slot[part] == slots
-        return np.where(leads[:, None], self.leader_vec[part], self.follower_vec[part])
+        return self.role_vec[part, (self.leader_slot[part] == slots).astype(np.intp)]
 
     def stranded_slots(self) -> np.ndarray:
         """(R,) replicas of offline partitions (no leader to copy from) on brokers that must end
@@ -141,8 +147,7 @@ class Placement:
 
     def leaders(self) -> np.ndarray:
         """(P,) broker index of each partition's leader, -1 when offline."""
-        slots = self.leader_slot
-        return np.where(slots >= 0, self.slot_broker[np.maximum(slots, 0)], -1)
+        return self._slot_broker_padded[self.leader_slot]
 
     # ---- changing ------------------------------------------------------------------------------
 
@@ -213,14 +218,14 @@ class Placement:
         return np.where((a.leader >= 0) & hit.any(axis=1), slots, -1)
 
     @staticmethod
-    def _role_vectors(a: ClusterArrays) -> tuple[np.ndarray, np.ndarray]:
+    def _role_vectors(a: ClusterArrays) -> np.ndarray:
         n = a.num_partitions
-        leader = np.zeros((n, len(METRICS)))
-        follower = np.zeros((n, len(METRICS)))
+        both = np.zeros((n, 2, len(METRICS)))
+        follower, leader = both[:, 0], both[:, 1]
         leader[:, : len(RESOURCES)] = a.leader_load
         follower[:, : len(RESOURCES)] = a.follower_load
         leader[:, REPLICAS] = follower[:, REPLICAS] = 1.0
         leader[:, LEADERS] = 1.0
         leader[:, POTENTIAL_NW_OUT] = follower[:, POTENTIAL_NW_OUT] = a.leader_load[:, NW_OUT]
         leader[:, LEADER_NW_IN] = a.leader_load[:, NW_IN]
-        return leader, follower
+        return both
