@@ -366,10 +366,10 @@ class Balancing(SearchState):
         assert self.band is not None
         metric, lower, upper = self.band
         value = self.p.metrics[:, metric]
-        before = outside(value[src], lower[src], upper[src]) + outside(value[dst], lower[dst], upper[dst])
-        after = outside(value[src] - load, lower[src], upper[src]) + outside(
-            value[dst] + load, lower[dst], upper[dst]
-        )
+        v_src, low_src, up_src = value[src], lower[src], upper[src]
+        v_dst, low_dst, up_dst = value[dst], lower[dst], upper[dst]
+        before = outside(v_src, low_src, up_src) + outside(v_dst, low_dst, up_dst)
+        after = outside(v_src - load, low_src, up_src) + outside(v_dst + load, low_dst, up_dst)
         return after < before - 1e-9 * (1.0 + np.abs(load))
 
     def _choose(self, value: np.ndarray, fit: np.ndarray, like: np.ndarray, allowed: np.ndarray) -> int:
