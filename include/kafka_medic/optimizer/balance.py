@@ -148,10 +148,13 @@ class Balancing(SearchState):
         # replicas of topics crowded on src first, while the topic goal is ahead (see `_fill_replicas`)
         crowded = self._topic_crowded(slots)
         topics = self.p.arrays.partition_topic[self.p.slot_partition[slots]]
+        worth: tuple[np.ndarray, np.ndarray] | None = None  # `_choose`'s value and fit while excess holds
         while excess > tolerance and failures < MAX_FAILED_TRIES and untried.any():
-            fit = covered(load, excess)
+            if worth is None:
+                fit = covered(load, excess)
+                worth = fit / (cost + self.cost_floor), fit / excess
             first = untried & crowded
-            c = self._choose(fit / (cost + self.cost_floor), fit / excess, like, first if first.any() else untried)
+            c = self._choose(*worth, like, first if first.any() else untried)
             untried[c] = False
             mask = (
                 self.acceptance.destinations(slots[c], vectors[c])
@@ -166,6 +169,7 @@ class Balancing(SearchState):
                 continue
             self._move(slots[c], self._pick(mask, metric, vectors[c], int(slots[c])))
             excess -= load[c]
+            worth = None
             moved += 1
             if crowded[c]:
                 same = topics == topics[c]
@@ -209,6 +213,7 @@ class Balancing(SearchState):
         if self.band is not None:
             may &= self._band_improves(src, np.array([dst]), load)
         moved = 0
+        worth: tuple[np.ndarray, np.ndarray] | None = None
         ranked = RankedChoice(value, like, NEAR, load=None if uniform else load)
         for tier in (2, 1, 0) if self.topic_room is not None else (0,):
             open_ = ~closed & self._in_tier(tier, slots, dst)
@@ -221,8 +226,10 @@ class Balancing(SearchState):
                 else:
                     c = ranked.choose_covering(open_, deficit)
                 if c is None:
-                    fit = covered(load, deficit)
-                    c = self._choose(fit / (cost + self.cost_floor), fit / deficit, like, open_)
+                    if worth is None:  # `_choose`'s value and fit while deficit holds
+                        fit = covered(load, deficit)
+                        worth = fit / (cost + self.cost_floor), fit / deficit
+                    c = self._choose(*worth, like, open_)
                 open_[c], closed[c] = False, True
                 left -= 1
                 one = slice(c, c + 1)
@@ -234,6 +241,7 @@ class Balancing(SearchState):
                     continue
                 self._move(slots[c], dst)
                 deficit -= load[c]
+                worth = None
                 moved += 1
                 # what `placeable` (and the tier) said about the moved slot's partition or topic is now stale
                 stale = by_group[np.searchsorted(grouped, group[c]) : np.searchsorted(grouped, group[c], side="right")]
