@@ -130,6 +130,8 @@ class Acceptance:
     def fits(self, vectors: np.ndarray, src: np.ndarray, dst: int) -> np.ndarray:
         """(n,) whether moving load `vectors[i]` from broker `src[i]` to `dst` keeps every load limit."""
         answering = self._answering["fits"]
+        if len(answering) == 1:  # the usual case (bounded goals alone): asked on every candidate move
+            return answering[0].fits(vectors, src, dst)
         if not answering:
             return np.ones(len(vectors), dtype=bool)
         return reduce(operator.and_, (c.fits(vectors, src, dst) for c in answering))
@@ -165,6 +167,8 @@ class Acceptance:
         """Whether adding `change` (..., METRICS; negative to take load away) to `brokers` (one, or one
         per row) keeps every load limit: the check for swaps, where both brokers give and take."""
         answering = self._answering["change_ok"]
+        if len(answering) == 1:
+            return answering[0].change_ok(brokers, change)
         if not answering:
             return np.ones(np.broadcast_shapes(np.shape(brokers), change.shape[:-1]), dtype=bool)
         return reduce(operator.and_, (c.change_ok(brokers, change) for c in answering))

@@ -154,7 +154,7 @@ class Balancing(SearchState):
                 fit = covered(load, excess)
                 worth = fit / (cost + self.cost_floor), fit / excess
             first = untried & crowded
-            c = self._choose(*worth, like, first if first.any() else untried)
+            c = self._choose(worth[0], worth[1], like, first if first.any() else untried)
             untried[c] = False
             mask = (
                 self.acceptance.destinations(slots[c], vectors[c])
@@ -229,7 +229,7 @@ class Balancing(SearchState):
                     if worth is None:  # `_choose`'s value and fit while deficit holds
                         fit = covered(load, deficit)
                         worth = fit / (cost + self.cost_floor), fit / deficit
-                    c = self._choose(*worth, like, open_)
+                    c = self._choose(worth[0], worth[1], like, open_)
                 open_[c], closed[c] = False, True
                 left -= 1
                 one = slice(c, c + 1)

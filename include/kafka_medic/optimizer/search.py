@@ -228,9 +228,8 @@ class Search(Balancing, Exchanging, Swapping, Spreading, Compacting, LoweringPea
             topic = self.p.arrays.partition_topic[self.p.slot_partition[slot]]
             roomy = self.p.topic_counts(int(topic))[candidates] + 1 <= self.topic_room[topic]
             candidates = candidates[roomy] if roomy.any() else candidates
-        inverse = self.inverse_fair[candidates]
-        score = self.crowding[candidates] + inverse[:, SCORED] @ vector[SCORED]
-        score += 3.0 * (self.p.metrics[candidates, metric] + vector[metric]) * inverse[:, metric]
+        score = self.crowding[candidates] + self._crowding_weight[candidates] @ vector
+        score += 3.0 * (self.p.metrics[candidates, metric] + vector[metric]) * self.inverse_fair[candidates, metric]
         return int(candidates[np.argmin(score + self.jitter[candidates])])
 
     def _in_tier(self, tier: int, slots: np.ndarray, dst: int) -> np.ndarray:
