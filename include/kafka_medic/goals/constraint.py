@@ -14,7 +14,9 @@ Candidate moves come in these kinds, each asked for many candidates at once:
     holding it now (`homes`: one replica, every broker; `placeable`: many replicas, one broker);
   - load: may a replica's metric vector leave its broker and arrive at another (`destinations`,
     `fits`), may brokers take a net change (`change_ok`, for swaps and leadership trades), and within
-    which box may a swap partner's load lie (`room`);
+    which box may a swap partner's load lie (`room`). A broker's room to give may only shrink as it
+    gives, and to take as it takes (true of any limit on per-broker totals): a broker shedding or
+    filling asks once which candidates may move at all, and asks no more about those refused then;
   - leadership: may leadership pass between brokers (`leadership_ok`), or not at all
     (`leadership_fixed`).
 
