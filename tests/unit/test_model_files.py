@@ -20,6 +20,7 @@ from kafka_medic.model import (
     save_model,
 )
 from kafka_medic.model.cluster import RESOURCES
+from kafka_medic.model.fields import document_text
 from kafka_medic.model.files import _parse_partition, _valid_partition
 
 SPEC_EXAMPLE = {
@@ -83,6 +84,42 @@ def test_save_load_save_is_byte_identical(tmp_path):
     assert first.read_text().endswith("}\n")
     assert "extra_key" not in first.read_text()
     assert [p.offline_replicas for p in load_model(first).partitions][:2] == [[2], []]
+
+
+def test_a_saved_model_has_one_line_per_broker_and_partition_and_reads_back_as_written(tmp_path):
+    path = tmp_path / "m.json"
+    model = parse_model(model_data())
+    save_model(model, path)
+    lines = path.read_text().splitlines()
+    entries = [line for line in lines if line.lstrip().startswith('{"')]
+    assert len(entries) == len(model.brokers) + len(model.partitions)
+    assert all(json.loads(line.rstrip(",")) for line in entries)
+    assert json.loads(path.read_text()) == model_to_dict(model)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"a": [1, 2.5, "x\u00e9\n", None, True, [], {}, [[1], {"k": [2, {"z": -0.0}]}]], "b": {}, "c": []},
+        {1: "int key", 2.5: "float key", False: "bool key", None: "null key", "n": {"m": {"o": [1e-300, 1e300]}}},
+        [],
+        {},
+        "top-level scalar",
+    ],
+)
+def test_document_text_reads_back_as_json_dumps_writes_it(data):
+    text = document_text(data)
+    assert text.endswith("\n")
+    assert json.loads(text) == json.loads(json.dumps(data))
+    assert document_text(json.loads(text)) == text  # byte-stable
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_document_text_refuses_non_finite_numbers(bad):
+    with pytest.raises(ValueError):
+        document_text({"a": [{"b": bad}]})
+    with pytest.raises(ValueError):
+        document_text({"a": bad})
 
 
 def test_optional_keys_default():
