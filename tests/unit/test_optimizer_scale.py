@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 import pytest
 
@@ -80,6 +82,25 @@ def test_ranked_choice_picks_what_choose_picks_for_resources_while_the_need_cove
         open_[rng.choice(n, size=rng.integers(0, 3))] = False
         deficit -= load[expected]
     assert picked > 20
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_band_check_of_one_move_answers_as_the_vector_one(seed):
+    """`_band_improves_one` (Python floats) against `_band_improves` (numpy): bands open below or not,
+    values inside, on and outside them, loads that end exactly on an edge."""
+    rng = np.random.default_rng(seed)
+    improving = 0
+    for _ in range(2000):
+        metrics = rng.normal(10, 5, (4, 1)).round(int(rng.integers(0, 3)))
+        lower = np.where(rng.random(4) < 0.3, -np.inf, rng.normal(8, 3, 4).round(1))
+        upper = np.where(np.isinf(lower), rng.normal(12, 3, 4), lower + np.abs(rng.normal(4, 3, 4))).round(1)
+        search = types.SimpleNamespace(band=(0, lower, upper), p=types.SimpleNamespace(metrics=metrics))
+        src, dst = (int(b) for b in rng.choice(4, 2, replace=False))
+        load = float(rng.choice([rng.normal(2, 2), 0.0, 1.0, metrics[src, 0] - upper[src]]))
+        vector = bool(Balancing._band_improves(search, np.array([src]), np.array([dst]), load)[0])
+        assert Balancing._band_improves_one(search, src, dst, load) == vector
+        improving += vector
+    assert 200 < improving < 1800  # both answers occur
 
 
 @pytest.mark.parametrize("seed", range(10))

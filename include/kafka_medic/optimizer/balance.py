@@ -235,7 +235,7 @@ class Balancing(SearchState):
                 one = slice(c, c + 1)
                 fits = may[c] and self._budget_allows(slots[c]) and self.acceptance.fits(vectors[one], src[one], dst)[0]
                 if self.band is not None and fits:
-                    fits = self._band_improves(src[one], np.array([dst]), load[c])[0]
+                    fits = self._band_improves_one(int(src[c]), dst, float(load[c]))
                 if not fits:
                     failures += 1
                     continue
@@ -380,6 +380,18 @@ class Balancing(SearchState):
         after = outside(v_src - load, low_src, up_src) + outside(v_dst + load, low_dst, up_dst)
         return after < before - 1e-9 * (1.0 + np.abs(load))
 
+    def _band_improves_one(self, src: int, dst: int, load: float) -> bool:
+        """`_band_improves` for one move, in Python floats (the same operations in the same order, so
+        the same answer): a fill asks it of every candidate it tries, where numpy's per-call cost on
+        one element is most of the time."""
+        assert self.band is not None
+        metric, lower, upper = self.band
+        v_src, v_dst = float(self.p.metrics[src, metric]), float(self.p.metrics[dst, metric])
+        low_src, up_src, low_dst, up_dst = float(lower[src]), float(upper[src]), float(lower[dst]), float(upper[dst])
+        before = _outside_one(v_src, low_src, up_src) + _outside_one(v_dst, low_dst, up_dst)
+        after = _outside_one(v_src - load, low_src, up_src) + _outside_one(v_dst + load, low_dst, up_dst)
+        return after < before - 1e-9 * (1.0 + abs(load))
+
     def _choose(self, value: np.ndarray, fit: np.ndarray, like: np.ndarray, allowed: np.ndarray) -> int:
         """Among allowed candidates within NEAR of the best `value` (how much of the goal's need a move
         covers per MB it adds to the plan), the one with the best `like` plus `fit` (share of the need
@@ -409,6 +421,11 @@ class Balancing(SearchState):
 def outside(value, lower, upper):
     """Distance of `value` outside [lower, upper] (0 inside)."""
     return np.maximum(value - upper, 0.0) + np.maximum(lower - value, 0.0)
+
+
+def _outside_one(value: float, lower: float, upper: float) -> float:
+    """`outside` of one value, in Python floats."""
+    return max(value - upper, 0.0) + max(lower - value, 0.0)
 
 
 def covered(load: np.ndarray, need: float) -> np.ndarray:
