@@ -102,7 +102,9 @@ def test_killed_execute_task_is_retried_and_resumes_the_execution(airflow, kraft
     victim = psutil.Process(execution.owner_pid)
     assert ti["pid"] == execution.owner_pid, (ti["pid"], execution.owner_pid)  # Airflow's task process
     assert airflow.process.pid in {p.pid for p in victim.parents()}, "not a process of this Airflow"
-    submitted_before = {r.task.name for r in journal.tasks(execution.id) if r.state != j.PENDING}
+    # the moves the cluster took before the kill: a batch caught SUBMITTING (marked, not confirmed) is
+    # submitted by the retry instead, still once in all
+    submitted_before = {r.task.name for r in journal.tasks(execution.id) if r.submissions > 0}
     assert ti["try_number"] == 1 and victim.is_running()
     killed_at = time.time()
     os.kill(victim.pid, signal.SIGKILL)
