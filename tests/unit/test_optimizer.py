@@ -296,6 +296,22 @@ def test_rack_violation_is_repaired():
     assert len({racks[b] for b in after.partitions[0].replicas}) == 2
 
 
+def test_a_capacity_goal_tries_every_replica_before_calling_a_broker_stuck():
+    """Broker 1 is 10 over its 800 disk limit. Its 60 smallest replicas cover that best, but their
+    partitions are on broker 5, the only broker with room, so none of them can move; one of its two
+    large replicas can. A capacity goal that gave up after a few dozen refusals (as the soft goals do,
+    for speed) would fail the plan of a cluster that can be healed."""
+    parts = [Partition("small", i, [1, 5], 1, load(disk=5)) for i in range(60)]
+    parts += [Partition("large", i, [1, b], 1, load(disk=255)) for i, b in enumerate((2, 3))]
+    parts += [Partition("fill", i, r, r[0], load(disk=d)) for i, (r, d) in enumerate(
+        [([2, 3], 145), ([2, 4], 400), ([3, 4], 400)]
+    )]
+    model = cluster(parts, brokers=5)
+    proposal = plan(model, PlanOptions(goals=["disk_capacity"]))
+    assert [(m.topic, m.added_brokers) for m in proposal.moves] == [("large", [5])]
+    assert all(r.satisfied for r in check(apply_proposal(model, proposal), goals=["disk_capacity"]))
+
+
 def test_capacity_that_cannot_be_met_names_goal_and_brokers():
     model = cluster([Partition("t", i, [b], b, load(disk=900)) for i, b in enumerate((1, 2, 3, 4))])
     with pytest.raises(

@@ -149,7 +149,11 @@ class Balancing(SearchState):
         crowded = self._topic_crowded(slots)
         topics = self.p.arrays.partition_topic[self.p.slot_partition[slots]]
         worth: tuple[np.ndarray, np.ndarray] | None = None  # `_choose`'s value and fit while excess holds
-        while excess > tolerance and failures < MAX_FAILED_TRIES and untried.any():
+        # a plain limit (the capacity goals, all hard) tries every candidate before giving up: a plan
+        # failed for want of trying would call a cluster that can be healed unhealable (4 brokers, RF 3:
+        # the first 48 replicas tried on a full broker all had their partition on the one with room)
+        patience = MAX_FAILED_TRIES if self.band is not None else len(slots)
+        while excess > tolerance and failures < patience and untried.any():
             if worth is None:
                 fit = covered(load, excess)
                 worth = fit / (cost + self.cost_floor), fit / excess
