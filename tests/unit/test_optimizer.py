@@ -312,6 +312,19 @@ def test_a_capacity_goal_tries_every_replica_before_calling_a_broker_stuck():
     assert all(r.satisfied for r in check(apply_proposal(model, proposal), goals=["disk_capacity"]))
 
 
+def test_a_capacity_goal_swaps_when_every_other_broker_is_full_in_another_resource():
+    """Broker 1 is over its nw_in limit (850 of 800); every broker sits at 790 of its 800 disk limit, so
+    no replica can move alone. Exchanging one of broker 1's heavy replicas for a light one of the same
+    size meets both limits, as an operator would do by hand."""
+    parts = [Partition("heavy", i, [1], 1, load(disk=395, nw_in=425)) for i in range(2)]
+    parts += [Partition("light", i, [b], b, load(disk=395, nw_in=50)) for i, b in enumerate((2, 2, 3, 3, 4, 4))]
+    model = cluster(parts)
+    goals = ["disk_capacity", "network_inbound_capacity"]
+    proposal = plan(model, PlanOptions(goals=goals))
+    assert sorted(m.topic for m in proposal.moves) == ["heavy", "light"]
+    assert all(r.satisfied for r in check(apply_proposal(model, proposal), goals=goals))
+
+
 def test_capacity_that_cannot_be_met_names_goal_and_brokers():
     model = cluster([Partition("t", i, [b], b, load(disk=900)) for i, b in enumerate((1, 2, 3, 4))])
     with pytest.raises(

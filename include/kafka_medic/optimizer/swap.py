@@ -36,7 +36,8 @@ class Swapping(SearchState):
 
         Shedding, `broker` gives a replica heavy in `metric` for a light one from one of the least
         loaded brokers; filling, the reverse. Every bounded goal must accept the net change on both
-        brokers, and the goal being balanced must gain.
+        brokers, and the goal being balanced must gain (a limit's own constraint keeps the partner
+        within it: a capacity goal swaps what moves alone left above the limit).
 
         Once the move budget is spent (a heal-only plan once healed), a broker above the band may still
         choose which of its replicas the plan moves: a replica moved away from it comes home and a
@@ -51,7 +52,7 @@ class Swapping(SearchState):
         )
         home_limit, away = np.inf, np.zeros(0, dtype=np.int64)
         if self._budget_spent():  # only moved replicas move, or come home: no pair without them is looked at
-            away = self._away_from(broker) if shed else away
+            away = self._away_from(broker) if shed and self.band is not None else away
             home_limit = self._homecoming_limit(metric, broker, limit) if len(away) else np.inf
             partners = partners[p.moved_in[partners] > 0]
             partners = partners if p.moved_in[broker] else partners[np.isin(partners, away)]
@@ -173,6 +174,8 @@ class Swapping(SearchState):
         """(...) whether each exchange, taking `delta` (..., METRICS) from `heavy_on` to `light_on`, is
         accepted by every goal on both brokers and lowers the violation of the band being balanced."""
         ok = self.acceptance.change_ok(heavy_on, -delta) & self.acceptance.change_ok(light_on, delta)
+        if self.band is None:  # a limit: its own constraint above keeps light_on within it
+            return ok
         return ok & self._band_improves(np.array([heavy_on]), np.array([light_on]), delta[..., metric])
 
     def _swap_side(
