@@ -38,3 +38,34 @@ def test_partners_stop_after_max_chunks(monkeypatch):
     index = Partners(placement, [DISK])
     free = np.full(len(METRICS), np.inf)
     assert sum(len(c) for c in index.near(index.vectors[0], -free, free)) == 16
+
+
+def test_a_search_that_found_no_partner_is_not_repeated_while_its_brokers_are_unchanged(monkeypatch):
+    """The topic goal's later rounds ask again for partners of the same replicas; while no broker a swap
+    could involve has changed, the answer is the same "none". Skipping those searches leaves the plan as
+    it is and saves some of them (a fifth here, most on some models)."""
+    from kafka_medic.optimizer import PlanOptions, plan
+    from kafka_medic.optimizer.spread import Spreading
+
+    model = synthetic_model(Scenario(brokers=16, partitions=1600, racks=3, new=3, partitions_per_topic=32), seed=219)
+    searched = {"count": 0}
+    partner = Spreading._partner
+
+    def counting(self, *args):
+        searched["count"] += 1
+        return partner(self, *args)
+
+    monkeypatch.setattr(Spreading, "_partner", counting)
+    remembered = plan(model, PlanOptions(seed=1))
+    with_memory = searched["count"]
+    swap_out = Spreading._swap_out
+
+    def forgetting(self, *args):
+        self._no_partner.clear()
+        return swap_out(self, *args)
+
+    monkeypatch.setattr(Spreading, "_swap_out", forgetting)
+    searched["count"] = 0
+    forgotten = plan(model, PlanOptions(seed=1))
+    assert remembered.moves == forgotten.moves
+    assert with_memory < 0.9 * searched["count"]  # 6,461 of 7,846
