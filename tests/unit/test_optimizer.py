@@ -338,7 +338,7 @@ def test_a_capacity_goal_swaps_when_every_other_broker_is_full_in_another_resour
     ],
 )
 def test_tight_clusters_that_cruise_control_plans_get_a_plan(seed, scenario):
-    """Drawn at random among 450 models with hard goals at risk, these two failed with "no move keeps
+    """Drawn at random among 200 models with hard goals at risk, these two failed with "no move keeps
     the goals before it satisfied" while Cruise Control's optimizer planned them."""
     model = synthetic_model(scenario, seed=seed)
     after = apply_proposal(model, plan(model))
