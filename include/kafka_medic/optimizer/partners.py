@@ -18,7 +18,7 @@ from kafka_medic.model.placement import Placement
 CHUNK = 1024  # replicas of the narrowest metric's range looked at per step out from the centre
 # chunks a search looks at before it gives up: most searches find nothing (the topic goal on 25 brokers in
 # 3 racks, RF 3: 3,164 of 3,342), and those that do, mostly in the first chunk (153; 2 past the fourth).
-# 4 instead of 8 on 30 models of 9-120 brokers: the topic goal 20% faster where racks bind every move,
+# 4 instead of 8 on 30 models of 9-150 brokers: the topic goal 20-25% faster where racks bind every move,
 # the same plan on most, as many goals met (bench/vs_cruise_control.py --random and small, medium)
 MAX_CHUNKS = 4
 
