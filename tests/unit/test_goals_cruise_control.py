@@ -193,6 +193,21 @@ def test_broker_set_aware_moves_into_the_set_and_later_goals_stay_inside():
     assert all(set(p.replicas) <= {1, 2} for p in planned.partitions if p.topic == "orders")
 
 
+def test_broker_set_aware_moves_into_the_set_under_rack_aware_distribution():
+    """RF 2 over 3 racks, already spread: orders-0 on brokers 2 (rack b) and 3 (rack c) must end on blue,
+    brokers 1 (rack a) and 5 (rack b). A move into the set that keeps the spread even is no worse for
+    rack_aware_distribution; only its own step needs a move that improves the spread."""
+    racks = ["a", "b", "c"]
+    parts = [Partition("orders", 0, [2, 3], 2, load(50, 5, 5, 1))]
+    parts += [Partition("t", i, [b, b % 6 + 1], b, load()) for i, b in enumerate(range(1, 7))]
+    model = cluster(parts, brokers=6, racks=racks)  # racks a, b, c, a, b, c
+    model.broker_sets = BrokerSets({"blue": [1, 5]}, {"orders": "blue"})
+    goals = ["rack_aware_distribution", "broker_set_aware"]
+    planned = after(model, plan(model, PlanOptions(goals=goals)))
+    assert sorted(next(p for p in planned.partitions if p.topic == "orders").replicas) == [1, 5]
+    assert all(r.satisfied for r in check(planned, goals=goals))
+
+
 def test_broker_set_aware_fails_when_a_set_is_smaller_than_the_replication_factor():
     model = pinned_cluster()
     model.broker_sets = BrokerSets({"one": [1]}, {"orders": "one"})

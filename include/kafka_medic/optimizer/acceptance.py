@@ -92,7 +92,7 @@ class Acceptance:
 
     def destinations(self, slot: int, vector: np.ndarray, strict: bool = False) -> np.ndarray:
         """(B,) brokers that may receive `slot` (whose metric vector is `vector`) from its broker.
-        `strict`: the partition must end within every limit, not merely no worse than before."""
+        `strict`: see `homes`."""
         src = int(self.placement.slot_broker[slot])
         load = None
         for c in self._answering["destinations"]:
@@ -107,15 +107,21 @@ class Acceptance:
 
     def homes(self, slot: int, strict: bool = False) -> np.ndarray:
         """(B,) brokers that may hold `slot`'s partition instead of its broker, whatever the load:
-        receiving brokers only, one replica per broker, and every placement constraint."""
+        receiving brokers only, one replica per broker, and every placement constraint.
+
+        `strict` (a goal's own step): the goal being optimized asks its constraint's strict answer, every
+        other goal only that the move makes it no worse. Asked strictly of all, rack_aware_distribution
+        (strict: the move must improve the spread) refused every move broker_set_aware's step made into
+        a set, on partitions already spread evenly."""
         p = self.placement
         src = int(p.slot_broker[slot])
         part = int(p.slot_partition[slot])
         ok = self.can_receive.copy()
         holders = p.brokers_of(part)
         ok[holders] = False
+        own = self._constraints.get(self.goals[-1].constraint) if strict and self.goals else None
         for c in self._answering["homes"]:
-            ok &= c.homes(part, src, holders, strict)
+            ok &= c.homes(part, src, holders, c is own)
         return ok
 
     # ---- many replicas to one broker ----------------------------------------------------------
