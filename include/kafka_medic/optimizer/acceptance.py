@@ -119,7 +119,8 @@ class Acceptance:
         ok = self.can_receive.copy()
         holders = p.brokers_of(part)
         ok[holders] = False
-        own = self._constraints.get(self.goals[-1].constraint) if strict and self.goals else None
+        asking = self.goals[-1].constraint if strict and self.goals else None
+        own = self._constraints.get(asking) if asking is not None else None
         for c in self._answering["homes"]:
             ok &= c.homes(part, src, holders, c is own)
         return ok
