@@ -208,6 +208,26 @@ def test_broker_set_aware_moves_into_the_set_under_rack_aware_distribution():
     assert all(r.satisfied for r in check(planned, goals=goals))
 
 
+@pytest.mark.parametrize(
+    ("rack_goal", "why"),
+    [
+        ("rack_aware", r"rack awareness allows 1 replica\(s\) of orders-0 per rack, and its broker set's "
+                       r"brokers able to receive are in 1 rack\(s\): 1 of its 2 replicas fit"),
+        ("rack_aware_distribution", r"rack_aware_distribution wants 0-1 replicas of orders-0 in each of the 3 "
+                                    r"racks, and its broker set's brokers able to receive are in 1: 1 of its 2"),
+    ],
+)
+def test_a_broker_set_in_too_few_racks_is_named_with_the_rack_goal_in_the_way(rack_goal, why):
+    """Blue is brokers 1 and 4, both in rack a: RF 2 may not put both replicas there. The error says
+    which rule and what the set lacks, not only that no move was accepted."""
+    parts = [Partition("orders", 0, [2, 3], 2, load(50, 5, 5, 1))]
+    parts += [Partition("t", i, [b, b % 6 + 1], b, load()) for i, b in enumerate(range(1, 7))]
+    model = cluster(parts, brokers=6, racks=["a", "b", "c"])
+    model.broker_sets = BrokerSets({"blue": [1, 4]}, {"orders": "blue"})
+    with pytest.raises(PlanError, match=why):
+        plan(model, PlanOptions(goals=[rack_goal, "broker_set_aware"]))
+
+
 def test_broker_set_aware_fails_when_a_set_is_smaller_than_the_replication_factor():
     model = pinned_cluster()
     model.broker_sets = BrokerSets({"one": [1]}, {"orders": "one"})

@@ -109,6 +109,33 @@ def allowed_brokers(placement: Placement, parts: np.ndarray) -> np.ndarray:
     return allowed
 
 
+def set_room(placement: Placement, most: np.ndarray, least: np.ndarray | None = None) -> tuple[int, int, int] | None:
+    """For a rack goal accepted before this one: the first partition outside its topic's set whose set
+    cannot hold it within the rack goal's bounds (`most` replicas per rack, and with `least`, at least
+    that many in every rack that keeps data; per partition). Returns (partition, racks the set's
+    receiving brokers are in, replicas that fit), or None. A set pinned to brokers of too few racks is
+    the operator's to fix, and the plan's error should say so."""
+    parts = np.unique(placement.slot_partition[outside_slots(placement)])
+    if not len(parts):
+        return None
+    a = placement.arrays
+    receiving = allowed_brokers(placement, parts) & (a.holds_data & ~a.excluded)[None, :]
+    racks = int(a.rack.max()) + 1 if len(a.rack) else 0
+    in_rack = np.zeros((placement.num_brokers, racks), dtype=np.int64)
+    in_rack[np.arange(placement.num_brokers), a.rack] = 1
+    per_rack = receiving.astype(np.int64) @ in_rack  # (n, racks) receiving set brokers in each rack
+    fit = np.minimum(per_rack, most[parts, None]).sum(axis=1)
+    short = fit < placement.rf[parts]
+    if least is not None:
+        kept = np.zeros(racks, dtype=bool)
+        kept[a.rack[holding_brokers(placement)]] = True
+        short |= ((per_rack < least[parts, None]) & kept[None, :]).any(axis=1)
+    if not short.any():
+        return None
+    i = int(np.flatnonzero(short)[0])
+    return int(parts[i]), int((per_rack[i] > 0).sum()), int(fit[i])
+
+
 def outside_slots(placement: Placement) -> np.ndarray:
     """Slots of pinned topics on brokers outside their topic's set."""
     a = placement.arrays

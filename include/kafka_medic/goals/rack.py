@@ -13,6 +13,7 @@ import numpy as np
 
 from kafka_medic.goals.base import Goal, GoalResult, describe
 from kafka_medic.goals.bounded import BoundedGoal, holding_brokers
+from kafka_medic.goals.broker_set import BrokerSetAwareGoal, set_room
 from kafka_medic.goals.constraint import Constraint, ForcedLoad
 from kafka_medic.goals.leader import partition_name
 from kafka_medic.model.placement import METRICS, Placement
@@ -102,7 +103,19 @@ class RackAwareGoal(Goal):
 
     def why_blocks(self, placement: Placement, goal: Goal) -> str | None:
         """A rack that cannot hold what rack awareness keeps in it (e.g. RF 3 on 3 racks: a dead
-        broker's replicas can only go to its rack-mates), for a bounded goal after this one."""
+        broker's replicas can only go to its rack-mates), for a bounded goal after this one; a broker
+        set in too few racks for its topic's replicas, for broker_set_aware."""
+        if isinstance(goal, BrokerSetAwareGoal):
+            limit = self.limits(placement)
+            found = set_room(placement, limit)
+            if found is None:
+                return None
+            part, in_racks, fit = found
+            return (
+                f"rack awareness allows {limit[part]} replica(s) of {partition_name(placement, part)} per rack, "
+                f"and its broker set's brokers able to receive are in {in_racks} rack(s): {fit} of its "
+                f"{placement.rf[part]} replicas fit"
+            )
         if not isinstance(goal, BoundedGoal):
             return None
         p, a = placement, placement.arrays

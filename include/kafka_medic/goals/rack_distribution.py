@@ -21,6 +21,7 @@ import numpy as np
 
 from kafka_medic.goals.base import Goal, GoalResult, describe
 from kafka_medic.goals.bounded import holding_brokers
+from kafka_medic.goals.broker_set import BrokerSetAwareGoal, set_room
 from kafka_medic.goals.constraint import Constraint
 from kafka_medic.goals.leader import partition_name
 from kafka_medic.model.placement import Placement
@@ -132,6 +133,21 @@ class RackAwareDistributionGoal(Goal):
                 prefer = short[rack] if short.any() else counts[rack] < upper[part]
                 if all(search.move_anywhere(int(s), strict=True, prefer=prefer) is None for s in crowded[order]):
                     break
+
+    def why_blocks(self, placement: Placement, goal: Goal) -> str | None:
+        """A broker set in too few racks to spread its topic's replicas evenly, for broker_set_aware."""
+        if not isinstance(goal, BrokerSetAwareGoal):
+            return None
+        lower, upper = self.limits(placement)
+        found = set_room(placement, upper, lower)
+        if found is None:
+            return None
+        part, racks, fit = found
+        return (
+            f"rack_aware_distribution wants {lower[part]}-{upper[part]} replicas of "
+            f"{partition_name(placement, part)} in each of the {int(alive_racks(placement).sum())} racks, and "
+            f"its broker set's brokers able to receive are in {racks}: {fit} of its {placement.rf[part]} replicas fit"
+        )
 
     def why_unmet(self, placement: Placement, movable: np.ndarray) -> str | None:
         """Partitions that may not move, or a rack with too few brokers for its share."""
