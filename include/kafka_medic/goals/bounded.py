@@ -389,5 +389,13 @@ def holding_brokers(placement: Placement) -> np.ndarray:
     return placement.arrays.holds_data
 
 
+def alive_racks(placement: Placement) -> np.ndarray:
+    """(racks,) whether each rack has a broker that keeps data."""
+    rack = placement.arrays.rack
+    alive = np.zeros(int(rack.max()) + 1 if len(rack) else 0, dtype=bool)
+    alive[rack[holding_brokers(placement)]] = True
+    return alive
+
+
 def _status(placement: Placement, broker: int) -> str:
     return "dead" if not placement.arrays.alive[broker] else "decommissioned"

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from kafka_medic.goals.base import Goal, GoalResult, describe
-from kafka_medic.goals.bounded import holding_brokers
+from kafka_medic.goals.bounded import alive_racks, holding_brokers
 from kafka_medic.goals.constraint import Constraint, ForcedLoad
 from kafka_medic.goals.leader import partition_name
 from kafka_medic.model.placement import Placement
@@ -120,15 +120,13 @@ def set_room(placement: Placement, most: np.ndarray, least: np.ndarray | None = 
         return None
     a = placement.arrays
     receiving = allowed_brokers(placement, parts) & (a.holds_data & ~a.excluded)[None, :]
-    racks = int(a.rack.max()) + 1 if len(a.rack) else 0
-    in_rack = np.zeros((placement.num_brokers, racks), dtype=np.int64)
+    kept = alive_racks(placement)
+    in_rack = np.zeros((placement.num_brokers, len(kept)), dtype=np.int64)
     in_rack[np.arange(placement.num_brokers), a.rack] = 1
     per_rack = receiving.astype(np.int64) @ in_rack  # (n, racks) receiving set brokers in each rack
     fit = np.minimum(per_rack, most[parts, None]).sum(axis=1)
     short = fit < placement.rf[parts]
     if least is not None:
-        kept = np.zeros(racks, dtype=bool)
-        kept[a.rack[holding_brokers(placement)]] = True
         short |= ((per_rack < least[parts, None]) & kept[None, :]).any(axis=1)
     if not short.any():
         return None

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from kafka_medic.goals.base import Goal, GoalResult, describe
-from kafka_medic.goals.bounded import holding_brokers
+from kafka_medic.goals.bounded import alive_racks
 from kafka_medic.goals.broker_set import BrokerSetAwareGoal, set_room
 from kafka_medic.goals.constraint import Constraint
 from kafka_medic.goals.leader import partition_name
@@ -164,14 +164,6 @@ class RackAwareDistributionGoal(Goal):
             have = int(brokers[small[0]])
             return f"a rack needs {needs} replicas of a partition but has {have} brokers able to take them"
         return None
-
-
-def alive_racks(placement: Placement) -> np.ndarray:
-    """(racks,) whether each rack has a broker that keeps data."""
-    rack = placement.arrays.rack
-    alive = np.zeros(int(rack.max()) + 1 if len(rack) else 0, dtype=bool)
-    alive[rack[holding_brokers(placement)]] = True
-    return alive
 
 
 def rack_counts(placement: Placement, partitions: np.ndarray) -> np.ndarray:
