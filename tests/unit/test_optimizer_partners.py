@@ -6,8 +6,9 @@ import numpy as np
 
 from kafka_medic.model.arrays import DISK, NW_IN
 from kafka_medic.model.placement import METRICS, Placement
-from kafka_medic.optimizer import partners
+from kafka_medic.optimizer import PlanOptions, partners, plan
 from kafka_medic.optimizer.partners import Partners
+from kafka_medic.optimizer.spread import Spreading
 from kafka_medic.synthetic import Scenario, synthetic_model
 
 
@@ -44,9 +45,6 @@ def test_a_search_that_found_no_partner_is_not_repeated_while_its_brokers_are_un
     """The topic goal's later rounds ask again for partners of the same replicas; while no broker a swap
     could involve has changed, the answer is the same "none". Skipping those searches leaves the plan as
     it is and saves some of them (a fifth here, most on some models)."""
-    from kafka_medic.optimizer import PlanOptions, plan
-    from kafka_medic.optimizer.spread import Spreading
-
     model = synthetic_model(Scenario(brokers=16, partitions=1600, racks=3, new=3, partitions_per_topic=32), seed=219)
     searched = {"count": 0}
     partner = Spreading._partner
